@@ -1,0 +1,3 @@
+from cosmos_tui.cli.app import main
+
+raise SystemExit(main())

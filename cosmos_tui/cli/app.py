@@ -1,0 +1,104 @@
+"""The ``cosmos-tui`` command: no arguments opens the TUI; groups run everything headlessly.
+
+Command modules are imported here but keep their heavy imports (torch, textual, av, wandb,
+huggingface_hub) inside the command functions, so ``--help`` stays fast and light.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from cosmos_tui import __version__
+from cosmos_tui.core.errors import UserError
+
+
+class CliError(click.ClickException):
+    """A :class:`UserError` on its way out of click: one line on stderr, its own exit code."""
+
+    def __init__(self, error: UserError) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+
+    def show(self, file=None) -> None:  # type: ignore[override]
+        click.echo(f"error: {self.message}", err=True)
+
+
+class _Root(TyperGroup):
+    """The root group: turns a user's mistake raised anywhere below into a clean exit."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            raise CliError(e) from None
+
+
+app = typer.Typer(
+    cls=_Root,
+    name="cosmos-tui",
+    help="Post-train NVIDIA Cosmos world models: a guided TUI and headless commands.\n\n"
+    "Run with no arguments to open the TUI.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cosmos-tui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    if ctx.invoked_subcommand is None:
+        from cosmos_tui.tui.app import run_app
+
+        run_app()
+
+
+def _register() -> None:
+    # One module per group, in the order of DESIGN.md's CLI shape.
+    from cosmos_tui.cli import (
+        ckpt,
+        data,
+        demo,
+        doctor,
+        gpus,
+        hf,
+        models,
+        preset,
+        run,
+        runs,
+    )
+
+    for module in (demo, models, hf, data, preset, run, runs, ckpt, gpus, doctor):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    try:
+        app(args=argv, prog_name="cosmos-tui")
+    except SystemExit as e:
+        code = e.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""`cosmos-tui ckpt`."""
+
+from __future__ import annotations
+
+import typer
+
+from cosmos_tui.cli.common import not_built
+
+
+def register(app: typer.Typer) -> None:
+    not_built(app, "ckpt", "Checkpoints: list, verify, export for inference, prune.")
