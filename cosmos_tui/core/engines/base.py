@@ -1,0 +1,177 @@
+"""The engine-adapter interface: one shape for the builtin engine and the upstream Cosmos repos.
+
+An adapter answers, for a preset: which command runs it (torchrun options, module, ``--config``,
+the leading ``--``, overrides), in which folder and with which environment, where its outputs
+land, how its checkpoints look, and what it refuses. Everything that launches, renders or
+monitors a run goes through :func:`get_adapter`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.presets import Preset
+
+CheckpointLayout = Literal["dcp", "pt"]
+
+
+@dataclass(frozen=True)
+class NodeRole:
+    """One node's share of a multi-node job (``node_rank`` for static rendezvous)."""
+
+    node_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Exactly what runs: ``argv`` as documented (starting with ``torchrun``), its folder and the
+    environment variables it adds to the caller's environment."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    python: str = "python"
+    job_dir: Path | None = None
+
+    def exec_argv(self) -> list[str]:
+        """The argv to execute: ``torchrun`` run by the engine's own Python, so the right torch runs."""
+        if self.argv and self.argv[0] == "torchrun":
+            return [self.python, "-m", "torch.distributed.run", *self.argv[1:]]
+        return list(self.argv)
+
+    def shell(self, *, multiline: bool = False) -> str:
+        """The command as a person would paste it into a shell: ``cd``, ``export``s, then torchrun."""
+        lines = [f"cd {shlex.quote(str(self.cwd))}"]
+        lines += [f"export {k}={shlex.quote(v)}" for k, v in self.env.items()]
+        parts = [shlex.quote(a) for a in self.argv]
+        lines.append(" \\\n    ".join(_wrap(parts)) if multiline else " ".join(parts))
+        return "\n".join(lines)
+
+
+def _wrap(parts: list[str]) -> list[str]:
+    """Group argv for a multi-line display: torchrun options, module, ``--config``, each override."""
+    groups: list[str] = []
+    current: list[str] = []
+    for part in parts:
+        if (
+            part in ("--", "-m")
+            or part.startswith("--config")
+            or (groups and "=" in part and "--" in groups[-1])
+        ):
+            if current:
+                groups.append(" ".join(current))
+            current = [part]
+        else:
+            current.append(part)
+    if current:
+        groups.append(" ".join(current))
+    return groups
+
+
+def torchrun_options(preset: Preset, role: NodeRole | None = None) -> list[str]:
+    """torchrun's own options from the preset's launch section, in the upstream docs' order."""
+    launch = preset.launch
+    opts = [f"--nproc_per_node={launch.nproc_per_node}"]
+    if launch.nnodes > 1:
+        opts.append(f"--nnodes={launch.nnodes}")
+        node_rank = role.node_rank if role and role.node_rank is not None else launch.node_rank
+        if launch.rdzv_endpoint:
+            opts += ["--rdzv_id", launch.rdzv_id or "cosmos-tui", "--rdzv_backend", "c10d"]
+            opts += ["--rdzv_endpoint", launch.rdzv_endpoint]
+        elif node_rank is not None:
+            opts.append(f"--node_rank={node_rank}")
+        else:
+            raise UserError(
+                "a multi-node launch needs launch.rdzv_endpoint (c10d) or launch.node_rank; "
+                "set one with --set launch.rdzv_endpoint=HOST:PORT"
+            )
+    if launch.master_port is not None and not launch.rdzv_endpoint:
+        opts.append(f"--master_port={launch.master_port}")
+    if launch.max_restarts:
+        opts.append(f"--max_restarts={launch.max_restarts}")
+    return opts
+
+
+class EngineAdapter(ABC):
+    """How one kind of engine is driven. Subclasses are stateless; methods take the preset."""
+
+    kind: ClassVar[str]
+    output_root_var: ClassVar[str] = "IMAGINAIRE_OUTPUT_ROOT"
+    default_output_root: ClassVar[str] = "/tmp/imaginaire4-output"
+    checkpoint_layout: ClassVar[CheckpointLayout] = "dcp"
+    dataset_dir_key: ClassVar[str] = "dataloader_train.dataset.dataset_dir"
+
+    @abstractmethod
+    def python(self, preset: Preset) -> str:
+        """The interpreter that runs torchrun and the engine."""
+
+    @abstractmethod
+    def cwd(self, preset: Preset) -> Path:
+        """The folder the command runs in."""
+
+    @abstractmethod
+    def module_args(self, preset: Preset) -> list[str]:
+        """Everything after torchrun's options: ``-m MODULE [--config=...] -- experiment=... ...``."""
+
+    def problems(self, preset: Preset) -> list[str]:
+        """Sentences saying why this engine cannot run ``preset`` as written (empty when it can)."""
+        return []
+
+    def env(self, preset: Preset) -> dict[str, str]:
+        """Variables the job needs, on top of the caller's environment (never secrets)."""
+        env: dict[str, str] = {}
+        if preset.env.output_root:
+            env[self.output_root_var] = preset.env.output_root
+        if preset.env.HF_HOME:
+            env["HF_HOME"] = preset.env.HF_HOME
+        if preset.env.cosmos_verbose:
+            env["COSMOS_VERBOSE"] = "1"
+        env.update(preset.env.extra)
+        return env
+
+    def output_root(self, preset: Preset, environ: dict[str, str]) -> Path:
+        """Where job folders land, from the preset, else the environment, else the engine default."""
+        root = preset.env.output_root or environ.get(self.output_root_var) or self.default_output_root
+        root_path = Path(root).expanduser()
+        return root_path if root_path.is_absolute() else self.cwd(preset) / root_path
+
+    def job_dir(self, preset: Preset, environ: dict[str, str]) -> Path | None:
+        """The job output folder, when it can be known before the run (``None`` when it cannot)."""
+        return None
+
+    def render(self, preset: Preset, environ: dict[str, str], role: NodeRole | None = None) -> LaunchSpec:
+        """The full launch for ``preset``; raises :class:`UserError` listing what it refuses."""
+        problems = self.problems(preset)
+        if problems:
+            raise UserError(" ".join(problems))
+        return LaunchSpec(
+            argv=("torchrun", *torchrun_options(preset, role), *self.module_args(preset)),
+            cwd=self.cwd(preset),
+            env=self.env(preset),
+            python=self.python(preset),
+            job_dir=self.job_dir(preset, {**environ, **self.env(preset)}),
+        )
+
+
+_ADAPTERS: dict[str, type[EngineAdapter]] = {}
+
+
+def register(cls: type[EngineAdapter]) -> type[EngineAdapter]:
+    """Class decorator: make ``cls`` the adapter for its ``kind``."""
+    _ADAPTERS[cls.kind] = cls
+    return cls
+
+
+def get_adapter(kind: str) -> EngineAdapter:
+    """The adapter for an engine kind (imports the adapter modules on first use)."""
+    from cosmos_tui.core import engines  # noqa: F401  (registers the shipped adapters)
+
+    try:
+        return _ADAPTERS[kind]()
+    except KeyError:
+        raise UserError(f"no engine of kind '{kind}'; known kinds: {', '.join(sorted(_ADAPTERS))}") from None

@@ -1,0 +1,308 @@
+"""Presets: one TOML file replays one run.
+
+A preset holds only what differs from the defaults below. Precedence: ``--set`` on the command
+line > the preset file > these defaults. Unknown keys, wrong types and values outside the allowed
+set fail with one sentence naming the file, the key, the allowed values and close matches.
+Secrets never live in presets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.paths import shipped_presets_dir
+
+EngineKind = Literal["builtin", "cosmos-transfer2.5", "cosmos-predict2.5", "cosmos-predict1"]
+ENGINE_KINDS: tuple[str, ...] = EngineKind.__args__  # type: ignore[attr-defined]
+WandbMode = Literal["online", "offline", "disabled"]
+Target = Literal["local", "slurm"]
+
+# Names of environment variables that hold secrets. They may be set in the user's environment,
+# never in a preset (and never in argv, logs or run records).
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|CREDENTIAL|PRIVATE_KEY)", re.I)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class ModelSection(_Section):
+    id: str = Field("builtin-tiny", description="Catalog id of the model (`cosmos-tui models list`).")
+
+
+class EngineSection(_Section):
+    kind: EngineKind = Field("builtin", description="Which engine runs the job.")
+    repo: str | None = Field(
+        None, description="Upstream engines: path to the official repo checkout (the command runs there)."
+    )
+    python: str | None = Field(
+        None, description="Upstream engines: the checkout's Python; detected from .venv or conda when unset."
+    )
+
+
+class ExperimentSection(_Section):
+    name: str = Field("s2mv_text2world_tiny", description="Experiment name, as `experiment=NAME`.")
+    config: str | None = Field(
+        None, description="Upstream engines: the `--config=` file, relative to the repo root."
+    )
+    overrides: list[str] = Field(
+        default_factory=list,
+        description="Overrides in the engine's own grammar (`key=value`, `+key=value`, `~key`).",
+    )
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides_are_assignments(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not (item.startswith("~") or "=" in item):
+                raise ValueError(f"override {item!r} is not `key=value`, `+key=value` or `~key`")
+            if item.split("=", 1)[0].lstrip("+~") == "experiment":
+                raise ValueError("set the experiment with `experiment.name`, not an `experiment=` override")
+        return value
+
+
+class DataSection(_Section):
+    layout: str | None = Field(None, description="Dataset layout id (`cosmos-tui data layouts`).")
+    root: str | None = Field(None, description="Dataset root folder; passed to the engine's dataset_dir key.")
+
+
+class SlurmSection(_Section):
+    partition: str | None = Field(None, description="`#SBATCH --partition`.")
+    account: str | None = Field(None, description="`#SBATCH --account`.")
+    time: str | None = Field(None, description="`#SBATCH --time`, e.g. `04:00:00`.")
+    job_name: str | None = Field(None, description="`#SBATCH --job-name`; defaults to the experiment name.")
+    gpus_per_node: int | None = Field(
+        None, ge=0, le=64, description="GPUs per node; defaults to nproc_per_node."
+    )
+    extra: list[str] = Field(default_factory=list, description="Extra `#SBATCH` lines, without the prefix.")
+
+
+class LaunchSection(_Section):
+    nproc_per_node: int = Field(1, ge=1, le=64, description="Processes (GPUs) per node.")
+    nnodes: int = Field(1, ge=1, le=4096, description="Number of nodes.")
+    node_rank: int | None = Field(None, ge=0, description="This node's rank (static rendezvous).")
+    rdzv_endpoint: str | None = Field(None, description="c10d rendezvous `HOST:PORT` for multi-node runs.")
+    rdzv_id: str | None = Field(None, description="Rendezvous id shared by every node of one job.")
+    master_port: int | None = Field(
+        None, ge=1, le=65535, description="`--master_port`; a free one when unset."
+    )
+    max_restarts: int = Field(0, ge=0, le=100, description="torchrun `--max-restarts`.")
+    target: Target = Field("local", description="Where the job runs.")
+    slurm: SlurmSection = Field(default_factory=SlurmSection, description="Slurm options (target = slurm).")
+
+
+class EnvSection(_Section):
+    HF_HOME: str | None = Field(None, description="Hugging Face cache root for the job.")
+    output_root: str | None = Field(
+        None,
+        description="Job output root: IMAGINAIRE_OUTPUT_ROOT (builtin, Transfer2.5, Predict2.5) or "
+        "OUTPUT_ROOT (Predict1).",
+    )
+    cosmos_verbose: bool = Field(False, description="Set COSMOS_VERBOSE=1 (upstream console filter off).")
+    extra: dict[str, str] = Field(default_factory=dict, description="Other environment variables.")
+
+    @field_validator("extra")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if SECRET_NAME.search(name):
+                raise ValueError(
+                    f"{name} looks like a secret; secrets never live in presets, set it in your "
+                    "environment or use `cosmos-tui hf login`"
+                )
+        return value
+
+
+class WandbSection(_Section):
+    mode: WandbMode | None = Field(None, description="W&B mode; unset leaves the engine's default.")
+
+
+class Preset(_Section):
+    """A whole preset. Every section is optional in the file."""
+
+    model: ModelSection = Field(default_factory=ModelSection)
+    engine: EngineSection = Field(default_factory=EngineSection)
+    experiment: ExperimentSection = Field(default_factory=ExperimentSection)
+    data: DataSection = Field(default_factory=DataSection)
+    launch: LaunchSection = Field(default_factory=LaunchSection)
+    env: EnvSection = Field(default_factory=EnvSection)
+    wandb: WandbSection = Field(default_factory=WandbSection)
+    description: str | None = Field(None, description="One line saying what this preset is for.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only what differs from the defaults, as plain data (the form written to files)."""
+        return self.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+
+
+SECTIONS: tuple[str, ...] = tuple(Preset.model_fields)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def _fields_at(loc: Iterable[Any]) -> list[str]:
+    """The field names allowed at the parent of ``loc`` (for close-match hints)."""
+    model: Any = Preset
+    for part in list(loc)[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if (
+            field is None
+            or not isinstance(field.annotation, type)
+            or not issubclass(field.annotation, BaseModel)
+        ):
+            return []
+        model = field.annotation
+    return list(getattr(model, "model_fields", {}))
+
+
+def _explain(error: dict[str, Any], source: str) -> str:
+    loc = [str(p) for p in error["loc"]]
+    key = ".".join(loc) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc)
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f"; did you mean '{'.'.join([*loc[:-1], close[0]])}'?" if close else ""
+        return f"{source}: unknown key '{key}'{hint} (allowed here: {', '.join(allowed)})"
+    if kind == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        got = error.get("input")
+        options = re.findall(r"'([^']*)'", allowed)
+        close = difflib.get_close_matches(str(got), options, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"{source}: {key} = {got!r} is not allowed (allowed: {allowed}){hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{source}: {key}: {message} (got {error.get('input')!r})"
+
+
+def preset_from_dict(data: dict[str, Any], *, source: str = "preset") -> Preset:
+    """Validate plain data into a :class:`Preset`; errors name ``source`` and the key."""
+    try:
+        return Preset.model_validate(data)
+    except ValidationError as e:
+        raise UserError(_explain(e.errors()[0], source)) from None
+
+
+def load_preset(path: str | Path) -> Preset:
+    """Read and validate a preset file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(
+            f"{path}: no such preset file; `cosmos-tui preset list` shows the shipped ones"
+        ) from None
+    except (IsADirectoryError, PermissionError) as e:
+        raise UserError(f"{path}: cannot read the preset ({e.strerror.lower()})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(
+            f"{path}: the file is not UTF-8 text (bad byte at offset {e.start}); save it as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: not valid TOML ({e}); fix the syntax and try again") from None
+    return preset_from_dict(data, source=str(path))
+
+
+def dump_preset(preset: Preset) -> str:
+    """The TOML text of ``preset``, holding only what differs from the defaults."""
+    return tomli_w.dumps(preset.to_dict())
+
+
+def save_preset(preset: Preset, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``preset`` to ``path``; refuse to replace an existing file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UserError(f"{path} already exists; pass --yes to replace it or choose another name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(dump_preset(preset), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+# -- --set ------------------------------------------------------------------------------------
+
+
+def _parse_value(text: str) -> Any:
+    """A ``--set`` value: a TOML array or table when it parses as one, else the plain string
+    (pydantic turns ``"4"`` into 4 and ``"true"`` into True where the field wants it)."""
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+    return value if isinstance(value, (list, dict)) else text
+
+
+def apply_sets(preset: Preset, sets: Iterable[str], *, source: str = "--set") -> Preset:
+    """Apply ``--set`` items to a copy of ``preset``.
+
+    ``SECTION.key=value`` (a section of the preset: model, engine, experiment, data, launch, env,
+    wandb) sets that preset field; ``experiment.overrides+=ITEM`` appends one override; anything
+    else (``trainer.max_iter=10``, ``+key=v``, ``~key``) is an engine override, appended after the
+    preset's own so it wins.
+    """
+    data = preset.model_dump(mode="json")
+    for item in sets:
+        head = item.split("=", 1)[0].rstrip("+")
+        section = head.split(".", 1)[0]
+        if "=" in item and section in SECTIONS and not head.startswith(("+", "~")):
+            key, value = item.split("=", 1)
+            if key.endswith("+"):
+                key = key[:-1]
+                node = data
+                *parents, leaf = key.split(".")
+                for p in parents:
+                    node = node.setdefault(p, {})
+                node.setdefault(leaf, [])
+                if not isinstance(node[leaf], list):
+                    raise UserError(f"{source} {item!r}: {key} is not a list, use `=` instead of `+=`")
+                node[leaf].append(value)
+                continue
+            node = data
+            *parents, leaf = key.split(".")
+            for p in parents:
+                if not isinstance(node.get(p, {}), dict):
+                    raise UserError(f"{source} {item!r}: {p} is not a section")
+                node = node.setdefault(p, {})
+            node[leaf] = _parse_value(value)
+        elif item.startswith("~") or "=" in item:
+            data["experiment"]["overrides"].append(item)
+        else:
+            raise UserError(f"{source} {item!r}: expected `key=value` (for example `trainer.max_iter=100`)")
+    return preset_from_dict(data, source=source)
+
+
+# -- finding presets ----------------------------------------------------------------------------
+
+
+def shipped_presets() -> dict[str, Path]:
+    """Shipped presets by name (file stem)."""
+    return {p.stem: p for p in sorted(shipped_presets_dir().glob("*.toml"))}
+
+
+def resolve_preset(name_or_path: str | Path) -> Path:
+    """A path as given, or the shipped preset of that name."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists() or "/" in str(name_or_path):
+        if not path.exists():
+            raise UserError(f"{path}: no such preset file; `cosmos-tui preset list` shows the shipped ones")
+        return path
+    shipped = shipped_presets()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    close = difflib.get_close_matches(str(name_or_path), list(shipped), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `cosmos-tui preset list` shows them"
+    raise UserError(f"no preset named '{name_or_path}'{hint}")
