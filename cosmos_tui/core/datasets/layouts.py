@@ -1,0 +1,345 @@
+"""Declarative dataset layouts: what each upstream loader opens, and what it needs of the files.
+
+One :class:`Layout` per loader. The validator and the synthesizer are both driven by these specs,
+so a layout is described once: its views, the video sets (videos and controls) and how they pair
+by clip name, where captions or text embeddings live and their shapes and dtypes, and how many
+frames each experiment needs. Facts come from the loaders' code, not from their docs
+(shared/reference/upstream-contracts.md, section 7).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from cosmos_tui.core.errors import UsageError
+
+Severity = Literal["error", "warning", "info"]
+
+P1_VIEWS = (
+    "pinhole_front",
+    "pinhole_front_left",
+    "pinhole_front_right",
+    "pinhole_side_left",
+    "pinhole_side_right",
+)
+HDMAP_CAMERAS = (
+    "camera_front_wide_120fov",
+    "camera_cross_right_120fov",
+    "camera_rear_right_70fov",
+    "camera_rear_tele_30fov",
+    "camera_rear_left_70fov",
+    "camera_cross_left_120fov",
+    "camera_front_tele_30fov",
+)
+
+
+@dataclass(frozen=True)
+class VideoSet:
+    """A set of mp4 files the loader opens, one per clip (one per clip and view when ``per_view``)."""
+
+    folder: str
+    """Folder under the dataset root, e.g. ``videos`` or ``control_input_hdmap_bbox``."""
+    role: Literal["video", "control"]
+    """``video`` is the clip itself (the clip list comes from it); ``control`` pairs with it."""
+    per_view: bool
+    """Files sit in one sub-folder per view (``<folder>/<view dir>/<clip>.mp4``)."""
+    description: str
+    """What the loader uses it for."""
+    needed_by: tuple[str, ...] | None = None
+    """Experiment-name patterns (fnmatch) that need this set; ``None``: every experiment."""
+    pattern: Literal["rgb", "depth", "seg", "hdmap"] = "rgb"
+    """What the synthesizer paints into it."""
+
+
+@dataclass(frozen=True)
+class CaptionSource:
+    """One place a caption may come from for clip ``<clip>``: ``<folder>/<clip><ext>``."""
+
+    folder: str
+    """Folder under the dataset root (may include a view folder)."""
+    ext: Literal[".json", ".txt"]
+    """``.json`` holds an object; ``.txt`` holds the caption text."""
+    json_keys: tuple[str, ...] = ()
+    """Keys of which at least one must be in the JSON object; empty: any non-empty object."""
+
+
+@dataclass(frozen=True)
+class CaptionSpec:
+    """Where captions live; the first source that has the clip's file wins, as in the loader."""
+
+    sources: tuple[CaptionSource, ...]
+    """Sources in the loader's order of preference."""
+    missing_severity: Severity
+    """How bad a clip without any caption is for this loader."""
+    missing_note: str
+    """What the loader does when a clip has no caption."""
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """Pre-computed T5 text embeddings (Predict1): per-clip pickles and per-view prefix pickles."""
+
+    clip_folder: str = "t5_xxl"
+    """Per-clip embeddings: ``<clip_folder>/<view>/<clip>.pkl``."""
+    clip_views_read: tuple[str, ...] = ("pinhole_front",)
+    """Views whose per-clip embeddings the loader opens (the others only with ``load_mv_emb``)."""
+    prefix_folder: str = "cache"
+    """Per-view prefix embeddings: ``<prefix_folder>/prefix_<view>.pkl``."""
+    prefix_stem: str = "prefix_{view}"
+    """The file stem the loader opens."""
+    wrong_prefix_stem: str = "prefix_t5_embeddings_{view}"
+    """The stem the docs and some scripts write instead."""
+    ext: str = ".pkl"
+    """The extension the loader opens (``.pickle`` is a known mismatch)."""
+    wrong_ext: str = ".pickle"
+    """The extension some scripts write instead."""
+    dim: int = 1024
+    """Embedding width (T5-XXL)."""
+    max_len: int = 512
+    """Most tokens the loader keeps; it pads or truncates to this."""
+    dtypes: tuple[str, ...] = ("float32", "float16")
+    """Accepted numpy dtypes."""
+    clip_is_list: bool = True
+    """The loader reads ``pickle.load(f)[0]``: per-clip files hold a list of one array."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What one upstream loader opens under ``dataset_dir`` and what it needs of the files."""
+
+    id: str
+    """Layout id used on the command line and in presets."""
+    title: str
+    """One-line name for people."""
+    loader: str
+    """The upstream loader this describes."""
+    views: tuple[str, ...]
+    """View names, in the loader's order; empty for single-view layouts."""
+    videos: tuple[VideoSet, ...]
+    """The video set with role ``video`` first, then controls."""
+    view_folder: str = "{view}"
+    """How a view's folder is named (``ftheta_{view}`` for the HDMap rig)."""
+    captions: CaptionSpec | None = None
+    """Caption files, if the loader reads text captions."""
+    embeddings: EmbeddingSpec | None = None
+    """Pre-computed text embeddings, if the loader reads them."""
+    default_min_frames: int = 1
+    """Frames a clip needs when no experiment is named (the upstream example's need)."""
+    experiments: dict[str, int] = field(default_factory=dict)
+    """Experiment name (or fnmatch pattern) -> frames a clip needs."""
+    resolution: tuple[int, int] | None = None
+    """Training resolution (H, W) the loader resizes to."""
+    fps_range: tuple[float, float] | None = None
+    """The frame rates the docs recommend."""
+    notes: tuple[str, ...] = ()
+    """Facts worth knowing about this loader."""
+
+    def view_dirs(self) -> tuple[str, ...]:
+        """The view folder names as they appear on disk."""
+        return tuple(self.view_folder.format(view=v) for v in self.views)
+
+    @property
+    def video(self) -> VideoSet:
+        """The set that defines the clip list."""
+        return self.videos[0]
+
+    def video_path(self, root: Path, vs: VideoSet, clip: str, view_dir: str | None) -> Path:
+        """Path of clip ``clip`` in video set ``vs`` (``view_dir`` for per-view sets)."""
+        base = root / vs.folder
+        if vs.per_view:
+            base = base / (view_dir or "")
+        return base / f"{clip}.mp4"
+
+    def set_needed(self, vs: VideoSet, experiment: str | None) -> bool | None:
+        """True if ``experiment`` needs ``vs``, False if not, None when no experiment is named."""
+        if vs.needed_by is None:
+            return True
+        if experiment is None:
+            return None
+        return any(fnmatch.fnmatchcase(experiment, p) for p in vs.needed_by)
+
+    def frames_for(self, experiment: str) -> int | None:
+        """Frames a clip needs for ``experiment``, or None if the experiment is not this layout's."""
+        if experiment in self.experiments:
+            return self.experiments[experiment]
+        for pattern, frames in self.experiments.items():
+            if fnmatch.fnmatchcase(experiment, pattern):
+                return frames
+        return None
+
+
+# Builtin engine experiments train on short clips; the engine samples this many frames by default
+# (overridable with dataloader_train.dataset.num_frames, which --frames mirrors).
+BUILTIN_MIN_FRAMES = 8
+
+LAYOUTS: dict[str, Layout] = {
+    layout.id: layout
+    for layout in (
+        Layout(
+            id="predict1-waymo",
+            title="Predict1 Single2MultiView (Waymo, 5 pinhole views, T5 embeddings)",
+            loader="cosmos_predict1/diffusion/training/datasets/dataset_multiview.py::Dataset",
+            views=P1_VIEWS,
+            videos=(
+                VideoSet(
+                    "videos", "video", True, "the clips, same file name in every view; listed from the first"
+                ),
+            ),
+            embeddings=EmbeddingSpec(),
+            default_min_frames=57,
+            experiments={
+                "text2world_singletomultiview_7b_example_waymo": 57,
+                "video2world_singletomultiview_7b_example_waymo": 57,
+                "s2mv_*": BUILTIN_MIN_FRAMES,
+            },
+            resolution=(576, 1024),
+            notes=(
+                "Windows of num_frames consecutive frames; a shorter clip yields no samples.",
+                "Only t5_xxl/pinhole_front is read unless load_mv_emb=True.",
+                "Bad samples are skipped with a warning and resampled, so a broken set can loop.",
+            ),
+        ),
+        Layout(
+            id="transfer25-singleview",
+            title="Transfer2.5 single-view control (edge, vis, depth, seg)",
+            loader="cosmos_transfer2/_src/transfer2/datasets/local_datasets/singleview_dataset.py",
+            views=(),
+            videos=(
+                VideoSet("videos", "video", False, "the clips"),
+                VideoSet(
+                    "depth",
+                    "control",
+                    False,
+                    "depth control, same frame count as the clip",
+                    needed_by=("*depth*",),
+                    pattern="depth",
+                ),
+                VideoSet(
+                    "seg",
+                    "control",
+                    False,
+                    "segmentation control (segcolor mp4), same frame count as the clip",
+                    needed_by=("*seg*",),
+                    pattern="seg",
+                ),
+            ),
+            captions=CaptionSpec(
+                sources=(
+                    CaptionSource("captions", ".json", ("caption", "text", "prompt")),
+                    CaptionSource("metas", ".txt"),
+                ),
+                missing_severity="warning",
+                missing_note='the loader silently trains on the caption "a video"',
+            ),
+            default_min_frames=93,
+            experiments={
+                "transfer2_singleview_posttrain_*_example": 93,
+                "transfer_singleview_*": BUILTIN_MIN_FRAMES,
+            },
+            resolution=(704, 1280),
+            fps_range=(10, 60),
+            notes=("edge and vis controls are computed on the fly; depth and seg are mp4 files.",),
+        ),
+        Layout(
+            id="transfer25-multiview-hdmap",
+            title="Transfer2.5 auto-multiview HDMap (7 ftheta cameras)",
+            loader="cosmos_transfer2/_src/transfer2_multiview/.../dataloader_local.py::MultiviewTransferDataset",
+            views=HDMAP_CAMERAS,
+            view_folder="ftheta_{view}",
+            videos=(
+                VideoSet("videos", "video", True, "the clips, all 7 cameras"),
+                VideoSet(
+                    "control_input_hdmap_bbox",
+                    "control",
+                    True,
+                    "HDMap + bounding-box control, all 7 cameras",
+                    pattern="hdmap",
+                ),
+            ),
+            captions=CaptionSpec(
+                sources=(CaptionSource("captions/ftheta_camera_front_wide_120fov", ".json", ("caption",)),),
+                missing_severity="error",
+                missing_note="only the front-wide caption is read",
+            ),
+            default_min_frames=29,
+            experiments={
+                "transfer2_auto_multiview_post_train_example": 29,
+                "transfer_multiview_hdmap_*": BUILTIN_MIN_FRAMES,
+            },
+            resolution=(720, 1280),
+            notes=("A missing video or control file raises FileNotFoundError in the loader.",),
+        ),
+        Layout(
+            id="predict25-video2world",
+            title="Predict2.5 video2world",
+            loader="cosmos_predict2/_src/predict2/datasets/local_datasets/dataset_video.py::VideoDataset",
+            views=(),
+            videos=(VideoSet("videos", "video", False, "the clips"),),
+            captions=CaptionSpec(
+                sources=(CaptionSource("metas", ".txt"), CaptionSource("captions", ".json")),
+                missing_severity="error",
+                missing_note="the loader needs metas/<name>.txt or captions/<name>.json",
+            ),
+            default_min_frames=94,
+            experiments={"predict2_video2world_training_2b_cosmos_nemo_assets": 94},
+            resolution=(704, 1280),
+            notes=("The start frame is randint(0, total-93), so a clip of exactly 93 frames fails.",),
+        ),
+    )
+}
+
+
+def get_layout(layout_id: str) -> Layout:
+    """The layout called ``layout_id``; a usage error naming the known ids otherwise."""
+    try:
+        return LAYOUTS[layout_id]
+    except KeyError:
+        raise UsageError(f"Unknown dataset layout '{layout_id}'; use one of: {', '.join(LAYOUTS)}.") from None
+
+
+def min_frames_for(layout: Layout, experiment: str | None, min_frames: int | None = None) -> int:
+    """Frames each clip needs: ``min_frames`` if given, else the experiment's need, else the layout's."""
+    if min_frames is not None:
+        if min_frames < 1:
+            raise UsageError(f"--frames must be at least 1, not {min_frames}.")
+        return min_frames
+    if experiment is None:
+        return layout.default_min_frames
+    frames = layout.frames_for(experiment)
+    if frames is None:
+        known = ", ".join(layout.experiments)
+        raise UsageError(
+            f"Experiment '{experiment}' does not train on layout '{layout.id}' "
+            f"(known: {known}); pass --frames N to set the frame count yourself."
+        )
+    return frames
+
+
+def _has_mp4(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return any(e.name.endswith(".mp4") for e in it)
+    except OSError:
+        return False
+
+
+def detect_layout(root: Path) -> str | None:
+    """Guess the layout of the dataset at ``root`` from its folders, or None if nothing fits."""
+    root = Path(root)
+    videos = root / "videos"
+    if not videos.is_dir():
+        return None
+    subdirs = {p.name for p in videos.iterdir() if p.is_dir()}
+    if (root / "t5_xxl").is_dir() or subdirs & set(P1_VIEWS):
+        return "predict1-waymo"
+    if (root / "control_input_hdmap_bbox").is_dir() or any(d.startswith("ftheta_") for d in subdirs):
+        return "transfer25-multiview-hdmap"
+    if _has_mp4(videos):
+        if (root / "depth").is_dir() or (root / "seg").is_dir():
+            return "transfer25-singleview"
+        return "predict25-video2world"
+    return None

@@ -1,0 +1,218 @@
+"""Synthesize a small, valid dataset for any layout: real H.264 mp4s plus captions or embeddings.
+
+The videos show moving patterns (a coloured square crossing scrolling stripes, with a speed and
+direction drawn per clip and a shared world seen with an offset per view), so a model trained on
+them has something to learn. Controls (depth, seg, HDMap) are painted from the same scene, and
+captions describe the motion. Used by the demo and by the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from cosmos_tui.core.datasets.layouts import Layout, VideoSet, get_layout
+from cosmos_tui.core.errors import UsageError, UserError
+
+MARKER = ".cosmos-tui-synth.json"
+"""File that marks a folder as made by :func:`synthesize` (so a re-run may overwrite it)."""
+
+_COLOURS = (
+    ("red", (230, 40, 40)),
+    ("green", (40, 210, 60)),
+    ("blue", (50, 80, 240)),
+    ("yellow", (240, 220, 40)),
+)
+_DIRECTIONS = ("left to right", "right to left")
+
+
+def _scene(seed: int, clip: int) -> dict[str, Any]:
+    """The per-clip scene parameters: colour, speed, direction, stripe period."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, clip])
+    colour_name, colour = _COLOURS[int(rng.integers(len(_COLOURS)))]
+    direction = int(rng.integers(2))
+    return {
+        "colour_name": colour_name,
+        "colour": colour,
+        "direction": direction,
+        "speed": float(rng.uniform(1.5, 3.5)),
+        "y0": float(rng.uniform(0.25, 0.75)),
+        "vy": float(rng.uniform(-0.6, 0.6)),
+        "period": int(rng.integers(8, 17)),
+        "tint": rng.integers(40, 120, size=3).astype(np.uint8),
+    }
+
+
+def _frames(scene: dict[str, Any], view: int, frames: int, size: tuple[int, int], kind: str):
+    """``(frames, H, W, 3)`` uint8 frames of the scene seen from view ``view``, as ``kind``."""
+    import numpy as np
+
+    h, w = size
+    t = np.arange(frames, dtype=np.float32)[:, None, None]
+    yy = np.arange(h, dtype=np.float32)[None, :, None]
+    xx = np.arange(w, dtype=np.float32)[None, None, :]
+    sign = 1.0 if scene["direction"] == 0 else -1.0
+    offset = view * w * 0.5  # each view sees the same world shifted sideways
+    side = max(4, min(h, w) // 4)
+    cx = (w * 0.2 + sign * scene["speed"] * t * max(1.0, w / 48) - offset) % (w + side) - side / 2
+    cy = (scene["y0"] * h + scene["vy"] * t) % h
+    square = (np.abs(xx - cx) < side / 2) & (np.abs(yy - cy) < side / 2)  # (T, H, W)
+    stripes = ((xx + offset + sign * t * 2.0) // scene["period"]) % 2  # (T, 1, W)
+    out = np.empty((frames, h, w, 3), dtype=np.uint8)
+    if kind == "rgb":
+        base = (60 + 70 * stripes + 0.4 * yy).astype(np.uint8)  # (T, H, W)
+        for c in range(3):
+            out[..., c] = np.where(square, scene["colour"][c], base // 2 + scene["tint"][c] // 2)
+    elif kind == "depth":
+        depth = (255 - 180 * yy / max(1, h - 1)).astype(np.uint8)  # near at the bottom
+        depth = np.broadcast_to(depth, (frames, h, w))
+        out[...] = np.where(square, 255, depth)[..., None]
+    elif kind == "seg":
+        road = yy > h * 0.6
+        for c, (sq, rd, sky) in enumerate(((220, 128, 70), (20, 64, 130), (60, 128, 180))):
+            out[..., c] = np.where(square, sq, np.where(road, rd, sky))
+    else:  # hdmap: lane lines and a bounding box outline on black
+        lanes = (np.abs(((xx + offset) % (w / 3)) - 1) < 1.0) & (yy > h * 0.4)
+        inner = (np.abs(xx - cx) < side / 2 - 1) & (np.abs(yy - cy) < side / 2 - 1)
+        box = square & ~inner
+        out[...] = 0
+        out[..., 0] = np.where(box, 255, 0)
+        out[..., 1] = np.where(lanes, 200, 0)
+        out[..., 2] = np.where(box | lanes, 255, 0)
+    return out
+
+
+def write_mp4(path: Path, frames: Any, fps: int) -> None:
+    """Encode ``(T, H, W, 3)`` uint8 RGB frames as H.264 yuv420p mp4 at ``path`` (via a temp file)."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    _, h, w, _ = frames.shape
+    with av.open(str(tmp), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "26"})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.codec_context.thread_count = 1
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    os.replace(tmp, path)
+
+
+def _caption(scene: dict[str, Any]) -> str:
+    return (
+        f"A {scene['colour_name']} square moves {_DIRECTIONS[scene['direction']]} "
+        "across a striped road scene seen from a car."
+    )
+
+
+def _embedding(seed: int, key: str, length: int):
+    import numpy as np
+
+    rng = np.random.default_rng([seed, *key.encode()])
+    return (rng.standard_normal((length, 1024), dtype=np.float32) * 0.1).astype(np.float32)
+
+
+def _check_target(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise UserError(f"{root} exists and is not a folder; pick another path for the dataset.")
+    if root.is_dir() and any(root.iterdir()) and not (root / MARKER).is_file():
+        raise UserError(
+            f"{root} is not empty and was not made by 'cosmos-tui data synth'; "
+            "pick an empty or new folder so no data of yours is overwritten."
+        )
+
+
+def _video_jobs(layout: Layout, root: Path, clips: list[str]) -> list[tuple[Path, int, int, str]]:
+    jobs = []
+    view_dirs = layout.view_dirs() or (None,)
+    for ci, clip in enumerate(clips):
+        vs: VideoSet
+        for vs in layout.videos:
+            for vi, vd in enumerate(view_dirs if vs.per_view else (None,)):
+                jobs.append((layout.video_path(root, vs, clip, vd), ci, vi, vs.pattern))
+    return jobs
+
+
+def synthesize(
+    root: Path,
+    layout: str,
+    *,
+    clips: int = 4,
+    frames: int = 16,
+    size: tuple[int, int] = (64, 96),
+    fps: int = 10,
+    seed: int = 0,
+    workers: int | None = None,
+) -> Path:
+    """Write a small valid dataset of layout ``layout`` under ``root`` and return ``root``.
+
+    ``size`` is (height, width) and must be even (yuv420p). Videos are real H.264 mp4s of moving
+    patterns; per-layout extras are written as the loaders read them (captions, controls, T5
+    embedding pickles). ``root`` must be new, empty, or an earlier synthesized dataset.
+    ``workers`` threads encode in parallel (default: the CPU count).
+    """
+    spec = get_layout(layout)
+    h, w = size
+    if clips < 1 or frames < 1 or fps < 1:
+        raise UsageError("--clips, --frames and --fps must each be at least 1.")
+    if h < 16 or w < 16 or h % 2 or w % 2:
+        raise UsageError(f"--size {h}x{w} is not usable: height and width must be even and at least 16.")
+    root = Path(root)
+    _check_target(root)
+    root.mkdir(parents=True, exist_ok=True)
+
+    names = [f"clip_{i:04d}" for i in range(clips)]
+    scenes = [_scene(seed, i) for i in range(clips)]
+    jobs = _video_jobs(spec, root, names)
+
+    def encode(job: tuple[Path, int, int, str]) -> None:
+        path, ci, vi, kind = job
+        write_mp4(path, _frames(scenes[ci], vi, frames, (h, w), kind), fps)
+
+    n = workers or os.cpu_count() or 1
+    if n > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(max_workers=min(n, len(jobs)), thread_name_prefix="synth") as pool:
+            list(pool.map(encode, jobs))
+    else:
+        for job in jobs:
+            encode(job)
+
+    if spec.captions is not None:
+        src = spec.captions.sources[0]
+        folder = root / src.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, scene in zip(names, scenes, strict=True):
+            text = _caption(scene)
+            if src.ext == ".json":
+                (folder / f"{name}.json").write_text(json.dumps({"caption": text}) + "\n")
+            else:
+                (folder / f"{name}.txt").write_text(text + "\n")
+
+    if spec.embeddings is not None:
+        emb = spec.embeddings
+        for vi, view in enumerate(spec.views):
+            prefix = root / emb.prefix_folder / f"{emb.prefix_stem.format(view=view)}{emb.ext}"
+            prefix.parent.mkdir(parents=True, exist_ok=True)
+            with open(prefix, "wb") as f:
+                pickle.dump(_embedding(seed, f"prefix/{view}", 12 + vi), f)
+            folder = root / emb.clip_folder / view
+            folder.mkdir(parents=True, exist_ok=True)
+            for ci, name in enumerate(names):
+                with open(folder / f"{name}{emb.ext}", "wb") as f:
+                    pickle.dump([_embedding(seed, f"{view}/{name}", 16 + ci % 8)], f)
+
+    (root / MARKER).write_text(
+        json.dumps(
+            {"layout": layout, "clips": clips, "frames": frames, "size": [h, w], "fps": fps, "seed": seed},
+            indent=2,
+        )
+        + "\n"
+    )
+    return root
