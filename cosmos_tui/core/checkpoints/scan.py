@@ -1,0 +1,213 @@
+"""Find the checkpoints in a ``checkpoints/`` folder and say what state each is in.
+
+Two layouts are understood:
+
+- **DCP** (builtin engine, Transfer2.5, Predict2.5): one folder per save, ``iter_%09d/`` with the
+  parts ``model/``, ``optim/``, ``scheduler/``, ``trainer/``. DCP writes a part's ``.metadata`` last
+  (temp file + rename, after every rank's shards), so a save is **complete** only when every part
+  has its ``.metadata``. ``latest_checkpoint.txt`` holds ``iter_000000500``.
+- **Predict1 ``.pt`` sets**: ``iter_%09d.pt`` (trainer state), ``iter_%09d_reg_model.pt``,
+  ``iter_%09d_ema_model.pt`` (when EMA is on; more than one as ``_RANK{r}_ema_model.pt`` on large
+  jobs) and ``iter_%09d_optim.pt``. Complete = the trainer file, the regular model and the optimizer
+  are all there and non-empty. ``latest_checkpoint.txt`` holds ``iter_000000200.pt``.
+
+Listing never imports torch: ``has_ema`` comes from the model part's ``.metadata`` read with the
+restricted reader in :mod:`cosmos_tui.core.checkpoints.dcp_meta`. Pins come from
+:mod:`cosmos_tui.core.checkpoints.pins`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cosmos_tui.core.checkpoints.dcp_meta import METADATA_FILE, MetadataError, read_dcp_metadata
+from cosmos_tui.core.checkpoints.pins import read_pins
+
+DCP_PARTS: tuple[str, ...] = ("model", "optim", "scheduler", "trainer")
+"""The part folders every DCP save writes."""
+LATEST_FILE = "latest_checkpoint.txt"
+IN_PROGRESS_GRACE_S = 600.0
+"""An incomplete checkpoint touched this recently is treated as being written."""
+
+_DCP_DIR = re.compile(r"^iter_(\d{9,})$")
+_PT_FILE = re.compile(r"^iter_(\d{9,})(?:_RANK\d+)?(?:_(reg_model|ema_model|optim))?\.pt$")
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """One saved checkpoint, as found on disk."""
+
+    iteration: int
+    """Training iteration it was saved at."""
+    path: Path
+    """DCP: the ``iter_%09d`` folder. Predict1: the ``iter_%09d.pt`` trainer file."""
+    layout: Literal["dcp", "pt"]
+    """``dcp`` step folder or Predict1 ``pt`` file set."""
+    complete: bool
+    """Every part is fully written (DCP: ``.metadata`` in each part; pt: the required files)."""
+    is_latest: bool
+    """``latest_checkpoint.txt`` points at it."""
+    size_bytes: int
+    """Bytes on disk of all its files."""
+    mtime: float
+    """Most recent modification time of any of its files (seconds since the epoch)."""
+    pinned: bool
+    """Pinned by the user: prune never removes it."""
+    has_ema: bool
+    """EMA weights are present (DCP: ``net_ema.*`` keys in the model part; pt: ``_ema_model.pt``)."""
+
+
+def _tree_stats(path: Path) -> tuple[int, float]:
+    """Total size and newest mtime of the files under ``path`` (or of ``path`` itself)."""
+    size, newest = 0, 0.0
+    try:
+        st = path.stat()
+    except OSError:
+        return 0, 0.0
+    newest = st.st_mtime
+    if not path.is_dir():
+        return st.st_size, newest
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                est = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            newest = max(newest, est.st_mtime)
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            else:
+                size += est.st_size
+    return size, newest
+
+
+def read_latest_pointer(checkpoints_dir: Path) -> str | None:
+    """The name ``latest_checkpoint.txt`` points at (``iter_000000500`` or ``iter_000000200.pt``)."""
+    try:
+        text = (Path(checkpoints_dir) / LATEST_FILE).read_text().strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def dcp_part_complete(part_dir: Path) -> bool:
+    """A DCP part folder is complete once its ``.metadata`` exists (DCP renames it into place last)."""
+    return (part_dir / METADATA_FILE).is_file()
+
+
+def _dcp_has_ema(step_dir: Path) -> bool:
+    try:
+        return read_dcp_metadata(step_dir / "model").has_ema
+    except MetadataError:
+        return False
+
+
+def pt_set_files(checkpoints_dir: Path, iteration: int) -> list[Path]:
+    """Every file of the Predict1 ``.pt`` set saved at ``iteration``."""
+    stem = f"iter_{iteration:09d}"
+    out = []
+    for entry in os.scandir(checkpoints_dir):
+        m = _PT_FILE.match(entry.name)
+        if m and entry.name.startswith(stem) and int(m.group(1)) == iteration:
+            out.append(Path(entry.path))
+    return sorted(out)
+
+
+def checkpoint_files(info: CheckpointInfo) -> list[Path]:
+    """The paths that make up ``info`` (the step folder, or every file of the ``.pt`` set)."""
+    if info.layout == "dcp":
+        return [info.path]
+    return pt_set_files(info.path.parent, info.iteration)
+
+
+def _scan_pt(checkpoints_dir: Path, names: list[str], latest: str | None, pins: frozenset[int]):
+    groups: dict[int, dict[str, list[Path]]] = {}
+    for name in names:
+        m = _PT_FILE.match(name)
+        if not m:
+            continue
+        kind = m.group(2) or "trainer"
+        groups.setdefault(int(m.group(1)), {}).setdefault(kind, []).append(checkpoints_dir / name)
+    for iteration, kinds in groups.items():
+        files = [p for paths in kinds.values() for p in paths]
+        size, newest = 0, 0.0
+        for p in files:
+            s, t = _tree_stats(p)
+            size += s
+            newest = max(newest, t)
+        required_ok = all(
+            kind in kinds and all(p.stat().st_size > 0 for p in kinds[kind])
+            for kind in ("trainer", "reg_model", "optim")
+        )
+        trainer = checkpoints_dir / f"iter_{iteration:09d}.pt"
+        yield CheckpointInfo(
+            iteration=iteration,
+            path=trainer,
+            layout="pt",
+            complete=required_ok,
+            is_latest=latest == trainer.name,
+            size_bytes=size,
+            mtime=newest,
+            pinned=iteration in pins,
+            has_ema="ema_model" in kinds,
+        )
+
+
+def scan_checkpoints(checkpoints_dir: Path) -> list[CheckpointInfo]:
+    """Every checkpoint in ``checkpoints_dir`` (DCP step folders and Predict1 ``.pt`` sets), sorted
+    by iteration. A missing folder gives an empty list."""
+    checkpoints_dir = Path(checkpoints_dir)
+    try:
+        names = sorted(os.listdir(checkpoints_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    latest = read_latest_pointer(checkpoints_dir)
+    pins = read_pins(checkpoints_dir)
+    found: list[CheckpointInfo] = []
+    for name in names:
+        m = _DCP_DIR.match(name)
+        step_dir = checkpoints_dir / name
+        if not m or not step_dir.is_dir():
+            continue
+        iteration = int(m.group(1))
+        complete = all(dcp_part_complete(step_dir / part) for part in DCP_PARTS)
+        size, newest = _tree_stats(step_dir)
+        found.append(
+            CheckpointInfo(
+                iteration=iteration,
+                path=step_dir,
+                layout="dcp",
+                complete=complete,
+                is_latest=latest == name,
+                size_bytes=size,
+                mtime=newest,
+                pinned=iteration in pins,
+                has_ema=_dcp_has_ema(step_dir),
+            )
+        )
+    found.extend(_scan_pt(checkpoints_dir, names, latest, pins))
+    found.sort(key=lambda c: (c.iteration, c.layout))
+    return found
+
+
+def is_being_written(info: CheckpointInfo, *, now: float | None = None) -> bool:
+    """An incomplete checkpoint modified within :data:`IN_PROGRESS_GRACE_S` is probably being saved."""
+    now = time.time() if now is None else now
+    return not info.complete and (now - info.mtime) < IN_PROGRESS_GRACE_S
+
+
+def latest_complete(checkpoints: list[CheckpointInfo]) -> CheckpointInfo | None:
+    """The newest complete checkpoint: the one to resume from or export by default."""
+    done = [c for c in checkpoints if c.complete]
+    return done[-1] if done else None
