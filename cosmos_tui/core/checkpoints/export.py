@@ -1,0 +1,281 @@
+"""Export a training checkpoint to consolidated files for inference, as upstream names them.
+
+Upstream's ``scripts/convert_distcp_to_pt.py`` turns ``iter_N/model`` (DCP) into ``model.pt`` (every
+key, regular and EMA), ``model_ema_fp32.pt`` and ``model_ema_bf16.pt`` (only ``net_ema.*``, renamed
+``net_ema.`` -> ``net.``; float32 tensors cast for bf16). This does the same in one pass over the
+shards and one process, without a process group:
+
+- every tensor is read once (all its chunks put together) and written straight into each output
+  file that needs it (cast when asked) by the streaming writers of
+  :mod:`cosmos_tui.core.checkpoints.stream_write`;
+- **peak memory** is about twice the largest single tensor (its assembled copy plus one cast copy),
+  independent of the checkpoint size; upstream (``dcp_to_torch_save`` then ``torch.load``) holds the
+  whole state dict, plus the bf16 copy;
+- outputs are written as ``.<name>.partial`` and renamed into place after ``fsync``, so a crash
+  never leaves a half file under the final name, and existing files are replaced only with
+  ``overwrite=True``.
+
+Predict1 ``.pt`` sets: ``model.pt`` comes from ``_reg_model.pt`` and the EMA files from
+``_ema_model.pt`` (keys as saved), read with ``torch.load(weights_only=True, mmap=True)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cosmos_tui.core.checkpoints.dcp_meta import MetadataError, TensorEntry, read_dcp_metadata
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo
+from cosmos_tui.core.errors import UserError
+
+Dtype = Literal["bf16", "fp32"]
+Format = Literal["pt", "safetensors"]
+_FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote."""
+
+    iteration: int
+    files: tuple[Path, ...]
+    """Output files, in the order written."""
+    bytes_read: int
+    bytes_written: int
+    seconds: float
+    skipped: tuple[str, ...]
+    """Non-tensor entries left out (not loadable safely, or not representable in the format)."""
+
+
+@dataclass
+class _Output:
+    name: str
+    keys: dict[str, str]  # source key -> output key
+    cast: dict[str, str]  # source dtype -> output dtype
+    writer: Any = None
+
+
+def plan_outputs(
+    keys: list[str], *, ema: bool, dtype: Dtype | None, full: bool, fmt: Format = "pt"
+) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """Which files to write, each with its ``source key -> output key`` map and dtype casts.
+
+    ``ema=True``: ``model_ema_fp32`` and ``model_ema_bf16`` (only the one ``dtype`` names, if
+    given), plus ``model`` with every key when ``full``. ``ema=False``: ``model`` only, floats cast
+    to ``dtype`` if given. Raises :class:`UserError` when EMA output is asked for and there is none.
+    """
+    ext = ".pt" if fmt == "pt" else ".safetensors"
+    out: list[tuple[str, dict[str, str], dict[str, str]]] = []
+    to32 = {d: "float32" for d in _FLOATS}
+    if ema:
+        ema_keys = {k: k.replace("net_ema.", "net.") for k in keys if k.startswith("net_ema.")}
+        if not ema_keys:
+            raise UserError(
+                "This checkpoint has no EMA weights (no net_ema.* keys); export with --no-ema to get the "
+                "regular weights in model.pt."
+            )
+        if full:
+            out.append((f"model{ext}", {k: k for k in keys}, {}))
+        if dtype in (None, "fp32"):
+            out.append((f"model_ema_fp32{ext}", ema_keys, to32))
+        if dtype in (None, "bf16"):
+            out.append((f"model_ema_bf16{ext}", ema_keys, {"float32": "bfloat16"}))
+    else:
+        cast = {} if dtype is None else ({"float32": "bfloat16"} if dtype == "bf16" else to32)
+        out.append((f"model{ext}", {k: k for k in keys}, cast))
+    return out
+
+
+def _pt_outputs(keys: list[str], *, ema: bool, dtype: Dtype | None, full: bool, fmt: Format):
+    """Predict1 sets: ``model`` from the regular weights, the EMA files from ``_ema_model.pt``, with
+    the keys as saved (upstream uses ``_ema_model.pt`` as the inference ``model.pt`` directly)."""
+    reg = {k: k.removeprefix("reg:") for k in keys if k.startswith("reg:")}
+    ema_keys = {k: k.removeprefix("ema:") for k in keys if k.startswith("ema:")}
+    out = []
+    for name, _mapping, cast in plan_outputs(["net_ema.x"], ema=ema, dtype=dtype, full=full, fmt=fmt):
+        out.append((name, ema_keys if name.startswith("model_ema") else reg, cast))
+    return out
+
+
+def _dcp_source(info: CheckpointInfo):
+    from cosmos_tui.core.checkpoints.dcp_read import ChunkReader
+
+    part = info.path / "model"
+    try:
+        meta = read_dcp_metadata(part)
+    except MetadataError as e:
+        raise UserError(f"Cannot read {part}/.metadata ({e}); run `cosmos-tui ckpt verify` on it.") from None
+    # Read in storage order so each shard file is read front to back.
+    entries = sorted(
+        meta.tensors.values(), key=lambda t: (t.chunks[0].file, t.chunks[0].offset) if t.chunks else ("", 0)
+    )
+    reader = ChunkReader(part)
+
+    def tensors() -> Iterator[tuple[str, Any]]:
+        for entry in entries:
+            yield entry.fqn, reader.read_tensor(entry)
+
+    def blobs() -> tuple[dict[str, Any], list[str]]:
+        kept, skipped = {}, []
+        for fqn, blob in meta.blobs.items():
+            try:
+                value = reader.read_blob(blob)
+            except Exception:
+                skipped.append(fqn)
+                continue
+            if isinstance(value, (int, float, str, bool)) or value is None:
+                kept[fqn] = value
+            else:
+                skipped.append(fqn)
+        return kept, skipped
+
+    shapes = {t.fqn: (t.dtype, t.size) for t in entries}
+    return shapes, tensors, blobs, reader
+
+
+def _pt_source(info: CheckpointInfo, ema: bool):
+    import torch
+
+    stem = info.path.with_suffix("")
+    reg = torch.load(f"{stem}_reg_model.pt", map_location="cpu", weights_only=True, mmap=True)
+    # Keys are tagged with the file they come from; _pt_outputs maps them back to the saved names.
+    merged: dict[str, Any] = {f"reg:{k}": v for k, v in reg.items() if isinstance(v, torch.Tensor)}
+    ema_path = Path(f"{stem}_ema_model.pt")
+    if ema and ema_path.exists():
+        ema_sd = torch.load(ema_path, map_location="cpu", weights_only=True, mmap=True)
+        merged.update({f"ema:{k}": v for k, v in ema_sd.items() if isinstance(v, torch.Tensor)})
+
+    class _Counter:
+        bytes_read = 0
+
+    counter = _Counter()
+    shapes = {k: (str(v.dtype).removeprefix("torch."), tuple(v.shape)) for k, v in merged.items()}
+
+    def tensors() -> Iterator[tuple[str, Any]]:
+        for k, v in merged.items():
+            counter.bytes_read += v.numel() * v.element_size()
+            yield k, v.contiguous()
+
+    return shapes, tensors, lambda: ({}, []), counter
+
+
+def export_checkpoint(
+    info: CheckpointInfo,
+    out_dir: Path,
+    *,
+    ema: bool = True,
+    dtype: Dtype | None = None,
+    full: bool = True,
+    fmt: Format = "pt",
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
+    """Export ``info`` into ``out_dir`` (see the module docstring for the files and their names).
+
+    Refuses an incomplete checkpoint and existing output files (unless ``overwrite``).
+    ``progress(done_bytes, total_bytes)`` is called after each tensor.
+    """
+    import torch
+
+    from cosmos_tui.core.checkpoints.stream_write import PtStreamWriter, SafetensorsStreamWriter
+
+    if not info.complete:
+        raise UserError(
+            f"Checkpoint iteration {info.iteration} is incomplete (its save never finished); "
+            "pick a complete one from `cosmos-tui ckpt list`."
+        )
+    if info.layout == "pt" and ema and not info.has_ema:
+        raise UserError(
+            f"Checkpoint iteration {info.iteration} has no EMA weights (no _ema_model.pt); "
+            "export with --no-ema to get the regular weights in model.pt."
+        )
+    started = time.perf_counter()
+    shapes, tensors, blobs, reader = _dcp_source(info) if info.layout == "dcp" else _pt_source(info, ema)
+    if info.layout == "dcp":
+        planned = plan_outputs(list(shapes), ema=ema, dtype=dtype, full=full, fmt=fmt)
+    else:
+        planned = _pt_outputs(list(shapes), ema=ema, dtype=dtype, full=full, fmt=fmt)
+    outputs = [_Output(n, k, c) for n, k, c in planned]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    existing = [o.name for o in outputs if (out_dir / o.name).exists()]
+    if existing and not overwrite:
+        raise UserError(
+            f"{out_dir / existing[0]} already exists; pass --yes to overwrite or pick another --out."
+        )
+
+    extras, skipped = blobs()
+    try:
+        for o in outputs:
+            plan = []
+            for src, dst in o.keys.items():
+                stored, shape = shapes[src]
+                plan.append((dst, o.cast.get(stored, stored), shape))
+            partial = out_dir / f".{o.name}.partial"
+            if fmt == "pt":
+                keep = extras if o.name.startswith("model.") else {}
+                o.writer = PtStreamWriter(partial, plan, keep)
+            else:
+                o.writer = SafetensorsStreamWriter(
+                    partial, plan, {"format": "pt", "iteration": str(info.iteration)}
+                )
+        total = sum(o.writer.sizes[dst] for o in outputs for dst in o.writer.sizes)
+        done = 0
+        for key, tensor in tensors():
+            cast_cache: dict[str, Any] = {}
+            for o in outputs:
+                dst = o.keys.get(key)
+                if dst is None:
+                    continue
+                stored = str(tensor.dtype).removeprefix("torch.")
+                target = o.cast.get(stored, stored)
+                if target not in cast_cache:
+                    cast_cache[target] = tensor if target == stored else tensor.to(getattr(torch, target))
+                o.writer.write(dst, cast_cache[target])
+                done += o.writer.sizes[dst]
+            del cast_cache, tensor
+            if progress is not None:
+                progress(done, total)
+        for o in outputs:
+            o.writer.close()
+            (out_dir / f".{o.name}.partial").replace(out_dir / o.name)
+    except BaseException:
+        for o in outputs:
+            if o.writer is not None:
+                o.writer.close(sync=False)
+            (out_dir / f".{o.name}.partial").unlink(missing_ok=True)
+        raise
+    finally:
+        if hasattr(reader, "close"):
+            reader.close()
+    written = sum(o.writer.bytes_written for o in outputs)
+    if fmt == "safetensors":
+        skipped = skipped + list(extras)
+    return ExportResult(
+        iteration=info.iteration,
+        files=tuple(out_dir / o.name for o in outputs),
+        bytes_read=reader.bytes_read,
+        bytes_written=written,
+        seconds=time.perf_counter() - started,
+        skipped=tuple(skipped),
+    )
+
+
+def find_checkpoint(checkpoints: list[CheckpointInfo], iteration: int | None) -> CheckpointInfo:
+    """The checkpoint at ``iteration``, or the latest complete one when ``iteration`` is None."""
+    if iteration is None:
+        done = [c for c in checkpoints if c.complete]
+        if not done:
+            raise UserError("No complete checkpoint here yet; wait for the first save or check the path.")
+        return done[-1]
+    for c in checkpoints:
+        if c.iteration == iteration:
+            return c
+    have = ", ".join(str(c.iteration) for c in checkpoints) or "none"
+    raise UserError(f"No checkpoint at iteration {iteration} (have: {have}).")
+
+
+__all__ = ["ExportResult", "TensorEntry", "export_checkpoint", "find_checkpoint", "plan_outputs"]
