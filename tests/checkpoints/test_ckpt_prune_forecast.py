@@ -1,0 +1,144 @@
+"""Prune never removes what it must keep; the disk forecast counts the saves still to come."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from ckpt_writers import write_dcp_checkpoint, write_pt_set
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cosmos_tui.core.checkpoints.forecast import forecast_disk, saves_remaining
+from cosmos_tui.core.checkpoints.pins import set_pinned
+from cosmos_tui.core.checkpoints.prune import apply_prune, plan_prune
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
+from cosmos_tui.core.errors import UsageError
+
+
+def _age(path: Path, seconds: float) -> None:
+    t = time.time() - seconds
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.utime(os.path.join(root, name), (t, t))
+    os.utime(path, (t, t))
+
+
+def test_prune_dcp_keeps_latest_pinned_recent_every_and_in_progress(ckpt_dir: Path) -> None:
+    for it in (100, 200, 300, 400, 500, 600):
+        write_dcp_checkpoint(ckpt_dir, it, latest=it == 300)  # pointer lags behind (resumed run)
+    write_dcp_checkpoint(ckpt_dir, 700, parts=("model",), latest=False)  # being written right now
+    write_dcp_checkpoint(ckpt_dir, 50, parts=("model",), latest=False)  # a dead, old partial save
+    _age(ckpt_dir / "iter_000000050", 3600)
+    set_pinned(ckpt_dir, 100, True)
+
+    plan = plan_prune(scan_checkpoints(ckpt_dir), keep_last=2, keep_every=400)
+    reasons = {d.checkpoint.iteration: (d.keep, d.reason) for d in plan.decisions}
+    assert reasons == {
+        50: (False, "incomplete"),
+        100: (True, "pinned"),
+        200: (False, "older than the last 2"),
+        300: (True, "latest"),
+        400: (True, "every 400"),
+        500: (True, "last 2"),
+        600: (True, "last 2"),
+        700: (True, "being written"),
+    }
+    assert plan.bytes_freed == sum(c.size_bytes for c in plan.to_delete)
+    apply_prune(plan)
+    assert [c.iteration for c in scan_checkpoints(ckpt_dir)] == [100, 300, 400, 500, 600, 700]
+    assert not (ckpt_dir / "iter_000000200").exists()
+
+
+def test_prune_pt_sets_removes_every_file(ckpt_dir: Path) -> None:
+    for it in (200, 400, 600):
+        write_pt_set(ckpt_dir, it)
+    plan = plan_prune(scan_checkpoints(ckpt_dir), keep_last=1)
+    assert [c.iteration for c in plan.to_delete] == [200, 400]
+    apply_prune(plan)
+    assert sorted(p.name for p in ckpt_dir.glob("iter_*")) == [
+        "iter_000000600.pt",
+        "iter_000000600_ema_model.pt",
+        "iter_000000600_optim.pt",
+        "iter_000000600_reg_model.pt",
+    ]
+
+
+def test_prune_rejects_bad_policy() -> None:
+    with pytest.raises(UsageError):
+        plan_prune([], keep_last=0)
+
+
+def _info(it: int, *, complete: bool, latest: bool, pinned: bool, age: float) -> CheckpointInfo:
+    return CheckpointInfo(
+        it, Path(f"/x/iter_{it:09d}"), "dcp", complete, latest, 10, time.time() - age, pinned, False
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), min_size=1, max_size=12),
+    st.integers(1, 5),
+    st.one_of(st.none(), st.integers(1, 4)),
+    st.data(),
+)
+def test_prune_invariants(flags, keep_last, keep_every, data) -> None:
+    latest_at = data.draw(st.integers(0, len(flags) - 1))
+    infos = [
+        _info(i + 1, complete=c, latest=i == latest_at, pinned=p, age=5 if recent else 7200)
+        for i, (c, p, recent) in enumerate(flags)
+    ]
+    plan = plan_prune(infos, keep_last=keep_last, keep_every=keep_every)
+    gone = {c.iteration for c in plan.to_delete}
+    complete = [c for c in infos if c.complete]
+    for c in infos:
+        if c.is_latest or c.pinned or (not c.complete and c.mtime > time.time() - 60):
+            assert c.iteration not in gone
+    # the newest keep_last complete checkpoints survive
+    assert not gone & {c.iteration for c in complete[-keep_last:]}
+
+
+def test_saves_remaining() -> None:
+    assert saves_remaining(0, 1000, 200) == 5
+    assert saves_remaining(400, 1000, 200) == 3
+    assert saves_remaining(0, 1050, 200) == 6  # the final save at 1050
+    assert saves_remaining(1000, 1000, 200) == 0
+
+
+def test_forecast_verdicts(ckpt_dir: Path) -> None:
+    write_dcp_checkpoint(ckpt_dir, 200)
+    write_dcp_checkpoint(ckpt_dir, 400)
+    found = scan_checkpoints(ckpt_dir)
+    size = sum(c.size_bytes for c in found) // 2
+    ok = forecast_disk(
+        ckpt_dir, max_iter=1000, save_iter=200, current_iter=400, checkpoints=found, free_bytes=size * 100
+    )
+    assert (ok.verdict, ok.saves_remaining, ok.needed_bytes) == ("ok", 3, size * 3)
+    warn = forecast_disk(
+        ckpt_dir,
+        max_iter=1000,
+        save_iter=200,
+        current_iter=400,
+        checkpoints=found,
+        free_bytes=int(size * 3.3),
+    )
+    assert warn.verdict == "warn"
+    fail = forecast_disk(
+        ckpt_dir, max_iter=1000, save_iter=200, current_iter=400, checkpoints=found, free_bytes=size * 2
+    )
+    assert fail.verdict == "fail" and "will fill" in fail.message
+    pruned = forecast_disk(
+        ckpt_dir,
+        max_iter=10_000,
+        save_iter=200,
+        current_iter=400,
+        checkpoints=found,
+        keep_last_n=3,
+        free_bytes=size * 2,
+    )
+    assert pruned.needed_bytes == size * 2 and pruned.verdict == "warn"
+    before = forecast_disk(ckpt_dir / "not-yet", max_iter=1000, save_iter=500, checkpoint_bytes=10)
+    assert before.verdict == "ok" and before.needed_bytes == 20 and before.free_bytes > 0
+    assert forecast_disk(ckpt_dir, max_iter=1000, save_iter=500).verdict == "unknown"
