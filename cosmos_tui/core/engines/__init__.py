@@ -3,4 +3,9 @@
 Importing this package registers every shipped adapter; use :func:`base.get_adapter`.
 """
 
-from cosmos_tui.core.engines import builtin  # noqa: F401
+from cosmos_tui.core.engines import (
+    builtin,  # noqa: F401
+    predict1,  # noqa: F401
+    predict25,  # noqa: F401
+    transfer25,  # noqa: F401
+)

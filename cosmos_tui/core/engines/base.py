@@ -122,6 +122,11 @@ class EngineAdapter(ABC):
         """Sentences saying why this engine cannot run ``preset`` as written (empty when it can)."""
         return []
 
+    def warnings(self, preset: Preset) -> list[str]:
+        """Sentences about what will probably go wrong though the command renders (shown before a
+        launch, never fatal), e.g. a context-parallel size that does not divide ``state_t``."""
+        return []
+
     def env(self, preset: Preset) -> dict[str, str]:
         """Variables the job needs, on top of the caller's environment (never secrets)."""
         env: dict[str, str] = {}
@@ -142,6 +147,21 @@ class EngineAdapter(ABC):
 
     def job_dir(self, preset: Preset, environ: dict[str, str]) -> Path | None:
         """The job output folder, when it can be known before the run (``None`` when it cannot)."""
+        return None
+
+    def dryrun_argv(self, preset: Preset) -> list[str] | None:
+        """The engine's own ``--dryrun`` command (composes the config, writes
+        ``<job dir>/config.yaml``, prints its path, does not train); ``None`` if it has none.
+
+        Run it in :meth:`cwd` with :meth:`env` added; :func:`cosmos_tui.core.launch.resolve_job_dir`
+        does that and reads ``job.*`` from the written config.
+        """
+        args = self.module_args(preset)
+        cut = args.index("--") if "--" in args else len(args)
+        return [self.python(preset), *args[:cut], "--dryrun", *args[cut:]]
+
+    def engine_version(self, preset: Preset) -> str | None:
+        """The engine's version (or upstream commit), for the run record; ``None`` when unknown."""
         return None
 
     def render(self, preset: Preset, environ: dict[str, str], role: NodeRole | None = None) -> LaunchSpec:

@@ -1,0 +1,140 @@
+"""What the three official Cosmos repos share: the command is run from the checkout's root by the
+checkout's own Python, as the upstream docs write it::
+
+    torchrun OPTIONS ENTRY --config=CONFIG -- experiment=NAME [DATASET_DIR] [OVERRIDES...] [job.wandb_mode=M]
+
+``ENTRY`` is ``-m scripts.train`` (Transfer2.5), ``scripts/train.py`` (Predict2.5 docs) or
+``-m cosmos_predict1.diffusion.training.train`` (Predict1). Overrides are Hydra's grammar and
+go through verbatim; :meth:`LaunchSpec.shell` quotes ``${...}`` interpolations for the shell.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import ClassVar
+
+from cosmos_tui.core.engines.base import EngineAdapter
+from cosmos_tui.core.engines.checkout import PACKAGE_FOR_KIND, detect_kind, detect_python
+from cosmos_tui.core.engines.jobdir import JOB_TABLE, table_job_name
+from cosmos_tui.core.presets import ExperimentSection, Preset
+
+
+def override_value(overrides: list[str], key: str) -> str | None:
+    """The value the last ``key=`` (or ``+key=``) override gives, as Hydra would apply it."""
+    value = None
+    for item in overrides:
+        head, sep, rest = item.partition("=")
+        if sep and head.lstrip("+") == key:
+            value = rest
+    return value
+
+
+class UpstreamAdapter(EngineAdapter):
+    """An official Cosmos repo checkout (``engine.repo``) driven with its documented command."""
+
+    entry: ClassVar[tuple[str, ...]] = ("-m", "scripts.train")
+    """How the training entry point is named after torchrun's options."""
+    default_config: ClassVar[str]
+    """The ``--config=`` file when the preset names none."""
+    has_wandb_mode: ClassVar[bool] = True
+    """Whether the config has ``job.wandb_mode`` (Predict1's has not)."""
+
+    @property
+    def package(self) -> str:
+        """The checkout's Python package."""
+        return PACKAGE_FOR_KIND[self.kind]
+
+    def repo(self, preset: Preset) -> Path | None:
+        """The checkout folder (absolute), or ``None`` when the preset names none."""
+        if not preset.engine.repo:
+            return None
+        return Path(preset.engine.repo).expanduser().resolve()
+
+    def python(self, preset: Preset) -> str:
+        repo = self.repo(preset)
+        if preset.engine.python:
+            return preset.engine.python
+        found = detect_python(repo)[0] if repo else None
+        return found or "python"
+
+    def cwd(self, preset: Preset) -> Path:
+        return self.repo(preset) or Path.cwd()
+
+    def config_file(self, preset: Preset) -> str:
+        """The ``--config=`` file, relative to the checkout root."""
+        return preset.experiment.config or self.default_config
+
+    def extra_overrides(self, preset: Preset) -> list[str]:
+        """Overrides the adapter adds after the preset's own (before ``job.wandb_mode``)."""
+        return []
+
+    def module_args(self, preset: Preset) -> list[str]:
+        args = [
+            *self.entry,
+            f"--config={self.config_file(preset)}",
+            "--",
+            f"experiment={preset.experiment.name}",
+        ]
+        if preset.data.root:
+            # As given: a relative dataset folder is relative to the checkout root, as in the docs.
+            root = preset.data.root
+            args.append(f"{self.dataset_dir_key}={Path(root).expanduser() if root.startswith('~') else root}")
+        args += preset.experiment.overrides
+        args += self.extra_overrides(preset)
+        if preset.wandb.mode and self.has_wandb_mode:
+            args.append(f"job.wandb_mode={preset.wandb.mode}")
+        return args
+
+    def problems(self, preset: Preset) -> list[str]:
+        problems: list[str] = []
+        repo = self.repo(preset)
+        if repo is None:
+            problems.append(
+                f"{self.kind} runs from a checkout of its repo; set engine.repo "
+                f"(for example --set engine.repo=/path/to/{self.kind})"
+            )
+        elif preset.launch.target == "local":
+            if not repo.is_dir():
+                problems.append(
+                    f"engine.repo {repo} is not a folder; clone {self.kind} there or fix the path"
+                )
+            else:
+                found = detect_kind(repo)
+                if found is not None and found != self.kind:
+                    problems.append(
+                        f"engine.repo {repo} is a {found} checkout but engine.kind is {self.kind}; "
+                        "fix one of them"
+                    )
+        known = JOB_TABLE.get(self.kind, {})
+        if preset.experiment.name == ExperimentSection.model_fields["name"].default:
+            close = ", ".join(sorted(known)[:3])
+            problems.append(
+                f"experiment.name is the builtin default '{preset.experiment.name}'; set an experiment "
+                f"of {self.kind} (for example {close})"
+            )
+        if not self.has_wandb_mode:
+            problems += self._no_wandb_problems(preset)
+        return problems
+
+    def _no_wandb_problems(self, preset: Preset) -> list[str]:
+        why = (
+            f"{self.kind} has no job.wandb_mode key (its training logs nothing to W&B), so the run "
+            "would die composing its config"
+        )
+        problems = []
+        if preset.wandb.mode not in (None, "disabled"):
+            problems.append(f"wandb.mode = {preset.wandb.mode!r} cannot apply: {why}; unset wandb.mode")
+        if override_value(preset.experiment.overrides, "job.wandb_mode") is not None:
+            problems.append(f"the override job.wandb_mode=... cannot apply: {why}; remove it")
+        return problems
+
+    def job_dir(self, preset: Preset, environ: dict[str, str]) -> Path | None:
+        """From the shipped table (with ``job.*`` overrides); see :mod:`.jobdir` for the dry run."""
+        name = table_job_name(self.kind, preset.experiment.name, preset.experiment.overrides)
+        return name.path(self.output_root(preset, environ)) if name else None
+
+    def experiment_hint(self, name: str) -> str | None:
+        """A close known experiment name, for messages."""
+        close = difflib.get_close_matches(name, list(JOB_TABLE.get(self.kind, {})), n=1)
+        return close[0] if close else None
