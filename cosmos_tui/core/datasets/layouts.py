@@ -172,9 +172,16 @@ class Layout:
         return None
 
 
-# Builtin engine experiments train on short clips; the engine samples this many frames by default
-# (overridable with dataloader_train.dataset.num_frames, which --frames mirrors).
-BUILTIN_MIN_FRAMES = 8
+# Builtin engine (cosmos_engine) experiments: frames per sample by size, as engine/experiments.py sets
+# dataloader_train.dataset.num_frames (a test keeps the two in step; --frames overrides).
+BUILTIN_FRAMES = {"tiny": 8, "small": 16}
+BUILTIN_PREFIXES = ("s2mv_", "transfer_singleview_", "transfer_multiview_hdmap_")
+
+
+def is_builtin_experiment(name: str | None) -> bool:
+    """True for the builtin engine's experiments (which set their own resolution and frames)."""
+    return bool(name) and name.startswith(BUILTIN_PREFIXES)  # type: ignore[union-attr]
+
 
 LAYOUTS: dict[str, Layout] = {
     layout.id: layout
@@ -194,7 +201,9 @@ LAYOUTS: dict[str, Layout] = {
             experiments={
                 "text2world_singletomultiview_7b_example_waymo": 57,
                 "video2world_singletomultiview_7b_example_waymo": 57,
-                "s2mv_*": BUILTIN_MIN_FRAMES,
+                "s2mv_*_tiny": BUILTIN_FRAMES["tiny"],
+                "s2mv_*_small": BUILTIN_FRAMES["small"],
+                "s2mv_*_2b": 56,
             },
             resolution=(576, 1024),
             notes=(
@@ -238,7 +247,8 @@ LAYOUTS: dict[str, Layout] = {
             default_min_frames=93,
             experiments={
                 "transfer2_singleview_posttrain_*_example": 93,
-                "transfer_singleview_*": BUILTIN_MIN_FRAMES,
+                "transfer_singleview_*_tiny": BUILTIN_FRAMES["tiny"],
+                "transfer_singleview_*_2b": 92,
             },
             resolution=(704, 1280),
             fps_range=(10, 60),
@@ -268,7 +278,8 @@ LAYOUTS: dict[str, Layout] = {
             default_min_frames=29,
             experiments={
                 "transfer2_auto_multiview_post_train_example": 29,
-                "transfer_multiview_hdmap_*": BUILTIN_MIN_FRAMES,
+                "transfer_multiview_hdmap_tiny": BUILTIN_FRAMES["tiny"],
+                "transfer_multiview_hdmap_2b": 28,
             },
             resolution=(720, 1280),
             notes=("A missing video or control file raises FileNotFoundError in the loader.",),

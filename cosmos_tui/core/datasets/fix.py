@@ -1,0 +1,142 @@
+"""Safe mechanical fixes for embedding files: rename to the loader's name, squeeze, rewrap.
+
+Only files that load with the restricted unpickler and whose array is otherwise right are
+touched. A renamed file is written as a new file beside the old one (the old stays). A file
+fixed in place keeps its original bytes as ``<name>.orig`` (a hard link where possible) before
+the fixed file replaces it atomically. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmos_tui.core.datasets.embeddings import Role, check_embedding
+from cosmos_tui.core.datasets.layouts import EmbeddingSpec, get_layout
+
+FIXABLE = frozenset(
+    {"wrong-pickle-ext", "wrong-prefix-name", "embedding-batch-dim", "embedding-wrong-container"}
+)
+BLOCKING = frozenset(
+    {"unsafe-pickle", "unreadable-pickle", "unreadable-file", "empty-file", "broken-symlink"}
+    | {"embedding-not-array", "embedding-bad-shape", "embedding-bad-dtype"}
+)
+
+
+@dataclass(frozen=True)
+class FixAction:
+    """One planned fix: read ``source``, write the loader-ready embedding to ``target``."""
+
+    findings: tuple[str, ...]
+    """The finding ids this fixes."""
+    source: Path
+    """The file as it is."""
+    target: Path
+    """The file the loader opens (may equal ``source``)."""
+    backup: Path | None
+    """Where the original bytes are kept when ``target`` is ``source``."""
+    role: Role
+    """``clip`` (holds ``[array]``) or ``prefix`` (holds a bare array)."""
+
+    def describe(self, root: Path) -> str:
+        """One line for people."""
+        src, dst = self.source.relative_to(root), self.target.relative_to(root)
+        what = ", ".join(self.findings)
+        if self.backup is not None:
+            return f"{src}: rewrite in place ({what}); original kept as {self.backup.name}"
+        return f"{src} -> {dst} ({what}); {src.name} is kept"
+
+
+def _candidates(root: Path, spec: EmbeddingSpec, views: tuple[str, ...]) -> list[tuple[Path, Path, Role]]:
+    """``(existing file, loader's path, role)`` for every embedding file the loader would open."""
+    out: list[tuple[Path, Path, Role]] = []
+    for view in views:
+        folder = root / spec.clip_folder / view
+        if folder.is_dir():
+            with os.scandir(folder) as it:
+                names = sorted(e.name for e in it if not e.name.startswith("."))
+            present = set(names)
+            for name in names:
+                if name.endswith(spec.ext):
+                    out.append((folder / name, folder / name, "clip"))
+                elif name.endswith(spec.wrong_ext):
+                    stem = name[: -len(spec.wrong_ext)]
+                    if f"{stem}{spec.ext}" not in present:
+                        out.append((folder / name, folder / f"{stem}{spec.ext}", "clip"))
+        cache = root / spec.prefix_folder
+        right = cache / f"{spec.prefix_stem.format(view=view)}{spec.ext}"
+        if right.is_file():
+            out.append((right, right, "prefix"))
+            continue
+        wrong = spec.wrong_prefix_stem.format(view=view)
+        for alt in (
+            cache / f"{spec.prefix_stem.format(view=view)}{spec.wrong_ext}",
+            cache / f"{wrong}{spec.ext}",
+            cache / f"{wrong}{spec.wrong_ext}",
+        ):
+            if alt.is_file():
+                out.append((alt, right, "prefix"))
+                break
+    return out
+
+
+def plan_fixes(root: Path, layout_id: str) -> list[FixAction]:
+    """The safe fixes for the dataset at ``root``; nothing is written."""
+    layout = get_layout(layout_id)
+    spec = layout.embeddings
+    if spec is None:
+        return []
+    root = Path(root)
+    actions = []
+    for source, target, role in _candidates(root, spec, layout.views):
+        rel = str(source.relative_to(root))
+        check = check_embedding(source, rel, role, spec)
+        ids = {fid for fid, _ in check.findings}
+        if ids & BLOCKING:
+            continue
+        fixes = ids & FIXABLE
+        if source != target:
+            fixes.add(
+                "wrong-prefix-name"
+                if role == "prefix" and "t5_embeddings" in source.name
+                else "wrong-pickle-ext"
+            )
+        if not fixes:
+            continue
+        backup = None
+        if source == target:
+            backup = source.with_name(source.name + ".orig")
+            if backup.exists():
+                continue  # an earlier fix's backup is there; never overwrite it
+        actions.append(FixAction(tuple(sorted(fixes)), source, target, backup, role))
+    return actions
+
+
+def apply_fixes(actions: list[FixAction]) -> list[Path]:
+    """Carry out ``actions``; returns the files written. Originals are never removed."""
+    from cosmos_tui.core.datasets.pickles import load_arrays
+
+    written = []
+    for action in actions:
+        obj = load_arrays(action.source)
+        array = obj[0] if isinstance(obj, (list, tuple)) else obj
+        if array.ndim == 3 and array.shape[0] == 1:
+            array = array[0]
+        data = [array] if action.role == "clip" else array
+        tmp = action.target.with_name(f".{action.target.name}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(data, f, protocol=4)
+        if action.backup is not None:
+            try:
+                os.link(action.source, action.backup)
+            except OSError:
+                shutil.copy2(action.source, action.backup)
+        elif action.target.exists():
+            tmp.unlink()
+            continue
+        os.replace(tmp, action.target)
+        written.append(action.target)
+    return written

@@ -1,0 +1,401 @@
+"""One validator, driven by the layout spec: what would the loader open, and would it work?
+
+Folder and name checks (views, clip names across views and modalities, captions, embedding file
+names) run on directory listings in the calling thread. Per-clip checks (open every video with
+PyAV, count frames, read embeddings with the restricted unpickler, read captions) run in a thread
+pool, in bounded chunks, so memory stays flat with the clip count; PyAV releases the GIL while it
+opens and decodes, so threads spread over the cores without process start-up costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from cosmos_tui.core.datasets.embeddings import check_embedding
+from cosmos_tui.core.datasets.findings import Report, Tally
+from cosmos_tui.core.datasets.layouts import (
+    CaptionSource,
+    Layout,
+    get_layout,
+    is_builtin_experiment,
+    min_frames_for,
+)
+from cosmos_tui.core.datasets.probe import ProbeError, probe_video
+from cosmos_tui.core.errors import UserError
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(clips_done, clips_total)`` from the calling thread."""
+
+GOOD_CODECS = frozenset({"h264", "hevc", "mpeg4", "vp9", "av1"})
+CHUNK = 32
+
+
+@dataclass
+class _Listing:
+    """Directory listings: names of clips per (folder, view dir), captions, embeddings."""
+
+    videos: dict[tuple[str, str | None], set[str]] = field(default_factory=dict)
+    captions: dict[str, tuple[CaptionSource, set[str]]] = field(default_factory=dict)
+    t5: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)  # view -> (.pkl, .pickle)
+
+
+def _scan(folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool) -> tuple[set[str], set[str]]:
+    """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files."""
+    stems: set[str] = set()
+    dirs: set[str] = set()
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.name.startswith("."):
+                continue
+            if e.is_dir():
+                dirs.add(e.name)
+            elif e.name.endswith(ext):
+                stems.add(e.name[: -len(ext)])
+            elif flag_others:
+                tally.add("not-mp4", f"{rel}/{e.name}")
+    return stems, dirs
+
+
+def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Listing:
+    listing = _Listing()
+    view_dirs = spec.view_dirs()
+    for vs in spec.videos:
+        needed = spec.set_needed(vs, experiment)
+        base = root / vs.folder
+        if needed is False:
+            continue
+        if not base.is_dir():
+            if vs.role == "video" or needed:
+                tally.add("missing-folder", f"{vs.folder}/ ({vs.description})")
+            continue
+        if not vs.per_view:
+            stems, dirs = _scan(base, ".mp4", tally, vs.folder, flag_others=True)
+            for d in sorted(dirs):
+                tally.add("unknown-view", f"{vs.folder}/{d}/ (this layout has no view folders)")
+            listing.videos[(vs.folder, None)] = stems
+            continue
+        stems, dirs = _scan(base, ".mp4", tally, vs.folder, flag_others=True)
+        for s in sorted(stems):
+            tally.add("orphan-file", f"{vs.folder}/{s}.mp4 (not in a view folder)")
+        for d in sorted(dirs - set(view_dirs)):
+            tally.add("unknown-view", f"{vs.folder}/{d}/ (views: {', '.join(view_dirs)})")
+        for vd in view_dirs:
+            if vd not in dirs:
+                tally.add("missing-view", f"{vs.folder}/{vd}/")
+                listing.videos[(vs.folder, vd)] = set()
+                continue
+            listing.videos[(vs.folder, vd)] = _scan(
+                base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=True
+            )[0]
+    if spec.captions is not None:
+        for src in spec.captions.sources:
+            folder = root / src.folder
+            if folder.is_dir():
+                listing.captions[src.folder] = (
+                    src,
+                    _scan(folder, src.ext, tally, src.folder, flag_others=False)[0],
+                )
+    emb = spec.embeddings
+    if emb is not None:
+        t5_root = root / emb.clip_folder
+        if not t5_root.is_dir():
+            tally.add("missing-folder", f"{emb.clip_folder}/ (per-clip T5 embeddings)")
+        else:
+            for view in spec.views:
+                folder = t5_root / view
+                if folder.is_dir():
+                    pkl = _scan(folder, emb.ext, tally, "", flag_others=False)[0]
+                    pickle_ = _scan(folder, emb.wrong_ext, tally, "", flag_others=False)[0]
+                    listing.t5[view] = (pkl, pickle_)
+                elif view in emb.clip_views_read:
+                    tally.add("missing-view", f"{emb.clip_folder}/{view}/")
+    return listing
+
+
+def _cross_checks(
+    root: Path, spec: Layout, experiment: str | None, listing: _Listing, tally: Tally
+) -> list[str]:
+    """Name checks across views and modalities; returns the sorted clip names."""
+    video = spec.video
+    per_view = [(vd, names) for (folder, vd), names in listing.videos.items() if folder == video.folder]
+    clips: set[str] = set().union(*(names for _, names in per_view)) if per_view else set()
+    if per_view and not clips:
+        tally.add("no-clips", f"{video.folder}/ has no .mp4 files")
+    if len(per_view) > 1:
+        for vd, names in per_view:
+            for clip in sorted(clips - names):
+                tally.add("clip-missing-in-view", f"{clip}: no {video.folder}/{vd}/{clip}.mp4")
+    for (folder, vd), names in listing.videos.items():
+        if folder == video.folder:
+            continue
+        where = f"{folder}/{vd}" if vd else folder
+        for clip in sorted(clips - names):
+            tally.add("missing-control", f"{clip}: no {where}/{clip}.mp4")
+        for name in sorted(names - clips):
+            tally.add("orphan-file", f"{where}/{name}.mp4")
+    if spec.captions is not None:
+        have: set[str] = set()
+        for folder, (src, names) in listing.captions.items():
+            have |= names
+            for name in sorted(names - clips):
+                tally.add("orphan-file", f"{folder}/{name}{src.ext}")
+        wanted = " or ".join(f"{s.folder}/<name>{s.ext}" for s in spec.captions.sources)
+        for clip in sorted(clips - have):
+            tally.add(
+                "missing-caption",
+                f"{clip}: no {wanted} ({spec.captions.missing_note})",
+                spec.captions.missing_severity,
+            )
+    emb = spec.embeddings
+    if emb is not None and listing.t5:
+        for view, (pkl, pickle_) in listing.t5.items():
+            for name in sorted((pkl | pickle_) - clips):
+                tally.add(
+                    "orphan-file",
+                    f"{emb.clip_folder}/{view}/{name}{emb.ext if name in pkl else emb.wrong_ext}",
+                )
+            if view not in emb.clip_views_read:
+                continue
+            for clip in sorted(clips - pkl):
+                if clip in pickle_:
+                    tally.add("wrong-pickle-ext", f"{emb.clip_folder}/{view}/{clip}{emb.wrong_ext}")
+                else:
+                    tally.add("missing-embedding", f"{clip}: no {emb.clip_folder}/{view}/{clip}{emb.ext}")
+    if emb is not None:
+        _check_prefixes(root, spec, tally)
+    return sorted(clips)
+
+
+def _check_prefixes(root: Path, spec: Layout, tally: Tally) -> None:
+    emb = spec.embeddings
+    assert emb is not None
+    cache = root / emb.prefix_folder
+    if not cache.is_dir():
+        tally.add("missing-folder", f"{emb.prefix_folder}/ (per-view prefix embeddings)")
+        return
+    for view in spec.views:
+        right = emb.prefix_stem.format(view=view)
+        wrong = emb.wrong_prefix_stem.format(view=view)
+        path = cache / f"{right}{emb.ext}"
+        if not path.is_file() and not path.is_symlink():
+            alternatives = [(right, emb.wrong_ext, "wrong-pickle-ext")] + [
+                (wrong, ext, "wrong-prefix-name") for ext in (emb.ext, emb.wrong_ext)
+            ]
+            for stem, ext, fid in alternatives:
+                alt = cache / f"{stem}{ext}"
+                if alt.is_file():
+                    tally.add(fid, f"{emb.prefix_folder}/{alt.name} (loader opens {right}{emb.ext})")
+                    path = alt
+                    break
+            else:
+                tally.add("missing-prefix", f"{emb.prefix_folder}/{right}{emb.ext}")
+                continue
+        rel = f"{emb.prefix_folder}/{path.name}"
+        tally.merge(check_embedding(path, rel, "prefix", emb).findings)
+
+
+@dataclass(frozen=True)
+class _Job:
+    root: Path
+    spec: Layout
+    listing: _Listing
+    need: int
+    deep: bool
+    resolution: tuple[int, int] | None
+
+
+def _check_file(path: Path, rel: str, out: list[tuple[str, str]]) -> bool:
+    """Stat checks before opening: broken symlink, empty file. True if the file can be opened."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        out.append(("broken-symlink", f"{rel} -> {os.readlink(path) if path.is_symlink() else 'missing'}"))
+        return False
+    except OSError as e:
+        out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
+        return False
+    if st.st_size == 0:
+        out.append(("empty-file", rel))
+        return False
+    return True
+
+
+def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
+    """Every per-file check for one clip: ``(findings, videos probed, embeddings read)``."""
+    spec, out = job.spec, []
+    videos = embeddings = 0
+    lengths: dict[str | None, int] = {}  # view dir -> frames of the clip's video
+    for (folder, vd), names in job.listing.videos.items():
+        if clip not in names:
+            continue
+        rel = f"{folder}/{vd}/{clip}.mp4" if vd else f"{folder}/{clip}.mp4"
+        path = job.root / rel
+        if not _check_file(path, rel, out):
+            continue
+        videos += 1
+        try:
+            info = probe_video(path, deep=job.deep)
+        except ProbeError as e:
+            out.append(("unreadable-file", f"{rel}: {e}"))
+            continue
+        frames = info.best_frames
+        if info.decoded_frames is not None and info.frames and info.decoded_frames != info.frames:
+            out.append(
+                ("frame-count-mismatch", f"{rel}: states {info.frames}, decodes {info.decoded_frames}")
+            )
+        if frames == 0 and not job.deep:
+            out.append(("frame-count-unknown", rel))
+        if folder == spec.video.folder:
+            lengths[vd] = frames
+            if frames and frames < job.need:
+                out.append(("too-few-frames", f"{rel}: {frames} frames < {job.need}"))
+            if job.resolution and (info.height < job.resolution[0] or info.width < job.resolution[1]):
+                out.append(
+                    (
+                        "low-resolution",
+                        f"{rel}: {info.height}x{info.width} < {job.resolution[0]}x{job.resolution[1]}",
+                    )
+                )
+            if spec.fps_range and info.fps and not spec.fps_range[0] <= info.fps <= spec.fps_range[1]:
+                out.append(
+                    (
+                        "odd-fps",
+                        f"{rel}: {info.fps:g} fps (docs: {spec.fps_range[0]:g}-{spec.fps_range[1]:g})",
+                    )
+                )
+        elif vd in lengths and frames and lengths[vd] and frames != lengths[vd]:
+            out.append(("control-length-mismatch", f"{rel}: {frames} frames, clip has {lengths[vd]}"))
+        if info.codec not in GOOD_CODECS:
+            out.append(("unusual-codec", f"{rel}: {info.codec or 'unknown'}"))
+    known = {n for n in lengths.values() if n}
+    if len(known) > 1:
+        detail = ", ".join(f"{vd}={n}" for vd, n in lengths.items())
+        out.append(("view-length-mismatch", f"{clip}: {detail}"))
+    for _folder, (src, names) in job.listing.captions.items():
+        if clip in names:
+            _check_caption(
+                job.root / src.folder / f"{clip}{src.ext}", f"{src.folder}/{clip}{src.ext}", src, out
+            )
+            break
+    emb = spec.embeddings
+    if emb is not None:
+        for view, (pkl, pickle_) in job.listing.t5.items():
+            ext = emb.ext if clip in pkl else emb.wrong_ext if clip in pickle_ else None
+            if ext is None:
+                continue
+            rel = f"{emb.clip_folder}/{view}/{clip}{ext}"
+            embeddings += 1
+            out.extend(check_embedding(job.root / rel, rel, "clip", emb).findings)
+    return out, videos, embeddings
+
+
+def _check_caption(path: Path, rel: str, src: CaptionSource, out: list[tuple[str, str]]) -> None:
+    if not _check_file(path, rel, out):
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        out.append(("unreadable-file", f"{rel}: {e}"))
+        return
+    if not text.strip():
+        out.append(("bad-caption", f"{rel}: only whitespace"))
+        return
+    if src.ext != ".json":
+        return
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        out.append(("bad-caption", f"{rel}: not JSON ({e.msg})"))
+        return
+    if not isinstance(obj, dict) or not obj:
+        out.append(("bad-caption", f"{rel}: expected a JSON object"))
+    elif src.json_keys and not any(isinstance(obj.get(k), str) and obj[k].strip() for k in src.json_keys):
+        out.append(("bad-caption", f"{rel}: no non-empty {' / '.join(src.json_keys)} key"))
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def validate(
+    root: Path,
+    layout_id: str,
+    *,
+    experiment: str | None = None,
+    min_frames: int | None = None,
+    deep: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Validate the dataset at ``root`` as layout ``layout_id`` and return the grouped report.
+
+    ``experiment`` sets the frames each clip needs (``min_frames`` overrides it); ``deep`` decodes
+    every video to count its real frames; ``workers`` threads check clips (default: CPU count).
+    Raises :class:`UsageError` for an unknown layout or experiment and :class:`UserError` when
+    ``root`` is not a folder.
+    """
+    started = time.perf_counter()
+    spec = get_layout(layout_id)
+    need = min_frames_for(spec, experiment, min_frames)
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
+    tally = Tally()
+    listing = _list(root, spec, experiment, tally)
+    clips = _cross_checks(root, spec, experiment, listing, tally)
+    resolution = None if is_builtin_experiment(experiment) else spec.resolution
+    job = _Job(root, spec, listing, need, deep, resolution)
+    n_videos = n_emb = done = 0
+    total = len(clips)
+    n = max(1, workers or os.cpu_count() or 1)
+    if progress:
+        progress(0, total)
+
+    def run_chunk(chunk: list[str]) -> tuple[list[tuple[str, str]], int, int, int]:
+        items: list[tuple[str, str]] = []
+        v = e = 0
+        for clip in chunk:
+            found, dv, de = _check_clip(job, clip)
+            items.extend(found)
+            v += dv
+            e += de
+        return items, v, e, len(chunk)
+
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="validate") as pool:
+        pending: set[Future] = set()
+        chunks = _chunks(clips, CHUNK)
+        while True:
+            while len(pending) < 2 * n and (chunk := next(chunks, None)) is not None:
+                pending.add(pool.submit(run_chunk, chunk))
+            if not pending:
+                break
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                items, v, e, k = fut.result()
+                tally.merge(items)
+                n_videos += v
+                n_emb += e
+                done += k
+            if progress:
+                progress(done, total)
+    return Report(
+        root=root,
+        layout=spec.id,
+        experiment=experiment,
+        min_frames=need,
+        clips=total,
+        videos=n_videos,
+        embeddings=n_emb,
+        deep=deep,
+        elapsed_s=time.perf_counter() - started,
+        findings=tally.findings(),
+    )
