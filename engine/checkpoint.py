@@ -1,0 +1,262 @@
+"""DCP checkpoints in the upstream layout, auto-resume, initial weights, pruning and ``.pt`` export.
+
+``<job>/checkpoints/iter_%09d/{model,optim,scheduler,trainer}/`` (each a DCP folder with
+``.metadata``) and ``latest_checkpoint.txt`` (``iter_000000500``). A save is written into
+``iter_%09d.partial`` and renamed to ``iter_%09d`` only when all four parts are complete; only then
+is the pointer replaced (temp file + ``os.replace``). A step folder is never written twice: a
+complete one is left alone and the save skipped. Keys of the ``model`` part are ``net.*`` and
+``net_ema.*`` as upstream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.distributed.checkpoint as dcp
+from cosmos_engine.errors import DataError
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
+
+PARTS = ("model", "optim", "scheduler", "trainer")
+POINTER = "latest_checkpoint.txt"
+PINS_FILE = ".cosmos-tui-pins.json"  # written by the manager; pinned iterations are never pruned
+FAULT_ENV = "COSMOS_ENGINE_FAULT"
+"""Fault injection for the crash tests: ``kill_in_save:<iteration>:<rank>`` SIGKILLs that rank
+after it wrote the ``model`` part of that save."""
+log = logging.getLogger("cosmos_engine")
+
+
+def step_name(iteration: int) -> str:
+    """``iter_%09d``."""
+    return f"iter_{iteration:09d}"
+
+
+def is_complete(step_dir: Path) -> bool:
+    """Every part of the step folder has its ``.metadata``."""
+    return all((step_dir / part / ".metadata").is_file() for part in PARTS)
+
+
+def complete_iterations(ckpt_dir: Path) -> list[int]:
+    """Iterations with a complete step folder, ascending."""
+    found = []
+    if ckpt_dir.is_dir():
+        for child in ckpt_dir.iterdir():
+            name = child.name
+            if name.startswith("iter_") and name[5:].isdigit() and child.is_dir() and is_complete(child):
+                found.append(int(name[5:]))
+    return sorted(found)
+
+
+def latest_iteration(ckpt_dir: Path) -> int | None:
+    """The checkpoint to resume from: the pointer's, or the newest complete one if the pointer is bad."""
+    pointer = ckpt_dir / POINTER
+    if pointer.is_file():
+        name = pointer.read_text().strip()
+        if name.startswith("iter_") and name[5:].isdigit() and is_complete(ckpt_dir / name):
+            return int(name[5:])
+        log.warning(
+            f"{pointer} names {name!r}, which is not a complete checkpoint; using the newest complete one"
+        )
+    done = complete_iterations(ckpt_dir)
+    return done[-1] if done else None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _fault(iteration: int, rank: int) -> None:
+    spec = os.environ.get(FAULT_ENV, "")
+    if spec.startswith("kill_in_save:"):
+        _, it, rk = spec.split(":")
+        if int(it) == iteration and int(rk) == rank:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def save(
+    ckpt_dir: Path,
+    iteration: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler_state: dict[str, Any],
+    rank: int,
+) -> bool:
+    """Save all four parts of ``iteration`` (a collective); returns False when it already exists."""
+    final = ckpt_dir / step_name(iteration)
+    staging = ckpt_dir / f"{step_name(iteration)}.partial"
+    decision = [True]
+    if rank == 0:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            if is_complete(final):
+                log.warning(f"{final} already exists and is complete; not writing it again")
+                decision = [False]
+            else:
+                aside = ckpt_dir / f"{final.name}.incomplete-{int(time.time())}"
+                log.warning(f"{final} is incomplete (not written by this engine); moving it to {aside.name}")
+                final.rename(aside)
+        if decision[0] and staging.exists():
+            shutil.rmtree(staging)  # our own unfinished save from a crashed run
+    dist.broadcast_object_list(decision, src=0)
+    if not decision[0]:
+        return False
+    states = {
+        "model": get_model_state_dict(model),
+        "optim": get_optimizer_state_dict(model, optimizer),
+        "scheduler": scheduler_state,
+        "trainer": {"iteration": iteration, "grad_scaler": {}},
+    }
+    for part in PARTS:
+        dcp.save(states[part], checkpoint_id=str(staging / part))
+        if part == "model":
+            _fault(iteration, rank)
+    dist.barrier()
+    if rank == 0:
+        staging.rename(final)
+        _write_atomic(ckpt_dir / POINTER, f"{final.name}\n")
+        print(f"Saving last checkpoint file {final.name}", flush=True)
+    dist.barrier()
+    return True
+
+
+def load_parts(
+    step_dir: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    parts: tuple[str, ...],
+) -> dict[str, Any]:
+    """Load ``parts`` of a DCP step folder into the sharded model/optimizer; returns scheduler/trainer."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        where = str(step_dir / part)
+        if part == "model":
+            msd = get_model_state_dict(model)
+            try:
+                dcp.load(msd, checkpoint_id=where)
+            except Exception as exc:
+                raise DataError(f"cannot load model weights from {where}: {_first_line(exc)}") from None
+            set_model_state_dict(model, msd)
+        elif part == "optim":
+            assert optimizer is not None
+            osd = get_optimizer_state_dict(model, optimizer)
+            dcp.load(osd, checkpoint_id=where)
+            set_optimizer_state_dict(model, optimizer, osd)
+        elif part == "scheduler":
+            state = {"last_epoch": 0}
+            dcp.load(state, checkpoint_id=where)
+            out["scheduler"] = state
+        else:
+            state = {"iteration": 0, "grad_scaler": {}}
+            dcp.load(state, checkpoint_id=where)
+            out["trainer"] = state
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def dcp_step_dir(path: Path) -> Path:
+    """A DCP ``load_path`` may name the step folder or its ``model`` part."""
+    if (path / "model" / ".metadata").is_file():
+        return path
+    if (path / ".metadata").is_file() and path.name == "model":
+        return path.parent
+    raise DataError(
+        f"checkpoint.load_path={path} is neither a .pt file nor a DCP step folder with model/.metadata."
+    )
+
+
+def load_consolidated(path: Path, model: torch.nn.Module, ema_enabled: bool) -> None:
+    """Load a consolidated ``.pt`` (``weights_only=True``) into the unsharded model, before sharding."""
+    if not path.is_file():
+        raise DataError(f"checkpoint.load_path={path} does not exist.")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DataError(f"cannot read {path} as a weights-only checkpoint: {_first_line(exc)}") from None
+    for key in ("model", "state_dict"):
+        if isinstance(blob, dict) and isinstance(blob.get(key), dict):
+            blob = blob[key]
+    if not isinstance(blob, dict):
+        raise DataError(f"{path} does not hold a state dict.")
+    if not any(k.startswith("net.") for k in blob):
+        blob = {f"net.{k}": v for k, v in blob.items()}  # a bare network state dict
+    if ema_enabled and not any(k.startswith("net_ema.") for k in blob):
+        blob.update({"net_ema." + k[4:]: v for k, v in blob.items() if k.startswith("net.")})
+    if not ema_enabled:
+        blob = {k: v for k, v in blob.items() if not k.startswith("net_ema.")}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(blob))
+    unexpected = sorted(set(blob) - set(own))
+    shapes = [k for k in own if k in blob and tuple(blob[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        detail = "; ".join(
+            f"{what}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes))
+            if keys
+        )
+        raise DataError(f"{path} does not fit this experiment's model ({detail}).")
+    model.load_state_dict(blob)
+
+
+def export_pt(export_dir: Path, iteration: int, model: torch.nn.Module, rank: int) -> None:
+    """Write ``iter_%09d_reg_model.pt`` (``net.*``) and ``iter_%09d_ema_model.pt`` (``net_ema.*`` -> ``net.*``)."""
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if rank != 0:
+        return
+    export_dir.mkdir(parents=True, exist_ok=True)
+    reg = {k: v for k, v in full.items() if k.startswith("net.")}
+    ema = {"net." + k[len("net_ema.") :]: v for k, v in full.items() if k.startswith("net_ema.")}
+    for suffix, state in (("reg_model", reg), ("ema_model", ema)):
+        if not state:
+            continue
+        target = export_dir / f"{step_name(iteration)}_{suffix}.pt"
+        tmp = target.with_name(f".{target.name}.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, target)
+
+
+def prune(ckpt_dir: Path, keep_last_n: int) -> list[int]:
+    """Delete complete checkpoints beyond the newest ``keep_last_n`` (never pinned or the pointer's)."""
+    if keep_last_n <= 0:
+        return []
+    done = complete_iterations(ckpt_dir)
+    pinned: set[int] = set()
+    pins = ckpt_dir / PINS_FILE
+    if pins.is_file():
+        try:
+            pinned = {int(i) for i in json.loads(pins.read_text()).get("pinned", [])}
+        except (ValueError, TypeError, AttributeError):
+            log.warning(f"cannot read {pins}; pruning nothing")
+            return []
+    latest = latest_iteration(ckpt_dir)
+    doomed = [i for i in done[:-keep_last_n] if i not in pinned and i != latest]
+    for iteration in doomed:
+        shutil.rmtree(ckpt_dir / step_name(iteration))
+    return doomed

@@ -1,0 +1,206 @@
+"""Compose a job config from ``experiment=NAME key=value ...`` with Hydra's override grammar.
+
+The base config and the experiments live in a Hydra ``ConfigStore`` (experiments in group
+``experiment``, package ``_global_``, as upstream). Hydra applies the overrides (``key=value``,
+``+key=value``, ``++key=value``, ``~key``, ``experiment=NAME``) in struct mode; the result is then
+merged into the typed dataclasses of :mod:`cosmos_engine.config`, which rejects unknown keys and
+bad types. Every failure becomes one :class:`~cosmos_engine.errors.ConfigError` sentence that names
+the key and its close matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from cosmos_engine.config import Config
+from cosmos_engine.errors import ConfigError
+from cosmos_engine.experiments import EXPERIMENTS
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+SEPARATOR_MESSAGE = 'Hydra config overrides must be separated with a "--" token.'
+_CHOICES = {
+    "job.wandb_mode": ("online", "offline", "disabled"),
+    "dataloader_train.dataset.kind": ("waymo", "singleview", "multiview_hdmap"),
+    "dataloader_train.dataset.control_type": ("", "edge", "vis", "depth", "seg", "hdmap"),
+    "model.task": ("text2world", "video2world", "control"),
+    "scheduler.kind": ("cosine", "linear", "constant"),
+}
+
+
+def _flat_keys(node: Any, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            full = f"{prefix}{key}"
+            keys.append(full)
+            keys.extend(_flat_keys(value, f"{full}."))
+    return keys
+
+
+def known_keys() -> list[str]:
+    """Every dotted key of the base config (for hints)."""
+    base = OmegaConf.to_container(OmegaConf.structured(Config))
+    return [*_flat_keys(base), "experiment"]
+
+
+def _hint(key: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.6)
+    if not close:
+        leaf = key.rsplit(".", 1)[-1]
+        close = [c for c in candidates if c.rsplit(".", 1)[-1] == leaf][:3]
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def split_overrides(argv: Sequence[str]) -> list[str]:
+    """The overrides after the required ``--`` (upstream refuses a command line without it)."""
+    args = list(argv)
+    if not args:
+        return []
+    if args[0] != "--":
+        raise ConfigError(f"{SEPARATOR_MESSAGE} Got: {' '.join(args)}")
+    return args[1:]
+
+
+def _register() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    base = OmegaConf.to_container(OmegaConf.structured(Config))
+    assert isinstance(base, dict)
+    base["defaults"] = ["_self_", {"experiment": None}]
+    store.store(name="cosmos_engine_config", node=base)
+    for name, node in EXPERIMENTS.items():
+        store.store(group="experiment", package="_global_", name=name, node=node)
+
+
+def _hydra_compose(overrides: list[str]) -> DictConfig:
+    from hydra import compose, initialize
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+
+    _register()
+    try:
+        with initialize(version_base=None, config_path=None):
+            return compose(config_name="cosmos_engine_config", overrides=overrides)
+    except OverrideParseException as exc:
+        bad = re.search(r"Error parsing override '(.*)'", str(exc))
+        what = bad.group(1) if bad else " ".join(overrides)
+        raise ConfigError(
+            f"cannot parse override '{what}'; write key=value, +key=value, ~key or experiment=NAME."
+        ) from None
+    except MissingConfigException as exc:
+        wanted = re.search(r"Could not find '(?:experiment/)?([^']*)'", str(exc))
+        name = wanted.group(1) if wanted else "?"
+        raise ConfigError(
+            f"unknown experiment '{name}'{_hint(name, sorted(EXPERIMENTS))} "
+            "(list them with `python -m cosmos_engine.info --list`)."
+        ) from None
+    except ConfigCompositionException as exc:
+        text = str(exc)
+        unknown = re.search(r"Could not override '([^']*)'", text)
+        if unknown:
+            key = unknown.group(1)
+            raise ConfigError(f"unknown config key '{key}'{_hint(key, known_keys())}") from None
+        cause = exc.__cause__
+        detail = str(cause).splitlines()[0] if cause else text.splitlines()[0]
+        key_match = re.search(r"full_key: (\S+)", str(cause)) if cause else None
+        where = f" at '{key_match.group(1)}'" if key_match else ""
+        raise ConfigError(f"{text.splitlines()[0]}{where}: {detail}") from None
+
+
+def _validate(cfg: Config) -> None:
+    for dotted, allowed in _CHOICES.items():
+        obj: Any = cfg
+        for part in dotted.split("."):
+            obj = getattr(obj, part)
+        if obj not in allowed:
+            raise ConfigError(f"{dotted}={obj!r} is not allowed; use one of {', '.join(map(repr, allowed))}.")
+    for dotted in ("job.project", "job.group", "job.name"):
+        value = getattr(cfg.job, dotted.split(".")[1])
+        if not value or "/" in value or value in (".", ".."):
+            raise ConfigError(f"{dotted} must be a non-empty name without '/'; got {value!r}.")
+    positive = {
+        "trainer.max_iter": cfg.trainer.max_iter,
+        "trainer.logging_iter": cfg.trainer.logging_iter,
+        "trainer.grad_accum_iter": cfg.trainer.grad_accum_iter,
+        "checkpoint.save_iter": cfg.checkpoint.save_iter,
+        "dataloader_train.batch_size": cfg.dataloader_train.batch_size,
+        "dataloader_train.dataset.num_frames": cfg.dataloader_train.dataset.num_frames,
+        "model.hidden": cfg.model.hidden,
+        "model.depth": cfg.model.depth,
+        "model.heads": cfg.model.heads,
+    }
+    for dotted, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{dotted} must be at least 1; got {value}.")
+    if cfg.model.hidden % cfg.model.heads:
+        raise ConfigError(
+            f"model.hidden={cfg.model.hidden} must be a multiple of model.heads={cfg.model.heads}."
+        )
+    ds = cfg.dataloader_train.dataset
+    pt, ph, pw = cfg.model.patch_size
+    if len(ds.video_size) != 2:
+        raise ConfigError(
+            f"dataloader_train.dataset.video_size must be [height, width]; got {ds.video_size}."
+        )
+    if ds.num_frames % pt or ds.video_size[0] % ph or ds.video_size[1] % pw:
+        raise ConfigError(
+            f"dataloader_train.dataset.num_frames={ds.num_frames} and video_size={list(ds.video_size)} "
+            f"must be multiples of model.patch_size={list(cfg.model.patch_size)}."
+        )
+    if ds.sample_n_views > len(ds.view_keys) or ds.sample_n_views == 0:
+        raise ConfigError(
+            f"dataloader_train.dataset.sample_n_views={ds.sample_n_views} must be -1 or between 1 and "
+            f"the {len(ds.view_keys)} views in dataloader_train.dataset.view_keys."
+        )
+    if cfg.model.task == "control" and not ds.control_type:
+        raise ConfigError(
+            "model.task=control needs dataloader_train.dataset.control_type (edge, vis, depth, seg, hdmap)."
+        )
+    if cfg.model.task == "video2world" and n_views(cfg) < 2:
+        raise ConfigError(
+            "model.task=video2world conditions on the first view, so it needs sample_n_views >= 2."
+        )
+
+
+def n_views(cfg: Config) -> int:
+    """Views per training sample."""
+    ds = cfg.dataloader_train.dataset
+    return len(ds.view_keys) if ds.sample_n_views < 0 else ds.sample_n_views
+
+
+def compose_config(overrides: Sequence[str]) -> Config:
+    """Compose and validate the job config from Hydra overrides (without the leading ``--``)."""
+    composed = _hydra_compose(list(overrides))
+    container = OmegaConf.to_container(composed, resolve=True)
+    assert isinstance(container, dict)
+    experiment = ""
+    for item in overrides:
+        if item.lstrip("+").startswith("experiment="):
+            experiment = item.split("=", 1)[1]
+    container["experiment"] = experiment
+    schema = OmegaConf.structured(Config)
+    try:
+        merged = OmegaConf.merge(schema, container)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", "") or ""
+        msg = str(exc).splitlines()[0]
+        if "not in" in msg or "Key '" in msg:
+            raise ConfigError(f"unknown config key '{key}'{_hint(key, known_keys())}") from None
+        raise ConfigError(f"bad value for '{key}': {msg}") from None
+    cfg = OmegaConf.to_object(merged)
+    assert isinstance(cfg, Config)
+    _validate(cfg)
+    return cfg
+
+
+def to_yaml(cfg: Config) -> str:
+    """The composed config as YAML (what ``config.yaml`` holds)."""
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))

@@ -1,0 +1,222 @@
+"""The engine's typed configuration, with upstream key names.
+
+The base config below is what every experiment starts from; experiments
+(:mod:`cosmos_engine.experiments`) and command-line overrides change it. After Hydra composes the
+overrides, :func:`cosmos_engine.compose.compose_config` merges the result into these dataclasses,
+which checks every key and type.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUTPUT_ROOT = "/tmp/imaginaire4-output"
+WAYMO_VIEWS = [
+    "pinhole_front",
+    "pinhole_front_left",
+    "pinhole_front_right",
+    "pinhole_side_left",
+    "pinhole_side_right",
+]
+HDMAP_CAMERAS = [
+    "camera_front_wide_120fov",
+    "camera_cross_right_120fov",
+    "camera_rear_right_70fov",
+    "camera_rear_tele_30fov",
+    "camera_rear_left_70fov",
+    "camera_cross_left_120fov",
+    "camera_front_tele_30fov",
+]
+
+
+@dataclass
+class JobConfig:
+    """Where the job writes: ``$IMAGINAIRE_OUTPUT_ROOT/<project>/<group>/<name>``."""
+
+    project: str = "cosmos_engine"
+    """First path component under the output root."""
+    group: str = "debug"
+    """Second path component (experiments set the task family)."""
+    name: str = "default"
+    """Last path component (experiments set their own name); rerunning the same name resumes."""
+    wandb_mode: str = "disabled"
+    """W&B on rank 0: ``online``, ``offline`` or ``disabled``."""
+
+    @property
+    def path_local(self) -> Path:
+        """The job directory."""
+        root = os.environ.get("IMAGINAIRE_OUTPUT_ROOT") or DEFAULT_OUTPUT_ROOT
+        return Path(root) / self.project / self.group / self.name
+
+
+@dataclass
+class TrainerConfig:
+    """The training loop."""
+
+    max_iter: int = 100
+    """Optimizer steps to train for in total (a resumed job continues to this number)."""
+    logging_iter: int = 10
+    """Write a metrics.jsonl line (and W&B point) every this many iterations."""
+    seed: int = 0
+    """Seed for weights, data order and noise; CPU runs are bit-reproducible for a given world size."""
+    grad_accum_iter: int = 1
+    """Micro-batches per optimizer step."""
+    grad_clip_norm: float = 1.0
+    """Clip the global gradient norm to this value (0 disables clipping)."""
+    compile: bool = False
+    """``torch.compile`` each transformer block."""
+    activation_checkpointing: bool = False
+    """Recompute block activations in backward to save memory."""
+    bf16: bool = True
+    """bf16 autocast and FSDP2 bf16 parameters on GPU (CPU always trains in fp32)."""
+    callbacks: dict[str, Any] = field(default_factory=lambda: {"iter_speed": {"every_n": 10, "hit_thres": 5}})
+    """Callback settings by name, as upstream (``iter_speed.every_n``, ``iter_speed.hit_thres``)."""
+
+
+@dataclass
+class CheckpointConfig:
+    """DCP checkpoints under ``<job>/checkpoints``."""
+
+    save_iter: int = 1000
+    """Save every this many iterations (and always at the end of training)."""
+    load_path: str = ""
+    """Initial weights when the job has no checkpoint yet: a consolidated ``.pt`` or a DCP step dir."""
+    load_training_state: bool = False
+    """With a DCP ``load_path``, also restore optimizer, scheduler and iteration."""
+    keep_last_n: int = 0
+    """Keep only the newest N complete checkpoints (0 keeps all)."""
+    export_pt: bool = False
+    """Also write ``iter_%09d_reg_model.pt`` and ``iter_%09d_ema_model.pt`` next to each save."""
+
+
+@dataclass
+class DatasetConfig:
+    """What the data loader reads, as the upstream loaders do."""
+
+    kind: str = "waymo"
+    """Reader: ``waymo`` (Predict1 S2MV), ``singleview`` (Transfer2.5) or ``multiview_hdmap``."""
+    dataset_dir: str = ""
+    """Dataset root."""
+    num_frames: int = 8
+    """Consecutive frames per sample."""
+    video_size: list[int] = field(default_factory=lambda: [64, 96])
+    """Frames are resized to [height, width]."""
+    view_keys: list[str] = field(default_factory=lambda: list(WAYMO_VIEWS))
+    """Views (camera folders) the dataset has, the first one being the conditioning/front view."""
+    sample_n_views: int = 2
+    """Views per sample: the first view plus random others (-1 takes all)."""
+    start_frame_interval: int = 4
+    """Stride between the first frames of consecutive windows of one clip."""
+    control_type: str = ""
+    """Control input: ``edge``, ``vis``, ``depth``, ``seg``, ``hdmap`` or empty for none."""
+    max_text_len: int = 32
+    """Text tokens per sample (padded or truncated, with a mask)."""
+
+
+@dataclass
+class DataloaderConfig:
+    """The training data loader."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    """The dataset."""
+    batch_size: int = 1
+    """Samples per rank per micro-batch."""
+    num_workers: int = 0
+    """Decoding worker processes per rank."""
+    pin_memory: bool = False
+    """Pin host memory (GPU only)."""
+
+
+@dataclass
+class EMAConfig:
+    """Exponential moving average of the weights (saved as ``net_ema.*``)."""
+
+    enabled: bool = True
+    """Keep EMA weights."""
+    beta: float = 0.999
+    """Decay per optimizer step."""
+
+
+@dataclass
+class ModelConfig:
+    """The video diffusion transformer."""
+
+    task: str = "text2world"
+    """``text2world``, ``video2world`` (first view given clean) or ``control`` (control video input)."""
+    hidden: int = 64
+    """Hidden width."""
+    depth: int = 2
+    """Transformer blocks."""
+    heads: int = 4
+    """Attention heads."""
+    mlp_ratio: float = 4.0
+    """MLP width as a multiple of ``hidden``."""
+    patch_size: list[int] = field(default_factory=lambda: [2, 16, 16])
+    """Patch size [time, height, width] in pixels."""
+    in_channels: int = 3
+    """Video channels."""
+    control_channels: int = 3
+    """Channels of the control video (used when ``task=control``)."""
+    text_dim: int = 1024
+    """Text embedding width (T5-XXL: 1024)."""
+    n_views_emb: int = 7
+    """Rows of the view embedding table."""
+    adaln_lora_dim: int = 0
+    """Rank of the AdaLN-LoRA modulation (0: a full linear per block)."""
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    """EMA settings."""
+
+
+@dataclass
+class OptimizerConfig:
+    """AdamW."""
+
+    lr: float = 1e-3
+    """Peak learning rate."""
+    weight_decay: float = 0.1
+    """Decoupled weight decay."""
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    """Adam betas."""
+    eps: float = 1e-8
+    """Adam epsilon."""
+
+
+@dataclass
+class SchedulerConfig:
+    """Linear warm-up, then a cosine, linear or constant decay to ``f_min`` of the peak."""
+
+    kind: str = "cosine"
+    """``cosine``, ``linear`` or ``constant`` after warm-up."""
+    warm_up_steps: Any = field(default_factory=lambda: [10])
+    """Warm-up iterations (an int or, as upstream, a one-element list)."""
+    cycle_lengths: Any = field(default_factory=lambda: [0])
+    """Decay length in iterations (0: until ``trainer.max_iter``)."""
+    f_min: Any = field(default_factory=lambda: [0.1])
+    """Final learning rate as a fraction of the peak."""
+
+
+@dataclass
+class Config:
+    """The whole job; Hydra composes overrides on top of it."""
+
+    job: JobConfig = field(default_factory=JobConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    dataloader_train: DataloaderConfig = field(default_factory=DataloaderConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    experiment: str = ""
+    """Name of the experiment this config was composed from (set by compose)."""
+
+
+def first(value: Any) -> Any:
+    """Upstream writes some scheduler fields as one-element lists; accept both forms."""
+    if isinstance(value, list | tuple):
+        if len(value) != 1:
+            raise ValueError(f"expected one value, got {list(value)}")
+        return value[0]
+    return value

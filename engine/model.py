@@ -1,0 +1,222 @@
+"""A video diffusion transformer for multi-view clips, in the Cosmos DiT style.
+
+Input clips have shape ``[B, V, T, C, H, W]`` (batch, views, frames, channels, height, width).
+They are cut into space-time patches; each token gets a factorised sinusoidal position encoding
+(time, height and width parts summed) plus a learned view embedding. Every block runs
+self-attention over all tokens of the sample (``scaled_dot_product_attention``), cross-attention
+to the text embeddings (``L x 1024``), and an MLP, each modulated by the timestep through AdaLN
+(shift, scale, gate), optionally with the low-rank AdaLN-LoRA used by Cosmos' 2B models.
+The network predicts the rectified-flow velocity for every pixel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from cosmos_engine.config import ModelConfig
+from torch import nn
+
+
+def sinusoid(positions: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of (float) positions, ``[..., dim]``."""
+    half = dim // 2
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=positions.device) / half
+    )
+    args = positions.float()[..., None] * freqs
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        emb = F.pad(emb, (0, 1))
+    return emb
+
+
+class AdaLN(nn.Module):
+    """Timestep embedding -> ``n`` modulation vectors of width ``hidden`` (full or low-rank)."""
+
+    def __init__(self, hidden: int, n: int, lora_dim: int) -> None:
+        super().__init__()
+        self.n = n
+        if lora_dim > 0:
+            self.proj = nn.Sequential(
+                nn.SiLU(),
+                nn.Linear(hidden, lora_dim, bias=False),
+                nn.Linear(lora_dim, n * hidden, bias=False),
+            )
+        else:
+            self.proj = nn.Sequential(nn.SiLU(), nn.Linear(hidden, n * hidden))
+
+    def forward(self, temb: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.proj(temb)[:, None, :].chunk(self.n, dim=-1))
+
+
+class Attention(nn.Module):
+    """Multi-head attention; keys/values come from ``context`` (cross) or ``x`` (self)."""
+
+    def __init__(self, hidden: int, heads: int, context_dim: int | None = None) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(hidden, hidden, bias=False)
+        self.kv = nn.Linear(context_dim or hidden, 2 * hidden, bias=False)
+        self.out = nn.Linear(hidden, hidden)
+        self.q_norm = nn.RMSNorm(hidden // heads, eps=1e-6)
+        self.k_norm = nn.RMSNorm(hidden // heads, eps=1e-6)
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        b, n, d = x.shape
+        src = x if context is None else context
+        q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2)
+        k, v = self.kv(src).view(b, src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q, k = self.q_norm(q), self.k_norm(k)
+        attn_mask = None if mask is None else mask[:, None, None, :]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.out(y.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """Self-attention, cross-attention to text, MLP; each with AdaLN shift/scale/gate."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        h = cfg.hidden
+        self.norm1 = nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
+        self.self_attn = Attention(h, cfg.heads)
+        self.norm2 = nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
+        self.cross_attn = Attention(h, cfg.heads, context_dim=cfg.text_dim)
+        self.norm3 = nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
+        inner = int(h * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(h, inner), nn.GELU(approximate="tanh"), nn.Linear(inner, h))
+        self.adaln = AdaLN(h, 9, cfg.adaln_lora_dim)
+
+    def forward(
+        self, x: torch.Tensor, temb: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor
+    ) -> torch.Tensor:
+        s1, c1, g1, s2, c2, g2, s3, c3, g3 = self.adaln(temb)
+        x = x + g1 * self.self_attn(self.norm1(x) * (1 + c1) + s1)
+        x = x + g2 * self.cross_attn(self.norm2(x) * (1 + c2) + s2, text, text_mask)
+        return x + g3 * self.mlp(self.norm3(x) * (1 + c3) + s3)
+
+
+class VideoDiT(nn.Module):
+    """The denoiser: ``forward(x_t, t, text, text_mask, view_ids, cond)`` -> velocity like ``x_t``."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        pt, ph, pw = cfg.patch_size
+        in_ch = cfg.in_channels + 1  # +1: the per-pixel "given clean" condition mask
+        if cfg.task == "control":
+            in_ch += cfg.control_channels
+        self.patch_dim_in = in_ch * pt * ph * pw
+        self.patch_dim_out = cfg.in_channels * pt * ph * pw
+        self.patch_embed = nn.Linear(self.patch_dim_in, cfg.hidden)
+        self.view_embed = nn.Embedding(cfg.n_views_emb, cfg.hidden)
+        self.t_embed = nn.Sequential(nn.Linear(256, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.hidden))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.final_norm = nn.LayerNorm(cfg.hidden, elementwise_affine=False, eps=1e-6)
+        self.final_adaln = AdaLN(cfg.hidden, 2, 0)
+        self.final = nn.Linear(cfg.hidden, self.patch_dim_out)
+        self.activation_checkpointing = False
+
+    def init_weights(self) -> None:
+        """Xavier linears, small embeddings, zeroed gates and output (DiT's adaLN-zero)."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.normal_(self.view_embed.weight, std=0.02)
+        for block in self.blocks:
+            nn.init.zeros_(block.adaln.proj[-1].weight)
+            if block.adaln.proj[-1].bias is not None:
+                nn.init.zeros_(block.adaln.proj[-1].bias)
+        nn.init.zeros_(self.final_adaln.proj[-1].weight)
+        nn.init.zeros_(self.final_adaln.proj[-1].bias)
+        nn.init.zeros_(self.final.weight)
+        nn.init.zeros_(self.final.bias)
+
+    def _patchify(self, x: torch.Tensor) -> torch.Tensor:
+        b, v, t, c, h, w = x.shape
+        pt, ph, pw = self.cfg.patch_size
+        x = x.reshape(b, v, t // pt, pt, c, h // ph, ph, w // pw, pw)
+        x = x.permute(0, 1, 2, 5, 7, 4, 3, 6, 8)  # b v T H W | c pt ph pw
+        return x.reshape(b, v * (t // pt) * (h // ph) * (w // pw), c * pt * ph * pw)
+
+    def _unpatchify(self, tokens: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        b, v, t, c, h, w = shape
+        pt, ph, pw = self.cfg.patch_size
+        x = tokens.reshape(b, v, t // pt, h // ph, w // pw, c, pt, ph, pw)
+        x = x.permute(0, 1, 2, 6, 5, 3, 7, 4, 8)
+        return x.reshape(b, v, t, c, h, w)
+
+    def _positions(self, v: int, t: int, h: int, w: int, view_ids: torch.Tensor) -> torch.Tensor:
+        dev = view_ids.device
+        d = self.cfg.hidden
+        pos = sinusoid(torch.arange(t, device=dev), d)[:, None, None, :]
+        pos = pos + sinusoid(torch.arange(h, device=dev), d)[None, :, None, :]
+        pos = pos + sinusoid(torch.arange(w, device=dev), d)[None, None, :, :]
+        pos = pos.reshape(1, 1, t * h * w, d)
+        views = self.view_embed(view_ids)[:, :, None, :]  # b v 1 d
+        return (pos + views).reshape(view_ids.shape[0], v * t * h * w, d)
+
+    def forward(
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        view_ids: torch.Tensor,
+        cond_mask: torch.Tensor,
+        control: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Velocity prediction for noisy clips ``x_t`` at flow times ``t`` in [0, 1]."""
+        b, v, tt, c, h, w = x_t.shape
+        mask = cond_mask[:, :, None, None, None, None].expand(b, v, tt, 1, h, w).to(x_t.dtype)
+        parts = [x_t, mask]
+        if self.cfg.task == "control":
+            assert control is not None, "model.task=control needs a control video"
+            parts.append(control.to(x_t.dtype))
+        tokens = self.patch_embed(self._patchify(torch.cat(parts, dim=3)))
+        pt, ph, pw = self.cfg.patch_size
+        tokens = tokens + self._positions(v, tt // pt, h // ph, w // pw, view_ids).to(tokens.dtype)
+        temb = self.t_embed(sinusoid(t * 1000.0, 256).to(tokens.dtype))
+        for block in self.blocks:
+            if self.activation_checkpointing and self.training:
+                tokens = torch.utils.checkpoint.checkpoint(
+                    block, tokens, temb, text, text_mask, use_reentrant=False
+                )
+            else:
+                tokens = block(tokens, temb, text, text_mask)
+        shift, scale = self.final_adaln(temb)
+        out = self.final(self.final_norm(tokens) * (1 + scale) + shift)
+        return self._unpatchify(out, (b, v, tt, c, h, w))
+
+
+def count_params(module: nn.Module) -> int:
+    """Number of parameters (works on the meta device)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def flops_per_sample(
+    cfg: ModelConfig, n_views: int, num_frames: int, size: list[int], text_len: int
+) -> float:
+    """Training FLOPs for one sample (forward + backward = 3x forward), matmuls only."""
+    pt, ph, pw = cfg.patch_size
+    n = n_views * (num_frames // pt) * (size[0] // ph) * (size[1] // pw)
+    h = cfg.hidden
+    inner = int(h * cfg.mlp_ratio)
+    per_block = (
+        2 * n * (h * h + 2 * h * h + h * h)  # self-attn projections
+        + 2 * 2 * n * n * h  # self-attn scores and values
+        + 2 * n * (2 * h * h)
+        + 2 * text_len * 2 * cfg.text_dim * h  # cross-attn q/out and k/v
+        + 2 * 2 * n * text_len * h
+        + 2 * n * 2 * h * inner  # MLP
+    )
+    fwd = cfg.depth * per_block + 2 * n * h * (
+        (cfg.in_channels + 1) * pt * ph * pw + cfg.in_channels * pt * ph * pw
+    )
+    return 3.0 * fwd

@@ -1,0 +1,86 @@
+"""Reading dataset files: mp4 frames through PyAV, embeddings through a numpy-only unpickler.
+
+The T5 embedding files of the upstream Waymo layout are pickles. Plain ``pickle.load`` would run
+any code a file names, so :func:`load_embedding_pickle` uses an unpickler that only rebuilds
+numpy arrays and the builtin containers.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "float32"),
+    ("numpy", "float16"),
+    ("numpy.dtypes", "Float32DType"),
+    ("numpy.dtypes", "Float16DType"),
+    ("builtins", "list"),
+    ("builtins", "tuple"),
+    ("builtins", "dict"),
+    ("_codecs", "encode"),
+}
+
+
+class _NumpyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)")
+
+
+def load_embedding_pickle(path: Path) -> Any:
+    """Unpickle a file that may hold only numpy arrays, lists, tuples and dicts."""
+    return _NumpyUnpickler(io.BytesIO(path.read_bytes())).load()
+
+
+def as_embedding(obj: Any, path: Path) -> np.ndarray:
+    """The ``(L, D)`` float32 array in an upstream embedding pickle (a bare array or ``[array]``)."""
+    if isinstance(obj, list | tuple) and obj:
+        obj = obj[0]
+    arr = np.asarray(obj, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(f"{path} holds an array of shape {arr.shape}, expected (L, D)")
+    return arr
+
+
+def probe_frames(path: Path) -> int:
+    """Number of decodable frames in a video (decodes when the container has no count)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.frames:
+            return int(stream.frames)
+        return sum(1 for _ in container.decode(stream))
+
+
+def read_frames(path: Path, start: int, count: int, size: tuple[int, int]) -> np.ndarray:
+    """Frames ``start .. start+count-1`` resized to ``size`` (h, w), as uint8 ``[T, H, W, 3]``."""
+    import av
+
+    height, width = size
+    frames: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for index, frame in enumerate(container.decode(stream)):
+            if index < start:
+                continue
+            if index >= start + count:
+                break
+            frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
+    if len(frames) < count:
+        raise ValueError(f"{path} has only {start + len(frames)} frames, at least {start + count} are needed")
+    return np.stack(frames)
