@@ -1,0 +1,126 @@
+"""Logging in to Hugging Face: login, logout, whoami.
+
+The token is stored by huggingface_hub's own mechanism (the token file under ``HF_HOME``, which
+cosmos-tui checks is mode 0600). It is never taken from argv, never logged, never put into an
+exception message: every message that could carry it goes through :func:`settings.scrub`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.hub import settings
+
+TOKENS_PAGE = "https://huggingface.co/settings/tokens"
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who the active token belongs to."""
+
+    name: str
+    fullname: str
+    orgs: tuple[str, ...]
+    token_name: str
+    token_role: str
+    token_source: str  # "env" (HF_TOKEN) or "file" (the stored token)
+    endpoint: str
+
+
+def _network_error(e: BaseException) -> bool:
+    return settings.is_network_error(e)
+
+
+def _account(info: dict) -> Account:
+    token = (info.get("auth") or {}).get("accessToken") or {}
+    return Account(
+        name=str(info.get("name", "")),
+        fullname=str(info.get("fullname", "")),
+        orgs=tuple(str(o.get("name", "")) for o in info.get("orgs") or []),
+        token_name=str(token.get("displayName", "")),
+        token_role=str(token.get("role", "")),
+        token_source=settings.token_source() or "",
+        endpoint=settings.endpoint(),
+    )
+
+
+def _check_mode() -> None:
+    """Make sure the stored token file is readable by its owner only (0600)."""
+    path = settings.token_path()
+    if path.exists() and stat.S_IMODE(path.stat().st_mode) != 0o600:
+        os.chmod(path, 0o600)
+
+
+def login(token: str) -> Account:
+    """Validate ``token`` against the Hub and store it with huggingface_hub; return the account."""
+    token = (token or "").strip()
+    if not token:
+        raise UserError(f"No token given; create a Read token at {TOKENS_PAGE} and paste it at the prompt.")
+    if settings.offline():
+        raise UserError("HF_HUB_OFFLINE=1 is set, so the token cannot be checked; unset it to log in.")
+    hub = settings.hf()
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        hub.login(token=token, add_to_git_credential=False, skip_if_logged_in=False)
+    except HfHubHTTPError as e:
+        if e.response is not None and e.response.status_code == 401:
+            raise UserError(
+                f"{settings.endpoint()} rejected the token (invalid or expired); "
+                f"create a new Read token at {TOKENS_PAGE}."
+            ) from None
+        raise UserError(f"Could not log in: {settings.scrub(str(e), token)}") from None
+    except ValueError as e:
+        raise UserError(f"Could not log in: {settings.scrub(str(e), token)}") from None
+    except Exception as e:
+        if _network_error(e):
+            raise UserError(
+                f"Cannot reach {settings.endpoint()} to check the token; check the network."
+            ) from None
+        raise
+    _check_mode()
+    account = whoami()
+    assert account is not None
+    return account
+
+
+def logout() -> bool:
+    """Remove the stored token(s). Returns True if ``HF_TOKEN`` still logs this shell in."""
+    hub = settings.hf()
+    try:
+        hub.logout()
+    except OSError:  # huggingface_hub raises when HF_TOKEN keeps the session logged in
+        pass
+    return settings.token_source() == "env"
+
+
+def whoami() -> Account | None:
+    """The account of the active token, or None when there is no token."""
+    token = settings.current_token()
+    if not token:
+        return None
+    if settings.offline():
+        raise UserError("HF_HUB_OFFLINE=1 is set, so the token cannot be checked; unset it to ask the Hub.")
+    hub = settings.hf()
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        info = hub.HfApi(endpoint=settings.endpoint()).whoami(token=token)
+    except HfHubHTTPError as e:
+        if e.response is not None and e.response.status_code == 401:
+            where = "HF_TOKEN" if settings.token_source() == "env" else "the stored token"
+            raise UserError(
+                f"The Hugging Face token from {where} is invalid or expired; "
+                f"run 'cosmos-tui hf login' with a new token from {TOKENS_PAGE}."
+            ) from None
+        raise UserError(f"The Hub could not say who you are: {settings.scrub(str(e), token)}") from None
+    except Exception as e:
+        if _network_error(e):
+            raise UserError(
+                f"Cannot reach {settings.endpoint()}; check the network or set HF_ENDPOINT."
+            ) from None
+        raise
+    return _account(info)
