@@ -8,6 +8,19 @@ from pathlib import Path
 from cosmos_tui.core.engines.base import EngineAdapter, register
 from cosmos_tui.core.presets import Preset
 
+DEFAULT_PROJECT = "cosmos_engine"
+SIZES = ("tiny", "small", "2b")
+
+
+def _override(preset: Preset, key: str) -> str | None:
+    """The last ``key=value`` override of ``key`` (with or without ``+``), if any."""
+    value = None
+    for item in preset.experiment.overrides:
+        head, _, rest = item.partition("=")
+        if head.lstrip("+") == key and _:
+            value = rest
+    return value
+
 
 @register
 class BuiltinAdapter(EngineAdapter):
@@ -28,3 +41,27 @@ class BuiltinAdapter(EngineAdapter):
         if preset.wandb.mode:
             args.append(f"job.wandb_mode={preset.wandb.mode}")
         return args
+
+    def job_dir(self, preset: Preset, environ: dict[str, str]) -> Path | None:
+        """``<output root>/<project>/<group>/<name>`` as the engine composes it: project
+        ``cosmos_engine``, group the experiment's family (its name without the size), name the
+        experiment, each replaced by a ``job.*`` override."""
+        experiment = preset.experiment.name
+        family, _, size = experiment.rpartition("_")
+        group = family if size in SIZES and family else experiment
+        project = _override(preset, "job.project") or DEFAULT_PROJECT
+        group = _override(preset, "job.group") or group
+        name = _override(preset, "job.name") or experiment
+        root = preset.env.output_root or environ.get(self.output_root_var) or self.default_output_root
+        root_path = Path(root).expanduser()
+        if not root_path.is_absolute():
+            root_path = self.cwd(preset) / root_path
+        return root_path / project / group / name
+
+    def engine_version(self, preset: Preset) -> str | None:
+        try:
+            from importlib.metadata import version
+
+            return f"cosmos_engine {version('cosmos-tui')}"
+        except Exception:
+            return None

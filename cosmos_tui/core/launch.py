@@ -1,0 +1,173 @@
+"""Rendering a preset into the exact command that runs, and finding where the job will write.
+
+:func:`render` is the one place a preset becomes a :class:`LaunchSpec` (the CLI's ``preset
+render``, ``run``, the TUI and the demo all call it). :func:`resolve_job_dir` asks the engine
+itself, through its ``--dryrun``, where the job folder is (upstream experiments may name their job
+differently from the experiment), and falls back to the adapter's own reckoning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter
+from cosmos_tui.core.presets import Preset
+
+DRYRUN_TIMEOUT_S = 180.0
+_CONFIG_PATH = re.compile(r"""(?:^|[\s'"=:])([^\s'"]*config\.yaml)\b""")
+
+
+def render(preset: Preset, environ: dict[str, str] | None = None, role: NodeRole | None = None) -> LaunchSpec:
+    """The full launch for ``preset`` in ``environ`` (default: this process's environment)."""
+    env = dict(os.environ if environ is None else environ)
+    return get_adapter(preset.engine.kind).render(preset, env, role)
+
+
+def world_size(preset: Preset) -> int:
+    """Processes in the whole job: nnodes x nproc_per_node."""
+    return preset.launch.nnodes * preset.launch.nproc_per_node
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing is bound to ``port`` on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def with_free_port(preset: Preset) -> Preset:
+    """A copy of a local single-node preset with ``launch.master_port`` set to a free port when
+    unset, so two runs on one machine never fight over torchrun's default port 29500."""
+    launch = preset.launch
+    if launch.nnodes > 1 or launch.master_port is not None or launch.rdzv_endpoint:
+        return preset
+    copy = preset.model_copy(deep=True)
+    copy.launch.master_port = free_port()
+    return copy
+
+
+@dataclass(frozen=True)
+class JobDir:
+    """Where the job writes, and how that was found."""
+
+    path: Path | None
+    """The job output folder (``None`` when it could not be found)."""
+    source: Literal["dryrun", "adapter", "unknown"]
+    """``dryrun``: read from the engine's own composed config; ``adapter``: reckoned from the preset."""
+    note: str | None = None
+    """Why the dry run was not used, when it was not."""
+
+
+def _config_paths(text: str, cwd: Path) -> list[Path]:
+    found = []
+    for match in _CONFIG_PATH.finditer(text):
+        path = Path(match.group(1)).expanduser()
+        path = path if path.is_absolute() else cwd / path
+        if path.is_file():
+            found.append(path)
+    return found
+
+
+def read_config_yaml(path: Path) -> object:
+    """A job's ``config.yaml`` as plain data. Tags such as ``!!python/object`` (upstream configs
+    carry them) are read as plain mappings, lists or strings: nothing named in the file is run."""
+    import yaml
+
+    class _PlainLoader(yaml.SafeLoader):
+        """SafeLoader that turns every unknown tag into plain data."""
+
+    def _plain(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+    _PlainLoader.add_multi_constructor("!", _plain)
+    _PlainLoader.add_multi_constructor("tag:yaml.org,2002:python/", _plain)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_PlainLoader)  # a SafeLoader subclass
+
+
+def _job_from_config(path: Path) -> tuple[str, str, str] | None:
+    import yaml
+
+    try:
+        data = read_config_yaml(path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    job = data.get("job") if isinstance(data, dict) else None
+    if not isinstance(job, dict):
+        return None
+    parts = tuple(str(job.get(k) or "") for k in ("project", "group", "name"))
+    return parts if all(parts) else None  # type: ignore[return-value]
+
+
+def resolve_job_dir(
+    preset: Preset,
+    environ: dict[str, str] | None = None,
+    *,
+    dryrun: bool = True,
+    timeout: float = DRYRUN_TIMEOUT_S,
+) -> JobDir:
+    """The job folder: from the engine's ``--dryrun`` (the ``config.yaml`` it writes, and its
+    ``job.project/group/name``), else from the adapter's reckoning, else unknown."""
+    env = {**(os.environ if environ is None else environ)}
+    adapter = get_adapter(preset.engine.kind)
+    env.update(adapter.env(preset))
+    fallback = adapter.job_dir(preset, env)
+    note = None
+    argv = adapter.dryrun_argv(preset) if dryrun else None
+    if argv:
+        cwd = adapter.cwd(preset)
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            note = f"the engine's --dryrun did not finish ({e.__class__.__name__}: {e})"
+        else:
+            configs = _config_paths(proc.stdout + "\n" + proc.stderr, cwd)
+            if proc.returncode != 0:
+                last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
+                note = f"the engine's --dryrun exited {proc.returncode}: {last[0][:300]}"
+            elif not configs:
+                note = "the engine's --dryrun printed no config.yaml path"
+            else:
+                config = configs[-1]
+                job = _job_from_config(config)
+                if job is None:
+                    note = f"{config} has no job.project/group/name"
+                else:
+                    root = adapter.output_root(preset, env)
+                    expected = root.joinpath(*job)
+                    with contextlib.suppress(OSError):
+                        if expected.resolve() == config.parent.resolve():
+                            return JobDir(expected, "dryrun")
+                    return JobDir(config.parent, "dryrun")
+    if fallback is not None:
+        return JobDir(fallback, "adapter", note)
+    return JobDir(None, "unknown", note or "this engine cannot say where the job writes before it runs")

@@ -1,0 +1,227 @@
+"""Checks before a launch: each says ok, warn or fail in one sentence.
+
+``cosmos-tui run`` refuses when any check fails (unless ``--force``) and prints the warnings. The
+checks are quick on purpose: a structural look at the dataset (``cosmos-tui data validate`` does
+the deep one), a bind on the port, a write probe in the output folder, free disk, visible GPUs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.presets import Preset
+
+Level = Literal["ok", "warn", "fail"]
+
+MIN_FREE_BYTES = 512 << 20
+"""Below this much free space in the output folder a launch fails."""
+LOW_FREE_BYTES = 5 << 30
+"""Below this much free space a launch warns."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One preflight check's verdict."""
+
+    name: str
+    """Short name: ``preset``, ``dataset``, ``port``, ``output``, ``disk``, ``gpus``, ``resume``."""
+    level: Level
+    """``ok``, ``warn`` or ``fail``."""
+    message: str
+    """One sentence: what was found and, if not ok, what to do."""
+
+
+def failed(checks: list[Check]) -> list[Check]:
+    """The checks that fail."""
+    return [c for c in checks if c.level == "fail"]
+
+
+def check_preset(preset: Preset) -> list[Check]:
+    """The engine adapter's objections to the preset."""
+    problems = get_adapter(preset.engine.kind).problems(preset)
+    if problems:
+        return [Check("preset", "fail", p) for p in problems]
+    return [Check("preset", "ok", f"valid; engine {preset.engine.kind}, experiment {preset.experiment.name}")]
+
+
+def _has_mp4(folder: Path) -> bool:
+    try:
+        return any(e.name.endswith(".mp4") for e in os.scandir(folder))
+    except OSError:
+        return False
+
+
+def check_dataset(preset: Preset) -> Check:
+    """The dataset root exists and looks like its layout (folders and mp4s where the loader looks)."""
+    root_text, layout_id = preset.data.root, preset.data.layout
+    if not root_text:
+        return Check(
+            "dataset",
+            "warn",
+            "no data.root set, so the engine uses its own default dataset_dir; "
+            "set one with --set data.root=PATH",
+        )
+    root = Path(root_text).expanduser()
+    if not root.is_dir():
+        return Check("dataset", "fail", f"{root} is not a folder; point data.root at the dataset root")
+    if not layout_id:
+        return Check("dataset", "ok", f"{root} exists (no data.layout given, so its layout is not checked)")
+    try:
+        from cosmos_tui.core.datasets.layouts import detect_layout, get_layout
+
+        layout = get_layout(layout_id)
+    except UserError as e:
+        return Check("dataset", "fail", e.message)
+    video = layout.video
+    folders = (
+        [root / video.folder / d for d in layout.view_dirs()] if video.per_view else [root / video.folder]
+    )
+    empty = [f for f in folders if not _has_mp4(f)]
+    if empty:
+        shown = ", ".join(str(f.relative_to(root)) for f in empty[:3])
+        return Check(
+            "dataset",
+            "fail",
+            f"{root} does not look like {layout_id}: no .mp4 in {shown}; "
+            f"run `cosmos-tui data validate {root} --layout {layout_id}`",
+        )
+    detected = detect_layout(root)
+    if detected and detected != layout_id:
+        return Check("dataset", "warn", f"{root} looks like {detected}, not {layout_id}; check data.layout")
+    return Check("dataset", "ok", f"{root} has the {layout_id} folders")
+
+
+def check_port(preset: Preset) -> Check:
+    """torchrun's master port is free on this machine (single-node runs)."""
+    from cosmos_tui.core.launch import port_is_free
+
+    launch = preset.launch
+    if launch.nnodes > 1 or launch.rdzv_endpoint:
+        return Check("port", "ok", "multi-node rendezvous; the port is checked by torchrun on the host")
+    if launch.master_port is None:
+        return Check("port", "ok", "a free master port is picked at launch")
+    if port_is_free(launch.master_port):
+        return Check("port", "ok", f"port {launch.master_port} is free")
+    return Check(
+        "port",
+        "fail",
+        f"port {launch.master_port} is in use (another run?); unset launch.master_port "
+        "or pick another with --set launch.master_port=N",
+    )
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output(job_dir: Path | None) -> list[Check]:
+    """The job folder can be written, and its disk has room."""
+    if job_dir is None:
+        return [Check("output", "warn", "the job folder is not known before launch; it is found after")]
+    base = _existing_parent(job_dir)
+    if not os.access(base, os.W_OK | os.X_OK):
+        return [
+            Check(
+                "output",
+                "fail",
+                f"cannot write {base} (for {job_dir}); set env.output_root to a folder you own",
+            )
+        ]
+    checks = [Check("output", "ok", f"job folder {job_dir} is writable")]
+    free = shutil.disk_usage(base).free
+    gib = free / (1 << 30)
+    if free < MIN_FREE_BYTES:
+        checks.append(Check("disk", "fail", f"only {gib:.2f} GiB free under {base}; free some space first"))
+    elif free < LOW_FREE_BYTES:
+        checks.append(Check("disk", "warn", f"only {gib:.1f} GiB free under {base}; checkpoints may not fit"))
+    else:
+        checks.append(Check("disk", "ok", f"{gib:.0f} GiB free under {base}"))
+    return checks
+
+
+def visible_gpus() -> int | None:
+    """NVIDIA GPUs NVML sees, limited by ``CUDA_VISIBLE_DEVICES``; ``None`` when NVML is absent."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:
+        return None
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:
+            pass
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        count = min(count, len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"]))
+    return count
+
+
+def check_gpus(preset: Preset, gpus: int | None = None) -> Check:
+    """Enough GPUs for nproc_per_node, or the CPU fallback explained."""
+    gpus = visible_gpus() if gpus is None else gpus
+    nproc = preset.launch.nproc_per_node
+    builtin = preset.engine.kind == "builtin"
+    if not gpus:
+        if builtin:
+            return Check(
+                "gpus",
+                "ok",
+                f"no NVIDIA GPU visible: the builtin engine runs {nproc} CPU process(es) over gloo "
+                "(same FSDP2 and checkpoint code as on GPUs, much slower)",
+            )
+        return Check(
+            "gpus",
+            "fail",
+            f"no NVIDIA GPU visible, and {preset.engine.kind} needs {nproc}; run on a GPU machine "
+            "or check `nvidia-smi` and CUDA_VISIBLE_DEVICES",
+        )
+    if gpus < nproc:
+        return Check(
+            "gpus",
+            "fail",
+            f"{gpus} GPU(s) visible but launch.nproc_per_node is {nproc}; "
+            f"use --set launch.nproc_per_node={gpus}",
+        )
+    return Check("gpus", "ok", f"{gpus} GPU(s) visible for {nproc} process(es) per node")
+
+
+def check_resume(job_dir: Path | None) -> Check | None:
+    """A warning when the job folder already holds checkpoints (the engine resumes from them)."""
+    if job_dir is None:
+        return None
+    from cosmos_tui.core.runs.resume import latest_checkpoint
+
+    found = latest_checkpoint(job_dir)
+    if found is None:
+        return None
+    return Check(
+        "resume",
+        "warn",
+        f"{job_dir} already holds checkpoint iteration {found.iteration}; the engine resumes from it "
+        "(for a fresh start set another job name, e.g. --set job.name=NEW)",
+    )
+
+
+def run_checks(preset: Preset, spec: LaunchSpec | None = None, job_dir: Path | None = None) -> list[Check]:
+    """Every preflight check for launching ``preset`` (``spec`` and ``job_dir`` as resolved)."""
+    checks = check_preset(preset)
+    checks.append(check_dataset(preset))
+    checks.append(check_port(preset))
+    checks += check_output(job_dir if job_dir is not None else (spec.job_dir if spec else None))
+    checks.append(check_gpus(preset))
+    resume = check_resume(job_dir if job_dir is not None else (spec.job_dir if spec else None))
+    if resume:
+        checks.append(resume)
+    return checks

@@ -1,0 +1,62 @@
+"""How a run ended, said in words: exit codes, signals, host OOM kills, the last log lines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cosmos_tui.core.runs.procs import signal_name
+
+_RANK_SIGKILL = re.compile(r"exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\)")
+_RANK_SIGNAL = re.compile(r"exitcode\s*:\s*-(\d+)\b")
+_GPU_OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED")
+
+OOM_HINT = (
+    "most likely the host's out-of-memory killer (look for 'Out of memory' in `dmesg` or "
+    "`journalctl -k`; lower the batch size or dataloader workers), unless someone ran kill -9"
+)
+
+
+def last_lines(path: Path, n: int = 5, *, max_bytes: int = 64 << 10) -> list[str]:
+    """The last ``n`` non-empty lines of a text file (empty when it is absent)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read()
+    except OSError:
+        return []
+    lines = [ln.rstrip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-n:]
+
+
+def status_for(exit_code: int, *, stop_requested: bool) -> str:
+    """``finished`` for 0, ``stopped`` when someone asked it to stop, else ``failed``."""
+    if stop_requested:
+        return "stopped"
+    return "finished" if exit_code == 0 else "failed"
+
+
+def describe_exit(exit_code: int, log_tail: list[str] | None = None, *, stop_requested: bool = False) -> str:
+    """One or two sentences on why torchrun exited with ``exit_code`` (negative: a signal)."""
+    tail = "\n".join(log_tail or [])
+    if exit_code == 0:
+        return "stopped on request; torchrun exited 0" if stop_requested else "torchrun exited 0"
+    if stop_requested:
+        if exit_code < 0:
+            return f"stopped on request; torchrun ended by {signal_name(-exit_code)}"
+        return f"stopped on request; torchrun exited {exit_code}"
+    if exit_code == -9:
+        return f"torchrun was killed by SIGKILL (signal 9): {OOM_HINT}"
+    if exit_code < 0:
+        return f"torchrun was killed by {signal_name(-exit_code)} (signal {-exit_code})"
+    if _RANK_SIGKILL.search(tail):
+        return f"a rank was killed by SIGKILL (signal 9, exit -9): {OOM_HINT}"
+    if _GPU_OOM.search(tail):
+        return f"torchrun exited {exit_code}: a rank ran out of GPU memory (lower batch size or resolution)"
+    match = _RANK_SIGNAL.search(tail)
+    if match:
+        sig = int(match.group(1))
+        return f"torchrun exited {exit_code}: a rank was killed by {signal_name(sig)} (signal {sig})"
+    return f"torchrun exited {exit_code}; see console.log for the error"

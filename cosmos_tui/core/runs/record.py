@@ -1,0 +1,178 @@
+"""The run record: everything known about one launch, as written to ``run.json``.
+
+A record is immutable; changes go through :func:`cosmos_tui.core.runs.registry.update`, which
+reads, modifies and rewrites ``run.json`` under the run's lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["created", "starting", "running", "stopping", "finished", "failed", "stopped", "lost"]
+ACTIVE: frozenset[str] = frozenset({"created", "starting", "running", "stopping"})
+"""States in which processes may be alive."""
+TERMINAL: frozenset[str] = frozenset({"finished", "failed", "stopped", "lost"})
+"""States that never change again."""
+
+RECORD_FILE = "run.json"
+CONSOLE_LOG = "console.log"
+SUPERVISOR_LOG = "supervisor.log"
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class ProcRef:
+    """A process identified the way psutil does: pid plus start time, so a reused pid never matches."""
+
+    pid: int
+    """Process id."""
+    create_time: float | None
+    """Start time (seconds since the epoch, as psutil reports it); ``None`` when unknown."""
+    role: str = "process"
+    """``supervisor``, ``agent`` (the torchrun agent), ``rank`` or ``worker``."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One launch of one preset. Written to ``<state_root>/runs/<id>/run.json``."""
+
+    id: str
+    """Sortable, readable id: ``YYYYMMDD-HHMMSS-<experiment>-<4 hex>``."""
+    run_dir: Path
+    """The run's folder in the state root (not stored in the file; where it was read from)."""
+    preset: dict[str, Any]
+    """Snapshot of the preset as launched (``Preset.to_dict()``, ``--set`` applied)."""
+    preset_path: str | None = None
+    """The preset file it came from, if any."""
+    sets: tuple[str, ...] = ()
+    """The ``--set`` items given on the command line, in order."""
+    argv: tuple[str, ...] = ()
+    """The documented command (``torchrun ...``)."""
+    exec_argv: tuple[str, ...] = ()
+    """What is actually executed (``python -m torch.distributed.run ...``)."""
+    shell: str = ""
+    """The command as a shell snippet (``cd``, ``export``s, torchrun)."""
+    cwd: str = ""
+    """The folder the command runs in."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables added to the caller's environment, secrets redacted."""
+    status: Status = "created"
+    """Lifecycle state."""
+    reason: str | None = None
+    """Why it ended the way it did, in one or two sentences (with log lines for ``lost``)."""
+    exit_code: int | None = None
+    """torchrun's exit code; negative: killed by that signal."""
+    created_at: float = 0.0
+    """When the record was made (seconds since the epoch)."""
+    started_at: float | None = None
+    """When torchrun started."""
+    ended_at: float | None = None
+    """When the run ended (or was found gone)."""
+    supervisor: ProcRef | None = None
+    """The supervisor process."""
+    agent: ProcRef | None = None
+    """The torchrun agent process."""
+    procs: tuple[ProcRef, ...] = ()
+    """Descendants of the agent seen while running (ranks, data workers): the tree ``stop`` may kill."""
+    stop_requested: bool = False
+    """Someone asked the run to stop (so a non-zero exit still counts as ``stopped``)."""
+    job_dir: str | None = None
+    """The engine's job output folder (config, checkpoints, metrics)."""
+    world_size: int = 1
+    """nnodes x nproc_per_node at launch."""
+    engine_kind: str = "builtin"
+    """The preset's engine kind."""
+    experiment: str = ""
+    """The experiment name."""
+    versions: dict[str, str | None] = field(default_factory=dict)
+    """cosmos-tui, python, torch and engine versions."""
+    parent: str | None = None
+    """The run this one resumes or reruns."""
+    origin: Literal["run", "resume", "rerun"] = "run"
+    """How this run was created."""
+    notes: tuple[str, ...] = ()
+    """Things said at launch (preflight warnings, resume details)."""
+    schema: int = SCHEMA
+    """Record format version."""
+
+    # -- derived ------------------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        """Processes may still be alive."""
+        return self.status in ACTIVE
+
+    @property
+    def console_log(self) -> Path:
+        """All torchrun output."""
+        return self.run_dir / CONSOLE_LOG
+
+    @property
+    def supervisor_log(self) -> Path:
+        """The supervisor's own messages."""
+        return self.run_dir / SUPERVISOR_LOG
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (or to now while running)."""
+        import time
+
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
+
+    # -- (de)serialisation ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (``run_dir`` included as a string for readers of ``--json``)."""
+        data = dataclasses.asdict(self)
+        data["run_dir"] = str(self.run_dir)
+        return data
+
+    def to_json(self) -> str:
+        """The ``run.json`` text."""
+        data = self.to_dict()
+        data.pop("run_dir")
+        return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], run_dir: Path) -> RunRecord:
+        """Read a record; unknown keys (from a newer version) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names and k != "run_dir"}
+        for key in ("supervisor", "agent"):
+            if values.get(key) is not None:
+                values[key] = ProcRef(**values[key])
+        values["procs"] = tuple(ProcRef(**p) for p in values.get("procs", ()))
+        for key in ("sets", "argv", "exec_argv", "notes"):
+            values[key] = tuple(values.get(key, ()))
+        return cls(run_dir=Path(run_dir), **values)
+
+    def replace(self, **changes: Any) -> RunRecord:
+        """A copy with ``changes``."""
+        return dataclasses.replace(self, **changes)
+
+
+def redact_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the values of secret-looking names replaced by ``***``."""
+    from cosmos_tui.core.presets import SECRET_NAME
+
+    return {k: ("***" if SECRET_NAME.search(k) else v) for k, v in env.items()}
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def new_run_id(experiment: str, now: float) -> str:
+    """``20261122-143005-s2mv-text2world-tiny-3f2a``: sorts by time, reads by experiment."""
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    slug = _SLUG.sub("-", experiment.lower()).strip("-")[:40] or "run"
+    return f"{stamp}-{slug}-{os.urandom(2).hex()}"

@@ -1,0 +1,127 @@
+"""The run registry on disk: one folder per run, ``run.json`` written atomically under a lock.
+
+Readers never need the lock: ``run.json`` is only ever replaced whole (temp file in the same
+folder, fsync, ``os.replace``), so a reader sees the old or the new record, never half of one.
+Writers take an exclusive ``fcntl.flock`` on ``run.lock`` around read-modify-write, so two CLIs,
+a UI and the supervisor updating the same run at once never lose an update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.paths import runs_root
+from cosmos_tui.core.runs.record import RECORD_FILE, RunRecord
+
+LOCK_FILE = "run.lock"
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path) -> Iterator[None]:
+    """Hold the run's exclusive lock (blocks until it is free)."""
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def read(run_dir: Path) -> RunRecord:
+    """The record in ``run_dir`` (no lock needed: the file is only replaced whole)."""
+    path = Path(run_dir) / RECORD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing; the run folder is incomplete; remove it (`runs rm`)") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path} is not valid JSON ({e}); it was edited by hand or the disk failed") from None
+    return RunRecord.from_dict(data, Path(run_dir))
+
+
+def write(record: RunRecord) -> None:
+    """Replace ``run.json`` with ``record`` (caller holds the lock, or the run is new)."""
+    _write_atomic(record.run_dir / RECORD_FILE, record.to_json())
+
+
+def update(run_dir: Path, change: Callable[[RunRecord], RunRecord | None]) -> RunRecord:
+    """Read-modify-write under the lock. ``change`` returns the new record, or ``None`` to keep it."""
+    with locked(Path(run_dir)):
+        current = read(run_dir)
+        new = change(current)
+        if new is None or new == current:
+            return current
+        write(new)
+        return new
+
+
+def create(record: RunRecord) -> RunRecord:
+    """Make the run folder and write its first record; refuses an id already taken."""
+    record.run_dir.mkdir(parents=True, exist_ok=False)
+    with locked(record.run_dir):
+        write(record)
+    return record
+
+
+def run_dir_for(run_id: str) -> Path:
+    """Where run ``run_id`` lives."""
+    return runs_root() / run_id
+
+
+def run_ids() -> list[str]:
+    """Ids of every run folder holding a record, oldest first (ids sort by time)."""
+    root = runs_root()
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return []
+    return sorted(e.name for e in entries if e.is_dir() and (Path(e.path) / RECORD_FILE).exists())
+
+
+def resolve_id(run_id_or_prefix: str) -> str:
+    """The full id for an id, a unique prefix, a unique substring, or ``latest``/``last``."""
+    ids = run_ids()
+    if run_id_or_prefix in ("latest", "last") and ids:
+        return ids[-1]
+    if run_id_or_prefix in ids:
+        return run_id_or_prefix
+    matches = [i for i in ids if i.startswith(run_id_or_prefix)] or [i for i in ids if run_id_or_prefix in i]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
+        raise UserError(f"'{run_id_or_prefix}' matches {len(matches)} runs ({shown}); give more of the id")
+    if not ids:
+        raise UserError(f"no run '{run_id_or_prefix}': no runs yet; start one with `cosmos-tui run`")
+    close = difflib.get_close_matches(run_id_or_prefix, ids, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `cosmos-tui runs list` shows them"
+    raise UserError(f"no run '{run_id_or_prefix}'{hint}")
+
+
+def age(record: RunRecord) -> float:
+    """Seconds since the record was created."""
+    return time.time() - record.created_at

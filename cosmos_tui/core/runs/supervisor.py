@@ -1,0 +1,156 @@
+"""The supervisor: a small process that owns one run's torchrun and records its fate.
+
+``python -m cosmos_tui.core.runs.supervisor RUN_DIR`` is started by
+:func:`cosmos_tui.core.runs.lifecycle.start_run` in its own session with stdin from /dev/null, so
+it outlives the CLI or UI that started it and no terminal hang-up reaches it. It runs the recorded
+command with stdout and stderr going to ``console.log`` (a file, never a pipe someone must drain),
+records the torchrun agent's pid and start time and the tree below it, waits, and writes the exit
+code, end time and status. SIGTERM, SIGINT or SIGHUP to the supervisor is forwarded to torchrun as
+SIGTERM (the engine saves and exits). It never imports torch, so it starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cosmos_tui.core.runs import outcome, procs, registry
+from cosmos_tui.core.runs.record import CONSOLE_LOG, SUPERVISOR_LOG, TERMINAL, ProcRef, RunRecord
+
+TREE_POLL_S = 1.0
+"""How often the tree under the agent is re-recorded (for ``stop`` after the agent is gone)."""
+
+
+class Supervisor:
+    """Runs one record's command to completion."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.log = open(self.run_dir / SUPERVISOR_LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self.child: subprocess.Popen[bytes] | None = None
+        self.stop_signal: int | None = None
+
+    def say(self, message: str) -> None:
+        """A timestamped line in ``supervisor.log``."""
+        self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [supervisor {os.getpid()}] {message}\n")
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stop_signal = signum
+        child = self.child
+        if child is not None and child.poll() is None:
+            try:
+                child.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def _install_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start torchrun, wait for it, record the outcome. Returns torchrun's exit code."""
+        self._install_handlers()
+        me = procs.ref_of(os.getpid(), "supervisor")
+        record = registry.update(self.run_dir, lambda r: r.replace(supervisor=me))
+        if record.status in TERMINAL:
+            self.say(f"record is already {record.status}; nothing to do")
+            return 0
+        if record.stop_requested or self.stop_signal is not None:
+            self._finish(None, "stopped before torchrun started", status="stopped")
+            return 0
+        self.say(f"starting: {' '.join(record.exec_argv)} (cwd {record.cwd})")
+        console = open(self.run_dir / CONSOLE_LOG, "ab")  # noqa: SIM115
+        try:
+            self.child = subprocess.Popen(
+                list(record.exec_argv),
+                cwd=record.cwd or None,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                env=os.environ.copy(),
+            )
+        except OSError as e:
+            self.say(f"could not start torchrun: {e}")
+            self._finish(None, f"could not start the command: {e.strerror or e}", status="failed")
+            return 127
+        finally:
+            console.close()
+        agent = procs.ref_of(self.child.pid, "agent")
+        started = time.time()
+        self.say(f"torchrun agent pid {self.child.pid}")
+
+        def started_change(r: RunRecord) -> RunRecord:
+            status = "stopping" if r.stop_requested or r.status == "stopping" else "running"
+            return r.replace(agent=agent, started_at=started, status=status)
+
+        registry.update(self.run_dir, started_change)
+        if self.stop_signal is not None and self.child.poll() is None:
+            self.child.send_signal(signal.SIGTERM)
+        code = self._wait(agent)
+        self.say(f"torchrun exited with {code}")
+        self._finish(code, None)
+        return code
+
+    def _wait(self, agent: ProcRef | None) -> int:
+        assert self.child is not None
+        seen: dict[int, ProcRef] = {}
+        while True:
+            try:
+                return self.child.wait(timeout=TREE_POLL_S)
+            except subprocess.TimeoutExpired:
+                pass
+            live = procs.descendants(agent)
+            current = {p.pid: p for p in live}
+            if set(current) != set(seen):
+                # Keep what is alive now plus anything recorded earlier that still runs (orphans).
+                merged = {p.pid: p for p in seen.values() if procs.alive(p)}
+                merged.update(current)
+                seen = merged
+                tree = tuple(sorted(seen.values(), key=lambda p: p.pid))
+                registry.update(self.run_dir, lambda r, t=tree: r.replace(procs=t))
+
+    def _finish(self, code: int | None, reason: str | None, status: str | None = None) -> None:
+        tail = outcome.last_lines(self.run_dir / CONSOLE_LOG, 60)
+
+        def change(r: RunRecord) -> RunRecord:
+            if r.status in TERMINAL:
+                return r
+            stop = r.stop_requested or self.stop_signal is not None
+            final = status or outcome.status_for(code if code is not None else 1, stop_requested=stop)
+            why = reason or outcome.describe_exit(code if code is not None else 1, tail, stop_requested=stop)
+            return r.replace(
+                status=final, exit_code=code, reason=why, ended_at=time.time(), stop_requested=stop
+            )
+
+        record = registry.update(self.run_dir, change)
+        self.say(f"recorded {record.status}: {record.reason}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m cosmos_tui.core.runs.supervisor RUN_DIR``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m cosmos_tui.core.runs.supervisor RUN_DIR", file=sys.stderr)
+        return 2
+    supervisor = Supervisor(Path(args[0]))
+    try:
+        supervisor.run()
+    except Exception as e:  # record the failure instead of leaving a run "running" forever
+        supervisor.say(f"supervisor error: {e!r}")
+        try:
+            supervisor._finish(None, f"the supervisor failed: {e}", status="failed")
+        finally:
+            raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

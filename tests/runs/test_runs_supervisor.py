@@ -1,0 +1,118 @@
+"""The supervisor and the lifecycle with real torchrun processes (running the test worker script)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from runs_helpers import wait_for, wait_for_line
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.runs import follow, get_run, list_runs, registry, stop_run
+from cosmos_tui.core.runs import procs as procs_mod
+from cosmos_tui.core.runs.record import ProcRef
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def test_a_run_finishes_and_records_exit_code_and_tree(launch_script) -> None:
+    rec = launch_script("--steps", "8", "--step-s", "0.1")
+    assert rec.status in ("starting", "running") and rec.supervisor is not None
+    running = wait_for(rec.id, lambda r: r.status == "running" and len(r.procs) >= 2)
+    assert {p.role for p in running.procs} >= {"rank"}
+    lines = list(follow(rec))
+    assert any("rank 1: done" in ln for ln in lines) and any("rank 0: done" in ln for ln in lines)
+    done = get_run(rec.id)
+    assert done.status == "finished" and done.exit_code == 0
+    assert done.started_at and done.ended_at and done.ended_at >= done.started_at
+    assert done.agent is not None and done.agent.create_time
+    assert not procs_mod.alive(done.supervisor)
+    assert [r.id for r in list_runs()] == [rec.id]
+
+
+def test_a_failing_rank_fails_the_run_with_its_reason(launch_script) -> None:
+    rec = launch_script("--steps", "50", "--step-s", "0.05", "--fail-rank", "1", "--code", "3")
+    done = wait_for(rec.id, lambda r: not r.active)
+    assert done.status == "failed" and done.exit_code == 1
+    assert "torchrun exited 1" in done.reason
+    assert "failing with code 3" in done.console_log.read_text()
+
+
+def test_stop_is_graceful_and_the_workers_save(launch_script, tmp_path) -> None:
+    rec = launch_script("--steps", "1000", "--step-s", "0.05")
+    wait_for_line(rec, "Hit counter: 3/")
+    report = stop_run(rec.id)
+    assert report.graceful and report.signalled[0].role == "agent"
+    assert report.record.status == "stopped" and report.record.stop_requested
+    assert "not measurable" in report.gpu_note or "GPU memory" in report.gpu_note
+    saved = sorted(p.name for p in tmp_path.glob("saved_rank*.txt"))
+    assert saved == ["saved_rank0.txt", "saved_rank1.txt"]
+    assert int((tmp_path / "saved_rank0.txt").read_text()) >= 3
+    with pytest.raises(UserError, match="not running"):
+        stop_run(rec.id)
+
+
+def test_stop_escalates_to_sigkill_only_within_the_run(launch_script) -> None:
+    rec = launch_script("--steps", "1000", "--step-s", "0.05", "--ignore-term")
+    wait_for(rec.id, lambda r: len(r.procs) >= 2)
+    wait_for_line(rec, "Hit counter: 2/")
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        report = stop_run(rec.id, timeout=2.0)
+        assert report.killed, "the ranks ignore SIGTERM, so they must have been killed"
+        assert bystander.pid not in {p.pid for p in report.killed}
+        assert bystander.poll() is None
+        done = report.record
+        assert done.status == "stopped"
+        assert not any(procs_mod.alive(p) for p in done.procs)
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_kill_9_of_supervisor_and_agent_ends_lost_with_reason(launch_script) -> None:
+    rec = launch_script("--steps", "1000", "--step-s", "0.05")
+    running = wait_for(rec.id, lambda r: r.agent is not None and len(r.procs) >= 2)
+    wait_for_line(rec, "Hit counter: 2/")
+    os.kill(running.supervisor.pid, signal.SIGKILL)
+    os.kill(running.agent.pid, signal.SIGKILL)
+    # The orphaned ranks notice their agent is gone and exit; until then the run is not "lost".
+    lost = wait_for(rec.id, lambda r: r.status == "lost", timeout=30)
+    assert lost.exit_code is None
+    assert "ended without recording an exit code" in lost.reason
+    assert "last log lines" in lost.reason and "rank" in lost.reason
+
+
+def test_pid_reuse_never_makes_stop_signal_a_stranger() -> None:
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        real = psutil.Process(stranger.pid).create_time()
+        # A record from an earlier run whose processes had this pid but started at another time.
+        ghost = ProcRef(stranger.pid, real - 1000.0, "agent")
+        rid = "20260101-000000-ghost-0001"
+        rec = registry.create(
+            registry.RunRecord(
+                id=rid,
+                run_dir=registry.run_dir_for(rid),
+                preset={},
+                created_at=time.time() - 3600,
+                status="running",
+                supervisor=ProcRef(stranger.pid, real - 1000.0, "supervisor"),
+                agent=ghost,
+                procs=(ProcRef(stranger.pid, real - 999.0, "rank"),),
+            )
+        )
+        assert not procs_mod.signal_if_same(ghost, signal.SIGTERM)
+        with pytest.raises(UserError, match="not running"):
+            stop_run(rec.id, timeout=1.0)
+        assert get_run(rid).status == "lost"
+        time.sleep(0.2)
+        assert stranger.poll() is None, "the stranger must not have been signalled"
+    finally:
+        stranger.kill()
+        stranger.wait()
