@@ -1,9 +1,79 @@
-"""The Textual app (placeholder until the TUI issue lands)."""
+"""The Textual app: runs (home), a dashboard per run, the new-run wizard, help.
+
+``run_app()`` is what ``cosmos-tui`` (no arguments) and ``cosmos-tui demo`` call. The app sits on
+``core`` only, through :class:`~cosmos_tui.tui.backend.Backend`, which tests build with a fixed
+clock and a GPU test double.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 
-def run_app() -> None:
-    from textual.app import App
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
 
-    App().run()
+from cosmos_tui.tui.backend import Backend
+
+
+class CosmosApp(App):
+    """cosmos-tui's terminal UI."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "cosmos-tui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+n", "new_run", "New run", show=False),
+    ]
+    """App-wide keys; ``ctrl+p`` opens the command palette."""
+
+    def __init__(self, backend: Backend | None = None, *, initial_run_id: str | None = None) -> None:
+        super().__init__()
+        self.backend = backend or Backend()
+        self.initial_run_id = initial_run_id
+
+    def on_mount(self) -> None:
+        from cosmos_tui.tui.screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen())
+        if self.initial_run_id:
+            self.open_run(self.initial_run_id)
+
+    def open_run(self, run_id: str, *, replace: bool = False) -> None:
+        """Show the dashboard of ``run_id`` (over the runs screen)."""
+        from cosmos_tui.tui.screens.dashboard import DashboardScreen
+
+        if replace:
+            self.switch_screen(DashboardScreen(run_id))
+        else:
+            self.push_screen(DashboardScreen(run_id))
+
+    def action_new_run(self) -> None:
+        """Open the new-run wizard."""
+        from cosmos_tui.tui.screens.new_run import NewRunScreen
+
+        self.push_screen(NewRunScreen())
+
+    def action_help(self) -> None:
+        """Show the keys and commands of every screen."""
+        from cosmos_tui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_runs(self) -> None:
+        """Go back to the list of runs."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New run", "Set up and launch a run, step by step", self.action_new_run)
+        yield SystemCommand("Runs", "The list of runs", self.action_runs)
+        yield SystemCommand("Help", "Keys and the equivalent commands", self.action_help)
+
+
+def run_app(initial_run_id: str | None = None) -> None:
+    """Open the TUI; with ``initial_run_id``, straight on that run's dashboard."""
+    CosmosApp(initial_run_id=initial_run_id).run()

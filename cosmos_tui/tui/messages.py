@@ -1,0 +1,73 @@
+"""Typed messages that thread workers post to the screens (``post_message`` is thread-safe).
+
+Each carries an immutable snapshot; handlers only hand it to widgets. Snapshot messages may
+replace an older one still in the queue (``can_replace``), so a slow frame never builds a backlog.
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from cosmos_tui.core.monitor.logline import LogLine
+from cosmos_tui.tui.state import GpuState, RunRow, RunView
+
+
+class RunsUpdated(Message):
+    """The list of runs was read."""
+
+    def __init__(self, rows: tuple[RunRow, ...]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunsUpdated)
+
+
+class RunViewUpdated(Message):
+    """A new snapshot of the run on the dashboard."""
+
+    def __init__(self, view: RunView) -> None:
+        super().__init__()
+        self.view = view
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunViewUpdated)
+
+
+class GpusUpdated(Message):
+    """A new reading of every GPU (or why there is none)."""
+
+    def __init__(self, state: GpuState) -> None:
+        super().__init__()
+        self.state = state
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, GpusUpdated)
+
+
+class LogLinesArrived(Message):
+    """Lines appended to the console log since the last batch."""
+
+    def __init__(self, lines: tuple[LogLine, ...], skipped_bytes: int = 0) -> None:
+        super().__init__()
+        self.lines = lines
+        self.skipped_bytes = skipped_bytes
+
+
+class LossSeriesLoaded(Message):
+    """Loss curves of the runs selected for comparison."""
+
+    def __init__(self, series: dict[str, tuple[tuple[int, float], ...]]) -> None:
+        super().__init__()
+        self.series = series
+
+
+class ActionFinished(Message):
+    """A run action (stop, resume, ...) finished in a worker."""
+
+    def __init__(self, action: str, message: str, *, ok: bool = True, run_id: str | None = None) -> None:
+        super().__init__()
+        self.action = action
+        self.message = message
+        self.ok = ok
+        self.run_id = run_id

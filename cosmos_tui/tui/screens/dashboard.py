@@ -1,0 +1,288 @@
+"""One run, live: status, GPUs, loss, log, checkpoints, and the actions on it.
+
+Three thread workers poll: the run (1 s: record, metrics, checkpoints), the GPUs (1 s) and the log
+(0.1 s: new lines only). Each posts a typed message with an immutable snapshot; the handlers here
+only hand snapshots to widgets.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import threading
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.tui.log_source import LogFollower
+from cosmos_tui.tui.messages import ActionFinished, GpusUpdated, LogLinesArrived, RunViewUpdated
+from cosmos_tui.tui.pollers import poll
+from cosmos_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
+from cosmos_tui.tui.state import RunView
+from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
+from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
+from cosmos_tui.tui.widgets.log_view import LogView
+from cosmos_tui.tui.widgets.loss_chart import LossChart
+from cosmos_tui.tui.widgets.run_header import RunHeader
+
+
+def cli_commands(run_id: str, view: RunView | None) -> dict[str, str]:
+    """The headless command for every dashboard action."""
+    job = view.job_dir if view and view.job_dir else "JOB_DIR"
+    q = shlex.quote
+    return {
+        "show": f"cosmos-tui runs show {run_id}",
+        "logs": f"cosmos-tui runs logs {run_id} -f",
+        "stop": f"cosmos-tui runs stop {run_id}",
+        "save": f"touch {q(str(Path(job) / 'SAVE_NOW'))}",
+        "resume": f"cosmos-tui runs resume {run_id}",
+        "export": f"cosmos-tui ckpt export {run_id} --out {q(str(Path(job) / 'export'))}",
+        "prune": f"cosmos-tui ckpt prune {run_id} --keep-last 2 --yes",
+        "list_ckpt": f"cosmos-tui ckpt list {run_id}",
+        "gpus": "cosmos-tui gpus --watch",
+    }
+
+
+class DashboardScreen(Screen):
+    """The live view of one run."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Runs"),
+        Binding("s", "stop", "Stop"),
+        Binding("w", "save_now", "Save now"),
+        Binding("R", "resume", "Resume"),
+        Binding("e", "export", "Export", show=False),
+        Binding("p", "prune", "Prune", show=False),
+        Binding("o", "open_preset", "Preset", show=False),
+        Binding("y", "show_cli", "CLI"),
+        Binding("f", "follow", "Follow", show=False),
+        Binding("slash", "search", "Search"),
+        Binding("l", "level", "Level"),
+    ]
+    """Keys of the dashboard (see the help screen for the commands they match)."""
+
+    RUN_POLL_S = 1.0
+    """Seconds between reads of the run's record, metrics and checkpoints."""
+    GPU_POLL_S = 1.0
+    """Seconds between GPU readings (NVML samples at 1-6 Hz; faster adds nothing)."""
+    LOG_POLL_S = 0.1
+    """Seconds between reads of new log lines."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.view: RunView | None = None
+        self._wake = threading.Event()
+        self._log_path: Path | None = None
+        self.polls = 0
+        """Run snapshots received (tests wait on it)."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield RunHeader(id="run-header")
+        yield GpuPanel(id="gpus")
+        with Horizontal(id="dash-middle"):
+            with Vertical(id="loss-box"):
+                yield LossChart(id="loss-chart")
+            yield CheckpointsTable(id="ckpt-table")
+        yield LogView(id="log")
+        yield Input(placeholder="search the log (enter to apply, empty to clear)", id="log-search")
+        yield Static(
+            f"$ cosmos-tui runs logs {self.run_id} -f", id="cli-hint", classes="cli-line", markup=False
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "cosmos-tui"
+        self.sub_title = self.run_id
+        self.query_one("#loss-box").border_title = "loss"
+        self.query_one("#ckpt-table").border_title = "checkpoints"
+        self.query_one("#log").border_title = "console.log"
+        self.query_one("#log-search").display = False
+        self.poll_run()
+        self.poll_gpus()
+
+    # -- pollers -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="dash-run", name="run poller")
+    def poll_run(self) -> None:
+        """Read the run's record, metrics and checkpoints every second."""
+        backend = self.app.backend  # type: ignore[attr-defined]
+
+        def on_error(e: Exception) -> None:
+            if isinstance(e, UserError):
+                self.app.call_from_thread(self.notify, str(e), severity="error")
+            return None
+
+        poll(
+            lambda: RunViewUpdated(backend.run_view(self.run_id)),
+            self.post_message,
+            self.RUN_POLL_S,
+            wake=self._wake,
+            on_error=on_error,
+        )
+
+    @work(thread=True, exclusive=True, group="dash-gpus", name="gpu poller")
+    def poll_gpus(self) -> None:
+        """Read the GPUs every second."""
+        backend = self.app.backend  # type: ignore[attr-defined]
+        poll(lambda: GpusUpdated(backend.gpus()), self.post_message, self.GPU_POLL_S)
+
+    @work(thread=True, exclusive=True, group="dash-log", name="log follower")
+    def follow_log(self, path: Path) -> None:
+        """Send new console lines ten times a second, in one batch each."""
+        follower = LogFollower(path)
+
+        def produce() -> LogLinesArrived | None:
+            lines = follower.read_new()
+            return LogLinesArrived(tuple(lines), follower.skipped_bytes) if lines else None
+
+        poll(produce, self.post_message, self.LOG_POLL_S)
+
+    # -- snapshots in ------------------------------------------------------------------------
+
+    def on_run_view_updated(self, message: RunViewUpdated) -> None:
+        view = message.view
+        self.view = view
+        self.polls += 1
+        now = self.app.backend.clock()  # type: ignore[attr-defined]
+        self.query_one(RunHeader).show(view)
+        self.query_one(LossChart).series = {view.row.id: view.losses}
+        self.query_one(CheckpointsTable).show(view.checkpoints, now)
+        self.query_one("#ckpt-table").border_subtitle = str(len(view.checkpoints))
+        if view.console_log and self._log_path is None:
+            self._log_path = Path(view.console_log)
+            self.follow_log(self._log_path)
+
+    def on_gpus_updated(self, message: GpusUpdated) -> None:
+        self.query_one(GpuPanel).show(message.state)
+
+    def on_log_lines_arrived(self, message: LogLinesArrived) -> None:
+        log = self.query_one(LogView)
+        log.add_lines(message.lines)
+        if message.skipped_bytes:
+            log.border_subtitle = f"skipped {message.skipped_bytes // 1024} KiB of a burst"
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        self.notify(message.message, severity="information" if message.ok else "error")
+        self._wake.set()
+        if message.ok and message.action == "resume" and message.run_id:
+            self.app.open_run(message.run_id, replace=True)  # type: ignore[attr-defined]
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _hint(self, key: str) -> None:
+        self.query_one("#cli-hint", Static).update("$ " + cli_commands(self.run_id, self.view)[key])
+
+    def action_stop(self) -> None:
+        self._hint("stop")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_action("stop")
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Stop {self.run_id}? The engine saves a checkpoint first.",
+                cli_commands(self.run_id, self.view)["stop"],
+                yes="Stop",
+            ),
+            confirmed,
+        )
+
+    def action_save_now(self) -> None:
+        self._hint("save")
+        self.run_action("save")
+
+    def action_resume(self) -> None:
+        self._hint("resume")
+        if self.view and self.view.row.active:
+            self.notify("The run is still going; stop it first to resume later.", severity="warning")
+            return
+        self.run_action("resume")
+
+    def action_export(self) -> None:
+        self._hint("export")
+        self.run_cli("export")
+
+    def action_prune(self) -> None:
+        self._hint("prune")
+        cmd = cli_commands(self.run_id, self.view)["prune"]
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_cli("prune")
+
+        self.app.push_screen(
+            ConfirmDialog("Delete all but the last 2 checkpoints (never the latest or a pinned one)?", cmd),
+            confirmed,
+        )
+
+    def action_open_preset(self) -> None:
+        self._hint("show")
+        text = self.view.preset_text if self.view and self.view.preset_text else "(no preset recorded)"
+        command = self.view.command if self.view else ""
+        self.app.push_screen(TextDialog(f"Preset of {self.run_id}", f"{text}\n# command\n{command}"))
+
+    def action_show_cli(self) -> None:
+        cmds = cli_commands(self.run_id, self.view)
+        self.app.push_screen(
+            TextDialog("Equivalent commands", "\n".join(f"# {k}\n{v}" for k, v in cmds.items()))
+        )
+
+    def action_follow(self) -> None:
+        on_ = self.query_one(LogView).toggle_follow()
+        self.notify("Following the log." if on_ else "Stopped following; f to follow again.")
+
+    def action_search(self) -> None:
+        box = self.query_one("#log-search", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "log-search":
+            self.query_one(LogView).set_filter(query=event.value)
+            event.input.display = bool(event.value)
+            self.query_one(LogView).focus()
+
+    def action_level(self) -> None:
+        level = self.query_one(LogView).cycle_level()
+        self.query_one("#log").border_subtitle = f"level ≥ {level}" if level else ""
+
+    @work(thread=True, group="dash-action", name="run action")
+    def run_action(self, action: str) -> None:
+        """Stop, save now or resume through core, off the event loop."""
+        backend = self.app.backend  # type: ignore[attr-defined]
+        try:
+            if action == "stop":
+                msg = ActionFinished(action, backend.stop(self.run_id))
+            elif action == "save":
+                msg = ActionFinished(action, backend.save_now(self.run_id))
+            else:
+                new_id = backend.resume(self.run_id)
+                msg = ActionFinished(action, f"Resumed as {new_id}.", run_id=new_id)
+        except UserError as e:
+            msg = ActionFinished(action, str(e), ok=False)
+        self.post_message(msg)
+
+    @work(thread=True, group="dash-action", name="cli action")
+    def run_cli(self, key: str) -> None:
+        """Run the headless command itself (export, prune): the TUI does what the CLI does."""
+        import subprocess
+
+        argv = shlex.split(cli_commands(self.run_id, self.view)[key])
+        proc = subprocess.run(
+            [sys.executable, "-m", "cosmos_tui", *argv[1:]],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=3600,
+        )
+        lines = (proc.stderr.strip() or proc.stdout.strip() or "done").splitlines()
+        self.post_message(ActionFinished(key, lines[-1][:200], ok=proc.returncode == 0))

@@ -1,0 +1,60 @@
+"""Small modal dialogs: a yes/no confirmation and a read-only text (a command, a preset)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Ask before doing something that cannot be undone; shows the equivalent CLI command."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("y", "dismiss(True)", "Yes")]
+    """Escape cancels, y confirms."""
+
+    def __init__(self, question: str, command: str = "", *, yes: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.command = command
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-title")
+            if self.command:
+                yield Static(f"$ {self.command}", classes="cli-line", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes, variant="error", id="yes")
+                yield Button("Cancel", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class TextDialog(ModalScreen[None]):
+    """Show text (a command, a preset) to read or copy; any of escape/q/enter closes it."""
+
+    BINDINGS = [
+        Binding("escape,q,enter", "dismiss", "Close"),
+        Binding("ctrl+c", "copy", "Copy", show=True),
+    ]
+    """Closing and copying keys."""
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(self.title_text, classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.text, markup=False, id="dialog-text")
+            yield Label("esc close · ctrl+c copy", classes="dim")
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.text)
+        self.notify("Copied to the clipboard.")

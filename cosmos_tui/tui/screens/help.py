@@ -1,0 +1,52 @@
+"""The help screen: what each screen is for and its keys."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# cosmos-tui
+
+Post-train Cosmos world models: pick a model, log in to Hugging Face, check a dataset, set up a
+run, launch it, and watch it. Everything here has a headless command; each screen shows it.
+
+## Runs (home)
+| key | does | command |
+|---|---|---|
+| `n` | new run wizard | `cosmos-tui run PRESET` |
+| `enter` | open the run's dashboard | `cosmos-tui runs show ID` |
+| `space` | select a run to compare | |
+| `c` | compare loss of the selected runs | |
+| `r` | refresh now | `cosmos-tui runs list` |
+
+## Dashboard
+| key | does | command |
+|---|---|---|
+| `s` | stop (the engine saves first) | `cosmos-tui runs stop ID` |
+| `w` | save a checkpoint now | `touch JOB_DIR/SAVE_NOW` |
+| `R` | resume from the latest checkpoint | `cosmos-tui runs resume ID` |
+| `e` | export the latest checkpoint | `cosmos-tui ckpt export ID --out DIR` |
+| `p` | prune old checkpoints | `cosmos-tui ckpt prune ID --keep-last 2` |
+| `o` | open the preset | `cosmos-tui runs show ID` |
+| `c` | show the equivalent commands | |
+| `f` / `/` / `l` | follow, search, level filter of the log | `cosmos-tui runs logs ID -f` |
+| `escape` | back to the runs | |
+
+## Everywhere
+`ctrl+p` command palette · `?` this help · `q` quit (runs keep going; they live on disk).
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and commands for every screen."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    """Any of these closes the help."""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Markdown(HELP)

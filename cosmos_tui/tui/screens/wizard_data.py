@@ -1,0 +1,199 @@
+"""Wizard step 3: the dataset folder, its layout (detected or chosen), and a validation that runs
+in a worker with progress and ends in a findings table (severity, count, example, fix)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
+
+from cosmos_tui.core.errors import UserError
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+
+class ValidationProgress(Message):
+    """Clips checked so far."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+
+
+class ValidationDone(Message):
+    """The report (``None`` with ``error`` when validation could not run)."""
+
+    def __init__(self, report=None, error: str = "") -> None:
+        super().__init__()
+        self.report = report
+        self.error = error
+
+
+class LayoutDetected(Message):
+    """The layout the folder looks like (``None``: not recognised)."""
+
+    def __init__(self, layout: str | None) -> None:
+        super().__init__()
+        self.layout_id = layout
+
+
+class DataStep(Vertical):
+    """Pick a dataset folder (or make a synthetic one), check it, read the findings."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(classes="step", **kwargs)
+        self.report = None
+        self.experiment: str | None = None
+
+    def compose(self) -> ComposeResult:
+        from cosmos_tui.core.datasets.layouts import LAYOUTS
+
+        yield Label("3 · Data", classes="step-title")
+        with Horizontal(classes="row"):
+            yield Label("Folder")
+            yield Input(
+                placeholder="/path/to/dataset (the folder holding videos/)", id="data-root", compact=True
+            )
+        with Horizontal(classes="row"):
+            yield Label("Layout")
+            yield Select(
+                [(f"{k} — {v.title}", k) for k, v in LAYOUTS.items()],
+                id="data-layout",
+                prompt="detect",
+                compact=True,
+            )
+        with Horizontal(classes="row"):
+            yield Button("Validate", id="data-validate", variant="primary", compact=True)
+            yield Button("Make a synthetic set here", id="data-synth", compact=True)
+        yield ProgressBar(id="data-progress", show_eta=False)
+        yield DataTable(id="findings-table", cursor_type="row")
+        yield Static("", id="data-summary")
+
+    def on_mount(self) -> None:
+        self.query_one("#findings-table", DataTable).add_columns(
+            "severity", "finding", "count", "example", "fix"
+        )
+        self.query_one("#data-progress").display = False
+
+    def enter(self, model, experiment: str | None) -> None:
+        """Show this step for ``model``; its layout is preselected."""
+        self.experiment = experiment
+        if model is not None and self.query_one("#data-layout", Select).is_blank():
+            self.query_one("#data-layout", Select).value = model.dataset_layout
+
+    @property
+    def data_root(self) -> str:
+        """The folder typed in."""
+        return self.query_one("#data-root", Input).value.strip()
+
+    @property
+    def layout_id(self) -> str | None:
+        """The layout chosen or detected."""
+        sel = self.query_one("#data-layout", Select)
+        return None if sel.is_blank() else str(sel.value)
+
+    def _cli(self) -> str:
+        exp = f" --experiment {self.experiment}" if self.experiment else ""
+        return f"$ cosmos-tui data validate {self.data_root or 'DIR'} --layout {self.layout_id or 'ID'}{exp}"
+
+    @on(Input.Submitted, "#data-root")
+    def _detect(self) -> None:
+        if self.data_root:
+            self.detect(self.data_root)
+
+    @work(thread=True, exclusive=True, group="data-detect", name="layout detector")
+    def detect(self, root: str) -> None:
+        """Guess the layout from the folder's structure."""
+        from cosmos_tui.core.datasets.layouts import detect_layout
+
+        self.post_message(LayoutDetected(detect_layout(Path(root).expanduser())))
+
+    def on_layout_detected(self, message: LayoutDetected) -> None:
+        if message.layout:
+            self.query_one("#data-layout", Select).value = message.layout
+            self.notify(f"Layout detected: {message.layout}")
+        else:
+            self.notify("No known layout recognised; choose one.", severity="warning")
+
+    @on(Button.Pressed, "#data-validate")
+    def _validate(self) -> None:
+        if not self.data_root or not self.layout_id:
+            self.notify("Give a folder and a layout first.", severity="warning")
+            return
+        self.query_one("#data-progress").display = True
+        self.query_one("#data-summary", Static).update(f"Validating…\n[dim]{self._cli()}[/dim]")
+        self.validate(self.data_root, self.layout_id, self.experiment)
+
+    @work(thread=True, exclusive=True, group="data-validate", name="validator")
+    def validate(self, root: str, layout: str, experiment: str | None) -> None:
+        """Run the dataset validator, posting progress as clips are checked."""
+        from cosmos_tui.core.datasets.validate import validate
+
+        try:
+            report = validate(
+                Path(root).expanduser(),
+                layout,
+                experiment=experiment,
+                progress=lambda done, total: self.post_message(ValidationProgress(done, total)),
+            )
+            self.post_message(ValidationDone(report))
+        except UserError as e:
+            self.post_message(ValidationDone(error=str(e)))
+
+    def on_validation_progress(self, message: ValidationProgress) -> None:
+        self.query_one("#data-progress", ProgressBar).update(total=message.total or 1, progress=message.done)
+
+    def on_validation_done(self, message: ValidationDone) -> None:
+        self.report = message.report
+        table = self.query_one("#findings-table", DataTable)
+        table.clear()
+        summary = self.query_one("#data-summary", Static)
+        if message.error:
+            summary.update(f"[red]{message.error}[/red]")
+            return
+        r = message.report
+        for f in r.findings:
+            example = f.examples[0] if f.examples else ""
+            if isinstance(example, (tuple, list)):
+                example = " ".join(str(x) for x in example)
+            table.add_row(
+                Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
+                f.id,
+                str(f.count),
+                str(example)[:40],
+                f.fix[:60],
+            )
+        verdict = "[green]valid[/green]" if r.ok else f"[red]{r.errors} error finding(s)[/red]"
+        summary.update(
+            f"{verdict}: {r.clips} clips, {r.videos} videos, {r.embeddings} embeddings, "
+            f"{r.min_frames} frames needed · {r.elapsed_s:.1f} s\n[dim]{self._cli()}[/dim]"
+        )
+
+    @on(Button.Pressed, "#data-synth")
+    def _synth(self) -> None:
+        if not self.data_root or not self.layout_id:
+            self.notify("Give an empty folder and a layout first.", severity="warning")
+            return
+        self.query_one("#data-summary", Static).update(
+            f"Writing a synthetic {self.layout_id} set…\n"
+            f"[dim]$ cosmos-tui data synth {self.data_root} --layout {self.layout_id}[/dim]"
+        )
+        self.synth(self.data_root, self.layout_id)
+
+    @work(thread=True, exclusive=True, group="data-validate", name="synthesizer")
+    def synth(self, root: str, layout: str) -> None:
+        """Write a small valid dataset of real mp4s, then validate it."""
+        from cosmos_tui.core.datasets.synth import synthesize
+
+        try:
+            synthesize(Path(root).expanduser(), layout)
+        except UserError as e:
+            self.post_message(ValidationDone(error=str(e)))
+            return
+        self.app.call_from_thread(self._validate)

@@ -1,0 +1,103 @@
+"""Wizard step 5: the preflight summary, then launch and go straight to the dashboard."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, DataTable, Label, Static
+
+from cosmos_tui.core.errors import UserError
+
+LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+class PreflightDone(Message):
+    """Preflight verdicts for the preset (or why they could not be worked out)."""
+
+    def __init__(self, checks: tuple = (), command: str = "", error: str = "") -> None:
+        super().__init__()
+        self.checks = checks
+        self.command = command
+        self.error = error
+
+
+class RunStarted(Message):
+    """The run was launched (``run_id``) or refused (``error``)."""
+
+    def __init__(self, run_id: str | None = None, error: str = "") -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.error = error
+
+
+class LaunchStep(Vertical):
+    """Preflight table, the command, and the Launch button."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(classes="step", **kwargs)
+        self.preset = None
+        self.checks: tuple = ()
+
+    def compose(self) -> ComposeResult:
+        yield Label("5 · Launch", classes="step-title")
+        yield DataTable(id="preflight-table", cursor_type="row")
+        yield Static("Running preflight checks…", id="launch-summary")
+        with Horizontal(classes="row"):
+            yield Button("Launch", id="launch-go", variant="success", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#preflight-table", DataTable).add_columns("check", "", "finding")
+
+    def enter(self, preset) -> None:
+        """Run preflight for ``preset``."""
+        self.preset = preset
+        self.query_one("#launch-go", Button).disabled = True
+        self.query_one("#launch-summary", Static).update("Running preflight checks…")
+        self.preflight(preset)
+
+    @work(thread=True, exclusive=True, group="preflight", name="preflight")
+    def preflight(self, preset) -> None:
+        """The same checks ``cosmos-tui run`` makes before starting."""
+        from cosmos_tui.core.runs.lifecycle import prepare
+
+        try:
+            prepared = prepare(preset, dryrun=False)
+            self.post_message(PreflightDone(tuple(prepared.checks), prepared.spec.shell()))
+        except UserError as e:
+            self.post_message(PreflightDone(error=str(e)))
+
+    def on_preflight_done(self, message: PreflightDone) -> None:
+        table = self.query_one("#preflight-table", DataTable)
+        table.clear()
+        self.checks = message.checks
+        for c in message.checks:
+            table.add_row(c.name, Text(c.level, style=LEVEL_STYLE.get(c.level, "")), c.message)
+        fails = [c for c in message.checks if c.level == "fail"]
+        summary = self.query_one("#launch-summary", Static)
+        if message.error:
+            summary.update(f"[red]{message.error}[/red]")
+        elif fails:
+            summary.update(f"[red]{len(fails)} check(s) fail; fix them and come back.[/red]")
+        else:
+            summary.update("[green]Ready.[/green] [dim]$ cosmos-tui run PRESET (save it in step 4)[/dim]")
+        self.query_one("#launch-go", Button).disabled = bool(fails or message.error)
+
+    @on(Button.Pressed, "#launch-go")
+    def _go(self) -> None:
+        self.query_one("#launch-go", Button).disabled = True
+        self.query_one("#launch-summary", Static).update("Launching…")
+        self.launch(self.preset)
+
+    @work(thread=True, exclusive=True, group="launch", name="launcher")
+    def launch(self, preset) -> None:
+        """Create the run record and start its supervisor (returns at once)."""
+        from cosmos_tui.core.runs.lifecycle import start_run
+
+        try:
+            record = start_run(preset)
+            self.post_message(RunStarted(record.id))
+        except UserError as e:
+            self.post_message(RunStarted(error=str(e)))

@@ -1,0 +1,161 @@
+"""Wizard step 4: experiment, overrides as a validated form, nproc/nnodes, W&B mode, output root,
+HF_HOME; the exact command previewed live (``core.launch.render``); save as a preset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, Select, Static
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.presets import Preset, apply_sets, preset_from_dict, save_preset
+
+WANDB_MODES = ("offline", "online", "disabled")
+FIELDS = ("#setup-overrides", "#setup-nproc", "#setup-nnodes", "#setup-output", "#setup-hfhome")
+
+
+class SetupStep(Vertical):
+    """A form over the preset; every change re-renders the command or says what is wrong."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(classes="step", **kwargs)
+        self.base: dict = {}
+        self.preset: Preset | None = None
+        self.error: str | None = "not set up yet"
+
+    def compose(self) -> ComposeResult:
+        yield Label("4 · Setup", classes="step-title")
+        with Horizontal(classes="row"):
+            yield Label("Experiment")
+            yield Select(
+                [("s2mv_text2world_tiny", "s2mv_text2world_tiny")],
+                id="setup-experiment",
+                allow_blank=False,
+                compact=True,
+            )
+        with Horizontal(classes="row"):
+            yield Label("Overrides")
+            yield Input(
+                placeholder="trainer.max_iter=100 optimizer.lr=1e-4 (key=value, space separated)",
+                id="setup-overrides",
+                compact=True,
+            )
+        with Horizontal(classes="row"):
+            yield Label("nproc / nnodes")
+            yield Input("1", id="setup-nproc", type="integer", compact=True)
+            yield Input("1", id="setup-nnodes", type="integer", compact=True)
+        with Horizontal(classes="row"):
+            yield Label("W&B mode")
+            yield Select(
+                [(m, m) for m in WANDB_MODES],
+                id="setup-wandb",
+                allow_blank=False,
+                value="offline",
+                compact=True,
+            )
+        with Horizontal(classes="row"):
+            yield Label("Output root")
+            yield Input(
+                placeholder="IMAGINAIRE_OUTPUT_ROOT (default from the environment)",
+                id="setup-output",
+                compact=True,
+            )
+        with Horizontal(classes="row"):
+            yield Label("HF_HOME")
+            yield Input(
+                placeholder="Hugging Face cache (default from the environment)",
+                id="setup-hfhome",
+                compact=True,
+            )
+        yield Static("", id="setup-error", classes="field-error")
+        yield Static("", id="command-preview", markup=False)
+        with Horizontal(classes="row"):
+            yield Label("Save as")
+            yield Input(placeholder="preset name, e.g. my-tiny-run", id="setup-name", compact=True)
+            yield Button("Save preset", id="setup-save", compact=True)
+
+    def enter(self, model, data_root: str, layout: str | None) -> None:
+        """Start from the model's defaults and the dataset picked in step 3."""
+        exp = self.query_one("#setup-experiment", Select)
+        experiments = list(model.experiments) if model else ["s2mv_text2world_tiny"]
+        exp.set_options([(e, e) for e in experiments])
+        if exp.value not in experiments:
+            exp.value = experiments[0]
+        self.base = {
+            "model": {"id": model.id} if model else {},
+            "engine": {"kind": model.engine} if model else {},
+            "data": {k: v for k, v in {"layout": layout, "root": data_root or None}.items() if v},
+        }
+        if model is not None and model.engine == "builtin" and model.compute.min_gpus == 0:
+            nproc = self.query_one("#setup-nproc", Input)
+            if nproc.value == "1":
+                nproc.value = "2"  # the CPU path shards over 2 gloo ranks, as the tests do
+            overrides = self.query_one("#setup-overrides", Input)
+            if not overrides.value:
+                overrides.value = "trainer.max_iter=10 checkpoint.save_iter=5 trainer.logging_iter=1"
+        self.recompute()
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def recompute(self) -> None:
+        """Validate the form into a preset and render its command."""
+        error_box = self.query_one("#setup-error", Static)
+        preview = self.query_one("#command-preview", Static)
+        try:
+            self.preset = self._build()
+            from cosmos_tui.core.launch import render
+
+            spec = render(self.preset)
+            preview.update("$ " + spec.shell(multiline=True).replace("\n", "\n  "))
+            self.error = None
+            error_box.update("")
+        except UserError as e:
+            self.preset, self.error = None, str(e)
+            error_box.update(f"✗ {e}")
+
+    def _build(self) -> Preset:
+        def value(wid: str) -> str:
+            return self.query_one(wid, Input).value.strip()
+
+        data = {k: dict(v) for k, v in self.base.items()}
+        data["experiment"] = {"name": str(self.query_one("#setup-experiment", Select).value)}
+        launch = {}
+        for key, wid in (("nproc_per_node", "#setup-nproc"), ("nnodes", "#setup-nnodes")):
+            if not value(wid).isdigit():
+                raise UserError(f"{key} must be a whole number of at least 1")
+            launch[key] = int(value(wid))
+        data["launch"] = launch
+        env = {
+            k: v
+            for k, v in (("output_root", value("#setup-output")), ("HF_HOME", value("#setup-hfhome")))
+            if v
+        }
+        if env:
+            data["env"] = env
+        data["wandb"] = {"mode": str(self.query_one("#setup-wandb", Select).value)}
+        preset = preset_from_dict(data, source="the form")
+        sets = value("#setup-overrides").split()
+        return apply_sets(preset, sets, source="overrides") if sets else preset
+
+    @on(Button.Pressed, "#setup-save")
+    def save(self) -> None:
+        """Save the form as a preset under the state root's ``presets/`` folder."""
+        from cosmos_tui.core.paths import state_root
+
+        name = self.query_one("#setup-name", Input).value.strip()
+        if not name or "/" in name:
+            self.notify("Give the preset a name (no slashes).", severity="warning")
+            return
+        if self.preset is None:
+            self.notify(self.error or "The form is not valid yet.", severity="error")
+            return
+        path = Path(state_root()) / "presets" / f"{name}.toml"
+        try:
+            save_preset(self.preset, path)
+        except UserError as e:
+            self.notify(str(e), severity="error")
+            return
+        self.notify(f"Saved {path}. Run it with: cosmos-tui run {path}")

@@ -1,0 +1,133 @@
+"""Immutable snapshots the widgets render.
+
+Pollers (thread workers) build these from ``core`` and post them in messages; widgets never read
+files or call core themselves. Every field is plain data, so a snapshot can be built in a test
+from fixed values and rendered the same way every time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ACTIVE_STATUSES = frozenset({"created", "starting", "running", "stopping"})
+"""Run statuses during which the dashboard keeps polling."""
+
+
+@dataclass(frozen=True)
+class GpuSample:
+    """One GPU at one moment."""
+
+    index: int
+    """Device index as NVML numbers it."""
+    name: str
+    """Product name, e.g. ``NVIDIA H100 80GB HBM3``."""
+    util_pct: float
+    """GPU utilisation, 0..100."""
+    mem_used_mb: float
+    """Memory in use, MiB."""
+    mem_total_mb: float
+    """Memory on the device, MiB."""
+    temp_c: float | None = None
+    """Temperature in degrees Celsius."""
+    power_w: float | None = None
+    """Power draw in watts."""
+    power_limit_w: float | None = None
+    """Power limit in watts."""
+
+    @property
+    def mem_pct(self) -> float:
+        """Memory in use as a percentage of the total."""
+        return 100.0 * self.mem_used_mb / self.mem_total_mb if self.mem_total_mb else 0.0
+
+
+@dataclass(frozen=True)
+class GpuState:
+    """Every GPU on this machine, or the reason there are none."""
+
+    gpus: tuple[GpuSample, ...] = ()
+    """The devices, by index."""
+    reason: str | None = None
+    """Why the list is empty (no driver, no device, NVML missing)."""
+
+
+@dataclass(frozen=True)
+class CheckpointRow:
+    """One checkpoint as the dashboard lists it."""
+
+    iteration: int
+    """Training iteration it holds."""
+    mtime: float
+    """Modification time (epoch seconds)."""
+    size_bytes: int
+    """Bytes on disk."""
+    complete: bool
+    """Every part written (DCP ``.metadata`` everywhere, or the whole ``.pt`` set)."""
+    is_latest: bool
+    """The latest-checkpoint pointer names it."""
+    pinned: bool = False
+    """Protected from pruning."""
+    has_ema: bool = False
+    """Holds EMA weights."""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the runs screen lists it."""
+
+    id: str
+    """Run id (``cosmos-tui runs show ID``)."""
+    status: str
+    """``created|starting|running|stopping|finished|failed|stopped|lost``."""
+    experiment: str = ""
+    """Experiment name."""
+    model: str = ""
+    """Catalog id of the model."""
+    iteration: int | None = None
+    """Last iteration seen."""
+    max_iter: int | None = None
+    """``trainer.max_iter`` when known."""
+    loss: float | None = None
+    """Last loss seen."""
+    started: float | None = None
+    """Start time (epoch seconds)."""
+    exit_code: int | None = None
+    """Exit code once ended."""
+    reason: str | None = None
+    """Why it ended the way it did (``lost``, OOM kill, ...)."""
+    stalled: bool = False
+    """No progress for much longer than the recent step time."""
+    crashed: bool = False
+    """Ended failed or lost, or NaN/Inf loss seen."""
+
+    @property
+    def active(self) -> bool:
+        """Whether the run may still change."""
+        return self.status in ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class RunView:
+    """Everything the dashboard shows about one run at one moment (except log lines)."""
+
+    row: RunRow
+    """Status and progress."""
+    losses: tuple[tuple[int, float], ...] = ()
+    """``(iteration, loss)`` points, already downsampled for the chart."""
+    sec_per_iter: float | None = None
+    """Recent seconds per iteration."""
+    samples_per_s: float | None = None
+    """Recent training samples per second (builtin engine)."""
+    eta_s: float | None = None
+    """Seconds to ``max_iter`` at the recent speed."""
+    checkpoints: tuple[CheckpointRow, ...] = ()
+    """Checkpoints of the job, by iteration."""
+    job_dir: str | None = None
+    """The engine's job output folder."""
+    console_log: str | None = None
+    """Path of the run's console log."""
+    command: str = ""
+    """The launched command as a shell line."""
+    preset_text: str = ""
+    """The preset snapshot as TOML."""
+    flags: tuple[str, ...] = field(default_factory=tuple)
+    """Sentences the watchdog raised (stall, NaN loss, low disk, OOM kill)."""

@@ -1,0 +1,41 @@
+"""The checkpoints of a run: iteration, age, size, complete, latest, pinned, EMA."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from cosmos_tui.tui.state import CheckpointRow
+from cosmos_tui.tui.widgets.format import age, size
+
+
+class CheckpointsTable(DataTable):
+    """A table rebuilt only when the checkpoints change."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._shown: tuple[CheckpointRow, ...] | None = None
+        self._now_bucket = -1
+
+    def on_mount(self) -> None:
+        self.add_columns("iter", "saved", "size", "complete", "latest")
+
+    def show(self, rows: tuple[CheckpointRow, ...], now: float) -> None:
+        """Render ``rows`` (ages relative to ``now``)."""
+        bucket = int(now // 10)
+        if rows == self._shown and bucket == self._now_bucket:
+            return
+        self._shown, self._now_bucket = rows, bucket
+        self.clear()
+        for c in rows:
+            latest = Text("latest", style="bold green") if c.is_latest else Text("")
+            if c.pinned:
+                latest.append(" pin", style="cyan")
+            self.add_row(
+                str(c.iteration),
+                age(c.mtime, now),
+                size(c.size_bytes),
+                Text("yes", style="green") if c.complete else Text("writing", style="yellow"),
+                latest,
+                key=str(c.iteration),
+            )

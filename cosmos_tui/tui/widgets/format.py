@@ -1,0 +1,60 @@
+"""Formatting helpers shared by widgets: durations, ages, sizes, status styles."""
+
+from __future__ import annotations
+
+STATUS_STYLE = {
+    "created": "dim",
+    "starting": "cyan",
+    "running": "bold green",
+    "stopping": "yellow",
+    "finished": "green",
+    "stopped": "yellow",
+    "failed": "bold red",
+    "lost": "bold red",
+}
+"""Rich style of each run status."""
+
+
+def duration(seconds: float | None) -> str:
+    """``1h02m``, ``3m05s``, ``42s``; ``–`` when unknown."""
+    if seconds is None:
+        return "–"
+    s = int(max(0, seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
+def age(then: float | None, now: float) -> str:
+    """How long ago ``then`` was, e.g. ``5m ago``."""
+    if then is None:
+        return "–"
+    return f"{duration(now - then)} ago"
+
+
+def size(num_bytes: int | None) -> str:
+    """Bytes in binary units: ``512 B``, ``1.5 MiB``."""
+    if num_bytes is None:
+        return "–"
+    value = float(num_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def progress(iteration: int | None, max_iter: int | None) -> str:
+    """``120/500 (24%)``, ``120`` without a max, ``–`` before the first iteration."""
+    if iteration is None:
+        return "–"
+    if max_iter:
+        return f"{iteration}/{max_iter} ({100 * iteration // max_iter}%)"
+    return str(iteration)
+
+
+def loss(value: float | None) -> str:
+    """A loss with four decimals, as the engines print it."""
+    return "–" if value is None else f"{value:.4f}"

@@ -1,0 +1,98 @@
+"""A compact line chart drawn with braille dots: one or more loss curves over iterations.
+
+Textual has no chart widget; braille gives 2x4 dots per cell, enough for a readable curve in a
+few rows. The widget only renders the series it is given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+Series = Sequence[tuple[float, float]]
+# Bit of each dot in a braille cell, by (column, row) within the 2x4 cell.
+_DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
+PALETTE = ("green", "cyan", "magenta", "yellow", "blue", "red")
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
+
+
+def render_chart(series: dict[str, Series], width: int, height: int, *, empty: str = "no data yet") -> Text:
+    """The chart as styled text of ``height`` lines, ``width`` cells wide, with a y-axis label
+    column (max, min) and the x range on the last line."""
+    pts = [(x, y) for s in series.values() for x, y in s if math.isfinite(y)]
+    if not pts or width < 12 or height < 3:
+        return Text(empty, style="dim", justify="center")
+    rows = height - 1
+    ymin = min(y for _, y in pts)
+    ymax = max(y for _, y in pts)
+    xmin = min(x for x, _ in pts)
+    xmax = max(x for x, _ in pts)
+    label_w = max(len(_fmt(ymax)), len(_fmt(ymin))) + 1
+    cols = width - label_w
+    dots_w, dots_h = cols * 2, rows * 4
+    yspan = (ymax - ymin) or 1.0
+    xspan = (xmax - xmin) or 1.0
+    cells: list[list[int]] = [[0] * cols for _ in range(rows)]
+    owner: list[list[int]] = [[-1] * cols for _ in range(rows)]
+
+    def plot(dx: int, dy: int, idx: int) -> None:
+        cx, cy = dx // 2, dy // 4
+        cells[cy][cx] |= _DOTS[dx % 2][dy % 4]
+        owner[cy][cx] = idx
+
+    for idx, s in enumerate(series.values()):
+        prev: tuple[int, int] | None = None
+        for x, y in s:
+            if not math.isfinite(y):
+                prev = None
+                continue
+            dx = min(dots_w - 1, int((x - xmin) / xspan * (dots_w - 1) + 0.5))
+            dy = min(dots_h - 1, int((ymax - y) / yspan * (dots_h - 1) + 0.5))
+            if prev is not None:  # join with a straight line of dots
+                px, py = prev
+                steps = max(abs(dx - px), abs(dy - py), 1)
+                for k in range(1, steps):
+                    plot(px + (dx - px) * k // steps, py + (dy - py) * k // steps, idx)
+            plot(dx, dy, idx)
+            prev = (dx, dy)
+    text = Text(no_wrap=True, overflow="crop")
+    for r in range(rows):
+        label = _fmt(ymax) if r == 0 else _fmt(ymin) if r == rows - 1 else ""
+        text.append(label.rjust(label_w - 1) + "│", style="dim")
+        for c in range(cols):
+            bits = cells[r][c]
+            text.append(chr(0x2800 + bits), style=PALETTE[owner[r][c] % len(PALETTE)] if bits else "")
+        text.append("\n")
+    left, right = f"{int(xmin)}", f"it {int(xmax)}"
+    text.append(" " * label_w + left + right.rjust(max(1, cols - len(left))), style="dim")
+    return text
+
+
+class LossChart(Widget):
+    """Loss over iterations for one run, or several runs in different colours (with a legend)."""
+
+    series: reactive[dict[str, tuple[tuple[int, float], ...]]] = reactive(dict, layout=False)
+    """Curves by name; each a sequence of ``(iteration, loss)``."""
+
+    def __init__(self, *, empty: str = "no loss reported yet", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.empty = empty
+
+    def render(self) -> Text:
+        width, height = self.content_size
+        legend = len(self.series) > 1
+        chart = render_chart(dict(self.series), width, height - (1 if legend else 0), empty=self.empty)
+        if not legend:
+            return chart
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for i, name in enumerate(self.series):
+            line.append("■ ", style=PALETTE[i % len(PALETTE)])
+            line.append(f"{name}  ")
+        return Text("\n").join([line, chart])

@@ -1,0 +1,77 @@
+"""The list of runs: status, progress, loss, stall/crash flags, age; a mark for comparison."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from cosmos_tui.tui.state import RunRow
+from cosmos_tui.tui.widgets.format import STATUS_STYLE, age, loss, progress
+
+
+def flags(row: RunRow) -> Text:
+    """The stall and crash flags of a run, or its exit code once ended."""
+    text = Text()
+    if row.stalled:
+        text.append("STALL ", style="bold yellow")
+    if row.crashed:
+        text.append("CRASH ", style="bold red")
+    if row.reason and row.status in ("failed", "lost"):
+        text.append(row.reason[:40], style="red")
+    return text
+
+
+class RunsTable(DataTable):
+    """Rows of :class:`RunRow`; space marks rows for comparing their loss curves."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.marked: set[str] = set()
+        self.rows_shown: tuple[RunRow, ...] = ()
+
+    def on_mount(self) -> None:
+        self.add_column("", key="mark", width=1)
+        self.add_column("run", key="id")
+        self.add_column("status", key="status")
+        self.add_column("progress", key="progress")
+        self.add_column("loss", key="loss")
+        self.add_column("started", key="started")
+        self.add_column("flags", key="flags")
+
+    def show(self, rows: tuple[RunRow, ...], now: float) -> None:
+        """Render ``rows``, keeping the cursor on the same run."""
+        current = self.current_id
+        self.rows_shown = rows
+        self.clear()
+        for r in rows:
+            self.add_row(
+                Text("●", style="cyan") if r.id in self.marked else "",
+                r.id,
+                Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                progress(r.iteration, r.max_iter),
+                loss(r.loss),
+                age(r.started, now),
+                flags(r),
+                key=r.id,
+            )
+        if current is not None and current in {r.id for r in rows}:
+            self.move_cursor(row=self.get_row_index(current))
+
+    @property
+    def current_id(self) -> str | None:
+        """The run under the cursor."""
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return key.value
+
+    def toggle_mark(self) -> None:
+        """Mark or unmark the run under the cursor for comparison."""
+        run_id = self.current_id
+        if run_id is None:
+            return
+        self.marked ^= {run_id}
+        self.update_cell(run_id, "mark", Text("●", style="cyan") if run_id in self.marked else "")
