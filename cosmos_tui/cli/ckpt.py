@@ -1,11 +1,272 @@
-"""`cosmos-tui ckpt`."""
+"""`cosmos-tui ckpt`: list, verify, export, prune, pin and forecast checkpoints.
+
+Every command takes TARGET: a job dir, its ``checkpoints/`` folder, one ``iter_N`` folder, or a run
+id. Exit codes: 0 ok, 1 a checkpoint is bad / the disk will fill / nothing to do, 2 usage.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
-from cosmos_tui.cli.common import not_built
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, to_jsonable, warn
+
+ckpt_app = typer.Typer(
+    help="Checkpoints: list, verify, export for inference, prune, pin, disk forecast.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+TargetArg = typer.Argument(..., help="Job dir, its checkpoints/ folder, an iter_N folder, or a run id.")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def _state(c) -> str:
+    from cosmos_tui.core.checkpoints.scan import is_being_written
+
+    if c.complete:
+        return "complete"
+    return "saving" if is_being_written(c) else "incomplete"
+
+
+def _scan(target: str):
+    from cosmos_tui.core.checkpoints.locate import resolve_checkpoints_dir
+    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+
+    directory = resolve_checkpoints_dir(target)
+    return directory, scan_checkpoints(directory)
+
+
+@ckpt_app.command("list")
+def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
+    """Every checkpoint: iteration, time, size, complete or not, latest, pinned, EMA."""
+    from rich.table import Table
+
+    directory, found = _scan(target)
+    if json:
+        emit_json([{**to_jsonable(c), "state": _state(c)} for c in found])
+        return
+    if not found:
+        info(f"No checkpoints in {directory} yet.")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("ITER", "SAVED", "SIZE", "STATE", "LATEST", "PINNED", "EMA", "LAYOUT"):
+        table.add_column(col, justify="right" if col in ("ITER", "SIZE") else "left")
+    for c in found:
+        table.add_row(
+            str(c.iteration),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(c.mtime)),
+            _mb(c.size_bytes),
+            _state(c),
+            "*" if c.is_latest else "",
+            "pin" if c.pinned else "",
+            "yes" if c.has_ema else "no",
+            c.layout,
+        )
+    out.print(table)
+    info(f"{len(found)} checkpoint(s) in {directory}, {_mb(sum(c.size_bytes for c in found))}")
+
+
+@ckpt_app.command("verify")
+def verify_cmd(
+    target: str = TargetArg,
+    iteration: int | None = typer.Option(None, "--iter", help="Only this iteration (default: all)."),
+    deep: bool = typer.Option(False, "--deep", help="Also deserialise every model tensor chunk."),
+    json: bool = JsonOption,
+) -> None:
+    """Check that every shard the metadata names is there, whole; a verdict per checkpoint."""
+    from cosmos_tui.core.checkpoints.export import find_checkpoint
+    from cosmos_tui.core.checkpoints.verify import verify_checkpoint
+
+    directory, found = _scan(target)
+    chosen = found if iteration is None else [find_checkpoint(found, iteration)]
+    verdicts = [verify_checkpoint(c, deep=deep) for c in chosen]
+    if json:
+        emit_json([{**to_jsonable(v), "ok": v.ok} for v in verdicts])
+    else:
+        if not verdicts:
+            info(f"No checkpoints in {directory} yet.")
+        for v in verdicts:
+            out.print(f"{'ok ' if v.ok else 'BAD'} {v.message}")
+            for p in v.problems[1:]:
+                out.print(f"      {p}")
+    if any(not v.ok for v in verdicts):
+        raise typer.Exit(1)
+
+
+@ckpt_app.command("export")
+def export_cmd(
+    target: str = TargetArg,
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the exported files."),
+    iteration: int | None = typer.Option(None, "--iter", help="Iteration (default: latest complete)."),
+    dtype: str | None = typer.Option(
+        None, "--dtype", help="bf16 or fp32: only that EMA file (default both)."
+    ),
+    ema: bool = typer.Option(True, "--ema/--no-ema", help="Export EMA weights (model_ema_*.pt)."),
+    full: bool = typer.Option(True, "--full/--no-full", help="Also write model.pt with every key."),
+    fmt: str = typer.Option("pt", "--format", help="pt or safetensors."),
+    yes: bool = typer.Option(False, "--yes", help="Overwrite existing output files."),
+    json: bool = JsonOption,
+) -> None:
+    """Consolidate a checkpoint into upstream's inference files (model.pt, model_ema_{fp32,bf16}.pt)."""
+    from cosmos_tui.core.checkpoints.export import export_checkpoint, find_checkpoint
+    from cosmos_tui.core.checkpoints.verify import verify_checkpoint
+    from cosmos_tui.core.errors import UsageError, UserError
+
+    if dtype not in (None, "bf16", "fp32"):
+        raise UsageError(f"--dtype must be bf16 or fp32, not {dtype!r}.")
+    if fmt not in ("pt", "safetensors"):
+        raise UsageError(f"--format must be pt or safetensors, not {fmt!r}.")
+    _, found = _scan(target)
+    chosen = find_checkpoint(found, iteration)
+    verdict = verify_checkpoint(chosen)
+    if not verdict.ok:
+        raise UserError(f"Not exporting: {verdict.message}")
+    if not json:
+        info(f"Exporting iteration {chosen.iteration} ({_mb(chosen.size_bytes)}) to {out_dir} ...")
+    result = export_checkpoint(
+        chosen,
+        out_dir,
+        ema=ema,
+        dtype=dtype,
+        full=full,
+        fmt=fmt,
+        overwrite=yes,  # type: ignore[arg-type]
+    )
+    rate = result.bytes_read / max(result.seconds, 1e-9) / 1e6
+    if json:
+        emit_json(result)
+        return
+    for path in result.files:
+        out.print(str(path))
+    if result.skipped:
+        warn(f"left out non-tensor entries: {', '.join(result.skipped)}")
+    info(f"Done in {result.seconds:.1f} s ({_mb(result.bytes_written)} written, {rate:.0f} MB/s read).")
+
+
+@ckpt_app.command("prune")
+def prune_cmd(
+    target: str = TargetArg,
+    keep_last: int = typer.Option(..., "--keep-last", help="Keep the newest N complete checkpoints."),
+    keep_every: int | None = typer.Option(None, "--keep-every", help="Also keep iterations divisible by K."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show the plan (the default without --yes)."),
+    yes: bool = typer.Option(False, "--yes", help="Delete what the plan says."),
+    json: bool = JsonOption,
+) -> None:
+    """Delete old checkpoints; never the latest, a pinned one, or one being written."""
+    from cosmos_tui.core.checkpoints.prune import apply_prune, plan_prune
+
+    _, found = _scan(target)
+    plan = plan_prune(found, keep_last=keep_last, keep_every=keep_every)
+    really = yes and not dry_run
+    removed = apply_prune(plan) if really else []
+    if json:
+        emit_json(
+            {
+                "deleted": really,
+                "bytes_freed": plan.bytes_freed,
+                "decisions": [
+                    {"iteration": d.checkpoint.iteration, "keep": d.keep, "reason": d.reason}
+                    for d in plan.decisions
+                ],
+            }
+        )
+        return
+    for d in plan.decisions:
+        verb = "keep  " if d.keep else ("delete" if really else "would delete")
+        out.print(f"{verb} {d.checkpoint.iteration:>10}  {_mb(d.checkpoint.size_bytes):>9}  ({d.reason})")
+    if really:
+        info(f"Deleted {len(removed)} checkpoint(s), freed {_mb(sum(c.size_bytes for c in removed))}.")
+    elif plan.to_delete:
+        info(f"Dry run: would free {_mb(plan.bytes_freed)}; run again with --yes to delete.")
+    else:
+        info("Nothing to prune.")
+
+
+def _pin(target: str, iteration: int, pinned: bool) -> None:
+    from cosmos_tui.core.checkpoints.export import find_checkpoint
+    from cosmos_tui.core.checkpoints.pins import set_pinned
+
+    directory, found = _scan(target)
+    find_checkpoint(found, iteration)
+    set_pinned(directory, iteration, pinned)
+    info(f"{'Pinned' if pinned else 'Unpinned'} iteration {iteration} in {directory}.")
+
+
+@ckpt_app.command("pin")
+def pin_cmd(target: str = TargetArg, iteration: int = typer.Argument(..., help="Iteration to pin.")) -> None:
+    """Pin a checkpoint so prune never removes it."""
+    _pin(target, iteration, True)
+
+
+@ckpt_app.command("unpin")
+def unpin_cmd(
+    target: str = TargetArg, iteration: int = typer.Argument(..., help="Iteration to unpin.")
+) -> None:
+    """Remove a pin."""
+    _pin(target, iteration, False)
+
+
+def _config_value(job_dir: Path, dotted: str) -> int | None:
+    import yaml
+
+    try:
+        node = yaml.safe_load((job_dir / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return int(node) if isinstance(node, (int, float)) else None
+
+
+@ckpt_app.command("forecast")
+def forecast_cmd(
+    target: str = TargetArg,
+    max_iter: int | None = typer.Option(None, "--max-iter", help="trainer.max_iter (default: config.yaml)."),
+    save_iter: int | None = typer.Option(
+        None, "--save-iter", help="checkpoint.save_iter (default: config.yaml)."
+    ),
+    keep_last_n: int | None = typer.Option(None, "--keep-last-n", help="checkpoint.keep_last_n, if pruning."),
+    json: bool = JsonOption,
+) -> None:
+    """Will the disk hold the checkpoints still to come? (average size x saves left vs free space)"""
+    from cosmos_tui.core.checkpoints.forecast import forecast_disk
+    from cosmos_tui.core.errors import UsageError
+
+    directory, found = _scan(target)
+    job = directory.parent
+    max_iter = max_iter or _config_value(job, "trainer.max_iter")
+    save_iter = save_iter or _config_value(job, "checkpoint.save_iter")
+    if keep_last_n is None:
+        keep_last_n = _config_value(job, "checkpoint.keep_last_n")
+    if not max_iter or not save_iter:
+        raise UsageError(
+            "Pass --max-iter and --save-iter (no config.yaml with them next to the checkpoints)."
+        )
+    current = max((c.iteration for c in found if c.complete), default=0)
+    fc = forecast_disk(
+        directory,
+        max_iter=max_iter,
+        save_iter=save_iter,
+        current_iter=current,
+        checkpoints=found,
+        keep_last_n=keep_last_n,
+    )
+    if json:
+        emit_json(fc)
+    else:
+        (err.print if fc.verdict in ("warn", "fail") else out.print)(f"{fc.verdict}: {fc.message}")
+    if fc.verdict == "fail":
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    not_built(app, "ckpt", "Checkpoints: list, verify, export for inference, prune.")
+    """Add the ``ckpt`` group to the root app."""
+    app.add_typer(ckpt_app, name="ckpt")

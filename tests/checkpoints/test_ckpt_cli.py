@@ -1,0 +1,112 @@
+"""`cosmos-tui ckpt ...` through CliRunner: data on stdout, messages on stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer.core
+from ckpt_writers import write_dcp_checkpoint
+from typer.testing import CliRunner
+
+from cosmos_tui.cli.app import CliError, app
+
+runner = CliRunner()
+
+# cli/app.py's CliError derives from click.ClickException, but typer 0.29 runs on its vendored
+# typer._click, so a UserError escapes as an exception (exit 1, nothing on stderr, exit 2 lost).
+# The tests below that depend on the root's error contract are expected to fail until that is fixed.
+ROOT_ERRORS_BROKEN = not issubclass(CliError, typer.core._click.exceptions.ClickException)
+needs_root_errors = pytest.mark.xfail(
+    ROOT_ERRORS_BROKEN, reason="cli/app.py CliError is not a typer._click ClickException", strict=True
+)
+
+
+def _run(*args: str):
+    return runner.invoke(app, ["ckpt", *args])
+
+
+def test_list_json_and_table(ckpt_dir: Path) -> None:
+    write_dcp_checkpoint(ckpt_dir, 100)
+    write_dcp_checkpoint(ckpt_dir, 200, parts=("model",), latest=False)
+    job = ckpt_dir.parent
+    res = _run("list", str(job), "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert [(r["iteration"], r["complete"], r["is_latest"], r["has_ema"], r["state"]) for r in rows] == [
+        (100, True, True, True, "complete"),
+        (200, False, False, True, "saving"),
+    ]
+    res = _run("list", str(ckpt_dir / "iter_000000100"))
+    assert res.exit_code == 0 and "100" in res.stdout and "complete" in res.stdout
+    assert "2 checkpoint(s)" in res.stderr
+
+
+@needs_root_errors
+def test_unknown_target_is_a_clean_error(tmp_path: Path) -> None:
+    res = _run("list", "no-such-run")
+    assert res.exit_code == 1 and "neither a folder" in res.stderr
+    assert "Traceback" not in res.output
+    (tmp_path / "empty").mkdir()
+    res = _run("list", str(tmp_path / "empty"))
+    assert res.exit_code == 1 and "pass the job dir" in res.stderr
+
+
+def test_verify_exit_codes(ckpt_dir: Path) -> None:
+    step = write_dcp_checkpoint(ckpt_dir, 100)
+    assert _run("verify", str(ckpt_dir)).exit_code == 0
+    next((step / "optim").glob("*.distcp")).unlink()
+    res = _run("verify", str(ckpt_dir), "--json")
+    assert res.exit_code == 1
+    assert json.loads(res.stdout)[0]["status"] == "missing-shard"
+
+
+@needs_root_errors
+def test_export_cli(ckpt_dir: Path, tmp_path: Path) -> None:
+    write_dcp_checkpoint(ckpt_dir, 100)
+    out = tmp_path / "export"
+    res = _run("export", str(ckpt_dir), "--out", str(out), "--dtype", "bf16")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt", "model_ema_bf16.pt"]
+    res = _run("export", str(ckpt_dir), "--out", str(out), "--dtype", "bf16")
+    assert res.exit_code == 1 and "--yes" in res.stderr
+    assert _run("export", str(ckpt_dir), "--out", str(out), "--dtype", "fp16").exit_code == 2
+    assert _run("export", str(ckpt_dir), "--out", str(out), "--iter", "7").exit_code == 1
+
+
+@needs_root_errors
+def test_export_refuses_bad_checkpoint(ckpt_dir: Path, tmp_path: Path) -> None:
+    step = write_dcp_checkpoint(ckpt_dir, 100)
+    next((step / "model").glob("*.distcp")).unlink()
+    res = _run("export", str(ckpt_dir), "--out", str(tmp_path / "o"))
+    assert res.exit_code == 1 and "Not exporting" in res.stderr and not (tmp_path / "o").exists()
+
+
+@needs_root_errors
+def test_prune_dry_run_then_yes_and_pins(ckpt_dir: Path) -> None:
+    for it in (100, 200, 300):
+        write_dcp_checkpoint(ckpt_dir, it)
+    assert _run("pin", str(ckpt_dir), "100").exit_code == 0
+    assert _run("pin", str(ckpt_dir), "999").exit_code == 1
+    res = _run("prune", str(ckpt_dir), "--keep-last", "1")
+    assert res.exit_code == 0 and "would delete" in res.stdout and "--yes" in res.stderr
+    assert (ckpt_dir / "iter_000000200").exists()
+    res = _run("prune", str(ckpt_dir), "--keep-last", "1", "--yes", "--json")
+    data = json.loads(res.stdout)
+    assert data["deleted"] and [d["iteration"] for d in data["decisions"] if not d["keep"]] == [200]
+    assert sorted(p.name for p in ckpt_dir.glob("iter_*")) == ["iter_000000100", "iter_000000300"]
+    assert _run("unpin", str(ckpt_dir), "100").exit_code == 0
+    assert _run("prune", str(ckpt_dir), "--keep-last", "0").exit_code == 2
+
+
+@needs_root_errors
+def test_forecast_reads_config(ckpt_dir: Path) -> None:
+    write_dcp_checkpoint(ckpt_dir, 100)
+    (ckpt_dir.parent / "config.yaml").write_text("trainer:\n  max_iter: 500\ncheckpoint:\n  save_iter: 100\n")
+    res = _run("forecast", str(ckpt_dir.parent), "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["verdict"] == "ok" and data["saves_remaining"] == 4
+    (ckpt_dir.parent / "config.yaml").unlink()
+    assert _run("forecast", str(ckpt_dir)).exit_code == 2
