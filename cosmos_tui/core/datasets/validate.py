@@ -88,8 +88,7 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
             tally.add("unknown-view", f"{vs.folder}/{d}/ (views: {', '.join(view_dirs)})")
         for vd in view_dirs:
             if vd not in dirs:
-                tally.add("missing-view", f"{vs.folder}/{vd}/")
-                listing.videos[(vs.folder, vd)] = set()
+                tally.add("missing-view", f"{vs.folder}/{vd}/")  # not also every clip in it
                 continue
             listing.videos[(vs.folder, vd)] = _scan(
                 base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=True
@@ -126,8 +125,12 @@ def _cross_checks(
     video = spec.video
     per_view = [(vd, names) for (folder, vd), names in listing.videos.items() if folder == video.folder]
     clips: set[str] = set().union(*(names for _, names in per_view)) if per_view else set()
-    if per_view and not clips:
-        tally.add("no-clips", f"{video.folder}/ has no .mp4 files")
+    if not clips:
+        if per_view:
+            tally.add("no-clips", f"{video.folder}/ has no .mp4 files")
+        if spec.embeddings is not None:
+            _check_prefixes(root, spec, tally)
+        return []  # names elsewhere cannot be matched against nothing
     if len(per_view) > 1:
         for vd, names in per_view:
             for clip in sorted(clips - names):
