@@ -226,7 +226,10 @@ def load_consolidated(path: Path, model: torch.nn.Module, ema_enabled: bool) -> 
 
 
 def export_pt(export_dir: Path, iteration: int, model: torch.nn.Module, rank: int) -> None:
-    """Write ``iter_%09d_reg_model.pt`` (``net.*``) and ``iter_%09d_ema_model.pt`` (``net_ema.*`` -> ``net.*``)."""
+    """Write ``iter_%09d_reg_model.pt`` (``net.*``) and ``iter_%09d_ema_model.pt``.
+
+    The EMA file holds the ``net_ema.*`` weights renamed to ``net.*``, as upstream's converter does.
+    """
     full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if rank != 0:
         return

@@ -8,7 +8,8 @@
   ``text`` or ``prompt``), else ``metas/<clip>.txt``, else "a video"; controls ``edge`` and ``vis``
   (blur) are computed on the fly, ``depth/<clip>.mp4`` and ``seg/<clip>.mp4`` are read.
 - ``multiview_hdmap`` (Transfer2.5 auto-multiview): ``videos/ftheta_<cam>/<clip>.mp4``,
-  ``control_input_hdmap_bbox/ftheta_<cam>/<clip>.mp4``, ``captions/ftheta_camera_front_wide_120fov/<clip>.json``.
+  ``control_input_hdmap_bbox/ftheta_<cam>/<clip>.mp4``,
+  ``captions/ftheta_camera_front_wide_120fov/<clip>.json``.
 
 Transfer captions are text, and this engine has no Reason1 encoder, so :func:`hash_text_embedding`
 turns words into fixed pseudo-random 1024-d vectors: a small, deterministic text encoder of its own.

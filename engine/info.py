@@ -1,0 +1,79 @@
+"""Describe experiments without training.
+
+``python -m cosmos_engine.info [--list] [--json] [-- experiment=NAME k=v ...]``
+
+Builds the experiment's network on the meta device (no memory, works for the 2B shape on any
+machine) and prints its parameter count, tokens per sample and training FLOPs per sample.
+``--list`` prints every registered experiment name. The ``--`` is optional here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from cosmos_engine.compose import compose_config, n_views
+from cosmos_engine.errors import EngineError
+from cosmos_engine.experiments import EXPERIMENTS
+
+
+def describe(overrides: list[str]) -> dict[str, Any]:
+    """Parameter count and shape facts of the composed experiment, built on the meta device."""
+    import torch
+    from cosmos_engine.model import VideoDiT, count_params, flops_per_sample
+
+    cfg = compose_config(overrides)
+    with torch.device("meta"):
+        net = VideoDiT(cfg.model)
+    ds = cfg.dataloader_train.dataset
+    pt, ph, pw = cfg.model.patch_size
+    views = n_views(cfg)
+    tokens = views * (ds.num_frames // pt) * (ds.video_size[0] // ph) * (ds.video_size[1] // pw)
+    return {
+        "experiment": cfg.experiment,
+        "job": f"{cfg.job.project}/{cfg.job.group}/{cfg.job.name}",
+        "params": count_params(net),
+        "params_with_ema": count_params(net) * (2 if cfg.model.ema.enabled else 1),
+        "hidden": cfg.model.hidden,
+        "depth": cfg.model.depth,
+        "heads": cfg.model.heads,
+        "views": views,
+        "num_frames": ds.num_frames,
+        "video_size": list(ds.video_size),
+        "tokens_per_sample": tokens,
+        "train_flops_per_sample": flops_per_sample(
+            cfg.model, views, ds.num_frames, list(ds.video_size), ds.max_text_len
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    cut = args_in.index("--") if "--" in args_in else len(args_in)
+    parser = argparse.ArgumentParser(prog="python -m cosmos_engine.info", description=__doc__)
+    parser.add_argument("--list", action="store_true", help="list the experiment names")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args, extra = parser.parse_known_args(args_in[:cut])
+    overrides = [*extra, *args_in[cut + 1 :]]
+    if args.list:
+        names = sorted(EXPERIMENTS)
+        print(json.dumps(names) if args.json else "\n".join(names))
+        return 0
+    try:
+        facts = describe(overrides)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        print(json.dumps(facts))
+    else:
+        for key, value in facts.items():
+            print(f"{key}: {value:,}" if isinstance(value, int) else f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
