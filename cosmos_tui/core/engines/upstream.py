@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import ClassVar
 
 from cosmos_tui.core.engines.base import EngineAdapter
-from cosmos_tui.core.engines.checkout import PACKAGE_FOR_KIND, detect_kind, detect_python
+from cosmos_tui.core.engines.checkout import (
+    PACKAGE_FOR_KIND,
+    detect_kind,
+    detect_python,
+    read_git_commit,
+    read_version,
+)
 from cosmos_tui.core.engines.jobdir import JOB_TABLE, table_job_name
 from cosmos_tui.core.presets import ExperimentSection, Preset
 
@@ -128,6 +134,16 @@ class UpstreamAdapter(EngineAdapter):
         if override_value(preset.experiment.overrides, "job.wandb_mode") is not None:
             problems.append(f"the override job.wandb_mode=... cannot apply: {why}; remove it")
         return problems
+
+    def engine_version(self, preset: Preset) -> str | None:
+        """``VERSION@COMMIT`` of the checkout (either part may be missing)."""
+        repo = self.repo(preset)
+        if repo is None or not repo.is_dir():
+            return None
+        version, (commit, _) = read_version(repo), read_git_commit(repo)
+        if version and commit:
+            return f"{version}@{commit[:12]}"
+        return version or commit
 
     def job_dir(self, preset: Preset, environ: dict[str, str]) -> Path | None:
         """From the shipped table (with ``job.*`` overrides); see :mod:`.jobdir` for the dry run."""

@@ -1,0 +1,127 @@
+"""End to end with the ReplayEngine test double in a FakeCheckout: the shipped upstream presets are
+launched by the runs code (dry run for the job folder, supervisor, real torchrun on CPU), the
+console is read by the monitor's parsers, checkpoints are found by the checkpoint scanner, and
+converted / placed for inference by the upstream conversion code."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+
+from replay_engine.checkout import make_fake_checkout
+
+from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+from cosmos_tui.core.engines.conversion import convert_dcp, place_p1_ema
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.metrics import scan_file
+from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
+from cosmos_tui.core.runs import TERMINAL, get_run, start_run
+
+pytestmark = pytest.mark.slow
+
+
+def _wait(run_id: str, timeout: float = 150.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = get_run(run_id)
+        if record.status in TERMINAL:
+            return record
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} did not end in {timeout} s")
+
+
+def _preset(name: str, repo: Path, sets: list[str]):
+    base = [f"engine.repo={repo}", f"engine.python={sys.executable}", "trainer.max_iter=6"]
+    return apply_sets(load_preset(resolve_preset(name)), [*base, "checkpoint.save_iter=3", *sets])
+
+
+def test_transfer25_run_monitor_checkpoints_and_conversion(tmp_path: Path) -> None:
+    import torch
+
+    repo = make_fake_checkout(tmp_path, "cosmos-transfer2.5")
+    out = tmp_path / "out"
+    preset = _preset(
+        "transfer25-singleview-edge",
+        repo,
+        ["launch.nproc_per_node=2", f"env.output_root={out}", "trainer.logging_iter=3", "replay.nan_at=5"],
+    )
+    record = start_run(preset, force=True)  # force: preflight wants GPUs for upstream engines
+    expected_job = out / "cosmos_transfer2_posttrain" / "local_single_view" / preset.experiment.name
+    assert record.job_dir == str(expected_job)
+    assert record.versions["engine"] == "1.5.0"
+    record = _wait(record.id)
+    log = record.console_log.read_text()
+    assert record.status == "finished", (record.reason, log[-2000:])
+
+    scan = scan_file(record.console_log)
+    assert [(s.iteration, s.phase) for s in scan.samples] == [
+        (1, "hit"),
+        (2, "hit"),
+        (3, "hit"),
+        (6, "speed"),
+    ]
+    assert [s.hit_total for s in scan.samples[:3]] == [3, 3, 3]
+    assert len(scan.unstable) == 2 and all("at iteration 5" in u for u in scan.unstable)  # every rank
+    assert log.count("DeviceMonitor Stats:") == 2 and "cpu_mem_gb" in log
+
+    ckpts = scan_checkpoints(expected_job / "checkpoints")
+    assert [(c.iteration, c.layout, c.complete, c.is_latest, c.has_ema) for c in ckpts] == [
+        (3, "dcp", True, False, True),
+        (6, "dcp", True, True, True),
+    ]
+    plan = convert_dcp(ckpts[-1].path, repo=repo, python=sys.executable)
+    assert plan.method == "upstream-script"
+    bf16 = torch.load(ckpts[-1].path / "model_ema_bf16.pt", weights_only=True)
+    full = torch.load(ckpts[-1].path / "model.pt", weights_only=True)
+    assert set(bf16) == {"net.w", "net.b"} and bf16["net.w"].dtype == torch.bfloat16
+    assert torch.equal(bf16["net.w"], full["net_ema.w"].to(torch.bfloat16))
+    with pytest.raises(UserError, match="already exists; pass --yes"):
+        convert_dcp(ckpts[-1].path, repo=repo, python=sys.executable)
+
+
+def test_predict1_run_checkpoints_and_inference_placement(tmp_path: Path) -> None:
+    import torch
+
+    repo = make_fake_checkout(tmp_path, "cosmos-predict1")
+    preset = _preset("predict1-s2mv-text2world", repo, ["launch.nproc_per_node=1"])
+    record = _wait(start_run(preset, force=True).id)
+    assert record.status == "finished", record.reason
+    # OUTPUT_ROOT=checkpoints is relative to the checkout root, where the command runs.
+    job = repo / "checkpoints" / "posttraining" / "diffusion_text2world" / preset.experiment.name
+    assert record.job_dir == str(job)
+    assert "Saved checkpoint (local):" in record.console_log.read_text()
+    ckpts = scan_checkpoints(job / "checkpoints")
+    assert [(c.iteration, c.layout, c.complete, c.is_latest) for c in ckpts] == [
+        (3, "pt", True, False),
+        (6, "pt", True, True),
+    ]
+    ema = job / "checkpoints" / "iter_000000006_ema_model.pt"
+    plan = place_p1_ema(ema, repo)
+    dest = repo / "checkpoints" / "Cosmos-Predict1-7B-SingleToMultiView_post-trained" / "model.pt"
+    assert plan.outputs == (dest,)
+    placed, source = torch.load(dest, weights_only=True), torch.load(ema, weights_only=True)
+    assert placed.keys() == source.keys() and all(torch.equal(placed[k], source[k]) for k in source)
+    with pytest.raises(UserError, match="pass --yes"):
+        place_p1_ema(job / "checkpoints" / "iter_000000003_ema_model.pt", repo)
+    place_p1_ema(job / "checkpoints" / "iter_000000003_ema_model.pt", repo, yes=True)
+    assert torch.equal(
+        torch.load(dest, weights_only=True)["net.w"],
+        torch.load(job / "checkpoints" / "iter_000000003_ema_model.pt", weights_only=True)["net.w"],
+    )
+
+
+def test_host_oom_style_kill_is_reported_as_sigkill(tmp_path: Path) -> None:
+    repo = make_fake_checkout(tmp_path, "cosmos-predict2.5")
+    preset = _preset(
+        "predict25-video2world-nemo",
+        repo,
+        ["launch.nproc_per_node=1", f"env.output_root={tmp_path / 'out'}", "replay.kill_at=2"],
+    )
+    record = _wait(start_run(preset, force=True).id)
+    assert record.status == "failed"
+    assert "SIGKILL" in (record.reason or "") and "-9" in (record.reason or "")
