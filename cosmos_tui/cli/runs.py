@@ -1,11 +1,304 @@
-"""`cosmos-tui runs`."""
+"""`cosmos-tui runs`: list, show, logs, stop, resume, rerun, rm. Every command reconciles the
+records with the processes first, so what it shows is true now."""
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 import typer
 
-from cosmos_tui.cli.common import not_built
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
+from cosmos_tui.cli.preset import SetOption
+
+if TYPE_CHECKING:
+    from cosmos_tui.core.runs import RunRecord
+
+STATUS_STYLE = {
+    "created": "dim",
+    "starting": "cyan",
+    "running": "cyan",
+    "stopping": "yellow",
+    "finished": "green",
+    "failed": "red",
+    "stopped": "yellow",
+    "lost": "magenta",
+}
+
+RunArg = typer.Argument(..., help="Run id, a unique part of it, or `latest`.")
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def status_text(record: RunRecord) -> str:
+    """``[green]finished[/green] (exit 0)`` and the like."""
+    style = STATUS_STYLE.get(record.status, "")
+    text = f"[{style}]{record.status}[/{style}]" if style else record.status
+    if record.exit_code is not None:
+        text += f" (exit {record.exit_code})"
+    return text
+
+
+def print_notes(record: RunRecord) -> None:
+    """The launch notes (preflight warnings, resume details) on stderr."""
+    for note in record.notes:
+        info(f"  {note}")
+
+
+def follow_run(record: RunRecord, *, to_stderr: bool = False, from_offset: int = 0) -> RunRecord:
+    """Print the run's console output until it ends; returns the final record."""
+    import sys
+
+    from cosmos_tui.core.runs import follow, get_run
+
+    stream = sys.stderr if to_stderr else sys.stdout
+    for line in follow(record, from_offset=from_offset):
+        stream.write(line + "\n")
+        stream.flush()
+    return get_run(record.id)
+
+
+def exit_code_for(record: RunRecord) -> int:
+    """The CLI exit code for a finished run: 0 for finished or stopped, else torchrun's code (1
+    when it has none, e.g. ``lost``)."""
+    if record.status in ("finished", "stopped"):
+        return 0
+    code = record.exit_code
+    return code if code is not None and 0 < code < 256 else 1
 
 
 def register(app: typer.Typer) -> None:
-    not_built(app, "runs", "Runs: list, show, follow logs, stop, resume, rerun, remove.")
+    sub = typer.Typer(
+        help="Runs: list, show, follow logs, stop, resume, rerun, remove.", no_args_is_help=True
+    )
+
+    @sub.command("list")
+    def list_(
+        active: bool = typer.Option(False, "--active", help="Only runs that are still going."),
+        json: bool = JsonOption,
+    ) -> None:
+        """List runs, oldest first, with their current status."""
+        from cosmos_tui.core.runs import list_runs
+
+        records = [r for r in list_runs() if r.active or not active]
+        if json:
+            emit_json([r.to_dict() for r in records])
+            return
+        if not records:
+            info("no runs yet; start one with `cosmos-tui run PRESET`")
+            return
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for col in ("ID", "STATUS", "EXPERIMENT", "STARTED", "TIME", "NOTE"):
+            table.add_column(col, overflow="fold")
+        for r in records:
+            note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
+            table.add_row(
+                r.id, status_text(r), r.experiment, _when(r.started_at), _duration(r.duration), note
+            )
+        out.print(table)
+
+    @sub.command("show")
+    def show(run: str = RunArg, json: bool = JsonOption) -> None:
+        """Everything recorded about one run."""
+        from cosmos_tui.core.runs import get_run
+
+        r = get_run(run)
+        if json:
+            emit_json(r.to_dict())
+            return
+        rows = [
+            ("id", r.id),
+            ("status", status_text(r)),
+            ("reason", r.reason or "-"),
+            ("experiment", f"{r.experiment} ({r.engine_kind}, world size {r.world_size})"),
+            ("origin", f"{r.origin}" + (f" of {r.parent}" if r.parent else "")),
+            ("preset", r.preset_path or "-"),
+            ("sets", " ".join(r.sets) or "-"),
+            ("created", _when(r.created_at)),
+            ("started", _when(r.started_at)),
+            ("ended", _when(r.ended_at)),
+            ("duration", _duration(r.duration)),
+            ("job dir", r.job_dir or "-"),
+            ("run dir", str(r.run_dir)),
+            ("supervisor", f"pid {r.supervisor.pid}" if r.supervisor else "-"),
+            ("torchrun", f"pid {r.agent.pid}" if r.agent else "-"),
+            ("processes", ", ".join(f"{p.role} {p.pid}" for p in r.procs) or "-"),
+            ("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items() if v) or "-"),
+        ]
+        for key, value in rows:
+            out.print(f"[bold]{key:>11}[/bold]  {value}")
+        out.print(f"[bold]{'command':>11}[/bold]")
+        out.print(r.shell, markup=False)
+        for note in r.notes:
+            out.print(f"[bold]{'note':>11}[/bold]  {note}", markup=True)
+
+    @sub.command("logs")
+    def logs(
+        run: str = RunArg,
+        follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
+        lines: int = typer.Option(50, "--lines", "-n", help="How many of the last lines to print first."),
+        json: bool = JsonOption,
+    ) -> None:
+        """Print the run's console output (torchrun and every rank)."""
+        from cosmos_tui.core.runs import get_run
+        from cosmos_tui.core.runs.outcome import last_lines
+
+        r = get_run(run)
+        tail = last_lines(r.console_log, lines, max_bytes=max(64 << 10, lines * 512))
+        if json:
+            emit_json({"id": r.id, "status": r.status, "path": str(r.console_log), "lines": tail})
+            return
+        if not r.console_log.exists():
+            info(f"no output yet ({r.console_log})")
+        if not follow_:
+            for line in tail:
+                out.print(line, markup=False, highlight=False)
+            return
+        for line in tail:
+            out.print(line, markup=False, highlight=False)
+        size = r.console_log.stat().st_size if r.console_log.exists() else 0
+        try:
+            final = follow_run(r, from_offset=size)
+        except KeyboardInterrupt:
+            info("stopped following; the run goes on")
+            return
+        info(f"run {final.id}: {status_text(final)}" + (f" — {final.reason}" if final.reason else ""))
+
+    @sub.command("stop")
+    def stop(
+        run: str = RunArg,
+        timeout: float = typer.Option(
+            45.0, "--timeout", help="Seconds to wait after SIGTERM before SIGKILL (torchrun waits 30)."
+        ),
+        json: bool = JsonOption,
+    ) -> None:
+        """Stop a run: SIGTERM to torchrun (the engine saves and exits), SIGKILL leftovers later."""
+        from cosmos_tui.core.runs import get_run, stop_run
+
+        r = get_run(run)
+        if r.active and not json:
+            info(f"stopping {r.id}: SIGTERM to torchrun, waiting up to {timeout:.0f} s for a save...")
+        report = stop_run(r.id, timeout=timeout)
+        if json:
+            emit_json(
+                {
+                    "record": report.record.to_dict(),
+                    "signalled": report.signalled,
+                    "killed": report.killed,
+                    "graceful": report.graceful,
+                    "gpu_note": report.gpu_note,
+                }
+            )
+            return
+        names = ", ".join(f"{p.role} {p.pid}" for p in report.signalled) or "nothing (already gone)"
+        info(f"sent SIGTERM to {names}")
+        if report.killed:
+            warn(
+                f"{len(report.killed)} process(es) ignored SIGTERM and were killed: "
+                + ", ".join(f"{p.role} {p.pid}" for p in report.killed)
+            )
+        info(report.gpu_note)
+        info(f"run {report.record.id}: {status_text(report.record)} — {report.record.reason}")
+
+    @sub.command("resume")
+    def resume(
+        run: str = RunArg,
+        sets: list[str] = SetOption,
+        force: bool = typer.Option(
+            False, "--force", help="Resume despite a world-size change or a missing checkpoint."
+        ),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be restored; launch nothing."),
+        follow_: bool = typer.Option(False, "--follow", "-f", help="Follow the new run's log."),
+        json: bool = JsonOption,
+    ) -> None:
+        """Relaunch a stopped or failed run's job; the engine continues from its latest checkpoint."""
+        from cosmos_tui.core.runs import plan_resume, resume_run
+
+        plan = plan_resume(run, sets=sets, force=force)
+        if dry_run:
+            if json:
+                emit_json({"run": plan.record.id, "notes": plan.notes, "job_dir": plan.record.job_dir})
+            else:
+                info(f"would resume {plan.record.id} in {plan.record.job_dir}")
+                for note in plan.notes:
+                    info(f"  {note}")
+            return
+        new = resume_run(run, sets=sets, force=force)
+        _started(new, json=json, follow=follow_)
+
+    @sub.command("rerun")
+    def rerun_(
+        run: str = RunArg,
+        sets: list[str] = SetOption,
+        force: bool = typer.Option(False, "--force", help="Launch even if a preflight check fails."),
+        follow_: bool = typer.Option(False, "--follow", "-f", help="Follow the new run's log."),
+        json: bool = JsonOption,
+    ) -> None:
+        """Start a new run with the same preset and overrides (fresh, not resumed)."""
+        from cosmos_tui.core.runs import rerun
+
+        new = rerun(run, sets=sets, force=force)
+        _started(new, json=json, follow=follow_)
+
+    @sub.command("rm")
+    def rm(
+        run: str = RunArg,
+        outputs: bool = typer.Option(
+            False, "--outputs", help="Also delete the job folder: checkpoints, metrics, config."
+        ),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Really delete."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be deleted; delete nothing."),
+        json: bool = JsonOption,
+    ) -> None:
+        """Remove a run's record and logs; its checkpoints only with --outputs --yes."""
+        from cosmos_tui.core.errors import UserError
+        from cosmos_tui.core.runs import plan_removal, remove_run
+
+        plan = plan_removal(run, delete_outputs=outputs)
+        if dry_run or not yes:
+            if json:
+                emit_json({"run": plan.run_id, "would_delete": plan.paths, "kept": plan.kept})
+            else:
+                for path in plan.paths:
+                    info(f"would delete {path}")
+                for path in plan.kept:
+                    info(f"would keep {path} (pass --outputs to delete it too)")
+            if dry_run:
+                return
+            raise UserError(f"nothing deleted; pass --yes to remove run {plan.run_id}")
+        done = remove_run(plan.run_id, delete_outputs=outputs)
+        if json:
+            emit_json({"run": done.run_id, "deleted": done.paths, "kept": done.kept})
+            return
+        for path in done.paths:
+            info(f"deleted {path}")
+        for path in done.kept:
+            info(f"kept {path} (checkpoints; `--outputs --yes` deletes it)")
+
+    def _started(new: RunRecord, *, json: bool, follow: bool) -> None:
+        if json and not follow:
+            emit_json(new.to_dict())
+            return
+        err.print(f"started run [bold]{new.id}[/bold] ({new.origin} of {new.parent})")
+        print_notes(new)
+        if follow:
+            final = follow_run(new, to_stderr=json)
+            if json:
+                emit_json(final.to_dict())
+            raise typer.Exit(exit_code_for(final))
+        info(f"follow it with `cosmos-tui runs logs -f {new.id}`")
+
+    app.add_typer(sub, name="runs")

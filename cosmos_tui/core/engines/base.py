@@ -54,20 +54,19 @@ class LaunchSpec:
 
 
 def _wrap(parts: list[str]) -> list[str]:
-    """Group argv for a multi-line display: torchrun options, module, ``--config``, each override."""
+    """Group argv for a multi-line display: torchrun and its options, ``-m MODULE``, ``--config``,
+    then ``-- FIRST_OVERRIDE`` and each further override on its own line."""
     groups: list[str] = []
     current: list[str] = []
+    after_separator = False
     for part in parts:
-        if (
-            part in ("--", "-m")
-            or part.startswith("--config")
-            or (groups and "=" in part and "--" in groups[-1])
-        ):
-            if current:
-                groups.append(" ".join(current))
-            current = [part]
-        else:
-            current.append(part)
+        starts_group = part in ("--", "-m") or part.startswith("--config") or (after_separator and current)
+        if part == "--":
+            after_separator = True
+        if starts_group and current and current != ["--"]:
+            groups.append(" ".join(current))
+            current = []
+        current.append(part)
     if current:
         groups.append(" ".join(current))
     return groups
