@@ -1,0 +1,119 @@
+"""`cosmos-tui data`: exit codes 0/1/2, JSON on stdout, messages on stderr, --fix dry-run by default."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from data_helpers import dump, emb
+from typer.testing import CliRunner
+
+from cosmos_tui.cli.app import app
+
+Make = Callable[[str], Path]
+P1 = "predict1-waymo"
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["data", *args])
+
+
+def test_validate_valid_dataset_exits_0(dataset: Make) -> None:
+    r = run("validate", str(dataset(P1)), "--layout", P1, "--experiment", "s2mv_text2world_tiny")
+    assert r.exit_code == 0, r.stderr
+    assert "valid" in r.stdout and "checking clips" not in r.stderr  # no progress bar off a TTY
+
+
+def test_validate_errors_exit_1_with_grouped_report(dataset: Make) -> None:
+    r = run("validate", str(dataset(P1)), "--layout", P1)  # upstream default: 57 frames
+    assert r.exit_code == 1
+    assert "too-few-frames x10" in r.stdout and "fix:" in r.stdout and "... and 5 more" in r.stdout
+
+
+def test_validate_json(dataset: Make) -> None:
+    root = dataset(P1)
+    dump(root / "t5_xxl/pinhole_front/clip_0000.pkl", [emb()[None]])
+    r = run("validate", str(root), "-l", P1, "-e", "s2mv_text2world_tiny", "--json")
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["ok"] is False and data["layout"] == P1 and data["min_frames"] == 8
+    [finding] = data["findings"]
+    assert finding["id"] == "embedding-batch-dim" and finding["count"] == 1 and finding["fixable"] is True
+
+
+def test_validate_guesses_the_layout(dataset: Make) -> None:
+    r = run("validate", str(dataset(P1)), "--frames", "8")
+    assert r.exit_code == 0 and "layout: predict1-waymo (guessed" in r.stderr
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path: Path, dataset: Make) -> None:
+    root = str(dataset(P1))
+    (tmp_path / "empty").mkdir()
+    cases = [
+        ("validate", str(tmp_path / "nope"), "--layout", P1),
+        ("validate", root, "--layout", "waymo"),
+        ("validate", root, "--layout", P1, "--experiment", "no_such_experiment"),
+        ("validate", str(tmp_path / "empty"), "--frames", "8"),  # nothing to guess from
+        ("validate", root, "--yes"),
+        ("synth", str(tmp_path / "s"), "--layout", P1, "--size", "big"),
+    ]
+    for args in cases:
+        r = run(*args)
+        assert r.exit_code == 2, (args, r.stdout, r.stderr)
+        assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_fix_is_a_dry_run_unless_yes(dataset: Make) -> None:
+    root = dataset(P1)
+    path = root / "t5_xxl/pinhole_front/clip_0001.pkl"
+    dump(path, [emb(4)[None]])
+    before = path.read_bytes()
+    r = run("validate", str(root), "-l", P1, "-e", "s2mv_text2world_tiny", "--fix")
+    assert r.exit_code == 1 and "would fix" in r.stderr and "--fix --yes" in r.stderr
+    assert path.read_bytes() == before and not path.with_name("clip_0001.pkl.orig").exists()
+    r = run("validate", str(root), "-l", P1, "-e", "s2mv_text2world_tiny", "--fix", "--yes", "--json")
+    assert r.exit_code == 0, r.stdout
+    data = json.loads(r.stdout)
+    assert data["ok"] and data["fixes"][0]["applied"] is True
+    assert path.with_name("clip_0001.pkl.orig").read_bytes() == before
+
+
+def test_layouts_lists_every_layout() -> None:
+    r = run("layouts", "--json")
+    assert r.exit_code == 0
+    data = json.loads(r.stdout)
+    assert [d["id"] for d in data] == [
+        "predict1-waymo",
+        "transfer25-singleview",
+        "transfer25-multiview-hdmap",
+        "predict25-video2world",
+    ]
+    assert data[0]["embeddings"]["dim"] == 1024
+    assert "cache/prefix_{view}.pkl" in run("layouts").stdout
+
+
+def test_synth_then_validate(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    r = run(
+        "synth",
+        str(root),
+        "--layout",
+        "transfer25-singleview",
+        "--clips",
+        "2",
+        "--frames",
+        "8",
+        "--size",
+        "32x48",
+    )
+    assert r.exit_code == 0 and r.stdout.strip() == str(root)
+    r = run("validate", str(root), "--experiment", "transfer_singleview_seg_tiny", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["videos"] == 4
+
+
+def test_synth_refuses_user_data(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    r = run("synth", str(tmp_path), "--layout", P1)
+    assert r.exit_code == 1 and "not empty" in r.stderr
+    assert (tmp_path / "keep.txt").read_text() == "mine"
