@@ -1,11 +1,205 @@
-"""`cosmos-tui hf`."""
+"""`cosmos-tui hf`: Hugging Face login, gated access checks, downloads.
+
+A token is never accepted as a command-line argument: it comes from a masked prompt, from stdin
+(``--stdin``) or from ``HF_TOKEN``.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import typer
 
-from cosmos_tui.cli.common import not_built
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
+from cosmos_tui.core.errors import UserError
+
+
+def _gb(n: int | None) -> str:
+    return "?" if n is None else f"{n / 1024**3:.2f} GB"
 
 
 def register(app: typer.Typer) -> None:
-    not_built(app, "hf", "Hugging Face: login, gated access checks, downloads.")
+    hf = typer.Typer(help="Hugging Face: login, gated access checks, downloads.", no_args_is_help=True)
+
+    @hf.command("login")
+    def login(
+        stdin: bool = typer.Option(False, "--stdin", help="Read the token from standard input."),
+        json_: bool = JsonOption,
+    ) -> None:
+        """Store a Hugging Face token (masked prompt, --stdin, or HF_TOKEN) with huggingface_hub."""
+        from cosmos_tui.core import hub
+
+        if stdin:
+            token = sys.stdin.readline().strip()
+        elif os.environ.get("HF_TOKEN"):
+            info("Using the token in HF_TOKEN.")
+            token = os.environ["HF_TOKEN"]
+        else:
+            info("Create a Read token at https://huggingface.co/settings/tokens")
+            token = typer.prompt("Token", hide_input=True, err=True)
+        account = hub.login(token)
+        if json_:
+            emit_json(account)
+            return
+        info(f"Logged in as [bold]{account.name}[/bold]; the token is stored under HF_HOME (mode 0600).")
+
+    @hf.command("logout")
+    def logout() -> None:
+        """Remove the stored token."""
+        from cosmos_tui.core import hub
+
+        if hub.logout():
+            warn("The stored token is gone, but HF_TOKEN still logs this shell in; unset it too.")
+        else:
+            info("Logged out.")
+
+    @hf.command("whoami")
+    def whoami(json_: bool = JsonOption) -> None:
+        """Show which account the active token belongs to (exit 1 when not logged in)."""
+        from cosmos_tui.core import hub
+
+        account = hub.whoami()
+        if json_:
+            emit_json({"logged_in": account is not None, "account": account})
+        elif account is None:
+            err.print("Not logged in; run 'cosmos-tui hf login'.")
+        else:
+            src = "HF_TOKEN" if account.token_source == "env" else "stored token"
+            out.print(
+                f"{account.name} ({src}, {account.token_role or 'unknown'} access) on {account.endpoint}"
+            )
+        if account is None:
+            raise typer.Exit(1)
+
+    @hf.command("access")
+    def access(
+        model_id: str = typer.Argument(..., metavar="MODEL", help="Catalog id (see 'models list')."),
+        inference: bool = typer.Option(False, "--inference", help="Also check inference-only repos."),
+        json_: bool = JsonOption,
+    ) -> None:
+        """Check, repo by repo, whether you can download what MODEL needs (exit 1 if any cannot)."""
+        from rich.table import Table
+
+        from cosmos_tui.core import hub
+        from cosmos_tui.core.catalog import load_catalog
+
+        model = load_catalog().get(model_id)
+        results = hub.check_access(model, inference=inference)
+        if json_:
+            emit_json({"model": model.id, "ok": all(r.ok for r in results), "repos": results})
+        elif not results:
+            out.print(f"{model.id} needs no Hugging Face downloads.")
+        else:
+            table = Table("repo", "role", "for", "status", "what to do", box=None, pad_edge=False)
+            for r in results:
+                colour = "green" if r.ok else "red"
+                todo = "" if r.ok else r.detail
+                table.add_row(r.repo_id, r.role, r.needed_for, f"[{colour}]{r.status.value}[/{colour}]", todo)
+            out.print(table)
+        if not all(r.ok for r in results):
+            raise typer.Exit(1)
+
+    @hf.command("download")
+    def download(
+        model_id: str = typer.Argument(..., metavar="MODEL", help="Catalog id (see 'models list')."),
+        checkpoint_dir: Path | None = typer.Option(
+            None, "--checkpoint-dir", help="Put files under DIR/<model folder> instead of the HF cache."
+        ),
+        inference: bool = typer.Option(False, "--inference", help="Also fetch inference-only repos."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be fetched; fetch nothing."),
+        json_: bool = JsonOption,
+    ) -> None:
+        """Download only the files MODEL's engine loads (sizes and disk checked first; resumable)."""
+        from cosmos_tui.core import hub
+        from cosmos_tui.core.catalog import load_catalog
+
+        model = load_catalog().get(model_id)
+        if not model.needs_hub:
+            info(f"{model.id} runs on the builtin engine and needs no downloads.")
+            return
+        plan = hub.plan_download(model, checkpoint_dir, inference=inference)
+        if dry_run or not json_:
+            _print_plan(plan, json_)
+        if dry_run:
+            if plan.blocked or plan.unresolved or not plan.fits:
+                raise typer.Exit(1)
+            return
+        paths = _run_download(plan, quiet=json_)
+        if json_:
+            emit_json({"model": model.id, "target": plan.target, "files": [str(p) for p in paths]})
+        else:
+            info(f"{model.id}: {len(paths)} file(s) ready under {plan.target}")
+
+    app.add_typer(hf, name="hf")
+
+
+def _print_plan(plan, json_: bool) -> None:
+    if json_:
+        emit_json(
+            {
+                "model": plan.model_id,
+                "mode": plan.mode,
+                "target": plan.target,
+                "offline": plan.offline,
+                "total_bytes": plan.total_bytes,
+                "missing_bytes": plan.missing_bytes,
+                "free_bytes": plan.free_bytes,
+                "fits": plan.fits,
+                "files": plan.files,
+                "blocked": plan.blocked,
+                "unresolved": plan.unresolved,
+            }
+        )
+        return
+    info(f"{plan.model_id} -> {plan.target} ({plan.mode}{', offline' if plan.offline else ''})")
+    for f in plan.files:
+        state = (
+            "present" if f.present else (f"resume at {_gb(f.partial_bytes)}" if f.partial_bytes else "fetch")
+        )
+        info(f"  {f.repo_id}/{f.filename}  {_gb(f.size)}  {state}")
+    info(f"to fetch: {_gb(plan.missing_bytes)} of {_gb(plan.total_bytes)}; free: {_gb(plan.free_bytes)}")
+    for a in plan.blocked:
+        warn(f"{a.repo_id}: {a.status.value}: {a.detail}")
+    for u in plan.unresolved:
+        warn(u)
+
+
+def _run_download(plan, quiet: bool) -> list[Path]:
+    from cosmos_tui.core import hub
+
+    if quiet or not err.is_terminal:
+        done_files: set[str] = set()
+
+        def line(event) -> None:
+            if event.finished and event.file.filename not in done_files and not quiet:
+                done_files.add(event.file.filename)
+                info(f"fetched {event.file.repo_id}/{event.file.filename} ({_gb(event.file.size)})")
+
+        return hub.download(plan, progress=line)
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        overall = bar.add_task("total", total=plan.missing_bytes or None)
+        tasks: dict[str, int] = {}
+
+        def update(event) -> None:
+            key = f"{event.file.repo_id}/{event.file.filename}"
+            if key not in tasks:
+                tasks[key] = bar.add_task(event.file.filename[-40:], total=event.file_total)
+            bar.update(tasks[key], completed=event.file_done)
+            bar.update(overall, completed=event.done)
+
+        try:
+            return hub.download(plan, progress=update)
+        except KeyboardInterrupt:
+            raise UserError("Download interrupted; run the same command again to resume.") from None

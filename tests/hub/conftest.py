@@ -75,7 +75,9 @@ def hf_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HfTestServer]:
     server = HfTestServer()
     server.add_user(GOOD_TOKEN, "alice")
     server.add_user(OTHER_TOKEN, "bob")
-    server.add_repo("acme/World-2B", {"ckpt/model_ema_bf16.pt": WEIGHTS, "README.md": b"x"}, gated=True, granted={"alice"})
+    server.add_repo(
+        "acme/World-2B", {"ckpt/model_ema_bf16.pt": WEIGHTS, "README.md": b"x"}, gated=True, granted={"alice"}
+    )
     server.add_repo("acme/Encoder-7B", ENCODER_FILES)
     server.add_repo("acme/Guard", {"guard.bin": b"g" * 5000}, gated=True, granted={"alice"})
     with server:

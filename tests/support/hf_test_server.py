@@ -127,7 +127,10 @@ class HfTestServer:
             return 401, {"X-Error-Message": "Invalid credentials in Authorization header"}
         repo = self.repos.get(repo_id)
         if repo is None:
-            return (404 if user else 401), {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"}
+            return (404 if user else 401), {
+                "X-Error-Code": "RepoNotFound",
+                "X-Error-Message": "Repository not found",
+            }
         if repo.disabled:
             return 403, {"X-Error-Message": "Access to this resource is disabled."}
         if user in repo.forbidden:
@@ -163,7 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self) -> None:
         path = urlsplit(self.path).path
         with self.owner._lock:
-            self.owner.requests.append(SeenRequest(self.command, path, self.headers.get("Range"), self._token()))
+            self.owner.requests.append(
+                SeenRequest(self.command, path, self.headers.get("Range"), self._token())
+            )
 
     def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
         self.send_response(status)
@@ -216,7 +221,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "name": name,
                 "fullname": name.title(),
                 "orgs": [],
-                "auth": {"type": "access_token", "accessToken": {"displayName": "cosmos-tui-test", "role": "read"}},
+                "auth": {
+                    "type": "access_token",
+                    "accessToken": {"displayName": "cosmos-tui-test", "role": "read"},
+                },
             },
         )
 

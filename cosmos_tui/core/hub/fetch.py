@@ -83,7 +83,9 @@ def _check_before(plan: DownloadPlan) -> None:
             f"Cannot download {plan.model_id}: {lines}. Run 'cosmos-tui hf access {plan.model_id}'."
         )
     if plan.offline and (plan.missing or plan.unresolved):
-        names = [f"{f.repo_id}/{f.filename}" for f in plan.missing[:3]] + [u.split(":")[0] for u in plan.unresolved]
+        names = [f"{f.repo_id}/{f.filename}" for f in plan.missing[:3]] + [
+            u.split(":")[0] for u in plan.unresolved
+        ]
         raise UserError(
             f"Files are missing ({', '.join(names[:4])}) and HF_HUB_OFFLINE=1 is set; "
             "unset it to download, or copy the files in."
@@ -93,7 +95,8 @@ def _check_before(plan: DownloadPlan) -> None:
     if not plan.fits:
         raise UserError(
             f"Not enough disk space: {plan.model_id} needs {plan.missing_bytes / GB:.1f} GB more, "
-            f"{plan.free_bytes / GB:.1f} GB are free at {plan.target}; free some space or use --checkpoint-dir."
+            f"{plan.free_bytes / GB:.1f} GB are free at {plan.target}; "
+            "free some space or use --checkpoint-dir."
         )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core.catalog import ModelSpec, RepoSpec
-from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.hub import settings
 from cosmos_tui.core.hub.access import AccessStatus, RepoAccess, _result, _verdict
 
@@ -264,6 +264,11 @@ def plan_download(
     Online it asks the Hub for each repo's file list and sizes at the catalog revision and checks
     access for repos with files still missing; with ``HF_HUB_OFFLINE=1`` it looks at the disk only.
     """
+    if model.engine == "cosmos-predict1" and checkpoint_dir is None:
+        raise UsageError(
+            f"{model.id} reads its weights from the checkpoints/ folder of a cosmos-predict1 checkout; "
+            "pass --checkpoint-dir <checkout>/checkpoints."
+        )
     return _Planner(model, checkpoint_dir, online=not settings.offline(), inference=inference).build()
 
 

@@ -1,0 +1,123 @@
+"""The `models` and `hf` command groups through CliRunner, against HfTestServer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from conftest import GOOD_TOKEN, WEIGHTS
+from typer.testing import CliRunner
+
+from cosmos_tui.cli.app import CliError, app
+from cosmos_tui.core import catalog as catalog_mod
+
+runner = CliRunner()
+
+# Same known root issue as tests/checkpoints/test_ckpt_cli.py: typer 0.29 runs on its vendored
+# typer._click, so cli/app.py's CliError (a click.ClickException) escapes instead of printing.
+ROOT_ERRORS_BROKEN = not issubclass(CliError, typer.core._click.exceptions.ClickException)
+needs_root_errors = pytest.mark.xfail(
+    ROOT_ERRORS_BROKEN, reason="cli/app.py CliError is not a typer._click ClickException", strict=True
+)
+
+
+def _use_test_catalog(monkeypatch, test_catalog) -> None:
+    monkeypatch.setattr(catalog_mod, "load_catalog", lambda: test_catalog)
+
+
+def test_models_list_and_show_json() -> None:
+    res = runner.invoke(app, ["models", "list", "--json"])
+    assert res.exit_code == 0, res.output
+    ids = [m["id"] for m in json.loads(res.stdout)]
+    assert "transfer2.5-2b-edge" in ids and "builtin-s2mv-tiny" in ids
+
+    res = runner.invoke(app, ["models", "show", "predict1-7b-s2mv-video2world", "--json"])
+    data = json.loads(res.stdout)
+    assert data["repos"][0]["repo_id"] == "nvidia/Cosmos-Predict1-7B-Video2World-Sample-AV-Single2MultiView"
+    assert data["repos"][0]["files"] == ["v2w_model.pt"]
+    assert data["machine_fit"]["can_run"] is False  # no GPU on the test machine
+
+    res = runner.invoke(app, ["models", "show", "builtin-s2mv-tiny"])
+    assert res.exit_code == 0 and "Yes" in res.stdout
+
+
+@needs_root_errors
+def test_models_show_unknown_id_suggests() -> None:
+    res = runner.invoke(app, ["models", "show", "transfer2.5-2b-egde"])
+    assert res.exit_code == 1
+    assert "error: Unknown model" in res.stderr and "transfer2.5-2b-edge" in res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_token_never_leaks_through_the_cli(hf_server, monkeypatch, tmp_path) -> None:
+    from conftest import TEST_CATALOG
+
+    test_catalog = catalog_mod.parse_catalog(TEST_CATALOG)
+    _use_test_catalog(monkeypatch, test_catalog)
+    outputs = []
+
+    res = runner.invoke(app, ["hf", "login", "--stdin"], input=GOOD_TOKEN + "\n")
+    assert res.exit_code == 0, res.output
+    outputs.append(res.output)
+    res = runner.invoke(app, ["hf", "login", "--stdin"], input="hf_WrongTokenValue12345678\n")
+    assert res.exit_code == 1
+    outputs.extend([res.output, str(res.exception)])
+    assert "hf_WrongTokenValue" not in res.output + str(res.exception)
+    res = runner.invoke(app, ["hf", "login", "--stdin"], input=GOOD_TOKEN + "\n")
+    for args in (
+        ["hf", "whoami", "--json"],
+        ["hf", "access", "acme-2b", "--inference", "--json"],
+        ["hf", "download", "acme-2b", "--dry-run", "--json"],
+        ["hf", "download", "acme-2b", "--checkpoint-dir", str(tmp_path / "ck")],
+        ["hf", "download", "acme-2b", "--json"],
+    ):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, (args, res.output)
+        outputs.append(res.output)
+    assert json.loads(outputs[3])["account"]["name"] == "alice"
+    assert (tmp_path / "ck/acme/World-2B/ckpt/model_ema_bf16.pt").read_bytes() == WEIGHTS
+    for text in outputs:
+        assert GOOD_TOKEN not in text
+
+
+def test_access_exit_code_and_page(hf_server, monkeypatch) -> None:
+    from conftest import TEST_CATALOG
+
+    _use_test_catalog(monkeypatch, catalog_mod.parse_catalog(TEST_CATALOG))
+    res = runner.invoke(app, ["hf", "access", "acme-2b", "--json"])
+    assert res.exit_code == 1
+    data = json.loads(res.stdout)
+    assert data["ok"] is False
+    assert {r["status"] for r in data["repos"]} == {"not-logged-in", "ok"}
+
+
+def test_whoami_not_logged_in_exits_1(hf_server) -> None:
+    res = runner.invoke(app, ["hf", "whoami"])
+    assert res.exit_code == 1 and "Not logged in" in res.stderr
+
+
+def test_predict1_download_needs_checkpoint_dir_and_uses_experiment_folder(
+    hf_server, monkeypatch, tmp_path
+) -> None:
+    """The renamed repo is fetched into the folder the Single2MultiView experiments load."""
+    repo = "nvidia/Cosmos-Predict1-7B-Video2World-Sample-AV-Single2MultiView"
+    hf_server.add_repo(
+        repo, {"t2w_model.pt": b"t2w" * 1000, "v2w_model.pt": b"v2w" * 1000, "README.md": b"r"}
+    )
+    hf_server.add_repo(
+        "nvidia/Cosmos-Tokenize1-CV8x8x8-720p", {"encoder.jit": b"e" * 100, "decoder.jit": b"d"}
+    )
+    ck = tmp_path / "checkpoints"
+    res = runner.invoke(app, ["hf", "download", "predict1-7b-s2mv-text2world", "--checkpoint-dir", str(ck)])
+    assert res.exit_code == 0, res.output
+    assert (ck / "Cosmos-Predict1-7B-Video2World-Sample-AV-Single2MultiView/t2w_model.pt").exists()
+    assert not (ck / "Cosmos-Predict1-7B-Video2World-Sample-AV-Single2MultiView/v2w_model.pt").exists()
+    assert (ck / "Cosmos-Tokenize1-CV8x8x8-720p/encoder.jit").exists()
+    assert not (ck / "google-t5").exists()  # inference-only, not fetched for post-training
+
+
+@needs_root_errors
+def test_predict1_download_without_checkpoint_dir_is_a_usage_error() -> None:
+    res = runner.invoke(app, ["hf", "download", "predict1-7b-s2mv-text2world"])
+    assert res.exit_code == 2 and "--checkpoint-dir" in res.stderr
