@@ -11,6 +11,23 @@ _RANK_SIGKILL = re.compile(r"exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\)")
 _RANK_SIGNAL = re.compile(r"exitcode\s*:\s*-(\d+)\b")
 _GPU_OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED")
 
+_ROOT_CAUSE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", re.S)
+_ERROR_LINE = re.compile(r"^(?:\[rank\d+\]:\s*)?((?:[\w.]+\.)?\w*(?:Error|Exception)\b:?.*)$")
+
+
+def _last_error(lines: list[str], rank: int | None = None) -> str | None:
+    """The last ``SomethingError: message`` line printed by ``rank`` (when its lines carry the
+    ``[rankN]:`` prefix), else by anyone; torchrun's own ``ChildFailedError`` is skipped."""
+    prefix = f"[rank{rank}]:" if rank is not None else None
+    candidates = [ln for ln in lines if prefix and ln.startswith(prefix)] or lines
+    for line in reversed(candidates):
+        match = _ERROR_LINE.match(line.strip())
+        if match and "ChildFailedError" not in line and "elastic" not in line:
+            return match.group(1)[:200]
+    return None
+
+
+GPU_OOM_HINT = "lower the batch size, frames or resolution"
 OOM_HINT = (
     "most likely the host's out-of-memory killer (look for 'Out of memory' in `dmesg` or "
     "`journalctl -k`; lower the batch size or dataloader workers), unless someone ran kill -9"
@@ -51,10 +68,22 @@ def describe_exit(exit_code: int, log_tail: list[str] | None = None, *, stop_req
         return f"torchrun was killed by SIGKILL (signal 9): {OOM_HINT}"
     if exit_code < 0:
         return f"torchrun was killed by {signal_name(-exit_code)} (signal {-exit_code})"
+    root = _ROOT_CAUSE.search(tail)
+    if root:
+        rank, code = int(root.group(1)), int(root.group(2))
+        error = _last_error(log_tail or [], rank)
+        if code == -9:
+            return f"rank {rank} was killed by SIGKILL (signal 9, exit -9): {OOM_HINT}"
+        if code < 0:
+            return f"torchrun exited {exit_code}: rank {rank} was killed by {signal_name(-code)}"
+        if _GPU_OOM.search(tail):
+            return f"torchrun exited {exit_code}: rank {rank} ran out of GPU memory ({GPU_OOM_HINT})"
+        what = f" ({error})" if error else ""
+        return f"torchrun exited {exit_code}: rank {rank} failed with exit code {code}{what}"
     if _RANK_SIGKILL.search(tail):
         return f"a rank was killed by SIGKILL (signal 9, exit -9): {OOM_HINT}"
     if _GPU_OOM.search(tail):
-        return f"torchrun exited {exit_code}: a rank ran out of GPU memory (lower batch size or resolution)"
+        return f"torchrun exited {exit_code}: a rank ran out of GPU memory ({GPU_OOM_HINT})"
     match = _RANK_SIGNAL.search(tail)
     if match:
         sig = int(match.group(1))

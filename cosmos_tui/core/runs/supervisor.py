@@ -118,7 +118,7 @@ class Supervisor:
                 registry.update(self.run_dir, lambda r, t=tree: r.replace(procs=t))
 
     def _finish(self, code: int | None, reason: str | None, status: str | None = None) -> None:
-        tail = outcome.last_lines(self.run_dir / CONSOLE_LOG, 60)
+        tail = outcome.last_lines(self.run_dir / CONSOLE_LOG, 400, max_bytes=256 << 10)
 
         def change(r: RunRecord) -> RunRecord:
             if r.status in TERMINAL:
