@@ -8,8 +8,11 @@ shards and one process, without a process group:
 - every tensor is read once (all its chunks put together) and written straight into each output
   file that needs it (cast when asked) by the streaming writers of
   :mod:`cosmos_tui.core.checkpoints.stream_write`;
-- **peak memory** is about twice the largest single tensor (its assembled copy plus one cast copy),
-  independent of the checkpoint size; upstream (``dcp_to_torch_save`` then ``torch.load``) holds the
+- a reader thread assembles the next tensors while the current one is cast and written, so reads
+  and writes overlap;
+- **peak memory** is about ``PREFETCH + 2`` times the largest single tensor (tensors read ahead,
+  the one being written, one cast copy), independent of the checkpoint size; upstream
+  (``dcp_to_torch_save`` then ``torch.load``) holds the
   whole state dict, plus the bf16 copy;
 - outputs are written as ``.<name>.partial`` and renamed into place after ``fsync``, so a crash
   never leaves a half file under the final name, and existing files are replaced only with
@@ -162,6 +165,49 @@ def _pt_source(info: CheckpointInfo, ema: bool):
     return shapes, tensors, lambda: ({}, []), counter
 
 
+PREFETCH = 2
+"""Tensors read ahead by the reader thread while the current one is cast and written."""
+
+
+def _prefetch(items: Iterator[tuple[str, Any]], depth: int) -> Iterator[tuple[str, Any]]:
+    """Run ``items`` in a reader thread, at most ``depth`` ahead, so reading overlaps writing."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    thread = threading.Thread(target=produce, name="ckpt-export-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def export_checkpoint(
     info: CheckpointInfo,
     out_dir: Path,
@@ -224,7 +270,7 @@ def export_checkpoint(
                 )
         total = sum(o.writer.sizes[dst] for o in outputs for dst in o.writer.sizes)
         done = 0
-        for key, tensor in tensors():
+        for key, tensor in _prefetch(tensors(), depth=PREFETCH):
             cast_cache: dict[str, Any] = {}
             for o in outputs:
                 dst = o.keys.get(key)
