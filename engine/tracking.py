@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import resource
+import secrets
+import string
 import time
 from pathlib import Path
 from typing import Any
@@ -122,7 +124,13 @@ def _init_wandb(job_dir: Path, mode: str, job: Any, config: dict[str, Any]) -> A
     import wandb
 
     id_file = job_dir / "wandb_id.txt"
-    run_id = id_file.read_text().strip() if id_file.is_file() else wandb.util.generate_id()
+    # Our own id (wandb's private id helper moved between releases): 8 chars of [a-z0-9], as W&B's.
+    alphabet = string.ascii_lowercase + string.digits
+    run_id = (
+        id_file.read_text().strip()
+        if id_file.is_file()
+        else "".join(secrets.choice(alphabet) for _ in range(8))
+    )
     id_file.write_text(run_id + "\n")
     return wandb.init(
         id=run_id,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,25 +15,16 @@ from cosmos_tui import __version__
 from cosmos_tui.core.errors import UserError
 
 
-class CliError(click.ClickException):
-    """A :class:`UserError` on its way out of click: one line on stderr, its own exit code."""
-
-    def __init__(self, error: UserError) -> None:
-        super().__init__(error.message)
-        self.exit_code = error.exit_code
-
-    def show(self, file=None) -> None:  # type: ignore[override]
-        click.echo(f"error: {self.message}", err=True)
-
-
 class _Root(TyperGroup):
-    """The root group: turns a user's mistake raised anywhere below into a clean exit."""
+    """The root group: a user's mistake raised anywhere below becomes one line on stderr and its
+    exit code, never a traceback (the same under CliRunner and the console script)."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
         except UserError as e:
-            raise CliError(e) from None
+            typer.echo(f"error: {e.message}", err=True)
+            raise typer.Exit(e.exit_code) from None
 
 
 app = typer.Typer(

@@ -1,11 +1,75 @@
-"""`cosmos-tui demo`."""
+"""`cosmos-tui demo`: the whole flow on the embedded default (synthetic data, builtin engine, CPU)."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from cosmos_tui.cli.common import not_built
+from cosmos_tui.cli.common import JsonOption, emit_json, err, out
+
+
+def demo(
+    headless: bool = typer.Option(
+        False, "--headless", help="Rich output instead of the TUI dashboard (implied when there is no TTY)."
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """Synthesize a tiny multiview dataset, train the builtin engine on it under real
+    `torchrun --nproc_per_node=2` (CPU/gloo without a GPU) with checkpoints, and show progress.
+
+    Exits 0 when the run finished and wrote a checkpoint; prints the run id, the job output
+    folder and the checkpoints written.
+    """
+    from cosmos_tui.core import demo as core_demo
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if not (headless or json_out) and interactive:
+        record = core_demo.start_demo()
+        from cosmos_tui.tui.app import run_app
+
+        run_app(initial_run_id=record.id)
+        err.print(
+            f"The demo run {record.id} goes on without the UI: `cosmos-tui runs show {record.id}`."
+        )
+        return
+
+    err.print("[bold]cosmos-tui demo[/bold]: synthetic Predict1 Waymo dataset, builtin engine, 2 ranks")
+    data = core_demo.ensure_dataset()
+    err.print(f"dataset      {data}")
+    record = core_demo.start_demo(data)
+    err.print(f"run          {record.id}")
+    err.print(f"command      {' '.join(record.argv)}")
+    total = core_demo.max_iter(record)
+
+    last = 0
+    for line, sample in core_demo.follow_progress(record.id):
+        if sample is None:
+            if "Traceback" in line or "Error" in line:
+                err.print(line, markup=False, style="dim")
+            continue
+        it = getattr(sample, "iteration", None)
+        loss = getattr(sample, "loss", None)
+        if it is None or it <= last:
+            continue
+        last = it
+        of = f"/{total}" if total else ""
+        loss_text = f"{loss:.4f}" if isinstance(loss, float) else str(loss)
+        err.print(f"iteration    {it}{of}  loss {loss_text}")
+
+    result = core_demo.finish(record.id)
+    if json_out:
+        emit_json(result)
+    else:
+        out.print(f"run_id       {result.run_id}")
+        out.print(f"status       {result.status} (exit code {result.exit_code})")
+        out.print(f"job_dir      {result.job_dir}")
+        out.print(f"checkpoints  {', '.join(result.checkpoints) or 'none'}")
+    if not result.ok:
+        why = result.reason or "the run did not finish with a checkpoint"
+        err.print(f"[red]demo failed:[/red] {why}; `cosmos-tui runs logs {result.run_id}` shows its log")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    not_built(app, "demo", "Run the embedded demo: synthetic dataset, builtin engine, 2 CPU ranks.")
+    app.command("demo")(demo)

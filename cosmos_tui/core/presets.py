@@ -36,7 +36,7 @@ class _Section(BaseModel):
 
 
 class ModelSection(_Section):
-    id: str = Field("builtin-tiny", description="Catalog id of the model (`cosmos-tui models list`).")
+    id: str = Field("builtin-s2mv-tiny", description="Catalog id of the model (`cosmos-tui models list`).")
 
 
 class EngineSection(_Section):
@@ -246,11 +246,26 @@ def _parse_value(text: str) -> Any:
     return value if isinstance(value, (list, dict)) else text
 
 
+# Top-level preset sections that are also roots of the engines' own configs (upstream has
+# `model.config.state_t`): a dotted key under them that is not a preset field goes to the engine.
+_SHARED_ROOTS = {"model"}
+
+
+def _engine_key(head: str) -> bool:
+    section, _, rest = head.partition(".")
+    if section not in _SHARED_ROOTS or not rest:
+        return False
+    model = Preset.model_fields[section].annotation
+    return rest.split(".", 1)[0] not in getattr(model, "model_fields", {})
+
+
 def apply_sets(preset: Preset, sets: Iterable[str], *, source: str = "--set") -> Preset:
     """Apply ``--set`` items to a copy of ``preset``.
 
     ``SECTION.key=value`` (a section of the preset: model, engine, experiment, data, launch, env,
-    wandb) sets that preset field; ``experiment.overrides+=ITEM`` appends one override; anything
+    wandb) sets that preset field, except that ``model.<key>`` other than ``model.id`` is the
+    engine's own (upstream ``model.config.state_t``); ``experiment.overrides+=ITEM`` appends one
+    override; anything
     else (``trainer.max_iter=10``, ``+key=v``, ``~key``) is an engine override, appended after the
     preset's own so it wins.
     """
@@ -258,7 +273,7 @@ def apply_sets(preset: Preset, sets: Iterable[str], *, source: str = "--set") ->
     for item in sets:
         head = item.split("=", 1)[0].rstrip("+")
         section = head.split(".", 1)[0]
-        if "=" in item and section in SECTIONS and not head.startswith(("+", "~")):
+        if "=" in item and section in SECTIONS and not head.startswith(("+", "~")) and not _engine_key(head):
             key, value = item.split("=", 1)
             if key.endswith("+"):
                 key = key[:-1]

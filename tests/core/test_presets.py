@@ -61,6 +61,9 @@ def test_sets_take_precedence_and_unknown_keys_become_engine_overrides() -> None
     assert p.wandb.mode == "offline"
     assert p.experiment.overrides == ["trainer.max_iter=7", "~foo"]
     assert p.env.extra == {"A": "b"}
+    shared = apply_sets(Preset(), ["model.config.state_t=20", "model.id=builtin-s2mv-small"])
+    assert shared.experiment.overrides == ["model.config.state_t=20"]
+    assert shared.model.id == "builtin-s2mv-small"
     with pytest.raises(UserError, match=r"did you mean 'launch\.nnodes'"):
         apply_sets(Preset(), ["launch.nnode=2"])
 

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import typer
 from conftest import GOOD_TOKEN, WEIGHTS
 from typer.testing import CliRunner
 
-from cosmos_tui.cli.app import CliError, app
+from cosmos_tui.cli.app import app
 from cosmos_tui.core import catalog as catalog_mod
 
 runner = CliRunner()
-
-# Same known root issue as tests/checkpoints/test_ckpt_cli.py: typer 0.29 runs on its vendored
-# typer._click, so cli/app.py's CliError (a click.ClickException) escapes instead of printing.
-ROOT_ERRORS_BROKEN = not issubclass(CliError, typer.core._click.exceptions.ClickException)
-needs_root_errors = pytest.mark.xfail(
-    ROOT_ERRORS_BROKEN, reason="cli/app.py CliError is not a typer._click ClickException", strict=True
-)
 
 
 def _use_test_catalog(monkeypatch, test_catalog) -> None:
@@ -42,7 +33,6 @@ def test_models_list_and_show_json() -> None:
     assert res.exit_code == 0 and "Yes" in res.stdout
 
 
-@needs_root_errors
 def test_models_show_unknown_id_suggests() -> None:
     res = runner.invoke(app, ["models", "show", "transfer2.5-2b-egde"])
     assert res.exit_code == 1
@@ -117,7 +107,6 @@ def test_predict1_download_needs_checkpoint_dir_and_uses_experiment_folder(
     assert not (ck / "google-t5").exists()  # inference-only, not fetched for post-training
 
 
-@needs_root_errors
 def test_predict1_download_without_checkpoint_dir_is_a_usage_error() -> None:
     res = runner.invoke(app, ["hf", "download", "predict1-7b-s2mv-text2world"])
     assert res.exit_code == 2 and "--checkpoint-dir" in res.stderr

@@ -1,0 +1,135 @@
+"""The embedded demo: the whole flow, thinly, on any machine.
+
+Writes a tiny synthetic multiview dataset in the Predict1 Waymo layout (real mp4 files and T5
+embedding pickles), validates it, and launches the builtin engine from the shipped
+``builtin-demo`` preset under real ``torchrun --nproc_per_node=2`` (CPU and gloo when there is no
+GPU) for a handful of iterations with checkpoints. Every demo is a new run with its own job name,
+so a second demo never silently resumes the first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.paths import state_root
+from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
+
+if TYPE_CHECKING:
+    from cosmos_tui.core.runs.record import RunRecord
+
+DEMO_PRESET = "builtin-demo"
+DEMO_CLIPS = 4
+DEMO_FRAMES = 16
+DEMO_SIZE = (64, 96)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """How a demo run ended."""
+
+    run_id: str
+    status: str
+    exit_code: int | None
+    job_dir: Path | None
+    checkpoints: tuple[str, ...]
+    """Complete checkpoints written, oldest first (step folder names)."""
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "finished" and self.exit_code == 0 and bool(self.checkpoints)
+
+
+def demo_home() -> Path:
+    """Where the demo keeps its dataset and outputs (inside the state root)."""
+    path = state_root() / "demo"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ensure_dataset(root: Path | None = None) -> Path:
+    """The demo dataset: synthesized once, validated every time (a broken one is rewritten)."""
+    from cosmos_tui.core.datasets.synth import synthesize
+    from cosmos_tui.core.datasets.validate import validate
+
+    root = root or demo_home() / "data"
+    if root.exists():
+        report = validate(root, "predict1-waymo", min_frames=DEMO_FRAMES)
+        if report.ok:
+            return root
+    synthesize(root, "predict1-waymo", clips=DEMO_CLIPS, frames=DEMO_FRAMES, size=DEMO_SIZE)
+    report = validate(root, "predict1-waymo", min_frames=DEMO_FRAMES)
+    if not report.ok:
+        raise UserError(
+            f"the synthesized demo dataset at {root} failed validation; run `cosmos-tui data validate {root}`"
+        )
+    return root
+
+
+def demo_preset(data_root: Path, *, sets: tuple[str, ...] = ()) -> Preset:
+    """The shipped demo preset pointed at ``data_root``, with a fresh job name and the demo's
+    output root, then the user's ``--set`` items."""
+    preset = load_preset(resolve_preset(DEMO_PRESET))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return apply_sets(
+        preset,
+        (
+            f"data.root={data_root}",
+            f"env.output_root={demo_home() / 'output'}",
+            f"job.name=demo-{stamp}-{time.time_ns() % 10_000:04d}",
+            *sets,
+        ),
+    )
+
+
+def start_demo(data_root: Path | None = None, *, sets: tuple[str, ...] = ()) -> RunRecord:
+    """Launch the demo run on ``data_root`` (the demo dataset by default); returns at once."""
+    from cosmos_tui.core.runs import start_run
+
+    data = data_root or ensure_dataset()
+    return start_run(demo_preset(data, sets=sets), preset_path=str(resolve_preset(DEMO_PRESET)))
+
+
+def max_iter(record: RunRecord) -> int | None:
+    """``trainer.max_iter`` as the run was launched (the last override wins), if set."""
+    for item in reversed((record.preset.get("experiment") or {}).get("overrides") or []):
+        key, _, value = item.partition("=")
+        if key == "trainer.max_iter" and value.isdigit():
+            return int(value)
+    return None
+
+
+def follow_progress(run_id: str, *, poll: float = 0.25) -> Iterator[tuple[str, object | None]]:
+    """Yield ``(console line, parsed iteration sample or None)`` until the run ends."""
+    from cosmos_tui.core.monitor.metrics import parse_iter_line
+    from cosmos_tui.core.runs import follow, get_run
+
+    for line in follow(get_run(run_id), poll=poll):
+        yield line, parse_iter_line(line)
+
+
+def finish(run_id: str) -> DemoResult:
+    """The demo's outcome, read from the run record and the job's checkpoints."""
+    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+    from cosmos_tui.core.runs import get_run
+
+    record = get_run(run_id)
+    job_dir = Path(record.job_dir) if record.job_dir else None
+    done: tuple[str, ...] = ()
+    if job_dir is not None and (job_dir / "checkpoints").is_dir():
+        done = tuple(c.path.name for c in scan_checkpoints(job_dir / "checkpoints") if c.complete)
+    return DemoResult(record.id, record.status, record.exit_code, job_dir, done, record.reason)
+
+
+def run_demo_headless(on_line: Callable[[str, object | None], None] | None = None) -> DemoResult:
+    """Launch the demo, stream its progress to ``on_line``, and return how it ended."""
+    record = start_demo()
+    for line, sample in follow_progress(record.id):
+        if on_line is not None:
+            on_line(line, sample)
+    return finish(record.id)
