@@ -48,7 +48,7 @@ def known_keys() -> list[str]:
 
 
 def _hint(key: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.85)
     if not close:
         leaf = key.rsplit(".", 1)[-1]
         close = [c for c in candidates if c.rsplit(".", 1)[-1] == leaf][:3]
@@ -65,7 +65,14 @@ def split_overrides(argv: Sequence[str]) -> list[str]:
     return args[1:]
 
 
+_REGISTERED = False
+
+
 def _register() -> None:
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    _REGISTERED = True
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
