@@ -1,4 +1,4 @@
-"""Runners for real engine processes in tests: ``torchrun --standalone`` or ``python -m cosmos_engine.train``."""
+"""Runners for real engine processes in tests: ``torchrun --standalone`` or plain ``python -m``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
 
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 TINY = [
@@ -51,7 +50,7 @@ def torchrun_cmd(overrides: list[str], nproc: int = 2) -> list[str]:
 
 
 def python_cmd(overrides: list[str], *flags: str) -> list[str]:
-    """The engine as one plain process (no torchrun): ``python -m cosmos_engine.train [flags] -- overrides``."""
+    """The engine as one plain process: ``python -m cosmos_engine.train [flags] -- overrides``."""
     return [sys.executable, "-m", "cosmos_engine.train", *flags, "--", *overrides]
 
 

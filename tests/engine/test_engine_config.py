@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from cosmos_engine.compose import compose_config, split_overrides
 from cosmos_engine.errors import ConfigError
 from cosmos_engine.experiments import EXPERIMENTS

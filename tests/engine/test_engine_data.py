@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from cosmos_engine.compose import compose_config
 from cosmos_engine.datasets import ClipDataset, blur, edges
 from cosmos_engine.errors import DataError
 from cosmos_engine.sampler import ResumableSampler
 from cosmos_engine.video import load_embedding_pickle
+
 from cosmos_tui.core.datasets.synth import synthesize
 
 
@@ -96,7 +96,7 @@ def test_missing_data_errors_name_what_to_fix(tmp_path: Path, waymo_data: Path) 
     root = tmp_path / "waymo"
     shutil.copytree(waymo_data, root)
     (root / "cache" / "prefix_pinhole_side_left.pkl").unlink()
-    with pytest.raises(DataError, match="missing prefix embedding .*prefix_pinhole_side_left.pkl"):
+    with pytest.raises(DataError, match=r"missing prefix embedding .*prefix_pinhole_side_left\.pkl"):
         _dataset("s2mv_text2world_tiny", root)
     with pytest.raises(DataError, match="at least 32 frames"):
         _dataset("s2mv_text2world_tiny", waymo_data, "dataloader_train.dataset.num_frames=32")
@@ -113,7 +113,7 @@ def test_embedding_pickles_load_only_numpy(tmp_path: Path) -> None:
     assert load_embedding_pickle(good)[0].shape == (3, 4)
     bad = tmp_path / "bad.pkl"
     bad.write_bytes(pickle.dumps(_Boom()))
-    with pytest.raises(pickle.UnpicklingError, match="refusing to load builtins.print"):
+    with pytest.raises(pickle.UnpicklingError, match=r"refusing to load builtins\.print"):
         load_embedding_pickle(bad)
 
 

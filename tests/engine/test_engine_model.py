@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-
 from cosmos_engine.compose import compose_config
 from cosmos_engine.flow import flow_loss
 from cosmos_engine.info import main as info_main
