@@ -1,0 +1,187 @@
+"""One parser for training progress: the upstream ``IterSpeed`` lines of Transfer2.5, Predict2.5
+and Predict1 (upstream-contracts.md §3.3/§3.5) and the builtin engine's ``metrics.jsonl``.
+
+The regexes apply to the message only (after the loguru prefix), with ANSI stripped; losses may be
+negative, exactly ``0.0000``, ``nan`` or ``inf``. Bulk scans (a whole multi-GB log, or a chunk
+that just arrived) look for the literal markers with ``bytes.find`` and parse only those lines, so
+they run at memory speed instead of a Python loop over every line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cosmos_tui.core.monitor.bytescan import WINDOW, find_lines, windows
+from cosmos_tui.core.monitor.logline import parse_line
+
+_LOSS = r"(-?[\d.]+|-?nan|-?inf)"
+HIT_RE = re.compile(r"^Iteration (\d+): Hit counter: (\d+)/(\d+) \| Loss: " + _LOSS + r" \| Time: ([\d.]+)s$")
+SPEED_RE = re.compile(r"^(\d+) : iter_speed ([\d.]+) seconds per iteration \| Loss: " + _LOSS + r"$")
+UNSTABLE_MARK = "Unstable loss"
+
+#: Literal markers found with ``mmap.find``/``bytes.find`` before any regex runs: both IterSpeed
+#: formats contain ``| Loss: ``.
+LOSS_MARK = b"| Loss: "
+UNSTABLE_BYTES = UNSTABLE_MARK.encode()
+
+Phase = Literal["hit", "speed", "jsonl"]
+
+
+@dataclass(frozen=True, slots=True)
+class IterSample:
+    """One progress report for one iteration."""
+
+    iteration: int
+    """The trainer's iteration counter (optimizer steps)."""
+    loss: float
+    """Rank 0's loss; may be negative, 0.0, NaN or inf."""
+    sec_per_iter: float | None
+    """Seconds per iteration: the IterSpeed average, the hit phase's wall time since the previous
+    hit (``None`` for hit 1, which includes start-up), or the engine's ``sec_per_iter``."""
+    phase: Phase
+    """``hit`` (first iterations of a process), ``speed`` (every ``every_n``), ``jsonl`` (builtin)."""
+    hit: int | None = None
+    """The hit counter ``k`` of ``k/K`` in the hit phase."""
+    hit_total: int | None = None
+    """``K``: how many iterations the hit phase lasts."""
+    lr: float | None = None
+    """Learning rate (only the builtin engine reports it; upstream sends it to W&B only)."""
+    grad_norm: float | None = None
+    """Gradient norm (builtin engine)."""
+    samples_per_s: float | None = None
+    """Training samples per second (builtin engine)."""
+    tokens_per_s: float | None = None
+    """Tokens per second (builtin engine)."""
+    mfu: float | None = None
+    """Model FLOPs utilisation, 0..1 (builtin engine)."""
+    peak_mem_gb: float | None = None
+    """Peak accelerator memory in GB (builtin engine)."""
+
+    @property
+    def finite(self) -> bool:
+        """Whether the loss is a finite number."""
+        return math.isfinite(self.loss)
+
+
+def parse_message(message: str) -> IterSample | None:
+    """Parse an IterSpeed message (the text after ``] ``); ``None`` if it is not one."""
+    m = SPEED_RE.match(message)
+    if m:
+        return IterSample(int(m.group(1)), float(m.group(3)), float(m.group(2)), "speed")
+    m = HIT_RE.match(message)
+    if m:
+        hit = int(m.group(2))
+        return IterSample(
+            int(m.group(1)),
+            float(m.group(4)),
+            None if hit == 1 else float(m.group(5)),
+            "hit",
+            hit=hit,
+            hit_total=int(m.group(3)),
+        )
+    return None
+
+
+def parse_iter_line(line: str) -> IterSample | None:
+    """Parse a whole console line (ANSI codes, torchrun and loguru prefixes allowed)."""
+    return parse_message(parse_line(line.rstrip("\r\n")).message.rstrip())
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What a bulk scan found, in file order."""
+
+    samples: tuple[IterSample, ...]
+    """Progress reports."""
+    unstable: tuple[str, ...]
+    """``Unstable loss ...`` lines (the W&B callback's NaN/Inf report), ANSI stripped."""
+    bytes_scanned: int
+    """How many bytes were looked at."""
+
+
+def scan_bytes(buf: bytes | mmap.mmap, start: int = 0, end: int | None = None) -> ScanResult:
+    """Find every progress line and ``Unstable loss`` line in ``buf[start:end]`` (whole lines)."""
+    end = len(buf) if end is None else end
+    found: dict[int, tuple[IterSample | None, str | None]] = {}
+    for ls, le in find_lines(buf, LOSS_MARK, start, end):
+        sample = parse_iter_line(buf[ls:le].decode("utf-8", "replace"))
+        if sample is not None:
+            found[ls] = (sample, None)
+    for ls, le in find_lines(buf, UNSTABLE_BYTES, start, end):
+        found.setdefault(ls, (None, parse_line(buf[ls:le].decode("utf-8", "replace").rstrip("\r")).text))
+    samples: list[IterSample] = []
+    unstable: list[str] = []
+    for ls in sorted(found):
+        sample, text = found[ls]
+        if sample is not None:
+            samples.append(sample)
+        elif text is not None:
+            unstable.append(text)
+    return ScanResult(tuple(samples), tuple(unstable), end - start)
+
+
+def scan_file(path: Path, *, start: int = 0, end: int | None = None, window: int = WINDOW) -> ScanResult:
+    """Re-parse a whole log (or ``[start, end)`` of it), one mapped window at a time: memory stays
+    at one window whatever the file size."""
+    samples: list[IterSample] = []
+    unstable: list[str] = []
+    scanned = 0
+    for w in windows(path, start=start, end=end, window=window):
+        part = scan_bytes(w.buf, w.lo, w.hi)
+        samples.extend(part.samples)
+        unstable.extend(part.unstable)
+        scanned += part.bytes_scanned
+    return ScanResult(tuple(samples), tuple(unstable), scanned)
+
+
+def _opt_float(record: dict, key: str) -> float | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_jsonl_record(line: str) -> IterSample | None:
+    """Parse one line of the builtin engine's ``metrics.jsonl``; ``None`` for a blank, torn or
+    foreign line (the engine may be mid-write)."""
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or "iteration" not in record or "loss" not in record:
+        return None
+    try:
+        iteration = int(record["iteration"])
+        loss = float(record["loss"])
+    except (TypeError, ValueError):
+        return None
+    return IterSample(
+        iteration,
+        loss,
+        _opt_float(record, "sec_per_iter"),
+        "jsonl",
+        lr=_opt_float(record, "lr"),
+        grad_norm=_opt_float(record, "grad_norm"),
+        samples_per_s=_opt_float(record, "samples_per_s"),
+        tokens_per_s=_opt_float(record, "tokens_per_s"),
+        mfu=_opt_float(record, "mfu"),
+        peak_mem_gb=_opt_float(record, "peak_mem_gb"),
+    )
+
+
+def parse_jsonl_lines(lines: Iterable[str]) -> list[IterSample]:
+    """Parse many ``metrics.jsonl`` lines, skipping the ones that are not records."""
+    return [s for s in map(parse_jsonl_record, lines) if s is not None]

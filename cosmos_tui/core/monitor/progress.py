@@ -1,0 +1,161 @@
+"""Training progress from a stream of :class:`IterSample`: current iteration and loss, recent step
+time, throughput, ETA from ``trainer.max_iter``, and a downsampled loss series for charts."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+from array import array
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cosmos_tui.core.monitor.metrics import IterSample, Phase
+from cosmos_tui.core.monitor.series import lttb
+
+
+@dataclass(frozen=True)
+class ProgressSnapshot:
+    """Where training stands, as of the last poll. Unknown values are ``None``."""
+
+    iteration: int | None = None
+    """Last reported iteration."""
+    loss: float | None = None
+    """Last reported loss (may be NaN/inf; see ``nonfinite``)."""
+    phase: Phase | None = None
+    """Which kind of line reported it."""
+    max_iter: int | None = None
+    """``trainer.max_iter`` when known."""
+    sec_per_iter: float | None = None
+    """Median seconds per iteration over the recent reports."""
+    iter_per_s: float | None = None
+    """``1 / sec_per_iter``."""
+    eta_s: float | None = None
+    """Seconds left to ``max_iter`` at the recent speed."""
+    fraction: float | None = None
+    """``iteration / max_iter``, 0..1."""
+    expected_report_interval_s: float | None = None
+    """How long, at the recent pace, one waits between two progress reports (the watchdog's unit)."""
+    lr: float | None = None
+    """Latest learning rate (builtin engine only)."""
+    grad_norm: float | None = None
+    """Latest gradient norm (builtin engine only)."""
+    samples_per_s: float | None = None
+    """Latest samples per second (builtin engine only)."""
+    tokens_per_s: float | None = None
+    """Latest tokens per second (builtin engine only)."""
+    mfu: float | None = None
+    """Latest model FLOPs utilisation (builtin engine only)."""
+    peak_mem_gb: float | None = None
+    """Latest peak accelerator memory in GB (builtin engine only)."""
+    nonfinite: int = 0
+    """How many reports had a NaN or infinite loss."""
+    last_nonfinite_iteration: int | None = None
+    """The iteration of the latest NaN/Inf loss."""
+    reports: int = 0
+    """How many reports the series holds."""
+    loss_series: tuple[tuple[float, float], ...] = field(default=())
+    """``(iteration, loss)`` downsampled for a chart (finite losses only)."""
+
+
+class ProgressTracker:
+    """Accumulates samples. Not thread-safe: one poller owns it.
+
+    A report whose iteration is not above the last one means the run resumed from a checkpoint:
+    the series drops the iterations being redone.
+    """
+
+    def __init__(self, *, max_iter: int | None = None, window: int = 20, series_points: int = 240) -> None:
+        self.max_iter = max_iter
+        self._iters = array("q")
+        self._losses = array("d")
+        self._step_times: deque[float] = deque(maxlen=window)
+        self._iter_gaps: deque[int] = deque(maxlen=window)
+        self._wall_gaps: deque[float] = deque(maxlen=window)
+        self._series_points = series_points
+        self._series_cache: tuple[int, tuple[tuple[float, float], ...]] = (-1, ())
+        self._last: IterSample | None = None
+        self._extras: dict[str, float] = {}
+        self._nonfinite = 0
+        self._last_nonfinite: int | None = None
+        self.last_progress_at: float | None = None
+        """Monotonic time of the poll that last saw the iteration go up."""
+
+    def add(self, samples: Iterable[IterSample], now: float) -> int:
+        """Take the samples seen in one poll at monotonic time ``now``; returns how many advanced
+        the iteration."""
+        advanced = 0
+        for s in samples:
+            last = self._last
+            if last is not None and s.iteration <= last.iteration:
+                cut = bisect.bisect_left(self._iters, s.iteration)
+                del self._iters[cut:]
+                del self._losses[cut:]
+            elif last is not None:
+                self._iter_gaps.append(s.iteration - last.iteration)
+            self._iters.append(s.iteration)
+            self._losses.append(s.loss)
+            if s.sec_per_iter is not None and s.sec_per_iter > 0:
+                self._step_times.append(s.sec_per_iter)
+            if not math.isfinite(s.loss):
+                self._nonfinite += 1
+                self._last_nonfinite = s.iteration
+            for key in ("lr", "grad_norm", "samples_per_s", "tokens_per_s", "mfu", "peak_mem_gb"):
+                value = getattr(s, key)
+                if value is not None:
+                    self._extras[key] = value
+            if last is None or s.iteration > last.iteration:
+                advanced += 1
+            self._last = s
+        if advanced:
+            if self.last_progress_at is not None:
+                self._wall_gaps.append(now - self.last_progress_at)
+            self.last_progress_at = now
+        return advanced
+
+    def _series(self) -> tuple[tuple[float, float], ...]:
+        n = len(self._iters)
+        if self._series_cache[0] != n:
+            self._series_cache = (n, tuple(lttb(self._iters, self._losses, self._series_points)))
+        return self._series_cache[1]
+
+    def expected_report_interval(self) -> float | None:
+        """Seconds between two progress reports at the recent pace: the larger of the wall-clock
+        median between polls that saw progress and ``median step time x median iteration gap``."""
+        candidates: list[float] = []
+        if len(self._wall_gaps) >= 2:
+            candidates.append(statistics.median(self._wall_gaps))
+        if self._step_times:
+            gap = statistics.median(self._iter_gaps) if self._iter_gaps else 1
+            candidates.append(statistics.median(self._step_times) * gap)
+        return max(candidates) if candidates else None
+
+    def snapshot(self) -> ProgressSnapshot:
+        """An immutable view of the current state."""
+        last = self._last
+        if last is None:
+            return ProgressSnapshot(max_iter=self.max_iter)
+        spi = statistics.median(self._step_times) if self._step_times else None
+        eta = None
+        fraction = None
+        if self.max_iter:
+            fraction = min(1.0, max(0.0, last.iteration / self.max_iter))
+            if spi is not None:
+                eta = max(0, self.max_iter - last.iteration) * spi
+        return ProgressSnapshot(
+            iteration=last.iteration,
+            loss=last.loss,
+            phase=last.phase,
+            max_iter=self.max_iter,
+            sec_per_iter=spi,
+            iter_per_s=(1.0 / spi) if spi else None,
+            eta_s=eta,
+            fraction=fraction,
+            expected_report_interval_s=self.expected_report_interval(),
+            nonfinite=self._nonfinite,
+            last_nonfinite_iteration=self._last_nonfinite,
+            reports=len(self._iters),
+            loss_series=self._series(),
+            **self._extras,
+        )
