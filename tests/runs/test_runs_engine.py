@@ -37,9 +37,10 @@ def _runs_json() -> list[dict]:
 
 
 def test_the_run_outlives_a_killed_cli_and_records_its_exit(waymo: Path, tmp_path: Path) -> None:
+    sets = [f"data.root={waymo}", *FAST, "trainer.max_iter=4", "checkpoint.save_iter=2"]
+    sets.append("launch.nproc_per_node=1")
     cli = subprocess.Popen(
-        [sys.executable, "-m", "cosmos_tui", "run", "builtin-demo", "--set", f"data.root={waymo}"]
-        + [a for s in [*FAST, "trainer.max_iter=4", "checkpoint.save_iter=2"] for a in ("--set", s)],
+        [sys.executable, "-m", "cosmos_tui", "run", "builtin-demo", *(a for s in sets for a in ("--set", s))],
         stdin=subprocess.DEVNULL,
         stdout=open(tmp_path / "cli.out", "wb"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
@@ -50,7 +51,8 @@ def test_the_run_outlives_a_killed_cli_and_records_its_exit(waymo: Path, tmp_pat
             assert cli.poll() is None, (tmp_path / "cli.out").read_text()
             time.sleep(0.1)
         run_id = list_runs()[0].id
-        wait_for(run_id, lambda r: r.status == "running", timeout=60)
+        running = wait_for(run_id, lambda r: r.status == "running" and r.procs, timeout=60)
+        assert running.agent is not None and {p.role for p in running.procs} >= {"rank"}
     finally:
         cli.send_signal(signal.SIGKILL)
         cli.wait()
@@ -60,6 +62,7 @@ def test_the_run_outlives_a_killed_cli_and_records_its_exit(waymo: Path, tmp_pat
     assert any("Iteration 4" in ln for ln in lines)
     done = {r["id"]: r for r in _runs_json()}[run_id]
     assert done["status"] == "finished" and done["exit_code"] == 0, done["reason"]
+    assert done["started_at"] <= done["ended_at"] and done["world_size"] == 1
     point = latest_checkpoint(Path(done["job_dir"]))
     assert point is not None and point.iteration == 4
     assert point.states["model"] and point.states["optimizer"] and point.states["scheduler"]
