@@ -29,9 +29,7 @@ def demo(
         from cosmos_tui.tui.app import run_app
 
         run_app(initial_run_id=record.id)
-        err.print(
-            f"The demo run {record.id} goes on without the UI: `cosmos-tui runs show {record.id}`."
-        )
+        err.print(f"The demo run {record.id} goes on without the UI: `cosmos-tui runs show {record.id}`.")
         return
 
     err.print("[bold]cosmos-tui demo[/bold]: synthetic Predict1 Waymo dataset, builtin engine, 2 ranks")
@@ -42,20 +40,15 @@ def demo(
     err.print(f"command      {' '.join(record.argv)}")
     total = core_demo.max_iter(record)
 
-    last = 0
     for line, sample in core_demo.follow_progress(record.id):
         if sample is None:
-            if "Traceback" in line or "Error" in line:
+            if "Traceback" in line or "Error:" in line:
                 err.print(line, markup=False, style="dim")
             continue
-        it = getattr(sample, "iteration", None)
-        loss = getattr(sample, "loss", None)
-        if it is None or it <= last:
-            continue
-        last = it
         of = f"/{total}" if total else ""
-        loss_text = f"{loss:.4f}" if isinstance(loss, float) else str(loss)
-        err.print(f"iteration    {it}{of}  loss {loss_text}")
+        speed = f"  {sample.sec_per_iter:.2f} s/it" if sample.sec_per_iter else ""
+        lr = f"  lr {sample.lr:.2e}" if sample.lr is not None else ""
+        err.print(f"iteration    {sample.iteration}{of}  loss {sample.loss:.4f}{lr}{speed}")
 
     result = core_demo.finish(record.id)
     if json_out:

@@ -20,6 +20,7 @@ from cosmos_tui.core.paths import state_root
 from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
 
 if TYPE_CHECKING:
+    from cosmos_tui.core.monitor.metrics import IterSample
     from cosmos_tui.core.runs.record import RunRecord
 
 DEMO_PRESET = "builtin-demo"
@@ -104,13 +105,44 @@ def max_iter(record: RunRecord) -> int | None:
     return None
 
 
-def follow_progress(run_id: str, *, poll: float = 0.25) -> Iterator[tuple[str, object | None]]:
-    """Yield ``(console line, parsed iteration sample or None)`` until the run ends."""
-    from cosmos_tui.core.monitor.metrics import parse_iter_line
-    from cosmos_tui.core.runs import follow, get_run
+def _read_new(path: Path, offset: int) -> tuple[list[str], int]:
+    """Complete lines appended to ``path`` since ``offset``, and the offset after them."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    return data[:end].decode("utf-8", "replace").splitlines(), offset + end
 
-    for line in follow(get_run(run_id), poll=poll):
-        yield line, parse_iter_line(line)
+
+def follow_progress(run_id: str, *, poll: float = 0.3) -> Iterator[tuple[str, IterSample | None]]:
+    """Yield ``(console line, None)`` for each console line and ``("", sample)`` for each
+    iteration the engine records in ``metrics.jsonl``, until the run has ended and both are drained.
+
+    The console carries the upstream IterSpeed lines, which go quiet between ``every_n``
+    multiples; ``metrics.jsonl`` has every logged iteration, so progress comes from there.
+    """
+    from cosmos_tui.core.monitor.metrics import parse_jsonl_record
+    from cosmos_tui.core.runs import get_run
+
+    console_at = metrics_at = 0
+    while True:
+        record = get_run(run_id)
+        ended = not record.active
+        lines, console_at = _read_new(record.console_log, console_at)
+        for line in lines:
+            yield line, None
+        if record.job_dir:
+            rows, metrics_at = _read_new(Path(record.job_dir) / "metrics.jsonl", metrics_at)
+            for row in rows:
+                sample = parse_jsonl_record(row)
+                if sample is not None:
+                    yield "", sample
+        if ended:
+            return
+        time.sleep(poll)
 
 
 def finish(run_id: str) -> DemoResult:
@@ -126,7 +158,7 @@ def finish(run_id: str) -> DemoResult:
     return DemoResult(record.id, record.status, record.exit_code, job_dir, done, record.reason)
 
 
-def run_demo_headless(on_line: Callable[[str, object | None], None] | None = None) -> DemoResult:
+def run_demo_headless(on_line: Callable[[str, IterSample | None], None] | None = None) -> DemoResult:
     """Launch the demo, stream its progress to ``on_line``, and return how it ended."""
     record = start_demo()
     for line, sample in follow_progress(record.id):
