@@ -71,13 +71,11 @@ def main() -> None:
     n = len(files)
     print(f"list_runs, first (reconciles {N_STALE} stale): {first_s * 1e3:8.1f} ms for {n} runs")
     print(f"list_runs, steady state:                  {steady_s * 1e3:8.1f} ms for {n} runs")
-    print(
-        f"baseline json.loads of the same files:    {baseline * 1e3:8.1f} ms  (ratio {steady_s / baseline:.1f}x)"
-    )
+    ratio = steady_s / baseline
+    print(f"baseline json.loads of the same files:    {baseline * 1e3:8.1f} ms  (ratio {ratio:.1f}x)")
     print(f"locked read-modify-write updates:         {N_UPDATES / locked_s:8.0f} /s")
-    print(
-        f"baseline unlocked atomic writes:          {N_UPDATES / plain_s:8.0f} /s  (ratio {plain_s / locked_s:.2f}x)"
-    )
+    ratio = plain_s / locked_s
+    print(f"baseline unlocked atomic writes:          {N_UPDATES / plain_s:8.0f} /s  (ratio {ratio:.2f}x)")
 
 
 if __name__ == "__main__":
