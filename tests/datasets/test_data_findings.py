@@ -156,6 +156,23 @@ def test_broken_symlink(dataset: Make) -> None:
     assert "moved-away" in report.get("broken-symlink").examples[0]
 
 
+def test_view_folder_symlinked_to_nowhere(dataset: Make, tmp_path: Path) -> None:
+    """Waymo conversion symlinks the pinhole_* folders into videos/; a moved source breaks them."""
+    root = dataset(P1)
+    shutil.rmtree(root / "videos/pinhole_front")
+    (root / "videos/pinhole_front").symlink_to(tmp_path / "waymo_rds_hq" / "pinhole_front")
+    report = check(root, P1)
+    only(report, "broken-symlink", "missing-view")
+    assert "waymo_rds_hq" in report.get("broken-symlink").examples[0]
+
+
+def test_symlinked_view_folders_are_followed(dataset: Make, tmp_path: Path) -> None:
+    root = dataset(P1)
+    os.rename(root / "videos/pinhole_front", tmp_path / "pinhole_front")
+    (root / "videos/pinhole_front").symlink_to(tmp_path / "pinhole_front")
+    only(check(root, P1))
+
+
 def test_working_symlink_is_fine(dataset: Make, tmp_path: Path) -> None:
     root = dataset(P25)
     real = tmp_path / "elsewhere.mp4"

@@ -8,6 +8,7 @@ wrong dtype, more than 512 tokens. Files are read with the restricted unpickler 
 
 from __future__ import annotations
 
+import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,13 +32,13 @@ class EmbeddingCheck:
     """The array sat inside a list or tuple."""
 
 
-def check_embedding(path: Path, rel: str, role: Role, spec: EmbeddingSpec) -> EmbeddingCheck:
+def check_embedding(path: str | Path, rel: str, role: Role, spec: EmbeddingSpec) -> EmbeddingCheck:
     """Read ``path`` safely and check it as a ``role`` embedding; ``rel`` names it in examples."""
     import numpy as np
 
     out = EmbeddingCheck()
     try:
-        if path.stat().st_size == 0:
+        if os.stat(path).st_size == 0:
             out.findings.append(("empty-file", rel))
             return out
         obj = load_arrays(path)
@@ -86,8 +87,8 @@ def _describe(obj: Any) -> str:
     return f"a {type(obj).__name__}"
 
 
-def _target(path: Path) -> str:
+def _target(path: str | Path) -> str:
     try:
-        return str(path.readlink())
+        return os.readlink(path)
     except OSError:
         return "missing"

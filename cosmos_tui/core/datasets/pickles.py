@@ -65,7 +65,7 @@ def loads_arrays(data: bytes) -> Any:
     return _ArrayUnpickler(io.BytesIO(data)).load()
 
 
-def load_arrays(path: Path) -> Any:
+def load_arrays(path: str | Path) -> Any:
     """Read and unpickle the file at ``path`` with :func:`loads_arrays`."""
     with open(path, "rb") as f:
         return _ArrayUnpickler(f).load()

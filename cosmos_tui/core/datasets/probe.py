@@ -38,7 +38,7 @@ class VideoInfo:
         return self.decoded_frames if self.decoded_frames is not None else self.frames
 
 
-def _open(path: Path):
+def _open(path: str | Path):
     import av
 
     name = str(path)
@@ -50,7 +50,7 @@ def _open(path: Path):
     return av.open(name)
 
 
-def probe_video(path: Path, *, deep: bool = False) -> VideoInfo:
+def probe_video(path: str | Path, *, deep: bool = False) -> VideoInfo:
     """Open ``path`` with PyAV and read its first video stream's facts; decode it all if ``deep``.
 
     Raises :class:`ProbeError` when the file cannot be opened, has no video stream, or fails to

@@ -58,6 +58,8 @@ def _scan(folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool) 
                 dirs.add(e.name)
             elif e.name.endswith(ext):
                 stems.add(e.name[: -len(ext)])
+            elif e.is_symlink() and not os.path.exists(e.path):
+                tally.add("broken-symlink", f"{rel}/{e.name} -> {os.readlink(e.path)}".lstrip("/"))
             elif flag_others:
                 tally.add("not-mp4", f"{rel}/{e.name}")
     return stems, dirs
@@ -213,13 +215,18 @@ class _Job:
     deep: bool
     resolution: tuple[int, int] | None
 
+    @property
+    def root_s(self) -> str:
+        """The root as a string (cheaper to join in the per-file loop)."""
+        return str(self.root)
 
-def _check_file(path: Path, rel: str, out: list[tuple[str, str]]) -> bool:
+
+def _check_file(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
     """Stat checks before opening: broken symlink, empty file. True if the file can be opened."""
     try:
-        st = path.stat()
+        st = os.stat(path)
     except FileNotFoundError:
-        out.append(("broken-symlink", f"{rel} -> {os.readlink(path) if path.is_symlink() else 'missing'}"))
+        out.append(("broken-symlink", f"{rel} -> {os.readlink(path) if os.path.islink(path) else 'missing'}"))
         return False
     except OSError as e:
         out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
@@ -239,7 +246,7 @@ def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
         if clip not in names:
             continue
         rel = f"{folder}/{vd}/{clip}.mp4" if vd else f"{folder}/{clip}.mp4"
-        path = job.root / rel
+        path = f"{job.root_s}/{rel}"
         if not _check_file(path, rel, out):
             continue
         videos += 1
@@ -295,7 +302,7 @@ def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
                 continue
             rel = f"{emb.clip_folder}/{view}/{clip}{ext}"
             embeddings += 1
-            out.extend(check_embedding(job.root / rel, rel, "clip", emb).findings)
+            out.extend(check_embedding(f"{job.root_s}/{rel}", rel, "clip", emb).findings)
     return out, videos, embeddings
 
 
@@ -359,7 +366,8 @@ def validate(
     job = _Job(root, spec, listing, need, deep, resolution)
     n_videos = n_emb = done = 0
     total = len(clips)
-    n = max(1, workers or os.cpu_count() or 1)
+    # PyAV drops the GIL while it opens and decodes; two threads per core keep the cores busy.
+    n = max(1, workers or min(16, 2 * (os.cpu_count() or 1)))
     if progress:
         progress(0, total)
 
