@@ -34,3 +34,15 @@ def test_demo_headless_trains_and_checkpoints(isolated_home: Path) -> None:
     # The run record outlives the command and says how it ended.
     record = json.loads((isolated_home / "state" / "runs" / result["run_id"] / "run.json").read_text())
     assert record["status"] == "finished" and record["exit_code"] == 0
+    # The run id is enough to reach its checkpoints.
+    listed = subprocess.run(
+        [sys.executable, "-m", "cosmos_tui", "ckpt", "list", result["run_id"][:15], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    rows = rows["checkpoints"] if isinstance(rows, dict) else rows
+    assert [r["iteration"] for r in rows] == [5, 10]
+    assert all(r["complete"] for r in rows)

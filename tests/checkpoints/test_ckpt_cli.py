@@ -35,7 +35,7 @@ def test_list_json_and_table(ckpt_dir: Path) -> None:
 
 def test_unknown_target_is_a_clean_error(tmp_path: Path) -> None:
     res = _run("list", "no-such-run")
-    assert res.exit_code == 1 and res.stderr.startswith("error: ") and "neither a folder" in res.stderr
+    assert res.exit_code == 1 and res.stderr.startswith("error: ") and "no run 'no-such-run'" in res.stderr
     assert "Traceback" not in res.output
     (tmp_path / "empty").mkdir()
     res = _run("list", str(tmp_path / "empty"))

@@ -17,20 +17,15 @@ def _looks_like_checkpoints(path: Path) -> bool:
     return any(p.name.startswith("iter_") for p in path.iterdir())
 
 
-def run_job_dir(run_id: str) -> Path | None:
-    """The job output dir of run ``run_id`` from the runs registry, or None when there is no such run.
+def run_job_dir(run_id: str) -> Path:
+    """The job output dir of run ``run_id`` (an id, a unique prefix, or ``latest``) from the runs
+    registry; a :class:`UserError` with close matches when there is no such run."""
+    from cosmos_tui.core.runs import get_run
 
-    The runs registry (``cosmos_tui.core.runs``) owns run records; this is the one place that asks it.
-    """
-    try:
-        from cosmos_tui.core.runs import registry  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    find = getattr(registry, "job_dir_for", None)
-    if find is None:
-        return None
-    found = find(run_id)
-    return Path(found) if found else None
+    record = get_run(run_id, reconcile_=False)
+    if not record.job_dir:
+        raise UserError(f"run {record.id} has no job output dir recorded; pass the job dir instead.")
+    return Path(record.job_dir)
 
 
 def resolve_checkpoints_dir(target: str) -> Path:
@@ -49,10 +44,6 @@ def resolve_checkpoints_dir(target: str) -> Path:
         )
     if path.exists():
         raise UserError(f"{path} is a file; pass the job dir or its checkpoints/ folder.")
-    job = run_job_dir(target) if "/" not in target else None
-    if job is not None:
-        return job / "checkpoints"
-    raise UserError(
-        f"{target!r} is neither a folder nor a known run id; "
-        "pass a job dir, its checkpoints/ folder or a run id."
-    )
+    if "/" in target:
+        raise UserError(f"{path} does not exist; pass a job dir, its checkpoints/ folder or a run id.")
+    return run_job_dir(target) / "checkpoints"
