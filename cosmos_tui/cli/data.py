@@ -57,10 +57,16 @@ def _report_json(report: Report) -> dict[str, Any]:
     return {"ok": report.ok, **data}
 
 
-def _print_report(report: Report) -> None:
+def _print_report(report: Report, frames_set: bool) -> None:
     from rich.markup import escape
 
-    what = f"experiment {report.experiment}" if report.experiment else "layout default"
+    what = (
+        "--frames"
+        if frames_set
+        else f"experiment {report.experiment}"
+        if report.experiment
+        else "layout default"
+    )
     out.print(
         f"[bold]{report.layout}[/bold] at {escape(str(report.root))}: {report.clips} clips, "
         f"{report.videos} videos, {report.embeddings} embeddings checked in {report.elapsed_s:.2f}s "
@@ -229,7 +235,7 @@ def register(app: typer.Typer) -> None:
                 data["fixes"] = fix_plan
             emit_json(data)
         else:
-            _print_report(report)
+            _print_report(report, frames is not None)
         if not report.ok:
             raise typer.Exit(1)
 

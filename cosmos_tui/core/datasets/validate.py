@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -381,21 +382,21 @@ def validate(
             e += de
         return items, v, e, len(chunk)
 
+    # Results are merged in clip order (so examples are the first clips, whatever the thread count);
+    # at most 2n chunks are in flight, so memory does not grow with the clip count.
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="validate") as pool:
-        pending: set[Future] = set()
+        pending: deque[Future] = deque()
         chunks = _chunks(clips, CHUNK)
         while True:
             while len(pending) < 2 * n and (chunk := next(chunks, None)) is not None:
-                pending.add(pool.submit(run_chunk, chunk))
+                pending.append(pool.submit(run_chunk, chunk))
             if not pending:
                 break
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                items, v, e, k = fut.result()
-                tally.merge(items)
-                n_videos += v
-                n_emb += e
-                done += k
+            items, v, e, k = pending.popleft().result()
+            tally.merge(items)
+            n_videos += v
+            n_emb += e
+            done += k
             if progress:
                 progress(done, total)
     return Report(
