@@ -6,7 +6,6 @@ Exit codes of ``data validate``: 0 valid (warnings allowed), 1 at least one erro
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,26 +19,6 @@ if TYPE_CHECKING:
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _user_errors(fn: _F) -> _F:
-    """Print a :class:`UserError` as ``error: ...`` with its exit code, never a traceback.
-
-    The root group does the same; doing it here too keeps this group's contract whatever the
-    click flavour in use (typer 0.29 vendors its own click, whose runner ignores other exceptions).
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cosmos_tui.core.errors import UserError
-
-        try:
-            return fn(*args, **kwargs)
-        except UserError as e:
-            err.print(f"error: {e.message}", markup=False, highlight=False)
-            raise typer.Exit(e.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -131,7 +110,6 @@ def register(app: typer.Typer) -> None:
     )
 
     @sub.command("layouts")
-    @_user_errors
     def layouts_cmd(json_: bool = JsonOption) -> None:
         """List the dataset layouts: folders, views, captions, embeddings, frame needs."""
         from cosmos_tui.core.datasets.layouts import LAYOUTS
@@ -161,7 +139,6 @@ def register(app: typer.Typer) -> None:
             out.print(f"  frames: default {lay.default_min_frames}; {frames}")
 
     @sub.command("validate")
-    @_user_errors
     def validate_cmd(
         root: Path = typer.Argument(..., help="Dataset root (the folder holding videos/)."),
         layout: str | None = typer.Option(
@@ -240,7 +217,6 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @sub.command("synth")
-    @_user_errors
     def synth_cmd(
         root: Path = typer.Argument(..., help="Folder to create (new, empty, or an earlier synth)."),
         layout: str = typer.Option(..., "--layout", "-l", help="Layout id (see `data layouts`)."),
