@@ -1,0 +1,187 @@
+"""Is the run healthy? Stalls, NaN/Inf losses, ``Unstable loss`` lines, how it ended, low disk.
+
+A run is *stalled* when no iteration progress has been seen for ``stall_factor`` times the recent
+interval between progress reports (and at least ``min_stall_s``), unless a checkpoint is being
+written: a save can legitimately take minutes. Events fire once per transition, so a notifier
+sees "stalled" once, not every poll.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cosmos_tui.core.monitor.progress import ProgressSnapshot
+
+State = Literal["starting", "running", "saving", "stalled", "finished", "crashed"]
+EventKind = Literal["finished", "crashed", "stalled", "recovered", "unstable_loss", "low_disk", "host_memory"]
+
+
+@dataclass(frozen=True)
+class WatchdogConfig:
+    """Thresholds. Defaults suit multi-second iterations of large video models."""
+
+    stall_factor: float = 5.0
+    """k: stalled after k x the recent interval between progress reports."""
+    min_stall_s: float = 120.0
+    """Never call a run stalled sooner than this."""
+    startup_stall_s: float | None = None
+    """Stalled if no progress at all this long after start (None: start-up may take any time)."""
+    low_disk_bytes: int = 10 << 30
+    """Warn when the job folder's file system has less free space than this."""
+
+
+@dataclass(frozen=True)
+class MonitorEvent:
+    """Something a person may want to be told about."""
+
+    kind: EventKind
+    """What happened."""
+    message: str
+    """One sentence for the person."""
+    run: str | None = None
+    """Which run (the caller's id)."""
+    at: float = 0.0
+    """Wall-clock time."""
+    iteration: int | None = None
+    """The last iteration seen."""
+
+    def to_json(self) -> dict:
+        """A plain dict for a webhook command's stdin."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "run": self.run,
+            "at": self.at,
+            "iteration": self.iteration,
+        }
+
+
+@dataclass(frozen=True)
+class Health:
+    """The watchdog's verdict at one poll."""
+
+    state: State
+    """Overall state."""
+    stalled_for_s: float | None = None
+    """Seconds without progress (while running)."""
+    stall_threshold_s: float | None = None
+    """When "stalled" starts, at the recent pace."""
+    flags: tuple[str, ...] = field(default=())
+    """Warnings to show: NaN/Inf loss, Unstable loss, low disk, host memory."""
+    exit_message: str | None = None
+    """How the run ended, in words."""
+
+
+def describe_exit(code: int) -> str:
+    """A person's reading of an exit code (negative: killed by that signal, as Popen reports)."""
+    if code == 0:
+        return "finished (exit 0)"
+    sig = -code if code < 0 else (code - 128 if code > 128 else None)
+    if sig == signal.SIGKILL:
+        return (
+            f"killed by SIGKILL (exit {code}): usually the kernel's out-of-memory killer because host RAM "
+            "ran out; check the host memory warning and lower dataloader_train.num_workers or the batch size"
+        )
+    if sig is not None and sig > 0:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"killed by {name} (exit {code})"
+    return f"failed with exit code {code}"
+
+
+class Watchdog:
+    """Keeps the memory needed to fire each event once."""
+
+    def __init__(self, config: WatchdogConfig | None = None, *, run: str | None = None) -> None:
+        self.config = config or WatchdogConfig()
+        self.run = run
+        self._stalled = False
+        self._ended = False
+        self._low_disk = False
+        self._host_warned = False
+        self._nonfinite_seen = 0
+        self._unstable_seen = 0
+
+    def assess(
+        self,
+        *,
+        now: float,
+        wall: float,
+        started_at: float,
+        progress: ProgressSnapshot,
+        last_progress_at: float | None,
+        saving: bool,
+        last_save_at: float | None = None,
+        unstable_lines: tuple[str, ...] = (),
+        exit_code: int | None = None,
+        disk_free_bytes: int | None = None,
+        host_warning: str | None = None,
+    ) -> tuple[Health, list[MonitorEvent]]:
+        """Judge one poll. ``now``/``started_at``/``last_*_at`` are monotonic seconds, ``wall`` is
+        wall-clock time for the events; ``unstable_lines`` are all such lines seen so far."""
+        cfg = self.config
+        events: list[MonitorEvent] = []
+
+        def event(kind: EventKind, message: str) -> None:
+            events.append(MonitorEvent(kind, message, self.run, wall, progress.iteration))
+
+        flags: list[str] = []
+        if progress.nonfinite:
+            flags.append(f"NaN/Inf loss at iteration {progress.last_nonfinite_iteration}")
+            if progress.nonfinite > self._nonfinite_seen:
+                event("unstable_loss", f"loss is NaN/Inf at iteration {progress.last_nonfinite_iteration}")
+            self._nonfinite_seen = progress.nonfinite
+        if unstable_lines:
+            flags.append(f"{len(unstable_lines)} 'Unstable loss' line(s); last: {unstable_lines[-1]}")
+            if len(unstable_lines) > self._unstable_seen:
+                event("unstable_loss", unstable_lines[-1])
+            self._unstable_seen = len(unstable_lines)
+        if disk_free_bytes is not None and disk_free_bytes < cfg.low_disk_bytes:
+            flags.append(f"low disk: {disk_free_bytes / 2**30:.1f} GiB free")
+            if not self._low_disk:
+                event(
+                    "low_disk",
+                    f"only {disk_free_bytes / 2**30:.1f} GiB free where the run writes checkpoints",
+                )
+            self._low_disk = True
+        else:
+            self._low_disk = False
+        if host_warning:
+            flags.append(host_warning)
+            if not self._host_warned:
+                event("host_memory", host_warning)
+        self._host_warned = bool(host_warning)
+
+        if exit_code is not None:
+            message = describe_exit(exit_code)
+            if not self._ended:
+                event("finished" if exit_code == 0 else "crashed", f"run {message}")
+            self._ended = True
+            return Health(
+                "finished" if exit_code == 0 else "crashed", flags=tuple(flags), exit_message=message
+            ), events
+
+        # Progress or a save in progress both count as activity.
+        activity = max(x for x in (started_at, last_progress_at, last_save_at) if x is not None)
+        idle = now - activity
+        threshold: float | None = None
+        if last_progress_at is None:
+            threshold = cfg.startup_stall_s
+        elif progress.expected_report_interval_s is not None:
+            threshold = max(cfg.min_stall_s, cfg.stall_factor * progress.expected_report_interval_s)
+        if saving:
+            state: State = "saving"
+        elif threshold is not None and idle > threshold:
+            state = "stalled"
+        else:
+            state = "starting" if last_progress_at is None else "running"
+        if state == "stalled" and not self._stalled:
+            event("stalled", f"no progress for {idle:.0f} s (more than {threshold:.0f} s at the recent pace)")
+        elif state != "stalled" and self._stalled:
+            event("recovered", "progress resumed")
+        self._stalled = state == "stalled"
+        return Health(state, idle, threshold, tuple(flags)), events
