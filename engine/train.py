@@ -59,13 +59,29 @@ def _write_config(cfg: Config, job_dir: Path) -> Path:
 
 def train(cfg: Config, rank: int) -> int:
     """Run (or resume) the job described by ``cfg``; returns the exit code."""
+    import torch.distributed as dist
+    from cosmos_engine.datasets import ClipDataset
+    from cosmos_engine.parallel import init_distributed
+
+    ds_cfg = cfg.dataloader_train.dataset
+    dataset = ClipDataset(ds_cfg, seed=cfg.trainer.seed, text_dim=cfg.model.text_dim, verbose=rank == 0)
+
+    d = init_distributed()
+    try:
+        return _run(cfg, rank, d, dataset)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(cfg: Config, rank: int, d: Any, dataset: Any) -> int:
+    """The training loop proper, inside the process group."""
     import torch
     import torch.distributed as dist
     from cosmos_engine import checkpoint as ckpt
-    from cosmos_engine.datasets import ClipDataset
     from cosmos_engine.flow import flow_loss
     from cosmos_engine.model import VideoDiT, count_params, flops_per_sample
-    from cosmos_engine.parallel import DiffusionModel, ema_update, init_distributed, shard
+    from cosmos_engine.parallel import DiffusionModel, ema_update, shard
     from cosmos_engine.sampler import build_loader
     from cosmos_engine.schedule import lr_lambda
     from cosmos_engine.tracking import IterSpeed, Tracker, peak_flops, peak_memory_gb
@@ -75,9 +91,6 @@ def train(cfg: Config, rank: int) -> int:
     job_dir = cfg.job.path_local
     ckpt_dir = job_dir / "checkpoints"
     ds_cfg = cfg.dataloader_train.dataset
-    dataset = ClipDataset(ds_cfg, seed=cfg.trainer.seed, text_dim=cfg.model.text_dim, verbose=rank == 0)
-
-    d = init_distributed()
     if d.device.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))  # fixed thread count: reproducible CPU math
     if rank == 0:
@@ -241,7 +254,6 @@ def train(cfg: Config, rank: int) -> int:
         tracker.close()
         log.info("Done with training.")
     dist.barrier()
-    dist.destroy_process_group()
     return 0
 
 

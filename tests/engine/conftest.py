@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -15,3 +16,13 @@ def waymo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize(
         tmp_path_factory.mktemp("data") / "waymo", "predict1-waymo", clips=3, frames=12, workers=2
     )
+
+
+@pytest.fixture(autouse=True)
+def engine_logger_reset():
+    """In-process ``main()`` calls bind the engine logger to the captured stdout of that test; unbind it."""
+    yield
+    logger = logging.getLogger("cosmos_engine")
+    logger.handlers.clear()
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)

@@ -4,7 +4,7 @@ One module-scoped set of runs serves several assertions:
 - ``full``: 6 iterations without interruption, saves every 2, exports ``.pt`` files;
 - ``crash``: the same job, but rank 1 is SIGKILLed while writing the iteration-4 checkpoint;
   then ``resumed``: the same command again, which resumes from iteration 2 (W&B offline in both);
-- ``term``: a long job whose ranks get SIGTERM once training is under way.
+- ``term``: a long job whose ranks get SIGUSR1 (save now) and then SIGTERM (save and stop).
 """
 
 from __future__ import annotations
@@ -86,6 +86,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory, waymo_data: Path) -> dict:
     while len(metrics(_job(root, "term"))) < 2 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.2)
     workers = psutil.Process(proc.pid).children(recursive=True)
+    for worker in workers:  # SIGUSR1: save at the next step boundary, keep training
+        worker.send_signal(signal.SIGUSR1)
+    pointer = _job(root, "term") / "checkpoints" / "latest_checkpoint.txt"
+    while not pointer.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    out["usr1_pointer"] = pointer.read_text() if pointer.exists() else None
     for worker in workers:
         worker.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=120)
@@ -173,3 +179,6 @@ def test_sigterm_finishes_the_step_saves_and_exits_0(runs: dict) -> None:
     assert (ckpts / "latest_checkpoint.txt").read_text() == f"iter_{last:09d}\n"
     assert (ckpts / f"iter_{last:09d}" / "trainer" / ".metadata").is_file()
     assert f"Stopping at iteration {last} on a signal" in term.stdout
+    usr1 = runs["usr1_pointer"]
+    assert usr1 is not None and usr1 != f"iter_{last:09d}\n"  # SIGUSR1 saved earlier, training went on
+    assert (ckpts / usr1.strip() / "model" / ".metadata").is_file()
