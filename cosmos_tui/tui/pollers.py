@@ -8,10 +8,14 @@ into a message. ``wake`` makes the next tick happen now (a refresh key, an actio
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from textual.message import Message
 from textual.worker import get_current_worker
+
+CANCEL_CHECK_S = 0.05
+"""How often a waiting poller looks whether it was cancelled (so the app exits at once)."""
 
 
 def poll(
@@ -32,5 +36,10 @@ def poll(
             message = on_error(e) if on_error else None
         if message is not None and not worker.is_cancelled:
             post(message)
-        wake.wait(interval)
+        deadline = time.monotonic() + interval
+        while not worker.is_cancelled and not wake.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            wake.wait(min(left, CANCEL_CHECK_S))
         wake.clear()

@@ -18,7 +18,7 @@ class CheckpointsTable(DataTable):
         self._now_bucket = -1
 
     def on_mount(self) -> None:
-        self.add_columns("iter", "saved", "size", "complete", "latest")
+        self.add_columns("iter", "saved", "size", "done", "")
 
     def show(self, rows: tuple[CheckpointRow, ...], now: float) -> None:
         """Render ``rows`` (ages relative to ``now``)."""
@@ -35,7 +35,7 @@ class CheckpointsTable(DataTable):
                 str(c.iteration),
                 age(c.mtime, now),
                 size(c.size_bytes),
-                Text("yes", style="green") if c.complete else Text("writing", style="yellow"),
+                Text("yes", style="green") if c.complete else Text("no", style="yellow"),
                 latest,
                 key=str(c.iteration),
             )

@@ -61,7 +61,7 @@ class GpuPanel(Widget):
                 ("\nThe builtin tiny model trains on CPU; upstream models need NVIDIA GPUs.", "dim"),
             )
         width = self.content_size.width or 80
-        barw = max(4, (width - 46) // 2)
+        barw = max(4, (width - 50) // 2)
         out = Text(no_wrap=True, overflow="crop")
         for g in self.state.gpus:
             temp = f"{g.temp_c:.0f}°C" if g.temp_c is not None else "–"
@@ -78,9 +78,8 @@ class GpuPanel(Widget):
             out.append(f" {g.util_pct:3.0f}%  mem ")
             out.append_text(bar(g.mem_pct, barw))
             out.append(f" {g.mem_used_mb / 1024:5.1f}/{g.mem_total_mb / 1024:.0f}G  {temp:>5} {power:>9}\n")
-            hist_w = max(4, (width - 18) // 2)
-            out.append(f"{g.name[:5]:<5}", style="dim")
-            out.append("util ", style="dim")
+            hist_w = max(4, (width - 16) // 2)
+            out.append("     util ", style="dim")
             out.append(spark(list(self._util.get(g.index, [])), hist_w).ljust(hist_w), style="green")
             out.append("  mem ", style="dim")
             out.append(spark(list(self._mem.get(g.index, [])), hist_w), style="cyan")

@@ -17,7 +17,7 @@ def flags(row: RunRow) -> Text:
     if row.crashed:
         text.append("CRASH ", style="bold red")
     if row.reason and row.status in ("failed", "lost"):
-        text.append(row.reason[:40], style="red")
+        text.append(row.reason[:24], style="red")
     return text
 
 
@@ -31,12 +31,12 @@ class RunsTable(DataTable):
 
     def on_mount(self) -> None:
         self.add_column("", key="mark", width=1)
-        self.add_column("run", key="id")
         self.add_column("status", key="status")
         self.add_column("progress", key="progress")
         self.add_column("loss", key="loss")
-        self.add_column("started", key="started")
         self.add_column("flags", key="flags")
+        self.add_column("run", key="id")
+        self.add_column("started", key="started")
 
     def show(self, rows: tuple[RunRow, ...], now: float) -> None:
         """Render ``rows``, keeping the cursor on the same run."""
@@ -46,12 +46,12 @@ class RunsTable(DataTable):
         for r in rows:
             self.add_row(
                 Text("●", style="cyan") if r.id in self.marked else "",
-                r.id,
                 Text(r.status, style=STATUS_STYLE.get(r.status, "")),
                 progress(r.iteration, r.max_iter),
                 loss(r.loss),
-                age(r.started, now),
                 flags(r),
+                r.id,
+                age(r.started, now),
                 key=r.id,
             )
         if current is not None and current in {r.id for r in rows}:

@@ -1,0 +1,131 @@
+"""Pilot tests of the runs screen, the dashboard, the help and the dialogs, on a fixed runs folder."""
+
+from __future__ import annotations
+
+from conftest import RUN_FAILED, RUN_OK
+from helpers import wait_for
+
+from cosmos_tui.tui.screens.dashboard import DashboardScreen
+from cosmos_tui.tui.screens.dialogs import TextDialog
+from cosmos_tui.tui.screens.help import HelpScreen
+from cosmos_tui.tui.screens.runs import RunsScreen
+from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
+from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
+from cosmos_tui.tui.widgets.log_view import LogView
+from cosmos_tui.tui.widgets.loss_chart import LossChart
+from cosmos_tui.tui.widgets.runs_table import RunsTable
+
+
+async def test_no_runs_shows_a_deliberate_empty_state(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.sub_title == "runs")
+        await pilot.pause(0.2)
+        assert app.screen.query_one("#runs-empty").display
+        assert not app.screen.query_one(RunsTable).display
+        assert "No runs yet" in str(app.screen.query_one("#runs-empty").render())
+
+
+async def test_runs_list_then_dashboard_shows_progress_checkpoints_and_log(make_app, fixed_runs) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(RunsTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert [r.id for r in table.rows_shown] == [RUN_OK, RUN_FAILED]  # newest first
+        failed = table.rows_shown[1]
+        assert (
+            failed.status == "failed" and failed.crashed and failed.iteration == 12 and failed.max_iter == 40
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+        dash = app.screen
+        assert dash.run_id == RUN_OK
+        view = dash.view
+        assert (view.row.iteration, view.row.max_iter, view.row.status) == (40, 40, "finished")
+        assert len(view.losses) == 40 and view.sec_per_iter == 0.42
+        assert dash.query_one(CheckpointsTable).row_count == 4
+        assert [c.is_latest for c in view.checkpoints] == [False, False, False, True]
+        log = dash.query_one(LogView)
+        await wait_for(pilot, lambda: log.line_count >= 40)
+        assert "Iteration 40: Hit counter" in log.lines[-1]
+        await wait_for(pilot, lambda: dash.query_one(GpuPanel).state.gpus)
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_log_level_filter_and_search(make_app, fixed_runs) -> None:
+    app = make_app(initial_run_id=RUN_FAILED)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+        log = app.screen.query_one(LogView)
+        await wait_for(pilot, lambda: log.line_count >= 15)
+        total = log.line_count
+        for _ in range(3):  # all -> INFO -> WARNING -> ERROR
+            await pilot.press("l")
+        assert log.min_level == "ERROR"
+        assert log.line_count == 3  # the loguru ERROR line, the traceback head and the exception line
+        assert all(("ERROR" in ln) or ("Error" in ln) or ("Traceback" in ln) for ln in log.lines)
+        await pilot.press("l")  # back to every line
+        assert log.line_count == total
+        await pilot.press("slash")
+        await pilot.press(*"Iteration 7:", "enter")
+        assert log.line_count == 1 and "Iteration 7:" in log.lines[0]
+        assert app.screen.view.row.crashed
+        assert any("rank 1 exited" in f for f in app.screen.view.flags)
+
+
+async def test_compare_loss_curves_of_selected_runs(make_app, fixed_runs) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunsTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        await pilot.press("space", "down", "space", "c")
+        chart = app.screen.query_one("#compare-chart", LossChart)
+        await wait_for(pilot, lambda: len(chart.series) == 2)
+        assert set(chart.series) == {RUN_OK, RUN_FAILED}
+        assert len(chart.series[RUN_FAILED]) == 12
+
+
+async def test_dashboard_without_gpu_says_so(make_app, fixed_runs) -> None:
+    app = make_app(gpus=0, initial_run_id=RUN_OK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        panel = app.screen.query_one(GpuPanel)
+        await wait_for(pilot, lambda: panel.state.reason and "No NVIDIA GPU" in panel.state.reason)
+        assert "No GPU" in str(panel.render())
+
+
+async def test_actions_show_their_cli_command(make_app, fixed_runs) -> None:
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+        await pilot.press("y")
+        assert isinstance(app.screen, TextDialog)
+        assert f"cosmos-tui runs stop {RUN_OK}" in app.screen.text
+        assert f"cosmos-tui ckpt export {RUN_OK}" in app.screen.text
+        await pilot.press("escape")
+        await pilot.press("R")  # resume of a finished run: the hint line shows the command
+        hint = str(app.screen.query_one("#cli-hint").render())
+        assert f"cosmos-tui runs resume {RUN_OK}" in hint
+
+
+async def test_save_now_writes_the_control_file(make_app, fixed_runs) -> None:
+    from pathlib import Path
+
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+        await pilot.press("w")
+        control = Path(app.screen.view.job_dir) / "SAVE_NOW"
+        await wait_for(pilot, control.exists)
+
+
+async def test_help_and_command_palette(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"New run", "Runs", "Help"} <= set(titles)

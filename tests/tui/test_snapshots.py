@@ -1,0 +1,99 @@
+"""Snapshot images of every screen at 80x24 and 120x36, from a fixed runs folder, a fixed clock
+and a GPU test double. The SVGs under __snapshots__ are also the README's screenshots.
+
+Update with ``pytest tests/tui/test_snapshots.py --snapshot-update`` after looking at the report.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import RUN_FAILED, RUN_OK
+from helpers import wait_for
+
+from cosmos_tui.tui.screens.dashboard import DashboardScreen
+from cosmos_tui.tui.screens.new_run import NewRunScreen
+from cosmos_tui.tui.screens.runs import RunsScreen
+from cosmos_tui.tui.widgets.log_view import LogView
+from cosmos_tui.tui.widgets.runs_table import RunsTable
+
+SIZES = [(80, 24), (120, 36)]
+
+
+@pytest.fixture(autouse=True)
+def one_reading_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pollers read once (at mount) so the image never depends on timing."""
+    for name in ("RUN_POLL_S", "GPU_POLL_S", "LOG_POLL_S"):
+        monkeypatch.setattr(DashboardScreen, name, 3600.0)
+    monkeypatch.setattr(RunsScreen, "POLL_S", 3600.0)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_runs(snap_compare, make_app, fixed_runs, size) -> None:
+    async def ready(pilot) -> None:
+        await wait_for(pilot, lambda: pilot.app.screen.query_one(RunsTable).row_count == 2)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=ready)
+
+
+def test_runs_empty(snap_compare, make_app) -> None:
+    async def ready(pilot) -> None:
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=ready)
+
+
+def test_runs_compare(snap_compare, make_app, fixed_runs) -> None:
+    async def ready(pilot) -> None:
+        await wait_for(pilot, lambda: pilot.app.screen.query_one(RunsTable).row_count == 2)
+        await pilot.press("space", "down", "space", "c")
+        await wait_for(pilot, lambda: len(pilot.app.screen.query_one("#compare-chart").series) == 2)
+
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=ready)
+
+
+def _dashboard_ready(lines: int):
+    async def ready(pilot) -> None:
+        await wait_for(
+            pilot, lambda: isinstance(pilot.app.screen, DashboardScreen) and pilot.app.screen.polls
+        )
+        await wait_for(pilot, lambda: pilot.app.screen.query_one(LogView).line_count >= lines)
+        await pilot.pause(0.2)
+
+    return ready
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_dashboard(snap_compare, make_app, fixed_runs, size) -> None:
+    app = make_app(initial_run_id=RUN_OK)
+    assert snap_compare(app, terminal_size=size, run_before=_dashboard_ready(40))
+
+
+def test_dashboard_failed_run_without_gpu(snap_compare, make_app, fixed_runs) -> None:
+    app = make_app(gpus=0, initial_run_id=RUN_FAILED)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_dashboard_ready(14))
+
+
+def test_help(snap_compare, make_app) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), press=["question_mark"])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_wizard_model_step(snap_compare, make_app, size) -> None:
+    async def ready(pilot) -> None:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, NewRunScreen))
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#model-table").row_count > 0)
+        await pilot.press(*"tiny")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=ready)
+
+
+def test_wizard_hub_step_skipped_for_builtin(snap_compare, make_app) -> None:
+    async def ready(pilot) -> None:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#model-table").row_count > 0)
+        await pilot.press(*"s2mv tiny", "ctrl+right")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=ready)
