@@ -93,3 +93,20 @@ def test_metrics_jsonl_records() -> None:
     torn = json.dumps(rec)[:20]
     got = parse_jsonl_lines([json.dumps(rec), "", torn, "[1, 2]", '{"iteration": 11, "loss": NaN}'])
     assert [x.iteration for x in got] == [10, 11] and math.isnan(got[1].loss)
+
+
+def test_fast_bulk_path_agrees_with_the_full_parser() -> None:
+    variants = [
+        P25_SPEED,
+        P1_SPEED,
+        T25_HIT,
+        "[rank2]:" + P1_SPEED,
+        P1_SPEED.replace("INFO", "NOTICE"),  # not a loguru level: rejected by both
+        P1_SPEED.replace("] 2000", "] [RANK 1] 2000"),
+        P1_SPEED + "\r",
+        P1_SPEED.replace("-0.7500", "nan"),
+    ]
+    for line in variants:
+        bulk = scan_bytes((line + "\n").encode()).samples
+        single = parse_iter_line(line)
+        assert (bulk[0] if bulk else None) == single or (math.isnan(bulk[0].loss) and math.isnan(single.loss))

@@ -8,6 +8,7 @@ hit, never per line. Results count matching lines, as ``grep -c`` does.
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ def search_file(
         elif folder is not None:
             bounds = find_lines(folder.fold(w), fold_needle(needle), w.lo, w.hi, lines=w.buf)
         else:
+            if len(hits) >= max_hits:  # only counting now: two C calls per matching line
+                count += _count_lines(w.buf, needle, w.lo, w.hi)
+                continue
             bounds = find_lines(w.buf, needle, w.lo, w.hi)
         for ls, le in bounds:
             raw = w.buf[ls:le]
@@ -96,6 +100,19 @@ def search_file(
             if len(hits) < max_hits:
                 hits.append(SearchHit(w.base + ls, strip_ansi(raw.decode("utf-8", "replace"))))
     return SearchResult(count, tuple(hits), count > len(hits), scanned)
+
+
+def _count_lines(buf: mmap.mmap, needle: bytes, lo: int, hi: int) -> int:
+    count = 0
+    find = buf.find
+    pos = find(needle, lo, hi)
+    while pos >= 0:
+        count += 1
+        nl = find(b"\n", pos, hi)
+        if nl < 0:
+            break
+        pos = find(needle, nl + 1, hi)
+    return count
 
 
 def _regex_lines(w: Window, pattern: re.Pattern[bytes]) -> Iterator[tuple[int, int]]:

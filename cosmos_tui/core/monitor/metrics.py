@@ -26,8 +26,23 @@ HIT_RE = re.compile(r"^Iteration (\d+): Hit counter: (\d+)/(\d+) \| Loss: " + _L
 SPEED_RE = re.compile(r"^(\d+) : iter_speed ([\d.]+) seconds per iteration \| Loss: " + _LOSS + r"$")
 UNSTABLE_MARK = "Unstable loss"
 
-#: Literal markers found with ``mmap.find``/``bytes.find`` before any regex runs: both IterSpeed
-#: formats contain ``| Loss: ``.
+# Fast path for the common case (no ANSI, standard loguru prefix): one bytes regex over the raw
+# line; anything else falls back to the full parse, so both paths accept the same lines.
+_PREFIX = (
+    rb"^(?:\[(?:rank|default)\d+\]:\s?)?\[\d\d-\d\d \d\d:\d\d:\d\d\|"
+    rb"(?:TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)\|[^\]\s|]+:\d+:[^\]\s]+\] "
+)
+_FAST_SPEED = re.compile(
+    _PREFIX + rb"(\d+) : iter_speed ([\d.]+) seconds per iteration \| Loss: (-?[\d.]+|-?nan|-?inf)\r?$"
+)
+_FAST_HIT = re.compile(
+    _PREFIX
+    + rb"Iteration (\d+): Hit counter: (\d+)/(\d+) \| Loss: (-?[\d.]+|-?nan|-?inf) \| Time: ([\d.]+)s\r?$"
+)
+
+#: One literal every line of interest holds, found with ``mmap.find``/``bytes.find`` before any regex
+#: runs: "Iteration N: Hit counter", "seconds per iteration | Loss", "Unstable loss x at iteration N".
+MARK = b"teration "
 LOSS_MARK = b"| Loss: "
 UNSTABLE_BYTES = UNSTABLE_MARK.encode()
 
@@ -89,6 +104,18 @@ def parse_message(message: str) -> IterSample | None:
     return None
 
 
+def _fast_sample(raw: bytes) -> IterSample | None:
+    m = _FAST_SPEED.match(raw)
+    if m:
+        return IterSample(int(m.group(1)), float(m.group(3)), float(m.group(2)), "speed")
+    m = _FAST_HIT.match(raw)
+    if m:
+        hit = int(m.group(2))
+        t = None if hit == 1 else float(m.group(5))
+        return IterSample(int(m.group(1)), float(m.group(4)), t, "hit", hit=hit, hit_total=int(m.group(3)))
+    return None
+
+
 def parse_iter_line(line: str) -> IterSample | None:
     """Parse a whole console line (ANSI codes, torchrun and loguru prefixes allowed)."""
     return parse_message(parse_line(line.rstrip("\r\n")).message.rstrip())
@@ -107,23 +134,19 @@ class ScanResult:
 
 
 def scan_bytes(buf: bytes | mmap.mmap, start: int = 0, end: int | None = None) -> ScanResult:
-    """Find every progress line and ``Unstable loss`` line in ``buf[start:end]`` (whole lines)."""
+    """Find every progress line and ``Unstable loss`` line in ``buf[start:end]`` (whole lines),
+    in one pass over the bytes."""
     end = len(buf) if end is None else end
-    found: dict[int, tuple[IterSample | None, str | None]] = {}
-    for ls, le in find_lines(buf, LOSS_MARK, start, end):
-        sample = parse_iter_line(buf[ls:le].decode("utf-8", "replace"))
-        if sample is not None:
-            found[ls] = (sample, None)
-    for ls, le in find_lines(buf, UNSTABLE_BYTES, start, end):
-        found.setdefault(ls, (None, parse_line(buf[ls:le].decode("utf-8", "replace").rstrip("\r")).text))
     samples: list[IterSample] = []
     unstable: list[str] = []
-    for ls in sorted(found):
-        sample, text = found[ls]
-        if sample is not None:
-            samples.append(sample)
-        elif text is not None:
-            unstable.append(text)
+    for ls, le in find_lines(buf, MARK, start, end):
+        raw = buf[ls:le]
+        if UNSTABLE_BYTES in raw:
+            unstable.append(parse_line(raw.decode("utf-8", "replace").rstrip("\r")).text)
+        elif LOSS_MARK in raw:
+            sample = _fast_sample(raw) or parse_iter_line(raw.decode("utf-8", "replace"))
+            if sample is not None:
+                samples.append(sample)
     return ScanResult(tuple(samples), tuple(unstable), end - start)
 
 
