@@ -151,8 +151,8 @@ def _report(name: str, r: dict, seconds: float) -> None:
     )
     if r["lines"]:
         print(
-            f"{'':9} lines written {r['lines']:,} ({r['lines'] / seconds:,.0f}/s); in view buffer {r['shown']:,}; "
-            f"{r['skipped'] or 'no burst skipped'}"
+            f"{'':9} lines written {r['lines']:,} ({r['lines'] / seconds:,.0f}/s); "
+            f"in view buffer {r['shown']:,}; {r['skipped'] or 'no burst skipped'}"
         )
 
 

@@ -49,9 +49,9 @@ async def test_wizard_launches_a_real_run_and_the_dashboard_follows_it(make_app,
         await pilot.press("ctrl+right")
         assert wizard.step == 3
         nproc.value = "2"
-        wizard.query_one("#setup-overrides").value = (
-            "trainer.max_iter=8 checkpoint.save_iter=4 trainer.logging_iter=1"
-        )
+        wizard.query_one(
+            "#setup-overrides"
+        ).value = "trainer.max_iter=8 checkpoint.save_iter=4 trainer.logging_iter=1"
         await pilot.pause(0.1)
         preview = str(wizard.query_one("#command-preview").render())
         assert "torchrun" in preview and "--nproc_per_node=2" in preview and "trainer.max_iter=8" in preview
@@ -62,7 +62,9 @@ async def test_wizard_launches_a_real_run_and_the_dashboard_follows_it(make_app,
         await pilot.click("#launch-go")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), timeout=60)
         dash = app.screen
-        await wait_for(pilot, lambda: dash.view is not None and (dash.view.row.iteration or 0) >= 2, timeout=150)
+        await wait_for(
+            pilot, lambda: dash.view is not None and (dash.view.row.iteration or 0) >= 2, timeout=150
+        )
         first = dash.view.row.iteration
         await wait_for(pilot, lambda: dash.view.row.status == "finished", timeout=150)
         view = dash.view
