@@ -13,6 +13,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from cosmos_tui.core.monitor.logline import ANSI_BYTES_RE, LogLine, matches, parse_line
@@ -20,14 +21,29 @@ from cosmos_tui.core.monitor.logline import ANSI_BYTES_RE, LogLine, matches, par
 _BLOCK = 64 << 10
 
 
+def _redraw(text: str) -> str:
+    """A carriage-return redraw (progress bars) keeps its last frame."""
+    frames = [f for f in text.split("\r") if f]
+    return frames[-1] if frames else ""
+
+
 def _decode(raw: bytes) -> str:
     if b"\x1b" in raw:
         raw = ANSI_BYTES_RE.sub(b"", raw)
     text = raw.decode("utf-8", "replace")
-    if "\r" in text:
-        frames = [f for f in text.split("\r") if f]
-        text = frames[-1] if frames else ""
-    return text
+    return _redraw(text) if "\r" in text else text
+
+
+def _decode_lines(chunk: bytes) -> list[str]:
+    """Split a chunk of whole lines and clean them, per chunk where possible (the live path)."""
+    if b"\x1b" in chunk:
+        chunk = ANSI_BYTES_RE.sub(b"", chunk)
+    lines = chunk.decode("utf-8", "replace").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if b"\r" in chunk:
+        lines = [_redraw(x) if "\r" in x else x for x in lines]
+    return lines
 
 
 def tail_lines(path: Path, n: int, *, end: int | None = None, max_line_bytes: int = 1 << 20) -> list[str]:
@@ -161,13 +177,11 @@ class LogTail:
             return TailUpdate(b"", 0, reset)
         cut = cut or len(buf)  # a single enormous line: cut it
         chunk, self._partial = buf[:cut], buf[cut:]
-        raw_lines = chunk.split(b"\n")
-        if raw_lines[-1] == b"":
-            raw_lines.pop()
-        keep = raw_lines[-self.max_lines :]
-        self._append([_decode(x) for x in keep])
-        self._seq += len(raw_lines) - len(keep)
-        return TailUpdate(chunk, len(raw_lines), reset)
+        lines = _decode_lines(chunk)
+        keep = lines[-self.max_lines :]
+        self._append(keep)
+        self._seq += len(lines) - len(keep)
+        return TailUpdate(chunk, len(lines), reset)
 
     @property
     def consumed(self) -> int:
@@ -185,9 +199,11 @@ class LogTail:
         """Lines seen since this reader started (including ones the buffer dropped)."""
         return self._seq
 
-    def lines(self) -> list[str]:
-        """The buffered lines, oldest first, ANSI stripped."""
-        return list(self._lines)
+    def lines(self, last: int | None = None) -> list[str]:
+        """The buffered lines (or only the ``last`` newest), oldest first, ANSI stripped."""
+        if last is None or last >= len(self._lines):
+            return list(self._lines)
+        return list(islice(reversed(self._lines), last))[::-1]
 
     def parsed(self, seq: int) -> LogLine:
         """The parsed line with sequence number ``seq`` (cached)."""

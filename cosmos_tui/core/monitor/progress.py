@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import math
 import statistics
+import time
 from array import array
 from collections import deque
 from collections.abc import Iterable
@@ -66,7 +67,14 @@ class ProgressTracker:
     the series drops the iterations being redone.
     """
 
-    def __init__(self, *, max_iter: int | None = None, window: int = 20, series_points: int = 240) -> None:
+    def __init__(
+        self,
+        *,
+        max_iter: int | None = None,
+        window: int = 20,
+        series_points: int = 240,
+        series_refresh_s: float = 1.0,
+    ) -> None:
         self.max_iter = max_iter
         self._iters = array("q")
         self._losses = array("d")
@@ -75,6 +83,9 @@ class ProgressTracker:
         self._wall_gaps: deque[float] = deque(maxlen=window)
         self._series_points = series_points
         self._series_cache: tuple[int, tuple[tuple[float, float], ...]] = (-1, ())
+        self._series_at = float("-inf")
+        self.series_refresh_s = series_refresh_s
+        """Redo the chart series at most this often (seconds)."""
         self._last: IterSample | None = None
         self._extras: dict[str, float] = {}
         self._nonfinite = 0
@@ -115,9 +126,12 @@ class ProgressTracker:
         return advanced
 
     def _series(self) -> tuple[tuple[float, float], ...]:
+        # Downsampling is O(n): redo it when the series changed, at most every refresh_s seconds.
         n = len(self._iters)
-        if self._series_cache[0] != n:
+        now = time.monotonic()
+        if self._series_cache[0] != n and (now - self._series_at >= self.series_refresh_s or n < 3):
             self._series_cache = (n, tuple(lttb(self._iters, self._losses, self._series_points)))
+            self._series_at = now
         return self._series_cache[1]
 
     def expected_report_interval(self) -> float | None:

@@ -200,7 +200,7 @@ class RunMonitor:
             taken_at=wall,
             health=health,
             progress=progress,
-            log_tail=tuple(tail.lines()[-self.view_lines :]) if tail is not None else (),
+            log_tail=tuple(tail.lines(self.view_lines)) if tail is not None else (),
             log_lines_total=tail.total_lines if tail is not None else 0,
             log_offset=tail.consumed if tail is not None else 0,
             unstable=tuple(self._unstable[-10:]),
