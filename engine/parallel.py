@@ -33,13 +33,14 @@ def init_distributed() -> Dist:
     if torch.cuda.is_available():
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
-        backend = "nccl"
+        # NCCL for the model's collectives; gloo for the few small CPU ones (flags, loss means, DCP plans).
+        backend = "cpu:gloo,cuda:nccl"
     else:
         device = torch.device("cpu")
         backend = "gloo"
     if not dist.is_initialized():
         if "MASTER_ADDR" in os.environ:
-            dist.init_process_group(backend, device_id=device if backend == "nccl" else None)
+            dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
         else:
             store = dist.HashStore()
             dist.init_process_group(backend, store=store, rank=0, world_size=1)
