@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
+
+if TYPE_CHECKING:
+    from cosmos_tui.core.presets import Preset
 
 SetOption = typer.Option(
     [],
@@ -142,12 +147,54 @@ def register(app: typer.Typer) -> None:
     def render(
         preset: str = typer.Argument(..., help="Preset name (shipped) or path to a .toml file."),
         sets: list[str] = SetOption,
+        target: str = typer.Option(
+            None,
+            "--target",
+            help="local: this machine's command; multinode: the command for each node; slurm: an "
+            "sbatch script. Default: the preset's launch.target.",
+        ),
+        nnodes: int | None = typer.Option(None, "--nnodes", min=1, help="Nodes in the job."),
+        rdzv_endpoint: str | None = typer.Option(
+            None, "--rdzv-endpoint", help="multinode: c10d rendezvous HOST:PORT on the first node."
+        ),
+        rdzv_id: str | None = typer.Option(
+            None, "--rdzv-id", help="multinode: rendezvous id (default: derived from the preset)."
+        ),
+        static: bool = typer.Option(
+            False, "--static", help="multinode: --node_rank/--master_addr per node instead of c10d."
+        ),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", help="slurm: write the script to this file instead of stdout."
+        ),
+        yes: bool = typer.Option(False, "--yes", "-y", help="slurm: replace --output if it exists."),
         json: bool = JsonOption,
     ) -> None:
-        """Print the exact command and environment a run of this preset would use."""
+        """Print the exact command and environment a run of this preset would use: for this
+        machine, for each node of a multi-node job, or as an sbatch script for Slurm."""
         from cosmos_tui.core import launch
+        from cosmos_tui.core.errors import UsageError
+        from cosmos_tui.core.launch_multinode import for_node
 
-        p, _ = load_with_sets(preset, sets)
+        p, path = load_with_sets(preset, sets)
+        chosen = target or ("slurm" if p.launch.target == "slurm" else "local")
+        if chosen not in ("local", "multinode", "slurm"):
+            raise UsageError(f"--target {chosen!r}: choose local, multinode or slurm")
+        if chosen != "slurm" and (output is not None or yes):
+            raise UsageError("--output and --yes go with --target slurm (the sbatch script)")
+        if chosen == "slurm":
+            p = p.model_copy(deep=True)
+            p.launch.target = "slurm"
+            _render_slurm(p if nnodes is None else for_node(p, nnodes=nnodes), path, output, yes, json)
+            return
+        if chosen == "local" and (nnodes or p.launch.nnodes) > 1:
+            raise UsageError(
+                f"this job has {nnodes or p.launch.nnodes} nodes; use --target multinode (a command per "
+                "node) or --target slurm"
+            )
+        p = for_node(p, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id)
+        if chosen == "multinode":
+            _render_nodes(p, preset, static, json)
+            return
         spec = launch.render(p)
         job_dir = spec.job_dir
         if json:
@@ -168,5 +215,82 @@ def register(app: typer.Typer) -> None:
             info("# `cosmos-tui run` adds --master_port=<a free port> when launching")
         if job_dir:
             info(f"# job folder: {job_dir}")
+
+    def _render_nodes(p: Preset, ref: str, static: bool, json: bool) -> None:
+        from cosmos_tui.core.launch_multinode import node_commands, warnings
+
+        nodes = node_commands(p, static=static, preset_ref=ref)
+        notes = warnings(p)
+        if json:
+            emit_json(
+                {
+                    "nnodes": p.launch.nnodes,
+                    "rdzv_id": p.launch.rdzv_id,
+                    "rdzv_endpoint": p.launch.rdzv_endpoint,
+                    "rendezvous": "static" if static else "c10d",
+                    "warnings": notes,
+                    "nodes": [
+                        {
+                            "node_rank": n.node_rank,
+                            "argv": list(n.spec.argv),
+                            "exec_argv": n.spec.exec_argv(),
+                            "cwd": str(n.spec.cwd),
+                            "env": n.spec.env,
+                            "shell": n.spec.shell(),
+                            "run": n.run_command,
+                            "job_dir": str(n.spec.job_dir) if n.spec.job_dir else None,
+                        }
+                        for n in nodes
+                    ],
+                }
+            )
+            return
+        for w in notes:
+            warn(w)
+        world = p.launch.nnodes * p.launch.nproc_per_node
+        info(
+            f"# {p.launch.nnodes} nodes x {p.launch.nproc_per_node} process(es) = world size {world}; "
+            f"rendezvous {'static' if static else 'c10d'} at {p.launch.rdzv_endpoint}, id {p.launch.rdzv_id}"
+        )
+        for n in nodes:
+            out.print(f"# node {n.node_rank}  (or: {n.run_command})", markup=False)
+            out.print(n.spec.shell(multiline=True), markup=False)
+            out.print("")
+        if nodes and nodes[0].spec.job_dir:
+            info(f"# job folder: {nodes[0].spec.job_dir} (a filesystem every node shares)")
+
+    def _render_slurm(p: Preset, path: Path, output: Path | None, yes: bool, json: bool) -> None:
+        from cosmos_tui.core.errors import UserError
+        from cosmos_tui.core.slurm import render_sbatch
+
+        script = render_sbatch(p, source=str(path))
+        if output is not None:
+            if output.exists() and not yes:
+                raise UserError(f"{output} already exists; pass --yes to replace it or choose another name")
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(script.text, encoding="utf-8")
+            output.chmod(0o755)
+        if json:
+            emit_json(
+                {
+                    "script": script.text,
+                    "path": str(output) if output else None,
+                    "job_name": script.job_name,
+                    "nodes": script.nodes,
+                    "gpus_per_node": script.gpus_per_node,
+                    "output": script.output,
+                    "warnings": list(script.warnings),
+                }
+            )
+            return
+        for w in script.warnings:
+            warn(w)
+        if output is None:
+            sys.stdout.write(script.text)
+            sys.stdout.flush()
+        else:
+            info(
+                f"wrote {output}; submit it with `sbatch {output}` or `cosmos-tui run PRESET --target slurm`"
+            )
 
     app.add_typer(sub, name="preset")

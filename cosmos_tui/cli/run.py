@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out
 from cosmos_tui.cli.preset import SetOption, load_with_sets
+
+if TYPE_CHECKING:
+    from cosmos_tui.core.presets import Preset
+
+TargetOption = typer.Option(
+    None,
+    "--target",
+    help="Where it runs: local (default; with --nnodes, this node's share) or slurm (sbatch). "
+    "Overrides launch.target.",
+)
+
+
+def with_scaleout(
+    preset: Preset,
+    target: str | None,
+    nnodes: int | None,
+    node_rank: int | None,
+    rdzv_endpoint: str | None,
+    rdzv_id: str | None,
+) -> Preset:
+    """``preset`` with the command line's --target and multi-node options applied."""
+    from cosmos_tui.core.errors import UsageError
+    from cosmos_tui.core.launch_multinode import for_node
+
+    if target is not None:
+        if target not in ("local", "slurm"):
+            raise UsageError(f"--target {target!r}: choose local or slurm")
+        preset = preset.model_copy(deep=True)
+        preset.launch.target = target
+    if preset.launch.target == "slurm" and (node_rank is not None or rdzv_endpoint is not None):
+        raise UsageError("--node-rank and --rdzv-endpoint are for runs started node by node; Slurm sets them")
+    return for_node(preset, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id)
+
 
 LEVEL_STYLE = {"ok": "[green]ok[/green]  ", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
 
@@ -25,14 +61,32 @@ def register(app: typer.Typer) -> None:
         stop_on_interrupt: bool = typer.Option(
             False, "--stop-on-interrupt", help="Ctrl-C stops the run (default: Ctrl-C only detaches)."
         ),
+        target: str | None = TargetOption,
+        nnodes: int | None = typer.Option(
+            None, "--nnodes", min=1, help="Nodes in the whole job (multi-node torchrun, or sbatch --nodes)."
+        ),
+        node_rank: int | None = typer.Option(
+            None, "--node-rank", min=0, help="This node's rank (0 on the first node); run once per node."
+        ),
+        rdzv_endpoint: str | None = typer.Option(
+            None, "--rdzv-endpoint", help="c10d rendezvous HOST:PORT on the first node (multi-node runs)."
+        ),
+        rdzv_id: str | None = typer.Option(
+            None, "--rdzv-id", help="Rendezvous id shared by every node (default: derived from the preset)."
+        ),
         json: bool = JsonOption,
     ) -> None:
         """Launch a run from a preset. Without --detach, follow its log and exit with its exit code;
-        Ctrl-C then detaches (the run goes on) unless --stop-on-interrupt."""
+        Ctrl-C then detaches (the run goes on) unless --stop-on-interrupt.
+
+        Multi-node: run `cosmos-tui run PRESET --nnodes N --node-rank K --rdzv-endpoint HOST:PORT`
+        on each node K. Slurm: `--target slurm` submits with sbatch (see `preset render --target
+        slurm`)."""
         from cosmos_tui.cli.runs import exit_code_for, follow_run, print_notes, status_text
         from cosmos_tui.core.runs import launch_prepared, prepare, stop_run
 
         base, path = load_with_sets(preset, sets)
+        base = with_scaleout(base, target, nnodes, node_rank, rdzv_endpoint, rdzv_id)
         prepared = prepare(base)
         if not json or dry_run:
             for check in prepared.checks:
@@ -46,8 +100,12 @@ def register(app: typer.Typer) -> None:
                         "cwd": str(prepared.spec.cwd),
                         "job_dir": str(prepared.job_dir) if prepared.job_dir else None,
                         "checks": list(prepared.checks),
+                        "target": prepared.preset.launch.target,
+                        "sbatch": prepared.sbatch,
                     }
                 )
+            elif prepared.sbatch is not None:
+                sys.stdout.write(prepared.sbatch)
             else:
                 out.print(prepared.spec.shell(multiline=True), markup=False)
             return
@@ -56,6 +114,10 @@ def register(app: typer.Typer) -> None:
             emit_json(record.to_dict())
             return
         err.print(f"started run [bold]{record.id}[/bold]; job folder {record.job_dir or 'unknown'}")
+        if record.slurm_job_id:
+            info(f"submitted Slurm job {record.slurm_job_id}; its output goes to {record.console_log}")
+        elif record.nnodes > 1:
+            info(f"node {record.node_rank} of {record.nnodes} in job {record.job_id}")
         print_notes(record)
         if detach:
             info(f"follow: cosmos-tui runs logs -f {record.id}   stop: cosmos-tui runs stop {record.id}")

@@ -41,6 +41,18 @@ def _duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
+def where_text(record: RunRecord) -> str:
+    """``local``, ``node 1/2 <job>`` for one node of a multi-node job, ``slurm 1234 RUNNING``."""
+    if record.target == "slurm":
+        job = record.slurm_job_id or "(not queued)"
+        nodes = f", {record.nnodes} nodes" if record.nnodes > 1 else ""
+        return f"slurm {job}" + (f" {record.slurm_state}" if record.slurm_state else "") + nodes
+    if record.nnodes > 1:
+        rank = "?" if record.node_rank is None else str(record.node_rank)
+        return f"node {rank}/{record.nnodes} {record.job_id or ''}".rstrip()
+    return "local"
+
+
 def status_text(record: RunRecord) -> str:
     """``[green]finished[/green] (exit 0)`` and the like."""
     style = STATUS_STYLE.get(record.status, "")
@@ -101,12 +113,18 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         table = Table(box=None, pad_edge=False)
-        for col in ("ID", "STATUS", "EXPERIMENT", "STARTED", "TIME", "NOTE"):
+        for col in ("ID", "STATUS", "EXPERIMENT", "WHERE", "STARTED", "TIME", "NOTE"):
             table.add_column(col, overflow="fold")
         for r in records:
             note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
             table.add_row(
-                r.id, status_text(r), r.experiment, _when(r.started_at), _duration(r.duration), note
+                r.id,
+                status_text(r),
+                r.experiment,
+                where_text(r),
+                _when(r.started_at),
+                _duration(r.duration),
+                note,
             )
         out.print(table)
 
@@ -131,8 +149,10 @@ def register(app: typer.Typer) -> None:
             ("started", _when(r.started_at)),
             ("ended", _when(r.ended_at)),
             ("duration", _duration(r.duration)),
+            ("where", where_text(r)),
             ("job dir", r.job_dir or "-"),
             ("run dir", str(r.run_dir)),
+            *([("sbatch", r.slurm_script or "-")] if r.target == "slurm" else []),
             ("supervisor", f"pid {r.supervisor.pid}" if r.supervisor else "-"),
             ("torchrun", f"pid {r.agent.pid}" if r.agent else "-"),
             ("processes", ", ".join(f"{p.role} {p.pid}" for p in r.procs) or "-"),
@@ -190,7 +210,8 @@ def register(app: typer.Typer) -> None:
 
         r = get_run(run)
         if r.active and not json:
-            info(f"stopping {r.id}: SIGTERM to torchrun, waiting up to {timeout:.0f} s for a save...")
+            whom = f"Slurm job {r.slurm_job_id or '?'}" if r.target == "slurm" else "torchrun"
+            info(f"stopping {r.id}: SIGTERM to {whom}, waiting up to {timeout:.0f} s for a save...")
         report = stop_run(r.id, timeout=timeout)
         if json:
             emit_json(
@@ -200,11 +221,16 @@ def register(app: typer.Typer) -> None:
                     "killed": report.killed,
                     "graceful": report.graceful,
                     "gpu_note": report.gpu_note,
+                    "actions": report.actions,
                 }
             )
             return
-        names = ", ".join(f"{p.role} {p.pid}" for p in report.signalled) or "nothing (already gone)"
-        info(f"sent SIGTERM to {names}")
+        if report.actions:
+            for action in report.actions:
+                info(action)
+        else:
+            names = ", ".join(f"{p.role} {p.pid}" for p in report.signalled) or "nothing (already gone)"
+            info(f"sent SIGTERM to {names}")
         if report.killed:
             warn(
                 f"{len(report.killed)} process(es) ignored SIGTERM and were killed: "

@@ -44,19 +44,30 @@ class Prepared:
     """Preflight verdicts."""
     notes: tuple[str, ...] = ()
     """Things to tell the person (why the dry run was not used, resume details)."""
+    sbatch: str | None = None
+    """The sbatch script (``launch.target = "slurm"``), rendered with Slurm's own output pattern."""
 
 
 def prepare(
     preset: Preset, *, sets: Iterable[str] = (), dryrun: bool = True, environ: dict[str, str] | None = None
 ) -> Prepared:
-    """Apply ``sets``, pick a free port, render the command, find the job folder, run preflight."""
-    from cosmos_tui.core import launch, preflight
+    """Apply ``sets``, pick a free port, render the command, find the job folder, run preflight.
+    A multi-node preset gets its shared rendezvous id and the engine's warnings for its world
+    size; ``launch.target = "slurm"`` is prepared for sbatch instead."""
+    from cosmos_tui.core import launch, launch_multinode, preflight
 
     preset = apply_sets(preset, sets) if sets else preset
+    if preset.launch.target == "slurm":
+        from cosmos_tui.core.slurm.jobs import prepare_slurm
+
+        return prepare_slurm(preset, dryrun=dryrun, environ=environ)
+    preset = launch_multinode.for_node(preset)
     preset = launch.with_free_port(preset)
     spec = launch.render(preset, environ)
     job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
     checks = preflight.run_checks(preset, spec, job.path)
+    if preset.launch.nnodes > 1:
+        checks += [preflight.Check("engine", "warn", w) for w in launch_multinode.warnings(preset)]
     notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
     return Prepared(preset, spec, job.path, job.source, tuple(checks), notes)
 
@@ -103,6 +114,7 @@ def launch_prepared(
         )
     preset, spec = prepared.preset, prepared.spec
     warnings = [f"{c.name}: {c.message}" for c in prepared.checks if c.level != "ok"]
+    multinode = preset.launch.nnodes > 1 and preset.launch.target == "local"
     now = time.time()
     run_id = new_run_id(preset.experiment.name, now)
     record = RunRecord(
@@ -125,8 +137,16 @@ def launch_prepared(
         parent=parent,
         origin=origin,  # type: ignore[arg-type]
         notes=(*prepared.notes, *notes, *warnings),
+        target=preset.launch.target,
+        job_id=preset.launch.rdzv_id if multinode else None,
+        node_rank=preset.launch.node_rank if multinode else None,
+        nnodes=preset.launch.nnodes,
     )
     registry.create(record)
+    if preset.launch.target == "slurm":
+        from cosmos_tui.core.slurm.jobs import submit_run
+
+        return submit_run(record, preset)
     env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
     with open(record.run_dir / SUPERVISOR_LOG, "ab") as log:
         try:
@@ -192,9 +212,13 @@ def _gone_reason(record: RunRecord) -> str:
 
 def reconcile(record: RunRecord) -> RunRecord:
     """Bring an active record in line with its processes (see the module doc); returns the
-    current record. Cheap for finished runs (no process lookups)."""
+    current record. Cheap for finished runs (no process lookups). Slurm runs are asked of Slurm."""
     if not record.active:
         return record
+    if record.target == "slurm":
+        from cosmos_tui.core.slurm.jobs import reconcile_slurm
+
+        return reconcile_slurm(record)
     if procs.alive(record.supervisor):
         return record
     if record.supervisor is None and registry.age(record) < START_GRACE_S:

@@ -98,6 +98,22 @@ class RunRecord:
     """How this run was created."""
     notes: tuple[str, ...] = ()
     """Things said at launch (preflight warnings, resume details)."""
+    target: Literal["local", "slurm"] = "local"
+    """Where it runs: ``local`` (a supervisor on this machine owns torchrun) or ``slurm``
+    (submitted with sbatch; state from scontrol/sacct, output in console.log)."""
+    job_id: str | None = None
+    """The job this run is part of, shared by every node's record of a multi-node job: the
+    rendezvous id (``run --nnodes``) or the Slurm job id."""
+    node_rank: int | None = None
+    """This node's rank in a multi-node job started node by node (``None``: the whole job)."""
+    nnodes: int = 1
+    """Nodes in the whole job."""
+    slurm_job_id: str | None = None
+    """The Slurm job id (target ``slurm``)."""
+    slurm_state: str | None = None
+    """Slurm's last reported state (``PENDING``, ``RUNNING``, ``COMPLETED``, ...)."""
+    slurm_script: str | None = None
+    """The submitted sbatch script (in the run folder)."""
     schema: int = SCHEMA
     """Record format version."""
 

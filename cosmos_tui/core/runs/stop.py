@@ -35,11 +35,15 @@ class StopReport:
     """Processes still alive after the wait and sent SIGKILL (empty: a clean stop)."""
     gpu_note: str
     """GPU memory held by the run before and after, or why it could not be measured."""
+    actions: tuple[str, ...] = ()
+    """What was asked of a scheduler (Slurm runs: the ``scancel`` calls), in order."""
+    forced: bool = False
+    """The scheduler had to end the job without waiting for it (Slurm: a plain ``scancel``)."""
 
     @property
     def graceful(self) -> bool:
         """Everything exited on SIGTERM."""
-        return not self.killed
+        return not self.killed and not self.forced
 
 
 def _gpu_memory(pids: set[int]) -> int | None:
@@ -89,6 +93,10 @@ def stop_run(run_id: str, timeout: float = STOP_TIMEOUT_S) -> StopReport:
     record = get_run(run_id)
     if not record.active:
         raise UserError(f"run {record.id} is not running (it is {record.status}); nothing to stop")
+    if record.target == "slurm":
+        from cosmos_tui.core.slurm.jobs import stop_slurm_run
+
+        return stop_slurm_run(record, timeout)
     record = registry.update(
         record.run_dir, lambda r: r.replace(stop_requested=True, status="stopping") if r.active else r
     )

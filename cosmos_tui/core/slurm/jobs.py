@@ -1,0 +1,247 @@
+"""Runs on Slurm: submit a prepared run with sbatch, keep its record true to Slurm, stop it.
+
+A Slurm run has the same record as a local one (``run.json``, ``console.log``), with
+``target = "slurm"`` and the Slurm job id. The sbatch script lives in the run folder and sends the
+job's output to the run's ``console.log``, so ``runs logs -f``, the monitor and the TUI read it as
+they read a local run. No supervisor is involved: :func:`reconcile_slurm` asks Slurm for the job's
+state whenever a record is read, and :func:`stop_slurm_run` asks Slurm to signal the job.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.runs import outcome, registry
+from cosmos_tui.core.runs.record import RunRecord
+from cosmos_tui.core.slurm import client
+from cosmos_tui.core.slurm.script import render_sbatch, signal_lead
+
+if TYPE_CHECKING:
+    from cosmos_tui.core.runs.lifecycle import Prepared
+    from cosmos_tui.core.runs.stop import StopReport
+
+SCRIPT_FILE = "job.sbatch"
+"""The submitted script, in the run folder."""
+EXIT_FILE = "slurm_exit_code"
+"""srun's exit status, written by the script as its last act (for clusters without accounting)."""
+SUBMIT_GRACE_S = 60.0
+"""A Slurm record with no job id after this long is lost (the submission died)."""
+STOP_POLL_S = 0.5
+
+
+def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str] | None = None) -> Prepared:
+    """:class:`~cosmos_tui.core.runs.lifecycle.Prepared` for a Slurm submission: the per-node
+    command (its folder, environment and job folder as on one node), the preflight checks that
+    make sense on a login node, a check that sbatch is here, and the engine's warnings."""
+    from cosmos_tui.core import launch, preflight
+    from cosmos_tui.core.runs.lifecycle import Prepared
+
+    node = preset.model_copy(deep=True)
+    node.launch.nnodes, node.launch.node_rank = 1, None
+    node.launch.rdzv_endpoint, node.launch.master_port = None, None
+    spec = launch.render(node, environ)
+    job = launch.resolve_job_dir(node, environ, dryrun=dryrun)
+    script = render_sbatch(preset)
+    checks = [c for c in preflight.run_checks(node, spec, job.path) if c.name not in ("port", "gpus")]
+    missing = client.available()
+    checks.append(
+        preflight.Check("slurm", "fail", missing)
+        if missing
+        else preflight.Check(
+            "slurm",
+            "ok",
+            f"sbatch found; {script.nodes} node(s), "
+            + (f"{script.gpus_per_node} GPU(s) per node" if script.gpus_per_node else "no GPU request"),
+        )
+    )
+    checks += [preflight.Check("engine", "warn", w) for w in script.warnings]
+    notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
+    return Prepared(preset, spec, job.path, job.source, tuple(checks), notes, sbatch=script.text)
+
+
+def submit_run(record: RunRecord, preset: Preset) -> RunRecord:
+    """Write the run's sbatch script (output to its console.log), submit it, record the job id.
+    A refused submission marks the record failed and raises :class:`UserError`."""
+    script_path = record.run_dir / SCRIPT_FILE
+    script = render_sbatch(
+        preset,
+        output=str(record.console_log),
+        exit_file=record.run_dir / EXIT_FILE,
+        source=record.preset_path,
+    )
+    script_path.write_text(script.text, encoding="utf-8")
+    script_path.chmod(0o755)
+    argv = ("sbatch", "--parsable", str(script_path))
+
+    def submitting(r: RunRecord) -> RunRecord:
+        return r.replace(
+            argv=argv,
+            exec_argv=argv,
+            shell=shlex.join(argv) + "\n# each node runs:\n" + script.srun,
+            slurm_script=str(script_path),
+            status="starting",
+        )
+
+    registry.update(record.run_dir, submitting)
+    try:
+        job_id = client.submit(script_path, cwd=Path(record.cwd or "."))
+    except UserError as e:
+        why = e.message
+        registry.update(
+            record.run_dir, lambda r: r.replace(status="failed", reason=why, ended_at=time.time())
+        )
+        raise
+    return registry.update(
+        record.run_dir,
+        lambda r: r.replace(slurm_job_id=job_id, job_id=job_id, slurm_state="PENDING"),
+    )
+
+
+def _exit_file_code(record: RunRecord) -> int | None:
+    try:
+        text = (record.run_dir / EXIT_FILE).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def _ended_reason(record: RunRecord, state: client.JobState, code: int | None) -> str:
+    job = f"Slurm job {state.job_id} {state.state}"
+    tail = outcome.last_lines(record.console_log, 400, max_bytes=256 << 10)
+    if record.stop_requested:
+        return f"stopped on request ({job}); the engine was sent SIGTERM to save first"
+    if state.state == "COMPLETED":
+        return f"{job}: torchrun exited 0 on every node"
+    if state.state == "CANCELLED":
+        return f"{job}: cancelled outside cosmos-tui (scancel), so no checkpoint was asked for"
+    if state.state == "TIMEOUT":
+        time_text = (record.preset.get("launch", {}).get("slurm", {}) or {}).get("time")
+        lead = signal_lead(time_text)
+        return (
+            f"{job}: it hit its time limit ({time_text or 'the partition default'}); the engine was "
+            f"signalled {lead} s before to save; continue with `cosmos-tui runs resume {record.id}`"
+        )
+    if state.state == "NODE_FAIL":
+        nodes = state.nodes or "unknown nodes"
+        return f"{job}: a node failed ({nodes}); `runs resume` continues from the last checkpoint"
+    if state.state == "OUT_OF_MEMORY":
+        return f"{job}: a node ran out of host memory; lower the batch size or dataloader workers"
+    if state.state == "PREEMPTED":
+        return f"{job}: preempted by a higher-priority job; `runs resume` continues from the last checkpoint"
+    if code is not None:
+        return f"{job}: " + outcome.describe_exit(code, tail)
+    return f"{job}" + (f" ({state.reason})" if state.reason else "") + "; see console.log"
+
+
+def _apply(record: RunRecord, state: client.JobState) -> RunRecord:
+    """The record as Slurm's ``state`` says it is now."""
+    changes: dict[str, object] = {"slurm_state": state.state}
+    if state.pending:
+        changes["status"] = "stopping" if record.stop_requested else "starting"
+        changes["reason"] = f"pending in Slurm ({state.reason or 'waiting'})"
+    elif not state.ended:
+        changes["status"] = "stopping" if record.stop_requested else "running"
+        changes["reason"] = None
+        changes["started_at"] = record.started_at or state.start or time.time()
+    else:
+        code = state.exit_code if state.exit_code is not None else _exit_file_code(record)
+        if record.stop_requested:
+            status = "stopped"
+        elif state.state == "COMPLETED":
+            status = "finished"
+        elif state.state == "CANCELLED":
+            status = "stopped"
+        else:
+            status = "failed"
+        changes.update(
+            status=status,
+            exit_code=code,
+            reason=_ended_reason(record, state, code),
+            started_at=record.started_at or state.start,
+            ended_at=state.end or time.time(),
+        )
+    return record.replace(**changes)
+
+
+def reconcile_slurm(record: RunRecord) -> RunRecord:
+    """Bring an active Slurm record in line with Slurm (cheap for ended runs). When Slurm cannot
+    be asked from here, the record is returned as it is."""
+    if not record.active:
+        return record
+    if not record.slurm_job_id:
+        if registry.age(record) < SUBMIT_GRACE_S:
+            return record
+
+        def lost_submit(r: RunRecord) -> RunRecord:
+            if not r.active or r.slurm_job_id:
+                return r
+            why = "the submission ended before sbatch returned a job id (killed?); nothing was queued"
+            return r.replace(status="lost", reason=why, ended_at=time.time())
+
+        return registry.update(record.run_dir, lost_submit)
+    try:
+        state = client.query(record.slurm_job_id)
+    except client.SlurmError:
+        return record
+    if state is None:
+        code = _exit_file_code(record)
+
+        def forgotten(r: RunRecord) -> RunRecord:
+            if not r.active:
+                return r
+            if code is not None:
+                gone = client.JobState(r.slurm_job_id or "", "COMPLETED" if code == 0 else "FAILED", code)
+                return _apply(r, gone)
+            tail = "\n".join(outcome.last_lines(r.console_log, 5))
+            why = (
+                f"Slurm no longer knows job {r.slurm_job_id} (it ended long ago and the cluster keeps "
+                "no accounting) and it left no exit code"
+            ) + (f"; last log lines:\n{tail}" if tail else "")
+            return r.replace(status="lost", reason=why, ended_at=time.time())
+
+        return registry.update(record.run_dir, forgotten)
+    return registry.update(record.run_dir, lambda r: _apply(r, state) if r.active else r)
+
+
+def stop_slurm_run(record: RunRecord, timeout: float) -> StopReport:
+    """Stop a Slurm run: a pending job is cancelled; a running one first gets
+    ``scancel --signal=TERM`` (each node's torchrun passes SIGTERM to its ranks, which save and
+    exit), and only after ``timeout`` seconds a plain ``scancel``. Returns a StopReport."""
+    from cosmos_tui.core.runs.stop import StopReport
+
+    if not record.slurm_job_id:
+        raise UserError(f"run {record.id} has no Slurm job id yet; wait a moment and try again")
+    job = record.slurm_job_id
+    record = registry.update(
+        record.run_dir, lambda r: r.replace(stop_requested=True, status="stopping") if r.active else r
+    )
+    state = client.query(job)
+    actions: list[str] = []
+    forced = False
+    if state is not None and not state.ended:
+        if state.pending:
+            client.cancel(job)
+            actions.append(f"scancel {job} (it had not started, so there was nothing to save)")
+        else:
+            client.cancel(job, "TERM")
+            actions.append(f"scancel --signal=TERM {job}: each node's torchrun has its ranks save and exit")
+        deadline = time.monotonic() + timeout
+        while state is not None and not state.ended and time.monotonic() < deadline:
+            time.sleep(STOP_POLL_S)
+            state = client.query(job)
+        if state is not None and not state.ended:
+            client.cancel(job)
+            forced = True
+            actions.append(f"scancel {job} after {timeout:.0f} s without an exit")
+            end = time.monotonic() + 30.0
+            while state is not None and not state.ended and time.monotonic() < end:
+                time.sleep(STOP_POLL_S)
+                state = client.query(job)
+    final = reconcile_slurm(registry.read(record.run_dir))
+    note = "GPU memory: held on the Slurm nodes, not measured from here"
+    return StopReport(final, (), (), note, actions=tuple(actions), forced=forced)

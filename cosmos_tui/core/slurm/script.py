@@ -1,0 +1,191 @@
+"""The sbatch script for a preset: one torchrun per node under ``srun``, rendezvous from Slurm.
+
+Layout of the script: ``#SBATCH`` lines (job name, nodes, one task per node, GPUs per node,
+partition, account, time, output file, ``--requeue``, ``--signal=TERM@N``, ``--export=ALL``),
+then ``cd`` and the preset's environment, the rendezvous host (the first node of the allocation)
+and port, and ``srun`` starting ``torchrun --nnodes $SLURM_NNODES --rdzv_backend c10d
+--rdzv_endpoint $MASTER_ADDR:$MASTER_PORT --rdzv_id $SLURM_JOB_ID`` once per node.
+
+Signals: ``--signal=TERM@N`` (no ``B:``) makes Slurm send SIGTERM to every task of every job
+step N seconds before the time limit, that is to each node's torchrun agent, which passes it to
+its ranks; the engine finishes its step, saves a checkpoint and exits. ``--requeue`` lets Slurm
+restart the job after a node failure or preemption; the same job folder then resumes from the
+latest complete checkpoint. Secrets never appear in the script: ``--export=ALL`` carries the
+submitting shell's environment (HF_TOKEN, WANDB_API_KEY) to the job.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmos_tui.core.engines.base import get_adapter
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.presets import SECRET_NAME, Preset
+
+DEFAULT_OUTPUT = "%x-%j.out"
+"""Slurm's output file pattern: job name and job id."""
+SIGNAL_BEFORE_LIMIT_S = 300
+"""Seconds before the time limit at which the engine is told to save and stop."""
+PORT_BASE, PORT_SPAN = 20000, 20000
+"""The rendezvous port is ``PORT_BASE + SLURM_JOB_ID % PORT_SPAN`` unless MASTER_PORT is set,
+so two jobs sharing a node do not collide."""
+
+_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+_JOB_NAME = re.compile(r"^[A-Za-z0-9._+-]{1,128}$")
+
+
+def time_limit_seconds(text: str) -> int:
+    """Seconds in a Slurm ``--time`` value (``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``,
+    ``D-HH:MM``, ``D-HH:MM:SS``); UserError for anything else."""
+    match = _TIME.match(text.strip())
+    if not match or text.strip() in ("", "0"):
+        raise UserError(
+            f"launch.slurm.time {text!r} is not a Slurm time limit; use HH:MM:SS, MM, or D-HH:MM:SS"
+        )
+    days, a, b, c = match.groups()
+    if days is not None:  # D-HH[:MM[:SS]]
+        h, m, s = int(a), int(b or 0), int(c or 0)
+        return int(days) * 86400 + h * 3600 + m * 60 + s
+    if c is not None:  # HH:MM:SS
+        return int(a) * 3600 + int(b) * 60 + int(c)
+    if b is not None:  # MM:SS
+        return int(a) * 60 + int(b)
+    return int(a) * 60  # MM
+
+
+def signal_lead(time_text: str | None) -> int:
+    """Seconds before the limit to signal: 300, or a tenth of a short limit (at least 60 s)."""
+    if not time_text:
+        return SIGNAL_BEFORE_LIMIT_S
+    return max(60, min(SIGNAL_BEFORE_LIMIT_S, time_limit_seconds(time_text) // 10))
+
+
+@dataclass(frozen=True)
+class SbatchScript:
+    """A rendered sbatch script and the facts it was rendered from."""
+
+    text: str
+    """The script."""
+    job_name: str
+    """``#SBATCH --job-name``."""
+    nodes: int
+    """``#SBATCH --nodes``."""
+    gpus_per_node: int
+    """``#SBATCH --gpus-per-node`` (0: no GPU request)."""
+    output: str
+    """``#SBATCH --output`` (a Slurm filename pattern)."""
+    srun: str
+    """The ``srun ... torchrun ...`` line, as it appears in the script."""
+    warnings: tuple[str, ...] = ()
+    """Engine warnings for this world size (shown before submitting)."""
+
+
+def _job_name(preset: Preset) -> str:
+    name = preset.launch.slurm.job_name or preset.experiment.name
+    if not _JOB_NAME.match(name):
+        raise UserError(
+            f"Slurm job name {name!r} has characters Slurm output patterns mangle; "
+            "set launch.slurm.job_name to letters, digits, '.', '_', '+' or '-'"
+        )
+    return name
+
+
+def _srun_line(preset: Preset, python: str, module_args: list[str]) -> str:
+    launch = preset.launch
+    torchrun = [
+        "--nnodes=$SLURM_NNODES",
+        f"--nproc_per_node={launch.nproc_per_node}",
+        "--rdzv_id=$SLURM_JOB_ID",
+        "--rdzv_backend=c10d",
+        "--rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT",
+    ]
+    if launch.max_restarts:
+        torchrun.append(f"--max_restarts={launch.max_restarts}")
+    srun = 'srun --nodes="$SLURM_NNODES" --ntasks-per-node=1 --kill-on-bad-exit=1'
+    parts = [srun, f"{shlex.quote(python)} -m torch.distributed.run"]
+    parts.append(" ".join(f'"{opt}"' if "$" in opt else opt for opt in torchrun))
+    cut = module_args.index("--") if "--" in module_args else len(module_args)
+    parts.append(" ".join(shlex.quote(a) for a in module_args[:cut]))
+    parts += [shlex.quote(a) for a in module_args[cut:]]
+    return " \\\n    ".join(p for p in parts if p)
+
+
+def render_sbatch(
+    preset: Preset,
+    *,
+    output: str = DEFAULT_OUTPUT,
+    exit_file: Path | None = None,
+    source: str | None = None,
+) -> SbatchScript:
+    """The sbatch script that runs ``preset`` on ``launch.nnodes`` nodes of a Slurm cluster.
+
+    ``output`` is the ``--output`` pattern (``run --target slurm`` points it at the run's
+    console.log); ``exit_file``, when given, receives srun's exit status so the run record knows
+    it even where Slurm keeps no accounting. ``source`` names the preset in a comment.
+    """
+    adapter = get_adapter(preset.engine.kind)
+    problems = adapter.problems(preset)
+    if problems:
+        raise UserError(" ".join(problems))
+    launch, slurm = preset.launch, preset.launch.slurm
+    name = _job_name(preset)
+    gpus = slurm.gpus_per_node if slurm.gpus_per_node is not None else launch.nproc_per_node
+    lead = signal_lead(slurm.time)
+    head = [
+        "#!/bin/bash",
+        f"# Rendered by cosmos-tui{f' from {source}' if source else ''}: {launch.nnodes} node(s) x "
+        f"{launch.nproc_per_node} process(es), experiment {preset.experiment.name}.",
+        "# Submit with: sbatch THIS_FILE   (secrets come from your environment: --export=ALL)",
+        f"#SBATCH --job-name={name}",
+        f"#SBATCH --nodes={launch.nnodes}",
+        "#SBATCH --ntasks-per-node=1",
+    ]
+    if gpus:
+        head.append(f"#SBATCH --gpus-per-node={gpus}")
+    if slurm.partition:
+        head.append(f"#SBATCH --partition={slurm.partition}")
+    if slurm.account:
+        head.append(f"#SBATCH --account={slurm.account}")
+    if slurm.time:
+        head.append(f"#SBATCH --time={slurm.time}")
+    head += [
+        f"#SBATCH --output={output}",
+        "#SBATCH --open-mode=append",
+        "#SBATCH --requeue",
+        f"#SBATCH --signal=TERM@{lead}",
+        "#SBATCH --export=ALL",
+    ]
+    for line in slurm.extra:
+        line = line.strip().removeprefix("#SBATCH").strip()
+        if line:
+            head.append(f"#SBATCH {line}")
+    body = ["", "set -uo pipefail", f"cd {shlex.quote(str(adapter.cwd(preset)))}"]
+    for key, value in {**adapter.env(preset), "PYTHONUNBUFFERED": "1"}.items():
+        if SECRET_NAME.search(key):
+            continue  # secrets come from the submitting environment, never from the script
+        body.append(f"export {key}={shlex.quote(value)}")
+    body += [
+        "# The rendezvous host is the allocation's first node; the port is per job (MASTER_PORT wins).",
+        'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1)',
+        f"MASTER_PORT=${{MASTER_PORT:-$(({PORT_BASE} + SLURM_JOB_ID % {PORT_SPAN}))}}",
+        "export MASTER_ADDR MASTER_PORT",
+        'echo "cosmos-tui: Slurm job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on '
+        '$SLURM_NNODES node(s) $SLURM_JOB_NODELIST; rendezvous $MASTER_ADDR:$MASTER_PORT"',
+    ]
+    srun = _srun_line(preset, adapter.python(preset), adapter.module_args(preset))
+    body += [srun, "code=$?"]
+    if exit_file is not None:
+        body.append(f'echo "$code" > {shlex.quote(str(exit_file))}')
+    body += ['echo "cosmos-tui: srun exited $code"', 'exit "$code"', ""]
+    return SbatchScript(
+        text="\n".join(head + body),
+        job_name=name,
+        nodes=launch.nnodes,
+        gpus_per_node=gpus,
+        output=output,
+        srun=srun,
+        warnings=tuple(adapter.warnings(preset)),
+    )
