@@ -17,7 +17,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "trainer": {
             "max_iter": 20,
             "logging_iter": 1,
-            "callbacks": {"iter_speed": {"every_n": 5, "hit_thres": 5}},
+            "callbacks": {"iter_speed": {"every_n": 2, "hit_thres": 5}},
         },
         "checkpoint": {"save_iter": 10},
         "optimizer": {"lr": 1e-3},

@@ -81,10 +81,14 @@ def test_a_pt_that_does_not_fit_is_one_clear_error(source: dict) -> None:
 def test_a_dcp_load_path_loads_the_model_only_unless_asked_for_training_state(source: dict) -> None:
     step = _job(source["root"], "source") / "checkpoints" / "iter_000000002"
     base = [*source["args"], "trainer.max_iter=3", f"checkpoint.load_path={step}"]
-    weights = run(python_cmd([*base, "job.name=dcp_model"]), engine_env(source["root"]))
+    weights = run(
+        python_cmd([*base, "job.name=dcp_model", "trainer.grad_accum_iter=2"]), engine_env(source["root"])
+    )
     assert weights.returncode == 0, weights.stderr[-3000:]
     assert f"Loaded model from {step}" in weights.stdout
-    assert [r["iteration"] for r in metrics(_job(source["root"], "dcp_model"))] == [1, 2, 3]
+    records = metrics(_job(source["root"], "dcp_model"))
+    assert [r["iteration"] for r in records] == [1, 2, 3]
+    assert records[-1]["sample_counter"] == 3 * 2  # two micro-batches per optimizer step
     full = run(
         python_cmd([*base, "job.name=dcp_all", "checkpoint.load_training_state=true"]),
         engine_env(source["root"]),
