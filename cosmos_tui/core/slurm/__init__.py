@@ -6,6 +6,7 @@ Public API::
     prepare_slurm(preset, *, dryrun=True, environ=None) -> Prepared      (used by runs.prepare)
     submit_run(record, preset) -> RunRecord                              (used by runs.launch_prepared)
     reconcile_slurm(record) -> RunRecord                                 (used by runs.reconcile)
+    apply_state(record, job_state) -> RunRecord                         (pure state mapping)
     stop_slurm_run(record, timeout) -> StopReport                        (used by runs.stop_run)
 """
 

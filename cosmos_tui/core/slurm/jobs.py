@@ -9,6 +9,7 @@ state whenever a record is read, and :func:`stop_slurm_run` asks Slurm to signal
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ EXIT_FILE = "slurm_exit_code"
 SUBMIT_GRACE_S = 60.0
 """A Slurm record with no job id after this long is lost (the submission died)."""
 STOP_POLL_S = 0.5
+_SIGTERMED = re.compile(r"SignalException: Process \d+ got signal: 15\b")
 
 
 def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str] | None = None) -> Prepared:
@@ -133,13 +135,19 @@ def _ended_reason(record: RunRecord, state: client.JobState, code: int | None) -
         return f"{job}: a node ran out of host memory; lower the batch size or dataloader workers"
     if state.state == "PREEMPTED":
         return f"{job}: preempted by a higher-priority job; `runs resume` continues from the last checkpoint"
+    if _SIGTERMED.search("\n".join(tail)):
+        return (
+            f"{job}: its tasks were sent SIGTERM (Slurm's --signal before the time limit, or "
+            f"`scancel --signal=TERM`), so the engine saved and stopped; continue with "
+            f"`cosmos-tui runs resume {record.id}`"
+        )
     if code is not None:
         return f"{job}: " + outcome.describe_exit(code, tail)
     return f"{job}" + (f" ({state.reason})" if state.reason else "") + "; see console.log"
 
 
-def _apply(record: RunRecord, state: client.JobState) -> RunRecord:
-    """The record as Slurm's ``state`` says it is now."""
+def apply_state(record: RunRecord, state: client.JobState) -> RunRecord:
+    """The record as Slurm's ``state`` says it is now (pure: nothing is written)."""
     changes: dict[str, object] = {"slurm_state": state.state}
     if state.pending:
         changes["status"] = "stopping" if record.stop_requested else "starting"
@@ -196,7 +204,7 @@ def reconcile_slurm(record: RunRecord) -> RunRecord:
                 return r
             if code is not None:
                 gone = client.JobState(r.slurm_job_id or "", "COMPLETED" if code == 0 else "FAILED", code)
-                return _apply(r, gone)
+                return apply_state(r, gone)
             tail = "\n".join(outcome.last_lines(r.console_log, 5))
             why = (
                 f"Slurm no longer knows job {r.slurm_job_id} (it ended long ago and the cluster keeps "
@@ -205,7 +213,7 @@ def reconcile_slurm(record: RunRecord) -> RunRecord:
             return r.replace(status="lost", reason=why, ended_at=time.time())
 
         return registry.update(record.run_dir, forgotten)
-    return registry.update(record.run_dir, lambda r: _apply(r, state) if r.active else r)
+    return registry.update(record.run_dir, lambda r: apply_state(r, state) if r.active else r)
 
 
 def stop_slurm_run(record: RunRecord, timeout: float) -> StopReport:
