@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from cosmos_engine.errors import DataError
 
 log = logging.getLogger("cosmos_engine")
 
@@ -91,7 +92,14 @@ class Tracker:
         self.path = job_dir / "metrics.jsonl"
         self.run = None
         if mode in ("online", "offline"):
-            self.run = _init_wandb(job_dir, mode, job, config)
+            try:
+                self.run = _init_wandb(job_dir, mode, job, config)
+            except Exception as exc:  # wandb raises its own types (no key, no network, bad project)
+                detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise DataError(
+                    f"W&B {mode} mode could not start ({detail}); log in with `wandb login` or "
+                    "WANDB_API_KEY, or pass job.wandb_mode=offline or job.wandb_mode=disabled."
+                ) from None
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one metrics line and send the upstream-named W&B metrics."""
