@@ -1,6 +1,7 @@
 """A real single-host Slurm cluster (Debian's slurm-wlm and munge, started by the fixture): a
 tiny builtin job submitted with `cosmos-tui run --target slurm` runs to completion, and `runs
-stop` has Slurm signal another one, which saves a checkpoint before it ends."""
+stop` has Slurm signal another one, which saves a checkpoint before it ends, and `runs resume`
+submits it again to continue from that checkpoint."""
 
 from __future__ import annotations
 
@@ -101,6 +102,26 @@ def test_stop_signals_the_job_which_saves_before_it_ends(slurm: LocalSlurmCluste
     point = latest_checkpoint(Path(stopped.job_dir or ""))
     assert point is not None and point.iteration >= 3, "the engine did not save on Slurm's SIGTERM"
     assert point.states["model"] and point.states["optimizer"] and point.states["trainer"]
+    # `runs resume` submits the same job folder again; the engine continues from the saved step.
+    last = point.iteration + 2
+    resumed = CliRunner().invoke(
+        app, ["runs", "resume", record.id, "--set", f"trainer.max_iter={last}", "--json"]
+    )
+    assert resumed.exit_code == 0, resumed.output
+    new = json.loads(resumed.stdout)
+    assert (
+        new["target"] == "slurm"
+        and new["slurm_job_id"] != stopped.slurm_job_id
+        and new["parent"] == record.id
+    )
+    done = _wait(new["id"], lambda r: not r.active, 120, slurm)
+    assert done.status == "finished", done.reason
+    log = done.console_log.read_text(errors="replace")
+    assert (
+        f"Iteration {last}:" in log and f"Iteration {point.iteration}:" not in log
+    )  # continued, not restarted
+    after = latest_checkpoint(Path(done.job_dir or ""))
+    assert after is not None and after.iteration == last
 
 
 def _text(path: Path) -> str:
