@@ -80,8 +80,8 @@ def _run(cfg: Config, rank: int, d: Any, dataset: Any) -> int:
     import torch.distributed as dist
     from cosmos_engine import checkpoint as ckpt
     from cosmos_engine.flow import flow_loss
-    from cosmos_engine.model import VideoDiT, count_params, flops_per_sample
-    from cosmos_engine.parallel import DiffusionModel, ema_update, shard
+    from cosmos_engine.model import flops_per_sample
+    from cosmos_engine.parallel import ema_update
     from cosmos_engine.sampler import build_loader
     from cosmos_engine.schedule import lr_lambda
     from cosmos_engine.tracking import IterSpeed, Tracker, peak_flops, peak_memory_gb
@@ -91,58 +91,13 @@ def _run(cfg: Config, rank: int, d: Any, dataset: Any) -> int:
     job_dir = cfg.job.path_local
     ckpt_dir = job_dir / "checkpoints"
     ds_cfg = cfg.dataloader_train.dataset
-    if d.device.type == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads()))  # fixed thread count: reproducible CPU math
     if rank == 0:
         _write_config(cfg, job_dir)
         log.info(f"Job directory: {job_dir}")
         log.info(f"Distributed parallelism mode: fsdp2 ({d.world_size} ranks, {d.device.type})")
 
-    # Model: same init on every rank, optional consolidated weights, then FSDP2.
-    torch.manual_seed(cfg.trainer.seed)
-    net = VideoDiT(cfg.model)
-    net.init_weights()
-    net_ema = copy.deepcopy(net) if cfg.model.ema.enabled else None
-    model = DiffusionModel(net, net_ema)
-    latest = ckpt.latest_iteration(ckpt_dir)
-    load_path = Path(cfg.checkpoint.load_path).expanduser() if cfg.checkpoint.load_path else None
-    if latest is None and load_path is not None and load_path.suffix == ".pt":
-        ckpt.load_consolidated(load_path, model, cfg.model.ema.enabled)
-        log.info(f"Loaded consolidated checkpoint {load_path}")
-    net.activation_checkpointing = cfg.trainer.activation_checkpointing
-    if cfg.trainer.compile:
-        for block in net.blocks:
-            block.compile()
-    model = shard(model, d.device, cfg.trainer.bf16)
-    if d.device.type == "cuda":
-        model.to(d.device)
-    params = count_params(net)
-    if rank == 0:
-        log.info(f"Model parameters: {params:,} (net), experiment {cfg.experiment or '-'}")
-
-    opt = torch.optim.AdamW(
-        net.parameters(),
-        lr=cfg.optimizer.lr,
-        betas=tuple(cfg.optimizer.betas),
-        eps=cfg.optimizer.eps,
-        weight_decay=cfg.optimizer.weight_decay,
-        foreach=True,  # one multi-tensor op per step instead of one DTensor dispatch per parameter
-    )
+    net, model, opt, start = _build(cfg, d, rank, ckpt_dir)
     lr_at = lr_lambda(cfg.scheduler, cfg.trainer.max_iter)
-    start = 0
-    if latest is not None:
-        state = ckpt.load_parts(ckpt_dir / ckpt.step_name(latest), model, opt, ckpt.PARTS)
-        start = int(state["trainer"]["iteration"])
-        if rank == 0:
-            log.info(f"Resuming from checkpoint {ckpt_dir / ckpt.step_name(latest)} at iteration {start}")
-    elif load_path is not None and load_path.suffix != ".pt":
-        step_dir = ckpt.dcp_step_dir(load_path)
-        parts = ckpt.PARTS if cfg.checkpoint.load_training_state else ("model",)
-        state = ckpt.load_parts(step_dir, model, opt, parts)
-        if "trainer" in state:
-            start = int(state["trainer"]["iteration"])
-        if rank == 0:
-            log.info(f"Loaded {', '.join(parts)} from {step_dir}")
 
     accum, bsz = cfg.trainer.grad_accum_iter, cfg.dataloader_train.batch_size
     loader = build_loader(
@@ -255,6 +210,66 @@ def _run(cfg: Config, rank: int, d: Any, dataset: Any) -> int:
         log.info("Done with training.")
     dist.barrier()
     return 0
+
+
+def _build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any, int]:
+    """Network (same init on every rank), initial or resumed weights, FSDP2, optimizer.
+
+    Returns ``(net, model, optimizer, start_iteration)``. Resume from the job's own latest complete
+    checkpoint restores everything; otherwise ``checkpoint.load_path`` gives the initial weights:
+    a consolidated ``.pt`` is loaded before sharding, a DCP folder after.
+    """
+    import torch
+    import torch.distributed as dist
+    from cosmos_engine import checkpoint as ckpt
+    from cosmos_engine.model import VideoDiT, count_params
+    from cosmos_engine.parallel import DiffusionModel, shard
+
+    log = engine_log.get()
+    torch.manual_seed(cfg.trainer.seed)
+    with torch.device(d.device):  # on GPU, initialise there (a 2B model is slow to build on CPU)
+        net = VideoDiT(cfg.model)
+        net.init_weights()
+    net_ema = copy.deepcopy(net) if cfg.model.ema.enabled else None
+    model = DiffusionModel(net, net_ema)
+    found = [ckpt.latest_iteration(ckpt_dir) if rank == 0 else None]
+    dist.broadcast_object_list(found, src=0)  # every rank resumes from what rank 0 found
+    latest = found[0]
+    load_path = Path(cfg.checkpoint.load_path).expanduser() if cfg.checkpoint.load_path else None
+    if latest is None and load_path is not None and load_path.suffix == ".pt":
+        ckpt.load_consolidated(load_path, model, cfg.model.ema.enabled)
+        if rank == 0:
+            log.info(f"Loaded consolidated checkpoint {load_path}")
+    net.activation_checkpointing = cfg.trainer.activation_checkpointing
+    if cfg.trainer.compile:
+        for block in net.blocks:
+            block.compile()
+    model = shard(model, d.device, cfg.trainer.bf16)
+    if rank == 0:
+        log.info(f"Model parameters: {count_params(net):,} (net), experiment {cfg.experiment or '-'}")
+    opt = torch.optim.AdamW(
+        net.parameters(),
+        lr=cfg.optimizer.lr,
+        betas=tuple(cfg.optimizer.betas),
+        eps=cfg.optimizer.eps,
+        weight_decay=cfg.optimizer.weight_decay,
+        foreach=True,  # one multi-tensor op per step instead of one DTensor dispatch per parameter
+    )
+    start = 0
+    if latest is not None:
+        state = ckpt.load_parts(ckpt_dir / ckpt.step_name(latest), model, opt, ckpt.PARTS)
+        start = int(state["trainer"]["iteration"])
+        if rank == 0:
+            log.info(f"Resuming from checkpoint {ckpt_dir / ckpt.step_name(latest)} at iteration {start}")
+    elif load_path is not None and load_path.suffix != ".pt":
+        step_dir = ckpt.dcp_step_dir(load_path)
+        parts = ckpt.PARTS if cfg.checkpoint.load_training_state else ("model",)
+        state = ckpt.load_parts(step_dir, model, opt, parts)
+        if "trainer" in state:
+            start = int(state["trainer"]["iteration"])
+        if rank == 0:
+            log.info(f"Loaded {', '.join(parts)} from {step_dir}")
+    return net, model, opt, start
 
 
 def _save(
