@@ -68,19 +68,51 @@ def probe_frames(path: Path) -> int:
 
 
 def read_frames(path: Path, start: int, count: int, size: tuple[int, int]) -> np.ndarray:
-    """Frames ``start .. start+count-1`` resized to ``size`` (h, w), as uint8 ``[T, H, W, 3]``."""
+    """Frames ``start .. start+count-1`` resized to ``size`` (h, w), as uint8 ``[T, H, W, 3]``.
+
+    For a window past the first frames it seeks to the keyframe before ``start`` and counts frames by
+    their timestamps; if the timestamps cannot place the frames it decodes from the beginning.
+    """
     import av
 
     height, width = size
-    frames: list[np.ndarray] = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        for index, frame in enumerate(container.decode(stream)):
-            if index < start:
-                continue
-            if index >= start + count:
-                break
-            frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
+        frames = _decode_window(container, stream, start, count, width, height) if start > 0 else None
+        if frames is None:
+            if start > 0:
+                container.seek(0, stream=stream)
+            frames = []
+            for index, frame in enumerate(container.decode(stream)):
+                if index >= start + count:
+                    break
+                if index >= start:
+                    frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
     if len(frames) < count:
         raise ValueError(f"{path} has only {start + len(frames)} frames, at least {start + count} are needed")
     return np.stack(frames)
+
+
+def _decode_window(container: Any, stream: Any, start: int, count: int, width: int, height: int) -> Any:
+    """Seek-based decode of a window; None when frame indices cannot be derived from timestamps."""
+    rate, base = stream.average_rate, stream.time_base
+    if not rate or not base:
+        return None
+    origin = stream.start_time or 0
+    target = origin + int(start / rate / base)
+    container.seek(target, stream=stream, backward=True, any_frame=False)
+    frames: list[np.ndarray] = []
+    for frame in container.decode(stream):
+        if frame.pts is None:
+            return None
+        index = round(float((frame.pts - origin) * base * rate))
+        if not frames and index > start:
+            return None  # the seek overshot: no keyframe at or before the window start
+        if index < start:
+            continue
+        if index != start + len(frames):
+            return None  # a gap or a duplicate: timestamps are not one per frame
+        frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
+        if len(frames) == count:
+            break
+    return frames

@@ -15,7 +15,7 @@ from cosmos_engine.compose import compose_config
 from cosmos_engine.datasets import ClipDataset, blur, edges
 from cosmos_engine.errors import DataError
 from cosmos_engine.sampler import ResumableSampler
-from cosmos_engine.video import load_embedding_pickle
+from cosmos_engine.video import load_embedding_pickle, read_frames
 
 from cosmos_tui.core.datasets.synth import synthesize
 
@@ -129,3 +129,16 @@ def test_resumable_sampler_continues_the_same_stream() -> None:
     a = [i for i, _ in zip(ResumableSampler(data, rank=0, world_size=2, seed=5), range(4), strict=False)]
     b = [i for i, _ in zip(ResumableSampler(data, rank=1, world_size=2, seed=5), range(4), strict=False)]
     assert not set(a) & set(b)  # ranks read disjoint shards of an epoch
+
+
+def test_a_window_late_in_a_video_matches_a_full_decode(tmp_path: Path) -> None:
+    import av
+
+    root = synthesize(tmp_path / "long", "transfer25-singleview", clips=1, frames=60, workers=1)
+    path = root / "videos" / "clip_0000.mp4"
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24", width=48, height=32) for f in container.decode(video=0)]
+    for start in (0, 1, 29, 52):
+        assert np.array_equal(read_frames(path, start, 8, (32, 48)), np.stack(frames[start : start + 8]))
+    with pytest.raises(ValueError, match="has only 60 frames, at least 61 are needed"):
+        read_frames(path, 53, 8, (32, 48))
