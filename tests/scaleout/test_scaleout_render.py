@@ -17,7 +17,7 @@ from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.launch_multinode import for_node, job_key, node_commands, parse_endpoint
 from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
 from cosmos_tui.core.slurm import render_sbatch, signal_lead, time_limit_seconds
-from cosmos_tui.core.slurm.client import parse_sacct, parse_scontrol
+from cosmos_tui.core.slurm.client import parse_sacct, parse_scontrol, parse_squeue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from replay_engine.checkout import make_fake_checkout
@@ -291,3 +291,14 @@ def test_scontrol_and_sacct_lines_parse() -> None:
     sacct = parse_sacct("1", "1|CANCELLED by 0|0:15|2026-11-22T02:53:47|2026-11-22T02:54:00|vm\n", "sacct")
     assert sacct is not None and (sacct.state, sacct.exit_code, sacct.signal) == ("CANCELLED", 0, 15)
     assert parse_sacct("1", "1.batch|COMPLETED|0:0|||\n", "sacct") is None
+
+
+def test_squeue_lines_parse() -> None:
+    states = parse_squeue(
+        "12|PENDING|Resources|N/A|\n13|RUNNING|None|2026-11-22T02:53:47|vm\nsqueue: error\n"
+    )
+    assert [(s.job_id, s.state, s.reason, s.nodes) for s in states] == [
+        ("12", "PENDING", "Resources", None),
+        ("13", "RUNNING", None, "vm"),
+    ]
+    assert states[1].start is not None and states[0].start is None

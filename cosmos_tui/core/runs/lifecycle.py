@@ -257,15 +257,25 @@ def get_run(run_id_or_prefix: str, *, reconcile_: bool = True) -> RunRecord:
 
 
 def list_runs(reconcile: bool = True) -> list[RunRecord]:
-    """Every run, oldest first, reconciled (unreadable records are skipped)."""
+    """Every run, oldest first, reconciled (unreadable records are skipped). Active Slurm runs
+    are asked of Slurm in one ``squeue`` call."""
     records = []
     for run_id in registry.run_ids():
         try:
-            record = registry.read(registry.run_dir_for(run_id))
+            records.append(registry.read(registry.run_dir_for(run_id)))
         except UserError:
             continue
-        records.append(_reconcile(record) if reconcile else record)
-    return records
+    if not reconcile:
+        return records
+    slurm_ids = [r.slurm_job_id for r in records if r.active and r.target == "slurm" and r.slurm_job_id]
+    if slurm_ids:
+        from cosmos_tui.core.slurm import client
+
+        try:
+            client.prefetch(slurm_ids)
+        except client.SlurmError:
+            pass  # each record is then asked for (or left as it is) by reconcile
+    return [_reconcile(r) for r in records]
 
 
 # -- relaunching --------------------------------------------------------------------------------

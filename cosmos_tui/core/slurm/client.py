@@ -72,7 +72,7 @@ class JobState:
     """The node list."""
     restarts: int = 0
     """How often the job was requeued."""
-    source: Literal["scontrol", "sacct", "sacct-completion"] = "scontrol"
+    source: Literal["squeue", "scontrol", "sacct", "sacct-completion"] = "scontrol"
     """Which command said so."""
 
     @property
@@ -213,9 +213,53 @@ def parse_sacct(job_id: str, text: str, source: Literal["sacct", "sacct-completi
 SACCT_FIELDS = "JobID,State,ExitCode,Start,End,NodeList"
 
 
+CACHE_S = 2.0
+"""How long a state read by :func:`prefetch` stands in for asking again."""
+_cache: dict[str, tuple[float, JobState]] = {}
+
+
+def parse_squeue(text: str) -> list[JobState]:
+    """Job states from ``squeue -h -o %i|%T|%r|%S|%N`` lines."""
+    found = []
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 5 or not parts[0].isdigit() or not parts[1]:
+            continue
+        reason = parts[2] if parts[2] not in ("", "None", "(null)") else None
+        found.append(
+            JobState(
+                job_id=parts[0],
+                state=parts[1].split("+")[0],
+                reason=reason,
+                start=_epoch(parts[3]),
+                nodes=None if parts[4] in ("", "(null)") else parts[4],
+                source="squeue",
+            )
+        )
+    return found
+
+
+def prefetch(job_ids: list[str]) -> None:
+    """Ask Slurm once, with ``squeue -j ID,ID,...``, about many jobs, so reading many Slurm runs
+    (``runs list``, the runs screen) costs one call to slurmctld instead of one per run. Queued
+    and running jobs are remembered for :data:`CACHE_S` seconds; ended ones are asked one by one
+    by :func:`query` (squeue knows no exit codes)."""
+    ids = sorted({i for i in job_ids if i and i.isdigit()})
+    if not ids:
+        return
+    proc = run_slurm(["squeue", "-h", "-j", ",".join(ids), "-o", "%i|%T|%r|%S|%N"])
+    now = time.monotonic()
+    for state in parse_squeue(proc.stdout):
+        if not state.ended:
+            _cache[state.job_id] = (now, state)
+
+
 def query(job_id: str) -> JobState | None:
     """What Slurm knows about ``job_id`` now; ``None`` when neither the controller nor
     accounting knows it (SlurmError when the commands cannot be run)."""
+    cached = _cache.pop(job_id, None)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_S:
+        return cached[1]
     proc = run_slurm(["scontrol", "show", "job", "-o", job_id])
     if proc.returncode == 0:
         found = parse_scontrol(job_id, proc.stdout)
