@@ -182,6 +182,11 @@ def register(app: typer.Typer) -> None:
         if chosen != "slurm" and (output is not None or yes):
             raise UsageError("--output and --yes go with --target slurm (the sbatch script)")
         if chosen == "slurm":
+            if rdzv_endpoint or rdzv_id or static:
+                raise UsageError(
+                    "--rdzv-endpoint, --rdzv-id and --static are for --target multinode; "
+                    "under Slurm the script takes the rendezvous from the allocation"
+                )
             p = p.model_copy(deep=True)
             p.launch.target = "slurm"
             _render_slurm(p if nnodes is None else for_node(p, nnodes=nnodes), path, output, yes, json)

@@ -246,6 +246,8 @@ def test_render_slurm_writes_a_file_only_with_yes_to_replace(tmp_path: Path) -> 
     assert forced.exit_code == 0 and "#SBATCH --requeue" in target.read_text()
     wrong = _cli("preset", "render", "builtin-demo", "-o", str(target))
     assert wrong.exit_code == 2 and "--target slurm" in wrong.stderr
+    mixed = _cli("preset", "render", "builtin-demo", "--target", "slurm", "--rdzv-endpoint", "h:1")
+    assert mixed.exit_code == 2 and "from the allocation" in mixed.stderr
 
 
 def test_run_dry_run_for_slurm_prints_the_script_and_refuses_node_flags() -> None:
