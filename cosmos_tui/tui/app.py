@@ -7,7 +7,7 @@ clock and a GPU test double.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -32,13 +32,42 @@ class CosmosApp(App):
         super().__init__()
         self.backend = backend or Backend()
         self.initial_run_id = initial_run_id
+        self.announced: list = []
+        """Watchdog events shown so far (tests read it)."""
 
     def on_mount(self) -> None:
         from cosmos_tui.tui.screens.runs import RunsScreen
 
+        if self.backend.announce is None:
+            self.backend.announce = self.announce_from_thread
+        self.run_worker(self._read_settings, thread=True, name="settings", group="settings")
         self.push_screen(RunsScreen())
         if self.initial_run_id:
             self.open_run(self.initial_run_id)
+
+    def _read_settings(self) -> None:
+        """Read ``config.toml`` once, off the event loop; a bad file is shown, the defaults apply."""
+        _ = self.backend.notify_config
+        if self.backend.config_error:
+            self.call_from_thread(
+                self.notify, self.backend.config_error, title="config.toml", severity="warning", timeout=15
+            )
+
+    def announce_from_thread(self, events: Sequence, bell: bool) -> None:
+        """Show watchdog events (finish, crash, stall, low disk) as toasts, with the terminal bell
+        when ``config.toml`` asks for it; called by the backend from a worker thread."""
+        self.call_from_thread(self.announce, events, bell)
+
+    def announce(self, events: Sequence, bell: bool) -> None:
+        """Show watchdog events on screen (see :meth:`announce_from_thread`)."""
+        self.announced.extend(events)
+        for event in events:
+            severity = "information" if event.kind in ("finished", "recovered") else "warning"
+            if event.kind == "crashed":
+                severity = "error"
+            self.notify(event.message, title=f"{event.run or 'run'}: {event.kind}", severity=severity)
+        if bell:
+            self.bell()
 
     def open_run(self, run_id: str, *, replace: bool = False) -> None:
         """Show the dashboard of ``run_id`` (over the runs screen)."""

@@ -1,63 +1,60 @@
-"""The TUI's one door into ``core``: turns run records, metrics, checkpoints and GPU readings into
-the immutable snapshots of :mod:`cosmos_tui.tui.state`.
+"""The TUI's one door into ``core``: run records, the per-run :class:`RunMonitor`, the shared
+:class:`GpuSampler` and the disk forecast, turned into the immutable snapshots of
+:mod:`cosmos_tui.tui.state`.
 
-Everything here may block (files, processes, NVML), so only thread workers call it. The clock and
-the GPU source are injected, so tests and snapshot images are deterministic.
+One :class:`RunMonitor` per run, shared by every screen (the runs list and a dashboard see the same
+progress, the same watchdog, and each event once). A run that had ended when it was first seen is
+read once; a live one is polled. The watchdog's events (finish, crash, stall, low disk) of runs
+that were live while watched go to the user's notifications (``config.toml``: bell and/or a
+command). Everything here may block (files, processes, NVML), so only thread workers call it;
+the clock, the NVML library and the free-space probe are injected, so tests and snapshot images
+are deterministic.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import shlex
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.tui.state import CheckpointRow, GpuSample, GpuState, RunRow, RunView
+from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, default_sampler
+from cosmos_tui.core.monitor.logline import LogLine
+from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
+from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
+from cosmos_tui.core.monitor.watchdog import MonitorEvent
+from cosmos_tui.tui.state import CheckpointRow, RunRow, RunView
 
 Clock = Callable[[], float]
-GpuSource = Callable[[], GpuState]
+Announce = Callable[[Sequence[MonitorEvent], bool], None]
+"""Shows events in the app (a toast, and the bell when the second argument is true)."""
+
+LOG_VIEW_LINES = 5000
+"""Lines one log batch carries at most (the log view's capacity)."""
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    """A field of a record that may be a dict, a dataclass or a pydantic model."""
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
+@dataclass(frozen=True)
+class LogBatch:
+    """Console lines appended since a sequence number."""
 
-
-def record_dict(record: Any) -> dict[str, Any]:
-    """A run record as plain data, whatever type core returns."""
-    if isinstance(record, dict):
-        return record
-    for attr in ("to_dict", "model_dump"):
-        fn = getattr(record, attr, None)
-        if callable(fn):
-            return dict(fn())
-    to_json = getattr(record, "to_json", None)
-    if callable(to_json):
-        data = to_json()
-        return json.loads(data) if isinstance(data, str) else dict(data)
-    import dataclasses
-
-    if dataclasses.is_dataclass(record):
-        return dataclasses.asdict(record)  # type: ignore[arg-type]
-    return dict(vars(record))
-
-
-def _overrides(preset: dict[str, Any]) -> list[str]:
-    return list(((preset or {}).get("experiment") or {}).get("overrides") or [])
+    lines: tuple[LogLine, ...]
+    """The new lines, parsed, oldest first."""
+    next_seq: int
+    """Pass this back to get the lines after these."""
+    skipped: int = 0
+    """Lines that arrived faster than the view could take them and were passed over."""
 
 
 def override_value(preset: dict[str, Any], key: str) -> str | None:
     """The last ``key=value`` override of ``key`` in a preset snapshot (later ones win)."""
     value = None
-    for item in _overrides(preset):
-        k, _, v = item.partition("=")
-        if k.lstrip("+") == key:
+    for item in ((preset or {}).get("experiment") or {}).get("overrides") or ():
+        k, eq, v = str(item).partition("=")
+        if eq and k.lstrip("+") == key:
             value = v
     return value
 
@@ -69,305 +66,324 @@ def _as_int(text: Any) -> int | None:
         return None
 
 
-def no_gpus() -> GpuState:
-    """The GPUs of this machine through ``core.monitor.gpus``; an empty state with a reason when
-    there are none or the monitor cannot read them."""
-    try:
-        from cosmos_tui.core.monitor import gpus as core_gpus
-    except ImportError:
-        return GpuState(reason="GPU monitoring is not available in this build.")
-    reader = getattr(core_gpus, "read_gpus", None) or getattr(core_gpus, "snapshot", None)
-    if reader is None:
-        return GpuState(reason="GPU monitoring is not available in this build.")
-    snap = reader()
-    devices = _get(snap, "gpus", None) or _get(snap, "devices", None) or ()
-    if not devices:
-        return GpuState(reason=_get(snap, "reason", None) or "No NVIDIA GPU found on this machine.")
-    return GpuState(gpus=tuple(_gpu_from_core(d) for d in devices))
+def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> dict[str, int | None] | None:
+    """``trainer.max_iter``, ``checkpoint.save_iter`` and ``checkpoint.keep_last_n`` from the job's
+    ``config.yaml`` (the engine's composed truth), else the preset's overrides; ``None`` while the
+    config is not written yet and the preset does not say."""
+    data: dict[str, Any] = {}
+    if job_dir is not None:
+        try:
+            import yaml
 
+            data = yaml.safe_load((job_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        except Exception:  # missing or half-written: fall back to the preset
+            data = {}
 
-def _gpu_from_core(d: Any) -> GpuSample:
-    def num(*names: str) -> float | None:
-        for n in names:
-            v = _get(d, n)
-            if v is not None:
-                return float(v)
-        return None
+    def pick(section: str, key: str) -> int | None:
+        value = (data.get(section) or {}).get(key) if isinstance(data, dict) else None
+        return _as_int(value if value is not None else override_value(preset, f"{section}.{key}"))
 
-    return GpuSample(
-        index=int(_get(d, "index", 0)),
-        name=str(_get(d, "name", "GPU")),
-        util_pct=num("util_pct", "utilization", "gpu_util") or 0.0,
-        mem_used_mb=num("mem_used_mb", "memory_used_mb") or 0.0,
-        mem_total_mb=num("mem_total_mb", "memory_total_mb") or 0.0,
-        temp_c=num("temp_c", "temperature_c"),
-        power_w=num("power_w"),
-        power_limit_w=num("power_limit_w"),
-    )
+    settings = {
+        "max_iter": pick("trainer", "max_iter"),
+        "save_iter": pick("checkpoint", "save_iter"),
+        "keep_last_n": pick("checkpoint", "keep_last_n"),
+    }
+    settings["from_config"] = 1 if data else 0
+    return settings
 
 
 @dataclass
-class _MetricsCache:
-    """Incremental read state for one run's metrics (only the poller thread touches it)."""
+class _Watch:
+    """One run's monitor and what the backend remembers about it (guarded by ``lock``)."""
 
-    source: Path | None = None
-    offset: int = 0
-    points: list[tuple[int, float]] = field(default_factory=list)
-    last_spi: float | None = None
-    last_sps: float | None = None
-    nonfinite: bool = False
+    monitor: RunMonitor
+    live_when_seen: bool
+    devices: frozenset[int] | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last: RunSnapshot | None = None
+    final: bool = False
+    settings: dict[str, int | None] | None = None
+    lost_announced: bool = False
 
 
 class Backend:
-    """Reads runs and machine state for the TUI; every method may block (call from workers)."""
+    """Reads runs and machine state for the TUI; every method may block (call from workers).
 
-    def __init__(self, *, clock: Clock = time.time, gpu_source: GpuSource = no_gpus, chart_points: int = 240):
+    ``gpu_sampler`` defaults to the process-wide NVML sampler (tests pass one over ``FakeNvml``);
+    ``disk_free`` measures free bytes at a path; ``notify`` defaults to ``config.toml``'s
+    ``[notify]`` section; ``announce`` is set by the app to show events on screen.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.time,
+        gpu_sampler: GpuSampler | None = None,
+        disk_free: Callable[[Path], int] | None = None,
+        notify: NotifyConfig | None = None,
+        announce: Announce | None = None,
+    ) -> None:
         self.clock = clock
-        self.gpu_source = gpu_source
-        self.chart_points = chart_points
-        self._metrics: dict[str, _MetricsCache] = {}
+        self.gpu_sampler = gpu_sampler or default_sampler()
+        self.disk_free = disk_free
+        self.announce = announce
+        self._notify = notify
+        self._notifier: Notifier | None = None
+        self.config_error: str | None = None
+        """Why ``config.toml`` could not be used (the defaults apply meanwhile)."""
+        self._watches: dict[str, _Watch] = {}
+        self._lock = threading.Lock()
 
-    # -- runs --------------------------------------------------------------------------------
+    # -- notifications -----------------------------------------------------------------------
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every run record (reconciled with reality by core), newest first."""
-        return sorted(
-            (record_dict(r) for r in _core_list_runs()),
-            key=lambda r: str(r.get("id", "")),
-            reverse=True,
-        )
+    @property
+    def notify_config(self) -> NotifyConfig:
+        """The ``[notify]`` settings (read once; a bad file leaves the defaults and says why)."""
+        if self._notify is None:
+            from cosmos_tui.core.notify_config import load_notify_config
 
-    def record(self, run_id: str) -> dict[str, Any]:
-        """One run record by id or unique prefix."""
-        return record_dict(_core_get_run(run_id))
+            try:
+                self._notify = load_notify_config()
+            except UserError as e:
+                self.config_error = str(e)
+                self._notify = NotifyConfig()
+        return self._notify
+
+    def _announce(self, events: Sequence[MonitorEvent]) -> None:
+        config = self.notify_config
+        chosen = [e for e in events if e.kind in config.events]
+        if not chosen:
+            return
+        if config.command:
+            if self._notifier is None:
+                import dataclasses
+
+                self._notifier = Notifier(dataclasses.replace(config, bell=False))
+            self._notifier.notify(chosen)
+        if self.announce is not None:
+            self.announce(chosen, config.bell)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def _watch(self, record: Any) -> _Watch:
+        with self._lock:
+            watch = self._watches.get(record.id)
+            if watch is None:
+                from cosmos_tui.core.monitor.claims import assigned_devices, record_roots
+
+                job_dir = Path(record.job_dir) if record.job_dir else None
+                monitor = RunMonitor(
+                    console_log=record.console_log,
+                    job_dir=job_dir,
+                    pids=record_roots(record),
+                    max_iter=_as_int(override_value(record.preset, "trainer.max_iter")),
+                    run_id=record.id,
+                    disk_free=self.disk_free,
+                )
+                watch = _Watch(monitor, record.active, assigned_devices(record))
+                self._watches[record.id] = watch
+            return watch
+
+    def _snapshot(self, record: Any) -> tuple[_Watch, RunSnapshot]:
+        """Poll the run's monitor (once more only while the run is live)."""
+        watch = self._watch(record)
+        with watch.lock:
+            if watch.final and watch.last is not None:
+                return watch, watch.last
+            ended = not record.active
+            snap = watch.monitor.poll(exit_code=record.exit_code if ended else None)
+            watch.last, watch.final = snap, ended
+            if watch.settings is None or not watch.settings.get("from_config"):
+                watch.settings = _job_settings(watch.monitor.job_dir, record.preset)
+            events = list(snap.events) if watch.live_when_seen else []
+            if ended and record.exit_code is None and watch.live_when_seen and not watch.lost_announced:
+                watch.lost_announced = True
+                events.append(
+                    MonitorEvent(
+                        "crashed", f"run {record.status}: {record.reason or 'no exit code'}", record.id
+                    )
+                )
+        if events:
+            self._announce(events)
+        return watch, snap
 
     def list_runs(self) -> list[RunRow]:
-        """Rows for the runs screen."""
-        return [self._row(r) for r in self.records()]
+        """Rows for the runs screen, newest first (core reconciles every record with reality)."""
+        from cosmos_tui.core.runs import list_runs
 
-    def _row(self, rec: dict[str, Any], cache: _MetricsCache | None = None) -> RunRow:
-        run_id = str(rec.get("id", "?"))
-        preset = rec.get("preset") or {}
-        cache = cache or self._read_metrics(run_id, rec)
-        status = str(rec.get("status", "unknown"))
-        last = cache.points[-1] if cache.points else None
-        stalled = bool(rec.get("stalled"))
-        exit_code = rec.get("exit_code")
-        crashed = status in ("failed", "lost") or cache.nonfinite
+        records = sorted(list_runs(), key=lambda r: r.id, reverse=True)
+        return [self._row(r, self._snapshot(r)[1]) for r in records]
+
+    def _row(self, record: Any, snap: RunSnapshot) -> RunRow:
+        health, progress = snap.health, snap.progress
+        status = record.status
+        killed = record.exit_code in (-9, 137)
+        crashed = status in ("failed", "lost") or bool(progress.nonfinite)
+        badges = []
+        if health.state == "stalled":
+            badges.append("STALL")
+        if progress.nonfinite:
+            badges.append("NaN")
+        if snap.unstable:
+            badges.append("UNSTABLE")
+        if killed:
+            badges.append("OOM-KILL")
+        if any(f.startswith("low disk") for f in health.flags):
+            badges.append("LOW-DISK")
+        if snap.procs is not None and snap.procs.host.warning:
+            badges.append("HOST-MEM")
+        if status in ("failed", "lost") and not killed:
+            badges.append("CRASH")
         return RunRow(
-            id=run_id,
+            id=record.id,
             status=status,
-            experiment=str((preset.get("experiment") or {}).get("name", "s2mv_text2world_tiny")),
-            model=str((preset.get("model") or {}).get("id", "builtin-tiny")),
-            iteration=last[0] if last else None,
-            max_iter=_as_int(override_value(preset, "trainer.max_iter")),
-            loss=last[1] if last else None,
-            started=_timestamp(rec.get("started_at") or rec.get("created_at")),
-            exit_code=exit_code if isinstance(exit_code, int) else None,
-            reason=rec.get("reason"),
-            stalled=stalled,
+            experiment=record.experiment or str((record.preset.get("experiment") or {}).get("name", "")),
+            model=str((record.preset.get("model") or {}).get("id", "")),
+            iteration=progress.iteration,
+            max_iter=progress.max_iter,
+            loss=progress.loss,
+            started=record.started_at or record.created_at,
+            exit_code=record.exit_code,
+            reason=record.reason,
+            stalled=health.state == "stalled",
             crashed=crashed,
+            badges=tuple(badges),
         )
 
     def run_view(self, run_id: str) -> RunView:
         """Everything the dashboard shows for one run."""
-        rec = self.record(run_id)
-        cache = self._read_metrics(run_id, rec)
-        row = self._row(rec, cache)
-        job_dir = _job_dir(rec)
-        checkpoints = self.checkpoints(job_dir) if job_dir else ()
-        eta = None
-        if row.max_iter and row.iteration is not None and cache.last_spi:
-            eta = max(0, row.max_iter - row.iteration) * cache.last_spi
-        flags: list[str] = []
-        if cache.nonfinite:
-            flags.append("NaN/Inf loss seen")
-        if row.stalled:
-            flags.append("stalled: no progress")
-        if row.reason and not row.active and row.status != "finished":
-            flags.append(str(row.reason))
+        from cosmos_tui.core.runs import get_run
+
+        record = get_run(run_id)
+        watch, snap = self._snapshot(record)
+        row = self._row(record, snap)
+        progress, health = snap.progress, snap.health
+        ckpts = snap.checkpoints.checkpoints if snap.checkpoints is not None else ()
+        flags = list(health.flags)
+        if health.state == "stalled" and health.stalled_for_s is not None:
+            flags.insert(0, f"stalled: no progress for {health.stalled_for_s:.0f} s")
+        if health.exit_message and record.exit_code not in (0, None) and record.status != "stopped":
+            flags.append(health.exit_message)
+        if record.reason and record.status in ("failed", "lost") and record.reason not in flags:
+            flags.append(record.reason)
+        verdict = message = None
+        if record.active and watch.monitor.job_dir is not None:
+            verdict, message = self._disk_forecast(watch, snap)
         return RunView(
             row=row,
-            losses=_downsample(cache.points, self.chart_points),
-            sec_per_iter=cache.last_spi,
-            samples_per_s=cache.last_sps,
-            eta_s=eta if row.active else None,
-            checkpoints=checkpoints,
-            job_dir=str(job_dir) if job_dir else None,
-            console_log=str(console_log_path(rec)) if console_log_path(rec) else None,
-            command=_command(rec),
-            preset_text=_preset_toml(rec.get("preset") or {}),
+            losses=tuple((int(x), y) for x, y in progress.loss_series),
+            sec_per_iter=progress.sec_per_iter,
+            samples_per_s=progress.samples_per_s,
+            eta_s=progress.eta_s if record.active else None,
+            checkpoints=tuple(
+                CheckpointRow(
+                    c.iteration, c.mtime, c.size_bytes, c.complete, c.is_latest, c.pinned, c.has_ema
+                )
+                for c in ckpts
+            ),
+            job_dir=str(watch.monitor.job_dir) if watch.monitor.job_dir else None,
+            console_log=str(record.console_log),
+            command=record.shell or shlex.join(record.argv),
+            preset_text=_preset_toml(record.preset),
             flags=tuple(flags),
+            health=record.status if record.status in ("stopped", "lost") else health.state,
+            disk_verdict=verdict,
+            disk_message=message,
+            cpu_percent=snap.procs.cpu_percent if snap.procs is not None else None,
+            rss_bytes=snap.procs.rss_bytes if snap.procs is not None else None,
         )
+
+    def _disk_forecast(self, watch: _Watch, snap: RunSnapshot) -> tuple[str | None, str | None]:
+        """Saves still to come x the average checkpoint size, against the free space."""
+        from cosmos_tui.core.checkpoints.forecast import forecast_disk
+
+        settings = watch.settings or {}
+        max_iter = snap.progress.max_iter or settings.get("max_iter")
+        save_iter = settings.get("save_iter")
+        if not max_iter or not save_iter:
+            return "unknown", "Disk forecast: checkpoint.save_iter or trainer.max_iter is not known yet."
+        ckdir = watch.monitor.job_dir / "checkpoints"  # type: ignore[operator]
+        free = snap.disk_free_bytes
+        result = forecast_disk(
+            ckdir,
+            max_iter=max_iter,
+            save_iter=save_iter,
+            current_iter=snap.progress.iteration or 0,
+            checkpoints=list(snap.checkpoints.checkpoints) if snap.checkpoints else [],
+            keep_last_n=settings.get("keep_last_n"),
+            free_bytes=free,
+        )
+        return result.verdict, result.message
+
+    def log_batch(self, run_id: str, after: int | None, *, limit: int = LOG_VIEW_LINES) -> LogBatch:
+        """Console lines after sequence number ``after`` (``None``: the buffered tail), read through
+        the run's monitor (so progress follows the same bytes), at most ``limit`` of them."""
+        watch = self._watches.get(run_id)
+        if watch is None:
+            from cosmos_tui.core.runs import get_run
+
+            watch = self._watch(get_run(run_id))
+        with watch.lock:
+            tail = watch.monitor.tail
+            if tail is None:
+                return LogBatch((), after or 0)
+            watch.monitor.poll_log()
+            first, end = tail.first_seq, tail.total_lines
+            start = first if after is None else max(after, first)
+            skipped = 0 if after is None else start - after
+            if end - start > limit:
+                skipped += end - limit - start
+                start = end - limit
+            lines = tuple(tail.parsed(s) for s in range(start, end))
+        return LogBatch(lines, end, skipped)
 
     def loss_series(self, run_id: str) -> tuple[tuple[int, float], ...]:
         """The downsampled loss curve of one run (for comparing runs)."""
-        rec = self.record(run_id)
-        return _downsample(self._read_metrics(run_id, rec).points, self.chart_points)
+        from cosmos_tui.core.runs import get_run
 
-    def _read_metrics(self, run_id: str, rec: dict[str, Any]) -> _MetricsCache:
-        """New metrics since the last call: ``metrics.jsonl`` of the job when it exists, else the
-        IterSpeed lines of the console log (one parser in core serves both)."""
-        from cosmos_tui.core.monitor.metrics import parse_jsonl_lines, scan_bytes
+        _, snap = self._snapshot(get_run(run_id))
+        return tuple((int(x), y) for x, y in snap.progress.loss_series)
 
-        cache = self._metrics.setdefault(run_id, _MetricsCache())
-        job_dir = _job_dir(rec)
-        jsonl = job_dir / "metrics.jsonl" if job_dir else None
-        source = jsonl if jsonl and jsonl.exists() else console_log_path(rec)
-        if source is None or not source.exists():
-            return cache
-        if source != cache.source:
-            self._metrics[run_id] = cache = _MetricsCache(source=source)
-        with open(source, "rb") as f:
-            f.seek(cache.offset)
-            chunk = f.read()
-        cut = chunk.rfind(b"\n") + 1
-        if cut == 0:
-            return cache
-        cache.offset += cut
-        data = chunk[:cut]
-        if source.suffix == ".jsonl":
-            samples = parse_jsonl_lines(data.decode("utf-8", "replace").splitlines())
-        else:
-            samples = list(scan_bytes(data).samples)
-        for s in samples:
-            if not math.isfinite(s.loss):
-                cache.nonfinite = True
-            cache.points.append((s.iteration, s.loss))
-            if s.sec_per_iter:
-                cache.last_spi = s.sec_per_iter
-            if s.samples_per_s:
-                cache.last_sps = s.samples_per_s
-        return cache
+    # -- GPUs ---------------------------------------------------------------------------------
 
-    # -- checkpoints, GPUs -----------------------------------------------------------------------
+    def gpu_claims(self) -> dict[str, GpuClaim]:
+        """What each live run watched here holds: its process tree and assigned devices."""
+        claims = {}
+        for run_id, watch in list(self._watches.items()):
+            if watch.final or watch.last is None:
+                continue
+            claims[run_id] = watch.monitor.gpu_claim(watch.devices, watch.last.procs)
+        return claims
 
-    def checkpoints(self, job_dir: Path) -> tuple[CheckpointRow, ...]:
-        """The job's checkpoints via ``core.checkpoints.scan``."""
-        from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+    def gpus(self) -> GpuSnapshot:
+        """Every GPU with the runs using it, or why there is none (never raises)."""
+        return self.gpu_sampler.poll(self.gpu_claims())
 
-        ckdir = job_dir / "checkpoints"
-        if not ckdir.is_dir():
-            return ()
-        return tuple(
-            CheckpointRow(
-                iteration=c.iteration,
-                mtime=c.mtime,
-                size_bytes=c.size_bytes,
-                complete=c.complete,
-                is_latest=c.is_latest,
-                pinned=c.pinned,
-                has_ema=c.has_ema,
-            )
-            for c in scan_checkpoints(ckdir)
-        )
-
-    def gpus(self) -> GpuState:
-        """GPU readings, or the reason there are none."""
-        try:
-            return self.gpu_source()
-        except Exception as e:  # NVML raises many kinds; the UI shows why and goes on
-            return GpuState(reason=f"Cannot read GPUs: {e}")
-
-    # -- actions -----------------------------------------------------------------------------
+    # -- actions ------------------------------------------------------------------------------
 
     def stop(self, run_id: str) -> str:
         """Stop a run gracefully (the engine saves a checkpoint first)."""
-        from cosmos_tui.core import runs as core_runs
+        from cosmos_tui.core.runs import stop_run
 
-        result = core_runs.stop_run(run_id)
-        return _summary(result, f"Stopped {run_id}.")
+        report = stop_run(run_id)
+        how = "stopped cleanly" if report.graceful else "stopped (some processes had to be killed)"
+        return f"{report.record.id} {how}."
 
     def resume(self, run_id: str) -> str:
         """Relaunch a run so it continues from its latest complete checkpoint; the new run's id."""
-        from cosmos_tui.core import runs as core_runs
+        from cosmos_tui.core.runs import resume_run
 
-        return str(_get(core_runs.resume_run(run_id), "id", run_id))
+        return resume_run(run_id).id
 
     def save_now(self, run_id: str) -> str:
         """Ask the engine to save at its next step boundary (the ``SAVE_NOW`` control file)."""
-        job_dir = _job_dir(self.record(run_id))
-        if job_dir is None or not job_dir.is_dir():
+        from cosmos_tui.core.runs import get_run
+
+        job_dir = get_run(run_id).job_dir
+        if not job_dir or not Path(job_dir).is_dir():
             raise UserError("this run has no job folder yet; wait until training has started")
-        (job_dir / "SAVE_NOW").touch()
+        (Path(job_dir) / "SAVE_NOW").touch()
         return "Asked the engine to save a checkpoint at the next step."
-
-
-def _core_list_runs() -> list[Any]:
-    """``core.runs.list_runs()`` (reconciles every record); the registry's plain read until the
-    lifecycle module lands."""
-    from cosmos_tui.core import runs as core_runs
-
-    if hasattr(core_runs, "list_runs"):
-        return list(core_runs.list_runs())
-    from cosmos_tui.core.runs import registry
-
-    return [registry.read(registry.run_dir_for(i)) for i in registry.run_ids()]
-
-
-def _core_get_run(run_id: str) -> Any:
-    from cosmos_tui.core import runs as core_runs
-
-    if hasattr(core_runs, "get_run"):
-        return core_runs.get_run(run_id)
-    from cosmos_tui.core.runs import registry
-
-    return registry.read(registry.run_dir_for(registry.resolve_id(run_id)))
-
-
-def _summary(result: Any, default: str) -> str:
-    if isinstance(result, str):
-        return result
-    message = _get(result, "message", None) or _get(result, "summary", None)
-    return str(message) if message else default
-
-
-def _timestamp(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        from datetime import datetime
-
-        return datetime.fromisoformat(str(value)).timestamp()
-    except ValueError:
-        return None
-
-
-def _job_dir(rec: dict[str, Any]) -> Path | None:
-    value = rec.get("job_dir") or rec.get("job_output_dir")
-    return Path(value) if value else None
-
-
-def console_log_path(rec: dict[str, Any]) -> Path | None:
-    """The run's ``console.log``."""
-    value = rec.get("console_log")
-    if value:
-        return Path(value)
-    run_dir = rec.get("run_dir")
-    if run_dir:
-        return Path(run_dir) / "console.log"
-    from cosmos_tui.core.paths import runs_root
-
-    return runs_root() / str(rec.get("id", "")) / "console.log"
-
-
-def _command(rec: dict[str, Any]) -> str:
-    if rec.get("shell"):
-        return str(rec["shell"])
-    if rec.get("argv"):
-        import shlex
-
-        return shlex.join(str(a) for a in rec["argv"])
-    cmd = rec.get("command") or {}
-    if isinstance(cmd, dict):
-        return str(cmd.get("shell") or " ".join(cmd.get("argv") or ()))
-    if isinstance(cmd, (list, tuple)):
-        import shlex
-
-        return shlex.join(str(c) for c in cmd)
-    return str(cmd)
 
 
 def _preset_toml(preset: dict[str, Any]) -> str:
@@ -376,12 +392,3 @@ def _preset_toml(preset: dict[str, Any]) -> str:
     import tomli_w
 
     return tomli_w.dumps(preset)
-
-
-def _downsample(points: list[tuple[int, float]], n: int) -> tuple[tuple[int, float], ...]:
-    finite = [(i, v) for i, v in points if math.isfinite(v)]
-    if len(finite) <= n:
-        return tuple(finite)
-    from cosmos_tui.core.monitor.series import lttb
-
-    return tuple((int(x), y) for x, y in lttb([p[0] for p in finite], [p[1] for p in finite], n))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from cosmos_tui.core.monitor.gpus import GpuSnapshot
 from cosmos_tui.core.monitor.logline import LogLine
-from cosmos_tui.tui.state import GpuState, RunRow, RunView
+from cosmos_tui.tui.state import RunRow, RunView
 
 
 class RunsUpdated(Message):
@@ -37,9 +38,9 @@ class RunViewUpdated(Message):
 class GpusUpdated(Message):
     """A new reading of every GPU (or why there is none)."""
 
-    def __init__(self, state: GpuState) -> None:
+    def __init__(self, snapshot: GpuSnapshot) -> None:
         super().__init__()
-        self.state = state
+        self.snapshot = snapshot
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, GpusUpdated)
@@ -48,10 +49,11 @@ class GpusUpdated(Message):
 class LogLinesArrived(Message):
     """Lines appended to the console log since the last batch."""
 
-    def __init__(self, lines: tuple[LogLine, ...], skipped_bytes: int = 0) -> None:
+    def __init__(self, lines: tuple[LogLine, ...], skipped: int = 0) -> None:
         super().__init__()
         self.lines = lines
-        self.skipped_bytes = skipped_bytes
+        self.skipped = skipped
+        """Lines passed over because they arrived faster than the view takes them."""
 
 
 class LossSeriesLoaded(Message):

@@ -2,7 +2,8 @@
 
 Pollers (thread workers) build these from ``core`` and post them in messages; widgets never read
 files or call core themselves. Every field is plain data, so a snapshot can be built in a test
-from fixed values and rendered the same way every time.
+from fixed values and rendered the same way every time. GPUs are shown straight from core's
+:class:`~cosmos_tui.core.monitor.gpus.GpuSnapshot`.
 """
 
 from __future__ import annotations
@@ -11,43 +12,6 @@ from dataclasses import dataclass, field
 
 ACTIVE_STATUSES = frozenset({"created", "starting", "running", "stopping"})
 """Run statuses during which the dashboard keeps polling."""
-
-
-@dataclass(frozen=True)
-class GpuSample:
-    """One GPU at one moment."""
-
-    index: int
-    """Device index as NVML numbers it."""
-    name: str
-    """Product name, e.g. ``NVIDIA H100 80GB HBM3``."""
-    util_pct: float
-    """GPU utilisation, 0..100."""
-    mem_used_mb: float
-    """Memory in use, MiB."""
-    mem_total_mb: float
-    """Memory on the device, MiB."""
-    temp_c: float | None = None
-    """Temperature in degrees Celsius."""
-    power_w: float | None = None
-    """Power draw in watts."""
-    power_limit_w: float | None = None
-    """Power limit in watts."""
-
-    @property
-    def mem_pct(self) -> float:
-        """Memory in use as a percentage of the total."""
-        return 100.0 * self.mem_used_mb / self.mem_total_mb if self.mem_total_mb else 0.0
-
-
-@dataclass(frozen=True)
-class GpuState:
-    """Every GPU on this machine, or the reason there are none."""
-
-    gpus: tuple[GpuSample, ...] = ()
-    """The devices, by index."""
-    reason: str | None = None
-    """Why the list is empty (no driver, no device, NVML missing)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +62,9 @@ class RunRow:
     """No progress for much longer than the recent step time."""
     crashed: bool = False
     """Ended failed or lost, or NaN/Inf loss seen."""
+    badges: tuple[str, ...] = ()
+    """The watchdog's short flags: ``STALL``, ``NaN``, ``UNSTABLE``, ``OOM-KILL``, ``LOW-DISK``,
+    ``HOST-MEM``, ``CRASH``."""
 
     @property
     def active(self) -> bool:
@@ -131,3 +98,13 @@ class RunView:
     """The preset snapshot as TOML."""
     flags: tuple[str, ...] = field(default_factory=tuple)
     """Sentences the watchdog raised (stall, NaN loss, low disk, OOM kill)."""
+    health: str = "starting"
+    """The watchdog's state: ``starting|running|saving|stalled|finished|crashed``."""
+    disk_verdict: str | None = None
+    """The live disk forecast's verdict (``ok|warn|fail|unknown``); ``None`` when not forecast."""
+    disk_message: str | None = None
+    """The forecast in one sentence (saves remaining x average size against free space)."""
+    cpu_percent: float | None = None
+    """CPU use of the run's process tree, % of one core (live runs)."""
+    rss_bytes: int | None = None
+    """Host memory of the run's process tree (live runs)."""

@@ -1,5 +1,6 @@
 """Fixtures for the TUI tests: a fixed runs directory written through the real run registry, a
-fixed clock, and a GPU test double (``FakeGpus``) so images are the same on every machine."""
+fixed clock, a fixed free-space probe, and the NVML test double (``FakeNvml``) behind the real
+``GpuSampler``, so images are the same on every machine."""
 
 from __future__ import annotations
 
@@ -10,42 +11,31 @@ from pathlib import Path
 
 import pytest
 
+from cosmos_tui.core.monitor.fake_nvml import FakeNvml, fake_device
+from cosmos_tui.core.monitor.gpus import GpuSampler
+from cosmos_tui.core.monitor.notify import NotifyConfig
 from cosmos_tui.core.runs import registry
 from cosmos_tui.core.runs.record import RunRecord
 from cosmos_tui.tui.app import CosmosApp
 from cosmos_tui.tui.backend import Backend
-from cosmos_tui.tui.state import GpuSample, GpuState
 
 NOW = 1_767_270_000.0  # 2026-01-01 12:20:00 UTC, the fixed "now" of every test image
 RUN_OK = "20260101-120000-s2mv-text2world-tiny-a1b2"
 RUN_FAILED = "20260101-113000-s2mv-video2world-tiny-c3d4"
 
 
-class FakeGpus:
-    """Test double for the GPU source: two H100s whose readings step through fixed values."""
+FREE_DISK = 500 * 10**9
+"""What the injected free-space probe reports (so flags and forecasts are the same everywhere)."""
 
-    def __init__(self, count: int = 2) -> None:
-        self.count = count
-        self.calls = 0
 
-    def __call__(self) -> GpuState:
-        self.calls += 1
-        k = self.calls % 5
-        return GpuState(
-            gpus=tuple(
-                GpuSample(
-                    index=i,
-                    name="NVIDIA H100 80GB HBM3",
-                    util_pct=60.0 + 8 * k + 5 * i,
-                    mem_used_mb=41_000.0 + 2_000 * i,
-                    mem_total_mb=81_559.0,
-                    temp_c=61.0 + i,
-                    power_w=420.0 + 10 * i,
-                    power_limit_w=700.0,
-                )
-                for i in range(self.count)
-            )
-        )
+def fake_gpus(count: int = 2) -> FakeNvml:
+    """``FakeNvml`` (the NVML test double) with ``count`` H100s at fixed readings."""
+    return FakeNvml(
+        devices=[
+            fake_device(i, name="NVIDIA H100 80GB HBM3", util=68.0 + 5 * i, mem_used=(40 + 2 * i) << 30)
+            for i in range(count)
+        ]
+    )
 
 
 def _loguru(
@@ -156,10 +146,24 @@ def fixed_runs() -> list[RunRecord]:
 
 @pytest.fixture
 def make_app() -> Callable[..., CosmosApp]:
-    """The app with a fixed clock and two fake GPUs (or none)."""
+    """The app with a fixed clock, fixed free space, no notifications and two fake GPUs (or none:
+    a machine without a driver)."""
 
-    def factory(*, gpus: int = 2, initial_run_id: str | None = None) -> CosmosApp:
-        source = FakeGpus(gpus) if gpus else (lambda: GpuState(reason="No NVIDIA GPU found on this machine."))
-        return CosmosApp(Backend(clock=lambda: NOW, gpu_source=source), initial_run_id=initial_run_id)
+    def factory(
+        *,
+        gpus: int = 2,
+        initial_run_id: str | None = None,
+        nvml: FakeNvml | None = None,
+        notify: NotifyConfig | None = None,
+        free: int = FREE_DISK,
+    ) -> CosmosApp:
+        nvml = nvml or (fake_gpus(gpus) if gpus else FakeNvml(init_error="library"))
+        backend = Backend(
+            clock=lambda: NOW,
+            gpu_sampler=GpuSampler(nvml),
+            disk_free=lambda path: free,
+            notify=notify or NotifyConfig(),
+        )
+        return CosmosApp(backend, initial_run_id=initial_run_id)
 
     return factory

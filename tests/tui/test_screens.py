@@ -48,7 +48,8 @@ async def test_runs_list_then_dashboard_shows_progress_checkpoints_and_log(make_
         log = dash.query_one(LogView)
         await wait_for(pilot, lambda: log.line_count >= 40)
         assert "Iteration 40: Hit counter" in log.lines[-1]
-        await wait_for(pilot, lambda: dash.query_one(GpuPanel).state.gpus)
+        await wait_for(pilot, lambda: dash.query_one(GpuPanel).snapshot.devices)
+        assert view.health == "finished" and view.disk_message is None  # no forecast for an ended run
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
 
@@ -91,8 +92,9 @@ async def test_dashboard_without_gpu_says_so(make_app, fixed_runs) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
         panel = app.screen.query_one(GpuPanel)
-        await wait_for(pilot, lambda: panel.state.reason and "No NVIDIA GPU" in panel.state.reason)
-        assert "No GPU" in str(panel.render())
+        await wait_for(pilot, lambda: "no NVIDIA driver found" in (panel.snapshot.reason or ""))
+        assert not panel.snapshot.available
+        assert "No GPU" in str(panel.render()) and "libnvidia-ml.so is missing" in str(panel.render())
 
 
 async def test_actions_show_their_cli_command(make_app, fixed_runs) -> None:

@@ -1,18 +1,22 @@
 """Snapshot images of every screen at 80x24 and 120x36, from a fixed runs folder, a fixed clock
-and a GPU test double. The SVGs under __snapshots__ are also the README's screenshots.
+and the NVML test double (``FakeNvml``). The SVGs under __snapshots__ are also the README's screenshots.
 
 Update with ``pytest tests/tui/test_snapshots.py --snapshot-update`` after looking at the report.
 """
 
 from __future__ import annotations
 
+import math
+
 import pytest
-from conftest import RUN_FAILED, RUN_OK
+from conftest import RUN_FAILED, RUN_OK, fake_gpus
 from helpers import wait_for
 
+from cosmos_tui.core.monitor.gpus import GpuSampler
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
 from cosmos_tui.tui.screens.new_run import NewRunScreen
 from cosmos_tui.tui.screens.runs import RunsScreen
+from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
 from cosmos_tui.tui.widgets.log_view import LogView
 from cosmos_tui.tui.widgets.runs_table import RunsTable
 
@@ -51,12 +55,28 @@ def test_runs_compare(snap_compare, make_app, fixed_runs) -> None:
     assert snap_compare(make_app(), terminal_size=(120, 36), run_before=ready)
 
 
-def _dashboard_ready(lines: int):
+def feed_gpu_history(panel: GpuPanel, readings: int = 60) -> None:
+    """Show the panel a minute of readings from the NVML test double (utilisation and memory
+    moving on a fixed curve), as the 1 Hz GPU poller would have."""
+    nvml = fake_gpus(2)
+    sampler = GpuSampler(nvml)
+    for k in range(readings):
+        for i, dev in enumerate(nvml.devices):
+            dev["util"] = 55.0 + 40.0 * math.sin(k / 6 + i)
+            dev["mem_used"] = int((40 + 6 * math.sin(k / 15) + 2 * i) * 2**30)
+        panel.show(sampler.poll())
+
+
+def _dashboard_ready(lines: int, gpus: bool = True):
     async def ready(pilot) -> None:
         await wait_for(
             pilot, lambda: isinstance(pilot.app.screen, DashboardScreen) and pilot.app.screen.polls
         )
         await wait_for(pilot, lambda: pilot.app.screen.query_one(LogView).line_count >= lines)
+        panel = pilot.app.screen.query_one(GpuPanel)
+        await wait_for(pilot, lambda: panel.snapshot.devices if gpus else panel.snapshot.reason)
+        if gpus:
+            feed_gpu_history(panel)
         await pilot.pause(0.2)
 
     return ready
@@ -70,7 +90,7 @@ def test_dashboard(snap_compare, make_app, fixed_runs, size) -> None:
 
 def test_dashboard_failed_run_without_gpu(snap_compare, make_app, fixed_runs) -> None:
     app = make_app(gpus=0, initial_run_id=RUN_FAILED)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=_dashboard_ready(14))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_dashboard_ready(14, gpus=False))
 
 
 def test_help(snap_compare, make_app) -> None:

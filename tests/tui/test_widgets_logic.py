@@ -1,52 +1,12 @@
-"""Unit tests of the pure parts: the log follower, the braille chart, formatting."""
+"""Unit tests of the pure parts: the braille chart, the GPU history row, formatting."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-from cosmos_tui.tui.log_source import LogFollower
-from cosmos_tui.tui.widgets.format import duration, progress, size
-from cosmos_tui.tui.widgets.gpu_panel import spark
+from cosmos_tui.tui.widgets.format import age, duration, progress, size
+from cosmos_tui.tui.widgets.gpu_panel import spark, timeline
 from cosmos_tui.tui.widgets.loss_chart import render_chart
-
-
-def test_follower_starts_at_the_tail_and_reads_only_complete_new_lines(tmp_path: Path) -> None:
-    log = tmp_path / "console.log"
-    log.write_bytes(b"".join(b"old line %06d\n" % i for i in range(100_000)))  # ~1.7 MB
-    f = LogFollower(log, backlog_bytes=4096)
-    first = f.read_new()
-    assert 0 < len(first) <= 4096 // 16 + 1
-    assert first[-1].text == "old line 099999"
-    assert all(ln.text.startswith("old line ") and len(ln.text) == 15 for ln in first)  # no torn first line
-    with open(log, "ab") as fh:
-        fh.write(b"[01-01 12:00:01|ERROR|x.py:1:f] boom\npartial")
-    new = f.read_new()
-    assert [ln.level for ln in new] == ["ERROR"] and new[0].message == "boom"
-    with open(log, "ab") as fh:
-        fh.write(b" end\n")
-    assert [ln.text for ln in f.read_new()] == ["partial end"]
-    assert f.read_new() == []
-
-
-def test_follower_skips_a_burst_larger_than_a_batch_and_counts_it(tmp_path: Path) -> None:
-    log = tmp_path / "console.log"
-    log.write_bytes(b"")
-    f = LogFollower(log, max_batch_bytes=1000)
-    assert f.read_new() == []
-    log.write_bytes(b"".join(b"line %05d\n" % i for i in range(1000)))  # 11,000 bytes
-    lines = f.read_new()
-    assert f.skipped_bytes == 10_000
-    assert lines[-1].text == "line 00999" and len(lines) < 100
-
-
-def test_follower_starts_over_when_the_file_is_replaced(tmp_path: Path) -> None:
-    log = tmp_path / "console.log"
-    log.write_text("a\nb\nc\n")
-    f = LogFollower(log)
-    assert [ln.text for ln in f.read_new()] == ["a", "b", "c"]
-    log.write_text("x\n")
-    assert [ln.text for ln in f.read_new()] == ["x"]
 
 
 def test_chart_has_the_asked_size_and_skips_non_finite_points() -> None:
@@ -70,3 +30,16 @@ def test_formatting() -> None:
     assert progress(120, 500) == "120/500 (24%)" and progress(None, 10) == "–"
     assert size(1536) == "1.5 KiB" and size(12) == "12 B"
     assert spark([0, 50, 100], 3) == "▁▄█"
+
+
+def test_ages_are_narrow() -> None:
+    assert age(100.0, 142.0) == "42s ago" and age(0.0, 900.0) == "15m ago"
+    assert age(0.0, 3725.0) == "1h02m ago" and age(0.0, 3 * 86400 + 4 * 3600 + 5) == "3d04h ago"
+    assert age(None, 1.0) == "–"
+
+
+def test_gpu_history_row_has_its_full_width_and_fills_from_the_right() -> None:
+    row = timeline([0.0, 100.0], 10, "green")
+    assert row.plain == "········▁█" and len(row.plain) == 10
+    assert timeline([50.0] * 30, 10, "green").plain == "▄" * 10
+    assert timeline([], 4, "green").plain == "····"

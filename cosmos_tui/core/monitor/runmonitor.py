@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,7 +75,8 @@ def read_max_iter(job_dir: Path) -> int | None:
 
 class RunMonitor:
     """Polls one run. ``console_log`` is the torchrun output, ``job_dir`` the job output folder
-    (``checkpoints/``, ``metrics.jsonl``, ``config.yaml``), ``pids`` the run's root processes."""
+    (``checkpoints/``, ``metrics.jsonl``, ``config.yaml``), ``pids`` the run's root processes;
+    ``disk_free`` measures free bytes at a path (``shutil.disk_usage`` unless a test injects one)."""
 
     def __init__(
         self,
@@ -91,6 +92,7 @@ class RunMonitor:
         watchdog: Watchdog | None = None,
         notifier: Notifier | None = None,
         clock=time.monotonic,
+        disk_free: Callable[[Path], int] | None = None,
     ) -> None:
         self.console_log = None if console_log is None else Path(console_log)
         self.job_dir = None if job_dir is None else Path(job_dir)
@@ -115,6 +117,7 @@ class RunMonitor:
         self.notifier = notifier
         self._last_save_at: float | None = None
         self._first = True
+        self._disk_free = disk_free or (lambda where: shutil.disk_usage(where).free)
 
     def gpu_claim(
         self, devices: Iterable[int] | None = None, procs: ProcTreeSnapshot | None = None
@@ -147,18 +150,24 @@ class RunMonitor:
                     self._source = "console.log"
                     self.progress.add(found.samples, now)
             del self._unstable[:-100]
+        self._first = False
         if self._metrics_tail is not None:
             chunk = self._metrics_tail.poll().chunk
             if chunk:
                 lines = chunk.decode("utf-8", "replace").splitlines()
                 self.progress.add([s for s in map(parse_jsonl_record, lines) if s is not None], now)
 
+    def poll_log(self) -> None:
+        """The cheap part of :meth:`poll`: read what the console log and ``metrics.jsonl`` gained
+        (progress and ``Unstable loss`` lines follow), without checkpoints, processes or disk. A
+        log view calls it often and reads :attr:`tail`; :meth:`poll` still sees every sample."""
+        self._poll_metrics(self._clock())
+
     def poll(self, exit_code: int | None = None) -> RunSnapshot:
         """One tick. ``exit_code`` is the run's exit status once the supervisor recorded it."""
         now = self._clock()
         wall = time.time()
         self._poll_metrics(now)
-        self._first = False
         ckpt = self._ckpt.poll() if self._ckpt is not None else None
         if ckpt is not None and (ckpt.saving is not None or ckpt.new):
             self._last_save_at = now
@@ -169,7 +178,7 @@ class RunMonitor:
             where = self.console_log.parent
         if where is not None:
             try:
-                disk_free = shutil.disk_usage(where).free
+                disk_free = self._disk_free(where)
             except OSError:
                 disk_free = None
         progress = self.progress.snapshot()

@@ -1,8 +1,9 @@
-"""One run, live: status, GPUs, loss, log, checkpoints, and the actions on it.
+"""One run, live: status, health, GPUs, loss, log, checkpoints, disk forecast, and the actions.
 
-Three thread workers poll: the run (1 s: record, metrics, checkpoints), the GPUs (1 s) and the log
-(0.1 s: new lines only). Each posts a typed message with an immutable snapshot; the handlers here
-only hand snapshots to widgets.
+Three thread workers poll through the backend: the run (1 s: the run's ``RunMonitor`` - progress,
+checkpoints, processes, watchdog - and the disk forecast), the GPUs (1 s, the shared NVML sampler
+with the runs' claims) and the log (0.1 s: new lines from the monitor's ``LogTail``). Each posts a
+typed message with an immutable snapshot; the handlers here only hand snapshots to widgets.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.tui.log_source import LogFollower
 from cosmos_tui.tui.messages import ActionFinished, GpusUpdated, LogLinesArrived, RunViewUpdated
 from cosmos_tui.tui.pollers import poll
 from cosmos_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
@@ -79,7 +79,7 @@ class DashboardScreen(Screen):
         self.run_id = run_id
         self.view: RunView | None = None
         self._wake = threading.Event()
-        self._log_path: Path | None = None
+        self._following = False
         self.polls = 0
         """Run snapshots received (tests wait on it)."""
 
@@ -135,13 +135,15 @@ class DashboardScreen(Screen):
         poll(lambda: GpusUpdated(backend.gpus()), self.post_message, self.GPU_POLL_S)
 
     @work(thread=True, exclusive=True, group="dash-log", name="log follower")
-    def follow_log(self, path: Path) -> None:
+    def follow_log(self) -> None:
         """Send new console lines ten times a second, in one batch each."""
-        follower = LogFollower(path)
+        backend = self.app.backend  # type: ignore[attr-defined]
+        cursor: list[int | None] = [None]
 
         def produce() -> LogLinesArrived | None:
-            lines = follower.read_new()
-            return LogLinesArrived(tuple(lines), follower.skipped_bytes) if lines else None
+            batch = backend.log_batch(self.run_id, cursor[0], limit=LogView.CAPACITY)
+            cursor[0] = batch.next_seq
+            return LogLinesArrived(batch.lines, batch.skipped) if batch.lines or batch.skipped else None
 
         poll(produce, self.post_message, self.LOG_POLL_S)
 
@@ -156,18 +158,19 @@ class DashboardScreen(Screen):
         self.query_one(LossChart).series = {view.row.id: view.losses}
         self.query_one(CheckpointsTable).show(view.checkpoints, now)
         self.query_one("#ckpt-table").border_subtitle = str(len(view.checkpoints))
-        if view.console_log and self._log_path is None:
-            self._log_path = Path(view.console_log)
-            self.follow_log(self._log_path)
+        if not self._following:
+            self._following = True
+            self.follow_log()
 
     def on_gpus_updated(self, message: GpusUpdated) -> None:
-        self.query_one(GpuPanel).show(message.state)
+        self.query_one(GpuPanel).show(message.snapshot)
 
     def on_log_lines_arrived(self, message: LogLinesArrived) -> None:
         log = self.query_one(LogView)
         log.add_lines(message.lines)
-        if message.skipped_bytes:
-            log.border_subtitle = f"skipped {message.skipped_bytes // 1024} KiB of a burst"
+        if message.skipped:
+            log.skipped += message.skipped
+            log.border_subtitle = f"skipped {log.skipped:,} lines of a burst"
 
     def on_action_finished(self, message: ActionFinished) -> None:
         self.notify(message.message, severity="information" if message.ok else "error")

@@ -53,7 +53,11 @@ class ModelStep(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("1 · Model", classes="step-title")
-        yield Input(placeholder="filter: family, size, id (e.g. tiny, transfer, predict1)", id="model-filter")
+        yield Input(
+            placeholder="filter: family, size, id (e.g. tiny, transfer, predict1)",
+            id="model-filter",
+            compact=True,
+        )
         yield DataTable(id="model-table", cursor_type="row", zebra_stripes=True)
         yield Static("Reading the catalog…", id="model-note", classes="dim")
 

@@ -1,4 +1,5 @@
-"""The checkpoints of a run: iteration, age, size, complete, latest, pinned, EMA."""
+"""The checkpoints of a run: iteration, age, size, complete (✓, or … while being written), latest,
+pinned."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class CheckpointsTable(DataTable):
         self._now_bucket = -1
 
     def on_mount(self) -> None:
-        self.add_columns("iter", "saved", "size", "done", "")
+        self.add_columns("iter", "saved", "size", "ok", "")
 
     def show(self, rows: tuple[CheckpointRow, ...], now: float) -> None:
         """Render ``rows`` (ages relative to ``now``)."""
@@ -35,7 +36,7 @@ class CheckpointsTable(DataTable):
                 str(c.iteration),
                 age(c.mtime, now),
                 size(c.size_bytes),
-                Text("yes", style="green") if c.complete else Text("no", style="yellow"),
+                Text("✓", style="green") if c.complete else Text("…", style="yellow"),
                 latest,
                 key=str(c.iteration),
             )

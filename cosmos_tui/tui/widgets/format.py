@@ -28,10 +28,20 @@ def duration(seconds: float | None) -> str:
 
 
 def age(then: float | None, now: float) -> str:
-    """How long ago ``then`` was, e.g. ``5m ago``."""
+    """How long ago ``then`` was, to the coarsest useful unit: ``42s ago``, ``15m ago``,
+    ``1h02m ago``, ``3d04h ago`` (narrow enough for a table column at 80 columns)."""
     if then is None:
         return "–"
-    return f"{duration(now - then)} ago"
+    s = int(max(0, now - then))
+    if s < 60:
+        text = f"{s}s"
+    elif s < 3600:
+        text = f"{s // 60}m"
+    elif s < 86400:
+        text = f"{s // 3600}h{s % 3600 // 60:02d}m"
+    else:
+        text = f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    return f"{text} ago"
 
 
 def size(num_bytes: int | None) -> str:

@@ -1,6 +1,7 @@
 """The run's console log: follow, search and level filter over a bounded buffer.
 
-Lines arrive parsed (``core.monitor.logline.LogLine``) in batches from a worker. The widget keeps
+Lines arrive parsed (``core.monitor.logline.LogLine``) in batches from a worker that reads the
+run monitor's ``LogTail``. The widget keeps
 the last ``capacity`` of them; changing a filter re-renders from that buffer. Rendering uses
 Textual's ``Log`` widget (line-based, virtualised, capped), so a flood of lines costs only what
 the screen shows.
@@ -22,12 +23,16 @@ LEVEL_CYCLE: tuple[str | None, ...] = (None, "INFO", "WARNING", "ERROR")
 class LogView(Log):
     """A capped, filterable, following log."""
 
-    def __init__(self, *, capacity: int = 5000, **kwargs) -> None:
+    CAPACITY = 5000
+    """Lines kept by default (older ones scroll out)."""
+
+    def __init__(self, *, capacity: int = CAPACITY, **kwargs) -> None:
         super().__init__(max_lines=capacity, highlight=False, auto_scroll=True, **kwargs)
         self.buffer: deque[LogLine] = deque(maxlen=capacity)
         self.query_text: str = ""
         self.min_level: str | None = None
-        self.skipped_bytes = 0
+        self.skipped = 0
+        """Lines of bursts passed over (they arrived faster than the view takes them)."""
 
     @property
     def follow(self) -> bool:

@@ -1,4 +1,5 @@
-"""The dashboard's header: status, iteration of max, throughput, ETA and the watchdog's flags."""
+"""The dashboard's header: status, iteration of max, throughput, ETA; then the watchdog's health
+and flags and the live disk forecast."""
 
 from __future__ import annotations
 
@@ -6,11 +7,26 @@ from rich.text import Text
 from textual.widget import Widget
 
 from cosmos_tui.tui.state import RunView
-from cosmos_tui.tui.widgets.format import STATUS_STYLE, duration, loss, progress
+from cosmos_tui.tui.widgets.format import STATUS_STYLE, duration, loss, progress, size
+
+HEALTH_STYLE = {
+    "starting": "cyan",
+    "running": "green",
+    "saving": "cyan",
+    "stalled": "bold yellow",
+    "finished": "green",
+    "crashed": "bold red",
+    "stopped": "yellow",
+    "lost": "bold red",
+}
+"""Rich style of each watchdog state."""
+
+DISK_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "unknown": "dim"}
+"""Rich style of each disk forecast verdict."""
 
 
 class RunHeader(Widget):
-    """Renders one :class:`RunView` in two lines."""
+    """Renders one :class:`RunView` in three lines."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -43,6 +59,16 @@ class RunHeader(Widget):
         text.append(duration(v.eta_s))
         if r.exit_code is not None and not r.active:
             text.append(f"  exit {r.exit_code}", style="red" if r.exit_code else "green")
+        text.append("\n")
+        text.append("health ", style="dim")
+        text.append(v.health, style=HEALTH_STYLE.get(v.health, ""))
+        if v.cpu_percent is not None:
+            text.append(f"  cpu {v.cpu_percent:.0f}%", style="dim")
+        if v.rss_bytes is not None:
+            text.append(f" rss {size(v.rss_bytes)}", style="dim")
         for flag in v.flags:
             text.append(f"  ⚠ {flag}", style="bold red")
+        if v.disk_message:
+            text.append("  disk ", style="dim")
+            text.append(v.disk_message, style=DISK_STYLE.get(v.disk_verdict or "unknown", ""))
         return text

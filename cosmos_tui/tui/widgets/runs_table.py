@@ -1,4 +1,4 @@
-"""The list of runs: status, progress, loss, stall/crash flags, age; a mark for comparison."""
+"""The list of runs: status, progress, loss, age, the watchdog's flags; a mark for comparison."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from textual.widgets import DataTable
 from cosmos_tui.tui.state import RunRow
 from cosmos_tui.tui.widgets.format import STATUS_STYLE, age, loss, progress
 
+BADGE_STYLE = {"STALL": "bold yellow", "LOW-DISK": "yellow", "HOST-MEM": "yellow", "UNSTABLE": "yellow"}
+"""Style of each watchdog badge (the rest are red)."""
+
 
 def flags(row: RunRow) -> Text:
-    """The stall and crash flags of a run, or its exit code once ended."""
+    """The watchdog's badges of a run (stall, NaN, unstable loss, OOM kill, low disk, crash)."""
     text = Text()
-    if row.stalled:
-        text.append("STALL ", style="bold yellow")
-    if row.crashed:
-        text.append("CRASH ", style="bold red")
-    if row.reason and row.status in ("failed", "lost"):
-        text.append(row.reason[:24], style="red")
+    for badge in row.badges:
+        if text:
+            text.append(" ")
+        text.append(badge, style=BADGE_STYLE.get(badge, "bold red"))
     return text
 
 
@@ -34,9 +35,9 @@ class RunsTable(DataTable):
         self.add_column("status", key="status")
         self.add_column("progress", key="progress")
         self.add_column("loss", key="loss")
+        self.add_column("started", key="started")
         self.add_column("flags", key="flags")
         self.add_column("run", key="id")
-        self.add_column("started", key="started")
 
     def show(self, rows: tuple[RunRow, ...], now: float) -> None:
         """Render ``rows``, keeping the cursor on the same run."""
@@ -49,9 +50,9 @@ class RunsTable(DataTable):
                 Text(r.status, style=STATUS_STYLE.get(r.status, "")),
                 progress(r.iteration, r.max_iter),
                 loss(r.loss),
+                age(r.started, now),
                 flags(r),
                 r.id,
-                age(r.started, now),
                 key=r.id,
             )
         if current is not None and current in {r.id for r in rows}:
