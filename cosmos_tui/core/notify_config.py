@@ -1,0 +1,116 @@
+"""The user's settings file, ``$COSMOS_TUI_HOME/config.toml``: how cosmos-tui tells a person that
+something happened to a run.
+
+Format (every key optional; a missing file means the defaults)::
+
+    [notify]
+    bell = true                      # ring the terminal bell (default: false)
+    # A program and its arguments, run with the event as JSON on stdin. A list, never a shell
+    # string; nothing is passed through a shell. Default: no command.
+    command = ["curl", "-sS", "-H", "Content-Type: application/json", "-d", "@-",
+               "https://hooks.example.com/cosmos"]
+    events = ["finished", "crashed", "stalled", "low_disk"]   # the default set
+    timeout_s = 10                   # how long the command may run (default: 10)
+
+``events`` may name ``finished``, ``crashed``, ``stalled``, ``recovered``, ``unstable_loss``,
+``low_disk`` and ``host_memory``. The JSON on the command's stdin is
+``{"kind": ..., "message": ..., "run": ..., "at": <epoch seconds>, "iteration": ...}``. Keep
+secrets (webhook tokens) out of argv where you can: the command inherits the environment, so a
+script can read them from there. An unknown key or a wrong type is refused with the file, the key
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.notify import DEFAULT_EVENTS, NotifyConfig
+
+CONFIG_FILE = "config.toml"
+
+EventName = Literal["finished", "crashed", "stalled", "recovered", "unstable_loss", "low_disk", "host_memory"]
+
+
+class NotifySection(BaseModel):
+    """The ``[notify]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bell: bool = Field(False, description="Ring the terminal bell on the selected events.")
+    command: tuple[str, ...] | None = Field(
+        None, description="Program and arguments run with the event JSON on stdin (a list, no shell)."
+    )
+    events: tuple[EventName, ...] = Field(
+        tuple(sorted(DEFAULT_EVENTS)), description="Event kinds to announce."
+    )
+    timeout_s: float = Field(10.0, gt=0, le=600, description="Seconds the command may run.")
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError(
+                'must be a list of arguments such as ["curl", "-d", "@-", "https://..."], not a shell string'
+            )
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise ValueError("must name a program (an empty list runs nothing)")
+            if not all(isinstance(a, str) and a for a in value):
+                raise ValueError("must be a list of non-empty strings")
+        return value
+
+
+class UserConfig(BaseModel):
+    """The whole ``config.toml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    notify: NotifySection = Field(default_factory=NotifySection, description="Notifications.")
+
+
+def config_path() -> Path:
+    """``$COSMOS_TUI_HOME/config.toml``."""
+    from cosmos_tui.core.paths import state_root
+
+    return state_root() / CONFIG_FILE
+
+
+def load_user_config(path: Path | None = None) -> UserConfig:
+    """Read and validate the settings file; defaults when it does not exist."""
+    path = config_path() if path is None else Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return UserConfig()
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror}); fix its permissions or remove it") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path} is not valid TOML ({e}); fix the file") from None
+    try:
+        return UserConfig.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "(top level)"
+        if first["type"] == "extra_forbidden":
+            allowed = ", ".join(NotifySection.model_fields) if key.startswith("notify.") else "[notify]"
+            raise UserError(f"{path}: unknown key {key}; allowed: {allowed}") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise UserError(f"{path}: {key} {msg}" if "must" in msg else f"{path}: {key}: {msg}") from None
+
+
+def load_notify_config(path: Path | None = None) -> NotifyConfig:
+    """The ``[notify]`` settings as the monitor's :class:`NotifyConfig`."""
+    section = load_user_config(path).notify
+    return NotifyConfig(
+        bell=section.bell,
+        command=section.command,
+        events=frozenset(section.events),
+        timeout_s=section.timeout_s,
+    )
