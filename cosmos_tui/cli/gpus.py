@@ -1,4 +1,6 @@
-"""`cosmos-tui gpus`: utilisation, memory, temperature, power, clocks and processes per GPU."""
+"""`cosmos-tui gpus`: utilisation, memory, temperature, power, clocks, processes and the runs on
+each GPU (matched from the running runs of the registry: their process trees, else their
+``CUDA_VISIBLE_DEVICES``)."""
 
 from __future__ import annotations
 
@@ -75,13 +77,19 @@ def register(app: typer.Typer) -> None:
         ),
         count: int = typer.Option(0, "--count", min=0, help="With --watch, stop after this many refreshes."),
     ) -> None:
-        """GPUs: utilisation, memory, temperature, power, clocks and the processes on each.
+        """GPUs: utilisation, memory, temperature, power, clocks, and the processes and runs on each.
 
         With no NVIDIA driver or GPU this prints why and exits 0.
         """
+        from cosmos_tui.core.monitor.claims import claims_for
         from cosmos_tui.core.monitor.gpus import default_sampler
+        from cosmos_tui.core.runs import list_runs
 
         sampler = default_sampler()
+
+        def poll() -> GpuSnapshot:
+            claims = claims_for(r for r in list_runs() if r.active)
+            return sampler.poll(claims)
 
         def show(snap: GpuSnapshot) -> None:
             if json_:
@@ -92,12 +100,12 @@ def register(app: typer.Typer) -> None:
                 out.print(render_table(snap))
 
         if not watch:
-            show(sampler.poll())
+            show(poll())
             return
         n = 0
         try:
             while True:
-                snap = sampler.poll()
+                snap = poll()
                 if not json_ and snap.available and out.is_terminal:
                     out.clear()
                 show(snap)

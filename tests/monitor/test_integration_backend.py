@@ -149,3 +149,32 @@ def test_ended_runs_never_announce(live_run) -> None:
     assert shown == []
     gpus = backend.gpus()
     assert not gpus.available and "driver is not loaded" in gpus.reason
+
+
+def test_gpus_command_names_the_runs_on_each_device(live_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cosmos-tui gpus` matches NVML's pids to the running runs of the registry."""
+    from typer.testing import CliRunner
+
+    from cosmos_tui.cli.app import app
+    from cosmos_tui.core.monitor import gpus as gpus_mod
+
+    _, rank_pid = live_run
+    nvml = FakeNvml(devices=[fake_device(0, processes=[(rank_pid, 1 << 30)]), fake_device(1)])
+    monkeypatch.setattr(gpus_mod, "_default", GpuSampler(nvml))
+    result = CliRunner().invoke(app, ["gpus", "--json"])
+    assert result.exit_code == 0, result.output
+    devices = json.loads(result.stdout)["devices"]
+    assert devices[0]["runs"] == [RUN] and devices[0]["processes"][0]["run_id"] == RUN
+    # No pid of the run on device 1, and the run's pids were seen elsewhere: not claimed.
+    assert devices[1]["runs"] == []
+    import io
+
+    from rich.console import Console
+
+    from cosmos_tui.cli.gpus import render_table
+    from cosmos_tui.core.monitor.claims import claims_for
+    from cosmos_tui.core.runs import list_runs
+
+    wide = Console(width=240, record=True, file=io.StringIO())
+    wide.print(render_table(gpus_mod.default_sampler().poll(claims_for(list_runs()))))
+    assert RUN in wide.export_text()
