@@ -2,13 +2,19 @@
 
 ``cosmos-tui run`` refuses when any check fails (unless ``--force``) and prints the warnings. The
 checks are quick on purpose: a structural look at the dataset (``cosmos-tui data validate`` does
-the deep one), a bind on the port, a write probe in the output folder, free disk, visible GPUs.
+the deep one), a bind on the port, a write probe in the output folder, free disk, visible GPUs,
+the engine adapter's warnings (e.g. Transfer2.5's context parallelism), and a forecast of the
+disk the run's checkpoints will take (the real average size for a resumed job; for a new builtin
+job an estimate from the parameter count ``python -m cosmos_engine.info`` reports).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,7 +36,8 @@ class Check:
     """One preflight check's verdict."""
 
     name: str
-    """Short name: ``preset``, ``dataset``, ``port``, ``output``, ``disk``, ``gpus``, ``resume``."""
+    """Short name: ``preset``, ``engine``, ``dataset``, ``port``, ``output``, ``disk``, ``forecast``,
+    ``gpus``, ``resume``."""
     level: Level
     """``ok``, ``warn`` or ``fail``."""
     message: str
@@ -214,14 +221,137 @@ def check_resume(job_dir: Path | None) -> Check | None:
     )
 
 
+def check_engine_warnings(preset: Preset) -> list[Check]:
+    """What the engine adapter warns about though the command renders (never fatal)."""
+    return [Check("engine", "warn", w) for w in get_adapter(preset.engine.kind).warnings(preset)]
+
+
+INFO_TIMEOUT_S = 60.0
+"""How long ``python -m cosmos_engine.info`` may take to count parameters."""
+
+
+def checkpoint_bytes_from_params(params: int, params_with_ema: int) -> int:
+    """Bytes of one builtin-engine checkpoint: fp32 weights (and EMA weights) in ``model``, AdamW's
+    two fp32 moments in ``optim``; ``scheduler`` and ``trainer`` are a few KB."""
+    return 4 * params_with_ema + 8 * params + (64 << 10)
+
+
+@functools.lru_cache(maxsize=32)
+def _engine_param_count(python: str, cwd: str, args: tuple[str, ...]) -> tuple[int, int] | str:
+    """``(params, params_with_ema)`` from the engine's own ``info`` command, or why not."""
+    try:
+        proc = subprocess.run(
+            [python, "-m", "cosmos_engine.info", "--json", "--", *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=INFO_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"cosmos_engine.info did not finish ({e.__class__.__name__})"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
+        return f"cosmos_engine.info exited {proc.returncode}: {last[0][:200]}"
+    try:
+        facts = json.loads(proc.stdout.strip().splitlines()[-1])
+        return int(facts["params"]), int(facts["params_with_ema"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return "cosmos_engine.info printed no parameter count"
+
+
+def estimate_checkpoint_bytes(preset: Preset) -> tuple[int | None, str]:
+    """An estimate of one checkpoint's size for a job with no checkpoint yet, and where it came
+    from (or why there is none: upstream checkpoint sizes are not published)."""
+    if preset.engine.kind != "builtin":
+        return None, f"no size estimate for {preset.engine.kind} checkpoints before the first save"
+    adapter = get_adapter("builtin")
+    args = tuple(
+        a for a in adapter.module_args(preset)[3:] if not a.startswith(adapter.dataset_dir_key + "=")
+    )
+    found = _engine_param_count(adapter.python(preset), str(adapter.cwd(preset)), args)
+    if isinstance(found, str):
+        return None, found
+    params, with_ema = found
+    return checkpoint_bytes_from_params(params, with_ema), f"estimated from {params:,} parameters"
+
+
+def _job_numbers(preset: Preset, job_dir: Path) -> dict[str, int | None]:
+    """``max_iter``, ``save_iter``, ``keep_last_n`` from the job's ``config.yaml`` (written by the
+    engine's ``--dryrun``), else from the preset's overrides."""
+    from cosmos_tui.core.engines.upstream import override_value
+
+    data: dict = {}
+    try:
+        from cosmos_tui.core.launch import read_config_yaml
+
+        data = read_config_yaml(job_dir / "config.yaml") or {}
+    except Exception:  # no config yet, or one we cannot read: the overrides decide
+        data = {}
+
+    def pick(section: str, key: str) -> int | None:
+        value = (data.get(section) or {}).get(key) if isinstance(data, dict) else None
+        if value is None:
+            value = override_value(list(preset.experiment.overrides), f"{section}.{key}")
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    return {
+        "max_iter": pick("trainer", "max_iter"),
+        "save_iter": pick("checkpoint", "save_iter"),
+        "keep_last_n": pick("checkpoint", "keep_last_n"),
+    }
+
+
+def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:
+    """Will the checkpoints still to come fit? Saves remaining x checkpoint size vs free space."""
+    from cosmos_tui.core.checkpoints.forecast import forecast_disk
+    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+
+    if job_dir is None:
+        return Check("forecast", "ok", "disk forecast skipped: the job folder is not known before launch")
+    numbers = _job_numbers(preset, job_dir)
+    max_iter, save_iter = numbers["max_iter"], numbers["save_iter"]
+    if not max_iter or not save_iter:
+        return Check(
+            "forecast",
+            "ok",
+            "disk forecast skipped: trainer.max_iter and checkpoint.save_iter are not known before launch",
+        )
+    ckdir = job_dir / "checkpoints"
+    done = [c for c in scan_checkpoints(ckdir) if c.complete] if ckdir.is_dir() else []
+    source = f"average of {len(done)} saved checkpoint(s)" if done else ""
+    estimate = None
+    if not done:
+        estimate, source = estimate_checkpoint_bytes(preset)
+        if estimate is None:
+            return Check("forecast", "ok", f"disk forecast skipped: {source}; the dashboard forecasts live")
+    result = forecast_disk(
+        ckdir,
+        max_iter=max_iter,
+        save_iter=save_iter,
+        current_iter=max((c.iteration for c in done), default=0),
+        checkpoints=done,
+        checkpoint_bytes=estimate,
+        keep_last_n=numbers["keep_last_n"],
+    )
+    level: Level = {"fail": "fail", "warn": "warn"}.get(result.verdict, "ok")  # type: ignore[assignment]
+    return Check("forecast", level, f"{result.message.rstrip('.')} (checkpoint size {source}).")
+
+
 def run_checks(preset: Preset, spec: LaunchSpec | None = None, job_dir: Path | None = None) -> list[Check]:
     """Every preflight check for launching ``preset`` (``spec`` and ``job_dir`` as resolved)."""
+    job_dir = job_dir if job_dir is not None else (spec.job_dir if spec else None)
     checks = check_preset(preset)
+    checks += check_engine_warnings(preset)
     checks.append(check_dataset(preset))
     checks.append(check_port(preset))
-    checks += check_output(job_dir if job_dir is not None else (spec.job_dir if spec else None))
+    checks += check_output(job_dir)
+    checks.append(check_disk_forecast(preset, job_dir))
     checks.append(check_gpus(preset))
-    resume = check_resume(job_dir if job_dir is not None else (spec.job_dir if spec else None))
+    resume = check_resume(job_dir)
     if resume:
         checks.append(resume)
     return checks
