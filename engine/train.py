@@ -286,10 +286,22 @@ def _save(
                 log.info(f"Pruned checkpoints {', '.join(ckpt.step_name(i) for i in pruned)}")
 
 
+def separator_in_launcher(launcher_argv: list[str]) -> bool:
+    """Whether a launcher command line has a ``--`` after the ``cosmos_engine.train`` module or script.
+
+    True when the module is not found (another launcher shape): the user is trusted then.
+    """
+    for i, arg in enumerate(launcher_argv):
+        if arg.endswith(("cosmos_engine.train", "cosmos_engine/train.py")):
+            return "--" in launcher_argv[i + 1 :]
+    return True
+
+
 def _torchrun_ate_separator() -> bool:
     """True when torchrun's argparse dropped a ``--`` the user typed after ``-m cosmos_engine.train``.
 
-    torchrun passes ``-m MOD -- a=1`` to the worker as ``a=1``; the agent's command line still shows it.
+    torchrun passes ``-m MOD -- a=1`` to the worker as ``a=1``; the agent's command line (this
+    process's parent) still shows it.
     """
     import os
 
@@ -300,10 +312,7 @@ def _torchrun_ate_separator() -> bool:
             parent = [a.decode(errors="replace") for a in f.read().split(b"\0")]
     except OSError:
         return True  # cannot tell (not Linux): trust the user
-    for i, arg in enumerate(parent):
-        if arg.endswith("cosmos_engine.train") or arg.endswith("cosmos_engine/train.py"):
-            return "--" in parent[i + 1 :]
-    return True
+    return separator_in_launcher(parent)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ import yaml
 from cosmos_engine.compose import compose_config, split_overrides
 from cosmos_engine.errors import ConfigError
 from cosmos_engine.experiments import EXPERIMENTS
-from cosmos_engine.train import main
+from cosmos_engine.train import main, separator_in_launcher
 
 
 def test_every_listed_family_and_size_is_registered() -> None:
@@ -123,3 +123,14 @@ def test_dryrun_writes_the_composed_config(tmp_path: Path, monkeypatch: pytest.M
 def test_main_without_separator_exits_2(capsys) -> None:
     assert main(["experiment=s2mv_text2world_tiny"]) == 2
     assert 'separated with a "--" token' in capsys.readouterr().err
+
+
+def test_a_separator_swallowed_by_torchrun_is_found_in_the_launcher_command() -> None:
+    # torchrun drops a "--" right after "-m MOD"; the engine reads the agent's command line instead.
+    agent = ["/venv/bin/python", "/venv/bin/torchrun", "--standalone", "--nproc_per_node=2", "-m"]
+    assert separator_in_launcher([*agent, "cosmos_engine.train", "--", "experiment=x"])
+    assert not separator_in_launcher([*agent, "cosmos_engine.train", "experiment=x"])
+    assert separator_in_launcher(
+        ["python", "-m", "torch.distributed.run", "engine/cosmos_engine/train.py", "--"]
+    )
+    assert separator_in_launcher(["python", "something_else.py"])

@@ -90,7 +90,14 @@ def test_a_dcp_load_path_loads_the_model_only_unless_asked_for_training_state(so
     assert [r["iteration"] for r in records] == [1, 2, 3]
     assert records[-1]["sample_counter"] == 3 * 2  # two micro-batches per optimizer step
     full = run(
-        python_cmd([*base, "job.name=dcp_all", "checkpoint.load_training_state=true"]),
+        python_cmd(
+            [
+                *base,
+                "job.name=dcp_all",
+                "checkpoint.load_training_state=true",
+                "dataloader_train.num_workers=1",
+            ]
+        ),
         engine_env(source["root"]),
     )
     assert full.returncode == 0, full.stderr[-3000:]

@@ -182,11 +182,3 @@ def test_sigterm_finishes_the_step_saves_and_exits_0(runs: dict) -> None:
     usr1 = runs["usr1_pointer"]
     assert usr1 is not None and usr1 != f"iter_{last:09d}\n"  # SIGUSR1 saved earlier, training went on
     assert (ckpts / usr1.strip() / "model" / ".metadata").is_file()
-
-
-def test_torchrun_without_the_separator_is_refused(tmp_path: Path) -> None:
-    cmd = torchrun_cmd(["experiment=s2mv_text2world_tiny"], nproc=1)
-    cmd.remove("--")  # torchrun would swallow a "--" right after the module; the engine must notice
-    proc = run(cmd, engine_env(tmp_path))
-    assert proc.returncode != 0
-    assert 'error: Hydra config overrides must be separated with a "--" token.' in proc.stderr
