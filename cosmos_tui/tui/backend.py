@@ -66,10 +66,10 @@ def _as_int(text: Any) -> int | None:
         return None
 
 
-def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> dict[str, int | None] | None:
+def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> tuple[dict[str, int | None], bool]:
     """``trainer.max_iter``, ``checkpoint.save_iter`` and ``checkpoint.keep_last_n`` from the job's
-    ``config.yaml`` (the engine's composed truth), else the preset's overrides; ``None`` while the
-    config is not written yet and the preset does not say."""
+    ``config.yaml`` (the engine's composed truth), else the preset's overrides (``None`` where
+    neither says); and whether the config was there (then it need not be read again)."""
     data: dict[str, Any] = {}
     if job_dir is not None:
         try:
@@ -88,8 +88,7 @@ def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> dict[str, int
         "save_iter": pick("checkpoint", "save_iter"),
         "keep_last_n": pick("checkpoint", "keep_last_n"),
     }
-    settings["from_config"] = 1 if data else 0
-    return settings
+    return settings, bool(data)
 
 
 @dataclass
@@ -103,6 +102,7 @@ class _Watch:
     last: RunSnapshot | None = None
     final: bool = False
     settings: dict[str, int | None] | None = None
+    settings_final: bool = False
     lost_announced: bool = False
 
 
@@ -178,6 +178,7 @@ class Backend:
                     pids=record_roots(record),
                     max_iter=_as_int(override_value(record.preset, "trainer.max_iter")),
                     run_id=record.id,
+                    log_buffer_lines=LOG_VIEW_LINES,
                     disk_free=self.disk_free,
                 )
                 watch = _Watch(monitor, record.active, assigned_devices(record))
@@ -193,8 +194,8 @@ class Backend:
             ended = not record.active
             snap = watch.monitor.poll(exit_code=record.exit_code if ended else None)
             watch.last, watch.final = snap, ended
-            if watch.settings is None or not watch.settings.get("from_config"):
-                watch.settings = _job_settings(watch.monitor.job_dir, record.preset)
+            if not watch.settings_final:
+                watch.settings, watch.settings_final = _job_settings(watch.monitor.job_dir, record.preset)
             events = list(snap.events) if watch.live_when_seen else []
             if ended and record.exit_code is None and watch.live_when_seen and not watch.lost_announced:
                 watch.lost_announced = True
