@@ -52,8 +52,8 @@ def prepare(
     preset: Preset, *, sets: Iterable[str] = (), dryrun: bool = True, environ: dict[str, str] | None = None
 ) -> Prepared:
     """Apply ``sets``, pick a free port, render the command, find the job folder, run preflight.
-    A multi-node preset gets its shared rendezvous id and the engine's warnings for its world
-    size; ``launch.target = "slurm"`` is prepared for sbatch instead."""
+    A multi-node preset gets its shared rendezvous id; ``launch.target = "slurm"`` is prepared
+    for sbatch instead."""
     from cosmos_tui.core import launch, launch_multinode, preflight
 
     preset = apply_sets(preset, sets) if sets else preset
@@ -65,9 +65,7 @@ def prepare(
     preset = launch.with_free_port(preset)
     spec = launch.render(preset, environ)
     job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
-    checks = preflight.run_checks(preset, spec, job.path)
-    if preset.launch.nnodes > 1:
-        checks += [preflight.Check("engine", "warn", w) for w in launch_multinode.warnings(preset)]
+    checks = preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
     notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
     return Prepared(preset, spec, job.path, job.source, tuple(checks), notes)
 

@@ -49,7 +49,9 @@ def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str
     spec = launch.render(node, environ)
     job = launch.resolve_job_dir(node, environ, dryrun=dryrun)
     script = render_sbatch(preset)
-    checks = [c for c in preflight.run_checks(node, spec, job.path) if c.name not in ("port", "gpus")]
+    # Checks of one node's share; the engine's warnings come from the whole job's world size below.
+    skip = ("port", "gpus", "engine")
+    checks = [c for c in preflight.run_checks(node, spec, job.path) if c.name not in skip]
     missing = client.available()
     checks.append(
         preflight.Check("slurm", "fail", missing)
