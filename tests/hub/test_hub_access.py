@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import OTHER_TOKEN
+from hub_world import OTHER_TOKEN
 
 from cosmos_tui.core import hub
 from cosmos_tui.core.hub import AccessStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 
 import pytest
-from conftest import GOOD_TOKEN
+from hub_world import GOOD_TOKEN
 
 from cosmos_tui.core import hub
 from cosmos_tui.core.errors import UserError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import GOOD_TOKEN, WEIGHTS
+from hub_world import GOOD_TOKEN, WEIGHTS
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
@@ -41,7 +41,7 @@ def test_models_show_unknown_id_suggests() -> None:
 
 
 def test_token_never_leaks_through_the_cli(hf_server, monkeypatch, tmp_path) -> None:
-    from conftest import TEST_CATALOG
+    from hub_world import TEST_CATALOG
 
     test_catalog = catalog_mod.parse_catalog(TEST_CATALOG)
     _use_test_catalog(monkeypatch, test_catalog)
@@ -72,7 +72,7 @@ def test_token_never_leaks_through_the_cli(hf_server, monkeypatch, tmp_path) -> 
 
 
 def test_access_exit_code_and_page(hf_server, monkeypatch) -> None:
-    from conftest import TEST_CATALOG
+    from hub_world import TEST_CATALOG
 
     _use_test_catalog(monkeypatch, catalog_mod.parse_catalog(TEST_CATALOG))
     res = runner.invoke(app, ["hf", "access", "acme-2b", "--json"])

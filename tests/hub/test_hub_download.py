@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ENCODER_FILES, WEIGHTS
+from hub_world import ENCODER_FILES, WEIGHTS
 
 from cosmos_tui.core import hub
 from cosmos_tui.core.errors import UserError

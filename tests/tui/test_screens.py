@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import RUN_FAILED, RUN_OK
 from helpers import wait_for
+from tui_world import RUN_FAILED, RUN_OK
 
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
 from cosmos_tui.tui.screens.dialogs import TextDialog

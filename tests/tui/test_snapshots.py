@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import RUN_FAILED, RUN_OK, fake_gpus
 from helpers import wait_for
+from tui_world import RUN_FAILED, RUN_OK, fake_gpus
 
 from cosmos_tui.core.monitor.gpus import GpuSampler
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
