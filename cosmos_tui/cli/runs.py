@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
 from cosmos_tui.cli.preset import SetOption
@@ -59,6 +60,11 @@ def status_text(record: RunRecord) -> str:
     text = f"[{style}]{record.status}[/{style}]" if style else record.status
     if record.exit_code is not None:
         text += f" (exit {record.exit_code})"
+    health = record.health or {}
+    if record.active and health.get("state") == "stalled":
+        text += " [bold red]STALLED[/bold red]"
+    if health.get("flags"):
+        text += " [yellow]" + escape("; ".join(health["flags"])) + "[/yellow]"
     return text
 
 

@@ -114,6 +114,9 @@ class RunRecord:
     """Slurm's last reported state (``PENDING``, ``RUNNING``, ``COMPLETED``, ...)."""
     slurm_script: str | None = None
     """The submitted sbatch script (in the run folder)."""
+    health: dict[str, Any] | None = None
+    """The supervisor's watchdog verdict: ``state`` (running, saving, stalled, finished,
+    crashed...), ``flags`` (NaN loss, unstable loss, low disk, host memory), ``iteration``."""
     schema: int = SCHEMA
     """Record format version."""
 

@@ -4,9 +4,11 @@
 :func:`cosmos_tui.core.runs.lifecycle.start_run` in its own session with stdin from /dev/null, so
 it outlives the CLI or UI that started it and no terminal hang-up reaches it. It runs the recorded
 command with stdout and stderr going to ``console.log`` (a file, never a pipe someone must drain),
-records the torchrun agent's pid and start time and the tree below it, waits, and writes the exit
-code, end time and status. SIGTERM, SIGINT or SIGHUP to the supervisor is forwarded to torchrun as
-SIGTERM (the engine saves and exits). It never imports torch, so it starts fast.
+records the torchrun agent's pid and start time and the tree below it, watches the run headlessly
+(:mod:`cosmos_tui.core.runs.watch`: stalls and NaN losses kept in ``run.json``, the user's
+notification command told), waits, and writes the exit code, end time and status. SIGTERM,
+SIGINT or SIGHUP to the supervisor is forwarded to torchrun as SIGTERM (the engine saves and
+exits). It never imports torch, so it starts fast.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from cosmos_tui.core.runs import outcome, procs, registry
 from cosmos_tui.core.runs.record import CONSOLE_LOG, SUPERVISOR_LOG, TERMINAL, ProcRef, RunRecord
+from cosmos_tui.core.runs.watch import RunWatch
 
 TREE_POLL_S = 1.0
 """How often the tree under the agent is re-recorded (for ``stop`` after the agent is gone)."""
@@ -32,7 +35,12 @@ class Supervisor:
         self.run_dir = Path(run_dir)
         self.log = open(self.run_dir / SUPERVISOR_LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         self.child: subprocess.Popen[bytes] | None = None
+        self.watch: RunWatch | None = None
         self.stop_signal: int | None = None
+        self.tree: dict[int, ProcRef] = {}
+        """Processes seen below the agent (ranks, workers), kept while they live."""
+        self.orphans_note: str | None = None
+        """Set when torchrun ended while some of its ranks still ran (they were waited for)."""
 
     def say(self, message: str) -> None:
         """A timestamped line in ``supervisor.log``."""
@@ -48,6 +56,10 @@ class Supervisor:
                 child.send_signal(signal.SIGTERM)
             except ProcessLookupError:
                 pass
+        elif child is not None:
+            # torchrun is gone but its ranks run on (orphans): they get the SIGTERM themselves.
+            for ref in list(self.tree.values()):
+                procs.signal_if_same(ref, signal.SIGTERM)
 
     def _install_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -91,31 +103,72 @@ class Supervisor:
             status = "stopping" if r.stop_requested or r.status == "stopping" else "running"
             return r.replace(agent=agent, started_at=started, status=status)
 
-        registry.update(self.run_dir, started_change)
+        record = registry.update(self.run_dir, started_change)
         if self.stop_signal is not None and self.child.poll() is None:
             self.child.send_signal(signal.SIGTERM)
+        self.watch = self._start_watch(record)
         code = self._wait(agent)
         self.say(f"torchrun exited with {code}")
         self._finish(code, None)
+        if self.watch is not None:
+            self.watch.tick(code, force=True)  # the end: finished or crashed, announced
+            self.watch.close()
         return code
+
+    def _start_watch(self, record: RunRecord) -> RunWatch | None:
+        try:
+            return RunWatch(record, self.say)
+        except Exception as e:  # watching is a service on top; the run goes on without it
+            self.say(f"no watch for this run: {e!r}")
+            return None
 
     def _wait(self, agent: ProcRef | None) -> int:
         assert self.child is not None
-        seen: dict[int, ProcRef] = {}
         while True:
             try:
-                return self.child.wait(timeout=TREE_POLL_S)
+                code = self.child.wait(timeout=TREE_POLL_S)
+                break
             except subprocess.TimeoutExpired:
                 pass
-            live = procs.descendants(agent)
-            current = {p.pid: p for p in live}
-            if set(current) != set(seen):
-                # Keep what is alive now plus anything recorded earlier that still runs (orphans).
-                merged = {p.pid: p for p in seen.values() if procs.alive(p)}
-                merged.update(current)
-                seen = merged
-                tree = tuple(sorted(seen.values(), key=lambda p: p.pid))
-                registry.update(self.run_dir, lambda r, t=tree: r.replace(procs=t))
+            self._record_tree(procs.descendants(agent))
+        self._wait_for_orphans(code)
+        return code
+
+    def _record_tree(self, live: list[ProcRef]) -> None:
+        current = {p.pid: p for p in live}
+        if set(current) == set(self.tree):
+            return
+        # Keep what is alive now plus anything recorded earlier that still runs (orphans).
+        merged = {p.pid: p for p in self.tree.values() if procs.alive(p)}
+        merged.update(current)
+        self.tree = merged
+        tree = tuple(sorted(merged.values(), key=lambda p: p.pid))
+        registry.update(self.run_dir, lambda r: r.replace(procs=tree))
+
+    def _wait_for_orphans(self, code: int) -> None:
+        """torchrun exited, but when it was killed its ranks are not (they run in their own
+        sessions and keep training and saving). The record stays active until they end, so it
+        never says a run is over while its processes still write checkpoints."""
+        alive = [p for p in self.tree.values() if procs.alive(p)]
+        if not alive:
+            return
+        pids = ", ".join(str(p.pid) for p in alive[:8])
+        self.say(f"torchrun exited with {code} but {len(alive)} of its processes still run ({pids}); waiting")
+        note = (
+            f"torchrun exited with {code} while {len(alive)} of its processes ran on (pids {pids}); "
+            "the run ends when they do (`cosmos-tui runs stop` asks them to save and stop)"
+        )
+        registry.update(self.run_dir, lambda r: r.replace(reason=note) if r.active else r)
+        if self.stop_signal is not None:
+            for ref in alive:
+                procs.signal_if_same(ref, signal.SIGTERM)
+        while alive:
+            time.sleep(TREE_POLL_S / 4)
+            alive = [p for p in alive if procs.alive(p)]
+        self.orphans_note = (
+            f"its {len(self.tree)} process(es) ran on without torchrun until {time.strftime('%H:%M:%S')}"
+        )
+        self.say(self.orphans_note)
 
     def _finish(self, code: int | None, reason: str | None, status: str | None = None) -> None:
         tail = outcome.last_lines(self.run_dir / CONSOLE_LOG, 400, max_bytes=256 << 10)
@@ -126,6 +179,8 @@ class Supervisor:
             stop = r.stop_requested or self.stop_signal is not None
             final = status or outcome.status_for(code if code is not None else 1, stop_requested=stop)
             why = reason or outcome.describe_exit(code if code is not None else 1, tail, stop_requested=stop)
+            if self.orphans_note:
+                why += f"; {self.orphans_note}"
             return r.replace(
                 status=final, exit_code=code, reason=why, ended_at=time.time(), stop_requested=stop
             )

@@ -1,0 +1,85 @@
+"""The supervisor watches its run with no UI open: the verdict lands in run.json and the user's
+notification command hears how the run ended (real torchrun, the test worker script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from runs_helpers import wait_for
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _notify_into(path: Path) -> None:
+    """A user config whose notification command appends each event's JSON to ``path``."""
+    script = f"import sys; open({str(path)!r}, 'a').write(sys.stdin.read() + '\\n')"
+    config = Path(os.environ["COSMOS_TUI_HOME"]) / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"[notify]\ncommand = {json.dumps([sys.executable, '-c', script])}\n")
+
+
+def _events(path: Path, want: int = 1, timeout: float = 15.0) -> list[dict]:
+    """The events the command received, once ``want`` of them arrived (the command runs in the
+    supervisor's background thread) or the timeout passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text() if path.exists() else ""
+        events = [json.loads(line) for line in text.splitlines() if line.strip()]
+        if len(events) >= want or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)
+
+
+def test_a_finished_run_is_announced_without_a_ui(launch_script, tmp_path: Path) -> None:
+    sink = tmp_path / "events.jsonl"
+    _notify_into(sink)
+    rec = launch_script("--steps", "6", "--step-s", "0.05")
+    done = wait_for(
+        rec.id, lambda r: not r.active and r.health is not None and r.health["state"] == "finished"
+    )
+    assert done.status == "finished"
+    events = _events(sink)
+    assert [e["kind"] for e in events] == ["finished"]
+    assert events[0]["run"] == rec.id
+
+
+def test_a_crash_is_announced_and_recorded(launch_script, tmp_path: Path) -> None:
+    sink = tmp_path / "events.jsonl"
+    _notify_into(sink)
+    rec = launch_script("--steps", "50", "--fail-rank", "1", "--code", "3")
+    done = wait_for(
+        rec.id, lambda r: not r.active and r.health is not None and r.health["state"] == "crashed"
+    )
+    assert done.status == "failed"
+    assert [e["kind"] for e in _events(sink)] == ["crashed"]
+
+
+def test_a_broken_config_never_breaks_the_run(launch_script) -> None:
+    config = Path(os.environ["COSMOS_TUI_HOME"]) / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[notify]\ncommand = "curl -d @- http://x"\n')  # a shell string: refused
+    rec = launch_script("--steps", "3", "--step-s", "0.05")
+    done = wait_for(rec.id, lambda r: not r.active)
+    assert done.status == "finished"
+    assert "notifications off" in done.supervisor_log.read_text()
+
+
+def test_runs_list_shows_the_watchdog_verdict(tmp_path: Path) -> None:
+    from cosmos_tui.cli.runs import status_text
+    from cosmos_tui.core.runs.record import RunRecord
+
+    record = RunRecord(
+        id="r",
+        run_dir=tmp_path,
+        preset={},
+        status="running",
+        health={"state": "stalled", "flags": ["NaN/Inf loss at iteration 7"], "iteration": 7},
+    )
+    text = status_text(record)
+    assert "STALLED" in text and "NaN/Inf loss at iteration 7" in text
+    assert "STALLED" not in status_text(record.replace(status="finished", exit_code=0))
