@@ -64,10 +64,37 @@ def _has_mp4(folder: Path) -> bool:
         return False
 
 
-def check_dataset(preset: Preset) -> Check:
-    """The dataset root exists and looks like its layout (folders and mp4s where the loader looks)."""
+def _default_dataset_dir(job_dir: Path | None) -> str | None:
+    """The engine's own ``dataloader_train.dataset.dataset_dir``, from the dry run's config.yaml."""
+    if job_dir is None or not (job_dir / "config.yaml").is_file():
+        return None
+    from cosmos_tui.core.launch import read_config_yaml
+
+    try:
+        data = read_config_yaml(job_dir / "config.yaml")
+        value = data["dataloader_train"]["dataset"]["dataset_dir"]  # type: ignore[index]
+    except Exception:  # an upstream config of another shape: nothing to check against
+        return None
+    return str(value) if value else None
+
+
+def check_dataset(preset: Preset, job_dir: Path | None = None) -> Check:
+    """The dataset root exists and looks like its layout (folders and mp4s where the loader looks).
+
+    The root is ``data.root``, else the experiment's default from the dry run's config.yaml; a
+    relative path is taken from the folder the engine runs in (an upstream checkout's root)."""
     root_text, layout_id = preset.data.root, preset.data.layout
+    source = "data.root"
     if not root_text:
+        root_text, source = _default_dataset_dir(job_dir), "the experiment's default dataset_dir"
+    if not root_text:
+        if preset.engine.kind == "builtin":
+            return Check(
+                "dataset",
+                "fail",
+                "no dataset: data.root is not set and the experiment has no default; "
+                "set one with --set data.root=PATH (`cosmos-tui data synth` makes a small one)",
+            )
         return Check(
             "dataset",
             "warn",
@@ -75,6 +102,17 @@ def check_dataset(preset: Preset) -> Check:
             "set one with --set data.root=PATH",
         )
     root = Path(root_text).expanduser()
+    if not root.is_absolute():
+        try:
+            root = get_adapter(preset.engine.kind).cwd(preset) / root
+        except UserError:
+            root = root.resolve()
+    if source != "data.root" and not root.is_dir():
+        return Check(
+            "dataset",
+            "fail",
+            f"{root} ({source}) is not a folder; point data.root at your dataset with --set data.root=PATH",
+        )
     if not root.is_dir():
         return Check("dataset", "fail", f"{root} is not a folder; point data.root at the dataset root")
     if not layout_id:
@@ -346,7 +384,7 @@ def run_checks(preset: Preset, spec: LaunchSpec | None = None, job_dir: Path | N
     job_dir = job_dir if job_dir is not None else (spec.job_dir if spec else None)
     checks = check_preset(preset)
     checks += check_engine_warnings(preset)
-    checks.append(check_dataset(preset))
+    checks.append(check_dataset(preset, job_dir))
     checks.append(check_port(preset))
     checks += check_output(job_dir)
     checks.append(check_disk_forecast(preset, job_dir))

@@ -13,13 +13,21 @@ _GPU_OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_
 
 _ROOT_CAUSE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", re.S)
 _ERROR_LINE = re.compile(r"^(?:\[rank\d+\]:\s*)?((?:[\w.]+\.)?\w*(?:Error|Exception)\b:?.*)$")
+# The engines' one-line user errors (``error: dataset_dir is not set; pass ...``), with the
+# rank tags of the loguru format or of torchrun.
+_USER_ERROR_LINE = re.compile(r"^(?:\[rank\d+\]:\s*|\[RANK \d+\]\s*)?error:\s*(.+)$")
 
 
 def _last_error(lines: list[str], rank: int | None = None) -> str | None:
-    """The last ``SomethingError: message`` line printed by ``rank`` (when its lines carry the
-    ``[rankN]:`` prefix), else by anyone; torchrun's own ``ChildFailedError`` is skipped."""
+    """The engine's last ``error: ...`` sentence, else the last ``SomethingError: message`` line
+    printed by ``rank`` (when its lines carry the ``[rankN]:`` prefix), else by anyone; torchrun's
+    own ``ChildFailedError`` is skipped."""
     prefix = f"[rank{rank}]:" if rank is not None else None
     candidates = [ln for ln in lines if prefix and ln.startswith(prefix)] or lines
+    for line in reversed(lines):  # an engine's own sentence says it best
+        user = _USER_ERROR_LINE.match(line.strip())
+        if user:
+            return user.group(1)[:300]
     for line in reversed(candidates):
         match = _ERROR_LINE.match(line.strip())
         if match and "ChildFailedError" not in line and "elastic" not in line:
@@ -88,4 +96,7 @@ def describe_exit(exit_code: int, log_tail: list[str] | None = None, *, stop_req
     if match:
         sig = int(match.group(1))
         return f"torchrun exited {exit_code}: a rank was killed by {signal_name(sig)} (signal {sig})"
+    error = _last_error(log_tail or [])
+    if error:
+        return f"torchrun exited {exit_code}: {error}"
     return f"torchrun exited {exit_code}; see console.log for the error"
