@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, to_jsonable, warn
+from cosmos_tui.core.units import human_bytes
 
 ckpt_app = typer.Typer(
     help="Checkpoints: list, verify, export for inference, prune, pin, disk forecast.",
@@ -20,10 +21,6 @@ ckpt_app = typer.Typer(
 )
 
 TargetArg = typer.Argument(..., help="Job dir, its checkpoints/ folder, an iter_N folder, or a run id.")
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
 def _state(c) -> str:
@@ -61,7 +58,7 @@ def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
         table.add_row(
             str(c.iteration),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(c.mtime)),
-            _mb(c.size_bytes),
+            human_bytes(c.size_bytes),
             _state(c),
             "*" if c.is_latest else "",
             "pin" if c.pinned else "",
@@ -69,7 +66,7 @@ def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
             c.layout,
         )
     out.print(table)
-    info(f"{len(found)} checkpoint(s) in {directory}, {_mb(sum(c.size_bytes for c in found))}")
+    info(f"{len(found)} checkpoint(s) in {directory}, {human_bytes(sum(c.size_bytes for c in found))}")
 
 
 @ckpt_app.command("verify")
@@ -128,7 +125,7 @@ def export_cmd(
     if not verdict.ok:
         raise UserError(f"Not exporting: {verdict.message}")
     if not json:
-        info(f"Exporting iteration {chosen.iteration} ({_mb(chosen.size_bytes)}) to {out_dir} ...")
+        info(f"Exporting iteration {chosen.iteration} ({human_bytes(chosen.size_bytes)}) to {out_dir} ...")
     result = export_checkpoint(
         chosen,
         out_dir,
@@ -146,7 +143,9 @@ def export_cmd(
         out.print(str(path))
     if result.skipped:
         warn(f"left out non-tensor entries: {', '.join(result.skipped)}")
-    info(f"Done in {result.seconds:.1f} s ({_mb(result.bytes_written)} written, {rate:.0f} MB/s read).")
+    info(
+        f"Done in {result.seconds:.1f} s ({human_bytes(result.bytes_written)} written, {rate:.0f} MB/s read)."
+    )
 
 
 @ckpt_app.command("prune")
@@ -179,11 +178,15 @@ def prune_cmd(
         return
     for d in plan.decisions:
         verb = "keep  " if d.keep else ("delete" if really else "would delete")
-        out.print(f"{verb} {d.checkpoint.iteration:>10}  {_mb(d.checkpoint.size_bytes):>9}  ({d.reason})")
+        out.print(
+            f"{verb} {d.checkpoint.iteration:>10}  {human_bytes(d.checkpoint.size_bytes):>9}  ({d.reason})"
+        )
     if really:
-        info(f"Deleted {len(removed)} checkpoint(s), freed {_mb(sum(c.size_bytes for c in removed))}.")
+        info(
+            f"Deleted {len(removed)} checkpoint(s), freed {human_bytes(sum(c.size_bytes for c in removed))}."
+        )
     elif plan.to_delete:
-        info(f"Dry run: would free {_mb(plan.bytes_freed)}; run again with --yes to delete.")
+        info(f"Dry run: would free {human_bytes(plan.bytes_freed)}; run again with --yes to delete.")
     else:
         info("Nothing to prune.")
 

@@ -14,10 +14,7 @@ import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
 from cosmos_tui.core.errors import UserError
-
-
-def _gb(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1024**3:.2f} GB"
+from cosmos_tui.core.units import human_bytes
 
 
 def register(app: typer.Typer) -> None:
@@ -155,11 +152,13 @@ def _print_plan(plan, json_: bool) -> None:
         return
     info(f"{plan.model_id} -> {plan.target} ({plan.mode}{', offline' if plan.offline else ''})")
     for f in plan.files:
-        state = (
-            "present" if f.present else (f"resume at {_gb(f.partial_bytes)}" if f.partial_bytes else "fetch")
-        )
-        info(f"  {f.repo_id}/{f.filename}  {_gb(f.size)}  {state}")
-    info(f"to fetch: {_gb(plan.missing_bytes)} of {_gb(plan.total_bytes)}; free: {_gb(plan.free_bytes)}")
+        if f.present:
+            state = "present"
+        else:
+            state = f"resume at {human_bytes(f.partial_bytes)}" if f.partial_bytes else "fetch"
+        info(f"  {f.repo_id}/{f.filename}  {human_bytes(f.size)}  {state}")
+    missing, total, free = (human_bytes(n) for n in (plan.missing_bytes, plan.total_bytes, plan.free_bytes))
+    info(f"to fetch: {missing} of {total}; free: {free}")
     for a in plan.blocked:
         warn(f"{a.repo_id}: {a.status.value}: {a.detail}")
     for u in plan.unresolved:
@@ -175,7 +174,7 @@ def _run_download(plan, quiet: bool) -> list[Path]:
         def line(event) -> None:
             if event.finished and event.file.filename not in done_files and not quiet:
                 done_files.add(event.file.filename)
-                info(f"fetched {event.file.repo_id}/{event.file.filename} ({_gb(event.file.size)})")
+                info(f"fetched {event.file.repo_id}/{event.file.filename} ({human_bytes(event.file.size)})")
 
         return hub.download(plan, progress=line)
 

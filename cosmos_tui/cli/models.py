@@ -7,10 +7,6 @@ import typer
 from cosmos_tui.cli.common import JsonOption, emit_json, out
 
 
-def _gb(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1024**3:.1f} GB"
-
-
 def register(app: typer.Typer) -> None:
     models = typer.Typer(help="Model catalog: list models and show what each needs.", no_args_is_help=True)
 

@@ -104,7 +104,10 @@ def test_wizard_model_step(snap_compare, make_app, size) -> None:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, NewRunScreen))
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#model-table").row_count > 0)
         await pilot.press(*"tiny")
-        await pilot.pause(0.2)
+        table = pilot.app.screen.query_one("#model-table")
+        await wait_for(pilot, lambda: table.row_count > 0 and all("tiny" in k.value for k in table.rows))
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=size, run_before=ready)
 

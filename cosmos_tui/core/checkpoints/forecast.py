@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo
+from cosmos_tui.core.units import human_bytes
 
 WARN_FRACTION = 0.8
 """Warn once the forecast needs more than this share of the free space."""
@@ -49,10 +50,6 @@ def _nearest_existing(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
-
-
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.1f} GB"
 
 
 def forecast_disk(
@@ -91,7 +88,8 @@ def forecast_disk(
             0,
             free_bytes,
         )
-    what = f"{count} more checkpoint(s) x {_gb(size)} = {_gb(needed)}, {_gb(free_bytes)} free"
+    each, total, free = human_bytes(size), human_bytes(needed), human_bytes(free_bytes)
+    what = f"{count} more checkpoint(s) x {each} = {total}, {free} free"
     if needed > free_bytes:
         verdict, message = (
             "fail",

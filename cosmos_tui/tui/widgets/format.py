@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cosmos_tui.core.units import human_bytes
+
 STATUS_STYLE = {
     "created": "dim",
     "starting": "cyan",
@@ -45,15 +47,8 @@ def age(then: float | None, now: float) -> str:
 
 
 def size(num_bytes: int | None) -> str:
-    """Bytes in binary units: ``512 B``, ``1.5 MiB``."""
-    if num_bytes is None:
-        return "–"
-    value = float(num_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+    """Bytes in binary units: ``512 B``, ``1.5 MiB`` (``–`` when unknown)."""
+    return human_bytes(num_bytes, missing="–")
 
 
 def progress(iteration: int | None, max_iter: int | None) -> str:
