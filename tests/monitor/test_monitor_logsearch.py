@@ -7,9 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from monitor_upstream_lines import P1_SPEED, P25_SPEED, T25_HIT, UNSTABLE
 
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor import bytescan
 from cosmos_tui.core.monitor.logsearch import search_file
 
 
@@ -58,3 +61,74 @@ def test_range(log: Path) -> None:
     assert 0 < expected < 40
     assert search_file(log, "Loss: -0", start=start).count == expected
     assert search_file(log, "Loss: -0", end=start).count == 40 - expected
+
+
+# Bytes the case fold could confuse: "*" with newline, NUL with space, control bytes with digits and
+# punctuation, "[" with "{", "@" with "`", CR, and non-ASCII bytes that differ by 0x20.
+TRICKY = b"aAbBzZ09 *\x00\x10\x19[{@`\r\t-|\\_\x7f\xc3\xa9\xe3\x89\xdf\xff\xe0"
+
+
+def _tricky(raw: bytes) -> bytes:
+    return bytes(TRICKY[x % len(TRICKY)] for x in raw)
+
+
+def _reference(data: bytes, needle: bytes, ignore_case: bool) -> list[int]:
+    """Offsets of the lines holding ``needle``, by splitting the file into lines in Python."""
+    fold = (lambda b: b.lower()) if ignore_case else (lambda b: b)
+    offsets, pos = [], 0
+    for line in data.split(b"\n"):
+        if fold(needle) in fold(line):
+            offsets.append(pos)
+        pos += len(line) + 1
+    return offsets
+
+
+@pytest.mark.parametrize(("piece", "sparse"), [(7, 0), (64, 1), (1 << 18, 32)])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(st.binary(max_size=30).map(_tricky), max_size=40),
+    needle=st.text(TRICKY[:-7].decode("ascii"), min_size=1, max_size=4),
+    ignore_case=st.booleans(),
+    window=st.sampled_from([1, 50, 1 << 20]),
+    max_hits=st.sampled_from([0, 3, 1000]),
+)
+def test_literal_search_matches_a_line_split_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int, sparse: int, lines: list[bytes], needle: str,
+    ignore_case: bool, window: int, max_hits: int,
+) -> None:  # fmt: skip
+    """Exact counts and hit offsets whatever the bytes around the needle, the window and piece
+    sizes, and whichever loop (one ``find`` per hit, or ``findall``) counts."""
+    for name, value in [("PIECE", piece), ("PLAIN_PIECE", piece), ("SPARSE", sparse)]:
+        monkeypatch.setattr(bytescan, name, value)
+    path = tmp_path / "mixed.log"
+    data = b"\n".join(lines)
+    path.write_bytes(data)
+    got = search_file(path, needle, ignore_case=ignore_case, window=window, max_hits=max_hits)
+    expected = _reference(data, needle.encode(), ignore_case)
+    assert got.count == len(expected)
+    assert [h.offset for h in got.hits] == expected[:max_hits]
+    assert got.truncated == (len(expected) > max_hits)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([b"MOOV atom * moov ATOM", b"mOOV*ATOM", b"Moov Atom", b"plain"], 2),  # "*" folds like "\n"
+        ([b"moov\x00atom", b"Moov Atom", b"MOOV\x00ATOM moov atom"], 2),  # NUL folds like " "
+        ([b"moov{atom", b"moov[atom", b"MOOV ATOM"], 1),  # "{" folds like "["
+        ([b"Moov Atom", b"plain"], 1),  # nothing to confuse: the fast fold
+    ],
+)
+def test_ignore_case_with_fold_partners(tmp_path: Path, rows: list[bytes], expected: int) -> None:
+    """Pieces holding bytes the fast fold would confuse with the needle or a newline count exactly."""
+    path = tmp_path / "console.log"
+    path.write_bytes(b"\n".join(rows * 3000) + b"\n")
+    query = "moov[atom" if b"moov[atom" in rows else "moov atom"
+    got = search_file(path, query, ignore_case=True, max_hits=3)
+    assert got.count == expected * 3000 and got.truncated
+    assert [h.line for h in got.hits] == [r.decode() for r in rows * 3 if query.encode() in r.lower()][:3]
+
+
+def test_line_break_in_query_is_a_user_error(log: Path) -> None:
+    with pytest.raises(UserError, match="line break"):
+        search_file(log, "Loss\nIteration")

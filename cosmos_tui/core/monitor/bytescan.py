@@ -1,16 +1,24 @@
-"""Memory-speed scanning of big files: line-aligned ``mmap`` windows and literal search.
+"""Memory-speed scanning of big files: line-aligned ``mmap`` windows and literal line search.
 
 A file is mapped one window at a time (so the mapped, resident part stays at one window whatever
 the file size), each window ending on a line boundary. Needles are found with ``mmap.find``, a C
-substring search; Python runs only per hit. For case-insensitive ASCII search, a window is folded
-with one vectorised ``| 0x20`` (numpy) into a reused buffer; the fold also merges a few punctuation
-pairs (``@``/`` ` ``, ``[``/``{``...), so every candidate line is confirmed before it counts.
+substring search, and Python runs only per hit (:func:`find_lines`), or, when every hit counts but
+no line is kept, with no Python per hit at all (:class:`LiteralLines`): the compiled pattern
+``needle[^\n]*`` consumes the rest of each matching line, so ``findall`` yields one (empty) item
+per matching line and its length is the count, as ``grep -c`` counts.
+
+Case-insensitive ASCII search folds the window piece by piece (a few hundred KiB, so the folded
+copy stays in the CPU cache) with one vectorised ``| 0x20`` (numpy) into a reused buffer. That fold
+lower-cases ASCII letters but also merges a few other byte pairs (newline with ``*``, space with
+NUL, ``[`` with ``{``...), so a piece holding any byte that the fold would confuse with a needle
+byte or a newline is instead lower-cased exactly with ``bytes.lower``: results stay exact.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,26 +93,100 @@ def find_lines(
         pos = hay.find(needle, le + 1, hi)
 
 
-class Folder:
-    """Folds windows to lower case for case-insensitive ASCII search, reusing one buffer."""
+PIECE = 256 << 10
+"""Bytes folded at a time for case-insensitive search (small enough to stay in the CPU cache)."""
+PLAIN_PIECE = 4 << 20
+"""Bytes searched at a time for a case-sensitive needle (each piece picks its own loop)."""
+SPARSE = 32
+"""Hits a piece is searched for one by one before it is judged by its density."""
+DENSE_GAP = 4096
+"""Below one hit per this many bytes, counting with ``findall`` beats a ``find`` per hit."""
 
-    def __init__(self) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Where to look for matching lines: ``pattern`` over ``hay[lo:hi]``; a match at ``hay``
+    position ``p`` is at ``p + delta`` in the window's buffer, and ends at its line's end."""
+
+    hay: mmap.mmap | bytes | bytearray
+    lo: int
+    hi: int
+    delta: int
+    pattern: re.Pattern[bytes]
+    """``needle`` then the rest of its line."""
+    needle: bytes
+    eol: bytes
+    """The byte that ends a line in ``hay`` (``*`` in a folded piece)."""
+
+    def count(self, start: int | None = None) -> int:
+        """How many lines of ``hay[start:hi]`` (default ``hay[lo:hi]``) hold the needle: one
+        ``find`` per hit while hits are sparse, then one ``findall`` for the rest once they are
+        dense (``findall`` costs no Python per hit, but scans slower than ``find``)."""
+        find, needle, eol, hi = self.hay.find, self.needle, self.eol, self.hi
+        first = self.lo if start is None else start
+        pos = find(needle, first, hi)
+        n = 0
+        while pos >= 0:
+            if n >= SPARSE and pos - first < n * DENSE_GAP:
+                return n + len(self.pattern.findall(self.hay, pos, hi))
+            n += 1
+            end = find(eol, pos, hi)
+            if end < 0:
+                break
+            pos = find(needle, end + 1, hi)
+        return n
+
+
+class LiteralLines:
+    """Lines holding one literal needle, optionally ignoring ASCII case, piece by piece."""
+
+    def __init__(self, needle: bytes, *, ignore_case: bool = False) -> None:
+        if not needle or b"\n" in needle:
+            raise ValueError("the needle must be one line of at least one byte")
+        if ignore_case and not needle.isascii():
+            raise ValueError("case-insensitive literal search needs an ASCII needle")
+        self.ignore_case = ignore_case
+        self.needle = needle.lower() if ignore_case else needle
+        self._exact = re.compile(re.escape(self.needle) + rb"()[^\n]*")
+        # The | 0x20 fold: letters meet their other case (exact); any other byte b meets b ^ 0x20,
+        # and a newline becomes "*". A piece without those partners is searched folded, with "*"
+        # ending lines; one with them is lower-cased exactly.
+        self._folded = bytes(c | 0x20 for c in needle)
+        self._fast = re.compile(re.escape(self._folded) + rb"()[^*]*")
+        partners = {c ^ 0x20 for c in needle if not (65 <= c <= 90 or 97 <= c <= 122)} | {0x2A}
+        self._partners = [bytes([c]) for c in sorted(partners)]
         self._buf = bytearray()
 
-    def fold(self, w: Window) -> bytearray:
-        """A buffer whose ``[w.lo:w.hi]`` is ``w.buf[w.lo:w.hi]`` with bit 0x20 set on every byte
-        (ASCII letters lower-cased; newlines are NOT preserved, use ``w.buf`` for line bounds)."""
+    def pieces(self, w: Window) -> Iterator[Piece]:
+        """The line-aligned pieces of window ``w`` to search, in order."""
+        size = PIECE if self.ignore_case else PLAIN_PIECE
+        lo = w.lo
+        while lo < w.hi:
+            if not self.ignore_case:  # one long find skips a stretch without hits at full speed
+                first = w.buf.find(self.needle, lo, w.hi)
+                if first < 0:
+                    return
+                lo = max(lo, w.buf.rfind(b"\n", lo, first) + 1)
+            hi = w.buf.find(b"\n", min(lo + size, w.hi) - 1, w.hi) + 1 or w.hi
+            if not self.ignore_case:
+                yield Piece(w.buf, lo, hi, 0, self._exact, self.needle, b"\n")
+            elif any(w.buf.find(p, lo, hi) >= 0 for p in self._partners):
+                yield Piece(w.buf[lo:hi].lower(), 0, hi - lo, lo, self._exact, self.needle, b"\n")
+            else:
+                yield Piece(self._fold(w.buf, lo, hi), 0, hi - lo, lo, self._fast, self._folded, b"*")
+            lo = hi
+
+    def _fold(self, buf: mmap.mmap, lo: int, hi: int) -> bytearray:
         import numpy as np
 
-        if len(self._buf) < w.hi:
-            self._buf = bytearray(w.hi)
-        src = np.frombuffer(w.buf, dtype=np.uint8, count=w.hi - w.lo, offset=w.lo)
-        dst = np.frombuffer(self._buf, dtype=np.uint8, count=w.hi - w.lo, offset=w.lo)
-        np.bitwise_or(src, 0x20, out=dst)
-        del src, dst  # release the exported buffers so the window can be unmapped
+        n = hi - lo
+        if len(self._buf) < n:
+            self._buf = bytearray(max(n, PIECE + (PIECE >> 2)))
+        src = np.frombuffer(buf, dtype=np.uint8, count=n, offset=lo)
+        np.bitwise_or(src, 0x20, out=np.frombuffer(self._buf, dtype=np.uint8, count=n))
+        del src  # release the exported buffer so the window can be unmapped
         return self._buf
 
-
-def fold_needle(needle: bytes) -> bytes:
-    """``needle`` folded the way :meth:`Folder.fold` folds a window."""
-    return bytes(b | 0x20 for b in needle)
+    def count(self, w: Window) -> int:
+        """How many lines of window ``w`` hold the needle."""
+        return sum(p.count() for p in self.pieces(w))

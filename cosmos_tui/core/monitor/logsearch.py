@@ -1,29 +1,22 @@
 """Searching a whole log, however big, at memory speed.
 
-The file is mapped one line-aligned window at a time (:mod:`.bytescan`). A plain query is found
-with ``mmap.find`` (C substring search), a case-insensitive ASCII query in a folded copy of the
-window, and a regex with a compiled bytes pattern over the whole window; Python code runs only per
-hit, never per line. Results count matching lines, as ``grep -c`` does.
+The file is mapped one line-aligned window at a time (:mod:`.bytescan`). A literal query (exact, or
+ignoring ASCII case) is matched by :class:`.bytescan.LiteralLines`, whose pattern consumes the rest
+of each matching line: Python code runs once per kept hit, and once the first ``max_hits`` lines
+are kept the rest are only counted, with no Python per line or per hit. A regex runs as a compiled
+bytes pattern over the whole window, with Python per hit. Results count matching lines, as
+``grep -c`` does.
 """
 
 from __future__ import annotations
 
-import mmap
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.monitor.bytescan import (
-    WINDOW,
-    Folder,
-    Window,
-    find_lines,
-    fold_needle,
-    line_bounds,
-    windows,
-)
+from cosmos_tui.core.monitor.bytescan import WINDOW, LiteralLines, Window, line_bounds, windows
 from cosmos_tui.core.monitor.logline import strip_ansi
 
 
@@ -66,7 +59,10 @@ def search_file(
     expression with ``regex=True``)."""
     if not query:
         raise UserError("The search query is empty; type some text to search for.")
+    if "\n" in query:
+        raise UserError("The search query holds a line break; search for text within one line.")
     pattern: re.Pattern[bytes] | None = None
+    literal: LiteralLines | None = None
     needle = query.encode()
     if regex or (ignore_case and not query.isascii()):
         try:
@@ -75,44 +71,36 @@ def search_file(
             raise UserError(
                 f"The search pattern {query!r} is not a valid regular expression ({e})."
             ) from None
-    fold = ignore_case and pattern is None
-    folder = Folder() if fold else None
-    lowered = needle.lower()
+    else:
+        literal = LiteralLines(needle, ignore_case=ignore_case)
     count = 0
     hits: list[SearchHit] = []
     scanned = 0
+
+    def keep(w: Window, ls: int, le: int) -> None:
+        hits.append(SearchHit(w.base + ls, strip_ansi(w.buf[ls:le].decode("utf-8", "replace"))))
+
     for w in windows(path, start=start, end=end, window=window):
         scanned += w.hi - w.lo
         if pattern is not None:
-            bounds = _regex_lines(w, pattern)
-        elif folder is not None:
-            bounds = find_lines(folder.fold(w), fold_needle(needle), w.lo, w.hi, lines=w.buf)
-        else:
-            if len(hits) >= max_hits:  # only counting now: two C calls per matching line
-                count += _count_lines(w.buf, needle, w.lo, w.hi)
+            for ls, le in _regex_lines(w, pattern):
+                count += 1
+                if len(hits) < max_hits:
+                    keep(w, ls, le)
+            continue
+        assert literal is not None
+        for piece in literal.pieces(w):
+            if len(hits) >= max_hits:
+                count += piece.count()
                 continue
-            bounds = find_lines(w.buf, needle, w.lo, w.hi)
-        for ls, le in bounds:
-            raw = w.buf[ls:le]
-            if fold and lowered not in raw.lower():
-                continue  # the 0x20 fold also merges a few punctuation pairs
-            count += 1
-            if len(hits) < max_hits:
-                hits.append(SearchHit(w.base + ls, strip_ansi(raw.decode("utf-8", "replace"))))
+            for m in piece.pattern.finditer(piece.hay, piece.lo, piece.hi):
+                count += 1
+                s, le = m.start() + piece.delta, m.end() + piece.delta
+                keep(w, max(w.buf.rfind(b"\n", w.lo, s) + 1, w.lo), le)
+                if len(hits) >= max_hits:
+                    count += piece.count(m.end())
+                    break
     return SearchResult(count, tuple(hits), count > len(hits), scanned)
-
-
-def _count_lines(buf: mmap.mmap, needle: bytes, lo: int, hi: int) -> int:
-    count = 0
-    find = buf.find
-    pos = find(needle, lo, hi)
-    while pos >= 0:
-        count += 1
-        nl = find(b"\n", pos, hi)
-        if nl < 0:
-            break
-        pos = find(needle, nl + 1, hi)
-    return count
 
 
 def _regex_lines(w: Window, pattern: re.Pattern[bytes]) -> Iterator[tuple[int, int]]:
