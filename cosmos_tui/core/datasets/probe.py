@@ -68,6 +68,8 @@ def probe_video(path: str | Path, *, deep: bool = False) -> VideoInfo:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate
         ctx = stream.codec_context
+        if ctx is None:
+            raise ProbeError("no decoder for its video stream")
         info = VideoInfo(
             frames=int(stream.frames or 0),
             fps=float(rate) if rate else 0.0,

@@ -100,3 +100,33 @@ def describe_exit(exit_code: int, log_tail: list[str] | None = None, *, stop_req
     if error:
         return f"torchrun exited {exit_code}: {error}"
     return f"torchrun exited {exit_code}; see console.log for the error"
+
+
+_ENOSPC = re.compile(r"No space left on device|Errno 28\b|ENOSPC")
+LOW_DISK_FRACTION = 0.05
+"""A filesystem with less than this share free (and under 1 GiB) counts as full after a failure."""
+
+
+def disk_full_note(job_dir: str | Path | None, log_tail: list[str] | None = None) -> str | None:
+    """``the disk is full ...`` when the log says ENOSPC or the job folder's filesystem is (nearly)
+    full; torch's own message for a failed write ("unexpected pos ...") does not say so."""
+    import shutil
+
+    said = bool(_ENOSPC.search("\n".join(log_tail or [])))
+    where, free, total = None, None, None
+    if job_dir:
+        where = Path(job_dir)
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        try:
+            usage = shutil.disk_usage(where)
+            free, total = usage.free, usage.total
+        except OSError:
+            pass
+    nearly_full = free is not None and total and free < min(1 << 30, LOW_DISK_FRACTION * total)
+    if not (said or nearly_full):
+        return None
+    text = "the disk is full (No space left on device)"
+    if free is not None:
+        text += f": {free / 2**20:.0f} MiB free under {where}"
+    return text + "; free space or point the output root elsewhere, then resume from the last checkpoint"

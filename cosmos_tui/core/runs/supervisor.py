@@ -181,6 +181,9 @@ class Supervisor:
             why = reason or outcome.describe_exit(code if code is not None else 1, tail, stop_requested=stop)
             if self.orphans_note:
                 why += f"; {self.orphans_note}"
+            if not reason and code not in (0, None) and not stop:
+                full = outcome.disk_full_note(r.job_dir, tail)
+                why += f"; {full}" if full else ""
             return r.replace(
                 status=final, exit_code=code, reason=why, ended_at=time.time(), stop_requested=stop
             )
