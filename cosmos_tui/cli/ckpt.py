@@ -273,3 +273,78 @@ def forecast_cmd(
 def register(app: typer.Typer) -> None:
     """Add the ``ckpt`` group to the root app."""
     app.add_typer(ckpt_app, name="ckpt")
+
+
+def _engine_of(target: str, repo: Path | None) -> tuple[str, Path | None, str]:
+    """(engine kind, checkout, its python) for a run id; for a folder, what ``--repo`` says."""
+    import sys
+
+    from cosmos_tui.core.engines.base import get_adapter
+    from cosmos_tui.core.errors import UserError
+    from cosmos_tui.core.presets import preset_from_dict
+
+    if repo is not None or "/" in target or Path(target).exists():
+        return ("upstream" if repo else "builtin"), repo, sys.executable
+    from cosmos_tui.core.runs import get_run
+
+    record = get_run(target, reconcile_=False)
+    preset = preset_from_dict(record.preset, source=f"run {record.id}")
+    if preset.engine.kind == "builtin":
+        return "builtin", None, sys.executable
+    adapter = get_adapter(preset.engine.kind)
+    try:
+        return preset.engine.kind, adapter.cwd(preset), adapter.python(preset)
+    except UserError:
+        return preset.engine.kind, None, sys.executable
+
+
+@ckpt_app.command("convert")
+def convert_cmd(
+    target: str = TargetArg,
+    iteration: int | None = typer.Option(None, "--iter", help="Iteration (default: latest complete)."),
+    repo: Path | None = typer.Option(
+        None, "--repo", help="Upstream checkout (default: the run's engine.repo when TARGET is a run)."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Replace existing output files."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be done; write nothing."),
+    json: bool = JsonOption,
+) -> None:
+    """Make a checkpoint ready for its engine's inference, the way upstream documents it.
+
+    DCP (builtin, Transfer2.5, Predict2.5): `model.pt`, `model_ema_fp32.pt` and
+    `model_ema_bf16.pt` beside the step folder's parts, by the checkout's
+    `scripts/convert_distcp_to_pt.py` when there is one, else by `ckpt export`. Predict1: the
+    post-trained EMA file placed at `checkpoints/Cosmos-Predict1-7B-SingleToMultiView_post-trained/model.pt`
+    in the checkout, and the inference command printed.
+    """
+    from cosmos_tui.core.checkpoints.export import find_checkpoint
+    from cosmos_tui.core.engines import conversion
+    from cosmos_tui.core.errors import UserError
+
+    _, found = _scan(target)
+    chosen = find_checkpoint(found, iteration)
+    kind, checkout, python = _engine_of(target, repo)
+    if chosen.layout == "pt":
+        if checkout is None:
+            raise UserError("placing a Predict1 checkpoint needs its checkout; pass --repo PATH")
+        ema = chosen.path.parent / f"iter_{chosen.iteration:09d}_ema_model.pt"
+        plan = conversion.place_p1_ema(ema, checkout, yes=yes, dry_run=dry_run)
+    else:
+        plan = conversion.convert_dcp(chosen.path, repo=checkout, python=python, yes=yes, dry_run=dry_run)
+    if json:
+        emit_json(
+            {"method": plan.method, "source": plan.source, "outputs": plan.outputs, "shell": plan.shell()}
+        )
+        return
+    verb = "Would write" if dry_run else "Wrote"
+    for path in plan.outputs:
+        out.print(str(path))
+    what = f"{kind} checkpoint, iteration {chosen.iteration}"
+    info(f"{verb} {len(plan.outputs)} file(s) by {plan.method} ({what}).")
+    info(f"Equivalent commands:\n{plan.shell()}")
+    if chosen.layout == "pt":
+        info(
+            "Run inference from the checkout with "
+            f"`python {conversion.P1_INFERENCE_SCRIPT} --checkpoint_dir checkpoints "
+            f"--diffusion_transformer_dir {conversion.POSTTRAINED_DIR} ...` (see its --help for the prompts)."
+        )

@@ -5,6 +5,7 @@ converted / placed for inference by the upstream conversion code."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 from replay_engine.checkout import make_fake_checkout
+from typer.testing import CliRunner
 
+from cosmos_tui.cli.app import app
 from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.engines.conversion import convert_dcp, place_p1_ema
 from cosmos_tui.core.errors import UserError
@@ -74,8 +77,10 @@ def test_transfer25_run_monitor_checkpoints_and_conversion(tmp_path: Path) -> No
         (3, "dcp", True, False, True),
         (6, "dcp", True, True, True),
     ]
-    plan = convert_dcp(ckpts[-1].path, repo=repo, python=sys.executable)
-    assert plan.method == "upstream-script"
+    # `ckpt convert RUN` finds the run's checkout and runs its own converter.
+    done = CliRunner().invoke(app, ["ckpt", "convert", record.id, "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["method"] == "upstream-script"
     bf16 = torch.load(ckpts[-1].path / "model_ema_bf16.pt", weights_only=True)
     full = torch.load(ckpts[-1].path / "model.pt", weights_only=True)
     assert set(bf16) == {"net.w", "net.b"} and bf16["net.w"].dtype == torch.bfloat16
@@ -101,9 +106,11 @@ def test_predict1_run_checkpoints_and_inference_placement(tmp_path: Path) -> Non
         (6, "pt", True, True),
     ]
     ema = job / "checkpoints" / "iter_000000006_ema_model.pt"
-    plan = place_p1_ema(ema, repo)
+    done = CliRunner().invoke(app, ["ckpt", "convert", record.id, "--json"])
+    assert done.exit_code == 0, done.output
+    plan = json.loads(done.stdout)
     dest = repo / "checkpoints" / "Cosmos-Predict1-7B-SingleToMultiView_post-trained" / "model.pt"
-    assert plan.outputs == (dest,)
+    assert plan["method"] == "place-ema" and plan["outputs"] == [str(dest)]
     placed, source = torch.load(dest, weights_only=True), torch.load(ema, weights_only=True)
     assert placed.keys() == source.keys() and all(torch.equal(placed[k], source[k]) for k in source)
     with pytest.raises(UserError, match="pass --yes"):
