@@ -89,7 +89,8 @@ def _write_atomic(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def _fault(iteration: int, rank: int) -> None:
+def fault(iteration: int, rank: int) -> None:
+    """Fault injection (see ``FAULT_ENV``); a no-op unless the tests set it."""
     spec = os.environ.get(FAULT_ENV, "")
     if spec.startswith("kill_in_save:"):
         _, it, rk = spec.split(":")
@@ -97,15 +98,12 @@ def _fault(iteration: int, rank: int) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def save(
-    ckpt_dir: Path,
-    iteration: int,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler_state: dict[str, Any],
-    rank: int,
-) -> bool:
-    """Save all four parts of ``iteration`` (a collective); returns False when it already exists."""
+def prepare(ckpt_dir: Path, iteration: int, rank: int) -> Path | None:
+    """Decide (rank 0) and agree (all ranks) whether ``iteration`` is saved; returns its staging folder.
+
+    A collective. None when a complete step folder already exists (a step is never written twice);
+    an incomplete one not ours is moved aside, and our own unfinished ``.partial`` is cleared.
+    """
     final = ckpt_dir / step_name(iteration)
     staging = ckpt_dir / f"{step_name(iteration)}.partial"
     decision = [True]
@@ -122,23 +120,49 @@ def save(
         if decision[0] and staging.exists():
             shutil.rmtree(staging)  # our own unfinished save from a crashed run
     dist.broadcast_object_list(decision, src=0)
-    if not decision[0]:
-        return False
-    states = {
+    return staging if decision[0] else None
+
+
+def finalize(ckpt_dir: Path, iteration: int) -> None:
+    """Rank 0, once every rank wrote every part: rename the staging folder, then move the pointer."""
+    final = ckpt_dir / step_name(iteration)
+    (ckpt_dir / f"{final.name}.partial").rename(final)
+    _write_atomic(ckpt_dir / POINTER, f"{final.name}\n")
+    print(f"Saving last checkpoint file {final.name}", flush=True)
+
+
+def training_state(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler_state: dict[str, Any], iteration: int
+) -> dict[str, Any]:
+    """The four parts' state dicts (model and optim hold the live sharded tensors)."""
+    return {
         "model": get_model_state_dict(model),
         "optim": get_optimizer_state_dict(model, optimizer),
         "scheduler": scheduler_state,
         "trainer": {"iteration": iteration, "grad_scaler": {}},
     }
+
+
+def save(
+    ckpt_dir: Path,
+    iteration: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler_state: dict[str, Any],
+    rank: int,
+) -> bool:
+    """Save all four parts of ``iteration`` (a collective); returns False when it already exists."""
+    staging = prepare(ckpt_dir, iteration, rank)
+    if staging is None:
+        return False
+    states = training_state(model, optimizer, scheduler_state, iteration)
     for part in PARTS:
         dcp.save(states[part], checkpoint_id=str(staging / part))
         if part == "model":
-            _fault(iteration, rank)
+            fault(iteration, rank)
     dist.barrier()
     if rank == 0:
-        staging.rename(final)
-        _write_atomic(ckpt_dir / POINTER, f"{final.name}\n")
-        print(f"Saving last checkpoint file {final.name}", flush=True)
+        finalize(ckpt_dir, iteration)
     dist.barrier()
     return True
 

@@ -143,6 +143,7 @@ def _validate(cfg: Config) -> None:
         "model.hidden": cfg.model.hidden,
         "model.depth": cfg.model.depth,
         "model.heads": cfg.model.heads,
+        "model.ema.every_n": cfg.model.ema.every_n,
     }
     for dotted, value in positive.items():
         if value < 1:

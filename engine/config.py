@@ -72,6 +72,9 @@ class TrainerConfig:
     """Recompute block activations in backward to save memory."""
     bf16: bool = True
     """bf16 autocast and FSDP2 bf16 parameters on GPU (CPU always trains in fp32)."""
+    fsdp_reshard_after_forward: bool = True
+    """FSDP2: free each block's gathered parameters after forward and gather again in backward
+    (less memory); ``false`` keeps them until backward (no second gather: faster on one GPU)."""
     callbacks: dict[str, Any] = field(default_factory=lambda: {"iter_speed": {"every_n": 10, "hit_thres": 5}})
     """Callback settings by name, as upstream (``iter_speed.every_n``, ``iter_speed.hit_thres``)."""
 
@@ -90,6 +93,11 @@ class CheckpointConfig:
     """Keep only the newest N complete checkpoints (0 keeps all)."""
     export_pt: bool = False
     """Also write ``iter_%09d_reg_model.pt`` and ``iter_%09d_ema_model.pt`` next to each save."""
+    async_save: bool = False
+    """Copy the state to host memory beside the next step's compute and write it in a background
+    thread (DCP over its own gloo group); the pointer still moves only once every part is complete."""
+    save_at_end: bool = True
+    """Save when training reaches ``trainer.max_iter`` (benchmarks turn it off)."""
 
 
 @dataclass
@@ -138,6 +146,8 @@ class EMAConfig:
     """Keep EMA weights."""
     beta: float = 0.999
     """Decay per optimizer step."""
+    every_n: int = 1
+    """Update the EMA every N optimizer steps (with decay ``beta ** N``), to take it off most steps."""
 
 
 @dataclass

@@ -58,18 +58,26 @@ class DiffusionModel(nn.Module):
             self.net_ema = net_ema
 
 
-def shard(model: DiffusionModel, device: torch.device, bf16: bool) -> DiffusionModel:
-    """Apply FSDP2 per block, then to each network's root; parameters become DTensors sharded over ranks."""
+def shard(
+    model: DiffusionModel, device: torch.device, bf16: bool, reshard_after_forward: bool = True
+) -> DiffusionModel:
+    """Apply FSDP2 per block, then to each network's root; parameters become DTensors sharded over ranks.
+
+    ``reshard_after_forward=False`` keeps each block's gathered parameters from forward to backward.
+    The EMA copy is never run forward in training, so it always reshards.
+    """
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-    kwargs = {}
+    kwargs: dict = {}
     if device.type == "cuda" and bf16:
         kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-    nets = [model.net, *([model.net_ema] if hasattr(model, "net_ema") else [])]
-    for net in nets:
+    nets = [(model.net, reshard_after_forward)]
+    if hasattr(model, "net_ema"):
+        nets.append((model.net_ema, True))
+    for net, reshard in nets:
         for block in net.blocks:
-            fully_shard(block, **kwargs)
-        fully_shard(net, **kwargs)  # the root group: embeddings, final layer
+            fully_shard(block, reshard_after_forward=reshard, **kwargs)
+        fully_shard(net, reshard_after_forward=reshard, **kwargs)  # the root: embeddings, final layer
     return model
 
 

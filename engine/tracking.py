@@ -65,13 +65,16 @@ class IterSpeed:
         self.timer_start: float | None = None
         self.last_speed: float | None = None
 
-    def on_step_end(self, iteration: int, loss: float) -> None:
-        """Print the line for ``iteration`` (rank 0 only calls this)."""
+    def on_step_end(self, iteration: int, loss: float | torch.Tensor) -> None:
+        """Print the line for ``iteration`` (rank 0 only calls this).
+
+        ``loss`` may be a device tensor: it is read (a host sync) only when a line is printed.
+        """
         now = time.time()
         if self.hit_counter < self.hit_thres:
             log.info(
                 f"Iteration {iteration}: Hit counter: {self.hit_counter + 1}/{self.hit_thres} | "
-                f"Loss: {loss:.4f} | Time: {now - self.last_hit_time:.2f}s"
+                f"Loss: {float(loss):.4f} | Time: {now - self.last_hit_time:.2f}s"
             )
             self.hit_counter += 1
             self.last_hit_time = now
@@ -81,7 +84,7 @@ class IterSpeed:
         if self.timer_start is not None:
             speed = (now - self.timer_start) / self.every_n
             self.last_speed = speed
-            log.info(f"{iteration} : iter_speed {speed:.2f} seconds per iteration | Loss: {loss:.4f}")
+            log.info(f"{iteration} : iter_speed {speed:.2f} seconds per iteration | Loss: {float(loss):.4f}")
         self.timer_start = now
 
 

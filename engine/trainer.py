@@ -1,0 +1,273 @@
+"""The training state and one optimizer step, shared by ``cosmos_engine.train`` and the benchmarks.
+
+:class:`Trainer` builds the network (same init on every rank), resumes or loads initial weights,
+shards with FSDP2, makes the optimizer and the data loader, and runs steps. A step reads the
+host only at logging iterations: losses and the gradient norm stay on the device otherwise, so
+the host queues the next step while the GPU works. EMA is a foreach lerp on the local shards,
+optionally every N steps. Saves are synchronous, or asynchronous (``checkpoint.async_save``,
+:mod:`cosmos_engine.async_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from cosmos_engine import checkpoint as ckpt
+from cosmos_engine import log as engine_log
+from cosmos_engine.compose import n_views
+from cosmos_engine.config import Config
+
+
+def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any, int]:
+    """Network (same init on every rank), initial or resumed weights, FSDP2, optimizer.
+
+    Returns ``(net, model, optimizer, start_iteration)``. Resume from the job's own latest complete
+    checkpoint restores everything; otherwise ``checkpoint.load_path`` gives the initial weights:
+    a consolidated ``.pt`` is loaded before sharding, a DCP folder after.
+    """
+    from cosmos_engine.model import VideoDiT, count_params
+    from cosmos_engine.parallel import DiffusionModel, shard
+
+    log = engine_log.get()
+    torch.manual_seed(cfg.trainer.seed)
+    with torch.device(d.device):  # on GPU, initialise there (a 2B model is slow to build on CPU)
+        net = VideoDiT(cfg.model)
+        net.init_weights()
+    net_ema = copy.deepcopy(net) if cfg.model.ema.enabled else None
+    model = DiffusionModel(net, net_ema)
+    found = [ckpt.latest_iteration(ckpt_dir) if rank == 0 else None]
+    dist.broadcast_object_list(found, src=0)  # every rank resumes from what rank 0 found
+    latest = found[0]
+    load_path = Path(cfg.checkpoint.load_path).expanduser() if cfg.checkpoint.load_path else None
+    if latest is None and load_path is not None and load_path.suffix == ".pt":
+        ckpt.load_consolidated(load_path, model, cfg.model.ema.enabled)
+        if rank == 0:
+            log.info(f"Loaded consolidated checkpoint {load_path}")
+    net.activation_checkpointing = cfg.trainer.activation_checkpointing
+    if cfg.trainer.compile:
+        for block in net.blocks:
+            block.compile()
+    model = shard(model, d.device, cfg.trainer.bf16, cfg.trainer.fsdp_reshard_after_forward)
+    if rank == 0:
+        log.info(f"Model parameters: {count_params(net):,} (net), experiment {cfg.experiment or '-'}")
+    fused = d.device.type == "cuda"  # one fused kernel for all parameters on GPU; foreach on CPU
+    opt = torch.optim.AdamW(
+        net.parameters(),
+        lr=cfg.optimizer.lr,
+        betas=tuple(cfg.optimizer.betas),
+        eps=cfg.optimizer.eps,
+        weight_decay=cfg.optimizer.weight_decay,
+        fused=fused,
+        foreach=not fused,
+    )
+    start = 0
+    if latest is not None:
+        state = ckpt.load_parts(ckpt_dir / ckpt.step_name(latest), model, opt, ckpt.PARTS)
+        start = int(state["trainer"]["iteration"])
+        if rank == 0:
+            log.info(f"Resuming from checkpoint {ckpt_dir / ckpt.step_name(latest)} at iteration {start}")
+    elif load_path is not None and load_path.suffix != ".pt":
+        step_dir = ckpt.dcp_step_dir(load_path)
+        parts = ckpt.PARTS if cfg.checkpoint.load_training_state else ("model",)
+        state = ckpt.load_parts(step_dir, model, opt, parts)
+        if "trainer" in state:
+            start = int(state["trainer"]["iteration"])
+        if rank == 0:
+            log.info(f"Loaded {', '.join(parts)} from {step_dir}")
+    return net, model, opt, start
+
+
+class Trainer:
+    """Everything one rank needs to train: model, optimizer, loader, tracker, checkpointer."""
+
+    def __init__(self, cfg: Config, d: Any, rank: int, dataset: Any) -> None:
+        from cosmos_engine.model import flops_per_sample
+        from cosmos_engine.sampler import build_loader
+        from cosmos_engine.schedule import lr_lambda
+        from cosmos_engine.tracking import IterSpeed, Tracker, peak_flops
+
+        self.cfg, self.d, self.rank = cfg, d, rank
+        self.log = engine_log.get()
+        self.job_dir = cfg.job.path_local
+        self.ckpt_dir = self.job_dir / "checkpoints"
+        if d.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls outside autocast
+            torch.backends.cudnn.allow_tf32 = True
+        self.net, self.model, self.opt, self.start = build(cfg, d, rank, self.ckpt_dir)
+        self.lr_at = lr_lambda(cfg.scheduler, cfg.trainer.max_iter)
+        self.accum, self.bsz = cfg.trainer.grad_accum_iter, cfg.dataloader_train.batch_size
+        self.loader = build_loader(
+            dataset,
+            batch_size=self.bsz,
+            num_workers=cfg.dataloader_train.num_workers,
+            pin_memory=cfg.dataloader_train.pin_memory and d.device.type == "cuda",
+            rank=d.rank,
+            world_size=d.world_size,
+            seed=cfg.trainer.seed,
+            start_sample=self.start * self.accum * self.bsz,
+        )
+        self.batches = iter(self.loader)
+        ds = cfg.dataloader_train.dataset
+        pt, ph, pw = cfg.model.patch_size
+        views = n_views(cfg)
+        self.tokens_per_sample = (
+            views * (ds.num_frames // pt) * (ds.video_size[0] // ph) * (ds.video_size[1] // pw)
+        )
+        self.flops_per_sample = flops_per_sample(
+            cfg.model, views, ds.num_frames, list(ds.video_size), ds.max_text_len
+        )
+        self.peak = peak_flops(d.device)
+        speed_cfg = cfg.trainer.callbacks.get("iter_speed") or {}
+        self.iter_speed = IterSpeed(int(speed_cfg.get("every_n", 10)), int(speed_cfg.get("hit_thres", 5)))
+        self.tracker = None
+        if rank == 0:
+            self.job_dir.mkdir(parents=True, exist_ok=True)
+            self.tracker = Tracker(self.job_dir, cfg.job.wandb_mode, cfg.job, dataclasses.asdict(cfg))
+        self.autocast = torch.autocast(
+            "cuda", dtype=torch.bfloat16, enabled=d.device.type == "cuda" and cfg.trainer.bf16
+        )
+        self.async_saver = None
+        if cfg.checkpoint.async_save:
+            from cosmos_engine.async_checkpoint import AsyncCheckpointer
+
+            self.async_saver = AsyncCheckpointer(d.device)
+        self.window_losses: list[torch.Tensor] = []
+        self.window_start = time.time()
+        self.window_iters = 0
+        self.last_lr = cfg.optimizer.lr
+        self.saved_at = self.start
+        """The last iteration saved (or resumed from)."""
+
+    def step(self, iteration: int) -> None:
+        """One optimizer step (with its micro-batches), EMA, progress line and metrics."""
+        from cosmos_engine.flow import flow_loss
+        from cosmos_engine.parallel import ema_update
+
+        cfg, d = self.cfg, self.d
+        self.model.train()
+        step_loss = torch.zeros((), device=d.device)
+        for micro in range(self.accum):
+            batch = {k: v.to(d.device, non_blocking=True) for k, v in next(self.batches).items()}
+            gen = torch.Generator(device=d.device).manual_seed(
+                ((cfg.trainer.seed * 1_000_003 + iteration) * 1009 + micro) * 8191 + d.rank
+            )
+            self.net.set_requires_gradient_sync(micro == self.accum - 1)
+            with self.autocast:
+                loss = flow_loss(self.net, batch, gen, cfg.model.task) / self.accum
+            loss.backward()
+            step_loss += loss.detach().float()
+        clip = cfg.trainer.grad_clip_norm if cfg.trainer.grad_clip_norm > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), clip)
+        lr = cfg.optimizer.lr * self.lr_at(iteration - 1)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.last_lr = lr
+        if self.async_saver is not None:
+            self.async_saver.before_update()
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        ema = cfg.model.ema
+        if ema.enabled and iteration % ema.every_n == 0:
+            ema_update(self.model, ema.beta**ema.every_n)
+        self.window_losses.append(step_loss)
+        self.window_iters += 1
+        if self.rank == 0:
+            self.iter_speed.on_step_end(iteration, step_loss)  # reads the loss only when it prints
+        if iteration % cfg.trainer.logging_iter == 0:
+            self._log_metrics(iteration, grad_norm)
+
+    def iteration(self, iteration: int, signals: Any) -> bool:
+        """One step, then the step boundary: agree on stop/save requests, save when due.
+
+        ``signals`` has ``stop`` and ``save`` flags (set by signal handlers); returns True to stop.
+        """
+        cfg, rank = self.cfg, self.rank
+        self.step(iteration)
+        save_now = rank == 0 and (self.job_dir / "SAVE_NOW").exists()
+        flags = torch.tensor([int(signals.stop), int(signals.save or save_now)])
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        stop, requested = bool(flags[0]), bool(flags[1])
+        at_end = iteration == cfg.trainer.max_iter and cfg.checkpoint.save_at_end
+        if iteration % cfg.checkpoint.save_iter == 0 or at_end or stop or requested:
+            self.save(iteration)
+            self.saved_at = iteration
+            signals.save = False
+            if rank == 0:
+                (self.job_dir / "SAVE_NOW").unlink(missing_ok=True)
+        return stop
+
+    def _log_metrics(self, iteration: int, grad_norm: torch.Tensor) -> None:
+        from cosmos_engine.tracking import peak_memory_gb
+
+        d = self.d
+        mean_dev = torch.stack(self.window_losses).mean()
+        mean = torch.tensor([float(mean_dev)], dtype=torch.float64)  # the host sync of a logging step
+        dist.all_reduce(mean)
+        norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
+        elapsed = time.time() - self.window_start
+        sec = elapsed / self.window_iters
+        samples = self.bsz * self.accum * d.world_size / sec
+        mfu = self.flops_per_sample * samples / (self.peak * d.world_size) if self.peak else None
+        if self.tracker is not None:
+            self.tracker.log(
+                {
+                    "iteration": iteration,
+                    "loss": float(mean.item() / d.world_size),
+                    "lr": self.last_lr,
+                    "grad_norm": norm,
+                    "sec_per_iter": sec,
+                    "samples_per_s": samples,
+                    "tokens_per_s": samples * self.tokens_per_sample,
+                    "mfu": mfu,
+                    "peak_mem_gb": peak_memory_gb(d.device),
+                    "sample_counter": iteration * self.bsz * self.accum * d.world_size,
+                    "time": time.time(),
+                }
+            )
+        self.window_losses, self.window_iters, self.window_start = [], 0, time.time()
+
+    def save(self, iteration: int) -> None:
+        """Save ``iteration`` (a collective): queued in the background when ``checkpoint.async_save``."""
+        cfg = self.cfg
+        if self.async_saver is not None and not cfg.checkpoint.export_pt:  # export needs the sync path
+            self.async_saver.save(
+                self.ckpt_dir,
+                iteration,
+                self.model,
+                self.opt,
+                {"last_epoch": iteration},
+                self.rank,
+                on_done=self._saved,
+            )
+            return
+        if ckpt.save(self.ckpt_dir, iteration, self.model, self.opt, {"last_epoch": iteration}, self.rank):
+            if cfg.checkpoint.export_pt:
+                ckpt.export_pt(self.job_dir / "export", iteration, self.model, self.rank)
+            if self.rank == 0:
+                self._saved(iteration)
+
+    def _saved(self, iteration: int) -> None:
+        self.log.info(f"Saved checkpoint {self.ckpt_dir / ckpt.step_name(iteration)}")
+        pruned = ckpt.prune(self.ckpt_dir, self.cfg.checkpoint.keep_last_n)
+        if pruned:
+            self.log.info(f"Pruned checkpoints {', '.join(ckpt.step_name(i) for i in pruned)}")
+
+    def finish_saves(self) -> None:
+        """Wait until a background save (if any) is written."""
+        if self.async_saver is not None:
+            self.async_saver.wait()
+
+    def close(self) -> None:
+        """Finish saves, close the tracker."""
+        if self.async_saver is not None:
+            self.async_saver.close()
+            self.async_saver = None
+        if self.tracker is not None:
+            self.tracker.close()
+            self.tracker = None
