@@ -1,0 +1,382 @@
+"""Builtin engine on GPUs: full training step vs the bare-model anchor, MFU, scaling, checkpoints.
+
+One command measures, in the same run and on the same shapes (2B-shaped DiT: hidden 2048, 28
+blocks, 16 heads, cross-attention to 512 x 1024 text tokens; 8,192 and 16,384 tokens per sample):
+
+- the device's ceilings: bf16 matmul TFLOP/s (8192^3, CUDA events, random data), device-to-host
+  copy GB/s into pinned memory, and the disk's sequential write and read GB/s (fsync; page cache
+  dropped for the read);
+- the bare-model step (``gpu_measure.py bare``: plain module, bf16 autocast, SDPA, fused AdamW, no
+  data loading, no EMA, no sharding) and the engine's full iteration (``gpu_measure.py engine``:
+  real DataLoader decoding synthetic mp4 clips in workers, FSDP2, EMA, grad clipping, metrics), each
+  eager, compiled and with activation checkpointing; step time, tokens/s, MFU (FLOPs of
+  ``cosmos_engine.model.flops_per_sample``, attention included, over the matmul peak measured here),
+  peak memory, and the engine/bare throughput ratio;
+- the time a DCP save of the full training state blocks training (async cold and warm, sync) and
+  a load, against the disk bandwidth;
+- with ``--scaling``: FSDP2 weak scaling on 1, 2 and 4 GPUs (torchrun; efficiency = per-GPU
+  tokens/s at N over at 1).
+
+Each measurement runs in its own process (``gpu_measure.py``). Results go to ``--out`` (default
+``$OUT`` or ``bench_gpu_out``) as ``bench_gpu.json`` and ``bench_gpu.txt``; the table is printed last.
+
+    python tests/benchmarks/bench_gpu.py                 # one GPU (about 8 minutes on an H100)
+    python tests/benchmarks/bench_gpu.py --scaling       # weak scaling on the visible GPUs
+    .venv/bin/python tests/benchmarks/bench_gpu.py --cpu-smoke   # the same code on CPU, tiny shapes
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+_INSTALLED = importlib.util.find_spec("cosmos_engine") is not None
+
+
+def _env() -> dict[str, str]:
+    """Child environment: ``cosmos_engine`` importable from the checkout (a link to ``engine/``)."""
+    env = dict(os.environ)
+    if not _INSTALLED:
+        shim = Path(tempfile.gettempdir()) / "cosmos_engine_shim"
+        shim.mkdir(exist_ok=True)
+        link = shim / "cosmos_engine"
+        if not link.exists():
+            link.symlink_to(REPO / "engine")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(shim), str(REPO), env.get("PYTHONPATH")) if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    for key in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS"):
+        env[key] = "0" if key == "NCCL_NVLS_ENABLE" else "1"  # never NVLink multicast
+    return env
+
+
+def matmul_peak() -> float:
+    """bf16 matmul FLOP/s: median of 20 timed 8192^3 products on random data after warm-up."""
+    import torch
+
+    n = 8192
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    for _ in range(5):
+        a @ b
+    times = []
+    for _ in range(20):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        a @ b
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    times.sort()
+    return 2 * n**3 / times[len(times) // 2]
+
+
+def d2h_bandwidth() -> float:
+    """Device-to-host copy GB/s into pinned memory (1 GiB, median of 5)."""
+    import torch
+
+    src = torch.randn(256 * 2**20, device="cuda")
+    dst = torch.empty(src.shape, pin_memory=True)
+    times = []
+    for _ in range(6):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        dst.copy_(src, non_blocking=True)
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    times = sorted(times[1:])
+    return src.numel() * 4 / times[len(times) // 2] / 1e9
+
+
+def disk_bandwidth(folder: Path, gib: int) -> dict[str, float]:
+    """Sequential write (with fsync) and read (page cache dropped) GB/s of one file of ``gib`` GiB."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "disk_probe.bin"
+    block = os.urandom(64 * 2**20)
+    t0 = time.perf_counter()
+    with open(path, "wb") as f:
+        for _ in range(gib * 16):
+            f.write(block)
+        f.flush()
+        os.fsync(f.fileno())
+    write = gib * 2**30 / (time.perf_counter() - t0) / 1e9
+    fd = os.open(path, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+    t0 = time.perf_counter()
+    with open(path, "rb", buffering=0) as f:
+        while f.read(64 * 2**20):
+            pass
+    read = gib * 2**30 / (time.perf_counter() - t0) / 1e9
+    path.unlink()
+    return {"disk_write_gbs": write, "disk_read_gbs": read}
+
+
+def flops_and_tokens(tokens: int, experiment: str) -> tuple[float, int]:
+    """Training FLOPs per sample (the engine's own count) and tokens per sample of a bench shape."""
+    sys.path[:0] = [p for p in _env().get("PYTHONPATH", "").split(os.pathsep) if p]
+    from cosmos_engine.compose import compose_config
+    from cosmos_engine.info import describe
+
+    sys.path.insert(0, str(HERE))
+    from gpu_measure import SHAPES
+
+    views, frames, size = SHAPES[tokens]
+    facts = describe(
+        [
+            f"experiment={experiment}",
+            f"dataloader_train.dataset.num_frames={frames}",
+            f"dataloader_train.dataset.video_size=[{size[0]},{size[1]}]",
+            f"dataloader_train.dataset.sample_n_views={views}",
+        ]
+    )
+    compose_config([f"experiment={experiment}"])  # fail early on a bad experiment name
+    return float(facts["train_flops_per_sample"]), int(facts["tokens_per_sample"])
+
+
+def run_measure(argv: list[str], out_dir: Path, name: str, timeout: float, nproc: int = 1) -> dict[str, Any]:
+    """Run one ``gpu_measure.py`` in its own process (torchrun when ``nproc > 1``)."""
+    out = out_dir / "runs" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    script = str(HERE / "gpu_measure.py")
+    if nproc > 1 or "--torchrun" in argv:
+        argv = [a for a in argv if a != "--torchrun"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            script,
+        ]
+    else:
+        cmd = [sys.executable, script]
+    cmd += [*argv, "--out", str(out)]
+    t0 = time.perf_counter()
+    print(f"[bench_gpu] {name}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+    try:
+        proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout:.0f}s", "wall_s": time.perf_counter() - t0}
+    (out.parent / f"{name}.log").write_text(proc.stdout + proc.stderr)
+    if out.is_file():
+        return json.loads(out.read_text())
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return {"error": f"exit {proc.returncode}: {' | '.join(tail)}"[:400], "wall_s": time.perf_counter() - t0}
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def table(results: dict[str, Any]) -> str:
+    """The printed summary."""
+    lines = [
+        f"device: {results['device']}  torch {results['torch']}  "
+        f"bf16 matmul peak {results['peak_tflops']:.0f} TFLOP/s (8192^3, measured)",
+    ]
+    if "d2h_gbs" in results:
+        lines.append(
+            f"D2H pinned {results['d2h_gbs']:.1f} GB/s; disk write {results['disk_write_gbs']:.2f} GB/s, "
+            f"read {results['disk_read_gbs']:.2f} GB/s"
+        )
+    lines.append("")
+    head = (
+        f"{'what':<8} {'tokens':>6} {'variant':<10} {'step s':>7} {'tokens/s':>9} {'MFU':>6} "
+        f"{'mem GB':>7} {'vs bare':>8}"
+    )
+    lines += [head, "-" * len(head)]
+    for row in results["runs"]:
+        if row.get("error"):
+            lines.append(f"{row['mode']:<8} {row['tokens']:>6} {row['variant']:<10} {row['error'][:60]}")
+            continue
+        ratio = row.get("vs_bare")
+        lines.append(
+            f"{row['mode']:<8} {row['tokens']:>6} {row['variant']:<10} {row['step_s']:>7.3f} "
+            f"{row['tokens_per_s']:>9,.0f} {row['mfu'] * 100:>5.1f}% {row['peak_mem_gb']:>7.1f} "
+            f"{_fmt(ratio, '>7.3f') + 'x' if ratio else '       -'}"
+        )
+    ck = results.get("ckpt")
+    if ck and not ck.get("error"):
+        gb = ck["bytes"] / 1e9
+        lines += [
+            "",
+            f"checkpoint (full training state {gb:.1f} GB, step {ck['step_s']:.3f} s): "
+            f"async save blocks {ck['async_warm_blocking_s']:.2f} s warm / "
+            f"{ck['async_cold_blocking_s']:.2f} s cold (first pinned allocation); "
+            f"background write {ck['async_warm_write_s']:.1f} s "
+            f"({gb / ck['async_warm_write_s']:.2f} GB/s); sync save {ck['sync_save_s']:.1f} s "
+            f"({gb / ck['sync_save_s']:.2f} GB/s); load {ck['load_s']:.1f} s ({gb / ck['load_s']:.2f} GB/s)",
+        ]
+    elif ck:
+        lines += ["", f"checkpoint: {ck['error']}"]
+    for row in results.get("scaling", []):
+        if row.get("error"):
+            lines.append(f"scaling {row['world_size']} GPU: {row['error'][:100]}")
+        else:
+            lines.append(
+                f"scaling {row['world_size']} GPU: step {row['step_s']:.3f} s, per-GPU tokens/s "
+                f"{row['tokens_per_s_per_gpu']:,.0f}, MFU {row['mfu'] * 100:.1f}%, efficiency "
+                f"{row['efficiency'] * 100:.1f}%"
+            )
+    return "\n".join(lines)
+
+
+def _finish(row: dict[str, Any], flops: float, tokens: int, peak: float, world: int = 1) -> dict[str, Any]:
+    if not row.get("error"):
+        row["tokens_per_s"] = tokens * world / row["step_s"]
+        row["mfu"] = flops / row["step_s"] / peak
+    return row
+
+
+def main() -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu-smoke", action="store_true", help="tiny model and shapes on CPU")
+    parser.add_argument("--scaling", action="store_true", help="weak scaling on 1, 2, 4 GPUs only")
+    parser.add_argument("--out", default=os.environ.get("OUT") or "bench_gpu_out")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--only", default="", help="comma-separated run names to keep (debugging)")
+    parser.add_argument("--disk-gib", type=int, default=4)
+    parser.add_argument("--scaling-variant", default="compile")
+    parser.add_argument("--scaling-tokens", type=int, default=8192)
+    args = parser.parse_args()
+    import torch
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench_gpu_"))
+    os.environ.setdefault("IMAGINAIRE_OUTPUT_ROOT", str(work / "jobs"))
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(work / "inductor"))
+    smoke = args.cpu_smoke
+    if not smoke and not torch.cuda.is_available():
+        print("error: no CUDA device; run with --cpu-smoke on a machine without GPUs.", file=sys.stderr)
+        return 1
+    experiment = "s2mv_text2world_tiny" if smoke else "s2mv_text2world_2b"
+    shapes = [64] if smoke else [8192, 16384]
+    results: dict[str, Any] = {
+        "device": "cpu" if smoke else torch.cuda.get_device_name(0),
+        "gpus": 0 if smoke else torch.cuda.device_count(),
+        "torch": torch.__version__,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "runs": [],
+    }
+    results["peak_tflops"] = 1.0 if smoke else matmul_peak() / 1e12
+    peak = results["peak_tflops"] * 1e12
+    if not smoke and not args.scaling:
+        results["d2h_gbs"] = d2h_bandwidth()
+    if not args.scaling:
+        results.update(disk_bandwidth(work / "disk", 1 if smoke else args.disk_gib))
+
+    sys.path[:0] = [str(REPO)]
+    from cosmos_tui.core.datasets.synth import synthesize
+
+    size = (64, 64) if smoke else (512, 512)
+    frames = max(SH[1] for SH in _shapes(shapes)) + 4
+    t0 = time.perf_counter()
+    data = synthesize(work / "waymo", "predict1-waymo", clips=4, frames=frames, size=size, workers=8)
+    results["synth_s"] = time.perf_counter() - t0
+    common = ["--experiment", experiment, "--steps", str(2 if smoke else args.steps)]
+    common += ["--warmup", "1" if smoke else "3", "--workers", "2" if smoke else "8"]
+    timeout = 120 if smoke else 240
+    keep = set(filter(None, args.only.split(",")))
+
+    def save() -> None:
+        (out_dir / "bench_gpu.json").write_text(json.dumps(results, indent=1))
+        (out_dir / "bench_gpu.txt").write_text(table(results) + "\n")
+
+    if args.scaling:
+        flops, tok = flops_and_tokens(64 if smoke else args.scaling_tokens, experiment)
+        results["scaling"] = []
+        gpus = [1, 2] if smoke else [n for n in (1, 2, 4) if n <= torch.cuda.device_count()]
+        for n in gpus:
+            row = run_measure(
+                [
+                    "engine",
+                    "--tokens",
+                    str(64 if smoke else args.scaling_tokens),
+                    "--variant",
+                    "eager" if smoke else args.scaling_variant,
+                    "--data",
+                    str(data),
+                    *common,
+                    "--torchrun",
+                ],
+                work,
+                f"scale_{n}",
+                timeout * 2,
+                nproc=n,
+            )
+            row["world_size"] = n
+            if not row.get("error"):
+                row["tokens_per_s_per_gpu"] = tok / row["step_s"]
+                row["mfu"] = flops / row["step_s"] / peak
+                base = results["scaling"][0] if results["scaling"] else row
+                row["efficiency"] = row["tokens_per_s_per_gpu"] / base.get(
+                    "tokens_per_s_per_gpu", float("nan")
+                )
+            results["scaling"].append(row)
+            save()
+    else:
+        plan = []
+        for tokens in shapes:
+            variants = ["eager", "ac"] if smoke else ["eager", "compile", "compile_ac"]
+            for variant in variants:
+                plan += [("bare", tokens, variant), ("engine", tokens, variant)]
+        for mode, tokens, variant in plan:
+            name = f"{mode}_{tokens}_{variant}"
+            if keep and name not in keep:
+                continue
+            flops, tok = flops_and_tokens(tokens, experiment)
+            argv = [mode, "--tokens", str(tokens), "--variant", variant, *common]
+            if mode == "engine":
+                argv += ["--data", str(data)]
+            row = _finish(run_measure(argv, work, name, timeout), flops, tok, peak)
+            row.update(mode=mode, tokens=tokens, variant=variant, flops_per_sample=flops)
+            bare = next(
+                (
+                    r
+                    for r in results["runs"]
+                    if r["mode"] == "bare"
+                    and r["tokens"] == tokens
+                    and r["variant"] == variant
+                    and not r.get("error")
+                ),
+                None,
+            )
+            if mode == "engine" and bare and not row.get("error"):
+                row["vs_bare"] = row["tokens_per_s"] / bare["tokens_per_s"]
+            results["runs"].append(row)
+            save()
+        if not keep or "ckpt" in keep:
+            results["ckpt"] = run_measure(
+                ["ckpt", "--tokens", str(shapes[0]), "--variant", "eager", "--data", str(data), *common],
+                work,
+                "ckpt",
+                timeout * 2,
+            )
+    save()
+    print(table(results))
+    return 0
+
+
+def _shapes(tokens: list[int]) -> list[tuple[int, int, list[int]]]:
+    sys.path.insert(0, str(HERE))
+    from gpu_measure import SHAPES
+
+    return [SHAPES[t] for t in tokens]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
