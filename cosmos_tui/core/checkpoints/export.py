@@ -5,13 +5,17 @@ key, regular and EMA), ``model_ema_fp32.pt`` and ``model_ema_bf16.pt`` (only ``n
 ``net_ema.`` -> ``net.``; float32 tensors cast for bf16). This does the same in one pass over the
 shards and one process, without a process group:
 
-- every tensor is read once (all its chunks put together) and written straight into each output
-  file that needs it (cast when asked) by the streaming writers of
-  :mod:`cosmos_tui.core.checkpoints.stream_write`;
+- every tensor is read once, each chunk's bytes straight into its place in a reused buffer
+  (:mod:`cosmos_tui.core.checkpoints.dcp_raw` finds them inside DCP's per-chunk ``torch.save``
+  archive; anything it cannot prove falls back to ``torch.load`` of the chunk), and written
+  straight into each output file that needs it (cast into a reused buffer when asked) by the
+  streaming writers of :mod:`cosmos_tui.core.checkpoints.stream_write`, which start the disk
+  writeback as the files grow;
 - a reader thread assembles the next tensors while the current one is cast and written, so reads
   and writes overlap;
-- **peak memory** is about ``PREFETCH + 2`` times the largest single tensor (tensors read ahead,
-  the one being written, one cast copy), independent of the checkpoint size; upstream
+- **peak memory** is about ``PREFETCH + 3`` times the largest single tensor (pooled buffers for
+  the tensors read ahead, the one being filled and the one being written, plus one cast buffer per
+  target dtype), independent of the checkpoint size; upstream
   (``dcp_to_torch_save`` then ``torch.load``) holds the
   whole state dict, plus the bf16 copy;
 - outputs are written as ``.<name>.partial`` and renamed into place after ``fsync``, so a crash
@@ -24,6 +28,7 @@ Predict1 ``.pt`` sets: ``model.pt`` comes from ``_reg_model.pt`` and the EMA fil
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -104,7 +109,7 @@ def _pt_outputs(keys: list[str], *, ema: bool, dtype: Dtype | None, full: bool, 
 
 
 def _dcp_source(info: CheckpointInfo):
-    from cosmos_tui.core.checkpoints.dcp_read import ChunkReader
+    from cosmos_tui.core.checkpoints.dcp_raw import BufferPool, RawTensorReader
 
     part = info.path / "model"
     try:
@@ -115,17 +120,20 @@ def _dcp_source(info: CheckpointInfo):
     entries = sorted(
         meta.tensors.values(), key=lambda t: (t.chunks[0].file, t.chunks[0].offset) if t.chunks else ("", 0)
     )
-    reader = ChunkReader(part)
+    # Buffers in use at once: the tensors queued ahead, one being filled, one being written.
+    pool = BufferPool()
+    reader = RawTensorReader(part, pool)
 
-    def tensors() -> Iterator[tuple[str, Any]]:
+    def tensors() -> Iterator[tuple[str, Any, Callable[[], None] | None]]:
         for entry in entries:
-            yield entry.fqn, reader.read_tensor(entry)
+            tensor, buf = reader.read(entry)
+            yield entry.fqn, tensor, functools.partial(pool.release, buf)
 
     def blobs() -> tuple[dict[str, Any], list[str]]:
         kept, skipped = {}, []
         for fqn, blob in meta.blobs.items():
             try:
-                value = reader.read_blob(blob)
+                value = reader.fallback.read_blob(blob)
             except Exception:
                 skipped.append(fqn)
                 continue
@@ -157,10 +165,10 @@ def _pt_source(info: CheckpointInfo, ema: bool):
     counter = _Counter()
     shapes = {k: (str(v.dtype).removeprefix("torch."), tuple(v.shape)) for k, v in merged.items()}
 
-    def tensors() -> Iterator[tuple[str, Any]]:
+    def tensors() -> Iterator[tuple[str, Any, Callable[[], None] | None]]:
         for k, v in merged.items():
             counter.bytes_read += v.numel() * v.element_size()
-            yield k, v.contiguous()
+            yield k, v.contiguous(), None
 
     return shapes, tensors, lambda: ({}, []), counter
 
@@ -169,7 +177,7 @@ PREFETCH = 2
 """Tensors read ahead by the reader thread while the current one is cast and written."""
 
 
-def _prefetch(items: Iterator[tuple[str, Any]], depth: int) -> Iterator[tuple[str, Any]]:
+def _prefetch(items: Iterator[Any], depth: int) -> Iterator[Any]:
     """Run ``items`` in a reader thread, at most ``depth`` ahead, so reading overlaps writing."""
     import queue
     import threading
@@ -208,6 +216,26 @@ def _prefetch(items: Iterator[tuple[str, Any]], depth: int) -> Iterator[tuple[st
         thread.join(timeout=5)
 
 
+class _CastBuffers:
+    """One reused buffer per target dtype for cast copies (a fresh one per tensor costs a page
+    fault per 4 KiB, more than the cast itself)."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, Any] = {}
+
+    def cast(self, tensor: Any, target: str) -> Any:
+        import torch
+
+        dtype = getattr(torch, target)
+        nbytes = tensor.numel() * dtype.itemsize
+        buf = self._bufs.get(target)
+        if buf is None or buf.numel() < nbytes:
+            buf = self._bufs[target] = torch.empty(max(nbytes, 1), dtype=torch.uint8)
+        out = buf[:nbytes].view(dtype).view(tensor.shape)
+        out.copy_(tensor)
+        return out
+
+
 def export_checkpoint(
     info: CheckpointInfo,
     out_dir: Path,
@@ -224,8 +252,6 @@ def export_checkpoint(
     Refuses an incomplete checkpoint and existing output files (unless ``overwrite``).
     ``progress(done_bytes, total_bytes)`` is called after each tensor.
     """
-    import torch
-
     from cosmos_tui.core.checkpoints.stream_write import PtStreamWriter, SafetensorsStreamWriter
 
     if not info.complete:
@@ -270,7 +296,8 @@ def export_checkpoint(
                 )
         total = sum(o.writer.sizes[dst] for o in outputs for dst in o.writer.sizes)
         done = 0
-        for key, tensor in _prefetch(tensors(), depth=PREFETCH):
+        casts = _CastBuffers()
+        for key, tensor, release in _prefetch(tensors(), PREFETCH):
             cast_cache: dict[str, Any] = {}
             for o in outputs:
                 dst = o.keys.get(key)
@@ -279,10 +306,12 @@ def export_checkpoint(
                 stored = str(tensor.dtype).removeprefix("torch.")
                 target = o.cast.get(stored, stored)
                 if target not in cast_cache:
-                    cast_cache[target] = tensor if target == stored else tensor.to(getattr(torch, target))
+                    cast_cache[target] = tensor if target == stored else casts.cast(tensor, target)
                 o.writer.write(dst, cast_cache[target])
                 done += o.writer.sizes[dst]
             del cast_cache, tensor
+            if release is not None:
+                release()
             if progress is not None:
                 progress(done, total)
         for o in outputs:
