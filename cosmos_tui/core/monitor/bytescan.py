@@ -186,7 +186,3 @@ class LiteralLines:
         np.bitwise_or(src, 0x20, out=np.frombuffer(self._buf, dtype=np.uint8, count=n))
         del src  # release the exported buffer so the window can be unmapped
         return self._buf
-
-    def count(self, w: Window) -> int:
-        """How many lines of window ``w`` hold the needle."""
-        return sum(p.count() for p in self.pieces(w))
