@@ -103,6 +103,13 @@ DENSE_GAP = 4096
 """Below one hit per this many bytes, counting with ``findall`` beats a ``find`` per hit."""
 
 
+@dataclass(slots=True)
+class Density:
+    """Whether hits were dense in the piece counted last."""
+
+    dense: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Piece:
     """Where to look for matching lines: ``pattern`` over ``hay[lo:hi]``; a match at ``hay``
@@ -117,17 +124,25 @@ class Piece:
     needle: bytes
     eol: bytes
     """The byte that ends a line in ``hay`` (``*`` in a folded piece)."""
+    density: Density
+    """Shared by the pieces of one search: whether the last piece counted was dense."""
 
     def count(self, start: int | None = None) -> int:
         """How many lines of ``hay[start:hi]`` (default ``hay[lo:hi]``) hold the needle: one
         ``find`` per hit while hits are sparse, then one ``findall`` for the rest once they are
-        dense (``findall`` costs no Python per hit, but scans slower than ``find``)."""
+        dense (``findall`` costs no Python per hit, but scans slower than ``find``). A piece after
+        a dense one starts with ``findall``."""
         find, needle, eol, hi = self.hay.find, self.needle, self.eol, self.hi
         first = self.lo if start is None else start
         pos = find(needle, first, hi)
         n = 0
+        if pos >= 0 and self.density.dense:
+            n = len(self.pattern.findall(self.hay, pos, hi))
+            self.density.dense = n * DENSE_GAP > hi - first
+            return n
         while pos >= 0:
             if n >= SPARSE and pos - first < n * DENSE_GAP:
+                self.density.dense = True
                 return n + len(self.pattern.findall(self.hay, pos, hi))
             n += 1
             end = find(eol, pos, hi)
@@ -156,6 +171,7 @@ class LiteralLines:
         partners = {c ^ 0x20 for c in needle if not (65 <= c <= 90 or 97 <= c <= 122)} | {0x2A}
         self._partners = [bytes([c]) for c in sorted(partners)]
         self._buf = bytearray()
+        self._density = Density()
 
     def pieces(self, w: Window) -> Iterator[Piece]:
         """The line-aligned pieces of window ``w`` to search, in order."""
@@ -168,12 +184,14 @@ class LiteralLines:
                     return
                 lo = max(lo, w.buf.rfind(b"\n", lo, first) + 1)
             hi = w.buf.find(b"\n", min(lo + size, w.hi) - 1, w.hi) + 1 or w.hi
+            exact = (self._exact, self.needle, b"\n", self._density)
             if not self.ignore_case:
-                yield Piece(w.buf, lo, hi, 0, self._exact, self.needle, b"\n")
+                yield Piece(w.buf, lo, hi, 0, *exact)
             elif any(w.buf.find(p, lo, hi) >= 0 for p in self._partners):
-                yield Piece(w.buf[lo:hi].lower(), 0, hi - lo, lo, self._exact, self.needle, b"\n")
+                yield Piece(w.buf[lo:hi].lower(), 0, hi - lo, lo, *exact)
             else:
-                yield Piece(self._fold(w.buf, lo, hi), 0, hi - lo, lo, self._fast, self._folded, b"*")
+                folded = (self._fast, self._folded, b"*", self._density)
+                yield Piece(self._fold(w.buf, lo, hi), 0, hi - lo, lo, *folded)
             lo = hi
 
     def _fold(self, buf: mmap.mmap, lo: int, hi: int) -> bytearray:
