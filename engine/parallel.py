@@ -40,7 +40,19 @@ def init_distributed() -> Dist:
         backend = "gloo"
     if not dist.is_initialized():
         if "MASTER_ADDR" in os.environ:
-            dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
+            # torchrun hands a restarted attempt (--max-restarts) the same store as the failed one,
+            # whose keys still name the dead ranks' addresses: the new ranks would dial them and
+            # hang. Keys under a per-attempt prefix start clean.
+            store, rank, world = next(dist.rendezvous("env://"))
+            attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+            store = dist.PrefixStore(f"cosmos_engine/attempt_{attempt}", store)
+            dist.init_process_group(
+                backend,
+                store=store,
+                rank=rank,
+                world_size=world,
+                device_id=device if device.type == "cuda" else None,
+            )
         else:
             store = dist.HashStore()
             dist.init_process_group(backend, store=store, rank=0, world_size=1)

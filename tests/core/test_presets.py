@@ -89,3 +89,19 @@ def test_multinode_needs_a_rendezvous() -> None:
         {},
     )
     assert "--rdzv_endpoint 10.0.0.1:29400" in " ".join(spec.argv)
+
+
+def test_restarts_on_one_node_use_a_c10d_rendezvous() -> None:
+    """torchrun's static rendezvous hands restarted ranks the dead attempt's addresses."""
+    adapter = get_adapter("builtin")
+    plain = adapter.render(apply_sets(Preset(), ["launch.master_port=29500"]), {})
+    assert "--master_port=29500" in plain.argv
+    restarting = adapter.render(
+        apply_sets(Preset(), ["launch.master_port=29500", "launch.max_restarts=2"]), {}
+    )
+    assert "--rdzv_backend=c10d" in restarting.argv and "--rdzv_endpoint=localhost:29500" in restarting.argv
+    assert "--max_restarts=2" in restarting.argv and not any(
+        a.startswith("--master_port") for a in restarting.argv
+    )
+    unported = adapter.render(apply_sets(Preset(), ["launch.max_restarts=1"]), {})
+    assert "--standalone" in unported.argv

@@ -106,11 +106,6 @@ def _ok(faults: dict, name: str, scenario: str):
     return faults[name]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/launch bug: after torchrun --max_restarts restarts the workers (static rendezvous, "
-    "--master_port), the restarted ranks hang before their first step; the run never finishes",
-)
 def test_a_rank_that_dies_once_is_restarted_and_the_engine_resumes(faults, in_module_home) -> None:
     done = _ok(faults, "restarts", "restarts")
     assert faults["restarts_marker"], "the fault never fired"

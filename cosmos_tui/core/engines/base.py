@@ -89,7 +89,13 @@ def torchrun_options(preset: Preset, role: NodeRole | None = None) -> list[str]:
                 "a multi-node launch needs launch.rdzv_endpoint (c10d) or launch.node_rank; "
                 "set one with --set launch.rdzv_endpoint=HOST:PORT"
             )
-    if launch.master_port is not None and not launch.rdzv_endpoint:
+    if launch.max_restarts and launch.nnodes == 1 and not launch.rdzv_endpoint:
+        # A static rendezvous (--master_port) keeps the first attempt's addresses in its store,
+        # so restarted ranks dial ports that are gone and hang; a c10d rendezvous on this host
+        # gives every attempt a fresh round.
+        endpoint = f"localhost:{launch.master_port}" if launch.master_port is not None else None
+        opts += ["--rdzv_backend=c10d", f"--rdzv_endpoint={endpoint}"] if endpoint else ["--standalone"]
+    elif launch.master_port is not None and not launch.rdzv_endpoint:
         opts.append(f"--master_port={launch.master_port}")
     if launch.max_restarts:
         opts.append(f"--max_restarts={launch.max_restarts}")
