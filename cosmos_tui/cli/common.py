@@ -53,21 +53,3 @@ def info(message: str) -> None:
 
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/yellow] {message}")
-
-
-def not_built(app: typer.Typer, name: str, summary: str) -> None:
-    """Register a command group that exists in the design but is not built yet, and says so."""
-    from cosmos_tui.core.errors import UsageError
-
-    sub = typer.Typer(
-        help=f"{summary} (not built yet)",
-        invoke_without_command=True,
-        add_completion=False,
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )
-
-    @sub.callback()
-    def _placeholder(ctx: typer.Context) -> None:
-        raise UsageError(f"'cosmos-tui {name}' is not built yet in this version; see the README for what is.")
-
-    app.add_typer(sub, name=name)
