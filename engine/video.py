@@ -41,7 +41,11 @@ class _NumpyUnpickler(pickle.Unpickler):
 
 def load_embedding_pickle(path: Path) -> Any:
     """Unpickle a file that may hold only numpy arrays, lists, tuples and dicts."""
-    return _NumpyUnpickler(io.BytesIO(path.read_bytes())).load()
+    data = path.read_bytes()
+    try:
+        return _NumpyUnpickler(io.BytesIO(data)).load()
+    except MemoryError:  # a damaged length field declares more than the file holds
+        raise pickle.UnpicklingError(f"{path} is damaged: it declares an object larger than memory") from None
 
 
 def as_embedding(obj: Any, path: Path) -> np.ndarray:

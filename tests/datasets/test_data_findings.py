@@ -461,6 +461,17 @@ def test_unreadable_pickle(dataset: Make) -> None:
     only(check(root, P1), "unreadable-pickle")
 
 
+def test_pickle_declaring_a_huge_object_is_unreadable_not_a_crash(dataset: Make) -> None:
+    """A damaged BINBYTES8 length asks the unpickler for 2**62 bytes; that is a finding, not a MemoryError."""
+    root = dataset(P1)
+    path = root / T5 / "clip_0000.pkl"
+    path.write_bytes(b"\x80\x04\x8e" + (2**62).to_bytes(8, "little") + b"abc")
+    report = check(root, P1)
+    only(report, "unreadable-pickle")
+    found = next(f for f in report.findings if f.id == "unreadable-pickle")
+    assert "larger than memory" in found.examples[0]
+
+
 def test_empty_pickle(dataset: Make) -> None:
     root = dataset(P1)
     (root / T5 / "clip_0000.pkl").write_bytes(b"")

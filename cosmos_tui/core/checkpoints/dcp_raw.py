@@ -117,6 +117,7 @@ def raw_span(fd: int, chunk: ChunkRef, dtype: str) -> tuple[int, int] | None:
         TypeError,
         IndexError,
         EOFError,
+        MemoryError,  # a damaged length field in data.pkl
         zipfile.BadZipFile,
     ):
         return None

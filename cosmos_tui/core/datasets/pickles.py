@@ -62,10 +62,16 @@ def loads_arrays(data: bytes) -> Any:
     Raises :class:`UnsafePickle` for any other global (before it is called) and
     :class:`pickle.UnpicklingError` (or ``EOFError``, ``ValueError``) for a damaged pickle.
     """
-    return _ArrayUnpickler(io.BytesIO(data)).load()
+    try:
+        return _ArrayUnpickler(io.BytesIO(data)).load()
+    except MemoryError:
+        # A damaged length field (BINBYTES8, BINUNICODE8) makes the unpickler allocate what it
+        # declares before reading; a size the whole file cannot hold means the file is damaged.
+        raise pickle.UnpicklingError(
+            f"pickle declares an object larger than memory in a {len(data)}-byte file"
+        ) from None
 
 
 def load_arrays(path: str | Path) -> Any:
-    """Read and unpickle the file at ``path`` with :func:`loads_arrays`."""
-    with open(path, "rb") as f:
-        return _ArrayUnpickler(f).load()
+    """Read the whole file at ``path`` and unpickle it with :func:`loads_arrays`."""
+    return loads_arrays(Path(path).read_bytes())

@@ -9,6 +9,10 @@ from textual.widgets import DataTable
 from cosmos_tui.tui.state import CheckpointRow
 from cosmos_tui.tui.widgets.format import age, size
 
+COLUMNS = (("iter", 6), ("saved", 9), ("size", 9), ("ok", 2), ("", 10))
+"""Label and fixed width of each column: widths that follow the content made the columns jump
+as ages grew, and left the header drawn at the widths of before the rows arrived."""
+
 
 class CheckpointsTable(DataTable):
     """A table rebuilt only when the checkpoints change."""
@@ -19,7 +23,8 @@ class CheckpointsTable(DataTable):
         self._now_bucket = -1
 
     def on_mount(self) -> None:
-        self.add_columns("iter", "saved", "size", "ok", "")
+        for label, width in COLUMNS:
+            self.add_column(label, width=width)
 
     def show(self, rows: tuple[CheckpointRow, ...], now: float) -> None:
         """Render ``rows`` (ages relative to ``now``)."""
