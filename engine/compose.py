@@ -144,6 +144,7 @@ def _validate(cfg: Config) -> None:
         "model.depth": cfg.model.depth,
         "model.heads": cfg.model.heads,
         "model.ema.every_n": cfg.model.ema.every_n,
+        "trainer.activation_checkpointing_every": cfg.trainer.activation_checkpointing_every,
     }
     for dotted, value in positive.items():
         if value < 1:

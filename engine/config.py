@@ -70,6 +70,9 @@ class TrainerConfig:
     """``torch.compile`` each transformer block."""
     activation_checkpointing: bool = False
     """Recompute block activations in backward to save memory."""
+    activation_checkpointing_every: int = 1
+    """With activation checkpointing on, recompute one block in every this many (1: all blocks;
+    3: a third of them, a third of the memory saved for a third of the recompute)."""
     bf16: bool = True
     """bf16 autocast and FSDP2 bf16 parameters on GPU (CPU always trains in fp32)."""
     fsdp_reshard_after_forward: bool = True

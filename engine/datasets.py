@@ -14,6 +14,8 @@
 Transfer captions are text, and this engine has no Reason1 encoder, so :func:`hash_text_embedding`
 turns words into fixed pseudo-random 1024-d vectors: a small, deterministic text encoder of its own.
 A clip that cannot be decoded is skipped with a warning; no usable clip at all is a DataError.
+Frames and controls are ``uint8`` ``[views, T, 3, H, W]``; the loss maps them to [-1, 1] on the
+device (:func:`cosmos_engine.flow.pixels`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from cosmos_engine.config import DatasetConfig
 from cosmos_engine.errors import DataError
+from cosmos_engine.flow import pixels
 from cosmos_engine.video import as_embedding, load_embedding_pickle, probe_frames, read_frames
 
 _WORD_CACHE: dict[str, np.ndarray] = {}
@@ -207,7 +210,7 @@ class ClipDataset(torch.utils.data.Dataset):
     def _frames(self, path: Path, start: int) -> torch.Tensor:
         size = (int(self.cfg.video_size[0]), int(self.cfg.video_size[1]))
         arr = read_frames(path, start, self.cfg.num_frames, size)
-        return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # T C H W in [-1, 1]
+        return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # T C H W, uint8
 
     def _load(self, index: int, clip: Clip, start: int) -> dict[str, torch.Tensor]:
         view_idx = self._views(index)
@@ -216,7 +219,8 @@ class ClipDataset(torch.utils.data.Dataset):
         out = {"video": video, "view_ids": torch.tensor(view_idx, dtype=torch.long)}
         ctrl = self.cfg.control_type
         if ctrl in ("edge", "vis"):
-            out["control"] = edges(video) if ctrl == "edge" else blur(video)
+            control = edges(pixels(video)) if ctrl == "edge" else blur(pixels(video))
+            out["control"] = to_uint8(control)
         elif ctrl:
             out["control"] = torch.stack([self._frames(clip.controls[v], start) for v in names])
         text = self._text(clip, names)[: self.cfg.max_text_len]
@@ -226,6 +230,11 @@ class ClipDataset(torch.utils.data.Dataset):
         mask[: len(text)] = True
         out["text"], out["text_mask"] = torch.from_numpy(padded), mask
         return out
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Frames in [-1, 1] as ``uint8`` (the inverse of :func:`cosmos_engine.flow.pixels`)."""
+    return ((x + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def edges(video: torch.Tensor) -> torch.Tensor:

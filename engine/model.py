@@ -119,7 +119,8 @@ class VideoDiT(nn.Module):
         self.final_norm = nn.LayerNorm(cfg.hidden, elementwise_affine=False, eps=1e-6)
         self.final_adaln = AdaLN(cfg.hidden, 2, 0)
         self.final = nn.Linear(cfg.hidden, self.patch_dim_out)
-        self.activation_checkpointing = False
+        self.activation_checkpointing = 0
+        """Recompute the activations of one block in every this many in backward (0: none)."""
 
     def init_weights(self) -> None:
         """Xavier linears, small embeddings, zeroed gates and output (DiT's adaLN-zero)."""
@@ -183,8 +184,9 @@ class VideoDiT(nn.Module):
         pt, ph, pw = self.cfg.patch_size
         tokens = tokens + self._positions(v, tt // pt, h // ph, w // pw, view_ids).to(tokens.dtype)
         temb = self.t_embed(sinusoid(t * 1000.0, 256).to(tokens.dtype))
-        for block in self.blocks:
-            if self.activation_checkpointing and self.training:
+        every = self.activation_checkpointing
+        for i, block in enumerate(self.blocks):
+            if every and self.training and i % every == 0:
                 tokens = torch.utils.checkpoint.checkpoint(
                     block, tokens, temb, text, text_mask, use_reentrant=False
                 )

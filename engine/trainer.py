@@ -1,11 +1,13 @@
 """The training state and one optimizer step, shared by ``cosmos_engine.train`` and the benchmarks.
 
 :class:`Trainer` builds the network (same init on every rank), resumes or loads initial weights,
-shards with FSDP2, makes the optimizer and the data loader, and runs steps. A step reads the
-host only at logging iterations: losses and the gradient norm stay on the device otherwise, so
-the host queues the next step while the GPU works. EMA is a foreach lerp on the local shards,
-optionally every N steps. Saves are synchronous, or asynchronous (``checkpoint.async_save``,
-:mod:`cosmos_engine.async_checkpoint`).
+shards with FSDP2 when there is more than one rank (one rank trains the plain module with bf16
+autocast), makes the optimizer and the data loader, and runs steps. A step reads the host only at
+logging iterations: losses and the gradient norm stay on the device otherwise, so the host queues
+the next step while the GPU works. Gradient clipping is folded into the fused
+optimizer's kernel on GPU. EMA is a foreach lerp on the local shards, optionally every N steps,
+on a side CUDA stream that overlaps the next forward. Saves are synchronous, or asynchronous
+(``checkpoint.async_save``, :mod:`cosmos_engine.async_checkpoint`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cosmos_engine.config import Config
 
 
 def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any, int]:
-    """Network (same init on every rank), initial or resumed weights, FSDP2, optimizer.
+    """Network (same init on every rank), initial or resumed weights, FSDP2 over 2+ ranks, optimizer.
 
     Returns ``(net, model, optimizer, start_iteration)``. Resume from the job's own latest complete
     checkpoint restores everything; otherwise ``checkpoint.load_path`` gives the initial weights:
@@ -49,11 +51,12 @@ def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any
         ckpt.load_consolidated(load_path, model, cfg.model.ema.enabled)
         if rank == 0:
             log.info(f"Loaded consolidated checkpoint {load_path}")
-    net.activation_checkpointing = cfg.trainer.activation_checkpointing
+    net.activation_checkpointing = ac_every(cfg)
     if cfg.trainer.compile:
         for block in net.blocks:
             block.compile()
-    model = shard(model, d.device, cfg.trainer.bf16, cfg.trainer.fsdp_reshard_after_forward)
+    if d.world_size > 1:  # one rank has nothing to shard: FSDP2's copies would cost ~5% of a step
+        model = shard(model, d.device, cfg.trainer.bf16, cfg.trainer.fsdp_reshard_after_forward)
     if rank == 0:
         log.info(f"Model parameters: {count_params(net):,} (net), experiment {cfg.experiment or '-'}")
     fused = d.device.type == "cuda"  # one fused kernel for all parameters on GPU; foreach on CPU
@@ -81,6 +84,30 @@ def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any
         if rank == 0:
             log.info(f"Loaded {', '.join(parts)} from {step_dir}")
     return net, model, opt, start
+
+
+def ac_every(cfg: Config) -> int:
+    """The network's activation checkpointing: one block in every N, or 0 for none."""
+    return cfg.trainer.activation_checkpointing_every if cfg.trainer.activation_checkpointing else 0
+
+
+def clip_in_optimizer(
+    opt: torch.optim.Optimizer, params: list[torch.Tensor], max_norm: float
+) -> torch.Tensor:
+    """The global gradient norm, with the clipping left to the optimizer when it can do it.
+
+    ``clip_grad_norm_`` reads every gradient for the norm, then reads and writes them all again to
+    scale them. A fused optimizer (``_step_supports_amp_scaling``, as ``GradScaler`` uses) divides
+    the gradients by ``opt.grad_scale`` inside its own kernel, so the clip costs the norm alone.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not getattr(opt, "_step_supports_amp_scaling", False) or not grads:
+        return torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm > 0 else float("inf"))
+    norm = torch.nn.utils.get_total_norm(grads, foreach=True)
+    if max_norm > 0:
+        local = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+        opt.grad_scale = torch.clamp((local.float() + 1e-6) / max_norm, min=1.0).reshape(1)
+    return norm
 
 
 class Trainer:
@@ -132,6 +159,8 @@ class Trainer:
         self.autocast = torch.autocast(
             "cuda", dtype=torch.bfloat16, enabled=d.device.type == "cuda" and cfg.trainer.bf16
         )
+        self.ema_stream = torch.cuda.Stream(d.device) if d.device.type == "cuda" else None
+        """EMA updates run here, beside the next forward (:meth:`join_ema` before anything reads them)."""
         self.async_saver = None
         if cfg.checkpoint.async_save:
             from cosmos_engine.async_checkpoint import AsyncCheckpointer
@@ -157,30 +186,42 @@ class Trainer:
             gen = torch.Generator(device=d.device).manual_seed(
                 ((cfg.trainer.seed * 1_000_003 + iteration) * 1009 + micro) * 8191 + d.rank
             )
-            self.net.set_requires_gradient_sync(micro == self.accum - 1)
+            if d.world_size > 1:
+                self.net.set_requires_gradient_sync(micro == self.accum - 1)
             with self.autocast:
                 loss = flow_loss(self.net, batch, gen, cfg.model.task) / self.accum
             loss.backward()
             step_loss += loss.detach().float()
-        clip = cfg.trainer.grad_clip_norm if cfg.trainer.grad_clip_norm > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), clip)
+        grad_norm = clip_in_optimizer(self.opt, list(self.net.parameters()), cfg.trainer.grad_clip_norm)
         lr = cfg.optimizer.lr * self.lr_at(iteration - 1)
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.last_lr = lr
         if self.async_saver is not None:
             self.async_saver.before_update()
+        self.join_ema()  # the optimizer writes the weights the last EMA update reads
         self.opt.step()
+        self.opt.grad_scale = None
         self.opt.zero_grad(set_to_none=True)
         ema = cfg.model.ema
         if ema.enabled and iteration % ema.every_n == 0:
-            ema_update(self.model, ema.beta**ema.every_n)
+            if self.ema_stream is None:
+                ema_update(self.model, ema.beta**ema.every_n)
+            else:  # memory-bound: it overlaps the next step's forward, which is compute-bound
+                self.ema_stream.wait_stream(torch.cuda.current_stream(d.device))
+                with torch.cuda.stream(self.ema_stream):
+                    ema_update(self.model, ema.beta**ema.every_n)
         self.window_losses.append(step_loss)
         self.window_iters += 1
         if self.rank == 0:
             self.iter_speed.on_step_end(iteration, step_loss)  # reads the loss only when it prints
         if iteration % cfg.trainer.logging_iter == 0:
             self._log_metrics(iteration, grad_norm)
+
+    def join_ema(self) -> None:
+        """Order the work queued next after the EMA update on its side stream (GPU only)."""
+        if self.ema_stream is not None:
+            torch.cuda.current_stream(self.d.device).wait_stream(self.ema_stream)
 
     def iteration(self, iteration: int, signals: Any) -> bool:
         """One step, then the step boundary: agree on stop/save requests, save when due.
@@ -235,6 +276,7 @@ class Trainer:
     def save(self, iteration: int) -> None:
         """Save ``iteration`` (a collective): queued in the background when ``checkpoint.async_save``."""
         cfg = self.cfg
+        self.join_ema()
         if self.async_saver is not None and not cfg.checkpoint.export_pt:  # export needs the sync path
             self.async_saver.save(
                 self.ckpt_dir,
@@ -265,6 +307,7 @@ class Trainer:
 
     def close(self) -> None:
         """Finish saves, close the tracker."""
+        self.join_ema()
         if self.async_saver is not None:
             self.async_saver.close()
             self.async_saver = None

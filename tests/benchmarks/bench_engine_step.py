@@ -1,13 +1,15 @@
-"""Builtin engine: seconds per training step of the tiny experiment, sharded vs plain.
+"""Builtin engine: seconds per training step of the tiny experiment on one rank, plain vs sharded.
 
-Measures, in one process on a one-rank gloo group (the same code path the engine runs):
+Measures, in one process on a one-rank gloo group:
 
-- figure: the engine's step for ``s2mv_text2world_tiny`` — FSDP2-sharded ``net`` (DTensor
-  parameters), rectified-flow loss, grad clipping, foreach AdamW, EMA update;
-- baseline: the same model, loss, clipping, AdamW and EMA on plain (unsharded) tensors.
+- figure: the engine's one-rank step for ``s2mv_text2world_tiny`` as the Trainer runs it — the
+  plain module (one rank has nothing to shard), rectified-flow loss, grad clipping, foreach AdamW,
+  EMA update;
+- baseline: the same step with ``net`` FSDP2-sharded over the one rank (DTensor parameters), which
+  is what the engine runs with two or more ranks.
 
-The ratio is the cost of the sharded path at this tiny size (where per-op DTensor dispatch
-dominates); on GPUs with real sizes FSDP2's cost is communication, measured elsewhere.
+The ratio is why one rank skips FSDP2: at this tiny size per-op DTensor dispatch dominates; on one
+GPU at the 2B shape FSDP2's copies cost ~5% of a step (``bench_gpu.py``).
 Also prints the data path: seconds to decode and assemble one sample from real mp4s.
 
     .venv/bin/python tests/benchmarks/bench_engine_step.py [--steps 30]
@@ -80,9 +82,9 @@ def main() -> None:
     base = _step_times(plain, plain.net, batch, args.steps, sharded=False)
     fig = _step_times(sharded, sharded.net, batch, args.steps, sharded=True)
     b, f = statistics.median(base), statistics.median(fig)
-    print(f"engine step (FSDP2, 1 rank, gloo), tiny: {f * 1e3:.1f} ms (median of {args.steps})")
-    print(f"baseline step (plain tensors, same model/optimizer/EMA): {b * 1e3:.1f} ms")
-    print(f"ratio sharded/plain: {f / b:.2f}x")
+    print(f"engine step (1 rank: plain module), tiny: {b * 1e3:.1f} ms (median of {args.steps})")
+    print(f"the same step FSDP2-sharded over the one rank: {f * 1e3:.1f} ms")
+    print(f"ratio plain/sharded: {b / f:.2f}x")
     print(f"data: decode + assemble one sample (2 views x 8 frames, 64x96): {decode * 1e3:.1f} ms")
 
 

@@ -249,6 +249,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--only", default="", help="comma-separated run names to keep (debugging)")
     parser.add_argument("--disk-gib", type=int, default=4)
+    parser.add_argument("--profile", action="store_true", help="a kernel profile of each run in --out")
     parser.add_argument("--scaling-variant", default="compile")
     parser.add_argument("--scaling-tokens", type=int, default=8192)
     args = parser.parse_args()
@@ -331,7 +332,7 @@ def main() -> int:
     else:
         plan = []
         for tokens in shapes:
-            variants = ["eager", "ac"] if smoke else ["eager", "compile", "compile_ac"]
+            variants = ["eager", "ac"] if smoke else ["eager", "compile", "compile_sac", "compile_ac"]
             for variant in variants:
                 plan += [("bare", tokens, variant), ("engine", tokens, variant)]
         for mode, tokens, variant in plan:
@@ -340,6 +341,8 @@ def main() -> int:
                 continue
             flops, tok = flops_and_tokens(tokens, experiment)
             argv = [mode, "--tokens", str(tokens), "--variant", variant, *common]
+            if args.profile:
+                argv += ["--profile", str(out_dir / f"{name}.prof.txt")]
             if mode == "engine":
                 argv += ["--data", str(data)]
             row = _finish(run_measure(argv, work, name, timeout), flops, tok, peak)

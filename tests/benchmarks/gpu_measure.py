@@ -13,7 +13,8 @@
 - ``ckpt``: the engine's DCP save of the full training state, async (cold and warm) and sync, and load.
 
 Variants: ``eager``, ``compile`` (each block ``torch.compile``d), ``ac`` (activation checkpointing),
-``compile_ac``. Writes one JSON object to ``--out``; ``error`` holds an OOM or failure.
+``compile_ac``, ``compile_sac`` (checkpointing one block in three). Writes one JSON object to
+``--out``; ``error`` holds an OOM or failure.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ SHAPES = {  # tokens per sample -> (views, frames, [height, width]); patch 4x16x
 }
 
 
+VARIANTS = ["eager", "compile", "ac", "compile_ac", "compile_sac"]
+SAC_EVERY = 3
+"""``compile_sac``: selective activation checkpointing, one block in every ``SAC_EVERY``."""
+
+
 def overrides(args: argparse.Namespace, world: int) -> list[str]:
     """The engine command-line overrides of this measurement."""
     views, frames, size = SHAPES[args.tokens]
@@ -46,6 +52,7 @@ def overrides(args: argparse.Namespace, world: int) -> list[str]:
         f"dataloader_train.dataset.sample_n_views={views}",
         f"trainer.compile={'true' if 'compile' in args.variant else 'false'}",
         f"trainer.activation_checkpointing={'true' if args.variant.endswith('ac') else 'false'}",
+        f"trainer.activation_checkpointing_every={SAC_EVERY if args.variant.endswith('sac') else 1}",
         f"trainer.fsdp_reshard_after_forward={'false' if world == 1 else 'true'}",
         f"trainer.max_iter={args.warmup + args.steps + 1000}",
         "checkpoint.save_iter=100000",
@@ -73,6 +80,10 @@ def _peak_mem(device: Any) -> float:
     return peak_memory_gb(device) if device.type == "cuda" else float("nan")
 
 
+PROFILE: str = ""
+"""``--profile FILE``: after the timed window, profile two more steps and write the kernels by time."""
+
+
 def _timed(device: Any, warmup: int, steps: int, run_one: Any) -> dict[str, float]:
     """Warm up, then time ``steps`` calls of ``run_one(i)`` as one window (host syncs at the ends only)."""
     import torch
@@ -86,7 +97,31 @@ def _timed(device: Any, warmup: int, steps: int, run_one: Any) -> dict[str, floa
     for i in range(warmup, warmup + steps):
         run_one(i)
     _sync(device)
-    return {"step_s": (time.perf_counter() - t0) / steps, "peak_mem_gb": _peak_mem(device)}
+    result = {"step_s": (time.perf_counter() - t0) / steps, "peak_mem_gb": _peak_mem(device)}
+    if PROFILE and int(os.environ.get("RANK", "0")) == 0:
+        _profile(device, warmup + steps, run_one)
+    return result
+
+
+def _profile(device: Any, first: int, run_one: Any, steps: int = 2) -> None:
+    """Kernels of ``steps`` more steps by total device time, and how busy the device was."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        for i in range(first, first + steps):
+            run_one(i)
+        _sync(device)
+        wall = time.perf_counter() - t0
+    events = prof.key_averages()
+    busy = sum(e.self_device_time_total for e in events) / 1e6
+    head = (
+        f"{steps} steps, wall {wall / steps * 1e3:.1f} ms/step, "
+        f"device kernels {busy / steps * 1e3:.1f} ms/step\n"
+    )
+    table = events.table(sort_by="self_device_time_total", row_limit=45, max_name_column_width=70)
+    Path(PROFILE).write_text(head + table)
 
 
 def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,6 +130,7 @@ def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
     from cosmos_engine.compose import compose_config
     from cosmos_engine.flow import flow_loss
     from cosmos_engine.model import VideoDiT
+    from cosmos_engine.trainer import ac_every
 
     cfg = compose_config(overrides(args, 1))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -104,7 +140,7 @@ def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
     with torch.device(device):
         net = VideoDiT(cfg.model)
         net.init_weights()
-    net.activation_checkpointing = cfg.trainer.activation_checkpointing
+    net.activation_checkpointing = ac_every(cfg)
     if cfg.trainer.compile:
         for block in net.blocks:
             block.compile()
@@ -253,7 +289,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["bare", "engine", "ckpt"])
     parser.add_argument("--tokens", type=int, default=8192, choices=sorted(SHAPES))
-    parser.add_argument("--variant", default="eager", choices=["eager", "compile", "ac", "compile_ac"])
+    parser.add_argument("--variant", default="eager", choices=VARIANTS)
     parser.add_argument("--experiment", default="s2mv_text2world_2b")
     parser.add_argument("--data", default="")
     parser.add_argument("--workers", type=int, default=None)
@@ -261,7 +297,10 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--set", action="append", default=[], help="extra engine override")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--profile", default="", help="write a kernel profile of two more steps here")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     import torch
 
     record: dict[str, Any] = {"mode": args.mode, "tokens": args.tokens, "variant": args.variant}

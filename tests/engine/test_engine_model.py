@@ -102,3 +102,73 @@ def test_info_lists_experiments_and_reports_bad_names(capsys) -> None:
     assert "transfer_multiview_hdmap_tiny" in capsys.readouterr().out.split()
     assert info_main(["experiment=nope"]) == 2
     assert "unknown experiment 'nope'" in capsys.readouterr().err
+
+
+def _grads_on_a_fresh_copy(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    m = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 4))
+    (m(torch.randn(32, 8)).pow(2).sum() * 50).backward()
+    return m
+
+
+def test_clip_folded_into_the_fused_optimizer_matches_clip_grad_norm() -> None:
+    """On GPU the trainer clips inside fused AdamW (``grad_scale``); CPU has fused AdamW too, so the
+    two ways are compared here on the same gradients. eps is large so the step depends on the scale."""
+    from cosmos_engine.trainer import clip_in_optimizer
+
+    results = []
+    for how in ("clip_grad_norm_", "folded", "unclipped"):
+        m = _grads_on_a_fresh_copy(0)
+        opt = torch.optim.AdamW(m.parameters(), lr=0.1, eps=1.0, fused=True)
+        params = list(m.parameters())
+        if how == "clip_grad_norm_":
+            norm = torch.nn.utils.clip_grad_norm_(params, 0.5)
+        elif how == "folded":
+            norm = clip_in_optimizer(opt, params, 0.5)
+            assert opt.grad_scale is not None and float(opt.grad_scale) > 1  # the norm is over 0.5
+        else:
+            norm = clip_in_optimizer(opt, params, 0.0)  # 0 disables clipping
+            assert getattr(opt, "grad_scale", None) is None
+        opt.step()
+        results.append((float(norm), [p.detach().clone() for p in params]))
+    (n_ref, ref), (n_fold, folded), (n_off, unclipped) = results
+    assert n_ref == pytest.approx(n_fold, rel=1e-6) == pytest.approx(n_off, rel=1e-6)
+    assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in zip(ref, folded, strict=True))
+    assert not all(torch.allclose(a, b, rtol=1e-3) for a, b in zip(ref, unclipped, strict=True))
+
+
+def test_a_foreach_optimizer_clips_the_gradients_themselves() -> None:
+    from cosmos_engine.trainer import clip_in_optimizer
+
+    m = _grads_on_a_fresh_copy(1)
+    opt = torch.optim.AdamW(m.parameters(), lr=0.1, foreach=True)
+    clip_in_optimizer(opt, list(m.parameters()), 0.5)
+    assert getattr(opt, "grad_scale", None) is None
+    after = torch.nn.utils.get_total_norm([p.grad for p in m.parameters()])
+    assert float(after) == pytest.approx(0.5, rel=1e-4)
+
+
+def test_activation_checkpointing_of_one_block_in_n_gives_the_same_gradients(monkeypatch) -> None:
+    cfg = compose_config(["experiment=s2mv_text2world_tiny", *SMALL, "model.depth=4"])
+    grads, forwards = [], []
+    calls = [0]
+    block_type = type(VideoDiT(cfg.model).blocks[0])
+    forward = block_type.forward
+
+    def counted(self, *args, **kwargs):
+        calls[0] += 1
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(block_type, "forward", counted)
+    for every in (0, 1, 3):
+        torch.manual_seed(0)
+        net = VideoDiT(cfg.model)
+        net.init_weights()
+        net.activation_checkpointing = every
+        calls[0] = 0
+        flow_loss(net, _batch(cfg), torch.Generator().manual_seed(1), cfg.model.task).backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+        forwards.append(calls[0])
+    assert forwards == [4, 8, 6]  # 4 blocks; all recomputed; blocks 0 and 3 recomputed
+    for other in grads[1:]:
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads[0], other, strict=True))
