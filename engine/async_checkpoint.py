@@ -1,8 +1,10 @@
 """Asynchronous DCP saves: copy the training state to host memory, write it in a background thread.
 
 The step that saves only queues device-to-host copies (on a side CUDA stream, into pinned host
-buffers allocated at the first save and reused); the next forward and backward run beside them,
-and the optimizer step waits for the copies on the GPU (``before_update``), never on the host.
+buffers reused from save to save; :meth:`AsyncCheckpointer.prepare` allocates them in a
+background thread early in the run, so that even the first save does not wait ~30 s for
+pinning); the next forward and backward run beside them, and the optimizer step waits for the
+copies on the GPU (``before_update``), never on the host.
 A background thread then writes the four parts with ``torch.distributed.checkpoint`` over its own
 gloo process group (DCP's planning collectives must not interleave with the training loop's), and
 rank 0 renames the ``.partial`` folder and moves the pointer only after every rank wrote every part:
@@ -94,6 +96,35 @@ class AsyncCheckpointer:
         self.error: BaseException | None = None
         self.last_write_s: float | None = None
         """Seconds the last background write took (copy wait + DCP writes + finalize)."""
+        self.preparing: threading.Thread | None = None
+        """The background allocation of the pinned buffers, while it runs."""
+
+    def prepare(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        """Allocate the pinned host buffers for the training state in a background thread.
+
+        Call it once the optimizer has its state (after the first step). Reads shapes only; a save
+        that comes first waits for it, and one whose state changed shape allocates afresh.
+        """
+        if self.stream is None or self.host is not None or self.preparing is not None:
+            return
+        from torch.distributed._state_dict_utils import _create_cpu_state_dict
+
+        states = ckpt.training_state(model, optimizer, {}, 0)
+        shapes = {"model": states["model"], "optim": states["optim"]}
+
+        def allocate() -> None:
+            try:
+                self.host = _pinned(_create_cpu_state_dict(shapes, pin_memory=True))
+            except Exception:  # e.g. too little memory to pin: the first save allocates as before
+                self.host = None
+
+        self.preparing = threading.Thread(target=allocate, name="dcp-pin", daemon=True)
+        self.preparing.start()
+
+    def _prepared(self) -> None:
+        if self.preparing is not None:
+            self.preparing.join()
+            self.preparing = None
 
     def save(
         self,
@@ -109,6 +140,7 @@ class AsyncCheckpointer:
         from torch.distributed._state_dict_utils import _create_cpu_state_dict
 
         self.wait()
+        self._prepared()
         staging = ckpt.prepare(ckpt_dir, iteration, rank)
         if staging is None:
             return False
@@ -164,6 +196,7 @@ class AsyncCheckpointer:
     def close(self) -> None:
         """Finish the save in flight and release the process group."""
         self.wait()
+        self._prepared()
         dist.destroy_process_group(self.group)
 
     def _write(

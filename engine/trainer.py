@@ -230,6 +230,8 @@ class Trainer:
         """
         cfg, rank = self.cfg, self.rank
         self.step(iteration)
+        if self.async_saver is not None and iteration == self.start + 1:  # the optimizer has its state now
+            self.async_saver.prepare(self.model, self.opt)
         save_now = rank == 0 and (self.job_dir / "SAVE_NOW").exists()
         flags = torch.tensor([int(signals.stop), int(signals.save or save_now)])
         dist.all_reduce(flags, op=dist.ReduceOp.MAX)

@@ -12,8 +12,9 @@ blocks, 16 heads, cross-attention to 512 x 1024 text tokens; 8,192 and 16,384 to
   eager, compiled and with activation checkpointing; step time, tokens/s, MFU (FLOPs of
   ``cosmos_engine.model.flops_per_sample``, attention included, over the matmul peak measured here),
   peak memory, and the engine/bare throughput ratio;
-- the time a DCP save of the full training state blocks training (async cold and warm, sync) and
-  a load, against the disk bandwidth;
+- the time a DCP save of the full training state blocks training (the first async save, a later
+  one, the steps while the host buffers are pinned in the background; sync) and a load, against
+  the disk bandwidth;
 - with ``--scaling``: FSDP2 weak scaling on 1, 2 and 4 GPUs (torchrun; efficiency = per-GPU
   tokens/s at N over at 1).
 
@@ -213,8 +214,9 @@ def table(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"checkpoint (full training state {gb:.1f} GB, step {ck['step_s']:.3f} s): "
-            f"async save blocks {ck['async_warm_blocking_s']:.2f} s warm / "
-            f"{ck['async_cold_blocking_s']:.2f} s cold (first pinned allocation); "
+            f"async save blocks {ck['async_first_blocking_s']:.2f} s the first time / "
+            f"{ck['async_warm_blocking_s']:.2f} s later (host buffers pinned in the background "
+            f"meanwhile: {ck['pin_steps_during']} steps at {_fmt(ck['pin_step_s_during'], '.3f')} s); "
             f"background write {ck['async_warm_write_s']:.1f} s "
             f"({gb / ck['async_warm_write_s']:.2f} GB/s); sync save {ck['sync_save_s']:.1f} s "
             f"({gb / ck['sync_save_s']:.2f} GB/s); load {ck['load_s']:.1f} s ({gb / ck['load_s']:.2f} GB/s)",
@@ -250,6 +252,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated run names to keep (debugging)")
     parser.add_argument("--disk-gib", type=int, default=4)
     parser.add_argument("--profile", action="store_true", help="a kernel profile of each run in --out")
+    parser.add_argument("--sac-every", type=int, default=3, help="compile_sac checkpoints one block in N")
     parser.add_argument("--scaling-variant", default="compile")
     parser.add_argument("--scaling-tokens", type=int, default=8192)
     args = parser.parse_args()
@@ -340,20 +343,22 @@ def main() -> int:
             if keep and name not in keep:
                 continue
             flops, tok = flops_and_tokens(tokens, experiment)
-            argv = [mode, "--tokens", str(tokens), "--variant", variant, *common]
+            argv = [mode, "--tokens", str(tokens), "--variant", variant, "--sac-every", str(args.sac_every)]
+            argv += common
             if args.profile:
                 argv += ["--profile", str(out_dir / f"{name}.prof.txt")]
             if mode == "engine":
                 argv += ["--data", str(data)]
             row = _finish(run_measure(argv, work, name, timeout), flops, tok, peak)
-            row.update(mode=mode, tokens=tokens, variant=variant, flops_per_sample=flops)
+            shown = f"{variant}/{args.sac_every}" if variant.endswith("sac") else variant
+            row.update(mode=mode, tokens=tokens, variant=shown, flops_per_sample=flops)
             bare = next(
                 (
                     r
                     for r in results["runs"]
                     if r["mode"] == "bare"
                     and r["tokens"] == tokens
-                    and r["variant"] == variant
+                    and r["variant"] == shown
                     and not r.get("error")
                 ),
                 None,
