@@ -17,6 +17,7 @@ the latest complete checkpoint. SIGTERM/SIGINT: finish the step, save, exit 0. S
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -67,6 +68,11 @@ def train(cfg: Config, rank: int) -> int:
     try:
         return _run(cfg, rank, d, dataset)
     finally:
+        # The sharded model's reference cycles still hold the process group; freed at interpreter
+        # exit instead, gloo's worker threads can abort the process ("terminate called without an
+        # active exception") after training succeeded, and the other nodes then wait at torchrun's
+        # exit barrier. Collect them while the interpreter is whole, then destroy the group.
+        gc.collect()
         if dist.is_initialized():
             dist.destroy_process_group()
 

@@ -4,10 +4,10 @@
 shards with FSDP2 when there is more than one rank (one rank trains the plain module with bf16
 autocast), makes the optimizer and the data loader, and runs steps. A step reads the host only at
 logging iterations: losses and the gradient norm stay on the device otherwise, so the host queues
-the next step while the GPU works. Gradient clipping is folded into the fused
-optimizer's kernel on GPU. EMA is a foreach lerp on the local shards, optionally every N steps,
-on a side CUDA stream that overlaps the next forward. Saves are synchronous, or asynchronous
-(``checkpoint.async_save``, :mod:`cosmos_engine.async_checkpoint`).
+the next step while the GPU works. Gradient clipping is folded into the fused optimizer's kernel
+on GPU. EMA is a foreach lerp on the local shards, optionally every N steps, on a side CUDA stream
+that overlaps the next forward. Saves are synchronous, or asynchronous (``checkpoint.async_save``,
+:mod:`cosmos_engine.async_checkpoint`).
 """
 
 from __future__ import annotations
