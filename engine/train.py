@@ -88,7 +88,8 @@ def _run(cfg: Config, rank: int, d: Any, dataset: Any) -> int:
     if rank == 0:
         _write_config(cfg, job_dir)
         log.info(f"Job directory: {job_dir}")
-        log.info(f"Distributed parallelism mode: fsdp2 ({d.world_size} ranks, {d.device.type})")
+        mode = "fsdp2" if d.world_size > 1 else "none (one rank, nothing to shard)"
+        log.info(f"Distributed parallelism mode: {mode} ({d.world_size} ranks, {d.device.type})")
     trainer = Trainer(cfg, d, rank, dataset)
     if rank == 0:
         log.info("Starting training...")
