@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import pytest
 
 from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
-from cosmos_tui.core.runs import RunRecord, get_run, launch_prepared, prepare
+from cosmos_tui.core.runs import RunRecord, launch_prepared, prepare
 
 FAULT_SITE = Path(__file__).with_name("fault_site")
 FAST = ["wandb.mode=disabled", "dataloader_train.num_workers=0", "trainer.logging_iter=1"]
@@ -76,18 +76,6 @@ def stop_leftovers() -> None:
                 stop_run(record.id, timeout=20)
             except Exception:
                 pass
-
-
-def wait_run(run_id: str, predicate: Callable[[RunRecord], bool], timeout: float = 90.0) -> RunRecord:
-    """Poll the reconciled record until ``predicate`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        record = get_run(run_id)
-        if predicate(record):
-            return record
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; run {run_id} is {record.status}: {record.reason}")
-        time.sleep(0.1)
 
 
 def wait_file(path: Path, timeout: float = 90.0) -> str:

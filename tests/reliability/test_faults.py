@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from rel_helpers import iterations, job_sets, launch, pointer_target, stop_leftovers, wait_file, wait_run
+from rel_helpers import iterations, job_sets, launch, pointer_target, stop_leftovers, wait_file
+from support.runs import wait_run
 
 from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.checkpoints.verify import verify_checkpoint

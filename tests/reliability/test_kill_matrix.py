@@ -32,8 +32,8 @@ from rel_helpers import (
     record_file_is_whole,
     stop_leftovers,
     wait_file,
-    wait_run,
 )
+from support.runs import wait_run
 
 from cosmos_tui.core.runs import get_run, list_runs, resume_run, stop_run
 

@@ -12,7 +12,7 @@ import pytest
 from cosmos_tui.core.engines.base import LaunchSpec
 from cosmos_tui.core.launch import free_port
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import RunRecord, get_run, launch_prepared
+from cosmos_tui.core.runs import RunRecord, launch_prepared
 from cosmos_tui.core.runs.lifecycle import Prepared
 
 SCRIPT = Path(__file__).with_name("torchrun_test_script.py")
@@ -40,18 +40,6 @@ def launch_script(tmp_path: Path) -> Callable[..., RunRecord]:
         return launch_prepared(prepared)
 
     return launch
-
-
-def wait_for(run_id: str, predicate: Callable[[RunRecord], bool], timeout: float = 30.0) -> RunRecord:
-    """Poll the (reconciled) record until ``predicate`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        record = get_run(run_id)
-        if predicate(record):
-            return record
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting; record is {record.status}: {record.reason}")
-        time.sleep(0.1)
 
 
 def wait_for_line(record: RunRecord, text: str, timeout: float = 30.0) -> None:

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from runs_helpers import wait_for, wait_for_line
+from runs_helpers import wait_for_line
+from support.runs import wait_run
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
@@ -51,7 +52,7 @@ def test_the_run_outlives_a_killed_cli_and_records_its_exit(waymo: Path, tmp_pat
             assert cli.poll() is None, (tmp_path / "cli.out").read_text()
             time.sleep(0.1)
         run_id = list_runs()[0].id
-        running = wait_for(run_id, lambda r: r.status == "running" and r.procs, timeout=60)
+        running = wait_run(run_id, lambda r: r.status == "running" and r.procs, timeout=60)
         assert running.agent is not None and {p.role for p in running.procs} >= {"rank"}
     finally:
         cli.send_signal(signal.SIGKILL)

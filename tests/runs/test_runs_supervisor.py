@@ -11,7 +11,8 @@ import time
 
 import psutil
 import pytest
-from runs_helpers import wait_for, wait_for_line
+from runs_helpers import wait_for_line
+from support.runs import wait_run
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.runs import get_run, registry, stop_run
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.timeout(90)
 
 def test_a_failing_rank_fails_the_run_with_its_reason(launch_script) -> None:
     rec = launch_script("--steps", "50", "--step-s", "0.05", "--fail-rank", "1", "--code", "3")
-    done = wait_for(rec.id, lambda r: not r.active)
+    done = wait_run(rec.id, lambda r: not r.active)
     assert done.status == "failed" and done.exit_code == 1
     assert "torchrun exited 1" in done.reason
     assert "failing with code 3" in done.console_log.read_text()
@@ -31,7 +32,7 @@ def test_a_failing_rank_fails_the_run_with_its_reason(launch_script) -> None:
 
 def test_stop_escalates_to_sigkill_only_within_the_run(launch_script) -> None:
     rec = launch_script("--steps", "1000", "--step-s", "0.05", "--ignore-term")
-    wait_for(rec.id, lambda r: len(r.procs) >= 2)
+    wait_run(rec.id, lambda r: len(r.procs) >= 2)
     wait_for_line(rec, "Hit counter: 2/")
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -49,12 +50,12 @@ def test_stop_escalates_to_sigkill_only_within_the_run(launch_script) -> None:
 
 def test_kill_9_of_supervisor_and_agent_ends_lost_with_reason(launch_script) -> None:
     rec = launch_script("--steps", "1000", "--step-s", "0.05")
-    running = wait_for(rec.id, lambda r: r.agent is not None and len(r.procs) >= 2)
+    running = wait_run(rec.id, lambda r: r.agent is not None and len(r.procs) >= 2)
     wait_for_line(rec, "Hit counter: 2/")
     os.kill(running.supervisor.pid, signal.SIGKILL)
     os.kill(running.agent.pid, signal.SIGKILL)
     # The orphaned ranks notice their agent is gone and exit; until then the run is not "lost".
-    lost = wait_for(rec.id, lambda r: r.status == "lost", timeout=30)
+    lost = wait_run(rec.id, lambda r: r.status == "lost", timeout=30)
     assert lost.exit_code is None
     assert "ended without recording an exit code" in lost.reason
     assert "last log lines" in lost.reason and "rank" in lost.reason

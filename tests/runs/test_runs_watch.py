@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runs_helpers import wait_for
+from support.runs import wait_run
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -39,7 +39,7 @@ def test_a_finished_run_is_announced_without_a_ui(launch_script, tmp_path: Path)
     sink = tmp_path / "events.jsonl"
     _notify_into(sink)
     rec = launch_script("--steps", "6", "--step-s", "0.05")
-    done = wait_for(
+    done = wait_run(
         rec.id, lambda r: not r.active and r.health is not None and r.health["state"] == "finished"
     )
     assert done.status == "finished"
@@ -52,7 +52,7 @@ def test_a_crash_is_announced_and_recorded(launch_script, tmp_path: Path) -> Non
     sink = tmp_path / "events.jsonl"
     _notify_into(sink)
     rec = launch_script("--steps", "50", "--fail-rank", "1", "--code", "3")
-    done = wait_for(
+    done = wait_run(
         rec.id, lambda r: not r.active and r.health is not None and r.health["state"] == "crashed"
     )
     assert done.status == "failed"
@@ -64,7 +64,7 @@ def test_a_broken_config_never_breaks_the_run(launch_script) -> None:
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('[notify]\ncommand = "curl -d @- http://x"\n')  # a shell string: refused
     rec = launch_script("--steps", "3", "--step-s", "0.05")
-    done = wait_for(rec.id, lambda r: not r.active)
+    done = wait_run(rec.id, lambda r: not r.active)
     assert done.status == "finished"
     assert "notifications off" in done.supervisor_log.read_text()
 

@@ -102,34 +102,13 @@ def test_c10d_commands_are_identical_on_every_node_and_static_ones_differ_by_ran
 
 
 def test_render_multinode_cli_prints_each_node_and_json(tmp_path: Path) -> None:
-    result = _cli(
-        "preset",
-        "render",
-        "builtin-demo",
-        "--target",
-        "multinode",
-        "--nnodes",
-        "2",
-        "--rdzv-endpoint",
-        "n1:29500",
-    )
+    argv = ["preset", "render", "builtin-demo", "--target", "multinode", "--nnodes", "2"]
+    argv += ["--rdzv-endpoint", "n1:29500"]
+    result = _cli(*argv)
     assert result.exit_code == 0, result.output
     assert result.stdout.count("torchrun --nproc_per_node=2 --nnodes=2 --rdzv_id") == 2
     assert "# node 0" in result.stdout and "# node 1" in result.stdout
-    data = json.loads(
-        _cli(
-            "preset",
-            "render",
-            "builtin-demo",
-            "--target",
-            "multinode",
-            "--nnodes",
-            "2",
-            "--rdzv-endpoint",
-            "n1:29500",
-            "--json",
-        ).stdout
-    )
+    data = json.loads(_cli(*argv, "--json").stdout)
     assert data["rendezvous"] == "c10d" and [n["node_rank"] for n in data["nodes"]] == [0, 1]
     assert data["nodes"][1]["exec_argv"][1:3] == ["-m", "torch.distributed.run"]
     missing = _cli("preset", "render", "builtin-demo", "--target", "multinode", "--nnodes", "2")

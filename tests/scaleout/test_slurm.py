@@ -6,12 +6,12 @@ submits it again to continue from that checkpoint."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from slurm_cluster import LocalSlurmCluster
+from support.runs import wait_run
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
@@ -49,19 +49,9 @@ def _submit(waymo: Path, *sets: str) -> RunRecord:
 def _wait(
     run_id: str, done: Callable[[RunRecord], bool], timeout: float, cluster: LocalSlurmCluster
 ) -> RunRecord:
-    deadline = time.monotonic() + timeout
-    record = get_run(run_id)
-    while not done(record):
-        if time.monotonic() > deadline:
-            log = (
-                record.console_log.read_text(errors="replace")[-3000:] if record.console_log.exists() else ""
-            )
-            pytest.fail(
-                f"{record.status} ({record.slurm_state}): {record.reason}\n{log}\n{cluster.log_tail()}"
-            )
-        time.sleep(0.5)
-        record = get_run(run_id)
-    return record
+    return wait_run(
+        run_id, done, timeout, context=lambda: f"slurm: {get_run(run_id).slurm_state}\n{cluster.log_tail()}"
+    )
 
 
 def test_a_submitted_job_runs_to_completion(slurm: LocalSlurmCluster, waymo: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 from replay_engine.checkout import make_fake_checkout
+from support.runs import wait_run
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
@@ -23,19 +23,13 @@ from cosmos_tui.core.engines.conversion import convert_dcp, place_p1_ema
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.metrics import scan_file
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
-from cosmos_tui.core.runs import TERMINAL, get_run, start_run
+from cosmos_tui.core.runs import TERMINAL, start_run
 
 pytestmark = pytest.mark.slow
 
 
 def _wait(run_id: str, timeout: float = 150.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = get_run(run_id)
-        if record.status in TERMINAL:
-            return record
-        time.sleep(0.3)
-    raise AssertionError(f"run {run_id} did not end in {timeout} s")
+    return wait_run(run_id, lambda r: r.status in TERMINAL, timeout)
 
 
 def _preset(name: str, repo: Path, sets: list[str]):
