@@ -44,8 +44,12 @@ def load_embedding_pickle(path: Path) -> Any:
     data = path.read_bytes()
     try:
         return _NumpyUnpickler(io.BytesIO(data)).load()
+    except pickle.UnpicklingError:
+        raise
     except MemoryError:  # a damaged length field declares more than the file holds
         raise pickle.UnpicklingError(f"{path} is damaged: it declares an object larger than memory") from None
+    except Exception as exc:  # damaged opcodes raise nearly anything (EOFError, OverflowError, ...)
+        raise pickle.UnpicklingError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
 
 
 def as_embedding(obj: Any, path: Path) -> np.ndarray:

@@ -472,6 +472,24 @@ def test_pickle_declaring_a_huge_object_is_unreadable_not_a_crash(dataset: Make)
     assert "larger than memory" in found.examples[0]
 
 
+@pytest.mark.parametrize(
+    ("damage", "raised"),
+    [
+        (b"\x80\x04\x95" + (2**63).to_bytes(8, "little"), "OverflowError"),  # FRAME past sys.maxsize
+        (b"\x80\x04", "EOFError"),  # cut after the protocol
+        (b"\x80\x04\x8c\x03\xff\xfe\xfd.", "UnicodeDecodeError"),  # a string that is not UTF-8
+    ],
+)
+def test_any_damage_the_unpickler_trips_on_is_a_finding(dataset: Make, damage: bytes, raised: str) -> None:
+    """Damaged opcodes raise more than UnpicklingError (found by the fuzzer: an OverflowError)."""
+    root = dataset(P1)
+    (root / T5 / "clip_0000.pkl").write_bytes(damage)
+    report = check(root, P1)
+    only(report, "unreadable-pickle")
+    found = next(f for f in report.findings if f.id == "unreadable-pickle")
+    assert f"damaged pickle: {raised}" in found.examples[0]
+
+
 def test_empty_pickle(dataset: Make) -> None:
     root = dataset(P1)
     (root / T5 / "clip_0000.pkl").write_bytes(b"")

@@ -128,6 +128,14 @@ def test_embedding_pickles_load_only_numpy(tmp_path: Path) -> None:
     bad.write_bytes(pickle.dumps(_Boom()))
     with pytest.raises(pickle.UnpicklingError, match=r"refusing to load builtins\.print"):
         load_embedding_pickle(bad)
+    for damage, why in (
+        (b"\x80\x04\x8e" + (2**62).to_bytes(8, "little"), "larger than memory"),
+        (b"\x80\x04\x95" + (2**63).to_bytes(8, "little"), "OverflowError"),
+        (b"\x80\x04", "EOFError"),
+    ):
+        bad.write_bytes(damage)
+        with pytest.raises(pickle.UnpicklingError, match=f"bad.pkl is damaged: .*{why}"):
+            load_embedding_pickle(bad)
 
 
 def test_resumable_sampler_continues_the_same_stream() -> None:

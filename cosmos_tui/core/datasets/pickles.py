@@ -60,16 +60,22 @@ def loads_arrays(data: bytes) -> Any:
     """Unpickle ``data`` allowing only numpy arrays and plain containers.
 
     Raises :class:`UnsafePickle` for any other global (before it is called) and
-    :class:`pickle.UnpicklingError` (or ``EOFError``, ``ValueError``) for a damaged pickle.
+    :class:`pickle.UnpicklingError` for a damaged pickle, whatever the unpickler tripped on.
     """
     try:
         return _ArrayUnpickler(io.BytesIO(data)).load()
+    except (UnsafePickle, pickle.UnpicklingError):
+        raise
     except MemoryError:
         # A damaged length field (BINBYTES8, BINUNICODE8) makes the unpickler allocate what it
         # declares before reading; a size the whole file cannot hold means the file is damaged.
         raise pickle.UnpicklingError(
             f"pickle declares an object larger than memory in a {len(data)}-byte file"
         ) from None
+    except Exception as exc:
+        # Damaged opcodes and lengths raise nearly anything (EOFError, OverflowError for a FRAME
+        # length, KeyError for a missing memo entry, RecursionError, ...): all mean a damaged file.
+        raise pickle.UnpicklingError(f"damaged pickle: {type(exc).__name__}: {exc}") from None
 
 
 def load_arrays(path: str | Path) -> Any:
