@@ -65,10 +65,11 @@ async def test_wizard_launches_a_real_run_and_the_dashboard_follows_it(make_app,
         await wait_for(
             pilot, lambda: dash.view is not None and (dash.view.row.iteration or 0) >= 2, timeout=150
         )
-        first = dash.view.row.iteration
         await wait_for(pilot, lambda: dash.view.row.status == "finished", timeout=150)
         view = dash.view
-        assert view.row.iteration == 8 > first and view.row.max_iter == 8
+        # Not "a later iteration than first seen": on a busy machine the tiny run can finish between
+        # two refreshes. The loss curve below shows every step reached the dashboard.
+        assert view.row.iteration == 8 and view.row.max_iter == 8
         assert len(view.losses) >= 8
         await wait_for(pilot, lambda: any(c.is_latest and c.complete for c in dash.view.checkpoints))
         assert {c.iteration for c in dash.view.checkpoints} >= {4, 8}
