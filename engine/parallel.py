@@ -1,4 +1,4 @@
-"""Process group, FSDP2 sharding and EMA: one code path for CPU (gloo) and GPU (NCCL).
+"""Process group and FSDP2 sharding: one code path for CPU (gloo) and GPU (NCCL).
 
 ``fully_shard`` is applied to every transformer block of ``net`` and ``net_ema`` and then to the
 wrapper, on CPU over gloo exactly as on GPUs over NCCL (torch >= 2.6). GPUs add bf16 parameters
@@ -71,33 +71,30 @@ class DiffusionModel(nn.Module):
 
 
 def shard(
-    model: DiffusionModel, device: torch.device, bf16: bool, reshard_after_forward: bool = True
+    model: DiffusionModel,
+    device: torch.device,
+    bf16: bool,
+    reshard_after_forward: bool = True,
+    ema_on_host: bool = False,
 ) -> DiffusionModel:
     """Apply FSDP2 per block, then to each network's root; parameters become DTensors sharded over ranks.
 
     ``reshard_after_forward=False`` keeps each block's gathered parameters from forward to backward.
-    The EMA copy is never run forward in training, so it always reshards.
+    The EMA copy is never run forward in training, so it always reshards; ``ema_on_host`` keeps its
+    shards in pinned host memory (FSDP2's CPU offload; :mod:`cosmos_engine.ema` streams them).
     """
-    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, OffloadPolicy, fully_shard
 
     kwargs: dict = {}
     if device.type == "cuda" and bf16:
         kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-    nets = [(model.net, reshard_after_forward)]
+    nets = [(model.net, reshard_after_forward, OffloadPolicy())]
     if hasattr(model, "net_ema"):
-        nets.append((model.net_ema, True))
-    for net, reshard in nets:
+        offload = CPUOffloadPolicy(pin_memory=True) if ema_on_host else OffloadPolicy()
+        nets.append((model.net_ema, True, offload))
+    for net, reshard, offload in nets:
         for block in net.blocks:
-            fully_shard(block, reshard_after_forward=reshard, **kwargs)
-        fully_shard(net, reshard_after_forward=reshard, **kwargs)  # the root: embeddings, final layer
+            fully_shard(block, reshard_after_forward=reshard, offload_policy=offload, **kwargs)
+        # the root: embeddings, final layer
+        fully_shard(net, reshard_after_forward=reshard, offload_policy=offload, **kwargs)
     return model
-
-
-@torch.no_grad()
-def ema_update(model: DiffusionModel, beta: float) -> None:
-    """``ema = beta * ema + (1 - beta) * net`` on the local shards."""
-    if not hasattr(model, "net_ema"):
-        return
-    ema = [p for p in model.net_ema.parameters()]
-    reg = [p for p in model.net.parameters()]
-    torch._foreach_lerp_(ema, reg, 1.0 - beta)

@@ -5,8 +5,9 @@ shards with FSDP2 when there is more than one rank (one rank trains the plain mo
 autocast), makes the optimizer and the data loader, and runs steps. A step reads the host only at
 logging iterations: losses and the gradient norm stay on the device otherwise, so the host queues
 the next step while the GPU works. Gradient clipping is folded into the fused optimizer's kernel
-on GPU. EMA is a foreach lerp on the local shards, optionally every N steps, on a side CUDA stream
-that overlaps the next forward. Saves are synchronous, or asynchronous (``checkpoint.async_save``,
+on GPU. EMA (:mod:`cosmos_engine.ema`) is a foreach lerp on the local shards, optionally every N
+steps, on a side CUDA stream that overlaps the next forward, optionally streamed from pinned host
+memory. Saves are synchronous, or asynchronous (``checkpoint.async_save``,
 :mod:`cosmos_engine.async_checkpoint`).
 """
 
@@ -33,6 +34,7 @@ def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any
     checkpoint restores everything; otherwise ``checkpoint.load_path`` gives the initial weights:
     a consolidated ``.pt`` is loaded before sharding, a DCP folder after.
     """
+    from cosmos_engine.ema import offload_to_host
     from cosmos_engine.model import VideoDiT, count_params
     from cosmos_engine.parallel import DiffusionModel, shard
 
@@ -55,8 +57,11 @@ def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any
     if cfg.trainer.compile:
         for block in net.blocks:
             block.compile()
+    ema_on_host = net_ema is not None and cfg.model.ema.offload and d.device.type == "cuda"
     if d.world_size > 1:  # one rank has nothing to shard: FSDP2's copies would cost ~5% of a step
-        model = shard(model, d.device, cfg.trainer.bf16, cfg.trainer.fsdp_reshard_after_forward)
+        model = shard(model, d.device, cfg.trainer.bf16, cfg.trainer.fsdp_reshard_after_forward, ema_on_host)
+    elif ema_on_host:
+        offload_to_host(model.net_ema)
     if rank == 0:
         log.info(f"Model parameters: {count_params(net):,} (net), experiment {cfg.experiment or '-'}")
     fused = d.device.type == "cuda"  # one fused kernel for all parameters on GPU; foreach on CPU
@@ -159,8 +164,18 @@ class Trainer:
         self.autocast = torch.autocast(
             "cuda", dtype=torch.bfloat16, enabled=d.device.type == "cuda" and cfg.trainer.bf16
         )
-        self.ema_stream = torch.cuda.Stream(d.device) if d.device.type == "cuda" else None
-        """EMA updates run here, beside the next forward (:meth:`join_ema` before anything reads them)."""
+        self.ema = None
+        """EMA updates, beside the next forward (:meth:`join_ema` before anything reads them)."""
+        if cfg.model.ema.enabled:
+            from cosmos_engine.ema import EMA
+
+            self.ema = EMA(self.model, d.device)
+            if rank == 0 and self.ema.streamed:
+                gb = self.ema.host_bytes * d.world_size / 1e9
+                self.log.info(
+                    f"EMA weights in pinned host memory ({gb:.2f} GB), streamed through the GPU in "
+                    f"{len(self.ema.buckets)} buckets per update"
+                )
         self.async_saver = None
         if cfg.checkpoint.async_save:
             from cosmos_engine.async_checkpoint import AsyncCheckpointer
@@ -176,7 +191,6 @@ class Trainer:
     def step(self, iteration: int) -> None:
         """One optimizer step (with its micro-batches), EMA, progress line and metrics."""
         from cosmos_engine.flow import flow_loss
-        from cosmos_engine.parallel import ema_update
 
         cfg, d = self.cfg, self.d
         self.model.train()
@@ -204,13 +218,8 @@ class Trainer:
         self.opt.grad_scale = None
         self.opt.zero_grad(set_to_none=True)
         ema = cfg.model.ema
-        if ema.enabled and iteration % ema.every_n == 0:
-            if self.ema_stream is None:
-                ema_update(self.model, ema.beta**ema.every_n)
-            else:  # memory-bound: it overlaps the next step's forward, which is compute-bound
-                self.ema_stream.wait_stream(torch.cuda.current_stream(d.device))
-                with torch.cuda.stream(self.ema_stream):
-                    ema_update(self.model, ema.beta**ema.every_n)
+        if self.ema is not None and iteration % ema.every_n == 0:
+            self.ema.update(ema.beta**ema.every_n)
         self.window_losses.append(step_loss)
         self.window_iters += 1
         if self.rank == 0:
@@ -218,10 +227,10 @@ class Trainer:
         if iteration % cfg.trainer.logging_iter == 0:
             self._log_metrics(iteration, grad_norm)
 
-    def join_ema(self) -> None:
-        """Order the work queued next after the EMA update on its side stream (GPU only)."""
-        if self.ema_stream is not None:
-            torch.cuda.current_stream(self.d.device).wait_stream(self.ema_stream)
+    def join_ema(self, host: bool = False) -> None:
+        """Order the work queued next after the EMA update; ``host``: before the host reads it."""
+        if self.ema is not None:
+            self.ema.join(host)
 
     def iteration(self, iteration: int, signals: Any) -> bool:
         """One step, then the step boundary: agree on stop/save requests, save when due.
@@ -278,7 +287,7 @@ class Trainer:
     def save(self, iteration: int) -> None:
         """Save ``iteration`` (a collective): queued in the background when ``checkpoint.async_save``."""
         cfg = self.cfg
-        self.join_ema()
+        self.join_ema(host=True)  # an offloaded EMA is read from host memory below
         if self.async_saver is not None and not cfg.checkpoint.export_pt:  # export needs the sync path
             self.async_saver.save(
                 self.ckpt_dir,
@@ -309,7 +318,7 @@ class Trainer:
 
     def close(self) -> None:
         """Finish saves, close the tracker."""
-        self.join_ema()
+        self.join_ema(host=True)
         if self.async_saver is not None:
             self.async_saver.close()
             self.async_saver = None

@@ -25,11 +25,12 @@ import time
 from pathlib import Path
 
 
-def _step_times(model, net, batch, steps: int, sharded: bool) -> list[float]:
+def _step_times(model, net, batch, steps: int) -> list[float]:
     import torch
+    from cosmos_engine.ema import EMA
     from cosmos_engine.flow import flow_loss
-    from cosmos_engine.parallel import ema_update
 
+    ema = EMA(model, torch.device("cpu"))
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, foreach=True)
     times = []
     for i in range(steps + 3):
@@ -39,11 +40,7 @@ def _step_times(model, net, batch, steps: int, sharded: bool) -> list[float]:
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        if sharded:
-            ema_update(model, 0.999)
-        else:
-            with torch.no_grad():
-                torch._foreach_lerp_(list(model.net_ema.parameters()), list(net.parameters()), 0.001)
+        ema.update(0.999)
         if i >= 3:
             times.append(time.perf_counter() - t0)
     return times
@@ -79,8 +76,8 @@ def main() -> None:
     net.init_weights()
     plain = DiffusionModel(copy.deepcopy(net), copy.deepcopy(net))
     sharded = shard(DiffusionModel(net, copy.deepcopy(net)), d.device, bf16=False)
-    base = _step_times(plain, plain.net, batch, args.steps, sharded=False)
-    fig = _step_times(sharded, sharded.net, batch, args.steps, sharded=True)
+    base = _step_times(plain, plain.net, batch, args.steps)
+    fig = _step_times(sharded, sharded.net, batch, args.steps)
     b, f = statistics.median(base), statistics.median(fig)
     print(f"engine step (1 rank: plain module), tiny: {b * 1e3:.1f} ms (median of {args.steps})")
     print(f"the same step FSDP2-sharded over the one rank: {f * 1e3:.1f} ms")
