@@ -14,7 +14,8 @@
 - ``ckpt``: the engine's DCP save of the full training state, async (first and later) and sync, and load.
 
 Variants: ``eager``, ``compile`` (each block ``torch.compile``d), ``ac`` (activation checkpointing),
-``compile_ac``, ``compile_sac`` (one block in ``--sac-every``). Writes one JSON object to
+``compile_ac``, ``compile_sac`` (one block in ``--sac-every``), ``compile_offload`` (the EMA in
+pinned host memory, streamed through the GPU at each update; the engine only). Writes one JSON object to
 ``--out``; ``error`` holds an OOM or failure.
 """
 
@@ -37,8 +38,9 @@ SHAPES = {  # tokens per sample -> (views, frames, [height, width]); patch 4x16x
 }
 
 
-VARIANTS = ["eager", "compile", "ac", "compile_ac", "compile_sac"]
-"""``compile_sac``: selective activation checkpointing, one block in every ``--sac-every``."""
+VARIANTS = ["eager", "compile", "ac", "compile_ac", "compile_sac", "compile_offload"]
+"""``compile_sac``: selective activation checkpointing, one block in every ``--sac-every``;
+``compile_offload``: compiled, the EMA weights in pinned host memory (``model.ema.offload``)."""
 
 
 def overrides(args: argparse.Namespace, world: int) -> list[str]:
@@ -53,6 +55,7 @@ def overrides(args: argparse.Namespace, world: int) -> list[str]:
         f"trainer.compile={'true' if 'compile' in args.variant else 'false'}",
         f"trainer.activation_checkpointing={'true' if args.variant.endswith('ac') else 'false'}",
         f"trainer.activation_checkpointing_every={args.sac_every if args.variant.endswith('sac') else 1}",
+        f"model.ema.offload={'true' if args.variant.endswith('offload') else 'false'}",
         "trainer.fsdp_reshard_after_forward=false",  # 2+ GPUs: memory allows, no gather in backward
         f"trainer.max_iter={args.warmup + args.steps + 1000}",
         "checkpoint.save_iter=100000",
@@ -98,6 +101,8 @@ def _timed(device: Any, warmup: int, steps: int, run_one: Any) -> dict[str, floa
         run_one(i)
     _sync(device)
     result = {"step_s": (time.perf_counter() - t0) / steps, "peak_mem_gb": _peak_mem(device)}
+    if device.type == "cuda":  # the caching allocator freed its cache and retried: memory is tight
+        result["alloc_retries"] = torch.cuda.memory_stats(device).get("num_alloc_retries", 0)
     if PROFILE and int(os.environ.get("RANK", "0")) == 0:
         _profile(device, warmup + steps, run_one)
     return result
