@@ -35,8 +35,8 @@ def _aligned(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-def offload_to_host(net: nn.Module) -> int:
-    """Move ``net``'s parameters into one pinned host buffer (views of it); returns its bytes.
+def offload_to_host(net: nn.Module) -> None:
+    """Move ``net``'s parameters into one pinned host buffer (each becomes a view of it).
 
     One buffer, not a pinned tensor per parameter: the pinned allocator rounds each allocation
     up to a power of two, and adjacent parameters copy to the GPU as one transfer.
@@ -52,7 +52,6 @@ def offload_to_host(net: nn.Module) -> int:
             view.copy_(p.detach())
             p.data = view
             offset += _aligned(nbytes)
-    return total
 
 
 @dataclass

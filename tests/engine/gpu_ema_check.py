@@ -44,9 +44,9 @@ def main() -> int:
     empty = out / f"empty_{rank}"
     torch.cuda.synchronize()
     m0 = torch.cuda.memory_allocated()
-    net_a, model_a, _, _ = build(on_gpu, d, rank, empty)
+    _, model_a, _, _ = build(on_gpu, d, rank, empty)
     m1 = torch.cuda.memory_allocated()
-    net_b, model_b, opt_b, _ = build(on_host, d, rank, empty)
+    _, model_b, opt_b, _ = build(on_host, d, rank, empty)
     m2 = torch.cuda.memory_allocated()
     ema_bytes = sum(t.numel() * t.element_size() for t in _locals(model_a))
     assert all(t.device.type == "cpu" and t.is_pinned() for t in _locals(model_b)), "EMA not pinned on host"
@@ -56,11 +56,9 @@ def main() -> int:
     ema_b = EMA(model_b, d.device, bucket_bytes=256 << 10)
     assert ema_b.streamed and not ema_a.streamed and len(ema_b.buckets) > 4, len(ema_b.buckets)
     gen = torch.Generator(device=d.device).manual_seed(rank)
-    weights = [(p.to_local() if hasattr(p, "to_local") else p) for p in net_a.parameters()]
-    weights_b = [(p.to_local() if hasattr(p, "to_local") else p) for p in net_b.parameters()]
     for step in range(4):
         with torch.no_grad():
-            for wa, wb in zip(weights, weights_b, strict=True):
+            for (_, wa), (_, wb) in zip(ema_a.pairs, ema_b.pairs, strict=True):
                 noise = torch.randn(wa.shape, generator=gen, device=d.device)
                 wa.add_(noise)
                 wb.add_(noise)
