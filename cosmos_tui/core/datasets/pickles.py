@@ -64,7 +64,7 @@ def loads_arrays(data: bytes) -> Any:
     """
     try:
         return _ArrayUnpickler(io.BytesIO(data)).load()
-    except (UnsafePickle, pickle.UnpicklingError):
+    except pickle.UnpicklingError:  # UnsafePickle too: already says what is wrong
         raise
     except MemoryError:
         # A damaged length field (BINBYTES8, BINUNICODE8) makes the unpickler allocate what it
