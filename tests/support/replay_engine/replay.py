@@ -33,6 +33,15 @@ import sys
 import time
 from pathlib import Path
 
+
+def emit(line: str) -> None:
+    """One line in one ``write`` (as loguru does): ranks share the pipe, and under
+    ``PYTHONUNBUFFERED`` ``print`` writes the text and its newline separately, so two ranks' lines
+    could merge into one."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 KINDS: dict[str, dict[str, object]] = {
     "cosmos-transfer2.5": {
         "src": "cosmos_transfer2/_src",
@@ -112,7 +121,7 @@ class Replay:
         if all_ranks:
             message = f"[RANK {self.rank}] {message}"
         stamp = time.strftime("%m-%d %H:%M:%S")
-        print(f"[{stamp}|{level}|{self.spec['src']}/{path}:{line}:{func}] {message}", flush=True)
+        emit(f"[{stamp}|{level}|{self.spec['src']}/{path}:{line}:{func}] {message}")
 
     def iter_speed_path(self) -> str:
         return (
@@ -127,10 +136,10 @@ class Replay:
             "INFO", "imaginaire/callbacks/device_monitor.py", 152, "every_n_impl", "DeviceMonitor Stats:"
         )
         if self.rank == 0:
-            print(f"{'':26}{'Avg':>9}{'Max':>9}{'Min':>9}")
+            emit(f"{'':26}{'Avg':>9}{'Max':>9}{'Min':>9}")
             for row in DEVICE_ROWS:
                 value = rss_gb if row == "cpu_mem_gb" else 0.0
-                print(f"{row:26}{value:9.2f}{value:9.2f}{value:9.2f}", flush=True)
+                emit(f"{row:26}{value:9.2f}{value:9.2f}{value:9.2f}")
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -162,7 +171,7 @@ class Replay:
             if self.world > 1:
                 torch.distributed.barrier()
             if self.rank == 0:
-                print(f"Saving last checkpoint file {name}", flush=True)
+                emit(f"Saving last checkpoint file {name}")
                 self._pointer(f"{name}\n")
             return
         if self.rank == 0:
@@ -324,7 +333,7 @@ def main(kind: str, argv: list[str] | None = None) -> None:
                 node = node.setdefault(p, {})
             node[leaf] = value
         (replay.job_dir / "config.yaml").write_text(yaml.safe_dump(nested))
-        print(f"Config saved to {replay.job_dir / 'config.yaml'}")
+        emit(f"Config saved to {replay.job_dir / 'config.yaml'}")
         return
     if "RANK" in os.environ:
         import torch.distributed as dist
