@@ -28,6 +28,7 @@ _CHOICES = {
     "dataloader_train.dataset.control_type": ("", "edge", "vis", "depth", "seg", "hdmap"),
     "model.task": ("text2world", "video2world", "control"),
     "scheduler.kind": ("cosine", "linear", "constant"),
+    "trainer.recompute": ("", "gelu", "elementwise"),
 }
 
 

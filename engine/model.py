@@ -11,12 +11,53 @@ The network predicts the rectified-flow velocity for every pixel.
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from cosmos_engine.config import ModelConfig
 from torch import nn
+from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
+
+_aten = torch.ops.aten
+_EXPENSIVE = {
+    getattr(_aten, name).default
+    for name in (
+        "mm",
+        "addmm",
+        "bmm",
+        "_scaled_dot_product_cudnn_attention",
+        "_scaled_dot_product_flash_attention",
+        "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_flash_attention_for_cpu",
+    )
+    if hasattr(_aten, name)
+}
+"""Ops whose outputs a block keeps for backward when it recomputes the elementwise rest."""
+
+
+def _elementwise(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> CheckpointPolicy:
+    return CheckpointPolicy.MUST_SAVE if op in _EXPENSIVE else CheckpointPolicy.PREFER_RECOMPUTE
+
+
+_GELU = {_aten.gelu.default, _aten.mean.dim}
+"""The MLP's activation, and RMSNorm's mean: ``rms_norm`` adds its epsilon to it in place, and
+selective checkpointing refuses a kept tensor that changed (in-place ops are recomputed too)."""
+
+
+def _gelu(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> CheckpointPolicy:
+    recompute = op in _GELU or op._schema.is_mutable
+    return CheckpointPolicy.PREFER_RECOMPUTE if recompute else CheckpointPolicy.PREFER_SAVE
+
+
+RECOMPUTE = {
+    "gelu": functools.partial(create_selective_checkpoint_contexts, _gelu),
+    "elementwise": functools.partial(create_selective_checkpoint_contexts, _elementwise),
+}
+"""``trainer.recompute`` modes: the selective-checkpoint context of each."""
 
 
 def sinusoid(positions: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -68,12 +109,38 @@ class Attention(nn.Module):
     ) -> torch.Tensor:
         b, n, d = x.shape
         src = x if context is None else context
-        q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2)
+        q = self.q_norm(self.q(x).view(b, n, self.heads, -1))
         k, v = self.kv(src).view(b, src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
-        q, k = self.q_norm(q), self.k_norm(k)
+        k = self.k_norm(k)
         attn_mask = None if mask is None else mask[:, None, None, :]
+        c = query_chunks(n, src.shape[1]) if context is not None else 1
+        if c > 1:  # each chunk of queries a batch entry of its own, against the same keys
+            k, v = (t[:, None].expand(b, c, *t.shape[1:]).reshape(b * c, *t.shape[1:]) for t in (k, v))
+            attn_mask = None if attn_mask is None else attn_mask.repeat_interleave(c, dim=0)
+        q = q.view(b * c, n // c, self.heads, -1).transpose(1, 2)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.out(y.transpose(1, 2).reshape(b, n, d))
+
+
+CROSS_CHUNK_TOKENS = 2048
+"""Queries per batch entry of the cross-attention (see :func:`query_chunks`)."""
+
+
+def query_chunks(n_queries: int, n_keys: int) -> int:
+    """Into how many equal parts a cross-attention splits its queries.
+
+    Fused attention kernels spread their backward over blocks of keys: 512 text tokens give 4
+    blocks per head, too few for the GPU's 132 SMs, while the queries are 16,384 long. Each chunk
+    of queries attends to the same keys (softmax is per query), so the result is the same; the
+    keys' gradients are summed over the chunks. On an H100 this takes the cross-attention at
+    16,384 tokens from 1.48 to 1.06 ms forward and backward (``bench_attention.py``).
+    """
+    if n_keys >= n_queries:
+        return 1
+    c = max(1, n_queries // CROSS_CHUNK_TOKENS)
+    while n_queries % c:
+        c -= 1
+    return c
 
 
 class Block(nn.Module):
@@ -90,8 +157,27 @@ class Block(nn.Module):
         inner = int(h * cfg.mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(h, inner), nn.GELU(approximate="tanh"), nn.Linear(inner, h))
         self.adaln = AdaLN(h, 9, cfg.adaln_lora_dim)
+        self.recompute = ""
+        """A :data:`RECOMPUTE` mode: what this block recomputes in backward instead of keeping."""
 
     def forward(
+        self, x: torch.Tensor, temb: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor
+    ) -> torch.Tensor:
+        if self.recompute and self.training and torch.is_grad_enabled():
+            # Inside the compiled region, so the compiler sees the policy: it fuses the recompute
+            # into the backward kernels that read its results.
+            return checkpoint(
+                self._forward,
+                x,
+                temb,
+                text,
+                text_mask,
+                use_reentrant=False,
+                context_fn=RECOMPUTE[self.recompute],
+            )
+        return self._forward(x, temb, text, text_mask)
+
+    def _forward(
         self, x: torch.Tensor, temb: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor
     ) -> torch.Tensor:
         s1, c1, g1, s2, c2, g2, s3, c3, g3 = self.adaln(temb)
@@ -121,6 +207,17 @@ class VideoDiT(nn.Module):
         self.final = nn.Linear(cfg.hidden, self.patch_dim_out)
         self.activation_checkpointing = 0
         """Recompute the activations of one block in every this many in backward (0: none)."""
+
+    def set_recompute(self, every: int, mode: str = "") -> None:
+        """Recompute one block in every ``every`` whole in backward (0: none), and in the other
+        blocks what the :data:`RECOMPUTE` ``mode`` names (empty: nothing)."""
+        if mode and mode not in RECOMPUTE:
+            raise ValueError(f"unknown recompute mode {mode!r}; use one of {', '.join(RECOMPUTE)}")
+        self.activation_checkpointing = every
+        if mode:  # torch warns once per compile that such a region must have no in-place op: none here
+            logging.getLogger("torch._higher_order_ops.wrap").setLevel(logging.ERROR)
+        for i, block in enumerate(self.blocks):
+            block.recompute = "" if every and i % every == 0 else mode
 
     def init_weights(self) -> None:
         """Xavier linears, small embeddings, zeroed gates and output (DiT's adaLN-zero)."""

@@ -53,7 +53,7 @@ def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any
         ckpt.load_consolidated(load_path, model, cfg.model.ema.enabled)
         if rank == 0:
             log.info(f"Loaded consolidated checkpoint {load_path}")
-    net.activation_checkpointing = ac_every(cfg)
+    net.set_recompute(ac_every(cfg), cfg.trainer.recompute)
     if cfg.trainer.compile:
         for block in net.blocks:
             block.compile()

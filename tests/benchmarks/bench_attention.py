@@ -37,7 +37,8 @@ def _time(fn, reps: int = 10) -> float:
     return start.elapsed_time(end) / 1e3 / reps
 
 
-def case(tq: int, tk: int, masked: bool, heads: int = 16, d: int = 128) -> None:
+def case(tq: int, tk: int, masked: bool, heads: int = 16, d: int = 128, chunks: int = 1) -> None:
+    """``chunks > 1``: the queries split into that many batch entries, keys and values repeated."""
     g = torch.Generator(device="cuda").manual_seed(0)
     q = torch.randn(1, heads, tq, d, device="cuda", dtype=torch.bfloat16, generator=g, requires_grad=True)
     k = torch.randn(1, heads, tk, d, device="cuda", dtype=torch.bfloat16, generator=g, requires_grad=True)
@@ -45,25 +46,33 @@ def case(tq: int, tk: int, masked: bool, heads: int = 16, d: int = 128) -> None:
     mask = (torch.arange(tk, device="cuda") < tk - 7)[None, None, None, :] if masked else None
     flops = 4 * tq * tk * d * heads * 3.5
     base = None
-    for name, backend in BACKENDS.items():
+    label = f"{tq:>6} x {tk:<6} {'mask' if masked else '    '} {f'{chunks} chunks' if chunks > 1 else '':<9}"
+
+    def attention() -> torch.Tensor:
+        if chunks == 1:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        qc = q.view(heads, chunks, tq // chunks, d).transpose(0, 1)
+        kc, vc = (t.expand(chunks, -1, -1, -1) for t in (k, v))
+        return F.scaled_dot_product_attention(qc, kc, vc, attn_mask=mask)
+
+    for name, backend in BACKENDS.items() if chunks == 1 else [("default", None)]:
 
         def step(backend: SDPBackend | None = backend) -> None:
             if backend is None:
-                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+                out = attention()
             else:
                 with sdpa_kernel([backend]):
-                    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+                    out = attention()
             out.sum().backward()
 
         try:
             t = _time(step)
         except RuntimeError as exc:
-            label = f"  {tq:>6} x {tk:<6} {'mask' if masked else '    '} {name:<9}"
-            print(f"{label} not available: {str(exc)[:60]}")
+            print(f"  {label} {name:<9} not available: {str(exc)[:60]}")
             continue
         base = base or t
         print(
-            f"  {tq:>6} x {tk:<6} {'mask' if masked else '    '} {name:<9} {t * 1e3:7.2f} ms  "
+            f"  {label} {name:<9} {t * 1e3:7.2f} ms  "
             f"{flops / t / 1e12:6.0f} TFLOP/s  {base / t:5.2f}x default"
         )
 
@@ -75,7 +84,9 @@ def main() -> int:
     print(f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}; fwd+bwd, bf16, 16 heads x 128")
     case(8192, 8192, False)
     case(16384, 16384, False)
-    case(16384, 512, True)
+    for tq in (8192, 16384):
+        for chunks in (1, 4, 8, 16, 32):
+            case(tq, 512, True, chunks=chunks)
     return 0
 
 

@@ -9,10 +9,12 @@ blocks, 16 heads, cross-attention to 512 x 1024 text tokens; 8,192 and 16,384 to
 - the bare-model step (``gpu_measure.py bare``: plain module, bf16 autocast, SDPA, fused AdamW, no
   data loading, no EMA, no sharding) and the engine's full iteration (``gpu_measure.py engine``:
   real DataLoader decoding synthetic mp4 clips in workers, FSDP2, EMA, grad clipping, metrics), each
-  eager, compiled and with activation checkpointing (and the engine compiled with its EMA
-  offloaded to host memory); step time, tokens/s, MFU (FLOPs of
+  eager, compiled, compiled with ``trainer.recompute`` (``gelu``, ``elementwise``) and with
+  activation checkpointing (and the engine compiled with its EMA offloaded to host memory); step
+  time, tokens/s, MFU (FLOPs of
   ``cosmos_engine.model.flops_per_sample``, attention included, over the matmul peak measured here),
-  peak memory, and the engine/bare throughput ratio;
+  peak memory, and the engine/bare throughput ratio (against the bare step of the same mode, eager
+  or compiled, without recompute);
 - the time a DCP save of the full training state blocks training (the first async save, a later
   one, the steps while the host buffers are pinned in the background; sync) and a load, against
   the disk bandwidth;
@@ -185,11 +187,15 @@ def _fmt(v: Any, spec: str) -> str:
 
 def table(results: dict[str, Any]) -> str:
     """The printed summary."""
+    peaks = (
+        f" (8192^3, the higher of {results['peak_tflops_start']:.0f} before and "
+        f"{results['peak_tflops_end']:.0f} after the runs)"
+        if "peak_tflops_end" in results
+        else ""
+    )
     lines = [
         f"device: {results['device']}  torch {results['torch']}  "
-        f"bf16 matmul peak {results['peak_tflops']:.0f} TFLOP/s (8192^3, the higher of "
-        f"{results.get('peak_tflops_start', 0):.0f} before and "
-        f"{results.get('peak_tflops_end', 0):.0f} after the runs)",
+        f"bf16 matmul peak {results['peak_tflops']:.0f} TFLOP/s{peaks}",
     ]
     if "d2h_gbs" in results:
         lines.append(
@@ -342,7 +348,8 @@ def main() -> int:
     else:
         plan = []
         for tokens in shapes:
-            variants = ["eager", "ac"] if smoke else ["eager", "compile", "compile_sac", "compile_ac"]
+            variants = ["eager", "ac", "elementwise"] if smoke else ["eager", "compile", "compile_gelu"]
+            variants += [] if smoke else ["compile_elementwise", "compile_sac", "compile_ac"]
             for variant in variants:
                 plan += [("bare", tokens, variant), ("engine", tokens, variant)]
             if not smoke:  # the bare model has no EMA to offload: compared with bare compile
@@ -361,13 +368,14 @@ def main() -> int:
             row = _finish(run_measure(argv, work, name, timeout), flops, tok, peak)
             shown = f"{variant}/{args.sac_every}" if variant.endswith("sac") else variant
             row.update(mode=mode, tokens=tokens, variant=shown, flops_per_sample=flops)
+            anchor = "compile" if variant.startswith("compile") else "eager"
             bare = next(
                 (
                     r
                     for r in results["runs"]
                     if r["mode"] == "bare"
                     and r["tokens"] == tokens
-                    and r["variant"] == shown.removesuffix("_offload")
+                    and r["variant"] == anchor
                     and not r.get("error")
                 ),
                 None,

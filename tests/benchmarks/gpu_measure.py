@@ -13,7 +13,8 @@
   clipping, metrics.jsonl, the stop/save agreement).
 - ``ckpt``: the engine's DCP save of the full training state, async (first and later) and sync, and load.
 
-Variants: ``eager``, ``compile`` (each block ``torch.compile``d), ``ac`` (activation checkpointing),
+Variants (``VARIANTS``): ``eager``, ``compile`` (each block ``torch.compile``d), ``ac``
+(activation checkpointing), ``compile_gelu`` and ``compile_elementwise`` (``trainer.recompute``),
 ``compile_ac``, ``compile_sac`` (one block in ``--sac-every``), ``compile_offload`` (the EMA in
 pinned host memory, streamed through the GPU at each update; the engine only). Writes one JSON object to
 ``--out``; ``error`` holds an OOM or failure.
@@ -38,9 +39,23 @@ SHAPES = {  # tokens per sample -> (views, frames, [height, width]); patch 4x16x
 }
 
 
-VARIANTS = ["eager", "compile", "ac", "compile_ac", "compile_sac", "compile_offload"]
-"""``compile_sac``: selective activation checkpointing, one block in every ``--sac-every``;
-``compile_offload``: compiled, the EMA weights in pinned host memory (``model.ema.offload``)."""
+AC = "trainer.activation_checkpointing=true"
+VARIANTS = {
+    "eager": [],
+    "compile": ["trainer.compile=true"],
+    "ac": [AC],
+    "elementwise": ["trainer.recompute=elementwise"],
+    "compile_gelu": ["trainer.compile=true", "trainer.recompute=gelu"],
+    "compile_elementwise": ["trainer.compile=true", "trainer.recompute=elementwise"],
+    "compile_sac": ["trainer.compile=true", AC],
+    "compile_ac": ["trainer.compile=true", AC],
+    "compile_offload": ["trainer.compile=true", "model.ema.offload=true"],
+}
+"""Each variant's overrides (after activation checkpointing off, no recompute, EMA on the GPU).
+``compile_gelu``/``compile_elementwise``: each block recomputes its GELU / all but its matmul and
+attention outputs in backward (``trainer.recompute``); ``compile_sac``: one block in every
+``--sac-every`` recomputed whole; ``compile_offload``: the EMA weights in pinned host memory
+(``model.ema.offload``)."""
 
 
 def overrides(args: argparse.Namespace, world: int) -> list[str]:
@@ -52,10 +67,11 @@ def overrides(args: argparse.Namespace, world: int) -> list[str]:
         f"dataloader_train.dataset.num_frames={frames}",
         f"dataloader_train.dataset.video_size={size_s}",
         f"dataloader_train.dataset.sample_n_views={views}",
-        f"trainer.compile={'true' if 'compile' in args.variant else 'false'}",
-        f"trainer.activation_checkpointing={'true' if args.variant.endswith('ac') else 'false'}",
+        "trainer.activation_checkpointing=false",
+        "trainer.recompute=",
+        "model.ema.offload=false",
         f"trainer.activation_checkpointing_every={args.sac_every if args.variant.endswith('sac') else 1}",
-        f"model.ema.offload={'true' if args.variant.endswith('offload') else 'false'}",
+        *VARIANTS[args.variant],
         "trainer.fsdp_reshard_after_forward=false",  # 2+ GPUs: memory allows, no gather in backward
         f"trainer.max_iter={args.warmup + args.steps + 1000}",
         "checkpoint.save_iter=100000",
@@ -145,7 +161,7 @@ def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
     with torch.device(device):
         net = VideoDiT(cfg.model)
         net.init_weights()
-    net.activation_checkpointing = ac_every(cfg)
+    net.set_recompute(ac_every(cfg), cfg.trainer.recompute)
     if cfg.trainer.compile:
         for block in net.blocks:
             block.compile()
@@ -300,7 +316,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["bare", "engine", "ckpt"])
     parser.add_argument("--tokens", type=int, default=8192, choices=sorted(SHAPES))
-    parser.add_argument("--variant", default="eager", choices=VARIANTS)
+    parser.add_argument("--variant", default="eager", choices=sorted(VARIANTS))
     parser.add_argument("--sac-every", type=int, default=3, help="compile_sac: one block in every N")
     parser.add_argument("--experiment", default="s2mv_text2world_2b")
     parser.add_argument("--data", default="")

@@ -59,6 +59,7 @@ def test_overrides_set_add_and_delete(tmp_path: Path, monkeypatch: pytest.Monkey
         (["trainer.max_iter=abc"], "bad value for 'trainer.max_iter'"),
         (["trainer.max_iter=="], "cannot parse override 'trainer.max_iter=='"),
         (["job.wandb_mode=loud"], "job.wandb_mode='loud' is not allowed"),
+        (["trainer.recompute=everything"], "trainer.recompute='everything' is not allowed"),
         (["model.hidden=65"], "must be a multiple of model.heads"),
         (
             ["experiment=s2mv_text2world_tiny", "dataloader_train.dataset.num_frames=7"],

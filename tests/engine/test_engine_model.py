@@ -164,7 +164,7 @@ def test_activation_checkpointing_of_one_block_in_n_gives_the_same_gradients(mon
         torch.manual_seed(0)
         net = VideoDiT(cfg.model)
         net.init_weights()
-        net.activation_checkpointing = every
+        net.set_recompute(every, False)
         calls[0] = 0
         flow_loss(net, _batch(cfg), torch.Generator().manual_seed(1), cfg.model.task).backward()
         grads.append([p.grad.clone() for p in net.parameters()])
@@ -172,3 +172,82 @@ def test_activation_checkpointing_of_one_block_in_n_gives_the_same_gradients(mon
     assert forwards == [4, 8, 6]  # 4 blocks; all recomputed; blocks 0 and 3 recomputed
     for other in grads[1:]:
         assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads[0], other, strict=True))
+
+
+def test_recomputing_in_backward_gives_the_same_gradients() -> None:
+    cfg = compose_config(["experiment=s2mv_text2world_tiny", *SMALL, "model.depth=4"])
+    runs = []
+    for every, mode in ((0, ""), (0, "gelu"), (0, "elementwise"), (3, "elementwise")):
+        torch.manual_seed(0)
+        net = VideoDiT(cfg.model)
+        net.init_weights()
+        net.set_recompute(every, mode)
+        loss = flow_loss(net, _batch(cfg), torch.Generator().manual_seed(1), cfg.model.task)
+        loss.backward()
+        runs.append((loss.detach(), [p.grad.clone() for p in net.parameters()]))
+    assert [b.recompute for b in net.blocks] == ["", "elementwise", "elementwise", ""]
+    for loss, grads in runs[1:]:
+        assert torch.equal(loss, runs[0][0])
+        assert all(torch.equal(a, b) for a, b in zip(runs[0][1], grads, strict=True))
+
+
+def _saved_bytes(block: torch.nn.Module, x: torch.Tensor, *rest: torch.Tensor) -> int:
+    """Bytes a (compiled) block keeps for backward, leaving out its parameters and input."""
+    skip = {p.data_ptr() for p in block.parameters()} | {x.data_ptr()}
+    sizes: list[int] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.data_ptr() not in skip:
+            sizes.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        block(x, *rest)
+    return sum(sizes)
+
+
+def test_recompute_modes_keep_fewer_activations() -> None:
+    """Compiled, as on GPU: ``gelu`` drops the MLP's activation (4 widths), ``elementwise`` keeps
+    the matmul and attention outputs alone."""
+    cfg = compose_config(["experiment=s2mv_text2world_tiny", "model.hidden=128", "model.heads=2"])
+    from cosmos_engine.model import Block
+
+    torch.manual_seed(0)
+    n, hidden = 256, cfg.model.hidden
+    x = torch.randn(1, n, hidden, requires_grad=True)
+    rest = (torch.randn(1, hidden), torch.randn(1, 8, 1024), torch.arange(8)[None] < 5)
+    saved = {}
+    for mode in ("", "gelu", "elementwise"):
+        block = Block(cfg.model)
+        block.recompute = mode
+        compiled = torch.compile(block, backend="aot_eager", fullgraph=True)
+        compiled(x, *rest)  # compile
+        saved[mode] = _saved_bytes(compiled, x, *rest)
+    width = n * hidden * 4  # one fp32 activation of the block's width
+    assert saved["gelu"] <= saved[""] - 4 * width, saved
+    # kept: self-attention q, k, v and output projections (4), cross-attention q and output (2),
+    # the MLP's two layers (4 + 1), both attention outputs (2); the text's keys and values
+    assert saved["elementwise"] <= 13 * width + 2 * 8 * 1024 * 4 * 2, saved
+    assert saved["elementwise"] < 0.6 * saved[""], saved
+
+
+def test_cross_attention_in_query_chunks_gives_the_same_result(monkeypatch) -> None:
+    import cosmos_engine.model as model
+
+    assert model.query_chunks(16384, 512) == 8 and model.query_chunks(8192, 512) == 4
+    assert model.query_chunks(3000, 16) == 1  # 3000 // 2048 = 1
+    assert model.query_chunks(16384, 16384) == 1  # self-attention length: never split
+    torch.manual_seed(0)
+    att = model.Attention(64, 4, context_dim=32).double()
+    x = torch.randn(2, 300, 64, dtype=torch.double, requires_grad=True)
+    ctx = torch.randn(2, 12, 32, dtype=torch.double, requires_grad=True)
+    mask = torch.arange(12)[None].repeat(2, 1) < torch.tensor([[9], [12]])
+    outs = []
+    for tokens in (10**9, 100, 60):  # 1, 3 and 5 chunks of 300 queries
+        monkeypatch.setattr(model, "CROSS_CHUNK_TOKENS", tokens)
+        y = att(x, ctx, mask)
+        outs.append((y, torch.autograd.grad(y.pow(2).sum(), [x, ctx, *att.parameters()])))
+    for y, grads in outs[1:]:
+        assert torch.equal(y, outs[0][0])
+        for a, b in zip(grads, outs[0][1], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -1,0 +1,39 @@
+"""``bench_gpu.py --cpu-smoke``: the GPU benchmark's whole code path on CPU with the tiny model.
+
+The benchmark runs on lent GPU machines only now and then; this keeps it from rotting between
+those runs (every variant the smoke plan has, the engine/bare ratio, the checkpoint timings).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "bench_gpu.py"), "--cpu-smoke", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "bench_gpu.json").read_text())
+    rows = {(r["mode"], r["variant"]): r for r in results["runs"]}
+    modes = [(m, v) for v in ("eager", "ac", "elementwise") for m in ("bare", "engine")]
+    assert sorted(rows) == sorted(modes)
+    for row in rows.values():
+        assert "error" not in row, row
+        assert row["step_s"] > 0 and row["tokens_per_s"] > 0
+    assert all(rows["engine", v]["vs_bare"] > 0 for v in ("eager", "ac", "elementwise"))
+    ckpt = results["ckpt"]
+    assert "error" not in ckpt and ckpt["complete"] and ckpt["load_s"] > 0
+    assert "engine" in (tmp_path / "bench_gpu.txt").read_text()
