@@ -79,6 +79,9 @@ class TrainerConfig:
     compiled: the recompute is fused into the GELU backward); ``elementwise``: all but the outputs
     of matmuls and attention (norms, AdaLN modulation, GELU, bf16 weight casts: about half the
     activations, ~2% of a step at 16,384 tokens on an H100); empty: nothing."""
+    fused_update: bool = True
+    """On a GPU with Triton: AdamW and the EMA update in one kernel pass over the weights and their
+    state (:mod:`cosmos_engine.fused_update`); ``false``: ``torch.optim.AdamW`` then a separate EMA lerp."""
     bf16: bool = True
     """bf16 autocast and FSDP2 bf16 parameters on GPU (CPU always trains in fp32)."""
     fsdp_reshard_after_forward: bool = True

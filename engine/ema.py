@@ -1,8 +1,10 @@
 """The EMA of the trained weights, on the device or offloaded to pinned host memory.
 
-``ema = beta * ema + (1 - beta) * net`` is a foreach lerp over the local shards. On GPU it runs
-on a side CUDA stream beside the next forward (memory-bound beside compute-bound); the optimizer
-step and anything that reads the EMA first :meth:`EMA.join` it.
+``ema = beta * ema + (1 - beta) * net`` is a foreach lerp over the local shards. On a GPU with
+Triton the trainer folds it into the optimizer's pass instead (:mod:`cosmos_engine.fused_update`,
+from this class's ``pairs``); otherwise on GPU it runs on a side CUDA stream beside the next
+forward (memory-bound beside compute-bound); the optimizer step and anything that reads the EMA
+first :meth:`EMA.join` it.
 
 With ``model.ema.offload`` the EMA weights live in pinned host memory instead (one flat buffer on
 one rank; FSDP2's CPU offload of the EMA's shards on two or more), which frees 4 bytes per

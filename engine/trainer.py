@@ -5,9 +5,10 @@ shards with FSDP2 when there is more than one rank (one rank trains the plain mo
 autocast), makes the optimizer and the data loader, and runs steps. A step reads the host only at
 logging iterations: losses and the gradient norm stay on the device otherwise, so the host queues
 the next step while the GPU works. Gradient clipping is folded into the fused optimizer's kernel
-on GPU. EMA (:mod:`cosmos_engine.ema`) is a foreach lerp on the local shards, optionally every N
-steps, on a side CUDA stream that overlaps the next forward, optionally streamed from pinned host
-memory. Saves are synchronous, or asynchronous (``checkpoint.async_save``,
+on GPU. EMA (:mod:`cosmos_engine.ema`) is a lerp of the local shards, optionally every N steps: on a
+GPU with Triton it is folded into the optimizer's own pass (:mod:`cosmos_engine.fused_update`);
+otherwise a foreach lerp on a side CUDA stream that overlaps the next forward, or streamed from
+pinned host memory. Saves are synchronous, or asynchronous (``checkpoint.async_save``,
 :mod:`cosmos_engine.async_checkpoint`).
 """
 
@@ -176,6 +177,14 @@ class Trainer:
                     f"EMA weights in pinned host memory ({gb:.2f} GB), streamed through the GPU in "
                     f"{len(self.ema.buckets)} buckets per update"
                 )
+        self.fused = None
+        """AdamW and the on-device EMA update in one kernel pass (GPU, Triton)."""
+        from cosmos_engine import fused_update
+
+        if cfg.trainer.fused_update and fused_update.available(d.device) and fused_update.supports(self.opt):
+            self.fused = fused_update.FusedAdamWEMA(
+                self.opt, self.ema.pairs if self.ema is not None and not self.ema.streamed else None
+            )
         self.async_saver = None
         if cfg.checkpoint.async_save:
             from cosmos_engine.async_checkpoint import AsyncCheckpointer
@@ -214,12 +223,17 @@ class Trainer:
         if self.async_saver is not None:
             self.async_saver.before_update()
         self.join_ema()  # the optimizer writes the weights the last EMA update reads
-        self.opt.step()
+        ema = cfg.model.ema
+        ema_now = self.ema is not None and iteration % ema.every_n == 0
+        beta = ema.beta**ema.every_n
+        if self.fused is not None:
+            self.fused.step(self.opt.grad_scale, 1.0 - beta if ema_now and self.fused.ema_of else None)
+        else:
+            self.opt.step()
         self.opt.grad_scale = None
         self.opt.zero_grad(set_to_none=True)
-        ema = cfg.model.ema
-        if self.ema is not None and iteration % ema.every_n == 0:
-            self.ema.update(ema.beta**ema.every_n)
+        if ema_now and not (self.fused is not None and self.fused.ema_of):
+            self.ema.update(beta)
         self.window_losses.append(step_loss)
         self.window_iters += 1
         if self.rank == 0:
