@@ -348,8 +348,11 @@ def main() -> int:
     else:
         plan = []
         for tokens in shapes:
-            variants = ["eager", "ac", "elementwise"] if smoke else ["eager", "compile", "compile_gelu"]
-            variants += [] if smoke else ["compile_elementwise", "compile_sac", "compile_ac"]
+            variants = (
+                ["eager", "ac", "elementwise"]
+                if smoke
+                else ["eager", "compile", "compile_gelu", "compile_elementwise", "compile_sac", "compile_ac"]
+            )
             for variant in variants:
                 plan += [("bare", tokens, variant), ("engine", tokens, variant)]
             if not smoke:  # the bare model has no EMA to offload: compared with bare compile

@@ -1,8 +1,9 @@
 """The fused AdamW + EMA step (:mod:`cosmos_engine.fused_update`).
 
 Its Triton kernel needs a CUDA GPU: those tests are skipped on CPU machines (CI) and were run on
-the lent H100 (``python3 -m pytest -q tests/engine/test_engine_fused_update.py``). On CPU the
-trainer must fall back to ``torch.optim.AdamW`` and the separate EMA update.
+the lent H100 and H200 x2 (``python3 -m pytest -q tests/engine/test_engine_fused_update.py``). On
+CPU :func:`~cosmos_engine.fused_update.available` is false, so every CPU engine test trains with
+``torch.optim.AdamW`` and the separate EMA update.
 """
 
 from __future__ import annotations
