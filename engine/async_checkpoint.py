@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from cosmos_engine import checkpoint as ckpt
+from cosmos_engine.parallel import local_shard
 
 
 def _stage(src: Any, host: Any, non_blocking: bool) -> Any:
@@ -32,8 +33,8 @@ def _stage(src: Any, host: Any, non_blocking: bool) -> Any:
     if isinstance(src, list | tuple):
         return type(src)(_stage(v, h, non_blocking) for v, h in zip(src, host, strict=True))
     if isinstance(src, torch.Tensor):
-        local = src.to_local() if hasattr(src, "to_local") else src
-        target = host.to_local() if hasattr(host, "to_local") else host
+        local = local_shard(src)
+        target = local_shard(host)
         if target.data_ptr() == local.data_ptr():  # a scalar the helper left in place
             return src
         target.copy_(local, non_blocking=non_blocking)
@@ -80,7 +81,7 @@ def _tensors(obj: Any) -> Iterator[torch.Tensor]:
         for value in obj:
             yield from _tensors(value)
     elif isinstance(obj, torch.Tensor):
-        yield obj.to_local() if hasattr(obj, "to_local") else obj
+        yield local_shard(obj)
 
 
 class AsyncCheckpointer:

@@ -22,15 +22,12 @@ import contextlib
 from dataclasses import dataclass, field
 
 import torch
+from cosmos_engine.parallel import local_shard
 from torch import nn
 
 BUCKET_BYTES = 64 << 20
 """Bytes of EMA weights per streamed bucket (two such staging buffers live on the GPU)."""
 _ALIGN = 16
-
-
-def _local(t: torch.Tensor) -> torch.Tensor:
-    return t.to_local() if hasattr(t, "to_local") else t
 
 
 def _aligned(n: int) -> int:
@@ -121,7 +118,7 @@ class EMA:
         bucket_bytes: int = BUCKET_BYTES,
     ) -> None:
         self.pairs = [
-            (_local(e), _local(w))
+            (local_shard(e), local_shard(w))
             for e, w in zip(model.net_ema.parameters(), model.net.parameters(), strict=True)
         ]
         self.device = device

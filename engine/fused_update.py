@@ -20,6 +20,7 @@ import importlib.util
 import math
 
 import torch
+from cosmos_engine.parallel import local_shard
 
 BLOCK = 2048
 """Elements per Triton program."""
@@ -38,10 +39,6 @@ def supports(opt: torch.optim.Optimizer) -> bool:
         not g["amsgrad"] and not g["maximize"] and not isinstance(g["lr"], torch.Tensor)
         for g in opt.param_groups
     )
-
-
-def _local(t: torch.Tensor) -> torch.Tensor:
-    return t.to_local() if hasattr(t, "to_local") else t
 
 
 _KERNEL = None
@@ -144,12 +141,12 @@ class FusedAdamWEMA:
                     self.steps[id(p)] = int(state["step"])
                 self.steps[id(p)] += 1
                 step = self.steps[id(p)]
-                local = _local(p)
+                local = local_shard(p)
                 n = local.numel()
                 if n == 0:
                     continue
                 ema = self.ema_of.get(local.data_ptr()) if ema_weight is not None else None
-                grad, m, v = _local(p.grad), _local(state["exp_avg"]), _local(state["exp_avg_sq"])
+                grad, m, v = (local_shard(t) for t in (p.grad, state["exp_avg"], state["exp_avg_sq"]))
                 for t in (local, grad, m, v, *(() if ema is None else (ema,))):
                     if not t.is_contiguous() or t.dtype != torch.float32:
                         raise ValueError("the fused step needs contiguous fp32 weights and state")
@@ -175,9 +172,8 @@ class FusedAdamWEMA:
                 )
             steps += [state["step"] for state in states]
         if ema_weight is not None:  # weights without a gradient: their EMA still moves towards them
-            stepped = {
-                _local(p).data_ptr() for g in self.opt.param_groups for p in g["params"] if p.grad is not None
-            }
+            with_grad = (p for g in self.opt.param_groups for p in g["params"] if p.grad is not None)
+            stepped = {local_shard(p).data_ptr() for p in with_grad}
             rest = [(e, w) for w, e in self.ema_pairs if w.data_ptr() not in stepped]
             if rest:
                 torch._foreach_lerp_([e for e, _ in rest], [w for _, w in rest], ema_weight)

@@ -15,6 +15,11 @@ import torch.distributed as dist
 from torch import nn
 
 
+def local_shard(t: torch.Tensor) -> torch.Tensor:
+    """This rank's part of a tensor: the local shard of an FSDP2 DTensor, a plain tensor as it is."""
+    return t.to_local() if hasattr(t, "to_local") else t
+
+
 @dataclass(frozen=True)
 class Dist:
     """Where this process sits."""
