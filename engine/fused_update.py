@@ -109,8 +109,9 @@ class FusedAdamWEMA:
         if not supports(opt):
             raise ValueError("the fused step implements torch.optim.AdamW without amsgrad or maximize")
         self.opt = opt
-        self.ema_pairs = [(w, e) for e, w in ema_pairs or []]
-        self.ema_of = {w.data_ptr(): e for w, e in self.ema_pairs}
+        self.ema_pairs = list(ema_pairs or [])
+        self.ema_of = {w.data_ptr(): e for e, w in self.ema_pairs}
+        """The EMA tensor of each weight, by the weight's data pointer (local shards)."""
         self.steps: dict[int, int] = {}
         """Each parameter's step count (by ``id``), read from the optimizer state once, then kept
         here: the bias corrections need it on the host, and reading the state's would sync."""
@@ -129,6 +130,7 @@ class FusedAdamWEMA:
         then, with ``ema_weight``, ``ema += ema_weight * (weight - ema)``."""
         kernel = _kernel()
         steps = []
+        stepped = set()
         for group in self.opt.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -142,6 +144,7 @@ class FusedAdamWEMA:
                 self.steps[id(p)] += 1
                 step = self.steps[id(p)]
                 local = local_shard(p)
+                stepped.add(local.data_ptr())
                 n = local.numel()
                 if n == 0:
                     continue
@@ -150,7 +153,7 @@ class FusedAdamWEMA:
                 for t in (local, grad, m, v, *(() if ema is None else (ema,))):
                     if not t.is_contiguous() or t.dtype != torch.float32:
                         raise ValueError("the fused step needs contiguous fp32 weights and state")
-                kernel[(triton_cdiv(n, BLOCK),)](
+                kernel[((n + BLOCK - 1) // BLOCK,)](
                     local,
                     grad,
                     m,
@@ -172,15 +175,8 @@ class FusedAdamWEMA:
                 )
             steps += [state["step"] for state in states]
         if ema_weight is not None:  # weights without a gradient: their EMA still moves towards them
-            with_grad = (p for g in self.opt.param_groups for p in g["params"] if p.grad is not None)
-            stepped = {local_shard(p).data_ptr() for p in with_grad}
-            rest = [(e, w) for w, e in self.ema_pairs if w.data_ptr() not in stepped]
+            rest = [(e, w) for e, w in self.ema_pairs if w.data_ptr() not in stepped]
             if rest:
                 torch._foreach_lerp_([e for e, _ in rest], [w for _, w in rest], ema_weight)
         if steps:
             torch._foreach_add_(steps, 1.0)
-
-
-def triton_cdiv(n: int, d: int) -> int:
-    """``ceil(n / d)`` for a launch grid."""
-    return (n + d - 1) // d

@@ -185,6 +185,8 @@ class Trainer:
             self.fused = fused_update.FusedAdamWEMA(
                 self.opt, self.ema.pairs if self.ema is not None and not self.ema.streamed else None
             )
+        self.ema_in_optimizer = self.fused is not None and bool(self.fused.ema_of)
+        """Whether the fused step updates the EMA (else :attr:`ema` does, after the step)."""
         self.async_saver = None
         if cfg.checkpoint.async_save:
             from cosmos_engine.async_checkpoint import AsyncCheckpointer
@@ -227,12 +229,12 @@ class Trainer:
         ema_now = self.ema is not None and iteration % ema.every_n == 0
         beta = ema.beta**ema.every_n
         if self.fused is not None:
-            self.fused.step(self.opt.grad_scale, 1.0 - beta if ema_now and self.fused.ema_of else None)
+            self.fused.step(self.opt.grad_scale, 1.0 - beta if ema_now and self.ema_in_optimizer else None)
         else:
             self.opt.step()
         self.opt.grad_scale = None
         self.opt.zero_grad(set_to_none=True)
-        if ema_now and not (self.fused is not None and self.fused.ema_of):
+        if ema_now and not self.ema_in_optimizer:
             self.ema.update(beta)
         self.window_losses.append(step_loss)
         self.window_iters += 1
