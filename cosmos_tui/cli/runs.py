@@ -13,7 +13,7 @@ from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
 from cosmos_tui.cli.preset import SetOption
 
 if TYPE_CHECKING:
-    from cosmos_tui.core.runs import RunRecord
+    from cosmos_tui.core.runs import Removal, RunRecord
 
 STATUS_STYLE = {
     "created": "dim",
@@ -94,6 +94,34 @@ def exit_code_for(record: RunRecord) -> int:
         return 0
     code = record.exit_code
     return code if code is not None and 0 < code < 256 else 1
+
+
+def _removal_json(plan: Removal, *, done: bool) -> dict:
+    items = [{"path": str(i.path), "bytes": i.size_bytes, "why": i.why} for i in plan.delete]
+    kept = [{"path": str(i.path), "bytes": i.size_bytes, "why": i.why} for i in plan.keep]
+    return {
+        "run": plan.run_id,
+        "deleted" if done else "would_delete": [i["path"] for i in items],
+        "delete": items,
+        "keep": kept,
+        "bytes": plan.size_bytes,
+        "pointer": plan.pointer,
+    }
+
+
+def _print_removal(plan: Removal, *, done: bool) -> None:
+    from cosmos_tui.core.units import human_bytes
+
+    verb = "deleted" if done else "would delete"
+    for item in plan.delete:
+        info(f"{verb} {escape(str(item.path))} ({human_bytes(item.size_bytes)}): {item.why}")
+    for item in plan.keep:
+        size = f" ({human_bytes(item.size_bytes)})" if item.size_bytes else ""
+        info(f"{'kept' if done else 'would keep'} {escape(str(item.path))}{size}: {item.why}")
+    if plan.pointer is not None:
+        target = plan.pointer or "(removed: no complete checkpoint is left)"
+        info(f"{'pointed' if done else 'would point'} latest_checkpoint.txt at {target}")
+    info(f"{'freed' if done else 'frees'} {human_bytes(plan.size_bytes)}")
 
 
 def register(app: typer.Typer) -> None:
@@ -302,23 +330,17 @@ def register(app: typer.Typer) -> None:
         plan = plan_removal(run, delete_outputs=outputs)
         if dry_run or not yes:
             if json:
-                emit_json({"run": plan.run_id, "would_delete": plan.paths, "kept": plan.kept})
+                emit_json(_removal_json(plan, done=False))
             else:
-                for path in plan.paths:
-                    info(f"would delete {path}")
-                for path in plan.kept:
-                    info(f"would keep {path} (pass --outputs to delete it too)")
+                _print_removal(plan, done=False)
             if dry_run:
                 return
             raise UserError(f"nothing deleted; pass --yes to remove run {plan.run_id}")
         done = remove_run(plan.run_id, delete_outputs=outputs)
         if json:
-            emit_json({"run": done.run_id, "deleted": done.paths, "kept": done.kept})
+            emit_json(_removal_json(done, done=True))
             return
-        for path in done.paths:
-            info(f"deleted {path}")
-        for path in done.kept:
-            info(f"kept {path} (checkpoints; `--outputs --yes` deletes it)")
+        _print_removal(done, done=True)
 
     def _started(new: RunRecord, *, json: bool, follow: bool) -> None:
         if json and not follow:

@@ -8,7 +8,6 @@ differently from the experiment), and falls back to the adapter's own reckoning.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import socket
@@ -74,6 +73,8 @@ class JobDir:
     """``dryrun``: read from the engine's own composed config; ``adapter``: reckoned from the preset."""
     note: str | None = None
     """Why the dry run was not used, when it was not."""
+    config: object = None
+    """The engine's composed config (from its dry run), as plain data; ``None`` without one."""
 
 
 def _config_paths(text: str, cwd: Path) -> list[Path]:
@@ -106,18 +107,21 @@ def read_config_yaml(path: Path) -> object:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_PlainLoader)  # a SafeLoader subclass
 
 
-def _job_from_config(path: Path) -> tuple[str, str, str] | None:
-    import yaml
-
-    try:
-        data = read_config_yaml(path)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
+def _job_from_config(data: object) -> tuple[str, str, str] | None:
     job = data.get("job") if isinstance(data, dict) else None
     if not isinstance(job, dict):
         return None
     parts = tuple(str(job.get(k) or "") for k in ("project", "group", "name"))
     return parts if all(parts) else None  # type: ignore[return-value]
+
+
+def _read_config(path: Path) -> object:
+    import yaml
+
+    try:
+        return read_config_yaml(path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
 
 
 def resolve_job_dir(
@@ -127,8 +131,15 @@ def resolve_job_dir(
     dryrun: bool = True,
     timeout: float = DRYRUN_TIMEOUT_S,
 ) -> JobDir:
-    """The job folder: from the engine's ``--dryrun`` (the ``config.yaml`` it writes, and its
-    ``job.project/group/name``), else from the adapter's reckoning, else unknown."""
+    """The job folder: from the engine's ``--dryrun`` (its composed ``job.project/group/name``),
+    else from the adapter's reckoning, else unknown.
+
+    The dry run writes nothing the user owns: it runs with the engine's output root pointed at a
+    temporary folder (removed afterwards), so an existing job's ``config.yaml`` is never replaced;
+    the job folder is that root's ``PROJECT/GROUP/NAME`` under the real output root."""
+    import shutil
+    import tempfile
+
     env = {**(os.environ if environ is None else environ)}
     adapter = get_adapter(preset.engine.kind)
     env.update(adapter.env(preset))
@@ -137,11 +148,12 @@ def resolve_job_dir(
     argv = adapter.dryrun_argv(preset) if dryrun else None
     if argv:
         cwd = adapter.cwd(preset)
+        scratch = Path(tempfile.mkdtemp(prefix="cosmos-tui-dryrun-"))
         try:
             proc = subprocess.run(
                 argv,
                 cwd=cwd,
-                env=env,
+                env={**env, adapter.output_root_var: str(scratch)},
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
@@ -157,17 +169,15 @@ def resolve_job_dir(
             elif not configs:
                 note = "the engine's --dryrun printed no config.yaml path"
             else:
-                config = configs[-1]
-                job = _job_from_config(config)
+                data = _read_config(configs[-1])
+                job = _job_from_config(data)
                 if job is None:
-                    note = f"{config} has no job.project/group/name"
+                    note = f"the engine's composed config has no job.project/group/name ({configs[-1].name})"
                 else:
                     root = adapter.output_root(preset, env)
-                    expected = root.joinpath(*job)
-                    with contextlib.suppress(OSError):
-                        if expected.resolve() == config.parent.resolve():
-                            return JobDir(expected, "dryrun")
-                    return JobDir(config.parent, "dryrun")
+                    return JobDir(root.joinpath(*job), "dryrun", config=data)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     if fallback is not None:
         return JobDir(fallback, "adapter", note)
     return JobDir(None, "unknown", note or "this engine cannot say where the job writes before it runs")

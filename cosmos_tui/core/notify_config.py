@@ -9,11 +9,12 @@ Format (every key optional; a missing file means the defaults)::
     # string; nothing is passed through a shell. Default: no command.
     command = ["curl", "-sS", "-H", "Content-Type: application/json", "-d", "@-",
                "https://hooks.example.com/cosmos"]
-    events = ["finished", "crashed", "stalled", "low_disk"]   # the default set
+    events = ["finished", "stopped", "crashed", "stalled", "low_disk"]   # the default set
     timeout_s = 10                   # how long the command may run (default: 10)
 
-``events`` may name ``finished``, ``crashed``, ``stalled``, ``recovered``, ``unstable_loss``,
-``low_disk`` and ``host_memory``. The JSON on the command's stdin is
+``events`` may name ``finished``, ``stopped`` (a stop someone asked for), ``crashed``,
+``stalled``, ``recovered``, ``unstable_loss``, ``low_disk`` and ``host_memory``. The JSON on
+the command's stdin is
 ``{"kind": ..., "message": ..., "run": ..., "at": <epoch seconds>, "iteration": ...}``. Keep
 secrets (webhook tokens) out of argv where you can: the command inherits the environment, so a
 script can read them from there. An unknown key or a wrong type is refused with the file, the key
@@ -33,7 +34,9 @@ from cosmos_tui.core.monitor.notify import DEFAULT_EVENTS, NotifyConfig
 
 CONFIG_FILE = "config.toml"
 
-EventName = Literal["finished", "crashed", "stalled", "recovered", "unstable_loss", "low_disk", "host_memory"]
+EventName = Literal[
+    "finished", "stopped", "crashed", "stalled", "recovered", "unstable_loss", "low_disk", "host_memory"
+]
 
 
 class NotifySection(BaseModel):

@@ -242,23 +242,6 @@ def check_gpus(preset: Preset, gpus: int | None = None) -> Check:
     return Check("gpus", "ok", f"{gpus} GPU(s) visible for {nproc} process(es) per node")
 
 
-def check_resume(job_dir: Path | None) -> Check | None:
-    """A warning when the job folder already holds checkpoints (the engine resumes from them)."""
-    if job_dir is None:
-        return None
-    from cosmos_tui.core.runs.resume import latest_checkpoint
-
-    found = latest_checkpoint(job_dir)
-    if found is None:
-        return None
-    return Check(
-        "resume",
-        "warn",
-        f"{job_dir} already holds checkpoint iteration {found.iteration}; the engine resumes from it "
-        "(for a fresh start set another job name, e.g. --set job.name=NEW)",
-    )
-
-
 def check_engine_warnings(preset: Preset) -> list[Check]:
     """What the engine adapter warns about though the command renders (never fatal)."""
     return [Check("engine", "warn", w) for w in get_adapter(preset.engine.kind).warnings(preset)]
@@ -389,7 +372,4 @@ def run_checks(preset: Preset, spec: LaunchSpec | None = None, job_dir: Path | N
     checks += check_output(job_dir)
     checks.append(check_disk_forecast(preset, job_dir))
     checks.append(check_gpus(preset))
-    resume = check_resume(job_dir)
-    if resume:
-        checks.append(resume)
     return checks

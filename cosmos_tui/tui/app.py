@@ -62,7 +62,7 @@ class CosmosApp(App):
         """Show watchdog events on screen (see :meth:`announce_from_thread`)."""
         self.announced.extend(events)
         for event in events:
-            severity = "information" if event.kind in ("finished", "recovered") else "warning"
+            severity = "information" if event.kind in ("finished", "stopped", "recovered") else "warning"
             if event.kind == "crashed":
                 severity = "error"
             self.notify(event.message, title=f"{event.run or 'run'}: {event.kind}", severity=severity)

@@ -27,6 +27,7 @@ from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
 from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
+from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.tui.state import CheckpointRow, RunRow, RunView
 
 Clock = Callable[[], float]
@@ -171,13 +172,10 @@ class Backend:
             if watch is None:
                 from cosmos_tui.core.monitor.claims import assigned_devices, record_roots
 
-                job_dir = Path(record.job_dir) if record.job_dir else None
                 monitor = RunMonitor(
-                    console_log=record.console_log,
-                    job_dir=job_dir,
+                    **monitor_scope(record),
                     pids=record_roots(record),
                     max_iter=_as_int(override_value(record.preset, "trainer.max_iter")),
-                    run_id=record.id,
                     log_buffer_lines=LOG_VIEW_LINES,
                     disk_free=self.disk_free,
                 )
@@ -192,17 +190,19 @@ class Backend:
             if watch.final and watch.last is not None:
                 return watch, watch.last
             ended = not record.active
-            snap = watch.monitor.poll(exit_code=record.exit_code if ended else None)
+            if ended and record.metrics_end is not None:
+                watch.monitor.metrics_end = record.metrics_end  # the next run's lines are not its
+            stopped = record.status == "stopped"
+            snap = watch.monitor.poll(exit_code=record.exit_code if ended else None, stopped=stopped)
             watch.last, watch.final = snap, ended
             if not watch.settings_final:
                 watch.settings, watch.settings_final = _job_settings(watch.monitor.job_dir, record.preset)
             events = list(snap.events) if watch.live_when_seen else []
             if ended and record.exit_code is None and watch.live_when_seen and not watch.lost_announced:
                 watch.lost_announced = True
+                kind = "stopped" if stopped else "crashed"
                 events.append(
-                    MonitorEvent(
-                        "crashed", f"run {record.status}: {record.reason or 'no exit code'}", record.id
-                    )
+                    MonitorEvent(kind, f"run {record.status}: {record.reason or 'no exit code'}", record.id)
                 )
         if events:
             self._announce(events)

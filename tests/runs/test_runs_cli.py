@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def test_resume_without_a_checkpoint_is_refused(tmp_path: Path) -> None:
 
 
 def test_rm_needs_yes_and_keeps_checkpoints_without_outputs(tmp_path: Path) -> None:
-    job = tmp_path / "job"
+    job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "project" / "group" / "job"
     (job / "checkpoints" / "iter_000000005").mkdir(parents=True)
     rec = _finished_run("20260101-000000-s2mv-text2world-tiny-cccc", job)
     refused = invoke("runs", "rm", "cccc")

@@ -86,7 +86,9 @@ def test_stop_saves_a_checkpoint_and_resume_continues_from_it(waymo: Path) -> No
     resumed = resume_run(rec.id, sets=[f"trainer.max_iter={target}"])
     assert resumed.origin == "resume" and resumed.parent == rec.id
     assert resumed.job_dir == stopped.job_dir
-    assert any(f"resumes from iteration {point.iteration}" in n for n in resumed.notes)
+    assert any(f"from iteration {point.iteration}" in n and rec.id in n for n in resumed.notes)
+    assert resumed.resumed_from == {"run": rec.id, "iteration": point.iteration, "checkpoint": point.path.name}
+    assert resumed.start_iteration == point.iteration
     assert any("optimizer" in n and "scheduler" in n for n in resumed.notes)
     text = "\n".join(follow(resumed))
     done = get_run(resumed.id)

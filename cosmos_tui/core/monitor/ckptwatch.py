@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,17 @@ def _mtime(path: Path) -> int | None:
 class CheckpointWatcher:
     """Polls one ``checkpoints`` folder. Checkpoints present at the first poll are not "new"."""
 
-    def __init__(self, checkpoints_dir: Path, *, full_rescan_s: float = 30.0, clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        checkpoints_dir: Path,
+        *,
+        full_rescan_s: float = 30.0,
+        clock=time.monotonic,
+        keep: Callable[[str], bool] | None = None,
+    ) -> None:
         self.checkpoints_dir = Path(checkpoints_dir)
+        self.keep = keep
+        """Which checkpoints (by name) to report: a run's own, when given."""
         self.full_rescan_s = full_rescan_s
         self._clock = clock
         self._stamp: tuple[int | None, int | None] | None = None
@@ -63,7 +73,9 @@ class CheckpointWatcher:
         if stamp == self._stamp and not pending and not stale:
             return CheckpointState(self._last.checkpoints, (), self._last.saving, self._last.latest, False)
         self._stamp, self._scanned_at = stamp, now
-        found = tuple(scan_checkpoints(self.checkpoints_dir))
+        found = tuple(
+            c for c in scan_checkpoints(self.checkpoints_dir) if self.keep is None or self.keep(c.path.name)
+        )
         complete = {(c.iteration, c.layout) for c in found if c.complete}
         new = (
             ()

@@ -18,7 +18,7 @@ from typing import TextIO
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
 
-DEFAULT_EVENTS = frozenset({"finished", "crashed", "stalled", "low_disk"})
+DEFAULT_EVENTS = frozenset({"finished", "stopped", "crashed", "stalled", "low_disk"})
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,15 @@ class RunMonitor:
         notifier: Notifier | None = None,
         clock=time.monotonic,
         disk_free: Callable[[Path], int] | None = None,
+        metrics_start: int = 0,
+        metrics_end: int | None = None,
+        owns_checkpoint: Callable[[str], bool] | None = None,
     ) -> None:
         self.console_log = None if console_log is None else Path(console_log)
+        self.metrics_start = metrics_start
+        """This run's first byte of the job's ``metrics.jsonl`` (earlier lines are other runs')."""
+        self.metrics_end = metrics_end
+        """Where this run's lines end (``None``: still being written)."""
         self.job_dir = None if job_dir is None else Path(job_dir)
         self.run_id = run_id
         self.view_lines = view_lines
@@ -110,7 +117,9 @@ class RunMonitor:
         self._source: str | None = None
         self._unstable: list[str] = []
         self._ckpt = (
-            None if self.job_dir is None else CheckpointWatcher(self.job_dir / "checkpoints", clock=clock)
+            None
+            if self.job_dir is None
+            else CheckpointWatcher(self.job_dir / "checkpoints", clock=clock, keep=owns_checkpoint)
         )
         self._procs = ProcSampler(pids) if pids else None
         self.watchdog = watchdog or Watchdog(run=run_id)
@@ -129,7 +138,7 @@ class RunMonitor:
     def _poll_metrics(self, now: float) -> None:
         jsonl = None if self.job_dir is None else self.job_dir / METRICS_JSONL
         if jsonl is not None and self._metrics_tail is None and jsonl.exists():
-            self._metrics_tail = LogTail(jsonl, start="begin", max_lines=1)
+            self._metrics_tail = LogTail(jsonl, start=self.metrics_start, max_lines=1)
             if self._source == "console.log":  # switch sources: the richer one wins, from the top
                 self.progress = ProgressTracker(max_iter=self.progress.max_iter)
             self._source = METRICS_JSONL
@@ -152,7 +161,10 @@ class RunMonitor:
             del self._unstable[:-100]
         self._first = False
         if self._metrics_tail is not None:
+            at = self._metrics_tail.consumed
             chunk = self._metrics_tail.poll().chunk
+            if chunk and self.metrics_end is not None:
+                chunk = chunk[: max(0, self.metrics_end - at)]  # later lines are the next run's
             if chunk:
                 lines = chunk.decode("utf-8", "replace").splitlines()
                 self.progress.add([s for s in map(parse_jsonl_record, lines) if s is not None], now)
@@ -163,8 +175,9 @@ class RunMonitor:
         log view calls it often and reads :attr:`tail`; :meth:`poll` still sees every sample."""
         self._poll_metrics(self._clock())
 
-    def poll(self, exit_code: int | None = None) -> RunSnapshot:
-        """One tick. ``exit_code`` is the run's exit status once the supervisor recorded it."""
+    def poll(self, exit_code: int | None = None, *, stopped: bool = False) -> RunSnapshot:
+        """One tick. ``exit_code`` is the run's exit status once the supervisor recorded it;
+        ``stopped`` says the run ended because someone asked it to (never a crash)."""
         now = self._clock()
         wall = time.time()
         self._poll_metrics(now)
@@ -192,6 +205,7 @@ class RunMonitor:
             last_save_at=self._last_save_at,
             unstable_lines=tuple(self._unstable),
             exit_code=exit_code,
+            stopped=stopped,
             disk_free_bytes=disk_free,
             host_warning=procs.host.warning if procs is not None else None,
         )

@@ -14,8 +14,10 @@ from typing import Literal
 
 from cosmos_tui.core.monitor.progress import ProgressSnapshot
 
-State = Literal["starting", "running", "saving", "stalled", "finished", "crashed"]
-EventKind = Literal["finished", "crashed", "stalled", "recovered", "unstable_loss", "low_disk", "host_memory"]
+State = Literal["starting", "running", "saving", "stalled", "finished", "stopped", "crashed"]
+EventKind = Literal[
+    "finished", "stopped", "crashed", "stalled", "recovered", "unstable_loss", "low_disk", "host_memory"
+]
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class Watchdog:
         last_save_at: float | None = None,
         unstable_lines: tuple[str, ...] = (),
         exit_code: int | None = None,
+        stopped: bool = False,
         disk_free_bytes: int | None = None,
         host_warning: str | None = None,
     ) -> tuple[Health, list[MonitorEvent]]:
@@ -158,12 +161,13 @@ class Watchdog:
 
         if exit_code is not None:
             message = describe_exit(exit_code)
+            end: State = "stopped" if stopped else ("finished" if exit_code == 0 else "crashed")
+            if stopped:
+                message = f"stopped on request ({message})"
             if not self._ended:
-                event("finished" if exit_code == 0 else "crashed", f"run {message}")
+                event(end, f"run {message}")  # type: ignore[arg-type]
             self._ended = True
-            return Health(
-                "finished" if exit_code == 0 else "crashed", flags=tuple(flags), exit_message=message
-            ), events
+            return Health(end, flags=tuple(flags), exit_message=message), events
 
         # Progress or a save in progress both count as activity.
         activity = max(x for x in (started_at, last_progress_at, last_save_at) if x is not None)

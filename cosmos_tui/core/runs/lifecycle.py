@@ -14,17 +14,26 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.preflight import Check
 from cosmos_tui.core.presets import Preset, apply_sets, preset_from_dict
-from cosmos_tui.core.runs import outcome, procs, registry
+from cosmos_tui.core.runs import joblock, outcome, ownership, procs, registry
 from cosmos_tui.core.runs.record import SUPERVISOR_LOG, RunRecord, new_run_id, redact_env
+from cosmos_tui.core.runs.resume import ResumePoint, latest_checkpoint
 
 START_GRACE_S = 60.0
 """A record still ``created`` with no supervisor after this long is lost (the spawn failed)."""
+
+
+Existing = Literal["ask", "resume", "fresh"]
+"""What to do with a job folder that already holds checkpoints: make the person choose (a failed
+check naming both ways), continue the job from its latest checkpoint, or start fresh under a new
+job name."""
 
 
 @dataclass(frozen=True)
@@ -40,19 +49,102 @@ class Prepared:
     """Where the job writes."""
     job_dir_source: str
     """``dryrun``, ``adapter`` or ``unknown``."""
-    checks: tuple  # tuple[preflight.Check, ...]
-    """Preflight verdicts."""
+    checks: tuple[Check, ...]
+    """Preflight verdicts (the job's own first: who holds it, what a launch does with it)."""
     notes: tuple[str, ...] = ()
     """Things to tell the person (why the dry run was not used, resume details)."""
     sbatch: str | None = None
     """The sbatch script (``launch.target = "slurm"``), rendered with Slurm's own output pattern."""
+    resume_point: ResumePoint | None = None
+    """The checkpoint this launch continues the job from (``None``: it starts at iteration 0)."""
+    resume_writer: str | None = None
+    """The run that wrote :attr:`resume_point`, when one of ours did."""
+    fresh_from: Path | None = None
+    """With ``existing="fresh"`` on a job that held checkpoints: that job (this one is new)."""
+
+
+def next_job_name(job_dir: Path) -> str:
+    """A job name beside ``job_dir`` that no folder uses yet: ``NAME-2``, ``NAME-3`` ... (a name
+    already ending in ``-N`` counts on from N)."""
+    base, _, number = job_dir.name.rpartition("-")
+    start = int(number) + 1 if base and number.isdigit() else 2
+    stem = base if base and number.isdigit() else job_dir.name
+    n = start
+    while os.path.lexists(job_dir.with_name(f"{stem}-{n}")):
+        n += 1
+    return f"{stem}-{n}"
+
+
+def _max_iter(preset: Preset, config: object, job_dir: Path | None) -> int | None:
+    """``trainer.max_iter`` as the launch will see it: the last override, else the engine's
+    composed config, else the job's ``config.yaml``."""
+    from cosmos_tui.core.monitor.runmonitor import read_max_iter
+
+    for item in reversed(preset.experiment.overrides):
+        head, eq, value = item.partition("=")
+        if eq and head.lstrip("+") == "trainer.max_iter":
+            return int(value) if value.strip().isdigit() else None
+    trainer = config.get("trainer") if isinstance(config, dict) else None
+    value = trainer.get("max_iter") if isinstance(trainer, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return read_max_iter(job_dir) if job_dir is not None else None
+
+
+def _job_checks(
+    prepared_job: Path | None,
+    point: ResumePoint | None,
+    writer: str | None,
+    existing: Existing,
+    max_iter: int | None,
+) -> list[Check]:
+    if prepared_job is None:
+        return []
+    checks: list[Check] = []
+    owner = joblock.read_owner(prepared_job)
+    alive = joblock.owner_alive(owner) if owner is not None else False
+    if owner is not None and alive is not False:
+        checks.append(Check("job", "fail", joblock.busy_message(prepared_job, owner, alive)))
+    if point is None:
+        return checks
+    by = f", written by run {writer}" if writer else ""
+    if existing == "ask":
+        fresh = next_job_name(prepared_job)
+        checks.append(
+            Check(
+                "job",
+                "fail",
+                f"job {prepared_job} already holds checkpoints up to iteration {point.iteration}{by}; "
+                f"choose --resume to continue it from iteration {point.iteration}, or --fresh to start "
+                f"over as job {fresh}",
+            )
+        )
+    elif max_iter is not None and point.iteration >= max_iter:
+        checks.append(
+            Check(
+                "job",
+                "fail",
+                f"job {prepared_job} is already at trainer.max_iter={max_iter} (checkpoint iteration "
+                f"{point.iteration}{by}), so a resume trains nothing; extend it with "
+                f"--set trainer.max_iter={max(max_iter, point.iteration) * 2}",
+            )
+        )
+    else:
+        checks.append(Check("job", "ok", f"resumes job {prepared_job} from {point.describe()}{by}"))
+    return checks
 
 
 def prepare(
-    preset: Preset, *, sets: Iterable[str] = (), dryrun: bool = True, environ: dict[str, str] | None = None
+    preset: Preset,
+    *,
+    sets: Iterable[str] = (),
+    dryrun: bool = True,
+    environ: dict[str, str] | None = None,
+    existing: Existing = "ask",
 ) -> Prepared:
-    """Apply ``sets``, pick a free port, render the command, find the job folder, run preflight.
-    A multi-node preset gets its shared rendezvous id; ``launch.target = "slurm"`` is prepared
+    """Apply ``sets``, pick a free port, render the command, find the job folder, decide what
+    happens to checkpoints already there (``existing``), run preflight. Writes nothing. A
+    multi-node preset gets its shared rendezvous id; ``launch.target = "slurm"`` is prepared
     for sbatch instead."""
     from cosmos_tui.core import launch, launch_multinode, preflight
 
@@ -60,14 +152,46 @@ def prepare(
     if preset.launch.target == "slurm":
         from cosmos_tui.core.slurm.jobs import prepare_slurm
 
-        return prepare_slurm(preset, dryrun=dryrun, environ=environ)
-    preset = launch_multinode.for_node(preset)
-    preset = launch.with_free_port(preset)
-    spec = launch.render(preset, environ)
-    job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
-    checks = preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
-    notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
-    return Prepared(preset, spec, job.path, job.source, tuple(checks), notes)
+        prepared = prepare_slurm(preset, dryrun=dryrun, environ=environ)
+        job_path, config = prepared.job_dir, None
+    else:
+        preset = launch_multinode.for_node(preset)
+        preset = launch.with_free_port(preset)
+        spec = launch.render(preset, environ)
+        job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
+        checks = preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
+        notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
+        prepared = Prepared(preset, spec, job.path, job.source, tuple(checks), notes)
+        job_path, config = job.path, job.config
+    point = latest_checkpoint(job_path) if job_path is not None else None
+    fresh_from = None
+    if point is not None and existing == "fresh":
+        fresh_from, name = job_path, next_job_name(job_path)
+        again = prepare(apply_sets(prepared.preset, [f"job.name={name}"]), dryrun=False, environ=environ)
+        job_path = fresh_from.with_name(name)
+        prepared = replace(again, job_dir=job_path, job_dir_source=prepared.job_dir_source)
+        point = None
+    writer = _writer(job_path, point) if point is not None else None
+    job_checks = _job_checks(job_path, point, writer, existing, _max_iter(prepared.preset, config, job_path))
+    notes = prepared.notes
+    if fresh_from is not None:
+        notes = (*notes, f"{fresh_from} holds checkpoints, so this run starts fresh as job {job_path}")
+    return replace(
+        prepared,
+        checks=(*job_checks, *prepared.checks),
+        notes=notes,
+        resume_point=point,
+        resume_writer=writer,
+        fresh_from=fresh_from,
+    )
+
+
+def _writer(job_dir: Path | None, point: ResumePoint) -> str | None:
+    if job_dir is None:
+        return None
+    records = [registry.read_or_unreadable(registry.run_dir_for(i)) for i in registry.run_ids()]
+    found = ownership.writer_of(records, job_dir, point.path.name)
+    return found.id if found else None
 
 
 def _versions(preset: Preset) -> dict[str, str | None]:
@@ -106,41 +230,60 @@ def launch_prepared(
     from cosmos_tui.core import launch, preflight
 
     bad = preflight.failed(list(prepared.checks))
+    job_bad = [c for c in bad if c.name == "job"]
+    if job_bad:  # never overridden by --force: that would resume silently or share a job
+        raise UserError(job_bad[0].message)
     if bad and not force:
         raise UserError(
             "preflight failed: " + "; ".join(c.message for c in bad) + " (pass --force to launch anyway)"
         )
     preset, spec = prepared.preset, prepared.spec
     warnings = [f"{c.name}: {c.message}" for c in prepared.checks if c.level != "ok"]
+    resumes = [c.message for c in prepared.checks if c.name == "job" and c.level == "ok"]
     multinode = preset.launch.nnodes > 1 and preset.launch.target == "local"
     now = time.time()
     run_id = new_run_id(preset.experiment.name, now)
-    record = RunRecord(
-        id=run_id,
-        run_dir=registry.run_dir_for(run_id),
-        preset=(base or preset).to_dict(),
-        preset_path=str(preset_path) if preset_path else None,
-        sets=tuple(sets),
-        argv=spec.argv,
-        exec_argv=tuple(spec.exec_argv()),
-        shell=spec.shell(),
-        cwd=str(spec.cwd),
-        env=redact_env(spec.env),
-        created_at=now,
-        job_dir=str(prepared.job_dir) if prepared.job_dir else None,
-        world_size=launch.world_size(preset),
-        engine_kind=preset.engine.kind,
-        experiment=preset.experiment.name,
-        versions=_versions(preset),
-        parent=parent,
-        origin=origin,  # type: ignore[arg-type]
-        notes=(*prepared.notes, *notes, *warnings),
-        target=preset.launch.target,
-        job_id=preset.launch.rdzv_id if multinode else None,
-        node_rank=preset.launch.node_rank if multinode else None,
-        nnodes=preset.launch.nnodes,
-    )
-    registry.create(record)
+    job_dir = Path(os.path.realpath(prepared.job_dir)) if prepared.job_dir else None
+    group = preset.launch.rdzv_id if multinode else None
+    taken = joblock.acquire(job_dir, run_id, group=group) if job_dir is not None else None
+    try:
+        point = latest_checkpoint(job_dir) if job_dir is not None else None
+        expected = prepared.resume_point
+        if point is not None and (expected is None or point.path != expected.path) and not group:
+            raise UserError(
+                f"job {job_dir} gained checkpoint iteration {point.iteration} since the preflight; "
+                "launch again to choose --resume or --fresh"
+            )
+        record = RunRecord(
+            id=run_id,
+            run_dir=registry.run_dir_for(run_id),
+            preset=(base or preset).to_dict(),
+            preset_path=str(preset_path) if preset_path else None,
+            sets=tuple(sets),
+            argv=spec.argv,
+            exec_argv=tuple(spec.exec_argv()),
+            shell=spec.shell(),
+            cwd=str(spec.cwd),
+            env=redact_env(spec.env),
+            created_at=now,
+            job_dir=str(job_dir) if job_dir else None,
+            world_size=launch.world_size(preset),
+            engine_kind=preset.engine.kind,
+            experiment=preset.experiment.name,
+            versions=_versions(preset),
+            parent=parent or prepared.resume_writer,
+            origin=origin,  # type: ignore[arg-type]
+            notes=(*prepared.notes, *resumes, *notes, *([taken] if taken else []), *warnings),
+            target=preset.launch.target,
+            job_id=preset.launch.rdzv_id if multinode else None,
+            node_rank=preset.launch.node_rank if multinode else None,
+            nnodes=preset.launch.nnodes,
+            **ownership.start_fields(job_dir, expected, prepared.resume_writer),
+        )
+        registry.create(record)
+    except BaseException:
+        joblock.release(job_dir, run_id)
+        raise
     if preset.launch.target == "slurm":
         from cosmos_tui.core.slurm.jobs import submit_run
 
@@ -160,7 +303,7 @@ def launch_prepared(
             )
         except OSError as e:
             why = f"could not start the supervisor: {e}"
-            registry.update(record.run_dir, lambda r: r.replace(status="failed", reason=why))
+            ownership.settle(record.run_dir, lambda r: r.replace(status="failed", reason=why))
             raise UserError(f"{why}; check that {sys.executable} still exists") from None
     ref = procs.ref_of(child.pid, "supervisor")
 
@@ -179,13 +322,15 @@ def start_run(
     sets: Iterable[str] = (),
     detach: bool = True,
     force: bool = False,
+    existing: Existing = "ask",
 ) -> RunRecord:
     """Launch ``preset`` with ``sets`` applied: preflight, record, supervisor. Returns at once;
     the run always runs detached in its own session (``detach`` is accepted for symmetry with the
-    CLI, which follows the log itself with :func:`follow`)."""
+    CLI, which follows the log itself with :func:`follow`). ``existing`` says what to do with a
+    job folder that already holds checkpoints (see :data:`Existing`)."""
     sets = tuple(sets)
     base = apply_sets(preset, sets) if sets else preset
-    prepared = prepare(base)
+    prepared = prepare(base, existing=existing)
     return launch_prepared(prepared, base=base, preset_path=preset_path, sets=sets, force=force)
 
 
@@ -242,7 +387,7 @@ def reconcile(record: RunRecord) -> RunRecord:
             return r
         return r.replace(status="lost", reason=_gone_reason(r), ended_at=time.time())
 
-    return registry.update(record.run_dir, lost)
+    return ownership.settle(record.run_dir, lost)
 
 
 _reconcile = reconcile
@@ -250,19 +395,15 @@ _reconcile = reconcile
 
 def get_run(run_id_or_prefix: str, *, reconcile_: bool = True) -> RunRecord:
     """The run with this id (or unique prefix, or ``latest``); UserError with close matches."""
-    record = registry.read(registry.run_dir_for(registry.resolve_id(run_id_or_prefix)))
+    record = registry.read_or_unreadable(registry.run_dir_for(registry.resolve_id(run_id_or_prefix)))
     return reconcile(record) if reconcile_ else record
 
 
 def list_runs(reconcile: bool = True) -> list[RunRecord]:
-    """Every run, oldest first, reconciled (unreadable records are skipped). Active Slurm runs
-    are asked of Slurm in one ``squeue`` call."""
-    records = []
-    for run_id in registry.run_ids():
-        try:
-            records.append(registry.read(registry.run_dir_for(run_id)))
-        except UserError:
-            continue
+    """Every run, oldest first, reconciled; a run whose ``run.json`` is damaged is listed as
+    ``unreadable`` with the reason, and never hides the others. Active Slurm runs are asked of
+    Slurm in one ``squeue`` call."""
+    records = [registry.read_or_unreadable(registry.run_dir_for(i)) for i in registry.run_ids()]
     if not reconcile:
         return records
     slurm_ids = [r.slurm_job_id for r in records if r.active and r.target == "slurm" and r.slurm_job_id]
@@ -287,8 +428,10 @@ class ResumePlan:
     """The run being resumed."""
     preset: Preset
     """The preset to relaunch (the recorded one, ``--set`` applied)."""
-    point: object | None  # resume.ResumePoint
+    point: ResumePoint | None
     """The checkpoint the engine will load (``None``: none found)."""
+    writer: str | None
+    """The run that wrote :attr:`point`, when one of ours did."""
     world_size_from: int
     """World size of the recorded run."""
     world_size_to: int
@@ -297,14 +440,19 @@ class ResumePlan:
     """What to tell the person."""
 
 
-def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -> ResumePlan:
-    """Work out a resume: the checkpoint and states restored, and a world-size check (a change
-    is refused for upstream engines unless ``force``, and warned about for the builtin engine,
-    whose DCP checkpoints reshard on load)."""
-    from cosmos_tui.core import launch
-    from cosmos_tui.core.runs.resume import latest_checkpoint
+def _usable(record: RunRecord) -> RunRecord:
+    if record.status == "unreadable":
+        raise UserError(f"run {record.id} cannot be used: {record.reason}")
+    return record
 
-    record = get_run(run_id)
+
+def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -> ResumePlan:
+    """Work out a resume: the job's latest checkpoint, who wrote it, the states restored, whether
+    anything is left to train, and a world-size check (a change is refused for upstream engines
+    unless ``force``, and warned about for the builtin engine, whose DCP checkpoints reshard)."""
+    from cosmos_tui.core import launch
+
+    record = _usable(get_run(run_id))
     if record.active:
         raise UserError(
             f"run {record.id} is still {record.status}; stop it first with `cosmos-tui runs stop`"
@@ -312,7 +460,9 @@ def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -
     preset = apply_sets(preset_from_dict(record.preset, source=f"run {record.id}"), sets)
     if not record.job_dir:
         raise UserError(f"run {record.id} has no recorded job folder, so there is nothing to resume from")
-    point = latest_checkpoint(Path(record.job_dir))
+    job = Path(record.job_dir)
+    point = latest_checkpoint(job)
+    writer = _writer(job, point) if point is not None else None
     notes: list[str] = []
     if point is None:
         if not force:
@@ -322,7 +472,15 @@ def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -
             )
         notes.append("no complete checkpoint found: the job starts at iteration 0")
     else:
-        notes.append("resumes from " + point.describe())  # type: ignore[attr-defined]
+        by = f"written by run {writer}" if writer else "not written by a run cosmos-tui knows"
+        notes.append(f"continues job {job} from {point.describe()} ({by})")
+        max_iter = _max_iter(preset, None, job)
+        if max_iter is not None and point.iteration >= max_iter:
+            raise UserError(
+                f"job {job} is already at trainer.max_iter={max_iter} (checkpoint iteration "
+                f"{point.iteration}), so a resume trains nothing; extend it with "
+                f"`cosmos-tui runs resume {record.id} --set trainer.max_iter={2 * point.iteration}`"
+            )
     before, after = record.world_size, launch.world_size(preset)
     if before != after:
         text = f"the world size changes from {before} to {after} processes"
@@ -332,17 +490,23 @@ def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -
             raise UserError(text + f"; {preset.engine.kind} may fail to load its checkpoint (pass --force)")
         else:
             notes.append(text + " (forced)")
-    return ResumePlan(record, preset, point, before, after, tuple(notes))
+    return ResumePlan(record, preset, point, writer, before, after, tuple(notes))
 
 
 def resume_run(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -> RunRecord:
     """Relaunch the same job (same job folder) as a new run; the engine resumes from the latest
-    complete checkpoint. The new record's notes say which checkpoint and states."""
+    complete checkpoint. The new record's notes say which run and checkpoint it continues from."""
     plan = plan_resume(run_id, sets=sets, force=force)
-    prepared = prepare(plan.preset)
+    prepared = prepare(plan.preset, existing="resume")
     notes = list(plan.notes)
-    if prepared.job_dir and plan.record.job_dir and Path(plan.record.job_dir) != prepared.job_dir:
+    if (
+        prepared.job_dir
+        and plan.record.job_dir
+        and not ownership.same_job(plan.record.job_dir, prepared.job_dir)
+    ):
         notes.append(f"the job folder changed to {prepared.job_dir}, so it will not find the old checkpoints")
+    said = [c for c in prepared.checks if not (c.name == "job" and c.level == "ok")]  # plan's note says it
+    prepared = replace(prepared, checks=tuple(said))
     return launch_prepared(
         prepared,
         base=plan.preset,
@@ -355,22 +519,14 @@ def resume_run(run_id: str, *, sets: Iterable[str] = (), force: bool = False) ->
     )
 
 
-def rerun(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -> RunRecord:
-    """The same preset and overrides as a new run that starts fresh. If the old job folder holds
-    checkpoints (which the engine would resume from), the rerun gets its own job name."""
-    from cosmos_tui.core.runs.resume import latest_checkpoint
-
-    record = get_run(run_id)
+def rerun(
+    run_id: str, *, sets: Iterable[str] = (), force: bool = False, existing: Existing = "ask"
+) -> RunRecord:
+    """The same preset and overrides as a new run. When the job folder holds checkpoints the
+    person chooses (``existing``): continue the job, or start fresh under a new job name."""
+    record = _usable(get_run(run_id))
     preset = apply_sets(preset_from_dict(record.preset, source=f"run {record.id}"), sets)
-    notes = [f"rerun of {record.id}"]
-    if record.job_dir and latest_checkpoint(Path(record.job_dir)) is not None:
-        fresh = f"{Path(record.job_dir).name}_rerun_{os.urandom(2).hex()}"
-        preset = apply_sets(preset, [f"job.name={fresh}"])
-        notes.append(
-            f"{record.job_dir} holds checkpoints, so this rerun writes to job name {fresh} and starts "
-            "fresh (`cosmos-tui runs resume` continues the old one)"
-        )
-    prepared = prepare(preset)
+    prepared = prepare(preset, existing=existing)
     return launch_prepared(
         prepared,
         base=preset,
@@ -379,7 +535,7 @@ def rerun(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -> RunR
         force=force,
         origin="rerun",
         parent=record.id,
-        notes=notes,
+        notes=[f"rerun of {record.id}"],
     )
 
 
@@ -387,36 +543,168 @@ def rerun(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -> RunR
 
 
 @dataclass(frozen=True)
+class RemovalItem:
+    """One path a removal deletes or keeps, with its size and the reason."""
+
+    path: Path
+    """The file or folder."""
+    size_bytes: int
+    """Bytes on disk under it."""
+    why: str
+    """Why it is deleted, or why it is kept."""
+
+
+@dataclass(frozen=True)
 class Removal:
-    """What ``remove_run`` deleted (or would delete)."""
+    """What ``remove_run`` deletes (or would delete), and what it keeps and why."""
 
     run_id: str
     """The run."""
-    paths: tuple[Path, ...]
-    """Folders removed: the run folder, plus the job folder when outputs were asked for."""
-    kept: tuple[Path, ...]
-    """Folders left alone (the job folder, with its checkpoints, unless outputs were asked for)."""
+    delete: tuple[RemovalItem, ...]
+    """Deleted: the run folder, and with outputs the checkpoints no other run needs (or the
+    whole job folder when this is the job's last run)."""
+    keep: tuple[RemovalItem, ...]
+    """Left alone, each with the reason."""
+    pointer: str | None = None
+    """The job's new ``latest_checkpoint.txt`` text when the checkpoint it names is deleted
+    (``""``: remove the pointer, no complete checkpoint is left)."""
+    job_dir: Path | None = None
+    """The job folder the outputs are in."""
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """The deleted paths."""
+        return tuple(i.path for i in self.delete)
+
+    @property
+    def kept(self) -> tuple[Path, ...]:
+        """The kept paths."""
+        return tuple(i.path for i in self.keep)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes freed."""
+        return sum(i.size_bytes for i in self.delete)
+
+
+def _tree_bytes(path: Path) -> int:
+    from cosmos_tui.core.checkpoints.scan import _tree_stats
+
+    return _tree_stats(path)[0]
+
+
+def _output_root(record: RunRecord) -> Path | None:
+    try:
+        preset = preset_from_dict(record.preset, source=f"run {record.id}")
+        return get_adapter(preset.engine.kind).output_root(preset, {**os.environ, **record.env})
+    except UserError:
+        return None
+
+
+def _job_problem(record: RunRecord, job: Path) -> str | None:
+    """Why the recorded job folder must not be touched (``None``: it is a folder inside the
+    run's output root, reached without symlinks)."""
+    if job.is_symlink():
+        return f"{job} is a symbolic link; cosmos-tui deletes nothing through it (remove the link by hand)"
+    root = _output_root(record)
+    if root is None:
+        return f"the output root of run {record.id} is not known, so nothing under {job} is deleted"
+    real_root, real_job = Path(os.path.realpath(root)), Path(os.path.realpath(job))
+    if real_job == real_root or real_root not in real_job.parents:
+        return f"{job} is not inside the output root {root}; cosmos-tui deletes nothing outside it"
+    if real_job != Path(os.path.abspath(job)):
+        return f"{job} reaches {real_job} through a symbolic link or '..'; nothing there is deleted"
+    return None
+
+
+def _needed_by(others: list[RunRecord]) -> dict[str, str]:
+    """Checkpoint name -> why another run of the job needs it (it wrote it, or resumed from it)."""
+    needed: dict[str, str] = {}
+    for other in others:
+        if other.resumed_from and other.resumed_from.get("checkpoint"):
+            needed.setdefault(str(other.resumed_from["checkpoint"]), f"run {other.id} resumed from it")
+        for name in other.checkpoints or ():
+            needed.setdefault(name, f"run {other.id} wrote it")
+    return needed
 
 
 def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
-    """What :func:`remove_run` would delete; refuses an active run."""
+    """What :func:`remove_run` would delete and keep, path by path, with sizes; refuses an
+    active run. Outputs (``delete_outputs``): the checkpoints this run wrote that no other run
+    of the job wrote or resumed from; the whole job folder when no other run of it is left.
+    Nothing outside the run's output root, nothing reached through a symlink."""
+    from cosmos_tui.core.checkpoints.scan import checkpoint_files, scan_checkpoints
+
     record = get_run(run_id)
     if record.active:
         raise UserError(f"run {record.id} is {record.status}; stop it first with `cosmos-tui runs stop`")
+    delete = [RemovalItem(record.run_dir, _tree_bytes(record.run_dir), "the run's record and logs")]
+    keep: list[RemovalItem] = []
     job = Path(record.job_dir) if record.job_dir else None
-    paths = [record.run_dir]
-    kept = []
-    if job is not None and job.exists():
-        (paths if delete_outputs else kept).append(job)
-    return Removal(record.id, tuple(paths), tuple(kept))
+    if job is None or not os.path.lexists(job):
+        return Removal(record.id, tuple(delete), ())
+    if not delete_outputs:
+        why = "the job folder (pass --outputs to delete what only this run needs)"
+        return Removal(record.id, tuple(delete), (RemovalItem(job, _tree_bytes(job), why),), job_dir=job)
+    problem = _job_problem(record, job)
+    if problem:
+        return Removal(record.id, tuple(delete), (RemovalItem(job, 0, problem),), job_dir=job)
+    others = [r for r in list_runs() if r.id != record.id and ownership.same_job(r.job_dir, job)]
+    if not others:
+        why = "the job's last run: its config, metrics and every checkpoint go with it"
+        return Removal(record.id, (*delete, RemovalItem(job, _tree_bytes(job), why)), (), job_dir=job)
+    piece = ownership.run_slice(record)
+    found = scan_checkpoints(job / "checkpoints")
+    if piece is None:
+        why = "this run was recorded before runs owned checkpoints, so none are deleted"
+        return Removal(record.id, tuple(delete), (RemovalItem(job, _tree_bytes(job), why),), job_dir=job)
+    needed = _needed_by(others)
+    gone: set[str] = set()
+    for info in found:
+        name = info.path.name
+        if not piece.owns(name):
+            continue
+        if name in needed:
+            keep.append(RemovalItem(info.path, info.size_bytes, needed[name]))
+        elif info.pinned:
+            keep.append(RemovalItem(info.path, info.size_bytes, "pinned (`cosmos-tui ckpt unpin` first)"))
+        else:
+            gone.add(name)
+            for path in checkpoint_files(info):
+                delete.append(
+                    RemovalItem(path, _tree_bytes(path), "written by this run; no other run needs it")
+                )
+    shared = ", ".join(r.id for r in others[:3]) + (" ..." if len(others) > 3 else "")
+    for name in ("metrics.jsonl", "config.yaml", "wandb_id.txt"):
+        if (job / name).exists():
+            keep.append(RemovalItem(job / name, _tree_bytes(job / name), f"shared with run(s) {shared}"))
+    pointer = None
+    latest = next((c for c in found if c.is_latest), None)
+    if latest is not None and latest.path.name in gone:
+        left = [c for c in found if c.complete and c.path.name not in gone]
+        pointer = left[-1].path.name if left else ""
+    return Removal(record.id, tuple(delete), tuple(keep), pointer, job)
 
 
 def remove_run(run_id: str, delete_outputs: bool = False) -> Removal:
-    """Delete the run's record and logs; the job folder (checkpoints) only with ``delete_outputs``
-    (the CLI asks for ``--yes`` first)."""
+    """Delete what :func:`plan_removal` lists (the CLI asks for ``--yes`` first)."""
+    from cosmos_tui.core.checkpoints.scan import LATEST_FILE
+
     plan = plan_removal(run_id, delete_outputs=delete_outputs)
-    for path in reversed(plan.paths):
+    for item in plan.delete:
+        path = item.path
         if path == Path(path.anchor) or path == Path.home():
             raise UserError(f"refusing to delete {path}")
-        shutil.rmtree(path, ignore_errors=False)
+        if path.is_symlink() or not path.is_dir():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path)
+    if plan.pointer is not None and plan.job_dir is not None:
+        pointer = plan.job_dir / "checkpoints" / LATEST_FILE
+        if plan.pointer:
+            tmp = pointer.with_name(f".{LATEST_FILE}.tmp")
+            tmp.write_text(plan.pointer + "\n", encoding="utf-8")
+            os.replace(tmp, pointer)
+        else:
+            pointer.unlink(missing_ok=True)
     return plan

@@ -63,6 +63,31 @@ def status_for(exit_code: int, *, stop_requested: bool) -> str:
     return "finished" if exit_code == 0 else "failed"
 
 
+_AGENT_SIGTERMED = re.compile(r"SignalException: Process \d+ got signal: 15\b")
+
+
+def describe_stop(
+    exit_code: int, log_tail: list[str] | None, last_iteration: int | None, checkpoint: str | None
+) -> str:
+    """What a stop someone asked for came to: the iteration reached, the checkpoint it saved, and
+    torchrun's exit (its ``SignalException`` traceback, when it got the SIGTERM itself, is the
+    expected shutdown, never the cause)."""
+    at = f" at iteration {last_iteration}" if last_iteration is not None else " before training began"
+    text = f"stopped on request{at}"
+    text += f"; saved checkpoint {checkpoint}" if checkpoint else "; no checkpoint was saved by this run"
+    tail = "\n".join(log_tail or [])
+    if exit_code == 0:
+        return text + "; the engine and torchrun exited 0"
+    if exit_code > 0 and _AGENT_SIGTERMED.search(tail):
+        return text + (
+            f"; torchrun exited {exit_code} on the SIGTERM it was sent (its SignalException traceback "
+            "in console.log is that expected shutdown)"
+        )
+    if exit_code < 0:
+        return text + f"; torchrun ended by {signal_name(-exit_code)}"
+    return text + f"; torchrun exited {exit_code}"
+
+
 def describe_exit(exit_code: int, log_tail: list[str] | None = None, *, stop_requested: bool = False) -> str:
     """One or two sentences on why torchrun exited with ``exit_code`` (negative: a signal)."""
     tail = "\n".join(log_tail or [])

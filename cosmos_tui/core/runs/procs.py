@@ -81,6 +81,18 @@ def descendants(ref: ProcRef | None) -> list[ProcRef]:
     return found
 
 
+def ranks_of(agent: ProcRef | None) -> list[ProcRef]:
+    """The torchrun agent's live children: the ranks it started."""
+    return [p for p in descendants(agent) if p.role == "rank"]
+
+
+def terminate_ranks(agent: ProcRef | None) -> list[ProcRef]:
+    """SIGTERM every rank of ``agent`` (not the agent): the engine saves and exits, and torchrun
+    then ends on its own with the ranks' exit code. Returns the ranks signalled (empty when the
+    agent has none yet)."""
+    return [r for r in ranks_of(agent) if signal_if_same(r, _signal.SIGTERM)]
+
+
 def signal_name(sig: int) -> str:
     """``SIGKILL`` for 9, and so on."""
     try:

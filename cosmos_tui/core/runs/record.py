@@ -7,6 +7,7 @@ reads, modifies and rewrites ``run.json`` under the run's lock.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -14,11 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Status = Literal["created", "starting", "running", "stopping", "finished", "failed", "stopped", "lost"]
+Status = Literal[
+    "created", "starting", "running", "stopping", "finished", "failed", "stopped", "lost", "unreadable"
+]
 ACTIVE: frozenset[str] = frozenset({"created", "starting", "running", "stopping"})
 """States in which processes may be alive."""
-TERMINAL: frozenset[str] = frozenset({"finished", "failed", "stopped", "lost"})
-"""States that never change again."""
+TERMINAL: frozenset[str] = frozenset({"finished", "failed", "stopped", "lost", "unreadable"})
+"""States that never change again (``unreadable``: the ``run.json`` is damaged; only ``runs rm``
+applies to it)."""
 
 RECORD_FILE = "run.json"
 CONSOLE_LOG = "console.log"
@@ -114,6 +118,22 @@ class RunRecord:
     """Slurm's last reported state (``PENDING``, ``RUNNING``, ``COMPLETED``, ...)."""
     slurm_script: str | None = None
     """The submitted sbatch script (in the run folder)."""
+    start_iteration: int | None = None
+    """The iteration the job was at when this run started (the resumed checkpoint's; 0 fresh;
+    ``None`` in records older than the jobs model)."""
+    resumed_from: dict[str, Any] | None = None
+    """Lineage: ``{"run": id or None, "iteration": K, "checkpoint": "iter_..."}`` when the run
+    continued a job from a checkpoint (``run`` is the run that wrote it, when known)."""
+    metrics_offset: int | None = None
+    """Size of the job's ``metrics.jsonl`` when this run started: its lines begin here."""
+    metrics_end: int | None = None
+    """Size of ``metrics.jsonl`` when this run ended (``None`` while it runs)."""
+    checkpoints_before: tuple[str, ...] = ()
+    """Checkpoint entries of the job folder when this run started (not written by this run)."""
+    checkpoints: tuple[str, ...] | None = None
+    """Checkpoints this run wrote (step folder or file names), recorded when it ended."""
+    last_iteration: int | None = None
+    """The last iteration this run reached (from its own metrics or log), recorded when it ended."""
     health: dict[str, Any] | None = None
     """The supervisor's watchdog verdict: ``state`` (running, saving, stalled, finished,
     crashed...), ``flags`` (NaN loss, unstable loss, low disk, host memory), ``iteration``."""
@@ -162,20 +182,36 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], run_dir: Path) -> RunRecord:
-        """Read a record; unknown keys (from a newer version) are ignored."""
+        """Read a record; unknown keys (from a newer version) are ignored, and every known field is
+        type-checked (``ValueError`` names the first bad field), so a damaged file is never half
+        read into something that breaks a reader later."""
+        import pydantic
+
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names and k != "run_dir"}
-        for key in ("supervisor", "agent"):
-            if values.get(key) is not None:
-                values[key] = ProcRef(**values[key])
-        values["procs"] = tuple(ProcRef(**p) for p in values.get("procs", ()))
-        for key in ("sets", "argv", "exec_argv", "notes"):
-            values[key] = tuple(values.get(key, ()))
-        return cls(run_dir=Path(run_dir), **values)
+        try:
+            return _adapter().validate_python({**values, "run_dir": Path(run_dir)})
+        except pydantic.ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise ValueError(f"field {where!r}: {first['msg']}") from None
 
     def replace(self, **changes: Any) -> RunRecord:
         """A copy with ``changes``."""
         return dataclasses.replace(self, **changes)
+
+
+@functools.cache
+def _adapter() -> Any:
+    import pydantic
+
+    return pydantic.TypeAdapter(RunRecord)
+
+
+def unreadable(run_dir: Path, why: str) -> RunRecord:
+    """A stand-in for a run whose ``run.json`` cannot be read: listed with the reason, never
+    reconciled, removable with ``runs rm``."""
+    return RunRecord(id=Path(run_dir).name, run_dir=Path(run_dir), preset={}, status="unreadable", reason=why)
 
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.paths import runs_root
-from cosmos_tui.core.runs.record import RECORD_FILE, RunRecord
+from cosmos_tui.core.runs.record import RECORD_FILE, RunRecord, unreadable
 
 LOCK_FILE = "run.lock"
 
@@ -52,15 +52,37 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def read(run_dir: Path) -> RunRecord:
-    """The record in ``run_dir`` (no lock needed: the file is only replaced whole)."""
+    """The record in ``run_dir`` (no lock needed: the file is only replaced whole). Any damage
+    (missing, not JSON, not an object, a field of the wrong type, not a regular file) is a
+    :class:`UserError` naming the file."""
     path = Path(run_dir) / RECORD_FILE
+    fix = "remove the run with `cosmos-tui runs rm`, or restore the file"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path} is missing; the run folder is incomplete; remove it (`runs rm`)") from None
     except json.JSONDecodeError as e:
         raise UserError(f"{path} is not valid JSON ({e}); it was edited by hand or the disk failed") from None
-    return RunRecord.from_dict(data, Path(run_dir))
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not text (binary data); {fix}") from None
+    except RecursionError:
+        raise UserError(f"{path} is nested too deeply to be a run record; {fix}") from None
+    except OSError as e:
+        raise UserError(f"{path} cannot be read ({e.strerror or e}); {fix}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} holds a JSON {type(data).__name__}, not a run record; {fix}")
+    try:
+        return RunRecord.from_dict(data, Path(run_dir))
+    except ValueError as e:
+        raise UserError(f"{path} is damaged: {e}; {fix}") from None
+
+
+def read_or_unreadable(run_dir: Path) -> RunRecord:
+    """:func:`read`, or an ``unreadable`` stand-in saying why (listing never fails on one record)."""
+    try:
+        return read(run_dir)
+    except UserError as e:
+        return unreadable(Path(run_dir), e.message)
 
 
 def write(record: RunRecord) -> None:
@@ -99,7 +121,16 @@ def run_ids() -> list[str]:
         entries = list(os.scandir(root))
     except FileNotFoundError:
         return []
-    return sorted(e.name for e in entries if e.is_dir() and (Path(e.path) / RECORD_FILE).exists())
+    except OSError as e:
+        raise UserError(
+            f"the runs folder {root} cannot be listed ({e.strerror or e}); point COSMOS_TUI_HOME at a "
+            "folder you own"
+        ) from None
+    return sorted(
+        e.name
+        for e in entries
+        if e.is_dir(follow_symlinks=False) and os.path.lexists(Path(e.path) / RECORD_FILE)
+    )
 
 
 def resolve_id(run_id_or_prefix: str) -> str:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.runs import procs, registry
+from cosmos_tui.core.runs import ownership, procs, registry
 from cosmos_tui.core.runs.lifecycle import get_run, reconcile
 from cosmos_tui.core.runs.record import ProcRef, RunRecord
 
@@ -88,6 +88,28 @@ def _wait(refs: list[ProcRef], deadline: float, poll: float = 0.2) -> list[ProcR
         time.sleep(poll)
 
 
+def _wait_for_stop(
+    record: RunRecord, watch: list[ProcRef], signalled: list[ProcRef], deadline: float, poll: float = 0.2
+) -> list[ProcRef]:
+    """Wait for the run's processes to end. A torchrun with ``--max_restarts`` may answer ranks
+    that exited on our SIGTERM by starting new ones: those are never left to train on, torchrun
+    itself then gets the SIGTERM (and stops its new ranks)."""
+    agent_told = any(r.role == "agent" for r in signalled)
+    seen = {r.pid for r in watch}
+    while True:
+        if not agent_told and record.agent is not None and procs.alive(record.agent):
+            fresh = [r for r in procs.ranks_of(record.agent) if r.pid not in seen]
+            if fresh:
+                procs.signal_if_same(record.agent, signal.SIGTERM)
+                agent_told = True
+                watch = [*watch, *fresh]
+                seen.update(r.pid for r in fresh)
+        alive = [r for r in watch if procs.alive(r)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(poll)
+
+
 def stop_run(run_id: str, timeout: float = STOP_TIMEOUT_S) -> StopReport:
     """Stop a run gracefully; SIGKILL the leftovers of its recorded tree after ``timeout``."""
     record = get_run(run_id)
@@ -102,8 +124,10 @@ def stop_run(run_id: str, timeout: float = STOP_TIMEOUT_S) -> StopReport:
     )
     tree = _tree(record)
     gpu_before = _gpu_memory({r.pid for r in tree})
-    signalled: list[ProcRef] = []
-    if record.agent is not None and procs.signal_if_same(record.agent, signal.SIGTERM):
+    signalled: list[ProcRef] = procs.terminate_ranks(record.agent)
+    if signalled:
+        pass  # the ranks save and exit; torchrun then ends with their exit code (no SignalException)
+    elif record.agent is not None and procs.signal_if_same(record.agent, signal.SIGTERM):
         signalled.append(record.agent)
     elif record.supervisor is not None and procs.signal_if_same(record.supervisor, signal.SIGTERM):
         signalled.append(record.supervisor)  # torchrun not started yet: the supervisor passes it on
@@ -112,7 +136,7 @@ def stop_run(run_id: str, timeout: float = STOP_TIMEOUT_S) -> StopReport:
         signalled += [r for r in tree if procs.signal_if_same(r, signal.SIGTERM)]
     deadline = time.monotonic() + timeout
     watch = [*tree, *(r for r in signalled if r not in tree)]
-    survivors = _wait(watch, deadline)
+    survivors = _wait_for_stop(record, watch, signalled, deadline)
     killed = tuple(r for r in survivors if procs.signal_if_same(r, signal.SIGKILL))
     if killed:
         _wait(list(killed), time.monotonic() + 5.0)
@@ -132,7 +156,7 @@ def stop_run(run_id: str, timeout: float = STOP_TIMEOUT_S) -> StopReport:
                 return r
             return r.replace(status="stopped", reason=reason, ended_at=time.time())
 
-        current = registry.update(record.run_dir, mark)
+        current = ownership.settle(record.run_dir, mark)
         current = reconcile(current)
     gpu_after = _gpu_memory({r.pid for r in tree})
     if gpu_before is None:

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from cosmos_tui.core.runs import outcome, procs, registry
+from cosmos_tui.core.runs import joblock, outcome, ownership, procs, registry
 from cosmos_tui.core.runs.record import CONSOLE_LOG, SUPERVISOR_LOG, TERMINAL, ProcRef, RunRecord
 from cosmos_tui.core.runs.watch import RunWatch
 
@@ -52,10 +52,14 @@ class Supervisor:
         self.stop_signal = signum
         child = self.child
         if child is not None and child.poll() is None:
-            try:
-                child.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            # The ranks first: they save and exit 0, and torchrun then ends as a success instead
+            # of raising its SignalException; torchrun itself only when it has no ranks yet.
+            agent = procs.ref_of(child.pid, "agent")
+            if not procs.terminate_ranks(agent):
+                try:
+                    child.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         elif child is not None:
             # torchrun is gone but its ranks run on (orphans): they get the SIGTERM themselves.
             for ref in list(self.tree.values()):
@@ -72,6 +76,11 @@ class Supervisor:
         self._install_handlers()
         me = procs.ref_of(os.getpid(), "supervisor")
         record = registry.update(self.run_dir, lambda r: r.replace(supervisor=me))
+        if record.job_dir and record.active:
+            try:
+                joblock.hand_over(Path(record.job_dir), record.id)
+            except OSError as e:
+                self.say(f"could not take over the job lock: {e}")
         if record.status in TERMINAL:
             self.say(f"record is already {record.status}; nothing to do")
             return 0
@@ -109,9 +118,10 @@ class Supervisor:
         self.watch = self._start_watch(record)
         code = self._wait(agent)
         self.say(f"torchrun exited with {code}")
-        self._finish(code, None)
+        final = self._finish(code, None)
         if self.watch is not None:
-            self.watch.tick(code, force=True)  # the end: finished or crashed, announced
+            # the end: finished, stopped or crashed, announced
+            self.watch.tick(code, force=True, stopped=final.status == "stopped")
             self.watch.close()
         return code
 
@@ -170,7 +180,7 @@ class Supervisor:
         )
         self.say(self.orphans_note)
 
-    def _finish(self, code: int | None, reason: str | None, status: str | None = None) -> None:
+    def _finish(self, code: int | None, reason: str | None, status: str | None = None) -> RunRecord:
         tail = outcome.last_lines(self.run_dir / CONSOLE_LOG, 400, max_bytes=256 << 10)
 
         def change(r: RunRecord) -> RunRecord:
@@ -178,7 +188,14 @@ class Supervisor:
                 return r
             stop = r.stop_requested or self.stop_signal is not None
             final = status or outcome.status_for(code if code is not None else 1, stop_requested=stop)
-            why = reason or outcome.describe_exit(code if code is not None else 1, tail, stop_requested=stop)
+            r = r.replace(**ownership.end_fields(r))
+            if reason:
+                why = reason
+            elif stop:
+                last = r.checkpoints[-1] if r.checkpoints else None
+                why = outcome.describe_stop(code if code is not None else 1, tail, r.last_iteration, last)
+            else:
+                why = outcome.describe_exit(code if code is not None else 1, tail)
             if self.orphans_note:
                 why += f"; {self.orphans_note}"
             if not reason and code not in (0, None) and not stop:
@@ -188,8 +205,9 @@ class Supervisor:
                 status=final, exit_code=code, reason=why, ended_at=time.time(), stop_requested=stop
             )
 
-        record = registry.update(self.run_dir, change)
+        record = ownership.settle(self.run_dir, change)
         self.say(f"recorded {record.status}: {record.reason}")
+        return record
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.runs import registry
+from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
 
 WATCH_POLL_S = 5.0
@@ -48,23 +48,22 @@ class RunWatch:
             say(f"notifications off: {e}")
         self.notifier = notifier
         self.monitor: RunMonitor | None = RunMonitor(
-            console_log=record.console_log,
-            job_dir=Path(record.job_dir) if record.job_dir else None,
-            run_id=record.id,
+            **monitor_scope(record),
             log_start="begin",
             log_buffer_lines=64,
             view_lines=0,
             notifier=notifier,
         )
 
-    def tick(self, exit_code: int | None = None, *, force: bool = False) -> None:
-        """Look at the run when it is time (always with ``force``, as at its end)."""
+    def tick(self, exit_code: int | None = None, *, force: bool = False, stopped: bool = False) -> None:
+        """Look at the run when it is time (always with ``force``, as at its end; ``stopped``: it
+        ended because someone asked it to)."""
         now = time.monotonic()
         if self.monitor is None or (not force and now < self._next):
             return
         self._next = now + self.poll_s
         try:
-            snap = self.monitor.poll(exit_code)
+            snap = self.monitor.poll(exit_code, stopped=stopped)
             health = {
                 "state": snap.health.state,
                 "flags": list(snap.health.flags),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import outcome, registry
+from cosmos_tui.core.runs import outcome, ownership, registry
 from cosmos_tui.core.runs.record import RunRecord
 from cosmos_tui.core.slurm import client
 from cosmos_tui.core.slurm.script import render_sbatch, signal_lead
@@ -118,7 +118,9 @@ def _ended_reason(record: RunRecord, state: client.JobState, code: int | None) -
     job = f"Slurm job {state.job_id} {state.state}"
     tail = outcome.last_lines(record.console_log, 400, max_bytes=256 << 10)
     if record.stop_requested:
-        return f"stopped on request ({job}); the engine was sent SIGTERM to save first"
+        last = record.checkpoints[-1] if record.checkpoints else None
+        said = outcome.describe_stop(code if code is not None else 1, tail, record.last_iteration, last)
+        return f"{said} ({job})"
     if state.state == "COMPLETED":
         return f"{job}: torchrun exited 0 on every node"
     if state.state == "CANCELLED":
@@ -168,6 +170,7 @@ def apply_state(record: RunRecord, state: client.JobState) -> RunRecord:
             status = "stopped"
         else:
             status = "failed"
+        record = record.replace(**ownership.end_fields(record))
         changes.update(
             status=status,
             exit_code=code,
@@ -193,7 +196,7 @@ def reconcile_slurm(record: RunRecord) -> RunRecord:
             why = "the submission ended before sbatch returned a job id (killed?); nothing was queued"
             return r.replace(status="lost", reason=why, ended_at=time.time())
 
-        return registry.update(record.run_dir, lost_submit)
+        return ownership.settle(record.run_dir, lost_submit)
     try:
         state = client.query(record.slurm_job_id)
     except client.SlurmError:
@@ -214,8 +217,8 @@ def reconcile_slurm(record: RunRecord) -> RunRecord:
             ) + (f"; last log lines:\n{tail}" if tail else "")
             return r.replace(status="lost", reason=why, ended_at=time.time())
 
-        return registry.update(record.run_dir, forgotten)
-    return registry.update(record.run_dir, lambda r: apply_state(r, state) if r.active else r)
+        return ownership.settle(record.run_dir, forgotten)
+    return ownership.settle(record.run_dir, lambda r: apply_state(r, state) if r.active else r)
 
 
 def stop_slurm_run(record: RunRecord, timeout: float) -> StopReport:
