@@ -67,13 +67,14 @@ def _register() -> None:
         doctor,
         gpus,
         hf,
+        jobs,
         models,
         preset,
         run,
         runs,
     )
 
-    for module in (demo, models, hf, data, preset, run, runs, ckpt, gpus, doctor):
+    for module in (demo, models, hf, data, preset, run, runs, jobs, ckpt, gpus, doctor):
         module.register(app)
 
 

@@ -43,6 +43,23 @@ def with_scaleout(
     return for_node(preset, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id)
 
 
+ResumeOption = typer.Option(
+    False, "--resume", help="The job folder holds checkpoints: continue that job from its latest one."
+)
+FreshOption = typer.Option(
+    False, "--fresh", help="The job folder holds checkpoints: start over as a new job (NAME-2, ...)."
+)
+
+
+def existing_choice(resume: bool, fresh: bool) -> str:
+    """``ask``, ``resume`` or ``fresh`` from the two flags (both is a usage error)."""
+    from cosmos_tui.core.errors import UsageError
+
+    if resume and fresh:
+        raise UsageError("--resume and --fresh exclude each other; pick one")
+    return "resume" if resume else ("fresh" if fresh else "ask")
+
+
 LEVEL_STYLE = {"ok": "[green]ok[/green]  ", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
 
 
@@ -74,6 +91,8 @@ def register(app: typer.Typer) -> None:
         rdzv_id: str | None = typer.Option(
             None, "--rdzv-id", help="Rendezvous id shared by every node (default: derived from the preset)."
         ),
+        resume: bool = ResumeOption,
+        fresh: bool = FreshOption,
         json: bool = JsonOption,
     ) -> None:
         """Launch a run from a preset. Without --detach, follow its log and exit with its exit code;
@@ -81,13 +100,16 @@ def register(app: typer.Typer) -> None:
 
         Multi-node: run `cosmos-tui run PRESET --nnodes N --node-rank K --rdzv-endpoint HOST:PORT`
         on each node K. Slurm: `--target slurm` submits with sbatch (see `preset render --target
-        slurm`)."""
+        slurm`).
+
+        A job folder that already holds checkpoints is never resumed silently: pass --resume to
+        continue it or --fresh to start over under a new job name."""
         from cosmos_tui.cli.runs import exit_code_for, follow_run, print_notes, status_text
         from cosmos_tui.core.runs import launch_prepared, prepare, stop_run
 
         base, path = load_with_sets(preset, sets)
         base = with_scaleout(base, target, nnodes, node_rank, rdzv_endpoint, rdzv_id)
-        prepared = prepare(base)
+        prepared = prepare(base, existing=existing_choice(resume, fresh))  # type: ignore[arg-type]
         if not json or dry_run:
             for check in prepared.checks:
                 err.print(f"{LEVEL_STYLE[check.level]} {check.name:<8} {check.message}", highlight=False)

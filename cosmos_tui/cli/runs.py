@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
 from cosmos_tui.cli.preset import SetOption
+from cosmos_tui.cli.run import FreshOption, ResumeOption, existing_choice
 
 if TYPE_CHECKING:
     from cosmos_tui.core.runs import Removal, RunRecord
@@ -66,6 +67,25 @@ def status_text(record: RunRecord) -> str:
     if health.get("flags"):
         text += " [yellow]" + escape("; ".join(health["flags"])) + "[/yellow]"
     return text
+
+
+def iteration_text(record: RunRecord) -> str:
+    """This run's own iteration range: ``0→10``, ``1599→1694`` (resumed), ``-`` when it never
+    trained or was recorded before runs owned their range."""
+    from cosmos_tui.core.runs.ownership import iteration_range
+
+    start, last = iteration_range(record)
+    if last is None:
+        return "-"
+    return f"{start if start is not None else '?'}→{last}"
+
+
+def _resumed_text(record: RunRecord) -> str:
+    came = record.resumed_from
+    if not came:
+        return "-" if record.start_iteration is not None else "?"
+    who = f"run {came['run']}" if came.get("run") else "a checkpoint no known run wrote"
+    return f"{who} at iteration {came.get('iteration')} ({came.get('checkpoint')})"
 
 
 def print_notes(record: RunRecord) -> None:
@@ -147,7 +167,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         table = Table(box=None, pad_edge=False)
-        for col in ("ID", "STATUS", "EXPERIMENT", "WHERE", "STARTED", "TIME", "NOTE"):
+        for col in ("ID", "STATUS", "EXPERIMENT", "ITER", "WHERE", "STARTED", "TIME", "NOTE"):
             table.add_column(col, overflow="fold")
         for r in records:
             note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
@@ -155,6 +175,7 @@ def register(app: typer.Typer) -> None:
                 r.id,
                 status_text(r),
                 r.experiment,
+                iteration_text(r),
                 where_text(r),
                 _when(r.started_at),
                 _duration(r.duration),
@@ -177,6 +198,12 @@ def register(app: typer.Typer) -> None:
             ("reason", r.reason or "-"),
             ("experiment", f"{r.experiment} ({r.engine_kind}, world size {r.world_size})"),
             ("origin", f"{r.origin}" + (f" of {r.parent}" if r.parent else "")),
+            ("iterations", iteration_text(r)),
+            ("resumed", _resumed_text(r)),
+            (
+                "checkpoints",
+                ", ".join(r.checkpoints) if r.checkpoints else ("-" if r.checkpoints is not None else "?"),
+            ),
             ("preset", r.preset_path or "-"),
             ("sets", " ".join(r.sets) or "-"),
             ("created", _when(r.created_at)),
@@ -239,12 +266,13 @@ def register(app: typer.Typer) -> None:
         ),
         json: bool = JsonOption,
     ) -> None:
-        """Stop a run: SIGTERM to torchrun (the engine saves and exits), SIGKILL leftovers later."""
+        """Stop a run: SIGTERM to its ranks (the engine saves and exits 0, and torchrun with it; torchrun
+        itself when it has no ranks yet or restarts them), SIGKILL to leftovers after --timeout."""
         from cosmos_tui.core.runs import get_run, stop_run
 
         r = get_run(run)
         if r.active and not json:
-            whom = f"Slurm job {r.slurm_job_id or '?'}" if r.target == "slurm" else "torchrun"
+            whom = f"Slurm job {r.slurm_job_id or '?'}" if r.target == "slurm" else "its ranks"
             info(f"stopping {r.id}: SIGTERM to {whom}, waiting up to {timeout:.0f} s for a save...")
         report = stop_run(r.id, timeout=timeout)
         if json:
@@ -305,12 +333,15 @@ def register(app: typer.Typer) -> None:
         sets: list[str] = SetOption,
         force: bool = typer.Option(False, "--force", help="Launch even if a preflight check fails."),
         follow_: bool = typer.Option(False, "--follow", "-f", help="Follow the new run's log."),
+        resume_: bool = ResumeOption,
+        fresh: bool = FreshOption,
         json: bool = JsonOption,
     ) -> None:
-        """Start a new run with the same preset and overrides (fresh, not resumed)."""
+        """Start a new run with the same preset and overrides. When its job folder holds
+        checkpoints, choose: --resume continues the job, --fresh starts over as a new job."""
         from cosmos_tui.core.runs import rerun
 
-        new = rerun(run, sets=sets, force=force)
+        new = rerun(run, sets=sets, force=force, existing=existing_choice(resume_, fresh))  # type: ignore[arg-type]
         _started(new, json=json, follow=follow_)
 
     @sub.command("rm")

@@ -163,7 +163,7 @@ class Watchdog:
             message = describe_exit(exit_code)
             end: State = "stopped" if stopped else ("finished" if exit_code == 0 else "crashed")
             if stopped:
-                message = f"stopped on request ({message})"
+                message = "stopped on request" + ("" if exit_code == 0 else f"; torchrun {message}")
             if not self._ended:
                 event(end, f"run {message}")  # type: ignore[arg-type]
             self._ended = True

@@ -110,6 +110,15 @@ def owns(record: RunRecord, info: CheckpointInfo) -> bool:
     return piece is not None and piece.owns(info.path.name)
 
 
+def iteration_range(record: RunRecord) -> tuple[int | None, int | None]:
+    """``(start, last)`` of this run alone: where it started and the last iteration it reached
+    (live: the supervisor's watch of its own slice). ``last`` is ``None`` when it never trained."""
+    if record.active:
+        last = (record.health or {}).get("iteration")
+        return record.start_iteration, last if isinstance(last, int) else None
+    return record.start_iteration, record.last_iteration
+
+
 def _last_iteration_in(path: Path, start: int, end: int) -> int | None:
     """The last ``iteration`` of the JSON lines between byte ``start`` and ``end`` of ``path``."""
     if end <= start:
