@@ -1,0 +1,154 @@
+"""The job lock reconciled like run records, records that degrade one by one, and a run's own
+slice of a shared job folder (no torchrun: real files and real processes only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cosmos_tui.cli.app import app
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.runmonitor import RunMonitor
+from cosmos_tui.core.runs import joblock, list_runs, registry
+from cosmos_tui.core.runs.ownership import end_fields, monitor_scope
+from cosmos_tui.core.runs.record import RunRecord
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def _lock(job: Path, **owner) -> None:
+    data = {"run_id": "20260101-000000-x-0001", "host": socket.gethostname(), "pid": 1, "create_time": None}
+    data.update(since=time.time(), **owner)
+    job.mkdir(parents=True, exist_ok=True)
+    (job / joblock.LOCK_FILE).write_text(json.dumps(data))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_dead_owner_s_lock_is_taken_over_and_said(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    _lock(job, pid=_dead_pid())
+    note = joblock.acquire(job, "20260101-000000-y-0002")
+    assert note is not None and "took over" in note and "20260101-000000-x-0001" in note
+    assert joblock.read_owner(job).run_id == "20260101-000000-y-0002"
+    joblock.release(job, "someone-else")
+    assert joblock.read_owner(job) is not None, "release never drops another run's lock"
+    joblock.release(job, "20260101-000000-y-0002")
+    assert joblock.read_owner(job) is None
+
+
+def test_a_live_owner_keeps_the_job_and_the_second_launch_is_told_who(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        import psutil
+
+        _lock(job, pid=sleeper.pid, create_time=psutil.Process(sleeper.pid).create_time())
+        with pytest.raises(UserError, match=r"held by run 20260101-000000-x-0001 \(pid \d+ on "):
+            joblock.acquire(job, "20260101-000000-y-0002")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert joblock.acquire(job, "20260101-000000-y-0002") is not None  # now gone: taken over
+
+
+def test_another_host_s_lock_is_respected_and_a_finished_owner_s_is_stale(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    _lock(job, host="node-that-is-not-here", pid=12345)
+    with pytest.raises(UserError, match="cannot check"):
+        joblock.acquire(job, "20260101-000000-y-0002")
+    owner = "20260101-000000-done-0003"
+    registry.create(
+        RunRecord(id=owner, run_dir=registry.run_dir_for(owner), preset={}, status="finished", created_at=1.0)
+    )
+    _lock(job, run_id=owner, host="node-that-is-not-here", pid=12345)  # its record says it ended
+    assert "took over" in joblock.acquire(job, "20260101-000000-y-0002")
+
+
+def test_a_damaged_lock_file_counts_as_none(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / joblock.LOCK_FILE).write_bytes(b"\x00\xff" * 10)
+    assert joblock.read_owner(job) is None
+    assert joblock.acquire(job, "20260101-000000-y-0002") is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b'{"id": "x", "status": "runn', b'{"id": 5, "created_at": "soon"}', b"\x89PNG\x00\xff", b"null", "dir"],
+    ids=["truncated", "wrong-types", "binary", "null", "directory"],
+)
+def test_an_unreadable_record_is_listed_never_hides_others_and_can_be_removed(damage) -> None:
+    good = "20260101-000000-good-0001"
+    registry.create(RunRecord(id=good, run_dir=registry.run_dir_for(good), preset={}, status="finished"))
+    bad = registry.run_dir_for("20260101-000001-bad-0002")
+    bad.mkdir(parents=True)
+    if damage == "dir":
+        (bad / "run.json").mkdir()
+    else:
+        (bad / "run.json").write_bytes(damage)
+    records = {r.id: r for r in list_runs()}
+    assert records[good].status == "finished"
+    assert records[bad.name].status == "unreadable" and str(bad / "run.json") in records[bad.name].reason
+    listed = invoke("runs", "list", "--json")
+    assert listed.exit_code == 0 and {r["id"] for r in json.loads(listed.stdout)} == {good, bad.name}
+    assert "unreadable" in invoke("runs", "list").stdout
+    assert invoke("runs", "resume", bad.name).exit_code == 1
+    assert invoke("runs", "rm", bad.name, "--yes").exit_code == 0 and not bad.exists()
+
+
+def test_a_run_that_never_trained_shows_no_progress_and_no_other_run_s_data(tmp_path: Path) -> None:
+    job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "p" / "g" / "j"
+    (job / "checkpoints" / "iter_000000005").mkdir(parents=True)
+    lines = [json.dumps({"iteration": i, "loss": 1.0 / i}) for i in range(1, 6)]
+    (job / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    size = (job / "metrics.jsonl").stat().st_size
+    first = RunRecord(
+        id="20260101-000000-a-0001",
+        run_dir=tmp_path / "a",
+        preset={},
+        job_dir=str(job),
+        status="finished",
+        exit_code=0,
+        metrics_offset=0,
+        metrics_end=size,
+        checkpoints=("iter_000000005",),
+        start_iteration=0,
+        last_iteration=5,
+    )
+    failed = RunRecord(
+        id="20260101-000001-b-0002",
+        run_dir=tmp_path / "b",
+        preset={},
+        job_dir=str(job),
+        status="failed",
+        exit_code=1,
+        metrics_offset=size,
+        checkpoints_before=("iter_000000005",),
+        start_iteration=5,
+    )
+    failed = failed.replace(**end_fields(failed))
+    assert failed.checkpoints == () and failed.last_iteration is None and failed.metrics_end == size
+    snap = RunMonitor(**monitor_scope(failed)).poll(exit_code=1)
+    assert snap.progress.iteration is None and snap.progress.loss is None
+    assert snap.checkpoints.checkpoints == ()
+    # Lines appended later by another run are not the first run's either.
+    with open(job / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"iteration": 6, "loss": 9.0}) + "\n")
+    mine = RunMonitor(**monitor_scope(first)).poll(exit_code=0)
+    assert mine.progress.iteration == 5
+    assert [c.path.name for c in mine.checkpoints.checkpoints] == ["iter_000000005"]
