@@ -28,7 +28,7 @@ from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
 from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
 from cosmos_tui.core.runs.ownership import monitor_scope
-from cosmos_tui.tui.state import CheckpointRow, RunRow, RunView
+from cosmos_tui.tui.state import CheckpointRow, JobRunRow, JobView, RunRow, RunView
 
 Clock = Callable[[], float]
 Announce = Callable[[Sequence[MonitorEvent], bool], None]
@@ -344,6 +344,35 @@ class Backend:
 
         _, snap = self._snapshot(get_run(run_id))
         return tuple((int(x), y) for x, y in snap.progress.loss_series)
+
+    def job_view(self, ref: str) -> JobView:
+        """The job of run ``ref`` (or the job folder ``ref``): its runs, their lineage and each
+        run's own loss curve."""
+        from cosmos_tui.core.runs.jobs import get_job, job_history
+
+        job = get_job(ref)
+        rows, series = [], {}
+        number = {r.id: n for n, r in enumerate(job.runs, 1)}
+        for n, seg in enumerate(job_history(job), 1):
+            came_from = seg.run.resumed_from or {}
+            if came_from:
+                who = came_from.get("run")
+                whom = f"#{number[who]}" if who in number else (who or "an unknown run")
+                came = f"resumed {whom} at {came_from.get('iteration')}"
+            else:
+                came = f"rerun of {seg.run.parent}" if seg.run.origin == "rerun" else "fresh"
+            rows.append(
+                JobRunRow(
+                    seg.run.id, seg.run.status, seg.start_iteration, seg.last_iteration, came, seg.checkpoints
+                )
+            )
+            if seg.samples:
+                start = 0 if seg.start_iteration is None else seg.start_iteration
+                series[f"{n} · {start}→{seg.last_iteration}"] = tuple(
+                    (s.iteration, s.loss) for s in seg.samples
+                )
+        holder = job.holder.describe() if job.holder else None
+        return JobView(str(job.path), job.name, holder, tuple(rows), series)
 
     # -- GPUs ---------------------------------------------------------------------------------
 

@@ -73,3 +73,12 @@ class ActionFinished(Message):
         self.message = message
         self.ok = ok
         self.run_id = run_id
+
+
+class JobViewUpdated(Message):
+    """A new snapshot of the job screen's job (or why it could not be read)."""
+
+    def __init__(self, view: object | None, error: str | None = None) -> None:
+        super().__init__()
+        self.view = view
+        self.error = error

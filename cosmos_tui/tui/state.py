@@ -108,3 +108,30 @@ class RunView:
     """CPU use of the run's process tree, % of one core (live runs)."""
     rss_bytes: int | None = None
     """Host memory of the run's process tree (live runs)."""
+
+
+@dataclass(frozen=True)
+class JobRunRow:
+    """One run of a job, as the job screen lists it."""
+
+    id: str
+    status: str
+    start_iteration: int | None
+    last_iteration: int | None
+    came_from: str
+    """``resumed run A at iteration K``, ``fresh`` or ``rerun of A``."""
+    checkpoints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job folder and its runs: what the job screen shows."""
+
+    path: str
+    name: str
+    holder: str | None
+    """``run R (pid P on H, since T)`` while a run holds the job."""
+    runs: tuple[JobRunRow, ...]
+    series: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    """Each run's own loss curve, keyed ``N · <iterations>`` in run order (the colours mark the
+    run boundaries)."""

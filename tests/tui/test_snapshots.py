@@ -29,6 +29,9 @@ def one_reading_each(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RUN_POLL_S", "GPU_POLL_S", "LOG_POLL_S"):
         monkeypatch.setattr(DashboardScreen, name, 3600.0)
     monkeypatch.setattr(RunsScreen, "POLL_S", 3600.0)
+    from cosmos_tui.tui.screens.job import JobScreen
+
+    monkeypatch.setattr(JobScreen, "POLL_S", 3600.0)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -120,3 +123,25 @@ def test_wizard_hub_step_skipped_for_builtin(snap_compare, make_app) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_job_of_three_runs(snap_compare, make_app, size) -> None:
+    from tui_world import JOB_RUNS, write_job_of_three_runs
+
+    from cosmos_tui.tui.screens.job import JobScreen
+
+    write_job_of_three_runs()
+
+    async def ready(pilot) -> None:
+        await wait_for(pilot, lambda: pilot.app.screen.query_one(RunsTable).row_count == 3)
+        await pilot.press("j")
+        await wait_for(
+            pilot,
+            lambda: isinstance(pilot.app.screen, JobScreen)
+            and pilot.app.screen.view is not None
+            and len(pilot.app.screen.view.series) == 3,
+        )
+        assert [r.id for r in pilot.app.screen.view.runs] == list(JOB_RUNS)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=ready)

@@ -114,3 +114,60 @@ def write_run(
     if checkpoints:
         (ck / "latest_checkpoint.txt").write_text(f"iter_{checkpoints[-1]:09d}\n")
     return record
+
+
+JOB_RUNS = (
+    "20260101-100000-s2mv-text2world-tiny-j001",
+    "20260101-103000-s2mv-text2world-tiny-j002",
+    "20260101-110000-s2mv-text2world-tiny-j003",
+)
+
+
+def write_job_of_three_runs() -> Path:
+    """One job folder and three runs on it, as the registry and the supervisor record them: a
+    fresh run to 20 (checkpoints 10, 20), a resume of it stopped at 30, and a resume of that to 40.
+    Their lines share one ``metrics.jsonl``; each record holds its byte range."""
+    job_dir = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "cosmos_engine" / "s2mv_text2world" / "shared"
+    job_dir.mkdir(parents=True, exist_ok=True)
+    metrics = job_dir / "metrics.jsonl"
+    spans = ((0, 20, (10, 20), "finished"), (20, 30, (30,), "stopped"), (30, 40, (40,), "finished"))
+    parent = None
+    for n, (run_id, (start, last, saved, status)) in enumerate(zip(JOB_RUNS, spans, strict=True)):
+        offset = metrics.stat().st_size if metrics.exists() else 0
+        with open(metrics, "a") as f:
+            for i in range(start + 1, last + 1):
+                loss = 1.2 * (0.95**i) + (0.15 if n == 1 else 0.0)
+                f.write(json.dumps({"iteration": i, "loss": loss, "sec_per_iter": 0.4}) + "\n")
+        for it in saved:
+            step = job_dir / "checkpoints" / f"iter_{it:09d}"
+            for part in ("model", "optim", "scheduler", "trainer"):
+                (step / part).mkdir(parents=True, exist_ok=True)
+                (step / part / ".metadata").write_bytes(b"")
+        began = NOW - 7200 + 1800 * n
+        record = RunRecord(
+            id=run_id,
+            run_dir=registry.run_dir_for(run_id),
+            preset={"experiment": {"name": "s2mv_text2world_tiny"}},
+            status=status,  # type: ignore[arg-type]
+            exit_code=0,
+            created_at=began - 1,
+            started_at=began,
+            ended_at=began + 900,
+            job_dir=str(job_dir),
+            world_size=2,
+            experiment="s2mv_text2world_tiny",
+            parent=parent,
+            origin="resume" if parent else "run",
+            start_iteration=start,
+            resumed_from=(
+                {"run": parent, "iteration": start, "checkpoint": f"iter_{start:09d}"} if parent else None
+            ),
+            metrics_offset=offset,
+            metrics_end=metrics.stat().st_size,
+            checkpoints=tuple(f"iter_{it:09d}" for it in saved),
+            last_iteration=last,
+        )
+        registry.create(record)
+        parent = run_id
+    (job_dir / "checkpoints" / "latest_checkpoint.txt").write_text("iter_000000040\n")
+    return job_dir

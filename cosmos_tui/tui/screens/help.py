@@ -21,7 +21,15 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `enter` | open the run's dashboard | `cosmos-tui runs show ID` |
 | `space` | select a run to compare | |
 | `c` | compare loss of the selected runs | |
+| `j` | the run's job: every run on it, lineage, the whole curve | `cosmos-tui jobs show ID` |
 | `r` | refresh now | `cosmos-tui runs list` |
+
+## Job
+| key | does | command |
+|---|---|---|
+| `enter` | open the run's dashboard | `cosmos-tui runs show ID` |
+| `y` | show the equivalent commands | `cosmos-tui jobs show ID` |
+| `escape` | back | |
 
 ## Dashboard
 | key | does | command |

@@ -32,6 +32,7 @@ class RunsScreen(Screen):
         Binding("enter", "open", "Open", show=False),
         Binding("space", "mark", "Select", show=False),
         Binding("c", "compare", "Compare"),
+        Binding("j", "job", "Job"),
         Binding("r", "refresh", "Refresh"),
         Binding("y", "show_cli", "CLI"),
     ]
@@ -92,6 +93,14 @@ class RunsScreen(Screen):
         run_id = self.query_one(RunsTable).current_id
         if run_id:
             self.app.open_run(run_id)  # type: ignore[attr-defined]
+
+    def action_job(self) -> None:
+        """The job of the highlighted run: every run on it, with lineage and the whole curve."""
+        from cosmos_tui.tui.screens.job import JobScreen
+
+        run_id = self.query_one(RunsTable).current_id
+        if run_id:
+            self.app.push_screen(JobScreen(run_id))
 
     def action_mark(self) -> None:
         self.query_one(RunsTable).toggle_mark()
