@@ -12,6 +12,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from data_helpers import FRAMES, dump, emb, video
 
 from cosmos_tui.core.datasets.findings import KINDS, Report
@@ -502,7 +504,8 @@ def test_empty_pickle(dataset: Make) -> None:
         ("clip", emb(), "embedding-wrong-container", "array (10, 1024), loader expects [array]"),
         ("prefix", [emb()], "embedding-wrong-container", "[array (10, 1024)], loader expects a bare array"),
         ("clip", {"emb": 1}, "embedding-not-array", "holds a dict"),
-        ("clip", [emb(), emb()], "embedding-not-array", "holds a list of 2 item(s)"),
+        ("clip", [], "embedding-not-array", "holds a list of 0 item(s)"),
+        ("clip", {"a": emb()}, "embedding-not-array", "holds a dict"),
         ("clip", [emb()[None]], "embedding-batch-dim", "shape (1, 10, 1024)"),
         ("prefix", emb()[None], "embedding-batch-dim", "shape (1, 10, 1024)"),
         ("clip", [emb(10, 768)], "embedding-bad-shape", "shape (10, 768), expected (L, 1024)"),
@@ -519,6 +522,112 @@ def test_embedding_contents(dataset: Make, where: str, content: object, finding:
     only(report, finding)
     assert detail in report.get(finding).examples[0]
     assert report.get(finding).severity == KINDS[finding].severity
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [emb(), emb(3)],  # the loader takes pickle.load(f)[0]; the rest is never read
+        (emb(),),
+        [emb(), "anything"],
+        {0: emb()},
+        emb()[None],  # a bare (1, L, 1024) array: [0] is the (L, 1024) embedding
+        np.stack([emb(), emb()]),
+    ],
+    ids=["list-of-two", "tuple", "list-with-junk", "dict-key-0", "bare-batch-dim", "bare-stack"],
+)
+def test_clip_embeddings_the_loader_reads_are_accepted(dataset: Make, content: object) -> None:
+    """What ``pickle.load(f)[0]`` turns into an (L, 1024) array is what the loader trains on."""
+    root = dataset(P1)
+    dump(root / T5 / "clip_0001.pkl", content)
+    report = check(root, P1)
+    only(report)
+
+
+@pytest.fixture
+def p1_root(dataset: Make) -> Path:
+    """One copy of the Predict1 dataset for all examples of a hypothesis test (each rewrites its files)."""
+    return dataset(P1)
+
+
+def _with_bad_values(array: np.ndarray, data) -> tuple[np.ndarray, int, int]:
+    """``array`` with NaN and Inf drawn into some positions; returns it and the counts."""
+    flat = array.reshape(-1)
+    picks = data.draw(
+        st.lists(st.tuples(st.integers(0, flat.size - 1), st.sampled_from(["nan", "inf", "-inf"])), min_size=1)
+    )
+    for i, v in picks:
+        flat[i] = float(v)
+    return array, int(np.isnan(array).sum()), int(np.isinf(array).sum())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    where=st.sampled_from(["clip", "prefix"]),
+    dtype=st.sampled_from(["<f4", ">f4", "<f2", ">f2"]),
+    protocol=st.sampled_from([2, 4, 5]),
+    length=st.integers(1, 40),
+)
+def test_nan_inf_and_byte_order_anywhere_are_found(
+    p1_root: Path, data, where: str, dtype: str, protocol: int, length: int
+) -> None:
+    """Any non-finite value, in any embedding file, dtype, byte order and pickle protocol.
+
+    numpy byteswaps a non-native array to native when it unpickles one written with protocol <= 4
+    (``ndarray.__setstate__``), so the loader only meets big-endian data in protocol-5 pickles
+    (``_frombuffer`` keeps the dtype); the finding follows that.
+    """
+    root = p1_root
+    dump(root / T5 / "clip_0001.pkl", [emb()])  # undo the last example
+    dump(root / "cache/prefix_pinhole_side_left.pkl", emb())
+    rng = np.random.default_rng(length)
+    array = rng.standard_normal((length, 1024)).astype(dtype)
+    bad = data.draw(st.booleans())
+    nan = inf = 0
+    if bad:
+        array, nan, inf = _with_bad_values(array, data)
+    path = root / (f"{T5}/clip_0001.pkl" if where == "clip" else "cache/prefix_pinhole_side_left.pkl")
+    dump(path, [array] if where == "clip" else array, protocol=protocol)
+    report = check(root, P1)
+    expected = {"embedding-not-finite"} if bad else set()
+    if dtype.startswith(">") and protocol == 5:
+        expected.add("embedding-byte-order")
+    only(report, *expected)
+    if bad:
+        assert f"{nan} NaN, {inf} Inf of {array.size} values" in report.get("embedding-not-finite").examples[0]
+
+
+def test_big_endian_embedding_is_byteswapped_by_fix(dataset: Make) -> None:
+    from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
+    from cosmos_tui.core.datasets.pickles import load_arrays
+
+    root = dataset(P1)
+    path = root / T5 / "clip_0001.pkl"
+    array = np.random.default_rng(0).standard_normal((7, 1024)).astype(">f4")
+    dump(path, [array], protocol=5)
+    original = path.read_bytes()
+    report = check(root, P1)
+    only(report, "embedding-byte-order")
+    assert report.get("embedding-byte-order").fixable
+    [action] = plan_fixes(root, P1)
+    assert action.findings == ("embedding-byte-order",)
+    apply_fixes([action])
+    fixed = load_arrays(path)[0]
+    assert fixed.dtype.isnative and np.array_equal(fixed, array)
+    assert (root / T5 / "clip_0001.pkl.orig").read_bytes() == original  # kept beside it
+    only(check(root, P1))
+
+
+def test_fix_does_not_touch_an_embedding_with_nan(dataset: Make) -> None:
+    from cosmos_tui.core.datasets.fix import plan_fixes
+
+    root = dataset(P1)
+    array = emb()[None]
+    array[0, 3, 5] = np.nan
+    dump(root / T5 / "clip_0001.pkl", [array])  # batch dim would be fixable, the NaN is not
+    only(check(root, P1), "embedding-batch-dim", "embedding-not-finite")
+    assert plan_fixes(root, P1) == []
 
 
 def test_every_finding_kind_has_a_test() -> None:

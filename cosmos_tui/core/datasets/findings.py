@@ -1,14 +1,13 @@
 """What the validator can find: a catalog of finding kinds, and the grouped report.
 
 Each kind has a stable id (tests and scripts match on it), a severity, a title and a concrete fix.
-The report groups findings by id with a count and a few examples, so a dataset of a million clips
-gives a report of a few lines and memory that does not grow with the clip count.
+The report groups findings by id with a count, a few examples (of different clips) for people and
+every clip that has the finding for scripts (``--json``), so memory grows with the bad clips only.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -57,11 +56,15 @@ class Finding:
     count: int
     """How many files or clips have it."""
     examples: tuple[str, ...]
-    """Up to five examples (a relative path and a detail)."""
+    """Up to five examples (a relative path and a detail), of different clips where there are."""
     fix: str
     """What to do about it."""
     fixable: bool = False
     """``--fix`` can repair it."""
+    clips: tuple[str, ...] = ()
+    """Every clip that has it (for findings about no one clip: every file or folder), in clip order."""
+    items: tuple[str, ...] = ()
+    """Every occurrence (a relative path and a detail), in clip order."""
 
 
 @dataclass(frozen=True)
@@ -109,37 +112,58 @@ class Report:
 
 
 class Tally:
-    """Accumulates findings by id: counts, and the first few examples (bounded memory)."""
+    """Accumulates findings by id: every occurrence and the clip (or file) it belongs to."""
 
     def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.examples: dict[str, list[str]] = {}
+        self.items: dict[str, list[str]] = {}
+        self.subjects: dict[str, dict[str, int]] = {}  # id -> clip -> index of its first item
         self.severity: dict[str, Severity] = {}
 
-    def add(self, finding_id: str, example: str, severity: Severity | None = None) -> None:
-        """Record one occurrence of ``finding_id``."""
+    def add(
+        self, finding_id: str, example: str, severity: Severity | None = None, subject: str | None = None
+    ) -> None:
+        """Record one occurrence of ``finding_id`` in clip ``subject`` (default: the example itself)."""
         if finding_id not in KINDS:
             raise KeyError(f"unknown finding id {finding_id}")
-        self.counts[finding_id] += 1
-        ex = self.examples.setdefault(finding_id, [])
-        if len(ex) < MAX_EXAMPLES:
-            ex.append(example)
+        items = self.items.setdefault(finding_id, [])
+        self.subjects.setdefault(finding_id, {}).setdefault(example if subject is None else subject, len(items))
+        items.append(example)
         if severity is not None:
             self.severity[finding_id] = severity
 
-    def merge(self, items: list[tuple[str, str]]) -> None:
-        """Record ``(id, example)`` pairs from a worker."""
+    def merge(self, items: list[tuple[str, str]], subject: str | None = None) -> None:
+        """Record ``(id, example)`` pairs from a worker, all of clip ``subject`` when given."""
         for fid, example in items:
-            self.add(fid, example)
+            self.add(fid, example, subject=subject)
+
+    def _examples(self, fid: str) -> tuple[str, ...]:
+        """The first item of each of the first clips; more items of those clips only to fill up."""
+        items = self.items[fid]
+        firsts = list(self.subjects[fid].values())[:MAX_EXAMPLES]
+        picked = set(firsts)
+        rest = (i for i in range(len(items)) if i not in picked)
+        while len(firsts) < MAX_EXAMPLES and (i := next(rest, None)) is not None:
+            firsts.append(i)
+        return tuple(items[i] for i in sorted(firsts))
 
     def findings(self) -> tuple[Finding, ...]:
         """The grouped findings, errors first, then by count."""
         order = {"error": 0, "warning": 1, "info": 2}
         out = []
-        for fid, count in self.counts.items():
+        for fid, items in self.items.items():
             kind = KINDS[fid]
             sev = self.severity.get(fid, kind.severity)
             out.append(
-                Finding(fid, sev, kind.title, count, tuple(self.examples[fid]), kind.fix, kind.fixable)
+                Finding(
+                    fid,
+                    sev,
+                    kind.title,
+                    len(items),
+                    self._examples(fid),
+                    kind.fix,
+                    kind.fixable,
+                    clips=tuple(self.subjects[fid]),
+                    items=tuple(items),
+                )
             )
         return tuple(sorted(out, key=lambda f: (order[f.severity], -f.count, f.id)))
