@@ -138,7 +138,9 @@ def value_problems(array: Any, rel: str, spec: EmbeddingSpec) -> list[tuple[str,
             inf = int(array.size - finite.sum()) - nan
             first = np.unravel_index(int(np.argmin(finite)), array.shape)
             where = f"first at index {tuple(int(i) for i in first)}"
-            out.append(("embedding-not-finite", f"{rel}: {nan} NaN, {inf} Inf of {array.size} values, {where}"))
+            out.append(
+                ("embedding-not-finite", f"{rel}: {nan} NaN, {inf} Inf of {array.size} values, {where}")
+            )
     return out
 
 

@@ -56,7 +56,7 @@ class Finding:
     count: int
     """How many files or clips have it."""
     examples: tuple[str, ...]
-    """Up to five examples (a relative path and a detail), of different clips where there are."""
+    """Up to five examples (a relative path and a detail), each of another clip."""
     fix: str
     """What to do about it."""
     fixable: bool = False
@@ -126,7 +126,9 @@ class Tally:
         if finding_id not in KINDS:
             raise KeyError(f"unknown finding id {finding_id}")
         items = self.items.setdefault(finding_id, [])
-        self.subjects.setdefault(finding_id, {}).setdefault(example if subject is None else subject, len(items))
+        self.subjects.setdefault(finding_id, {}).setdefault(
+            example if subject is None else subject, len(items)
+        )
         items.append(example)
         if severity is not None:
             self.severity[finding_id] = severity
@@ -137,14 +139,9 @@ class Tally:
             self.add(fid, example, subject=subject)
 
     def _examples(self, fid: str) -> tuple[str, ...]:
-        """The first item of each of the first clips; more items of those clips only to fill up."""
+        """The first item of each of the first clips (so five examples name five clips)."""
         items = self.items[fid]
-        firsts = list(self.subjects[fid].values())[:MAX_EXAMPLES]
-        picked = set(firsts)
-        rest = (i for i in range(len(items)) if i not in picked)
-        while len(firsts) < MAX_EXAMPLES and (i := next(rest, None)) is not None:
-            firsts.append(i)
-        return tuple(items[i] for i in sorted(firsts))
+        return tuple(items[i] for i in list(self.subjects[fid].values())[:MAX_EXAMPLES])
 
     def findings(self) -> tuple[Finding, ...]:
         """The grouped findings, errors first, then by count."""
