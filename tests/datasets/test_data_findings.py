@@ -904,6 +904,90 @@ def test_nan_inf_and_byte_order_anywhere_are_found(
         )
 
 
+def _upstream_loader_reads(path: Path, where: str) -> bool:
+    """Run the Predict1 loader's own lines on a T5 file (our own test data, so plain pickle).
+
+    From cosmos_predict1/diffusion/training/datasets/dataset_multiview.py (``__init__`` for a prefix,
+    ``__getitem__`` for view ``pinhole_front`` with ``load_mv_emb=False``), then the ``torch.cat``
+    across views with one more (512, 1024) view.
+    """
+    import torch
+
+    try:
+        with open(path, "rb") as f:
+            t5_embedding = pickle.load(f)[0] if where == "clip" else pickle.load(f)
+        t5_embedding = torch.from_numpy(t5_embedding)
+        t5_mask = torch.ones(t5_embedding.shape[0], dtype=torch.int64)
+        if t5_embedding.shape[0] < 512:
+            t5_embedding = torch.cat([t5_embedding, torch.zeros(512 - t5_embedding.shape[0], 1024)], dim=0)
+            t5_mask = torch.cat([t5_mask, torch.zeros(512 - t5_mask.shape[0])], dim=0)
+        else:
+            t5_embedding = t5_embedding[:512]
+            t5_mask = t5_mask[:512]
+        torch.cat([t5_embedding, torch.zeros(512, 1024)], dim=0)
+    except Exception:
+        return False
+    return True
+
+
+ARRAYS = st.builds(
+    lambda shape, dtype: np.ones(shape, dtype=dtype),
+    st.sampled_from([(5, 1024), (1, 5, 1024), (2, 5, 1024), (0, 1024), (600, 1024), (5, 768), (1024,), ()]),
+    st.sampled_from(["<f4", ">f4", "<f2", ">f2", "<f8", "<i4", "|b1"]),
+)
+CONTAINERS = {
+    "bare": lambda a: a,
+    "[a]": lambda a: [a],
+    "[a, a]": lambda a: [a, np.zeros(3)],
+    "(a,)": lambda a: (a,),
+    "{0: a}": lambda a: {0: a},
+    "[[a]]": lambda a: [[a]],
+    "[]": lambda a: [],
+    "{'e': a}": lambda a: {"e": a},
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    array=ARRAYS,
+    container=st.sampled_from(sorted(CONTAINERS)),
+    protocol=st.sampled_from([2, 4, 5]),
+    nan=st.booleans(),
+    where=st.sampled_from(["clip", "prefix"]),
+)
+def test_embedding_verdict_matches_the_upstream_loader(
+    p1_root: Path, array: np.ndarray, container: str, protocol: int, nan: bool, where: str
+) -> None:
+    """Whatever the loader's lines reject is an error; whatever they read cleanly is accepted.
+
+    Clean means what the loader reads is a finite float32/float16 (L, 1024) array with L >= 1; the
+    validator is stricter on purpose than the loader for the rest (float64 or int arrays, L = 0,
+    NaN/Inf all load but train wrongly).
+    """
+    if nan and array.dtype.kind == "f" and array.size:
+        array.reshape(-1)[array.size // 2] = np.nan
+    dump(p1_root / T5 / "clip_0001.pkl", [emb()])  # undo the last example
+    dump(p1_root / "cache/prefix_pinhole_side_left.pkl", emb())
+    path = p1_root / (f"{T5}/clip_0001.pkl" if where == "clip" else "cache/prefix_pinhole_side_left.pkl")
+    dump(path, CONTAINERS[container](array), protocol=protocol)
+    report = check(p1_root, P1)
+    with open(path, "rb") as f:
+        obj = pickle.load(f)
+    if not _upstream_loader_reads(path, where):
+        assert not report.ok, (container, array.shape, array.dtype, report.ids())
+        return
+    read = np.asarray(obj[0] if where == "clip" else obj)
+    clean = (
+        read.dtype.name in ("float32", "float16")
+        and read.ndim == 2
+        and read.shape[0] >= 1
+        and read.shape[1] == 1024
+        and bool(np.isfinite(read).all())
+    )
+    if clean:
+        assert report.ok, (container, array.shape, array.dtype, [(f.id, f.examples) for f in report.findings])
+
+
 def test_big_endian_embedding_is_byteswapped_by_fix(dataset: Make) -> None:
     from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
     from cosmos_tui.core.datasets.pickles import load_arrays

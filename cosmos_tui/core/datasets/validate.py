@@ -140,7 +140,7 @@ def _cross_checks(
         for vd, names in per_view:
             for clip in sorted(clips - names):
                 tally.add("clip-missing-in-view", f"{clip}: no {video.folder}/{vd}/{clip}.mp4", subject=clip)
-    _check_names(spec, sorted(clips), tally)
+    _check_names(spec, listing, sorted(clips), tally)
     for (folder, vd), names in listing.videos.items():
         if folder == video.folder:
             continue
@@ -195,14 +195,16 @@ def _cross_checks(
     return sorted(clips)
 
 
-def _companions(spec: Layout, clip: str) -> list[tuple[str, str]]:
-    """``(path, stem)`` of the files the loader opens beside video ``clip`` (captions, controls, T5)."""
+def _companions(spec: Layout, clip: str, controls: set[str]) -> list[tuple[str, str]]:
+    """``(path, stem)`` of the files the loader opens beside video ``clip`` (captions, ``controls``, T5)."""
     out = []
     if spec.captions is not None:
         for s in spec.captions.sources:
             stem = companion_stem(clip, s.ext, spec.names)
             out.append((f"{s.folder}/{stem}{s.ext}", stem))
     for vs in spec.videos[1:]:
+        if vs.folder not in controls:
+            continue
         stem = companion_stem(clip, ".mp4", spec.names)
         view = f"{spec.view_dirs()[0]}/" if vs.per_view else ""
         out.append((f"{vs.folder}/{view}{stem}.mp4", stem))
@@ -213,11 +215,12 @@ def _companions(spec: Layout, clip: str) -> list[tuple[str, str]]:
     return out
 
 
-def _check_names(spec: Layout, clips: list[str], tally: Tally) -> None:
+def _check_names(spec: Layout, listing: _Listing, clips: list[str], tally: Tally) -> None:
     """Video names the loader turns into other companion names than ``<clip>.<ext>``."""
     view = f"{spec.view_dirs()[0]}/" if spec.video.per_view else ""
+    controls = {folder for folder, _ in listing.videos}  # the control sets this experiment opens
     for clip in clips:
-        odd = [path for path, stem in _companions(spec, clip) if stem != clip]
+        odd = [path for path, stem in _companions(spec, clip, controls) if stem != clip]
         if odd:
             tally.add(
                 "mangled-name",
