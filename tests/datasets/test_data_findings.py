@@ -546,6 +546,41 @@ def test_companions_named_after_the_stem_are_not_what_the_loader_opens(dataset: 
         assert "captions/x.y.json" in report.get("missing-caption").examples[0]
 
 
+def test_predict1_opens_every_entry_of_the_first_view_folder(dataset: Make) -> None:
+    """``os.listdir(videos/pinhole_front)``: a .DS_Store, a note or a folder there stops the loader."""
+    root = dataset(P1)
+    front, side = root / "videos/pinhole_front", root / "videos/pinhole_side_left"
+    for folder in (front, side):
+        (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+        (folder / "notes.txt").write_text("to do")
+        (folder / "old").mkdir()
+    report = check(root, P1)
+    only(report, "listed-non-video", "not-mp4")
+    assert report.get("listed-non-video").items == (
+        "videos/pinhole_front/.DS_Store",
+        "videos/pinhole_front/notes.txt",
+        "videos/pinhole_front/old/ (a folder)",
+    )
+    assert report.get("not-mp4").items == ("videos/pinhole_side_left/notes.txt",)  # never opened
+
+
+@pytest.mark.parametrize("layout", [T25, P25])
+def test_hidden_mp4_is_a_clip_where_the_loader_lists_every_mp4(dataset: Make, layout: str) -> None:
+    """``f.endswith(".mp4")`` takes ``._clip_0000.mp4`` (macOS resource data) as a clip."""
+    root = dataset(layout)
+    (root / "videos/._clip_0000.mp4").write_bytes(b"\x00\x05\x16\x07" + bytes(4092))
+    report = check(root, layout)
+    assert report.clips == 3 and not report.ok
+    assert report.get("broken-video").clips == ("._clip_0000",)
+
+
+def test_hidden_files_are_ignored_where_the_loader_does_not_list_videos(dataset: Make) -> None:
+    """The HDMap loader builds video names from caption stems; it never opens ._x.mp4."""
+    root = dataset(HD)
+    (root / "videos/ftheta_camera_front_wide_120fov/._clip_0000.mp4").write_bytes(bytes(4096))
+    only(check(root, HD))
+
+
 def test_hdmap_names_are_plain_stems(dataset: Make) -> None:
     """The HDMap loader opens <caption stem>.mp4, so x.mp4.y.mp4 pairs with x.mp4.y.json."""
     root = dataset(HD)

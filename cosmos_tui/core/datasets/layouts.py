@@ -142,6 +142,10 @@ class Layout:
     """How the loader derives a caption's, control's or embedding's name from a video's (names.py)."""
     fps_must_match: bool = False
     """The loader raises when the views of a clip, or a control and its clip, differ in frame rate."""
+    clip_list: Literal["mp4-names", "every-entry", "caption-stems"] = "mp4-names"
+    """What the loader takes as its clips: every name ending in ``.mp4`` in the clip folder (hidden
+    names too), every entry of the first view's folder (Predict1's ``os.listdir``), or the stems of
+    the caption files (HDMap, which never lists the video folders)."""
 
     def view_dirs(self) -> tuple[str, ...]:
         """The view folder names as they appear on disk."""
@@ -217,6 +221,7 @@ LAYOUTS: dict[str, Layout] = {
                 "Bad samples are skipped with a warning and resampled, so a broken set can loop.",
             ),
             names="mp4-to-ext",
+            clip_list="every-entry",
         ),
         Layout(
             id="transfer25-singleview",
@@ -291,6 +296,7 @@ LAYOUTS: dict[str, Layout] = {
             resolution=(720, 1280),
             notes=("A missing video or control file raises FileNotFoundError in the loader.",),
             fps_must_match=True,
+            clip_list="caption-stems",
         ),
         Layout(
             id="predict25-video2world",

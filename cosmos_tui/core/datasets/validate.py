@@ -49,13 +49,19 @@ class _Listing:
     t5: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)  # view -> (.pkl, .pickle)
 
 
-def _scan(folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool) -> tuple[set[str], set[str]]:
-    """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files."""
+def _scan(
+    folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool, hidden: bool = False
+) -> tuple[set[str], set[str]]:
+    """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files.
+
+    Hidden names are skipped, except names ending in ``ext`` when ``hidden`` (a loader that lists
+    the folder opens ``._clip.mp4``, the macOS resource file, as a clip).
+    """
     stems: set[str] = set()
     dirs: set[str] = set()
     with os.scandir(folder) as it:
         for e in it:
-            if e.name.startswith("."):
+            if e.name.startswith(".") and not (hidden and e.name.endswith(ext) and not e.is_dir()):
                 continue
             if e.is_dir():
                 dirs.add(e.name)
@@ -68,10 +74,21 @@ def _scan(folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool) 
     return stems, dirs
 
 
+def _every_entry(folder: Path, rel: str, tally: Tally) -> None:
+    """A loader that opens every entry of ``folder`` as a video: what is not an .mp4 file fails it."""
+    with os.scandir(folder) as it:
+        for e in sorted(it, key=lambda e: e.name):
+            if e.is_dir():
+                tally.add("listed-non-video", f"{rel}/{e.name}/ (a folder)")
+            elif not e.name.endswith(".mp4"):
+                tally.add("listed-non-video", f"{rel}/{e.name}")
+
+
 def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Listing:
     listing = _Listing()
     view_dirs = spec.view_dirs()
     for vs in spec.videos:
+        listed = vs.role == "video" and spec.clip_list != "caption-stems"  # the loader lists it
         needed = spec.set_needed(vs, experiment)
         base = root / vs.folder
         if needed is False:
@@ -81,7 +98,7 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
                 tally.add("missing-folder", f"{vs.folder}/ ({vs.description})")
             continue
         if not vs.per_view:
-            stems, dirs = _scan(base, ".mp4", tally, vs.folder, flag_others=True)
+            stems, dirs = _scan(base, ".mp4", tally, vs.folder, flag_others=True, hidden=listed)
             for d in sorted(dirs):
                 tally.add("unknown-view", f"{vs.folder}/{d}/ (this layout has no view folders)")
             listing.videos[(vs.folder, None)] = stems
@@ -95,8 +112,11 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
             if vd not in dirs:
                 tally.add("missing-view", f"{vs.folder}/{vd}/")  # not also every clip in it
                 continue
+            every = listed and spec.clip_list == "every-entry" and vd == view_dirs[0]
+            if every:
+                _every_entry(base / vd, f"{vs.folder}/{vd}", tally)
             listing.videos[(vs.folder, vd)] = _scan(
-                base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=True
+                base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=not every, hidden=listed
             )[0]
     if spec.captions is not None:
         for src in spec.captions.sources:
