@@ -564,6 +564,15 @@ def test_predict1_opens_every_entry_of_the_first_view_folder(dataset: Make) -> N
     assert report.get("not-mp4").items == ("videos/pinhole_side_left/notes.txt",)  # never opened
 
 
+def test_predict1_opens_hidden_mp4_names_of_the_first_view_only(dataset: Make) -> None:
+    root = dataset(P1)
+    (root / "videos/pinhole_side_left/._clip_0000.mp4").write_bytes(bytes(4096))  # never listed
+    only(check(root, P1))
+    (root / "videos/pinhole_front/._clip_0000.mp4").write_bytes(bytes(4096))  # listed and opened
+    report = check(root, P1)
+    assert not report.ok and report.get("broken-video").clips == ("._clip_0000",)
+
+
 @pytest.mark.parametrize("layout", [T25, P25])
 def test_hidden_mp4_is_a_clip_where_the_loader_lists_every_mp4(dataset: Make, layout: str) -> None:
     """``f.endswith(".mp4")`` takes ``._clip_0000.mp4`` (macOS resource data) as a clip."""

@@ -112,11 +112,12 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
             if vd not in dirs:
                 tally.add("missing-view", f"{vs.folder}/{vd}/")  # not also every clip in it
                 continue
-            every = listed and spec.clip_list == "every-entry" and vd == view_dirs[0]
+            first = listed and vd == view_dirs[0]  # the folder the loader lists
+            every = first and spec.clip_list == "every-entry"
             if every:
                 _every_entry(base / vd, f"{vs.folder}/{vd}", tally)
             listing.videos[(vs.folder, vd)] = _scan(
-                base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=not every, hidden=listed
+                base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=not every, hidden=first
             )[0]
     if spec.captions is not None:
         for src in spec.captions.sources:
