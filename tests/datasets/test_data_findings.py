@@ -1093,3 +1093,17 @@ def test_plain_pickle_of_our_synth_data_matches(dataset: Make) -> None:
     with open(path, "rb") as f:
         plain = pickle.load(f)
     assert np.array_equal(load_arrays(path)[0], plain[0])
+
+
+def test_tally_keeps_every_clip_and_caps_the_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory is bounded per finding by MAX_ITEMS occurrences; the clip names stay complete."""
+    from cosmos_tui.core.datasets import findings
+
+    monkeypatch.setattr(findings, "MAX_ITEMS", 4)
+    tally = findings.Tally()
+    for clip in range(6):
+        for view in range(3):
+            tally.add("too-few-frames", f"videos/v{view}/c{clip}.mp4: short", subject=f"c{clip}")
+    [f] = tally.findings()
+    assert f.count == 18 and f.clips == tuple(f"c{i}" for i in range(6)) and len(f.items) == 4
+    assert f.examples == ("videos/v0/c0.mp4: short", "videos/v0/c1.mp4: short")  # the kept ones

@@ -8,6 +8,7 @@ every clip that has the finding for scripts (``--json``), so memory grows with t
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 from cosmos_tui.core.datasets.layouts import Severity
 
 MAX_EXAMPLES = 5
+MAX_ITEMS = 100_000
+"""Occurrences kept per finding; ``count`` and ``clips`` stay complete beyond it."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Finding:
     clips: tuple[str, ...] = ()
     """Every clip that has it (for findings about no one clip: every file or folder), in clip order."""
     items: tuple[str, ...] = ()
-    """Every occurrence (a relative path and a detail), in clip order."""
+    """Every occurrence (a relative path and a detail), in clip order; the first ``MAX_ITEMS``."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,9 @@ class Tally:
     """Accumulates findings by id: every occurrence and the clip (or file) it belongs to."""
 
     def __init__(self) -> None:
-        self.items: dict[str, list[str]] = {}
-        self.subjects: dict[str, dict[str, int]] = {}  # id -> clip -> index of its first item
+        self.counts: Counter[str] = Counter()
+        self.items: dict[str, list[str]] = {}  # id -> occurrences (at most MAX_ITEMS)
+        self.subjects: dict[str, dict[str, int]] = {}  # id -> clip -> number of its first occurrence
         self.severity: dict[str, Severity] = {}
 
     def add(
@@ -126,10 +130,11 @@ class Tally:
         if finding_id not in KINDS:
             raise KeyError(f"unknown finding id {finding_id}")
         items = self.items.setdefault(finding_id, [])
-        self.subjects.setdefault(finding_id, {}).setdefault(
-            example if subject is None else subject, len(items)
-        )
-        items.append(example)
+        clip = example if subject is None else subject
+        self.subjects.setdefault(finding_id, {}).setdefault(clip, self.counts[finding_id])
+        self.counts[finding_id] += 1
+        if len(items) < MAX_ITEMS:
+            items.append(example)
         if severity is not None:
             self.severity[finding_id] = severity
 
@@ -141,7 +146,8 @@ class Tally:
     def _examples(self, fid: str) -> tuple[str, ...]:
         """The first item of each of the first clips (so five examples name five clips)."""
         items = self.items[fid]
-        return tuple(items[i] for i in list(self.subjects[fid].values())[:MAX_EXAMPLES])
+        firsts = [i for i in list(self.subjects[fid].values())[:MAX_EXAMPLES] if i < len(items)]
+        return tuple(items[i] for i in firsts)
 
     def findings(self) -> tuple[Finding, ...]:
         """The grouped findings, errors first, then by count."""
@@ -155,7 +161,7 @@ class Tally:
                     fid,
                     sev,
                     kind.title,
-                    len(items),
+                    self.counts[fid],
                     self._examples(fid),
                     kind.fix,
                     kind.fixable,
