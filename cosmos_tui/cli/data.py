@@ -52,14 +52,15 @@ def _print_report(report: Report, frames_set: bool) -> None:
         f"({report.min_frames} frames needed, {what}{', decoded' if report.deep else ''})"
     )
     for f in report.findings:
+        where = f" in {len(f.clips)} clips" if 1 < len(f.clips) < f.count else ""
         out.print(
             f"[{_STYLE[f.severity]}]{f.severity.upper():<7}[/] "
-            f"[bold]{f.id}[/bold] x{f.count}: {escape(f.title)}"
+            f"[bold]{f.id}[/bold] x{f.count}{where}: {escape(f.title)}"
         )
         for ex in f.examples:
             out.print(f"        e.g. {escape(ex)}")
         if f.count > len(f.examples):
-            out.print(f"        ... and {f.count - len(f.examples)} more")
+            out.print(f"        ... and {f.count - len(f.examples)} more (--json lists every one)")
         out.print(f"        fix: {escape(f.fix)}")
     if report.ok:
         warnings = sum(f.severity == "warning" for f in report.findings)

@@ -22,11 +22,11 @@ def video(path: Path, frames: int = FRAMES, size: tuple[int, int] = (32, 32), fp
     return path
 
 
-def dump(path: Path, obj: object) -> Path:
-    """Pickle ``obj`` to ``path``."""
+def dump(path: Path, obj: object, protocol: int | None = None) -> Path:
+    """Pickle ``obj`` to ``path`` (with ``protocol``, default: Python's)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
-        pickle.dump(obj, f)
+        pickle.dump(obj, f, protocol=protocol)
     return path
 
 

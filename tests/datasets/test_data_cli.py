@@ -28,7 +28,24 @@ def test_validate_valid_dataset_exits_0(dataset: Make) -> None:
 def test_validate_errors_exit_1_with_grouped_report(dataset: Make) -> None:
     r = run("validate", str(dataset(P1)), "--layout", P1)  # upstream default: 57 frames
     assert r.exit_code == 1
-    assert "too-few-frames x10" in r.stdout and "fix:" in r.stdout and "... and 5 more" in r.stdout
+    assert "too-few-frames x10 in 2 clips" in r.stdout and "fix:" in r.stdout and "... and 8 more" in r.stdout
+
+
+def test_every_bad_clip_is_named_in_json_and_text_examples_are_different_clips(tmp_path: Path) -> None:
+    """7 clips x 5 views too short: --json names all 7 clips and 35 files; text shows 5 different clips."""
+    from cosmos_tui.core.datasets.synth import synthesize
+
+    root = synthesize(tmp_path / "ds", P1, clips=7, frames=4, size=(16, 16))
+    r = run("validate", str(root), "-l", P1, "--frames", "5", "--json")
+    assert r.exit_code == 1
+    [f] = [f for f in json.loads(r.stdout)["findings"] if f["id"] == "too-few-frames"]
+    assert f["count"] == 35 and f["clips"] == [f"clip_{i:04d}" for i in range(7)]
+    assert len(f["items"]) == 35 and len(set(f["items"])) == 35
+    assert "videos/pinhole_side_right/clip_0006.mp4: 4 frames < 5" in f["items"]
+    text = run("validate", str(root), "-l", P1, "--frames", "5").stdout
+    examples = [line for line in text.splitlines() if "e.g." in line and "frames < 5" in line]
+    assert [e.split("/")[-1].split(".")[0] for e in examples] == [f"clip_{i:04d}" for i in range(5)]
+    assert "too-few-frames x35 in 7 clips" in text and "... and 30 more (--json lists every one)" in text
 
 
 def test_validate_json(dataset: Make) -> None:

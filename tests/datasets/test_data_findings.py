@@ -13,6 +13,8 @@ import av
 import numpy as np
 import pytest
 from data_helpers import FRAMES, dump, emb, video
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cosmos_tui.core.datasets.findings import KINDS, Report
 from cosmos_tui.core.datasets.layouts import LAYOUTS
@@ -191,15 +193,59 @@ def test_unreadable_video(dataset: Make) -> None:
     root = dataset(P25)
     (root / "videos/clip_0000.mp4").write_bytes(b"this is not a video" * 100)
     report = check(root, P25)
-    only(report, "unreadable-file")
-    assert report.get("unreadable-file").examples[0].startswith("videos/clip_0000.mp4: ")
+    only(report, "broken-video")
+    assert report.get("broken-video").examples[0].startswith("videos/clip_0000.mp4: ")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_permissions(dataset: Make) -> None:
-    root = dataset(P25)
-    (root / "videos/clip_0000.mp4").chmod(0)
-    only(check(root, P25), "unreadable-file")
+def _check_as_unprivileged(root: Path, layout: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """``{id: (fix, examples)}`` of validating ``root``, run by a user that file modes apply to.
+
+    As root (file modes do not bind root) the check runs in a forked child that drops to ``nobody``;
+    the dataset is copied under a world-traversable folder for it first.
+    """
+    if os.geteuid() != 0:
+        return {f.id: (f.fix, f.examples) for f in check(root, layout).findings}
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="cosmos-tui-perm-"))
+    base.chmod(0o755)
+    shared = base / "ds"
+    shutil.copytree(root, shared)
+    for path in [shared, *shared.rglob("*")]:
+        original = (root / path.relative_to(shared)).stat().st_mode & 0o777
+        path.chmod(0o755 if path.is_dir() else 0o644 if original else 0)  # keep the test's mode 0
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop privileges, validate, send the findings back, exit without cleanup
+        try:
+            os.close(r)
+            os.setgid(65534)
+            os.setuid(65534)
+            found = {f.id: (f.fix, f.examples) for f in check(shared, layout).findings}
+            os.write(w, json.dumps(found).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    shutil.rmtree(base)
+    return {k: (v[0], tuple(v[1])) for k, v in json.loads(data).items()}
+
+
+@pytest.mark.parametrize(
+    "rel", ["videos/clip_0000.mp4", "metas/clip_0001.txt", "t5_xxl/pinhole_front/clip_0001.pkl"]
+)
+def test_unreadable_permissions_get_permission_advice(dataset: Make, rel: str) -> None:
+    """Permission denied is a finding of its own: the advice is chmod, not re-encoding."""
+    layout = P1 if rel.startswith("t5_xxl") else P25
+    root = dataset(layout)
+    (root / rel).chmod(0)
+    found = _check_as_unprivileged(root, layout)
+    assert set(found) - {"low-resolution"} == {"unreadable-file"}, found
+    fix, examples = found["unreadable-file"]
+    assert examples == (f"{rel}: Permission denied",)
+    assert "chmod" in fix and "ffmpeg" not in fix and "re-encode" not in fix
 
 
 # ---- frames, fps, codec -------------------------------------------------------------------------------
@@ -303,6 +349,7 @@ def test_low_resolution_is_information(dataset: Make) -> None:
 def test_odd_fps(dataset: Make) -> None:
     root = dataset(T25)
     video(root / "videos/clip_0000.mp4", fps=5)
+    video(root / "depth/clip_0000.mp4", fps=5)  # the control at the clip's rate
     report = check(root, T25)
     only(report, "odd-fps")
     assert report.get("odd-fps").examples == ("videos/clip_0000.mp4: 5 fps (docs: 10-60)",)
@@ -320,6 +367,235 @@ def test_unusual_codec(dataset: Make) -> None:
     report = check(root, P25)
     only(report, "unusual-codec")
     assert report.get("unusual-codec").examples == ("videos/clip_0000.mp4: mjpeg",)
+
+
+# ---- what must agree between the views of a clip, and between a control and its clip ------------------
+
+
+def test_view_fps_mismatch_is_a_warning_where_the_loader_reads_on(dataset: Make) -> None:
+    """Predict1 reads the same frame numbers from every view whatever its rate."""
+    root = dataset(P1)
+    video(root / "videos/pinhole_side_left/clip_0001.mp4", fps=12)
+    report = check(root, P1)
+    only(report, "view-fps-mismatch")
+    f = report.get("view-fps-mismatch")
+    assert f.severity == "warning" and report.ok
+    assert f.examples == (
+        "clip_0001: pinhole_front=10 fps, pinhole_front_left=10 fps, pinhole_front_right=10 fps, "
+        "pinhole_side_left=12 fps, pinhole_side_right=10 fps",
+    )
+
+
+def test_fps_mismatch_is_an_error_where_the_loader_raises(dataset: Make) -> None:
+    """The HDMap loader raises "Video FPS does not match" and "Control FPS ... does not match"."""
+    root = dataset(HD)
+    video(root / "videos/ftheta_camera_rear_tele_30fov/clip_0000.mp4", fps=12)
+    video(root / "control_input_hdmap_bbox/ftheta_camera_rear_tele_30fov/clip_0000.mp4", fps=12)
+    video(root / "control_input_hdmap_bbox/ftheta_camera_front_tele_30fov/clip_0001.mp4", fps=15)
+    report = check(root, HD)
+    only(report, "view-fps-mismatch", "control-fps-mismatch")
+    assert report.get("view-fps-mismatch").severity == "error" and not report.ok
+    assert report.get("view-fps-mismatch").clips == ("clip_0000",)
+    assert report.get("control-fps-mismatch").examples == (
+        "control_input_hdmap_bbox/ftheta_camera_front_tele_30fov/clip_0001.mp4: 15 fps, clip has 10 fps",
+    )
+    assert report.get("control-fps-mismatch").severity == "error"
+
+
+def test_view_resolution_mismatch(dataset: Make) -> None:
+    root = dataset(P1)
+    video(root / "videos/pinhole_front_right/clip_0000.mp4", size=(32, 48))
+    report = check(root, P1)
+    only(report, "view-resolution-mismatch")
+    assert "pinhole_front_right=32x48" in report.get("view-resolution-mismatch").examples[0]
+
+
+@pytest.mark.parametrize(
+    ("layout", "control", "size", "how"),
+    [
+        (T25, "depth/clip_0001.mp4", (48, 32), "another aspect ratio, stretched onto the clip"),
+        (T25, "seg/clip_0001.mp4", (64, 64), "scaled to the clip's size"),
+        (HD, "control_input_hdmap_bbox/ftheta_camera_cross_left_120fov/clip_0001.mp4", (32, 64), "another"),
+    ],
+)
+def test_control_resolution_mismatch(
+    dataset: Make, layout: str, control: str, size: tuple[int, int], how: str
+) -> None:
+    root = dataset(layout)
+    video(root / control, size=size)
+    report = check(
+        root, layout, **({"experiment": "transfer_singleview_seg_tiny"} if "seg" in control else {})
+    )
+    only(report, "control-resolution-mismatch")
+    f = report.get("control-resolution-mismatch")
+    assert (
+        f.examples[0].startswith(f"{control}: {size[0]}x{size[1]}, clip has 32x32 (") and how in f.examples[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("layout", "control"),
+    [
+        (T25, "seg/clip_0000.mp4"),
+        (HD, "control_input_hdmap_bbox/ftheta_camera_rear_left_70fov/clip_0001.mp4"),
+    ],
+)
+@pytest.mark.parametrize("frames", [FRAMES - 3, FRAMES + 5])
+def test_control_length_mismatch_in_every_layout(
+    dataset: Make, layout: str, control: str, frames: int
+) -> None:
+    root = dataset(layout)
+    video(root / control, frames=frames)
+    report = check(root, layout, min_frames=FRAMES - 3)
+    only(report, "control-length-mismatch")
+    assert report.get("control-length-mismatch").examples == (
+        f"{control}: {frames} frames, clip has {FRAMES}",
+    )
+
+
+def test_control_checks_follow_the_control_the_loader_opens(dataset: Make) -> None:
+    """Transfer2.5 opens depth/<name with every '.mp4' removed>.mp4 for videos/<name>.mp4."""
+    root = dataset(T25)
+    for folder, ext in (("videos", ".mp4"), ("depth", ".mp4"), ("seg", ".mp4"), ("captions", ".json")):
+        os.rename(root / folder / f"clip_0001{ext}", root / folder / f"cam.mp4.clip_0001{ext}")
+    os.rename(root / "videos/cam.mp4.clip_0001.mp4", root / "videos/cam.mp4.clip_0001.mp4.mp4")
+    # the loader's names for video "cam.mp4.clip_0001.mp4.mp4": cam.clip_0001.{json,mp4}
+    for folder, ext in (("depth", ".mp4"), ("seg", ".mp4"), ("captions", ".json")):
+        os.rename(root / folder / f"cam.mp4.clip_0001{ext}", root / folder / f"cam.clip_0001{ext}")
+    video(root / "depth/cam.clip_0001.mp4", size=(32, 64))
+    report = check(root, T25)
+    only(report, "mangled-name", "control-resolution-mismatch")
+    assert report.get("control-resolution-mismatch").examples[0].startswith("depth/cam.clip_0001.mp4: 32x64")
+
+
+# ---- names: what the loader derives from a video's file name ---------------------------------------
+
+
+def _loader_names(layout: str, video_name: str) -> dict[str, str]:
+    """Companion names exactly as the upstream loaders compute them (their code, copied verbatim)."""
+    if layout == P1:  # dataset_multiview.py
+        return {"t5": os.path.basename(video_name).replace(".mp4", ".pkl")}
+    name = os.path.basename(video_name).replace(".mp4", "")  # singleview_dataset.py, dataset_video.py
+    return {"caption": f"{name}.json" if layout == T25 else f"{name}.txt", "control": f"{name}.mp4"}
+
+
+def _rename_clip(root: Path, layout: str, new: str, *, loader_names: bool) -> None:
+    """Rename clip_0001 to video ``new`` (ends in .mp4); companions by the loader's rule or naively."""
+    stem = new[: -len(".mp4")]
+    names = _loader_names(layout, new)
+    if layout == P1:
+        for view in LAYOUTS[P1].views:
+            os.rename(root / "videos" / view / "clip_0001.mp4", root / "videos" / view / new)
+        t5 = names["t5"] if loader_names else f"{stem}.pkl"
+        os.rename(root / T5 / "clip_0001.pkl", root / T5 / t5)
+        for view in LAYOUTS[P1].views[1:]:
+            os.rename(root / "t5_xxl" / view / "clip_0001.pkl", root / "t5_xxl" / view / t5)
+        return
+    os.rename(root / "videos/clip_0001.mp4", root / "videos" / new)
+    cap_dir, cap_ext = ("captions", ".json") if layout == T25 else ("metas", ".txt")
+    os.rename(
+        root / cap_dir / f"clip_0001{cap_ext}",
+        root / cap_dir / (names["caption"] if loader_names else f"{stem}{cap_ext}"),
+    )
+    if layout == T25:
+        for control in ("depth", "seg"):
+            os.rename(
+                root / control / "clip_0001.mp4",
+                root / control / (names["control"] if loader_names else f"{stem}.mp4"),
+            )
+
+
+NAME_PARTS = st.lists(
+    st.sampled_from(["a", "b7", "_", "-", ".", ".mp4", "mp4", ".MP4", " "]), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=NAME_PARTS, layout=st.sampled_from([P1, T25, P25]))
+def test_companions_named_as_the_loader_derives_them_are_found(
+    dataset: Make, parts: list[str], layout: str
+) -> None:
+    """Any video name: files named by the loader's own expression pair up; '.mp4' inside is a warning."""
+    stem = "x" + "".join(parts)
+    root = dataset(layout)
+    try:
+        _rename_clip(root, layout, f"{stem}.mp4", loader_names=True)
+        report = check(root, layout)
+        renamed = ".mp4" in stem
+        only(report, *(["mangled-name"] if renamed else []))
+        if renamed:
+            f = report.get("mangled-name")
+            assert f.clips == (stem,) and f.severity == "warning" and report.ok
+    finally:
+        shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("layout", [P1, T25, P25])
+def test_companions_named_after_the_stem_are_not_what_the_loader_opens(dataset: Make, layout: str) -> None:
+    """``x.mp4.y.mp4`` beside ``x.mp4.y.json``: the loader looks for ``x.y.json`` (or ``x.pkl.y.pkl``)."""
+    root = dataset(layout)
+    _rename_clip(root, layout, "x.mp4.y.mp4", loader_names=False)
+    report = check(root, layout)
+    missing = {P1: "missing-embedding", T25: "missing-control", P25: "missing-caption"}[layout]
+    assert {"mangled-name", missing, "orphan-file"} <= report.ids()
+    assert not report.ok
+    expected = {P1: "t5_xxl/pinhole_front/x.pkl.y.pkl", T25: "depth/x.y.mp4", P25: "metas/x.y.txt"}[layout]
+    assert expected in report.get(missing).examples[0]
+    assert expected in report.get("mangled-name").examples[0]
+    if layout == T25:  # the caption falls back to "a video": a warning of its own
+        assert "captions/x.y.json" in report.get("missing-caption").examples[0]
+
+
+def test_predict1_opens_every_entry_of_the_first_view_folder(dataset: Make) -> None:
+    """``os.listdir(videos/pinhole_front)``: a .DS_Store, a note or a folder there stops the loader."""
+    root = dataset(P1)
+    front, side = root / "videos/pinhole_front", root / "videos/pinhole_side_left"
+    for folder in (front, side):
+        (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+        (folder / "notes.txt").write_text("to do")
+        (folder / "old").mkdir()
+    report = check(root, P1)
+    only(report, "listed-non-video", "not-mp4")
+    assert report.get("listed-non-video").items == (
+        "videos/pinhole_front/.DS_Store",
+        "videos/pinhole_front/notes.txt",
+        "videos/pinhole_front/old/ (a folder)",
+    )
+    assert report.get("not-mp4").items == ("videos/pinhole_side_left/notes.txt",)  # never opened
+
+
+def test_predict1_opens_hidden_mp4_names_of_the_first_view_only(dataset: Make) -> None:
+    root = dataset(P1)
+    (root / "videos/pinhole_side_left/._clip_0000.mp4").write_bytes(bytes(4096))  # never listed
+    only(check(root, P1))
+    (root / "videos/pinhole_front/._clip_0000.mp4").write_bytes(bytes(4096))  # listed and opened
+    report = check(root, P1)
+    assert not report.ok and report.get("broken-video").clips == ("._clip_0000",)
+
+
+@pytest.mark.parametrize("layout", [T25, P25])
+def test_hidden_mp4_is_a_clip_where_the_loader_lists_every_mp4(dataset: Make, layout: str) -> None:
+    """``f.endswith(".mp4")`` takes ``._clip_0000.mp4`` (macOS resource data) as a clip."""
+    root = dataset(layout)
+    (root / "videos/._clip_0000.mp4").write_bytes(b"\x00\x05\x16\x07" + bytes(4092))
+    report = check(root, layout)
+    assert report.clips == 3 and not report.ok
+    assert report.get("broken-video").clips == ("._clip_0000",)
+
+
+def test_hidden_files_are_ignored_where_the_loader_does_not_list_videos(dataset: Make) -> None:
+    """The HDMap loader builds video names from caption stems; it never opens ._x.mp4."""
+    root = dataset(HD)
+    (root / "videos/ftheta_camera_front_wide_120fov/._clip_0000.mp4").write_bytes(bytes(4096))
+    only(check(root, HD))
+
+
+def test_hdmap_names_are_plain_stems(dataset: Make) -> None:
+    """The HDMap loader opens <caption stem>.mp4, so x.mp4.y.mp4 pairs with x.mp4.y.json."""
+    root = dataset(HD)
+    for path in sorted(root.rglob("clip_0001.*")):
+        os.rename(path, path.with_name(path.name.replace("clip_0001", "x.mp4.y")))
+    only(check(root, HD))
 
 
 # ---- captions -----------------------------------------------------------------------------------------
@@ -374,6 +650,78 @@ def test_hdmap_caption_needs_the_caption_key(dataset: Make) -> None:
     path = root / "captions/ftheta_camera_front_wide_120fov/clip_0000.json"
     path.write_text(json.dumps({"prompt": "x"}))
     only(check(root, HD), "bad-caption")
+
+
+@pytest.mark.parametrize(
+    ("layout", "rel", "content"),
+    [
+        (P25, "metas/clip_0000.txt", b"\x00" * 64),
+        (P25, "metas/clip_0000.txt", b"a car drives \x1b[31mleft\x1b[0m\n"),
+        (T25, "captions/clip_0000.json", b'{"caption": "\\u0000\\u0000\\u0000"}'),
+        (T25, "captions/clip_0000.json", b'{"text": "ok", "caption": "bell\\u0007"}'),  # caption wins
+        (HD, "captions/ftheta_camera_front_wide_120fov/clip_0000.json", b'{"caption": "\\ud800 lone"}'),
+        (P25, "captions/clip_0000.json", b'{"qwen": {"long": "fine", "short": "\\u0001"}}'),
+    ],
+    ids=["nul-filled", "escape-codes", "json-nul", "json-bell", "lone-surrogate", "nested-schema"],
+)
+def test_caption_with_control_characters(dataset: Make, layout: str, rel: str, content: bytes) -> None:
+    root = dataset(layout)
+    if rel.startswith("captions/") and layout == P25:
+        (root / "metas/clip_0000.txt").unlink()
+        (root / "captions").mkdir()
+    (root / rel).write_bytes(content)
+    report = check(root, layout)
+    only(report, "caption-control-chars")
+    assert report.get("caption-control-chars").examples[0].startswith(f"{rel}: ")
+    assert not report.ok
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=80).filter(str.strip),
+    control=st.one_of(st.none(), st.characters(whitelist_categories=("Cc",), blacklist_characters="\t\n\r")),
+    at=st.integers(0, 80),
+)
+def test_any_control_character_in_a_caption_is_found(
+    p25_root: Path, text: str, control: str | None, at: int
+) -> None:
+    """Text of any script passes; one control character anywhere (other than tab and newlines) does not."""
+    if control is not None:
+        text = text[:at] + control + text[at:]
+    (p25_root / "metas/clip_0000.txt").write_text(text, encoding="utf-8")
+    report = check(p25_root, P25)
+    only(report, *(["caption-control-chars"] if control is not None else []))
+
+
+@pytest.fixture
+def p25_root(dataset: Make) -> Path:
+    """One copy of the Predict2.5 dataset for all examples of a hypothesis test."""
+    return dataset(P25)
+
+
+def test_caption_text_with_tabs_newlines_and_any_script_is_fine(dataset: Make) -> None:
+    root = dataset(T25)
+    caption = "Ein Auto fährt\tnach links.\r\n車が左へ走る。 🚗\n"
+    (root / "captions/clip_0000.json").write_text(json.dumps({"caption": caption}))
+    only(check(root, T25))
+
+
+@pytest.mark.parametrize("content", [b"caf\xe9 au lait", b"\xff\xfe" + "utf-16".encode("utf-16-le")])
+def test_caption_that_is_not_utf8(dataset: Make, content: bytes) -> None:
+    root = dataset(P25)
+    (root / "metas/clip_0001.txt").write_bytes(content)
+    report = check(root, P25)
+    only(report, "caption-not-utf8")
+    f = report.get("caption-not-utf8")
+    assert f.examples[0].startswith("metas/clip_0001.txt: not UTF-8 (byte 0x")
+    assert "iconv" in f.fix and "ffmpeg" not in f.fix
+
+
+@pytest.mark.parametrize("content", [" \n\t ", "\u3000\u2003\n"])
+def test_whitespace_only_caption(dataset: Make, content: str) -> None:
+    root = dataset(P25)
+    (root / "metas/clip_0001.txt").write_text(content)
+    only(check(root, P25), "bad-caption")
 
 
 # ---- embeddings ---------------------------------------------------------------------------------------
@@ -502,7 +850,8 @@ def test_empty_pickle(dataset: Make) -> None:
         ("clip", emb(), "embedding-wrong-container", "array (10, 1024), loader expects [array]"),
         ("prefix", [emb()], "embedding-wrong-container", "[array (10, 1024)], loader expects a bare array"),
         ("clip", {"emb": 1}, "embedding-not-array", "holds a dict"),
-        ("clip", [emb(), emb()], "embedding-not-array", "holds a list of 2 item(s)"),
+        ("clip", [], "embedding-not-array", "holds a list of 0 item(s)"),
+        ("clip", {"a": emb()}, "embedding-not-array", "holds a dict"),
         ("clip", [emb()[None]], "embedding-batch-dim", "shape (1, 10, 1024)"),
         ("prefix", emb()[None], "embedding-batch-dim", "shape (1, 10, 1024)"),
         ("clip", [emb(10, 768)], "embedding-bad-shape", "shape (10, 768), expected (L, 1024)"),
@@ -519,6 +868,200 @@ def test_embedding_contents(dataset: Make, where: str, content: object, finding:
     only(report, finding)
     assert detail in report.get(finding).examples[0]
     assert report.get(finding).severity == KINDS[finding].severity
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [emb(), emb(3)],  # the loader takes pickle.load(f)[0]; the rest is never read
+        (emb(),),
+        [emb(), "anything"],
+        {0: emb()},
+        emb()[None],  # a bare (1, L, 1024) array: [0] is the (L, 1024) embedding
+        np.stack([emb(), emb()]),
+    ],
+    ids=["list-of-two", "tuple", "list-with-junk", "dict-key-0", "bare-batch-dim", "bare-stack"],
+)
+def test_clip_embeddings_the_loader_reads_are_accepted(dataset: Make, content: object) -> None:
+    """What ``pickle.load(f)[0]`` turns into an (L, 1024) array is what the loader trains on."""
+    root = dataset(P1)
+    dump(root / T5 / "clip_0001.pkl", content)
+    report = check(root, P1)
+    only(report)
+
+
+@pytest.fixture
+def p1_root(dataset: Make) -> Path:
+    """One copy of the Predict1 dataset for all examples of a hypothesis test (each rewrites its files)."""
+    return dataset(P1)
+
+
+def _with_bad_values(array: np.ndarray, data) -> tuple[np.ndarray, int, int]:
+    """``array`` with NaN and Inf drawn into some positions; returns it and the counts."""
+    flat = array.reshape(-1)
+    picks = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, flat.size - 1), st.sampled_from(["nan", "inf", "-inf"])), min_size=1
+        )
+    )
+    for i, v in picks:
+        flat[i] = float(v)
+    return array, int(np.isnan(array).sum()), int(np.isinf(array).sum())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    where=st.sampled_from(["clip", "prefix"]),
+    dtype=st.sampled_from(["<f4", ">f4", "<f2", ">f2"]),
+    protocol=st.sampled_from([2, 4, 5]),
+    length=st.integers(1, 40),
+)
+def test_nan_inf_and_byte_order_anywhere_are_found(
+    p1_root: Path, data, where: str, dtype: str, protocol: int, length: int
+) -> None:
+    """Any non-finite value, in any embedding file, dtype, byte order and pickle protocol.
+
+    numpy byteswaps a non-native array to native when it unpickles one written with protocol <= 4
+    (``ndarray.__setstate__``), so the loader only meets big-endian data in protocol-5 pickles
+    (``_frombuffer`` keeps the dtype); the finding follows that.
+    """
+    root = p1_root
+    dump(root / T5 / "clip_0001.pkl", [emb()])  # undo the last example
+    dump(root / "cache/prefix_pinhole_side_left.pkl", emb())
+    rng = np.random.default_rng(length)
+    array = rng.standard_normal((length, 1024)).astype(dtype)
+    bad = data.draw(st.booleans())
+    nan = inf = 0
+    if bad:
+        array, nan, inf = _with_bad_values(array, data)
+    path = root / (f"{T5}/clip_0001.pkl" if where == "clip" else "cache/prefix_pinhole_side_left.pkl")
+    dump(path, [array] if where == "clip" else array, protocol=protocol)
+    report = check(root, P1)
+    expected = {"embedding-not-finite"} if bad else set()
+    if dtype.startswith(">") and protocol == 5:
+        expected.add("embedding-byte-order")
+    only(report, *expected)
+    if bad:
+        assert (
+            f"{nan} NaN, {inf} Inf of {array.size} values" in report.get("embedding-not-finite").examples[0]
+        )
+
+
+def _upstream_loader_reads(path: Path, where: str) -> bool:
+    """Run the Predict1 loader's own lines on a T5 file (our own test data, so plain pickle).
+
+    From cosmos_predict1/diffusion/training/datasets/dataset_multiview.py (``__init__`` for a prefix,
+    ``__getitem__`` for view ``pinhole_front`` with ``load_mv_emb=False``), then the ``torch.cat``
+    across views with one more (512, 1024) view.
+    """
+    import torch
+
+    try:
+        with open(path, "rb") as f:
+            t5_embedding = pickle.load(f)[0] if where == "clip" else pickle.load(f)
+        t5_embedding = torch.from_numpy(t5_embedding)
+        t5_mask = torch.ones(t5_embedding.shape[0], dtype=torch.int64)
+        if t5_embedding.shape[0] < 512:
+            t5_embedding = torch.cat([t5_embedding, torch.zeros(512 - t5_embedding.shape[0], 1024)], dim=0)
+            t5_mask = torch.cat([t5_mask, torch.zeros(512 - t5_mask.shape[0])], dim=0)
+        else:
+            t5_embedding = t5_embedding[:512]
+            t5_mask = t5_mask[:512]
+        torch.cat([t5_embedding, torch.zeros(512, 1024)], dim=0)
+    except Exception:
+        return False
+    return True
+
+
+ARRAYS = st.builds(
+    lambda shape, dtype: np.ones(shape, dtype=dtype),
+    st.sampled_from([(5, 1024), (1, 5, 1024), (2, 5, 1024), (0, 1024), (600, 1024), (5, 768), (1024,), ()]),
+    st.sampled_from(["<f4", ">f4", "<f2", ">f2", "<f8", "<i4", "|b1"]),
+)
+CONTAINERS = {
+    "bare": lambda a: a,
+    "[a]": lambda a: [a],
+    "[a, a]": lambda a: [a, np.zeros(3)],
+    "(a,)": lambda a: (a,),
+    "{0: a}": lambda a: {0: a},
+    "[[a]]": lambda a: [[a]],
+    "[]": lambda a: [],
+    "{'e': a}": lambda a: {"e": a},
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    array=ARRAYS,
+    container=st.sampled_from(sorted(CONTAINERS)),
+    protocol=st.sampled_from([2, 4, 5]),
+    nan=st.booleans(),
+    where=st.sampled_from(["clip", "prefix"]),
+)
+def test_embedding_verdict_matches_the_upstream_loader(
+    p1_root: Path, array: np.ndarray, container: str, protocol: int, nan: bool, where: str
+) -> None:
+    """Whatever the loader's lines reject is an error; whatever they read cleanly is accepted.
+
+    Clean means what the loader reads is a finite float32/float16 (L, 1024) array with L >= 1; the
+    validator is stricter on purpose than the loader for the rest (float64 or int arrays, L = 0,
+    NaN/Inf all load but train wrongly).
+    """
+    if nan and array.dtype.kind == "f" and array.size:
+        array.reshape(-1)[array.size // 2] = np.nan
+    dump(p1_root / T5 / "clip_0001.pkl", [emb()])  # undo the last example
+    dump(p1_root / "cache/prefix_pinhole_side_left.pkl", emb())
+    path = p1_root / (f"{T5}/clip_0001.pkl" if where == "clip" else "cache/prefix_pinhole_side_left.pkl")
+    dump(path, CONTAINERS[container](array), protocol=protocol)
+    report = check(p1_root, P1)
+    with open(path, "rb") as f:
+        obj = pickle.load(f)
+    if not _upstream_loader_reads(path, where):
+        assert not report.ok, (container, array.shape, array.dtype, report.ids())
+        return
+    read = np.asarray(obj[0] if where == "clip" else obj)
+    clean = (
+        read.dtype.name in ("float32", "float16")
+        and read.ndim == 2
+        and read.shape[0] >= 1
+        and read.shape[1] == 1024
+        and bool(np.isfinite(read).all())
+    )
+    if clean:
+        assert report.ok, (container, array.shape, array.dtype, [(f.id, f.examples) for f in report.findings])
+
+
+def test_big_endian_embedding_is_byteswapped_by_fix(dataset: Make) -> None:
+    from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
+    from cosmos_tui.core.datasets.pickles import load_arrays
+
+    root = dataset(P1)
+    path = root / T5 / "clip_0001.pkl"
+    array = np.random.default_rng(0).standard_normal((7, 1024)).astype(">f4")
+    dump(path, [array], protocol=5)
+    original = path.read_bytes()
+    report = check(root, P1)
+    only(report, "embedding-byte-order")
+    assert report.get("embedding-byte-order").fixable
+    [action] = plan_fixes(root, P1)
+    assert action.findings == ("embedding-byte-order",)
+    apply_fixes([action])
+    fixed = load_arrays(path)[0]
+    assert fixed.dtype.isnative and np.array_equal(fixed, array)
+    assert (root / T5 / "clip_0001.pkl.orig").read_bytes() == original  # kept beside it
+    only(check(root, P1))
+
+
+def test_fix_does_not_touch_an_embedding_with_nan(dataset: Make) -> None:
+    from cosmos_tui.core.datasets.fix import plan_fixes
+
+    root = dataset(P1)
+    array = emb()[None]
+    array[0, 3, 5] = np.nan
+    dump(root / T5 / "clip_0001.pkl", [array])  # batch dim would be fixable, the NaN is not
+    only(check(root, P1), "embedding-batch-dim", "embedding-not-finite")
+    assert plan_fixes(root, P1) == []
 
 
 def test_every_finding_kind_has_a_test() -> None:
@@ -550,3 +1093,17 @@ def test_plain_pickle_of_our_synth_data_matches(dataset: Make) -> None:
     with open(path, "rb") as f:
         plain = pickle.load(f)
     assert np.array_equal(load_arrays(path)[0], plain[0])
+
+
+def test_tally_keeps_every_clip_and_caps_the_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory is bounded per finding by MAX_ITEMS occurrences; the clip names stay complete."""
+    from cosmos_tui.core.datasets import findings
+
+    monkeypatch.setattr(findings, "MAX_ITEMS", 4)
+    tally = findings.Tally()
+    for clip in range(6):
+        for view in range(3):
+            tally.add("too-few-frames", f"videos/v{view}/c{clip}.mp4: short", subject=f"c{clip}")
+    [f] = tally.findings()
+    assert f.count == 18 and f.clips == tuple(f"c{i}" for i in range(6)) and len(f.items) == 4
+    assert f.examples == ("videos/v0/c0.mp4: short", "videos/v0/c1.mp4: short")  # the kept ones

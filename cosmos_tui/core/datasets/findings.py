@@ -1,8 +1,8 @@
 """What the validator can find: a catalog of finding kinds, and the grouped report.
 
 Each kind has a stable id (tests and scripts match on it), a severity, a title and a concrete fix.
-The report groups findings by id with a count and a few examples, so a dataset of a million clips
-gives a report of a few lines and memory that does not grow with the clip count.
+The report groups findings by id with a count, a few examples (of different clips) for people and
+every clip that has the finding for scripts (``--json``), so memory grows with the bad clips only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from cosmos_tui.core.datasets.layouts import Severity
 
 MAX_EXAMPLES = 5
+MAX_ITEMS = 100_000
+"""Occurrences kept per finding; ``count`` and ``clips`` stay complete beyond it."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,15 @@ class Finding:
     count: int
     """How many files or clips have it."""
     examples: tuple[str, ...]
-    """Up to five examples (a relative path and a detail)."""
+    """Up to five examples (a relative path and a detail), each of another clip."""
     fix: str
     """What to do about it."""
     fixable: bool = False
     """``--fix`` can repair it."""
+    clips: tuple[str, ...] = ()
+    """Every clip that has it (for findings about no one clip: every file or folder), in clip order."""
+    items: tuple[str, ...] = ()
+    """Every occurrence (a relative path and a detail), in clip order; the first ``MAX_ITEMS``."""
 
 
 @dataclass(frozen=True)
@@ -109,37 +115,58 @@ class Report:
 
 
 class Tally:
-    """Accumulates findings by id: counts, and the first few examples (bounded memory)."""
+    """Accumulates findings by id: every occurrence and the clip (or file) it belongs to."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.examples: dict[str, list[str]] = {}
+        self.items: dict[str, list[str]] = {}  # id -> occurrences (at most MAX_ITEMS)
+        self.subjects: dict[str, dict[str, int]] = {}  # id -> clip -> number of its first occurrence
         self.severity: dict[str, Severity] = {}
 
-    def add(self, finding_id: str, example: str, severity: Severity | None = None) -> None:
-        """Record one occurrence of ``finding_id``."""
+    def add(
+        self, finding_id: str, example: str, severity: Severity | None = None, subject: str | None = None
+    ) -> None:
+        """Record one occurrence of ``finding_id`` in clip ``subject`` (default: the example itself)."""
         if finding_id not in KINDS:
             raise KeyError(f"unknown finding id {finding_id}")
+        items = self.items.setdefault(finding_id, [])
+        clip = example if subject is None else subject
+        self.subjects.setdefault(finding_id, {}).setdefault(clip, self.counts[finding_id])
         self.counts[finding_id] += 1
-        ex = self.examples.setdefault(finding_id, [])
-        if len(ex) < MAX_EXAMPLES:
-            ex.append(example)
+        if len(items) < MAX_ITEMS:
+            items.append(example)
         if severity is not None:
             self.severity[finding_id] = severity
 
-    def merge(self, items: list[tuple[str, str]]) -> None:
-        """Record ``(id, example)`` pairs from a worker."""
+    def merge(self, items: list[tuple[str, str]], subject: str | None = None) -> None:
+        """Record ``(id, example)`` pairs from a worker, all of clip ``subject`` when given."""
         for fid, example in items:
-            self.add(fid, example)
+            self.add(fid, example, subject=subject)
+
+    def _examples(self, fid: str) -> tuple[str, ...]:
+        """The first item of each of the first clips (so five examples name five clips)."""
+        items = self.items[fid]
+        firsts = [i for i in list(self.subjects[fid].values())[:MAX_EXAMPLES] if i < len(items)]
+        return tuple(items[i] for i in firsts)
 
     def findings(self) -> tuple[Finding, ...]:
         """The grouped findings, errors first, then by count."""
         order = {"error": 0, "warning": 1, "info": 2}
         out = []
-        for fid, count in self.counts.items():
+        for fid, items in self.items.items():
             kind = KINDS[fid]
             sev = self.severity.get(fid, kind.severity)
             out.append(
-                Finding(fid, sev, kind.title, count, tuple(self.examples[fid]), kind.fix, kind.fixable)
+                Finding(
+                    fid,
+                    sev,
+                    kind.title,
+                    self.counts[fid],
+                    self._examples(fid),
+                    kind.fix,
+                    kind.fixable,
+                    clips=tuple(self.subjects[fid]),
+                    items=tuple(items),
+                )
             )
         return tuple(sorted(out, key=lambda f: (order[f.severity], -f.count, f.id)))

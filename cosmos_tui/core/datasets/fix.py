@@ -1,4 +1,4 @@
-"""Safe mechanical fixes for embedding files: rename to the loader's name, squeeze, rewrap.
+"""Safe mechanical fixes for embedding files: rename to the loader's name, squeeze, rewrap, byteswap.
 
 Only files that load with the restricted unpickler and whose array is otherwise right are
 touched. A renamed file is written as a new file beside the old one (the old stays). A file
@@ -14,15 +14,16 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from cosmos_tui.core.datasets.embeddings import Role, check_embedding
+from cosmos_tui.core.datasets.embeddings import Role, check_embedding, embedding_array
 from cosmos_tui.core.datasets.layouts import EmbeddingSpec, get_layout
 
 FIXABLE = frozenset(
     {"wrong-pickle-ext", "wrong-prefix-name", "embedding-batch-dim", "embedding-wrong-container"}
+    | {"embedding-byte-order"}
 )
 BLOCKING = frozenset(
     {"unsafe-pickle", "unreadable-pickle", "unreadable-file", "empty-file", "broken-symlink"}
-    | {"embedding-not-array", "embedding-bad-shape", "embedding-bad-dtype"}
+    | {"embedding-not-array", "embedding-bad-shape", "embedding-bad-dtype", "embedding-not-finite"}
 )
 
 
@@ -122,9 +123,11 @@ def apply_fixes(actions: list[FixAction]) -> list[Path]:
     written = []
     for action in actions:
         obj = load_arrays(action.source)
-        array = obj[0] if isinstance(obj, (list, tuple)) else obj
+        array = embedding_array(obj, action.role == "clip")[0]
         if array.ndim == 3 and array.shape[0] == 1:
             array = array[0]
+        if not array.dtype.isnative:  # torch.from_numpy takes native byte order only
+            array = array.astype(array.dtype.newbyteorder("="))
         data = [array] if action.role == "clip" else array
         tmp = action.target.with_name(f".{action.target.name}.tmp")
         with open(tmp, "wb") as f:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from cosmos_tui.core.datasets.names import NameRule
 from cosmos_tui.core.errors import UsageError
 
 Severity = Literal["error", "warning", "info"]
@@ -137,6 +138,14 @@ class Layout:
     """The frame rates the docs recommend."""
     notes: tuple[str, ...] = ()
     """Facts worth knowing about this loader."""
+    names: NameRule = "stem"
+    """How the loader derives a caption's, control's or embedding's name from a video's (names.py)."""
+    fps_must_match: bool = False
+    """The loader raises when the views of a clip, or a control and its clip, differ in frame rate."""
+    clip_list: Literal["mp4-names", "every-entry", "caption-stems"] = "mp4-names"
+    """What the loader takes as its clips: every name ending in ``.mp4`` in the clip folder (hidden
+    names too), every entry of the first view's folder (Predict1's ``os.listdir``), or the stems of
+    the caption files (HDMap, which never lists the video folders)."""
 
     def view_dirs(self) -> tuple[str, ...]:
         """The view folder names as they appear on disk."""
@@ -211,6 +220,8 @@ LAYOUTS: dict[str, Layout] = {
                 "Only t5_xxl/pinhole_front is read unless load_mv_emb=True.",
                 "Bad samples are skipped with a warning and resampled, so a broken set can loop.",
             ),
+            names="mp4-to-ext",
+            clip_list="every-entry",
         ),
         Layout(
             id="transfer25-singleview",
@@ -253,6 +264,7 @@ LAYOUTS: dict[str, Layout] = {
             resolution=(704, 1280),
             fps_range=(10, 60),
             notes=("edge and vis controls are computed on the fly; depth and seg are mp4 files.",),
+            names="remove-mp4",
         ),
         Layout(
             id="transfer25-multiview-hdmap",
@@ -283,6 +295,8 @@ LAYOUTS: dict[str, Layout] = {
             },
             resolution=(720, 1280),
             notes=("A missing video or control file raises FileNotFoundError in the loader.",),
+            fps_must_match=True,
+            clip_list="caption-stems",
         ),
         Layout(
             id="predict25-video2world",
@@ -299,6 +313,7 @@ LAYOUTS: dict[str, Layout] = {
             experiments={"predict2_video2world_training_2b_cosmos_nemo_assets": 94},
             resolution=(704, 1280),
             notes=("The start frame is randint(0, total-93), so a clip of exactly 93 frames fails.",),
+            names="remove-mp4",
         ),
     )
 }

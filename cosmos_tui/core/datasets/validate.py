@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from cosmos_tui.core.datasets.caption_text import decode_problem, text_problem
 from cosmos_tui.core.datasets.embeddings import check_embedding
 from cosmos_tui.core.datasets.findings import Report, Tally
 from cosmos_tui.core.datasets.layouts import (
@@ -28,7 +29,8 @@ from cosmos_tui.core.datasets.layouts import (
     is_builtin_experiment,
     min_frames_for,
 )
-from cosmos_tui.core.datasets.probe import ProbeError, probe_video
+from cosmos_tui.core.datasets.names import RULE_TEXT, companion_stem
+from cosmos_tui.core.datasets.probe import ProbeError, VideoInfo, probe_video
 from cosmos_tui.core.errors import UserError
 
 Progress = Callable[[int, int], None]
@@ -47,13 +49,19 @@ class _Listing:
     t5: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)  # view -> (.pkl, .pickle)
 
 
-def _scan(folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool) -> tuple[set[str], set[str]]:
-    """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files."""
+def _scan(
+    folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool, hidden: bool = False
+) -> tuple[set[str], set[str]]:
+    """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files.
+
+    Hidden names are skipped, except names ending in ``ext`` when ``hidden`` (a loader that lists
+    the folder opens ``._clip.mp4``, the macOS resource file, as a clip).
+    """
     stems: set[str] = set()
     dirs: set[str] = set()
     with os.scandir(folder) as it:
         for e in it:
-            if e.name.startswith("."):
+            if e.name.startswith(".") and not (hidden and e.name.endswith(ext) and not e.is_dir()):
                 continue
             if e.is_dir():
                 dirs.add(e.name)
@@ -66,10 +74,21 @@ def _scan(folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool) 
     return stems, dirs
 
 
+def _every_entry(folder: Path, rel: str, tally: Tally) -> None:
+    """A loader that opens every entry of ``folder`` as a video: what is not an .mp4 file fails it."""
+    with os.scandir(folder) as it:
+        for e in sorted(it, key=lambda e: e.name):
+            if e.is_dir():
+                tally.add("listed-non-video", f"{rel}/{e.name}/ (a folder)")
+            elif not e.name.endswith(".mp4"):
+                tally.add("listed-non-video", f"{rel}/{e.name}")
+
+
 def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Listing:
     listing = _Listing()
     view_dirs = spec.view_dirs()
     for vs in spec.videos:
+        listed = vs.role == "video" and spec.clip_list != "caption-stems"  # the loader lists it
         needed = spec.set_needed(vs, experiment)
         base = root / vs.folder
         if needed is False:
@@ -79,7 +98,7 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
                 tally.add("missing-folder", f"{vs.folder}/ ({vs.description})")
             continue
         if not vs.per_view:
-            stems, dirs = _scan(base, ".mp4", tally, vs.folder, flag_others=True)
+            stems, dirs = _scan(base, ".mp4", tally, vs.folder, flag_others=True, hidden=listed)
             for d in sorted(dirs):
                 tally.add("unknown-view", f"{vs.folder}/{d}/ (this layout has no view folders)")
             listing.videos[(vs.folder, None)] = stems
@@ -93,8 +112,12 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
             if vd not in dirs:
                 tally.add("missing-view", f"{vs.folder}/{vd}/")  # not also every clip in it
                 continue
+            first = listed and vd == view_dirs[0]  # the folder the loader lists
+            every = first and spec.clip_list == "every-entry"
+            if every:
+                _every_entry(base / vd, f"{vs.folder}/{vd}", tally)
             listing.videos[(vs.folder, vd)] = _scan(
-                base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=True
+                base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=not every, hidden=first
             )[0]
     if spec.captions is not None:
         for src in spec.captions.sources:
@@ -137,46 +160,95 @@ def _cross_checks(
     if len(per_view) > 1:
         for vd, names in per_view:
             for clip in sorted(clips - names):
-                tally.add("clip-missing-in-view", f"{clip}: no {video.folder}/{vd}/{clip}.mp4")
+                tally.add("clip-missing-in-view", f"{clip}: no {video.folder}/{vd}/{clip}.mp4", subject=clip)
+    _check_names(spec, listing, sorted(clips), tally)
     for (folder, vd), names in listing.videos.items():
         if folder == video.folder:
             continue
         where = f"{folder}/{vd}" if vd else folder
-        for clip in sorted(clips - names):
-            tally.add("missing-control", f"{clip}: no {where}/{clip}.mp4")
-        for name in sorted(names - clips):
+        wanted = {clip: companion_stem(clip, ".mp4", spec.names) for clip in clips}
+        for clip in sorted(clips):
+            if wanted[clip] not in names:
+                tally.add("missing-control", f"{clip}: no {where}/{wanted[clip]}.mp4", subject=clip)
+        for name in sorted(names - set(wanted.values())):
             tally.add("orphan-file", f"{where}/{name}.mp4")
     if spec.captions is not None:
         have: set[str] = set()
         for folder, (src, names) in listing.captions.items():
-            have |= names
-            for name in sorted(names - clips):
+            stems = {companion_stem(clip, src.ext, spec.names) for clip in clips}
+            have |= {clip for clip in clips if companion_stem(clip, src.ext, spec.names) in names}
+            for name in sorted(names - stems):
                 tally.add("orphan-file", f"{folder}/{name}{src.ext}")
-        wanted = " or ".join(f"{s.folder}/<name>{s.ext}" for s in spec.captions.sources)
         for clip in sorted(clips - have):
+            wanted = " or ".join(
+                f"{s.folder}/{companion_stem(clip, s.ext, spec.names)}{s.ext}" for s in spec.captions.sources
+            )
             tally.add(
                 "missing-caption",
                 f"{clip}: no {wanted} ({spec.captions.missing_note})",
                 spec.captions.missing_severity,
+                subject=clip,
             )
     emb = spec.embeddings
     if emb is not None and listing.t5:
+        stems = {clip: companion_stem(clip, emb.ext, spec.names) for clip in clips}
         for view, (pkl, pickle_) in listing.t5.items():
-            for name in sorted((pkl | pickle_) - clips):
+            for name in sorted((pkl | pickle_) - set(stems.values())):
                 tally.add(
                     "orphan-file",
                     f"{emb.clip_folder}/{view}/{name}{emb.ext if name in pkl else emb.wrong_ext}",
                 )
             if view not in emb.clip_views_read:
                 continue
-            for clip in sorted(clips - pkl):
-                if clip in pickle_:
-                    tally.add("wrong-pickle-ext", f"{emb.clip_folder}/{view}/{clip}{emb.wrong_ext}")
+            for clip in sorted(clips):
+                stem = stems[clip]
+                if stem in pkl:
+                    continue
+                if stem in pickle_:
+                    tally.add(
+                        "wrong-pickle-ext", f"{emb.clip_folder}/{view}/{stem}{emb.wrong_ext}", subject=clip
+                    )
                 else:
-                    tally.add("missing-embedding", f"{clip}: no {emb.clip_folder}/{view}/{clip}{emb.ext}")
+                    where = f"{emb.clip_folder}/{view}/{stem}{emb.ext}"
+                    tally.add("missing-embedding", f"{clip}: no {where}", subject=clip)
     if emb is not None:
         _check_prefixes(root, spec, tally)
     return sorted(clips)
+
+
+def _companions(spec: Layout, clip: str, controls: set[str]) -> list[tuple[str, str]]:
+    """``(path, stem)`` of the files the loader opens beside video ``clip`` (captions, ``controls``, T5)."""
+    out = []
+    if spec.captions is not None:
+        for s in spec.captions.sources:
+            stem = companion_stem(clip, s.ext, spec.names)
+            out.append((f"{s.folder}/{stem}{s.ext}", stem))
+    for vs in spec.videos[1:]:
+        if vs.folder not in controls:
+            continue
+        stem = companion_stem(clip, ".mp4", spec.names)
+        view = f"{spec.view_dirs()[0]}/" if vs.per_view else ""
+        out.append((f"{vs.folder}/{view}{stem}.mp4", stem))
+    if spec.embeddings is not None:
+        e = spec.embeddings
+        stem = companion_stem(clip, e.ext, spec.names)
+        out.append((f"{e.clip_folder}/{e.clip_views_read[0]}/{stem}{e.ext}", stem))
+    return out
+
+
+def _check_names(spec: Layout, listing: _Listing, clips: list[str], tally: Tally) -> None:
+    """Video names the loader turns into other companion names than ``<clip>.<ext>``."""
+    view = f"{spec.view_dirs()[0]}/" if spec.video.per_view else ""
+    controls = {folder for folder, _ in listing.videos}  # the control sets this experiment opens
+    for clip in clips:
+        odd = [path for path, stem in _companions(spec, clip, controls) if stem != clip]
+        if odd:
+            tally.add(
+                "mangled-name",
+                f"{spec.video.folder}/{view}{clip}.mp4: the loader {RULE_TEXT[spec.names]}, "
+                f"so it opens {', '.join(odd)}",
+                subject=clip,
+            )
 
 
 def _check_prefixes(root: Path, spec: Layout, tally: Tally) -> None:
@@ -223,7 +295,7 @@ class _Job:
 
 
 def _check_file(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
-    """Stat checks before opening: broken symlink, empty file. True if the file can be opened."""
+    """Stat checks before opening: broken symlink, unreadable, empty. True if the file can be opened."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -235,7 +307,56 @@ def _check_file(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
     if st.st_size == 0:
         out.append(("empty-file", rel))
         return False
+    return _readable(path, rel, out)
+
+
+def _readable(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
+    """Can this user open the file for reading? (A refusal is not a damaged file: other advice.)"""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO does not hang the open
+    except OSError as e:
+        out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
+        return False
+    os.close(fd)
     return True
+
+
+def _fps(info: VideoInfo) -> str:
+    return f"{info.fps:g} fps" if info.fps else "unknown fps"
+
+
+def _size(info: VideoInfo) -> str:
+    return f"{info.height}x{info.width}"
+
+
+def _check_streams(
+    spec: Layout, clip: str, infos: dict[tuple[str, str | None], VideoInfo]
+) -> list[tuple[str, str]]:
+    """What the loader needs to agree between the views of a clip and between a control and its clip."""
+    out: list[tuple[str, str]] = []
+    views = {vd: info for (folder, vd), info in infos.items() if folder == spec.video.folder}
+    if len({info.fps for info in views.values() if info.fps}) > 1:
+        out.append(
+            ("view-fps-mismatch", f"{clip}: " + ", ".join(f"{vd}={_fps(i)}" for vd, i in views.items()))
+        )
+    if len({_size(info) for info in views.values()}) > 1:
+        detail = ", ".join(f"{vd}={_size(i)}" for vd, i in views.items())
+        out.append(("view-resolution-mismatch", f"{clip}: {detail}"))
+    for (folder, vd), info in infos.items():
+        rgb = views.get(vd)
+        if folder == spec.video.folder or rgb is None:
+            continue
+        name = companion_stem(clip, ".mp4", spec.names)
+        rel = f"{folder}/{vd}/{name}.mp4" if vd else f"{folder}/{name}.mp4"
+        if _size(info) != _size(rgb):
+            same = info.width * rgb.height == rgb.width * info.height
+            how = "scaled to the clip's size" if same else "another aspect ratio, stretched onto the clip"
+            out.append(
+                ("control-resolution-mismatch", f"{rel}: {_size(info)}, clip has {_size(rgb)} ({how})")
+            )
+        if info.fps and rgb.fps and info.fps != rgb.fps:
+            out.append(("control-fps-mismatch", f"{rel}: {_fps(info)}, clip has {_fps(rgb)}"))
+    return out
 
 
 def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
@@ -243,10 +364,12 @@ def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
     spec, out = job.spec, []
     videos = embeddings = 0
     lengths: dict[str | None, int] = {}  # view dir -> frames of the clip's video
+    infos: dict[tuple[str, str | None], VideoInfo] = {}
     for (folder, vd), names in job.listing.videos.items():
-        if clip not in names:
+        name = clip if folder == spec.video.folder else companion_stem(clip, ".mp4", spec.names)
+        if name not in names:
             continue
-        rel = f"{folder}/{vd}/{clip}.mp4" if vd else f"{folder}/{clip}.mp4"
+        rel = f"{folder}/{vd}/{name}.mp4" if vd else f"{folder}/{name}.mp4"
         path = f"{job.root_s}/{rel}"
         if not _check_file(path, rel, out):
             continue
@@ -254,8 +377,9 @@ def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
         try:
             info = probe_video(path, deep=job.deep)
         except ProbeError as e:
-            out.append(("unreadable-file", f"{rel}: {e}"))
+            out.append(("broken-video", f"{rel}: {e}"))
             continue
+        infos[(folder, vd)] = info
         frames = info.best_frames
         if info.decoded_frames is not None and info.frames and info.decoded_frames != info.frames:
             out.append(
@@ -289,19 +413,22 @@ def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
     if len(known) > 1:
         detail = ", ".join(f"{vd}={n}" for vd, n in lengths.items())
         out.append(("view-length-mismatch", f"{clip}: {detail}"))
+    out.extend(_check_streams(spec, clip, infos))
     for _folder, (src, names) in job.listing.captions.items():
-        if clip in names:
+        name = companion_stem(clip, src.ext, spec.names)
+        if name in names:
             _check_caption(
-                job.root / src.folder / f"{clip}{src.ext}", f"{src.folder}/{clip}{src.ext}", src, out
+                job.root / src.folder / f"{name}{src.ext}", f"{src.folder}/{name}{src.ext}", src, out
             )
             break
     emb = spec.embeddings
     if emb is not None:
+        name = companion_stem(clip, emb.ext, spec.names)
         for view, (pkl, pickle_) in job.listing.t5.items():
-            ext = emb.ext if clip in pkl else emb.wrong_ext if clip in pickle_ else None
+            ext = emb.ext if name in pkl else emb.wrong_ext if name in pickle_ else None
             if ext is None:
                 continue
-            rel = f"{emb.clip_folder}/{view}/{clip}{ext}"
+            rel = f"{emb.clip_folder}/{view}/{name}{ext}"
             embeddings += 1
             out.extend(check_embedding(f"{job.root_s}/{rel}", rel, "clip", emb).findings)
     return out, videos, embeddings
@@ -312,13 +439,17 @@ def _check_caption(path: Path, rel: str, src: CaptionSource, out: list[tuple[str
         return
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        out.append(("unreadable-file", f"{rel}: {e}"))
+    except UnicodeDecodeError as e:
+        out.append(("caption-not-utf8", f"{rel}: {decode_problem(e)}"))
+        return
+    except OSError as e:
+        out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
         return
     if not text.strip():
         out.append(("bad-caption", f"{rel}: only whitespace"))
         return
     if src.ext != ".json":
+        _check_caption_text(text, rel, out)
         return
     try:
         obj = json.loads(text)
@@ -329,6 +460,32 @@ def _check_caption(path: Path, rel: str, src: CaptionSource, out: list[tuple[str
         out.append(("bad-caption", f"{rel}: expected a JSON object"))
     elif src.json_keys and not any(isinstance(obj.get(k), str) and obj[k].strip() for k in src.json_keys):
         out.append(("bad-caption", f"{rel}: no non-empty {' / '.join(src.json_keys)} key"))
+    else:
+        _check_caption_text(_caption_string(obj, src.json_keys), rel, out)
+
+
+def _caption_string(obj: dict, keys: tuple[str, ...]) -> str:
+    """The text the loader takes from a JSON caption: the first of ``keys`` present (all strings if none)."""
+    for k in keys:
+        if k in obj:
+            return obj[k] if isinstance(obj[k], str) else ""
+    strings: list[str] = []
+    stack: list[object] = [obj]
+    while stack:  # nested schemas ({model: {long, short, ...}}): every string in it
+        item = stack.pop()
+        if isinstance(item, str):
+            strings.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return "\n".join(strings)
+
+
+def _check_caption_text(text: str, rel: str, out: list[tuple[str, str]]) -> None:
+    problem = text_problem(text)
+    if problem:
+        out.append(("caption-control-chars", f"{rel}: {problem}"))
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -361,6 +518,8 @@ def validate(
     if not root.is_dir():
         raise UserError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
     tally = Tally()
+    if spec.fps_must_match:  # the loader raises on these instead of training on them
+        tally.severity["view-fps-mismatch"] = tally.severity["control-fps-mismatch"] = "error"
     listing = _list(root, spec, experiment, tally)
     clips = _cross_checks(root, spec, experiment, listing, tally)
     resolution = None if is_builtin_experiment(experiment) else spec.resolution
@@ -372,12 +531,13 @@ def validate(
     if progress:
         progress(0, total)
 
-    def run_chunk(chunk: list[str]) -> tuple[list[tuple[str, str]], int, int, int]:
-        items: list[tuple[str, str]] = []
+    def run_chunk(chunk: list[str]) -> tuple[list[tuple[str, list[tuple[str, str]]]], int, int, int]:
+        items: list[tuple[str, list[tuple[str, str]]]] = []
         v = e = 0
         for clip in chunk:
             found, dv, de = _check_clip(job, clip)
-            items.extend(found)
+            if found:
+                items.append((clip, found))
             v += dv
             e += de
         return items, v, e, len(chunk)
@@ -393,7 +553,8 @@ def validate(
             if not pending:
                 break
             items, v, e, k = pending.popleft().result()
-            tally.merge(items)
+            for clip, found in items:
+                tally.merge(found, subject=clip)
             n_videos += v
             n_emb += e
             done += k
