@@ -96,7 +96,9 @@ def test_runs_of_one_job_choose_own_their_slices_and_rm_keeps_what_others_need(w
     dry = invoke("run", "builtin-demo", *(x for s in sets for x in ("--set", s)), "--resume", "--dry-run")
     assert dry.exit_code in (0, 1), dry.output
     assert (config.read_bytes(), config.stat().st_mtime_ns) == before
-    new = invoke("run", "builtin-demo", *(x for s in _sets(waymo, "never") for x in ("--set", s)), "--dry-run")
+    new = invoke(
+        "run", "builtin-demo", *(x for s in _sets(waymo, "never") for x in ("--set", s)), "--dry-run"
+    )
     assert new.exit_code == 0, new.output
     assert not job.with_name("never").exists()
 

@@ -87,7 +87,11 @@ def test_stop_saves_a_checkpoint_and_resume_continues_from_it(waymo: Path) -> No
     assert resumed.origin == "resume" and resumed.parent == rec.id
     assert resumed.job_dir == stopped.job_dir
     assert any(f"from iteration {point.iteration}" in n and rec.id in n for n in resumed.notes)
-    assert resumed.resumed_from == {"run": rec.id, "iteration": point.iteration, "checkpoint": point.path.name}
+    assert resumed.resumed_from == {
+        "run": rec.id,
+        "iteration": point.iteration,
+        "checkpoint": point.path.name,
+    }
     assert resumed.start_iteration == point.iteration
     assert any("optimizer" in n and "scheduler" in n for n in resumed.notes)
     text = "\n".join(follow(resumed))

@@ -138,9 +138,11 @@ def test_job_of_three_runs(snap_compare, make_app, size) -> None:
         await pilot.press("j")
         await wait_for(
             pilot,
-            lambda: isinstance(pilot.app.screen, JobScreen)
-            and pilot.app.screen.view is not None
-            and len(pilot.app.screen.view.series) == 3,
+            lambda: (
+                isinstance(pilot.app.screen, JobScreen)
+                and pilot.app.screen.view is not None
+                and len(pilot.app.screen.view.series) == 3
+            ),
         )
         assert [r.id for r in pilot.app.screen.view.runs] == list(JOB_RUNS)
 

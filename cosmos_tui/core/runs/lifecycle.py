@@ -61,6 +61,18 @@ class Prepared:
     """The run that wrote :attr:`resume_point`, when one of ours did."""
     fresh_from: Path | None = None
     """With ``existing="fresh"`` on a job that held checkpoints: that job (this one is new)."""
+    extra_sets: tuple[str, ...] = ()
+    """``--set`` items the preparation added (the fresh job's ``job.name=``): the record's preset
+    snapshot and sets carry them, so a resume or rerun finds the same job."""
+    existing: Existing = "ask"
+    """What was asked for a job folder holding checkpoints."""
+    fresh_name: str | None = None
+    """The job name ``existing="fresh"`` would use, when the job holds checkpoints."""
+
+    @property
+    def needs_choice(self) -> bool:
+        """The job holds checkpoints and nobody said whether to resume or start fresh."""
+        return self.existing == "ask" and self.resume_point is not None
 
 
 def next_job_name(job_dir: Path) -> str:
@@ -174,8 +186,10 @@ def prepare(
     writer = _writer(job_path, point) if point is not None else None
     job_checks = _job_checks(job_path, point, writer, existing, _max_iter(prepared.preset, config, job_path))
     notes = prepared.notes
-    if fresh_from is not None:
+    extra: tuple[str, ...] = ()
+    if fresh_from is not None and job_path is not None:
         notes = (*notes, f"{fresh_from} holds checkpoints, so this run starts fresh as job {job_path}")
+        extra = (f"job.name={job_path.name}",)
     return replace(
         prepared,
         checks=(*job_checks, *prepared.checks),
@@ -183,6 +197,9 @@ def prepare(
         resume_point=point,
         resume_writer=writer,
         fresh_from=fresh_from,
+        extra_sets=extra,
+        existing=existing,
+        fresh_name=next_job_name(job_path) if point is not None and job_path is not None else None,
     )
 
 
@@ -238,6 +255,8 @@ def launch_prepared(
             "preflight failed: " + "; ".join(c.message for c in bad) + " (pass --force to launch anyway)"
         )
     preset, spec = prepared.preset, prepared.spec
+    base = apply_sets(base or preset, prepared.extra_sets) if prepared.extra_sets else base
+    sets = (*sets, *prepared.extra_sets)
     warnings = [f"{c.name}: {c.message}" for c in prepared.checks if c.level != "ok"]
     resumes = [c.message for c in prepared.checks if c.name == "job" and c.level == "ok"]
     multinode = preset.launch.nnodes > 1 and preset.launch.target == "local"

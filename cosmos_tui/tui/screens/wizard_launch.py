@@ -17,11 +17,14 @@ LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 class PreflightDone(Message):
     """Preflight verdicts for the preset (or why they could not be worked out)."""
 
-    def __init__(self, checks: tuple = (), command: str = "", error: str = "") -> None:
+    def __init__(self, checks: tuple = (), command: str = "", error: str = "", prepared=None) -> None:
         super().__init__()
         self.checks = checks
         self.command = command
         self.error = error
+        self.prepared = prepared
+        """The prepared launch (:class:`~cosmos_tui.core.runs.lifecycle.Prepared`): Launch starts
+        exactly this, so what the step previews is what runs."""
 
 
 class RunStarted(Message):
@@ -40,32 +43,42 @@ class LaunchStep(Vertical):
         super().__init__(classes="step", **kwargs)
         self.preset = None
         self.checks: tuple = ()
+        self.prepared = None
+        self.existing = "ask"
+        """The person's answer for a job folder that already holds checkpoints."""
 
     def compose(self) -> ComposeResult:
         yield Label("5 · Launch", classes="step-title")
         yield DataTable(id="preflight-table", cursor_type="row")
         yield Static("Running preflight checks…", id="launch-summary")
+        with Horizontal(classes="row", id="launch-choice"):
+            yield Button("Resume the job", id="launch-resume", variant="primary")
+            yield Button("Start fresh", id="launch-fresh")
         with Horizontal(classes="row"):
             yield Button("Launch", id="launch-go", variant="success", disabled=True)
 
     def on_mount(self) -> None:
         self.query_one("#preflight-table", DataTable).add_columns("check", "", "finding")
+        self.query_one("#launch-choice").display = False
 
     def enter(self, preset) -> None:
-        """Run preflight for ``preset``."""
+        """Run preflight for ``preset`` (a new preset asks again about an existing job)."""
+        if preset != self.preset:
+            self.existing = "ask"
         self.preset = preset
+        self.prepared = None
         self.query_one("#launch-go", Button).disabled = True
         self.query_one("#launch-summary", Static).update("Running preflight checks…")
         self.preflight(preset)
 
     @work(thread=True, exclusive=True, group="preflight", name="preflight")
     def preflight(self, preset) -> None:
-        """The same checks ``cosmos-tui run`` makes before starting."""
+        """The same preparation and checks ``cosmos-tui run`` makes before starting."""
         from cosmos_tui.core.runs.lifecycle import prepare
 
         try:
-            prepared = prepare(preset, dryrun=False)
-            self.post_message(PreflightDone(tuple(prepared.checks), prepared.spec.shell()))
+            prepared = prepare(preset, existing=self.existing)
+            self.post_message(PreflightDone(tuple(prepared.checks), prepared.spec.shell(), prepared=prepared))
         except UserError as e:
             self.post_message(PreflightDone(error=str(e)))
 
@@ -73,31 +86,60 @@ class LaunchStep(Vertical):
         table = self.query_one("#preflight-table", DataTable)
         table.clear()
         self.checks = message.checks
+        self.prepared = message.prepared
+        choose = message.prepared is not None and message.prepared.needs_choice
+        self.query_one("#launch-choice").display = choose
+        if choose:
+            point = message.prepared.resume_point
+            self.query_one("#launch-resume", Button).label = f"Resume from iteration {point.iteration}"
+            self.query_one("#launch-fresh", Button).label = f"Start fresh as {message.prepared.fresh_name}"
         for c in message.checks:
             table.add_row(c.name, Text(c.level, style=LEVEL_STYLE.get(c.level, "")), c.message)
         fails = [c for c in message.checks if c.level == "fail"]
         summary = self.query_one("#launch-summary", Static)
         if message.error:
             summary.update(f"[red]{message.error}[/red]")
+        elif choose:
+            summary.update(
+                "[yellow]This job folder already holds checkpoints: resume it, or start a new job.[/yellow]"
+            )
         elif fails:
             summary.update(f"[red]{len(fails)} check(s) fail; fix them and come back.[/red]")
         else:
             summary.update("[green]Ready.[/green] [dim]$ cosmos-tui run PRESET (save it in step 4)[/dim]")
         self.query_one("#launch-go", Button).disabled = bool(fails or message.error)
 
+    @on(Button.Pressed, "#launch-resume")
+    def _resume(self) -> None:
+        self._choose("resume")
+
+    @on(Button.Pressed, "#launch-fresh")
+    def _fresh(self) -> None:
+        self._choose("fresh")
+
+    def _choose(self, existing: str) -> None:
+        self.existing = existing
+        self.prepared = None
+        self.query_one("#launch-choice").display = False
+        self.query_one("#launch-go", Button).disabled = True
+        self.query_one("#launch-summary", Static).update("Running preflight checks…")
+        self.preflight(self.preset)
+
     @on(Button.Pressed, "#launch-go")
     def _go(self) -> None:
+        if self.prepared is None:
+            return
         self.query_one("#launch-go", Button).disabled = True
         self.query_one("#launch-summary", Static).update("Launching…")
-        self.launch(self.preset)
+        self.launch(self.prepared, self.preset)
 
     @work(thread=True, exclusive=True, group="launch", name="launcher")
-    def launch(self, preset) -> None:
-        """Create the run record and start its supervisor (returns at once)."""
-        from cosmos_tui.core.runs.lifecycle import start_run
+    def launch(self, prepared, preset) -> None:
+        """Create the run record and start its supervisor for the prepared launch (returns at once)."""
+        from cosmos_tui.core.runs.lifecycle import launch_prepared
 
         try:
-            record = start_run(preset)
+            record = launch_prepared(prepared, base=preset)
             self.post_message(RunStarted(record.id))
         except UserError as e:
             self.post_message(RunStarted(error=str(e)))

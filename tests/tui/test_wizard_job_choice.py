@@ -1,0 +1,64 @@
+"""The wizard's Launch step never resumes a job silently: when the job folder holds checkpoints
+it offers "Resume from iteration K" and "Start fresh as NAME-2", and Launch starts exactly the
+prepared launch it previewed (Pilot, the real preparation and the builtin engine's dry run)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers import wait_for
+from textual.app import App, ComposeResult
+
+from cosmos_tui.core.datasets.synth import synthesize
+from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
+from cosmos_tui.tui.screens.wizard_launch import LaunchStep
+
+
+class _LaunchOnly(App):
+    def compose(self) -> ComposeResult:
+        yield LaunchStep(id="launch")
+
+
+def _job_with_checkpoint(iteration: int) -> Path:
+    job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "cosmos_engine" / "s2mv_text2world" / "mine"
+    step = job / "checkpoints" / f"iter_{iteration:09d}"
+    for part in ("model", "optim", "scheduler", "trainer"):
+        (step / part).mkdir(parents=True)
+        (step / part / ".metadata").write_bytes(b"")
+    return job
+
+
+@pytest.mark.timeout(120)
+async def test_an_existing_job_is_a_choice_and_launch_uses_what_was_prepared(tmp_path: Path) -> None:
+    waymo = synthesize(tmp_path / "waymo", "predict1-waymo", clips=2, frames=16)
+    job = _job_with_checkpoint(5)
+    preset = apply_sets(
+        load_preset(resolve_preset("builtin-demo")),
+        [f"data.root={waymo}", "job.name=mine", "wandb.mode=disabled"],
+    )
+    app = _LaunchOnly()
+    async with app.run_test(size=(120, 40)) as pilot:
+        step = app.query_one(LaunchStep)
+        step.enter(preset)
+        await wait_for(pilot, lambda: step.prepared is not None, timeout=60)
+        go, choice = app.query_one("#launch-go"), app.query_one("#launch-choice")
+        assert go.disabled and choice.display, "a job with checkpoints must not be launchable as is"
+        assert "iteration 5" in str(app.query_one("#launch-resume").label)
+        assert "mine-2" in str(app.query_one("#launch-fresh").label)
+
+        app.query_one("#launch-fresh").press()
+        await wait_for(pilot, lambda: step.prepared is not None and step.existing == "fresh", timeout=60)
+        await wait_for(pilot, lambda: not go.disabled, timeout=10)
+        assert step.prepared.job_dir == job.with_name("mine-2") and step.prepared.resume_point is None
+        assert not choice.display
+
+        step.existing = "ask"
+        step.enter(apply_sets(preset, ["trainer.max_iter=8"]))
+        await wait_for(pilot, lambda: step.prepared is not None, timeout=60)
+        app.query_one("#launch-resume").press()
+        await wait_for(pilot, lambda: step.prepared is not None and step.existing == "resume", timeout=60)
+        await wait_for(pilot, lambda: not go.disabled, timeout=10)
+        assert step.prepared.job_dir == job and step.prepared.resume_point.iteration == 5
+    assert not job.with_name("mine-2").exists(), "preparing writes nothing"
