@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
 from cosmos_tui.cli.preset import SetOption
+from cosmos_tui.core.display import printable
 
 if TYPE_CHECKING:
     from cosmos_tui.core.runs import RunRecord
@@ -68,10 +69,28 @@ def status_text(record: RunRecord) -> str:
     return text
 
 
+def _shell_lines(text: str) -> list[str]:
+    """A recorded shell command in the lines bash reads it as: a newline inside quotes (an old or
+    edited record) stays in its line, where :func:`printable` shows it as ``\\n``."""
+    import shlex
+
+    lines: list[str] = []
+    pending = ""
+    for part in text.split("\n"):
+        pending = f"{pending}\n{part}" if pending else part
+        try:
+            shlex.split(pending)
+        except ValueError:  # an open quote: the newline is part of a value
+            continue
+        lines.append(pending)
+        pending = ""
+    return [*lines, pending] if pending else lines
+
+
 def print_notes(record: RunRecord) -> None:
     """The launch notes (preflight warnings, resume details) on stderr."""
     for note in record.notes:
-        info(f"  {note}")
+        info(f"  {shown(note)}")
 
 
 def follow_run(record: RunRecord, *, to_stderr: bool = False, from_offset: int = 0) -> RunRecord:
@@ -124,13 +143,13 @@ def register(app: typer.Typer) -> None:
         for r in records:
             note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
             table.add_row(
-                r.id,
-                status_text(r),
-                r.experiment,
-                where_text(r),
+                shown(r.id),
+                shown(status_text(r)),
+                shown(r.experiment),
+                shown(where_text(r)),
                 _when(r.started_at),
                 _duration(r.duration),
-                note,
+                shown(note),
             )
         out.print(table)
 
@@ -165,11 +184,12 @@ def register(app: typer.Typer) -> None:
             ("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items() if v) or "-"),
         ]
         for key, value in rows:
-            out.print(f"[bold]{key:>11}[/bold]  {value}")
+            out.print(f"[bold]{key:>11}[/bold]  {shown(value)}")
         out.print(f"[bold]{'command':>11}[/bold]")
-        out.print(r.shell, markup=False)
+        for line in _shell_lines(r.shell):
+            out.print(printable(line), markup=False)
         for note in r.notes:
-            out.print(f"[bold]{'note':>11}[/bold]  {note}", markup=True)
+            out.print(f"[bold]{'note':>11}[/bold]  {shown(note)}", markup=True)
 
     @sub.command("logs")
     def logs(
@@ -188,7 +208,7 @@ def register(app: typer.Typer) -> None:
             emit_json({"id": r.id, "status": r.status, "path": str(r.console_log), "lines": tail})
             return
         if not r.console_log.exists():
-            info(f"no output yet ({r.console_log})")
+            info(f"no output yet ({shown(r.console_log)})")
         if not follow_:
             for line in tail:
                 out.print(line, markup=False, highlight=False)
@@ -201,7 +221,10 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             info("stopped following; the run goes on")
             return
-        info(f"run {final.id}: {status_text(final)}" + (f" — {final.reason}" if final.reason else ""))
+        info(
+            f"run {shown(final.id)}: {status_text(final)}"
+            + (f" — {shown(final.reason)}" if final.reason else "")
+        )
 
     @sub.command("stop")
     def stop(
@@ -217,7 +240,10 @@ def register(app: typer.Typer) -> None:
         r = get_run(run)
         if r.active and not json:
             whom = f"Slurm job {r.slurm_job_id or '?'}" if r.target == "slurm" else "torchrun"
-            info(f"stopping {r.id}: SIGTERM to {whom}, waiting up to {timeout:.0f} s for a save...")
+            info(
+                f"stopping {shown(r.id)}: SIGTERM to {shown(whom)}, "
+                f"waiting up to {timeout:.0f} s for a save..."
+            )
         report = stop_run(r.id, timeout=timeout)
         if json:
             emit_json(
@@ -236,14 +262,14 @@ def register(app: typer.Typer) -> None:
                 info(action)
         else:
             names = ", ".join(f"{p.role} {p.pid}" for p in report.signalled) or "nothing (already gone)"
-            info(f"sent SIGTERM to {names}")
+            info(f"sent SIGTERM to {shown(names)}")
         if report.killed:
             warn(
                 f"{len(report.killed)} process(es) ignored SIGTERM and were killed: "
                 + ", ".join(f"{p.role} {p.pid}" for p in report.killed)
             )
-        info(report.gpu_note)
-        info(f"run {report.record.id}: {status_text(report.record)} — {report.record.reason}")
+        info(shown(report.gpu_note))
+        info(f"run {report.record.id}: {status_text(report.record)} — {shown(report.record.reason)}")
 
     @sub.command("resume")
     def resume(
@@ -264,9 +290,9 @@ def register(app: typer.Typer) -> None:
             if json:
                 emit_json({"run": plan.record.id, "notes": plan.notes, "job_dir": plan.record.job_dir})
             else:
-                info(f"would resume {plan.record.id} in {plan.record.job_dir}")
+                info(f"would resume {plan.record.id} in {shown(plan.record.job_dir)}")
                 for note in plan.notes:
-                    info(f"  {note}")
+                    info(f"  {shown(note)}")
             return
         new = resume_run(run, sets=sets, force=force)
         _started(new, json=json, follow=follow_)
@@ -305,9 +331,9 @@ def register(app: typer.Typer) -> None:
                 emit_json({"run": plan.run_id, "would_delete": plan.paths, "kept": plan.kept})
             else:
                 for path in plan.paths:
-                    info(f"would delete {path}")
+                    info(f"would delete {shown(path)}")
                 for path in plan.kept:
-                    info(f"would keep {path} (pass --outputs to delete it too)")
+                    info(f"would keep {shown(path)} (pass --outputs to delete it too)")
             if dry_run:
                 return
             raise UserError(f"nothing deleted; pass --yes to remove run {plan.run_id}")
@@ -316,21 +342,21 @@ def register(app: typer.Typer) -> None:
             emit_json({"run": done.run_id, "deleted": done.paths, "kept": done.kept})
             return
         for path in done.paths:
-            info(f"deleted {path}")
+            info(f"deleted {shown(path)}")
         for path in done.kept:
-            info(f"kept {path} (checkpoints; `--outputs --yes` deletes it)")
+            info(f"kept {shown(path)} (checkpoints; `--outputs --yes` deletes it)")
 
     def _started(new: RunRecord, *, json: bool, follow: bool) -> None:
         if json and not follow:
             emit_json(new.to_dict())
             return
-        err.print(f"started run [bold]{new.id}[/bold] ({new.origin} of {new.parent})")
+        err.print(f"started run [bold]{shown(new.id)}[/bold] ({new.origin} of {shown(new.parent)})")
         print_notes(new)
         if follow:
             final = follow_run(new, to_stderr=json)
             if json:
                 emit_json(final.to_dict())
             raise typer.Exit(exit_code_for(final))
-        info(f"follow it with `cosmos-tui runs logs -f {new.id}`")
+        info(f"follow it with `cosmos-tui runs logs -f {shown(new.id)}`")
 
     app.add_typer(sub, name="runs")

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, DataTable, Label, Static
 
+from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
@@ -74,11 +75,12 @@ class LaunchStep(Vertical):
         table.clear()
         self.checks = message.checks
         for c in message.checks:
-            table.add_row(c.name, Text(c.level, style=LEVEL_STYLE.get(c.level, "")), c.message)
+            level = Text(c.level, style=LEVEL_STYLE.get(c.level, ""))
+            table.add_row(c.name, level, Text(printable(c.message)))
         fails = [c for c in message.checks if c.level == "fail"]
         summary = self.query_one("#launch-summary", Static)
         if message.error:
-            summary.update(f"[red]{message.error}[/red]")
+            summary.update(f"[red]{markup_safe(message.error)}[/red]")
         elif fails:
             summary.update(f"[red]{len(fails)} check(s) fail; fix them and come back.[/red]")
         else:
