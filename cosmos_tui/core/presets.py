@@ -66,6 +66,30 @@ MANAGED_SBATCH_OPTIONS: dict[str, str] = {
 }
 """``#SBATCH`` options ``launch.slurm.extra`` may not name, and why."""
 
+RESERVED_ENV: dict[str, str] = {
+    **dict.fromkeys(("IMAGINAIRE_OUTPUT_ROOT", "OUTPUT_ROOT"), "set it with env.output_root"),
+    "HF_HOME": "set it with env.HF_HOME",
+    "COSMOS_VERBOSE": "set it with env.cosmos_verbose",
+    **dict.fromkeys(
+        (
+            "PATH",
+            "LD_PRELOAD",
+            "LD_AUDIT",
+            "BASH_ENV",
+            "ENV",
+            "SHELLOPTS",
+            "BASHOPTS",
+            "PS4",
+            "PROMPT_COMMAND",
+            "IFS",
+        ),
+        "it changes which programs the shell and the loader run, so a preset may not set it",
+    ),
+    "PYTHONUNBUFFERED": "the launch sets it itself",
+}
+"""``env.extra`` names a preset may not set, and why (secrets are refused by :data:`SECRET_NAME`,
+Slurm's own ``SLURM_*`` variables by their prefix)."""
+
 _JOB_OVERRIDE = re.compile(r"^\+{0,2}job\.(project|group|name)=(.*)$", re.S)
 _EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 _SLURM_VALUE = re.compile(r"[A-Za-z0-9_.,:+@%=/\-\[\]]+")
@@ -249,6 +273,11 @@ class EnvSection(_Section):
             problem = shell.problem_in_env_name(name)
             if problem:
                 raise ValueError(problem)
+            reserved = RESERVED_ENV.get(name) or (
+                "Slurm sets it for each job" if name.startswith("SLURM_") else None
+            )
+            if reserved:
+                raise ValueError(f"{name} cannot go in env.extra: {reserved}")
             if SECRET_NAME.search(name):
                 raise ValueError(
                     f"{name} looks like a secret; secrets never live in presets, set it in your "

@@ -147,3 +147,22 @@ def test_cli_says_one_sentence_for_each(tmp_path: Path) -> None:
         assert "Traceback" not in result.output and "RecursionError" not in result.output
     result = CliRunner().invoke(app, ["preset", "render", "builtin-demo", "--set", "job.name=../../x"])
     assert result.exit_code == 1 and "one folder under the output root" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("IMAGINAIRE_OUTPUT_ROOT", "env.output_root"),
+        ("HF_HOME", "env.HF_HOME"),
+        ("LD_PRELOAD", "may not set it"),
+        ("BASH_ENV", "may not set it"),
+        ("PATH", "may not set it"),
+        ("SLURM_NNODES", "Slurm sets it"),
+        ("HF_TOKEN", "looks like a secret"),
+    ],
+)
+def test_env_extra_refuses_names_the_launch_owns(name: str, needle: str) -> None:
+    with pytest.raises(UserError) as refused:
+        _demo(f"env.extra.{name}=x")
+    message = refused.value.message
+    assert needle in message and name in message and "'x'" not in message
