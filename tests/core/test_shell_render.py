@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cosmos_tui.core import shell
-from cosmos_tui.core.engines.base import LaunchSpec
+from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.launch import render
 from cosmos_tui.core.launch_multinode import node_commands
@@ -83,7 +83,9 @@ text = st.one_of(
     st.sampled_from(NASTY),
     st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12),
 )
-safe = text.filter(lambda t: not CONTROL.search(t))
+safe = text.filter(
+    lambda t: not CONTROL.search(t) and (t in NASTY or not ("$" in t and "{" in t and ":" in t))
+)
 env_key = st.from_regex(r"CT_[A-Za-z0-9_]{0,6}", fullmatch=True)
 override = st.one_of(
     st.builds(lambda i, v: f"ct.k{i}={v}", st.integers(0, 9), safe),
@@ -109,6 +111,8 @@ class Case:
     slurm: dict[str, object]
     extras: list[tuple[str, str | None]] = field(default_factory=list)
     hostile: str | None = None
+    engine: str = "builtin"
+    data_root: str | None = None
 
 
 def _extra_line(option: str, val: str | None, style: str) -> str:
@@ -125,8 +129,12 @@ def _extra_line(option: str, val: str | None, style: str) -> str:
 def cases(draw: st.DrawFn) -> Case:
     """A preset of safe but awkward values; half of them with one hostile item added."""
     case = Case(draw(st.dictionaries(env_key, safe, max_size=3)), draw(st.lists(override, max_size=3)), {})
+    case.engine = draw(st.sampled_from(["builtin", "cosmos-predict2.5"]))
+    case.data_root = draw(st.none() | safe.filter(bool))
     if draw(st.booleans()):
         case.slurm["partition"] = draw(word)
+    if draw(st.booleans()):
+        case.slurm["time"] = draw(st.sampled_from(["04:00:00", "30", "1-00:00"]))
     lines = []
     for option, val, style in draw(st.lists(extra, max_size=2)):
         lines.append(_extra_line(option, val, style))
@@ -152,8 +160,14 @@ def cases(draw: st.DrawFn) -> Case:
     return case
 
 
-def _preset_data(case: Case) -> dict[str, object]:
-    base = load_preset(resolve_preset("builtin-demo")).to_dict()
+def _preset_data(case: Case, repo: Path) -> dict[str, object]:
+    if case.engine == "builtin":
+        base = load_preset(resolve_preset("builtin-demo")).to_dict()
+    else:  # an upstream checkout (an empty folder here) run by the `python` on PATH: the stub
+        base = load_preset(resolve_preset("predict25-video2world-nemo")).to_dict()
+        base["engine"].update(repo=str(repo), python="python")
+    if case.data_root is not None:
+        base.setdefault("data", {})["root"] = case.data_root
     base.setdefault("experiment", {})["overrides"] = ["trainer.max_iter=1", *case.overrides]
     base.setdefault("env", {})["extra"] = case.env
     base.setdefault("launch", {})["slurm"] = case.slurm
@@ -174,7 +188,7 @@ env -0 > "$REC/$n.env"
 @pytest.fixture(scope="module")
 def stubs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("stubs")
-    for name in ("torchrun", "srun", "scontrol"):
+    for name in ("torchrun", "srun", "scontrol", "python"):
         path = folder / name
         path.write_text(STUB + ("echo node7\n" if name == "scontrol" else ""))
         path.chmod(0o755)
@@ -204,6 +218,10 @@ def _run_script(script: str, stubs: Path, rec: Path, extra_env: dict[str, str] |
         env_items = path.with_suffix(".env").read_bytes().decode().split("\0")[:-1]
         calls.append(Call(argv, dict(item.split("=", 1) for item in env_items)))
     return calls
+
+
+def _contiguous(seq: list[str], sub: list[str]) -> bool:
+    return any(seq[i : i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
 
 
 def _assert_env(call: Call, expected: dict[str, str]) -> None:
@@ -253,7 +271,7 @@ def sbatch_arguments(line: str) -> list[str]:
 @given(case=cases())
 def test_random_presets_render_safely_for_every_target(case: Case, stubs: Path, tmp_path_factory) -> None:
     rec = tmp_path_factory.mktemp("rec")
-    data = _preset_data(case)
+    data = _preset_data(case, tmp_path_factory.mktemp("checkout"))
     event("refused" if case.hostile else "accepted")
     if case.hostile:
         with pytest.raises(UserError) as refused:
@@ -269,10 +287,7 @@ def test_random_presets_render_safely_for_every_target(case: Case, stubs: Path, 
     assert [c.argv[0] for c in calls] == ["torchrun"]
     assert calls[0].argv[1:] == list(spec.argv[1:])
     _assert_env(calls[0], {**case.env, **spec.env})
-    assert calls[0].argv[-len(case.overrides) - 2 :][: len(case.overrides) + 1] == [
-        "trainer.max_iter=1",
-        *case.overrides,
-    ]
+    assert _contiguous(calls[0].argv, ["trainer.max_iter=1", *case.overrides])
 
     # each node of a two-node job
     two = apply_sets(preset, ["launch.nnodes=2", "launch.rdzv_endpoint=node7:29400"])
@@ -289,12 +304,13 @@ def test_random_presets_render_safely_for_every_target(case: Case, stubs: Path, 
     calls = _run_script(script.text, stubs, rec, slurm_env)
     assert [c.argv[0] for c in calls] == ["scontrol", "srun"]
     assert calls[0].argv[1:] == ["show", "hostnames", "node[7-8]"]
-    adapter_args = list(spec.argv[spec.argv.index("-m") :])
+    adapter_args = get_adapter(preset.engine.kind).module_args(preset)
+    assert spec.python == (sys.executable if case.engine == "builtin" else "python")
     assert calls[1].argv[1:] == [
         "--nodes=2",
         "--ntasks-per-node=1",
         "--kill-on-bad-exit=1",
-        sys.executable,
+        spec.python,
         "-m",
         "torch.distributed.run",
         "--nnodes=2",
@@ -307,8 +323,9 @@ def test_random_presets_render_safely_for_every_target(case: Case, stubs: Path, 
     _assert_env(calls[1], {**case.env, "PYTHONUNBUFFERED": "1", "MASTER_ADDR": "node7"})
     options = [sbatch_arguments(ln) for ln in script.text.splitlines() if ln.startswith("#SBATCH")]
     assert all(len(args) in (1, 2) for args in options), options
-    if "partition" in case.slurm:
-        assert ["--partition=" + str(case.slurm["partition"])] in options
+    for key in ("partition", "time"):
+        if key in case.slurm:
+            assert [f"--{key}={case.slurm[key]}"] in options
     expected_extra = [[o] if v is None else [f"{o}={v}"] for o, v in case.extras]
     assert options[-len(expected_extra) :] == expected_extra if expected_extra else True
 
