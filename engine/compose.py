@@ -132,8 +132,15 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"{dotted}={obj!r} is not allowed; use one of {', '.join(map(repr, allowed))}.")
     for dotted in ("job.project", "job.group", "job.name"):
         value = getattr(cfg.job, dotted.split(".")[1])
-        if not value or "/" in value or value in (".", ".."):
-            raise ConfigError(f"{dotted} must be a non-empty name without '/'; got {value!r}.")
+        if (
+            not value
+            or value in (".", "..")
+            or any(c in value for c in "/\\")
+            or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value)
+        ):
+            raise ConfigError(
+                f"{dotted} must be a non-empty name without '/', '\\' or control characters; got {value!r}."
+            )
     positive = {
         "trainer.max_iter": cfg.trainer.max_iter,
         "trainer.logging_iter": cfg.trainer.logging_iter,
@@ -186,9 +193,62 @@ def n_views(cfg: Config) -> int:
     return len(ds.view_keys) if ds.sample_n_views < 0 else ds.sample_n_views
 
 
+def resolver_call(text: str) -> str | None:
+    """The first ``${...}`` in ``text`` that calls a resolver (``${name:...}``), else ``None``.
+
+    Node interpolations (``${a.b}``) call none. Backslashes are dropped first: Hydra unescapes
+    ``\\{``, ``\\}`` and ``\\:`` in override values before OmegaConf reads them."""
+    plain = text.replace("\\", "")
+    start = plain.find("${")
+    while start != -1:
+        depth, at = 1, start + 2
+        while at < len(plain) and depth:
+            if plain.startswith("${", at):
+                depth, at = depth + 1, at + 2
+                continue
+            if plain[at] == "}":
+                depth -= 1
+            elif plain[at] == ":" and depth == 1:
+                end = plain.find("}", at)
+                return plain[start : end + 1 if end != -1 else len(plain)]
+            at += 1
+        start = plain.find("${", start + 2)
+    return None
+
+
+def _strings(node: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(node, dict):
+        return [kv for k, v in node.items() for kv in _strings(v, f"{prefix}{k}.")]
+    if isinstance(node, list):
+        return [kv for i, v in enumerate(node) for kv in _strings(v, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), node)] if isinstance(node, str) else []
+
+
+def _refuse_resolvers(overrides: Sequence[str], composed: DictConfig) -> None:
+    """No resolver call (``${oc.env:HF_TOKEN}``, ``${oc.decode:...}``) may reach the config: the
+    composed config is written to config.yaml, the job folder's name and the logs, so a resolved
+    secret would land in all of them. Checked on the overrides as written and on every value of
+    the composed config before anything is resolved."""
+    for item in overrides:
+        call = resolver_call(item)
+        if call:
+            raise ConfigError(
+                f"override '{item}' calls the resolver {call}; resolvers (which read the environment) "
+                "are not allowed in overrides, write the value itself."
+            )
+    for key, value in _strings(OmegaConf.to_container(composed, resolve=False)):
+        call = resolver_call(value)
+        if call:
+            raise ConfigError(
+                f"'{key}' would resolve {call}; resolvers (which read the environment) are not "
+                "allowed in overrides, write the value itself."
+            )
+
+
 def compose_config(overrides: Sequence[str]) -> Config:
     """Compose and validate the job config from Hydra overrides (without the leading ``--``)."""
     composed = _hydra_compose(list(overrides))
+    _refuse_resolvers(overrides, composed)
     container = OmegaConf.to_container(composed, resolve=True)
     assert isinstance(container, dict)
     experiment = ""

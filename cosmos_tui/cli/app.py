@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from cosmos_tui import __version__
+from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
 
 
@@ -23,7 +24,7 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except UserError as e:
-            typer.echo(f"error: {e.message}", err=True)
+            typer.echo(f"error: {printable(e.message)}", err=True)
             raise typer.Exit(e.exit_code) from None
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, to_jsonable, warn
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, to_jsonable, warn
 from cosmos_tui.core.units import human_bytes
 
 ckpt_app = typer.Typer(
@@ -49,7 +49,7 @@ def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
         emit_json([{**to_jsonable(c), "state": _state(c)} for c in found])
         return
     if not found:
-        info(f"No checkpoints in {directory} yet.")
+        info(f"No checkpoints in {shown(directory)} yet.")
         return
     table = Table(box=None, pad_edge=False)
     for col in ("ITER", "SAVED", "SIZE", "STATE", "LATEST", "PINNED", "EMA", "LAYOUT"):
@@ -63,10 +63,10 @@ def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
             "*" if c.is_latest else "",
             "pin" if c.pinned else "",
             "yes" if c.has_ema else "no",
-            c.layout,
+            shown(c.layout),
         )
     out.print(table)
-    info(f"{len(found)} checkpoint(s) in {directory}, {human_bytes(sum(c.size_bytes for c in found))}")
+    info(f"{len(found)} checkpoint(s) in {shown(directory)}, {human_bytes(sum(c.size_bytes for c in found))}")
 
 
 @ckpt_app.command("verify")
@@ -87,11 +87,11 @@ def verify_cmd(
         emit_json([{**to_jsonable(v), "ok": v.ok} for v in verdicts])
     else:
         if not verdicts:
-            info(f"No checkpoints in {directory} yet.")
+            info(f"No checkpoints in {shown(directory)} yet.")
         for v in verdicts:
-            out.print(f"{'ok ' if v.ok else 'BAD'} {v.message}")
+            out.print(f"{'ok ' if v.ok else 'BAD'} {shown(v.message)}")
             for p in v.problems[1:]:
-                out.print(f"      {p}")
+                out.print(f"      {shown(p)}")
     if any(not v.ok for v in verdicts):
         raise typer.Exit(1)
 
@@ -125,7 +125,10 @@ def export_cmd(
     if not verdict.ok:
         raise UserError(f"Not exporting: {verdict.message}")
     if not json:
-        info(f"Exporting iteration {chosen.iteration} ({human_bytes(chosen.size_bytes)}) to {out_dir} ...")
+        info(
+            f"Exporting iteration {chosen.iteration} ({human_bytes(chosen.size_bytes)}) "
+            f"to {shown(out_dir)} ..."
+        )
     result = export_checkpoint(
         chosen,
         out_dir,
@@ -140,7 +143,7 @@ def export_cmd(
         emit_json(result)
         return
     for path in result.files:
-        out.print(str(path))
+        out.print(shown(path))
     if result.skipped:
         warn(f"left out non-tensor entries: {', '.join(result.skipped)}")
     info(
@@ -179,7 +182,8 @@ def prune_cmd(
     for d in plan.decisions:
         verb = "keep  " if d.keep else ("delete" if really else "would delete")
         out.print(
-            f"{verb} {d.checkpoint.iteration:>10}  {human_bytes(d.checkpoint.size_bytes):>9}  ({d.reason})"
+            f"{verb} {d.checkpoint.iteration:>10}  {human_bytes(d.checkpoint.size_bytes):>9}  "
+            f"({shown(d.reason)})"
         )
     if really:
         info(
@@ -198,7 +202,7 @@ def _pin(target: str, iteration: int, pinned: bool) -> None:
     directory, found = _scan(target)
     find_checkpoint(found, iteration)
     set_pinned(directory, iteration, pinned)
-    info(f"{'Pinned' if pinned else 'Unpinned'} iteration {iteration} in {directory}.")
+    info(f"{'Pinned' if pinned else 'Unpinned'} iteration {iteration} in {shown(directory)}.")
 
 
 @ckpt_app.command("pin")
@@ -338,7 +342,7 @@ def convert_cmd(
         return
     verb = "Would write" if dry_run else "Wrote"
     for path in plan.outputs:
-        out.print(str(path))
+        out.print(shown(path))
     what = f"{kind} checkpoint, iteration {chosen.iteration}"
     info(f"{verb} {len(plan.outputs)} file(s) by {plan.method} ({what}).")
     info(f"Equivalent commands:\n{plan.shell()}")

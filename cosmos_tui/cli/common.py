@@ -53,3 +53,12 @@ def info(message: str) -> None:
 
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def shown(value: object) -> str:
+    """A path, name or message from disk or a user, safe inside Rich output: control characters
+    written as escapes and markup escaped (:func:`cosmos_tui.core.display.markup_safe`), so a file
+    called ``[red]x`` or ``a\\nvalid`` prints as itself on one line."""
+    from cosmos_tui.core.display import markup_safe
+
+    return markup_safe(value)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, out, to_jsonable
+from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown, to_jsonable
 
 if TYPE_CHECKING:
     from cosmos_tui.core.datasets.findings import Report
@@ -37,8 +37,7 @@ def _report_json(report: Report) -> dict[str, Any]:
 
 
 def _print_report(report: Report, frames_set: bool) -> None:
-    from rich.markup import escape
-
+    escape = shown  # names from the dataset: control characters and markup both escaped
     what = (
         "--frames"
         if frames_set
@@ -183,7 +182,7 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(
                     f"Cannot tell the layout of {root}; pass --layout (see `cosmos-tui data layouts`)."
                 )
-            err.print(f"layout: {layout} (guessed from the folders; pass --layout to choose)")
+            err.print(f"layout: {shown(layout)} (guessed from the folders; pass --layout to choose)")
         fix_plan: list[dict[str, Any]] | None = None
         if fix:
             from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
@@ -198,7 +197,7 @@ def register(app: typer.Typer) -> None:
             if not json_:
                 verb = "fixed" if apply else "would fix"
                 for a in actions:
-                    err.print(f"{verb}: {a.describe(root)}")
+                    err.print(f"{verb}: {shown(a.describe(root))}")
                 if not actions:
                     err.print("nothing to fix mechanically")
                 elif not apply:
@@ -243,7 +242,7 @@ def register(app: typer.Typer) -> None:
                 {"root": path, "layout": layout, "clips": clips, "frames": frames, "elapsed_s": elapsed}
             )
         else:
-            out.print(str(path))
+            out.print(shown(path))
             err.print(f"wrote {clips} {layout} clip(s) of {frames} frames at {size} in {elapsed:.2f}s")
 
     app.add_typer(sub, name="data")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, out
+from cosmos_tui.cli.common import JsonOption, emit_json, out, shown
 
 
 def _machine() -> dict[str, object]:
@@ -89,18 +89,18 @@ def register(app: typer.Typer) -> None:
                 out.print("checkouts  none given (use --repo PATH or --preset NAME)")
             for c in checkouts:
                 mark = "[green]ok[/green]" if c.ok else "[red]problem[/red]"
-                out.print(f"\n{c.repo}  {mark}")
+                out.print(f"\n{shown(c.repo)}  {mark}")
                 if c.exists:
-                    out.print(f"  kind     {c.kind or 'unknown'}")
-                    out.print(f"  version  {c.version or 'unknown'}")
+                    out.print(f"  kind     {shown(c.kind or 'unknown')}")
+                    out.print(f"  version  {shown(c.version or 'unknown')}")
                     commit = (
                         f"{c.commit[:12]} ({c.branch or 'detached'})" if c.commit else "not a git checkout"
                     )
-                    out.print(f"  commit   {commit}")
-                    out.print(f"  python   {c.python or 'not found'} [{c.python_source}]")
+                    out.print(f"  commit   {shown(commit)}")
+                    out.print(f"  python   {shown(c.python or 'not found')} \\[{c.python_source}]")
                     state = {True: "ok", False: "FAILED", None: "not checked"}[c.imports_ok]
                     out.print(f"  import   {c.package or '?'}: {state}")
                 for problem in c.problems:
-                    out.print(f"  [red]-[/red] {problem}")
+                    out.print(f"  [red]-[/red] {shown(problem)}")
         if any(not c.ok for c in checkouts):
             raise typer.Exit(1)

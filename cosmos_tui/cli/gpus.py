@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, out
+from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -44,7 +44,7 @@ def render_table(snap: GpuSnapshot) -> Table:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for d in snap.devices:
         if d.error:
-            table.add_row(str(d.index), d.name, f"[red]{d.error}[/red]", "", "", "", "", "", "")
+            table.add_row(str(d.index), shown(d.name), f"[red]{shown(d.error)}[/red]", "", "", "", "", "", "")
             continue
         procs = ", ".join(
             f"{p.pid}" + (f" ({_gib(p.used_memory_bytes)} GiB)" if p.used_memory_bytes else "")
@@ -53,14 +53,14 @@ def render_table(snap: GpuSnapshot) -> Table:
         power = _num(d.power_w) + ("" if d.power_limit_w is None else f"/{d.power_limit_w:.0f}")
         table.add_row(
             str(d.index),
-            d.name,
+            shown(d.name),
             _num(d.util_percent),
             f"{_gib(d.mem_used_bytes)}/{_gib(d.mem_total_bytes)}",
             _num(d.temperature_c),
             power,
             _num(d.sm_clock_mhz),
             procs or "-",
-            ", ".join(d.runs) or "-",
+            shown(", ".join(d.runs) or "-"),
         )
     return table
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.units import human_bytes
 
@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         if json_:
             emit_json(account)
             return
-        info(f"Logged in as [bold]{account.name}[/bold]; the token is stored under HF_HOME (mode 0600).")
+        info(
+            f"Logged in as [bold]{shown(account.name)}[/bold]; the token is stored under HF_HOME (mode 0600)."
+        )
 
     @hf.command("logout")
     def logout() -> None:
@@ -65,7 +67,8 @@ def register(app: typer.Typer) -> None:
         else:
             src = "HF_TOKEN" if account.token_source == "env" else "stored token"
             out.print(
-                f"{account.name} ({src}, {account.token_role or 'unknown'} access) on {account.endpoint}"
+                f"{shown(account.name)} ({src}, {shown(account.token_role or 'unknown')} access) "
+                f"on {shown(account.endpoint)}"
             )
         if account is None:
             raise typer.Exit(1)
@@ -127,7 +130,7 @@ def register(app: typer.Typer) -> None:
         if json_:
             emit_json({"model": model.id, "target": plan.target, "files": [str(p) for p in paths]})
         else:
-            info(f"{model.id}: {len(paths)} file(s) ready under {plan.target}")
+            info(f"{model.id}: {len(paths)} file(s) ready under {shown(plan.target)}")
 
     app.add_typer(hf, name="hf")
 
@@ -150,13 +153,13 @@ def _print_plan(plan, json_: bool) -> None:
             }
         )
         return
-    info(f"{plan.model_id} -> {plan.target} ({plan.mode}{', offline' if plan.offline else ''})")
+    info(f"{plan.model_id} -> {shown(plan.target)} ({plan.mode}{', offline' if plan.offline else ''})")
     for f in plan.files:
         if f.present:
             state = "present"
         else:
             state = f"resume at {human_bytes(f.partial_bytes)}" if f.partial_bytes else "fetch"
-        info(f"  {f.repo_id}/{f.filename}  {human_bytes(f.size)}  {state}")
+        info(f"  {shown(f.repo_id)}/{shown(f.filename)}  {human_bytes(f.size)}  {state}")
     missing, total, free = (human_bytes(n) for n in (plan.missing_bytes, plan.total_bytes, plan.free_bytes))
     info(f"to fetch: {missing} of {total}; free: {free}")
     for a in plan.blocked:
@@ -174,7 +177,8 @@ def _run_download(plan, quiet: bool) -> list[Path]:
         def line(event) -> None:
             if event.finished and event.file.filename not in done_files and not quiet:
                 done_files.add(event.file.filename)
-                info(f"fetched {event.file.repo_id}/{event.file.filename} ({human_bytes(event.file.size)})")
+                name = f"{event.file.repo_id}/{event.file.filename}"
+                info(f"fetched {shown(name)} ({human_bytes(event.file.size)})")
 
         return hub.download(plan, progress=line)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
 
 if TYPE_CHECKING:
     from cosmos_tui.core.presets import Preset
@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         if json:
             emit_json({"path": str(path), "preset": p.to_dict()})
             return
-        info(f"# {path}")
+        info(f"# {shown(path)}")
         out.print(dump_preset(p), end="", markup=False)
 
     @sub.command("validate")
@@ -112,13 +112,13 @@ def register(app: typer.Typer) -> None:
         else:
             for r in results:
                 if r["valid"]:
-                    out.print(f"[green]ok[/green]   {r['preset']}")
+                    out.print(f"[green]ok[/green]   {shown(r['preset'])}")
                 else:
-                    out.print(f"[red]bad[/red]  {r['preset']}")
+                    out.print(f"[red]bad[/red]  {shown(r['preset'])}")
                 for problem in r["problems"]:
-                    err.print(f"  [red]error:[/red] {problem}", markup=True)
+                    err.print(f"  [red]error:[/red] {shown(problem)}", markup=True)
                 for w in r["warnings"]:
-                    warn(f"{r['preset']}: {w}")
+                    warn(f"{shown(r['preset'])}: {shown(w)}")
         if not all(r["valid"] for r in results):
             raise typer.Exit(1)
 
@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
             out.print(dump_preset(p), end="", markup=False)
             return
         save_preset(p, path, overwrite=yes)
-        info(f"wrote {path}; check it with `cosmos-tui preset render {path}`")
+        info(f"wrote {shown(path)}; check it with `cosmos-tui preset render {path}`")
 
     @sub.command("render")
     def render(
@@ -219,7 +219,7 @@ def register(app: typer.Typer) -> None:
         if p.launch.master_port is None and p.launch.nnodes == 1:
             info("# `cosmos-tui run` adds --master_port=<a free port> when launching")
         if job_dir:
-            info(f"# job folder: {job_dir}")
+            info(f"# job folder: {shown(job_dir)}")
 
     def _render_nodes(p: Preset, ref: str, static: bool, json: bool) -> None:
         from cosmos_tui.core.launch_multinode import node_commands, warnings

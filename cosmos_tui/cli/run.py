@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown
 from cosmos_tui.cli.preset import SetOption, load_with_sets
 
 if TYPE_CHECKING:
@@ -112,7 +112,8 @@ def register(app: typer.Typer) -> None:
         prepared = prepare(base, existing=existing_choice(resume, fresh))  # type: ignore[arg-type]
         if not json or dry_run:
             for check in prepared.checks:
-                err.print(f"{LEVEL_STYLE[check.level]} {check.name:<8} {check.message}", highlight=False)
+                line = f"{LEVEL_STYLE[check.level]} {check.name:<8} {shown(check.message)}"
+                err.print(line, highlight=False)
         if dry_run:
             if json:
                 emit_json(
@@ -135,9 +136,9 @@ def register(app: typer.Typer) -> None:
         if json and detach:
             emit_json(record.to_dict())
             return
-        err.print(f"started run [bold]{record.id}[/bold]; job folder {record.job_dir or 'unknown'}")
+        err.print(f"started run [bold]{record.id}[/bold]; job folder {shown(record.job_dir or 'unknown')}")
         if record.slurm_job_id:
-            info(f"submitted Slurm job {record.slurm_job_id}; its output goes to {record.console_log}")
+            info(f"submitted Slurm job {record.slurm_job_id}; its output goes to {shown(record.console_log)}")
         elif record.nnodes > 1:
             info(f"node {record.node_rank} of {record.nnodes} in job {record.job_id}")
         print_notes(record)
@@ -150,7 +151,7 @@ def register(app: typer.Typer) -> None:
             if stop_on_interrupt:
                 info(f"\nstopping {record.id} (the engine saves first)...")
                 report = stop_run(record.id)
-                info(f"run {record.id}: {status_text(report.record)} — {report.record.reason}")
+                info(f"run {record.id}: {status_text(report.record)} — {shown(report.record.reason)}")
                 if json:
                     emit_json(report.record.to_dict())
                 raise typer.Exit(exit_code_for(report.record)) from None
@@ -159,7 +160,7 @@ def register(app: typer.Typer) -> None:
                 f"stop: cosmos-tui runs stop {record.id}"
             )
             return
-        info(f"run {final.id}: {status_text(final)}" + (f" — {final.reason}" if final.reason else ""))
+        info(f"run {final.id}: {status_text(final)}" + (f" — {shown(final.reason)}" if final.reason else ""))
         if json:
             emit_json(final.to_dict())
         raise typer.Exit(exit_code_for(final))

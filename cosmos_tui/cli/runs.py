@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, warn
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
 from cosmos_tui.cli.preset import SetOption
 from cosmos_tui.cli.run import FreshOption, ResumeOption, existing_choice
+from cosmos_tui.core.display import printable
 
 if TYPE_CHECKING:
     from cosmos_tui.core.runs import Removal, RunRecord
@@ -88,10 +89,28 @@ def _resumed_text(record: RunRecord) -> str:
     return f"{who} at iteration {came.get('iteration')} ({came.get('checkpoint')})"
 
 
+def _shell_lines(text: str) -> list[str]:
+    """A recorded shell command in the lines bash reads it as: a newline inside quotes (an old or
+    edited record) stays in its line, where :func:`printable` shows it as ``\\n``."""
+    import shlex
+
+    lines: list[str] = []
+    pending = ""
+    for part in text.split("\n"):
+        pending = f"{pending}\n{part}" if pending else part
+        try:
+            shlex.split(pending)
+        except ValueError:  # an open quote: the newline is part of a value
+            continue
+        lines.append(pending)
+        pending = ""
+    return [*lines, pending] if pending else lines
+
+
 def print_notes(record: RunRecord) -> None:
     """The launch notes (preflight warnings, resume details) on stderr."""
     for note in record.notes:
-        info(f"  {note}")
+        info(f"  {shown(note)}")
 
 
 def follow_run(record: RunRecord, *, to_stderr: bool = False, from_offset: int = 0) -> RunRecord:
@@ -134,10 +153,10 @@ def _print_removal(plan: Removal, *, done: bool) -> None:
 
     verb = "deleted" if done else "would delete"
     for item in plan.delete:
-        info(f"{verb} {escape(str(item.path))} ({human_bytes(item.size_bytes)}): {item.why}")
+        info(f"{verb} {shown(item.path)} ({human_bytes(item.size_bytes)}): {shown(item.why)}")
     for item in plan.keep:
         size = f" ({human_bytes(item.size_bytes)})" if item.size_bytes else ""
-        info(f"{'kept' if done else 'would keep'} {escape(str(item.path))}{size}: {item.why}")
+        info(f"{'kept' if done else 'would keep'} {shown(item.path)}{size}: {shown(item.why)}")
     if plan.pointer is not None:
         target = plan.pointer or "(removed: no complete checkpoint is left)"
         info(f"{'pointed' if done else 'would point'} latest_checkpoint.txt at {target}")
@@ -172,14 +191,14 @@ def register(app: typer.Typer) -> None:
         for r in records:
             note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
             table.add_row(
-                r.id,
-                status_text(r),
-                r.experiment,
+                shown(r.id),
+                shown(status_text(r)),
+                shown(r.experiment),
                 iteration_text(r),
-                where_text(r),
+                shown(where_text(r)),
                 _when(r.started_at),
                 _duration(r.duration),
-                note,
+                shown(note),
             )
         out.print(table)
 
@@ -220,11 +239,12 @@ def register(app: typer.Typer) -> None:
             ("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items() if v) or "-"),
         ]
         for key, value in rows:
-            out.print(f"[bold]{key:>11}[/bold]  {value}")
+            out.print(f"[bold]{key:>11}[/bold]  {shown(value)}")
         out.print(f"[bold]{'command':>11}[/bold]")
-        out.print(r.shell, markup=False)
+        for line in _shell_lines(r.shell):
+            out.print(printable(line), markup=False)
         for note in r.notes:
-            out.print(f"[bold]{'note':>11}[/bold]  {note}", markup=True)
+            out.print(f"[bold]{'note':>11}[/bold]  {shown(note)}", markup=True)
 
     @sub.command("logs")
     def logs(
@@ -243,7 +263,7 @@ def register(app: typer.Typer) -> None:
             emit_json({"id": r.id, "status": r.status, "path": str(r.console_log), "lines": tail})
             return
         if not r.console_log.exists():
-            info(f"no output yet ({r.console_log})")
+            info(f"no output yet ({shown(r.console_log)})")
         if not follow_:
             for line in tail:
                 out.print(line, markup=False, highlight=False)
@@ -256,7 +276,10 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             info("stopped following; the run goes on")
             return
-        info(f"run {final.id}: {status_text(final)}" + (f" — {final.reason}" if final.reason else ""))
+        info(
+            f"run {shown(final.id)}: {status_text(final)}"
+            + (f" — {shown(final.reason)}" if final.reason else "")
+        )
 
     @sub.command("stop")
     def stop(
@@ -273,7 +296,10 @@ def register(app: typer.Typer) -> None:
         r = get_run(run)
         if r.active and not json:
             whom = f"Slurm job {r.slurm_job_id or '?'}" if r.target == "slurm" else "its ranks"
-            info(f"stopping {r.id}: SIGTERM to {whom}, waiting up to {timeout:.0f} s for a save...")
+            info(
+                f"stopping {shown(r.id)}: SIGTERM to {shown(whom)}, "
+                f"waiting up to {timeout:.0f} s for a save..."
+            )
         report = stop_run(r.id, timeout=timeout)
         if json:
             emit_json(
@@ -292,14 +318,14 @@ def register(app: typer.Typer) -> None:
                 info(action)
         else:
             names = ", ".join(f"{p.role} {p.pid}" for p in report.signalled) or "nothing (already gone)"
-            info(f"sent SIGTERM to {names}")
+            info(f"sent SIGTERM to {shown(names)}")
         if report.killed:
             warn(
                 f"{len(report.killed)} process(es) ignored SIGTERM and were killed: "
                 + ", ".join(f"{p.role} {p.pid}" for p in report.killed)
             )
-        info(report.gpu_note)
-        info(f"run {report.record.id}: {status_text(report.record)} — {report.record.reason}")
+        info(shown(report.gpu_note))
+        info(f"run {report.record.id}: {status_text(report.record)} — {shown(report.record.reason)}")
 
     @sub.command("resume")
     def resume(
@@ -320,9 +346,9 @@ def register(app: typer.Typer) -> None:
             if json:
                 emit_json({"run": plan.record.id, "notes": plan.notes, "job_dir": plan.record.job_dir})
             else:
-                info(f"would resume {plan.record.id} in {plan.record.job_dir}")
+                info(f"would resume {plan.record.id} in {shown(plan.record.job_dir)}")
                 for note in plan.notes:
-                    info(f"  {note}")
+                    info(f"  {shown(note)}")
             return
         new = resume_run(run, sets=sets, force=force)
         _started(new, json=json, follow=follow_)
@@ -377,13 +403,13 @@ def register(app: typer.Typer) -> None:
         if json and not follow:
             emit_json(new.to_dict())
             return
-        err.print(f"started run [bold]{new.id}[/bold] ({new.origin} of {new.parent})")
+        err.print(f"started run [bold]{shown(new.id)}[/bold] ({new.origin} of {shown(new.parent)})")
         print_notes(new)
         if follow:
             final = follow_run(new, to_stderr=json)
             if json:
                 emit_json(final.to_dict())
             raise typer.Exit(exit_code_for(final))
-        info(f"follow it with `cosmos-tui runs logs -f {new.id}`")
+        info(f"follow it with `cosmos-tui runs logs -f {shown(new.id)}`")
 
     app.add_typer(sub, name="runs")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter
-from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter, refuse_unsafe
+from cosmos_tui.core.presets import Preset, job_name_problem
 
 DRYRUN_TIMEOUT_S = 180.0
 _CONFIG_PATH = re.compile(r"""(?:^|[\s'"=:])([^\s'"]*config\.yaml)\b""")
@@ -112,6 +112,8 @@ def _job_from_config(data: object) -> tuple[str, str, str] | None:
     if not isinstance(job, dict):
         return None
     parts = tuple(str(job.get(k) or "") for k in ("project", "group", "name"))
+    if any(job_name_problem(k, v) for k, v in zip(("project", "group", "name"), parts, strict=True)):
+        return None  # a name that is not one folder: the job folder is not where it points
     return parts if all(parts) else None  # type: ignore[return-value]
 
 
@@ -147,6 +149,7 @@ def resolve_job_dir(
     note = None
     argv = adapter.dryrun_argv(preset) if dryrun else None
     if argv:
+        refuse_unsafe(adapter.module_args(preset), adapter.env(preset))
         cwd = adapter.cwd(preset)
         scratch = Path(tempfile.mkdtemp(prefix="cosmos-tui-dryrun-"))
         try:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-import shlex
 from dataclasses import dataclass
 
+from cosmos_tui.core import shell
 from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter
 from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.presets import Preset
@@ -171,5 +171,5 @@ def node_commands(
             "--rdzv-id",
             preset.launch.rdzv_id or "",
         ]
-        commands.append(NodeCommand(rank, spec, shlex.join(run)))
+        commands.append(NodeCommand(rank, spec, shell.join(run, "cosmos-tui run")))
     return commands

@@ -9,7 +9,9 @@ Secrets never live in presets.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +20,9 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cosmos_tui.core import shell
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.interpolation import problem_in_override
 from cosmos_tui.core.paths import shipped_presets_dir
 
 EngineKind = Literal["builtin", "cosmos-transfer2.5", "cosmos-predict2.5", "cosmos-predict1"]
@@ -31,8 +35,103 @@ Target = Literal["local", "slurm"]
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|CREDENTIAL|PRIVATE_KEY)", re.I)
 
 
+PRESET_MAX_BYTES = 1 << 20
+"""A preset file larger than this (1 MiB) is refused before it is read."""
+
+MANAGED_SBATCH_OPTIONS: dict[str, str] = {
+    **dict.fromkeys(("--partition", "-p"), "set it with launch.slurm.partition"),
+    **dict.fromkeys(("--account", "-A"), "set it with launch.slurm.account"),
+    **dict.fromkeys(("--time", "-t"), "set it with launch.slurm.time"),
+    **dict.fromkeys(("--job-name", "-J"), "set it with launch.slurm.job_name"),
+    **dict.fromkeys(("--gpus-per-node",), "set it with launch.slurm.gpus_per_node"),
+    **dict.fromkeys(("--nodes", "-N"), "set it with launch.nnodes"),
+    **dict.fromkeys(
+        (
+            "--output",
+            "-o",
+            "--error",
+            "-e",
+            "--open-mode",
+            "--export",
+            "--signal",
+            "--requeue",
+            "--no-requeue",
+            "--ntasks-per-node",
+            "--wrap",
+            "--parsable",
+        ),
+        "the script sets this option itself (its output goes to the run's console.log, its "
+        "signal and requeue make a job resumable); remove it",
+    ),
+}
+"""``#SBATCH`` options ``launch.slurm.extra`` may not name, and why."""
+
+RESERVED_ENV: dict[str, str] = {
+    **dict.fromkeys(("IMAGINAIRE_OUTPUT_ROOT", "OUTPUT_ROOT"), "set it with env.output_root"),
+    "HF_HOME": "set it with env.HF_HOME",
+    "COSMOS_VERBOSE": "set it with env.cosmos_verbose",
+    **dict.fromkeys(
+        (
+            "PATH",
+            "LD_PRELOAD",
+            "LD_AUDIT",
+            "BASH_ENV",
+            "ENV",
+            "SHELLOPTS",
+            "BASHOPTS",
+            "PS4",
+            "PROMPT_COMMAND",
+            "IFS",
+        ),
+        "it changes which programs the shell and the loader run, so a preset may not set it",
+    ),
+    "PYTHONUNBUFFERED": "the launch sets it itself",
+}
+"""``env.extra`` names a preset may not set, and why (secrets are refused by :data:`SECRET_NAME`,
+Slurm's own ``SLURM_*`` variables by their prefix)."""
+
+_JOB_OVERRIDE = re.compile(r"^\+{0,2}job\.(project|group|name)=(.*)$", re.S)
+_EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+_SLURM_VALUE = re.compile(r"[A-Za-z0-9_.,:+@%=/\-\[\]]+")
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """Every string in ``value`` (keys of mappings included)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+def job_name_problem(part: str, value: str) -> str | None:
+    """Why ``value`` cannot be ``job.<part>`` (a folder under the output root), or ``None``."""
+    value = value.strip().strip("'\"")
+    if not value or value in (".", "..") or "/" in value or "\\" in value or "\x00" in value:
+        return (
+            f"job.{part}={value!r} would not be one folder under the output root; use a plain name "
+            "(no '/', '\\', '.' or '..', not empty)"
+        )
+    return shell.problem_in_text(value)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """No string anywhere in a preset holds a newline or control character: each one may reach a
+        command line, a script or a terminal."""
+        for text in _strings(value):
+            problem = shell.problem_in_text(text)
+            if problem:
+                raise ValueError(f"{text!r} {problem}")
+        return value
 
 
 class ModelSection(_Section):
@@ -51,6 +150,16 @@ class EngineSection(_Section):
 
 class ExperimentSection(_Section):
     name: str = Field("s2mv_text2world_tiny", description="Experiment name, as `experiment=NAME`.")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not _EXPERIMENT_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError(
+                "an experiment name is letters, digits, '_', '.', '+' and '-' (it names the job folder)"
+            )
+        return value
+
     config: str | None = Field(
         None, description="Upstream engines: the `--config=` file, relative to the repo root."
     )
@@ -67,12 +176,27 @@ class ExperimentSection(_Section):
                 raise ValueError(f"override {item!r} is not `key=value`, `+key=value` or `~key`")
             if item.split("=", 1)[0].lstrip("+~") == "experiment":
                 raise ValueError("set the experiment with `experiment.name`, not an `experiment=` override")
+            problem = problem_in_override(item)
+            if problem:
+                raise ValueError(f"override {item!r}: {problem}")
+            job = _JOB_OVERRIDE.match(item)
+            problem = job and job_name_problem(job.group(1), job.group(2))
+            if problem:
+                raise ValueError(f"override {item!r}: {problem}")
         return value
 
 
 class DataSection(_Section):
     layout: str | None = Field(None, description="Dataset layout id (`cosmos-tui data layouts`).")
     root: str | None = Field(None, description="Dataset root folder; passed to the engine's dataset_dir key.")
+
+    @field_validator("root")
+    @classmethod
+    def _no_resolver(cls, value: str | None) -> str | None:
+        problem = problem_in_override(value or "")
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class SlurmSection(_Section):
@@ -84,6 +208,38 @@ class SlurmSection(_Section):
         None, ge=0, le=64, description="GPUs per node; defaults to nproc_per_node."
     )
     extra: list[str] = Field(default_factory=list, description="Extra `#SBATCH` lines, without the prefix.")
+
+    @field_validator("job_name")
+    @classmethod
+    def _slurm_job_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._+-]{1,128}", value):
+            raise ValueError(
+                "a Slurm job name is letters, digits, '.', '_', '+' or '-' (Slurm output patterns "
+                "mangle other characters)"
+            )
+        return value
+
+    @field_validator("partition", "account", "time")
+    @classmethod
+    def _one_plain_word(cls, value: str | None) -> str | None:
+        if value is not None and not _SLURM_VALUE.fullmatch(value):
+            raise ValueError(
+                "a Slurm name or time is one word of letters, digits and . , : + @ % = / - [ ] "
+                "(no blanks or quotes, which sbatch would split into further options)"
+            )
+        return value
+
+    @field_validator("extra")
+    @classmethod
+    def _sbatch_options(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                option, _ = shell.parse_sbatch_extra(item, "")
+            except UserError as e:
+                raise ValueError(e.message.strip()) from None
+            if option in MANAGED_SBATCH_OPTIONS:
+                raise ValueError(f"{item!r}: {MANAGED_SBATCH_OPTIONS[option]}")
+        return value
 
 
 class LaunchSection(_Section):
@@ -114,6 +270,14 @@ class EnvSection(_Section):
     @classmethod
     def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
+            problem = shell.problem_in_env_name(name)
+            if problem:
+                raise ValueError(problem)
+            reserved = RESERVED_ENV.get(name) or (
+                "Slurm sets it for each job" if name.startswith("SLURM_") else None
+            )
+            if reserved:
+                raise ValueError(f"{name} cannot go in env.extra: {reserved}")
             if SECRET_NAME.search(name):
                 raise ValueError(
                     f"{name} looks like a secret; secrets never live in presets, set it in your "
@@ -179,9 +343,23 @@ def _explain(error: dict[str, Any], source: str) -> str:
         options = re.findall(r"'([^']*)'", allowed)
         close = difflib.get_close_matches(str(got), options, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"{source}: {key} = {got!r} is not allowed (allowed: {allowed}){hint}"
+        return f"{source}: {key} = {_short_repr(got)} is not allowed (allowed: {allowed}){hint}"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{source}: {key}: {message} (got {error.get('input')!r})"
+    given = error.get("input")
+    got = _short_repr(given)
+    if loc[:2] == ["env", "extra"] or isinstance(given, (list, dict)) or got in message:
+        # The message names the item already (and env.extra values may be secrets: never echoed).
+        return f"{source}: {key}: {message}"
+    return f"{source}: {key}: {message} (got {got})"
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a preset value may be huge or deeply nested)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a value nested too deeply"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def preset_from_dict(data: dict[str, Any], *, source: str = "preset") -> Preset:
@@ -190,19 +368,53 @@ def preset_from_dict(data: dict[str, Any], *, source: str = "preset") -> Preset:
         return Preset.model_validate(data)
     except ValidationError as e:
         raise UserError(_explain(e.errors()[0], source)) from None
+    except RecursionError:
+        raise UserError(f"{source}: values nested too deeply to be a preset") from None
+
+
+def _read_preset_bytes(path: Path) -> bytes:
+    """The bytes of a preset file: a regular file of at most :data:`PRESET_MAX_BYTES` (a FIFO,
+    a device such as /dev/zero or an oversized file is refused before reading it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UserError(
+            f"{path}: no such preset file; `cosmos-tui preset list` shows the shipped ones"
+        ) from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the preset ({(e.strerror or str(e)).lower()})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise UserError(f"{path}: a preset must be a TOML file, and this is {kind}")
+    with os.fdopen(fd, "rb") as f:
+        if info.st_size > PRESET_MAX_BYTES:
+            raise UserError(
+                f"{path}: {info.st_size} bytes is too big for a preset (at most {PRESET_MAX_BYTES}); "
+                "check that this is the preset you meant"
+            )
+        try:
+            raw = f.read(PRESET_MAX_BYTES + 1)
+        except OSError as e:
+            raise UserError(f"{path}: cannot read the preset ({(e.strerror or str(e)).lower()})") from None
+    if len(raw) > PRESET_MAX_BYTES:
+        raise UserError(f"{path}: the file grew past {PRESET_MAX_BYTES} bytes while it was read")
+    return raw
+
+
+def _toml(text: str) -> dict[str, Any]:
+    """``tomllib.loads``, with nesting too deep for it reported as a TOML error."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError("arrays or tables nested too deeply") from None
 
 
 def load_preset(path: str | Path) -> Preset:
     """Read and validate a preset file."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(
-            f"{path}: no such preset file; `cosmos-tui preset list` shows the shipped ones"
-        ) from None
-    except (IsADirectoryError, PermissionError) as e:
-        raise UserError(f"{path}: cannot read the preset ({e.strerror.lower()})") from None
+    raw = _read_preset_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -210,7 +422,7 @@ def load_preset(path: str | Path) -> Preset:
             f"{path}: the file is not UTF-8 text (bad byte at offset {e.start}); save it as UTF-8"
         ) from None
     try:
-        data = tomllib.loads(text)
+        data = _toml(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{path}: not valid TOML ({e}); fix the syntax and try again") from None
     return preset_from_dict(data, source=str(path))
@@ -240,7 +452,7 @@ def _parse_value(text: str) -> Any:
     """A ``--set`` value: a TOML array or table when it parses as one, else the plain string
     (pydantic turns ``"4"`` into 4 and ``"true"`` into True where the field wants it)."""
     try:
-        value = tomllib.loads(f"v = {text}")["v"]
+        value = _toml(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
     return value if isinstance(value, (list, dict)) else text

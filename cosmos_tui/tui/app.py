@@ -13,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from cosmos_tui.core.display import markup_safe
 from cosmos_tui.tui.backend import Backend
 
 
@@ -65,7 +66,8 @@ class CosmosApp(App):
             severity = "information" if event.kind in ("finished", "stopped", "recovered") else "warning"
             if event.kind == "crashed":
                 severity = "error"
-            self.notify(event.message, title=f"{event.run or 'run'}: {event.kind}", severity=severity)
+            title = markup_safe(f"{event.run or 'run'}: {event.kind}")
+            self.notify(markup_safe(event.message), title=title, severity=severity)
         if bell:
             self.bell()
 

@@ -135,3 +135,40 @@ def test_a_separator_swallowed_by_torchrun_is_found_in_the_launcher_command() ->
         ["python", "-m", "torch.distributed.run", "engine/cosmos_engine/train.py", "--"]
     )
     assert separator_in_launcher(["python", "something_else.py"])
+
+
+ENGINE_CANARY = "hf_CanaryEngineResolverQq55"
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "job.name=${oc.env:HF_TOKEN}",
+        "job.name='${oc.env:HF_TOKEN}'",
+        "job.name=x${oc.env:HF_TOKEN}",
+        # Hydra unescapes these into ${oc.env:HF_TOKEN} before OmegaConf sees the value
+        "job.name=$\\{oc.env\\:HF_TOKEN\\}",
+        "+job.note=${oc.decode:'1'}",
+    ],
+)
+def test_the_engine_refuses_resolver_calls_and_writes_nothing(
+    item: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Defence in depth under the manager's own check: the engine itself never resolves the
+    environment into its config, its job folder or its output."""
+    monkeypatch.setenv("IMAGINAIRE_OUTPUT_ROOT", str(tmp_path))
+    monkeypatch.setenv("HF_TOKEN", ENGINE_CANARY)
+    with pytest.raises(ConfigError, match="resolver"):
+        compose_config(["experiment=s2mv_text2world_tiny", item])
+    assert main(["--dryrun", "--", "experiment=s2mv_text2world_tiny", item]) == 2
+    captured = capsys.readouterr()
+    assert ENGINE_CANARY not in captured.out + captured.err
+    assert not any(tmp_path.iterdir()), "nothing may be written for a refused config"
+
+
+def test_the_engine_keeps_node_interpolations_and_refuses_escaping_job_names() -> None:
+    cfg = compose_config(["experiment=s2mv_text2world_tiny", "job.name=${job.group}-copy"])
+    assert cfg.job.name == "s2mv_text2world-copy"
+    for bad in ("..", "a/b", "a\\b", "a\nb", ""):
+        with pytest.raises(ConfigError, match=r"job\.name"):
+            compose_config(["experiment=s2mv_text2world_tiny", f"job.name='{bad}'"])

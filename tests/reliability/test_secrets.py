@@ -130,3 +130,37 @@ def test_no_canary_anywhere(isolated_home: Path, tmp_path: Path) -> None:
     assert wandb_files, "the launch ran with W&B offline, so its offline files must be there to scan"
     leaks = _scan(isolated_home) + _scan(tmp_path)
     assert not leaks, leaks
+
+
+RESOLVER_SETS = (
+    "job.name=${oc.env:HF_TOKEN}",
+    "+job.group=$\\{oc.env\\:HF_TOKEN\\}",
+    "experiment.overrides+=job.name=x-${oc.env:WANDB_API_KEY}",
+    "data.root=/data/${oc.env:HF_TOKEN}",
+)
+
+
+def test_no_canary_through_overrides_or_presets(isolated_home: Path, tmp_path: Path) -> None:
+    """``${oc.env:HF_TOKEN}`` in a ``--set`` or in a shared preset's overrides never reaches the
+    engine: the launch is refused in one sentence, no run record or job folder is made, and no
+    canary lands in any output or file."""
+    shared = tmp_path / "shared.toml"
+    shared.write_text('[experiment]\noverrides = ["trainer.max_iter=1", "job.name=${oc.env:HF_TOKEN}"]\n')
+    env = {**os.environ, "HF_TOKEN": HF_CANARY, "WANDB_API_KEY": WANDB_CANARY}
+    cmd = [sys.executable, "-m", "cosmos_tui"]
+    attempts = [[*cmd, "run", "builtin-demo", "--set", s] for s in RESOLVER_SETS]
+    attempts += [
+        [*cmd, "run", str(shared)],
+        [*cmd, "preset", "render", str(shared), "--target", "slurm"],
+        [*cmd, "preset", "show", "builtin-demo", "--set", RESOLVER_SETS[0]],
+    ]
+    for argv in attempts:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        text = proc.stdout + proc.stderr
+        assert proc.returncode == 1, (argv, text[-2000:])
+        assert "resolver" in text and "Traceback" not in text, text[-2000:]
+        assert not [c for c in CANARIES if c in text], argv
+    assert not list(isolated_home.rglob("run.json")), "a refused launch records no run"
+    assert not (isolated_home / "output").exists() or not any((isolated_home / "output").rglob("*"))
+    leaks = _scan(isolated_home) + _scan(tmp_path)
+    assert not leaks, leaks

@@ -8,13 +8,14 @@ monitors a run goes through :func:`get_adapter`.
 
 from __future__ import annotations
 
-import shlex
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from cosmos_tui.core import shell
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.interpolation import problem_in_override
 from cosmos_tui.core.presets import Preset
 
 CheckpointLayout = Literal["dcp", "pt"]
@@ -45,18 +46,17 @@ class LaunchSpec:
         return list(self.argv)
 
     def shell(self, *, multiline: bool = False) -> str:
-        """The command as a person would paste it into a shell: ``cd``, ``export``s, then torchrun."""
-        lines = [f"cd {shlex.quote(str(self.cwd))}"]
-        lines += [f"export {k}={shlex.quote(v)}" for k, v in self.env.items()]
-        parts = [shlex.quote(a) for a in self.argv]
-        lines.append(" \\\n    ".join(_wrap(parts)) if multiline else " ".join(parts))
-        return "\n".join(lines)
+        """The command as a person would paste it into a shell: ``cd``, ``export``s, then torchrun
+        (rendered by :mod:`cosmos_tui.core.shell`: names checked, values quoted, control
+        characters refused)."""
+        groups = _wrap(list(self.argv)) if multiline else None
+        return shell.command(str(self.cwd), self.env, self.argv, groups=groups)
 
 
-def _wrap(parts: list[str]) -> list[str]:
+def _wrap(parts: list[str]) -> list[list[str]]:
     """Group argv for a multi-line display: torchrun and its options, ``-m MODULE``, ``--config``,
     then ``-- FIRST_OVERRIDE`` and each further override on its own line."""
-    groups: list[str] = []
+    groups: list[list[str]] = []
     current: list[str] = []
     after_separator = False
     for part in parts:
@@ -64,11 +64,11 @@ def _wrap(parts: list[str]) -> list[str]:
         if part == "--":
             after_separator = True
         if starts_group and current and current != ["--"]:
-            groups.append(" ".join(current))
+            groups.append(current)
             current = []
         current.append(part)
     if current:
-        groups.append(" ".join(current))
+        groups.append(current)
     return groups
 
 
@@ -174,13 +174,31 @@ class EngineAdapter(ABC):
         problems = self.problems(preset)
         if problems:
             raise UserError(" ".join(problems))
+        args = self.module_args(preset)
+        refuse_unsafe(args, self.env(preset))
         return LaunchSpec(
-            argv=("torchrun", *torchrun_options(preset, role), *self.module_args(preset)),
+            argv=("torchrun", *torchrun_options(preset, role), *args),
             cwd=self.cwd(preset),
             env=self.env(preset),
             python=self.python(preset),
             job_dir=self.job_dir(preset, {**environ, **self.env(preset)}),
         )
+
+
+def refuse_unsafe(module_args: list[str], env: dict[str, str]) -> None:
+    """:class:`UserError` for what no launch may carry, whatever built the preset: an environment
+    name that is not a POSIX name, a control character in any value, or a resolver call
+    (``${oc.env:...}``) in an override. Preset validation says the same earlier; this holds for
+    presets built in code too."""
+    for name, value in env.items():
+        shell.check_env_name(name, "env.extra")
+        shell.check_text(value, f"environment variable {name}")
+    cut = module_args.index("--") if "--" in module_args else len(module_args)
+    for i, arg in enumerate(module_args):
+        shell.check_text(arg, "override" if i > cut else "engine argument")
+        problem = problem_in_override(arg) if i > cut else None
+        if problem:
+            raise UserError(f"override {arg!r}: {problem}")
 
 
 _ADAPTERS: dict[str, type[EngineAdapter]] = {}

@@ -14,7 +14,6 @@ Existing outputs are never replaced without ``yes``.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from cosmos_tui.core import shell
 from cosmos_tui.core.engines.predict1 import POSTTRAINED_DIR
 from cosmos_tui.core.errors import UserError
 
@@ -50,12 +50,12 @@ class ConversionPlan:
     def shell(self) -> str:
         """The equivalent shell command(s)."""
         if self.method == "upstream-script":
-            return f"cd {shlex.quote(str(self.cwd))}\n{shlex.join(self.argv)}"
+            return shell.command(str(self.cwd), {}, self.argv)
         if self.method == "export":
-            return shlex.join(["cosmos-tui", "ckpt", "export", str(self.source), "--out", str(self.source)])
+            return shell.join(["cosmos-tui", "ckpt", "export", str(self.source), "--out", str(self.source)])
         dest = self.outputs[0]
-        mkdir = shlex.join(["mkdir", "-p", str(dest.parent)])
-        return f"{mkdir}\n{shlex.join(['cp', str(self.source), str(dest)])}"
+        mkdir = shell.join(["mkdir", "-p", str(dest.parent)])
+        return f"{mkdir}\n{shell.join(['cp', str(self.source), str(dest)])}"
 
 
 def plan_dcp_conversion(step_dir: Path, repo: Path | None, python: str = "python") -> ConversionPlan:

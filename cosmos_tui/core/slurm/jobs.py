@@ -10,11 +10,11 @@ state whenever a record is read, and :func:`stop_slurm_run` asks Slurm to signal
 from __future__ import annotations
 
 import re
-import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cosmos_tui.core import shell
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs import outcome, ownership, registry
@@ -86,7 +86,7 @@ def submit_run(record: RunRecord, preset: Preset) -> RunRecord:
         return r.replace(
             argv=argv,
             exec_argv=argv,
-            shell=shlex.join(argv) + "\n# each node runs:\n" + script.srun,
+            shell=shell.join(argv) + "\n# each node runs:\n" + script.srun,
             slurm_script=str(script_path),
             status="starting",
         )

@@ -17,13 +17,13 @@ submitting shell's environment (HF_TOKEN, WANDB_API_KEY) to the job.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from cosmos_tui.core.engines.base import get_adapter
+from cosmos_tui.core import shell
+from cosmos_tui.core.engines.base import get_adapter, refuse_unsafe
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.presets import SECRET_NAME, Preset
+from cosmos_tui.core.presets import MANAGED_SBATCH_OPTIONS, SECRET_NAME, Preset
 
 DEFAULT_OUTPUT = "%x-%j.out"
 """Slurm's output file pattern: job name and job id."""
@@ -34,7 +34,7 @@ PORT_BASE, PORT_SPAN = 20000, 20000
 so two jobs sharing a node do not collide."""
 
 _TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
-_JOB_NAME = re.compile(r"^[A-Za-z0-9._+-]{1,128}$")
+_JOB_NAME = re.compile(r"[A-Za-z0-9._+-]{1,128}")
 
 
 def time_limit_seconds(text: str) -> int:
@@ -85,7 +85,7 @@ class SbatchScript:
 
 def _job_name(preset: Preset) -> str:
     name = preset.launch.slurm.job_name or preset.experiment.name
-    if not _JOB_NAME.match(name):
+    if not _JOB_NAME.fullmatch(name):
         raise UserError(
             f"Slurm job name {name!r} has characters Slurm output patterns mangle; "
             "set launch.slurm.job_name to letters, digits, '.', '_', '+' or '-'"
@@ -105,11 +105,12 @@ def _srun_line(preset: Preset, python: str, module_args: list[str]) -> str:
     if launch.max_restarts:
         torchrun.append(f"--max_restarts={launch.max_restarts}")
     srun = 'srun --nodes="$SLURM_NNODES" --ntasks-per-node=1 --kill-on-bad-exit=1'
-    parts = [srun, f"{shlex.quote(python)} -m torch.distributed.run"]
-    parts.append(" ".join(f'"{opt}"' if "$" in opt else opt for opt in torchrun))
+    parts = [srun, f"{shell.quote(python, 'engine.python')} -m torch.distributed.run"]
+    # torchrun's options are ours; those naming Slurm's variables are expanded by the job's shell.
+    parts.append(" ".join(f'"{opt}"' if "$" in opt else shell.quote(opt) for opt in torchrun))
     cut = module_args.index("--") if "--" in module_args else len(module_args)
-    parts.append(" ".join(shlex.quote(a) for a in module_args[:cut]))
-    parts += [shlex.quote(a) for a in module_args[cut:]]
+    parts.append(shell.join(module_args[:cut]))
+    parts += [shell.quote(a, "override") for a in module_args[cut:]]
     return " \\\n    ".join(p for p in parts if p)
 
 
@@ -130,43 +131,47 @@ def render_sbatch(
     problems = adapter.problems(preset)
     if problems:
         raise UserError(" ".join(problems))
+    refuse_unsafe(adapter.module_args(preset), adapter.env(preset))
     launch, slurm = preset.launch, preset.launch.slurm
     name = _job_name(preset)
     gpus = slurm.gpus_per_node if slurm.gpus_per_node is not None else launch.nproc_per_node
     lead = signal_lead(slurm.time)
+    what = source or "preset"
+    comment = (
+        f"# Rendered by cosmos-tui{f' from {source}' if source else ''}: {launch.nnodes} node(s) x "
+        f"{launch.nproc_per_node} process(es), experiment {preset.experiment.name}."
+    )
     head = [
         "#!/bin/bash",
-        f"# Rendered by cosmos-tui{f' from {source}' if source else ''}: {launch.nnodes} node(s) x "
-        f"{launch.nproc_per_node} process(es), experiment {preset.experiment.name}.",
+        shell.check_text(comment, "the preset's path or experiment name"),
         "# Submit with: sbatch THIS_FILE   (secrets come from your environment: --export=ALL)",
-        f"#SBATCH --job-name={name}",
-        f"#SBATCH --nodes={launch.nnodes}",
-        "#SBATCH --ntasks-per-node=1",
+        shell.sbatch_line("--job-name", name, what="launch.slurm.job_name"),
+        shell.sbatch_line("--nodes", str(launch.nnodes)),
+        shell.sbatch_line("--ntasks-per-node", "1"),
     ]
     if gpus:
-        head.append(f"#SBATCH --gpus-per-node={gpus}")
-    if slurm.partition:
-        head.append(f"#SBATCH --partition={slurm.partition}")
-    if slurm.account:
-        head.append(f"#SBATCH --account={slurm.account}")
-    if slurm.time:
-        head.append(f"#SBATCH --time={slurm.time}")
+        head.append(shell.sbatch_line("--gpus-per-node", str(gpus)))
+    for option, value in (("partition", slurm.partition), ("account", slurm.account), ("time", slurm.time)):
+        if value:
+            head.append(shell.sbatch_line(f"--{option}", value, what=f"launch.slurm.{option}"))
     head += [
-        f"#SBATCH --output={output}",
-        "#SBATCH --open-mode=append",
-        "#SBATCH --requeue",
-        f"#SBATCH --signal=TERM@{lead}",
-        "#SBATCH --export=ALL",
+        shell.sbatch_line("--output", output, what="the job's output file"),
+        shell.sbatch_line("--open-mode", "append"),
+        shell.sbatch_line("--requeue"),
+        shell.sbatch_line("--signal", f"TERM@{lead}"),
+        shell.sbatch_line("--export", "ALL"),
     ]
-    for line in slurm.extra:
-        line = line.strip().removeprefix("#SBATCH").strip()
-        if line:
-            head.append(f"#SBATCH {line}")
-    body = ["", "set -uo pipefail", f"cd {shlex.quote(str(adapter.cwd(preset)))}"]
+    for item in slurm.extra:
+        option, value = shell.parse_sbatch_extra(item, f"{what}: launch.slurm.extra")
+        managed = MANAGED_SBATCH_OPTIONS.get(option)
+        if managed:
+            raise UserError(f"{what}: launch.slurm.extra {item!r}: {managed}")
+        head.append(shell.sbatch_line(option, value, what=f"launch.slurm.extra {item!r}"))
+    body = ["", "set -uo pipefail", f"cd {shell.quote(str(adapter.cwd(preset)), 'working folder')}"]
     for key, value in {**adapter.env(preset), "PYTHONUNBUFFERED": "1"}.items():
         if SECRET_NAME.search(key):
             continue  # secrets come from the submitting environment, never from the script
-        body.append(f"export {key}={shlex.quote(value)}")
+        body.append(shell.export(key, value))
     body += [
         "# The rendezvous host is the allocation's first node; the port is per job (MASTER_PORT wins).",
         'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1)',
@@ -178,7 +183,7 @@ def render_sbatch(
     srun = _srun_line(preset, adapter.python(preset), adapter.module_args(preset))
     body += [srun, "code=$?"]
     if exit_file is not None:
-        body.append(f'echo "$code" > {shlex.quote(str(exit_file))}')
+        body.append(f'echo "$code" > {shell.quote(str(exit_file), "the exit-code file")}')
     body += ['echo "cosmos-tui: srun exited $code"', 'exit "$code"', ""]
     return SbatchScript(
         text="\n".join(head + body),

@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui.messages import ActionFinished, GpusUpdated, LogLinesArrived, RunViewUpdated
 from cosmos_tui.tui.pollers import poll
@@ -173,7 +174,7 @@ class DashboardScreen(Screen):
             log.border_subtitle = f"skipped {log.skipped:,} lines of a burst"
 
     def on_action_finished(self, message: ActionFinished) -> None:
-        self.notify(message.message, severity="information" if message.ok else "error")
+        self.notify(markup_safe(message.message), severity="information" if message.ok else "error")
         self._wake.set()
         if message.ok and message.action == "resume" and message.run_id:
             self.app.open_run(message.run_id, replace=True)  # type: ignore[attr-defined]
@@ -181,7 +182,8 @@ class DashboardScreen(Screen):
     # -- actions -----------------------------------------------------------------------------
 
     def _hint(self, key: str) -> None:
-        self.query_one("#cli-hint", Static).update("$ " + cli_commands(self.run_id, self.view)[key])
+        command = cli_commands(self.run_id, self.view)[key]
+        self.query_one("#cli-hint", Static).update("$ " + printable(command))
 
     def action_stop(self) -> None:
         self._hint("stop")

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static
 
+from cosmos_tui.core.display import markup_safe
 from cosmos_tui.tui.screens.wizard_data import DataStep
 from cosmos_tui.tui.screens.wizard_hub import HubStep
 from cosmos_tui.tui.screens.wizard_launch import LaunchStep, RunStarted
@@ -121,7 +122,7 @@ class NewRunScreen(Screen):
 
     def on_run_started(self, message: RunStarted) -> None:
         if message.error:
-            self.notify(message.error, severity="error")
+            self.notify(markup_safe(message.error), severity="error")
             self.query_one(LaunchStep).enter(self.query_one(SetupStep).preset)
             return
         self.notify(f"Launched {message.run_id}.")

@@ -3,6 +3,7 @@ in a worker with progress and ends in a findings table (severity, count, example
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from rich.text import Text
@@ -12,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 
+from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
@@ -98,9 +100,13 @@ class DataStep(Vertical):
         sel = self.query_one("#data-layout", Select)
         return None if sel.is_blank() else str(sel.value)
 
-    def _cli(self) -> str:
-        exp = f" --experiment {self.experiment}" if self.experiment else ""
-        return f"$ cosmos-tui data validate {self.data_root or 'DIR'} --layout {self.layout_id or 'ID'}{exp}"
+    def _cli(self, verb: str = "validate") -> str:
+        """The equivalent command, quoted for a shell and escaped for markup (a path holding
+        ``[/]`` or ``[bold]`` shows as itself and pastes as itself)."""
+        argv = ["cosmos-tui", "data", verb, self.data_root or "DIR", "--layout", self.layout_id or "ID"]
+        if self.experiment and verb == "validate":
+            argv += ["--experiment", self.experiment]
+        return markup_safe("$ " + shlex.join(argv))
 
     @on(Input.Submitted, "#data-root")
     def _detect(self) -> None:
@@ -117,7 +123,7 @@ class DataStep(Vertical):
     def on_layout_detected(self, message: LayoutDetected) -> None:
         if message.layout:
             self.query_one("#data-layout", Select).value = message.layout
-            self.notify(f"Layout detected: {message.layout}")
+            self.notify(f"Layout detected: {markup_safe(message.layout)}")
         else:
             self.notify("No known layout recognised; choose one.", severity="warning")
 
@@ -155,7 +161,7 @@ class DataStep(Vertical):
         table.clear()
         summary = self.query_one("#data-summary", Static)
         if message.error:
-            summary.update(f"[red]{message.error}[/red]")
+            summary.update(f"[red]{markup_safe(message.error)}[/red]")
             return
         r = message.report
         for f in r.findings:
@@ -164,10 +170,10 @@ class DataStep(Vertical):
                 example = " ".join(str(x) for x in example)
             table.add_row(
                 Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
-                f.id,
+                Text(printable(f.id)),
                 str(f.count),
-                str(example)[:40],
-                f.fix[:60],
+                Text(printable(example)[:40]),
+                Text(printable(f.fix)[:60]),
             )
         verdict = "[green]valid[/green]" if r.ok else f"[red]{r.errors} error finding(s)[/red]"
         summary.update(
@@ -181,8 +187,7 @@ class DataStep(Vertical):
             self.notify("Give an empty folder and a layout first.", severity="warning")
             return
         self.query_one("#data-summary", Static).update(
-            f"Writing a synthetic {self.layout_id} set…\n"
-            f"[dim]$ cosmos-tui data synth {self.data_root} --layout {self.layout_id}[/dim]"
+            f"Writing a synthetic {markup_safe(self.layout_id)} set…\n[dim]{self._cli('synth')}[/dim]"
         )
         self.synth(self.data_root, self.layout_id)
 

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
+from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui.widgets.format import size
 
@@ -190,13 +191,13 @@ class HubStep(Vertical):
         )
         file_total = size(message.file_total) if message.file_total else "?"
         self.query_one("#hub-file", Static).update(
-            f"{message.filename}: {size(message.file_done)} / {file_total}"
+            f"{markup_safe(message.filename)}: {size(message.file_done)} / {file_total}"
             f"   [dim]$ cosmos-tui models download {self.model.id}[/dim]"
         )
 
     def on_download_done(self, message: DownloadDone) -> None:
         if message.error:
-            self.notify(message.error, severity="error")
+            self.notify(markup_safe(message.error), severity="error")
         else:
             self.notify("Weights downloaded.")
         self.refresh_status()

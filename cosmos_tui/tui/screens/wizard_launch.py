@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, DataTable, Label, Static
 
+from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
@@ -94,11 +95,12 @@ class LaunchStep(Vertical):
             self.query_one("#launch-resume", Button).label = f"Resume from iteration {point.iteration}"
             self.query_one("#launch-fresh", Button).label = f"Start fresh as {message.prepared.fresh_name}"
         for c in message.checks:
-            table.add_row(c.name, Text(c.level, style=LEVEL_STYLE.get(c.level, "")), c.message)
+            level = Text(c.level, style=LEVEL_STYLE.get(c.level, ""))
+            table.add_row(c.name, level, Text(printable(c.message)))
         fails = [c for c in message.checks if c.level == "fail"]
         summary = self.query_one("#launch-summary", Static)
         if message.error:
-            summary.update(f"[red]{message.error}[/red]")
+            summary.update(f"[red]{markup_safe(message.error)}[/red]")
         elif choose:
             summary.update(
                 "[yellow]This job folder already holds checkpoints: resume it, or start a new job.[/yellow]"

@@ -3,6 +3,7 @@ HF_HOME; the exact command previewed live (``core.launch.render``); save as a pr
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from textual import on
@@ -10,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
+from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.presets import Preset, apply_sets, preset_from_dict, save_preset
 
@@ -114,7 +116,7 @@ class SetupStep(Vertical):
             error_box.update("")
         except UserError as e:
             self.preset, self.error = None, str(e)
-            error_box.update(f"✗ {e}")
+            error_box.update(f"✗ {markup_safe(e)}")
 
     def _build(self) -> Preset:
         def value(wid: str) -> str:
@@ -150,12 +152,12 @@ class SetupStep(Vertical):
             self.notify("Give the preset a name (no slashes).", severity="warning")
             return
         if self.preset is None:
-            self.notify(self.error or "The form is not valid yet.", severity="error")
+            self.notify(markup_safe(self.error or "The form is not valid yet."), severity="error")
             return
         path = Path(state_root()) / "presets" / f"{name}.toml"
         try:
             save_preset(self.preset, path)
         except UserError as e:
-            self.notify(str(e), severity="error")
+            self.notify(markup_safe(e), severity="error")
             return
-        self.notify(f"Saved {path}. Run it with: cosmos-tui run {path}")
+        self.notify(markup_safe(f"Saved {path}. Run it with: cosmos-tui run {shlex.quote(str(path))}"))

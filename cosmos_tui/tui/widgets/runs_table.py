@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from cosmos_tui.core.display import printable
 from cosmos_tui.tui.state import RunRow
 from cosmos_tui.tui.widgets.format import STATUS_STYLE, age, loss, progress
 
@@ -52,7 +53,7 @@ class RunsTable(DataTable):
                 loss(r.loss),
                 age(r.started, now),
                 flags(r),
-                r.id,
+                Text(printable(r.id)),
                 key=r.id,
             )
         if current is not None and current in {r.id for r in rows}:
