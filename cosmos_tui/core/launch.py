@@ -19,6 +19,7 @@ from typing import Literal
 
 from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter
 from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 DRYRUN_TIMEOUT_S = 180.0
 _CONFIG_PATH = re.compile(r"""(?:^|[\s'"=:])([^\s'"]*config\.yaml)\b""")
@@ -103,7 +104,8 @@ def read_config_yaml(path: Path) -> object:
 
     _PlainLoader.add_multi_constructor("!", _plain)
     _PlainLoader.add_multi_constructor("tag:yaml.org,2002:python/", _plain)
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_PlainLoader)  # a SafeLoader subclass
+    text = read_text_capped(path, CONFIG_CAP, what="job config")
+    return yaml.load(text, Loader=_PlainLoader)  # a SafeLoader subclass
 
 
 def _job_from_config(path: Path) -> tuple[str, str, str] | None:
@@ -111,7 +113,7 @@ def _job_from_config(path: Path) -> tuple[str, str, str] | None:
 
     try:
         data = read_config_yaml(path)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, RecursionError, yaml.YAMLError):
         return None
     job = data.get("job") if isinstance(data, dict) else None
     if not isinstance(job, dict):

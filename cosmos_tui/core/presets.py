@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.paths import shipped_presets_dir
+from cosmos_tui.core.safeio import CONFIG_CAP, ReadRefused, read_bytes_capped
 
 EngineKind = Literal["builtin", "cosmos-transfer2.5", "cosmos-predict2.5", "cosmos-predict1"]
 ENGINE_KINDS: tuple[str, ...] = EngineKind.__args__  # type: ignore[attr-defined]
@@ -196,11 +197,13 @@ def load_preset(path: str | Path) -> Preset:
     """Read and validate a preset file."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_bytes_capped(path, CONFIG_CAP, what="preset")
     except FileNotFoundError:
         raise UserError(
             f"{path}: no such preset file; `cosmos-tui preset list` shows the shipped ones"
         ) from None
+    except ReadRefused as e:
+        raise UserError(f"{path}: cannot read the preset (it {e.strerror})") from None
     except (IsADirectoryError, PermissionError) as e:
         raise UserError(f"{path}: cannot read the preset ({e.strerror.lower()})") from None
     try:
@@ -213,6 +216,10 @@ def load_preset(path: str | Path) -> Preset:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{path}: not valid TOML ({e}); fix the syntax and try again") from None
+    except RecursionError:
+        raise UserError(
+            f"{path}: nested too deeply to read (hundreds of levels); no preset is, fix or replace the file"
+        ) from None
     return preset_from_dict(data, source=str(path))
 
 

@@ -29,7 +29,9 @@ from cosmos_tui.core.datasets.layouts import (
     min_frames_for,
 )
 from cosmos_tui.core.datasets.probe import ProbeError, probe_video
+from cosmos_tui.core.datasets.walk import scan_entries
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.safeio import CAPTION_CAP, read_text_capped
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(clips_done, clips_total)`` from the calling thread."""
@@ -51,18 +53,17 @@ def _scan(folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool) 
     """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files."""
     stems: set[str] = set()
     dirs: set[str] = set()
-    with os.scandir(folder) as it:
-        for e in it:
-            if e.name.startswith("."):
-                continue
-            if e.is_dir():
-                dirs.add(e.name)
-            elif e.name.endswith(ext):
-                stems.add(e.name[: -len(ext)])
-            elif e.is_symlink() and not os.path.exists(e.path):
-                tally.add("broken-symlink", f"{rel}/{e.name} -> {os.readlink(e.path)}".lstrip("/"))
-            elif flag_others:
-                tally.add("not-mp4", f"{rel}/{e.name}")
+    for e in scan_entries(folder, rel, tally.add):  # file-system errors become findings
+        if e.kind == "dir":
+            dirs.add(e.name)
+        elif e.kind == "other":
+            continue  # a symlink loop, a device, an entry that cannot be looked at: reported
+        elif e.name.endswith(ext):
+            stems.add(e.name[: -len(ext)])
+        elif e.kind == "broken":
+            tally.add("broken-symlink", f"{rel}/{e.name} -> {os.readlink(e.path)}".lstrip("/"))
+        elif flag_others:
+            tally.add("not-mp4", f"{rel}/{e.name}")
     return stems, dirs
 
 
@@ -311,8 +312,11 @@ def _check_caption(path: Path, rel: str, src: CaptionSource, out: list[tuple[str
     if not _check_file(path, rel, out):
         return
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        text = read_text_capped(path, CAPTION_CAP, what="caption")
+    except OSError as e:
+        out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
+        return
+    except UnicodeDecodeError as e:
         out.append(("unreadable-file", f"{rel}: {e}"))
         return
     if not text.strip():
