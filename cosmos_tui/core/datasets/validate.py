@@ -49,11 +49,15 @@ class _Listing:
     t5: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)  # view -> (.pkl, .pickle)
 
 
-def _scan(folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool) -> tuple[set[str], set[str]]:
-    """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files."""
+def _scan(
+    folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool, again: bool = False
+) -> tuple[set[str], set[str]]:
+    """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files
+    (``again``: the folder was scanned already, its file-system findings are not repeated)."""
     stems: set[str] = set()
     dirs: set[str] = set()
-    for e in scan_entries(folder, rel, tally.add):  # file-system errors become findings
+    report = (lambda fid, example: None) if again else tally.add
+    for e in scan_entries(folder, rel, report):  # file-system errors become findings
         if e.kind == "dir":
             dirs.add(e.name)
         elif e.kind == "other":
@@ -114,8 +118,9 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
             for view in spec.views:
                 folder = t5_root / view
                 if folder.is_dir():
-                    pkl = _scan(folder, emb.ext, tally, "", flag_others=False)[0]
-                    pickle_ = _scan(folder, emb.wrong_ext, tally, "", flag_others=False)[0]
+                    rel = f"{emb.clip_folder}/{view}"
+                    pkl = _scan(folder, emb.ext, tally, rel, flag_others=False)[0]
+                    pickle_ = _scan(folder, emb.wrong_ext, tally, rel, flag_others=False, again=True)[0]
                     listing.t5[view] = (pkl, pickle_)
                 elif view in emb.clip_views_read:
                     tally.add("missing-view", f"{emb.clip_folder}/{view}/")
