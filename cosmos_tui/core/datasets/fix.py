@@ -26,6 +26,7 @@ FIXABLE = frozenset(
 BLOCKING = frozenset(
     {"unsafe-pickle", "unreadable-pickle", "unreadable-file", "empty-file", "broken-symlink"}
     | {"embedding-not-array", "embedding-bad-shape", "embedding-bad-dtype"}
+    | {"symlink-loop", "permission-denied", "not-a-regular-file", "file-too-large", "fs-error"}
 )
 
 

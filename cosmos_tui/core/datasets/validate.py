@@ -29,7 +29,7 @@ from cosmos_tui.core.datasets.layouts import (
     min_frames_for,
 )
 from cosmos_tui.core.datasets.probe import ProbeError, probe_video
-from cosmos_tui.core.datasets.walk import scan_entries
+from cosmos_tui.core.datasets.walk import fs_finding, scan_entries
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.safeio import CAPTION_CAP, read_text_capped
 
@@ -318,8 +318,8 @@ def _check_caption(path: Path, rel: str, src: CaptionSource, out: list[tuple[str
         return
     try:
         text = read_text_capped(path, CAPTION_CAP, what="caption")
-    except OSError as e:
-        out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
+    except OSError as e:  # permission, loop, FIFO, huge: say which, not "re-encode"
+        out.append(fs_finding(e, rel))
         return
     except UnicodeDecodeError as e:
         out.append(("unreadable-file", f"{rel}: {e}"))
