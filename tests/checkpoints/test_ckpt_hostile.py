@@ -145,3 +145,14 @@ def test_a_binary_or_device_pin_file_is_a_sentence(ckpt_dir: Path) -> None:
     pins.symlink_to("/dev/zero")
     res = _run("list", str(ckpt_dir))
     assert res.exit_code == 1 and "character device" in res.stderr and "Traceback" not in res.output
+
+
+def test_a_step_folder_linked_to_the_root_of_the_disk_is_not_walked_or_followed(ckpt_dir: Path) -> None:
+    write_dcp_checkpoint(ckpt_dir, 100)
+    (ckpt_dir / "iter_000000001").symlink_to("/")
+    res = _run("list", str(ckpt_dir), "--json")  # sizes are counted within a bound, not over all of /
+    assert res.exit_code == 0, res.output
+    assert [r["iteration"] for r in json.loads(res.stdout)] == [1, 100]
+    res = _run("prune", str(ckpt_dir), "--keep-last", "1", "--yes")
+    assert res.exit_code == 0, res.output
+    assert Path("/etc").is_dir() and (ckpt_dir / "iter_000000100").is_dir()

@@ -65,9 +65,16 @@ class CheckpointInfo:
     """EMA weights are present (DCP: ``net_ema.*`` keys in the model part; pt: ``_ema_model.pt``)."""
 
 
+MAX_TREE_ENTRIES = 20_000
+"""Entries looked at under one checkpoint: a step folder holds a few shards per rank and part; a
+symlinked step folder that leads to ``/`` or a huge tree is not walked to its end."""
+
+
 def _tree_stats(path: Path) -> tuple[int, float]:
-    """Total size and newest mtime of the files under ``path`` (or of ``path`` itself)."""
+    """Total size and newest mtime of the files under ``path`` (or of ``path`` itself), counting
+    at most :data:`MAX_TREE_ENTRIES` entries."""
     size, newest = 0, 0.0
+    budget = MAX_TREE_ENTRIES
     try:
         st = path.stat()
     except OSError:
@@ -76,12 +83,13 @@ def _tree_stats(path: Path) -> tuple[int, float]:
     if not path.is_dir():
         return st.st_size, newest
     stack = [path]
-    while stack:
+    while stack and budget > 0:
         current = stack.pop()
         try:
             entries = list(os.scandir(current))
         except OSError:
             continue
+        budget -= len(entries)
         for entry in entries:
             try:
                 est = entry.stat(follow_symlinks=False)
