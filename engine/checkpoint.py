@@ -106,6 +106,15 @@ def latest_iteration(ckpt_dir: Path) -> int | None:
     return done[-1] if done else None
 
 
+def remove_entry(path: Path) -> None:
+    """Delete the step folder ``path`` in the checkpoints folder; a symlink (a checkpoint linked in
+    from elsewhere) is removed as a link, never its target, and never followed inside the tree."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w") as f:
@@ -149,7 +158,7 @@ def prepare(ckpt_dir: Path, iteration: int, rank: int) -> Path | None:
                 log.warning(f"{final} is incomplete (not written by this engine); moving it to {aside.name}")
                 final.rename(aside)
         if decision[0] and staging.exists():
-            shutil.rmtree(staging)  # our own unfinished save from a crashed run
+            remove_entry(staging)  # our own unfinished save from a crashed run
     dist.broadcast_object_list(decision, src=0)
     return staging if decision[0] else None
 
@@ -319,5 +328,5 @@ def prune(ckpt_dir: Path, keep_last_n: int) -> list[int]:
     latest = latest_iteration(ckpt_dir)
     doomed = [i for i in done[:-keep_last_n] if i not in pinned and i != latest]
     for iteration in doomed:
-        shutil.rmtree(ckpt_dir / step_name(iteration))
+        remove_entry(ckpt_dir / step_name(iteration))
     return doomed
