@@ -113,7 +113,11 @@ def _read_pointer(checkpoints_dir: Path) -> tuple[str | None, str | None]:
     except OSError as e:
         return None, describe_os_error(e, doing="read the checkpoint pointer")
     except UnicodeDecodeError as e:
-        return None, describe_decode_error(e, path, what="checkpoint pointer")
+        head = describe_decode_error(e, path, what="checkpoint pointer").split("; ", 1)[0]
+        return (
+            None,
+            f"{head}; write the name of the checkpoint to resume from into it (iter_000000500) or delete it",
+        )
     return text.strip() or None, None
 
 
