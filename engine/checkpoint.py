@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -61,18 +62,57 @@ def complete_iterations(ckpt_dir: Path) -> list[int]:
     return sorted(found)
 
 
+def read_small_text(path: Path, cap: int = 4096) -> str | None:
+    """The text of the regular file ``path`` if it holds at most ``cap`` bytes of UTF-8; None when
+    it is absent, not a regular file (a FIFO is opened without blocking, a device is refused), too
+    large, unreadable or not text. For files a person or another tool may have put there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            return None
+        data = os.read(fd, cap + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def latest_iteration(ckpt_dir: Path) -> int | None:
-    """The checkpoint to resume from: the pointer's, or the newest complete one if the pointer is bad."""
+    """The checkpoint to resume from: the pointer's, or the newest complete one if the pointer is bad
+    (not a small text file, or naming no complete checkpoint)."""
     pointer = ckpt_dir / POINTER
-    if pointer.is_file():
-        name = pointer.read_text().strip()
+    if os.path.lexists(pointer):
+        text = read_small_text(pointer)
+        name = text.strip() if text is not None else ""
         if name.startswith("iter_") and name[5:].isdigit() and is_complete(ckpt_dir / name):
             return int(name[5:])
-        log.warning(
-            f"{pointer} names {name!r}, which is not a complete checkpoint; using the newest complete one"
+        what = (
+            f"names {name!r}, which is not a complete checkpoint"
+            if text is not None
+            else "is not a small text file"
         )
+        log.warning(f"{pointer} {what}; using the newest complete one")
     done = complete_iterations(ckpt_dir)
     return done[-1] if done else None
+
+
+def remove_entry(path: Path) -> None:
+    """Delete the step folder ``path`` in the checkpoints folder; a symlink (a checkpoint linked in
+    from elsewhere) is removed as a link, never its target, and never followed inside the tree."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -118,7 +158,7 @@ def prepare(ckpt_dir: Path, iteration: int, rank: int) -> Path | None:
                 log.warning(f"{final} is incomplete (not written by this engine); moving it to {aside.name}")
                 final.rename(aside)
         if decision[0] and staging.exists():
-            shutil.rmtree(staging)  # our own unfinished save from a crashed run
+            remove_entry(staging)  # our own unfinished save from a crashed run
     dist.broadcast_object_list(decision, src=0)
     return staging if decision[0] else None
 
@@ -276,14 +316,17 @@ def prune(ckpt_dir: Path, keep_last_n: int) -> list[int]:
     done = complete_iterations(ckpt_dir)
     pinned: set[int] = set()
     pins = ckpt_dir / PINS_FILE
-    if pins.is_file():
+    if os.path.lexists(pins):
         try:
-            pinned = {int(i) for i in json.loads(pins.read_text()).get("pinned", [])}
+            text = read_small_text(pins, 1 << 20)
+            if text is None:
+                raise ValueError(f"{pins} is not a small text file")
+            pinned = {int(i) for i in json.loads(text).get("pinned", [])}
         except (ValueError, TypeError, AttributeError):
             log.warning(f"cannot read {pins}; pruning nothing")
             return []
     latest = latest_iteration(ckpt_dir)
     doomed = [i for i in done[:-keep_last_n] if i not in pinned and i != latest]
     for iteration in doomed:
-        shutil.rmtree(ckpt_dir / step_name(iteration))
+        remove_entry(ckpt_dir / step_name(iteration))
     return doomed

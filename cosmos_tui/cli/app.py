@@ -6,6 +6,8 @@ huggingface_hub) inside the command functions, so ``--help`` stays fast and ligh
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import typer
@@ -14,11 +16,18 @@ from typer.core import TyperGroup
 from cosmos_tui import __version__
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import describe_os_error
+
+DEBUG_ENV = "COSMOS_TUI_DEBUG"
+"""Set to keep the traceback of a file-system error (for bug reports)."""
 
 
 class _Root(TyperGroup):
     """The root group: a user's mistake raised anywhere below becomes one line on stderr and its
-    exit code, never a traceback (the same under CliRunner and the console script)."""
+    exit code, never a traceback (the same under CliRunner and the console script). So does a
+    file-system error (a symlink loop, permission denied, a read-only disk, a file where a folder
+    should be): its path, cause and fix in one sentence (set ``COSMOS_TUI_DEBUG=1`` for the
+    traceback)."""
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
@@ -26,6 +35,24 @@ class _Root(TyperGroup):
         except UserError as e:
             typer.echo(f"error: {printable(e.message)}", err=True)
             raise typer.Exit(e.exit_code) from None
+        except BrokenPipeError:  # `cosmos-tui ... | head`: the reader has gone, say nothing more
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        except OSError as e:  # a file the user pointed at: one sentence with the path and a fix
+            if os.environ.get(DEBUG_ENV):
+                raise
+            typer.echo(f"error: {describe_os_error(e)}", err=True)
+            raise typer.Exit(1) from None
+        except RecursionError:  # a file nested deeper than any real one (a hostile preset, YAML)
+            if os.environ.get(DEBUG_ENV):
+                raise
+            typer.echo(
+                "error: the input is nested too deeply to read (thousands of levels); "
+                "it is damaged or hostile: check the file you passed",
+                err=True,
+            )
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

@@ -31,11 +31,22 @@ def _state(c) -> str:
     return "saving" if is_being_written(c) else "incomplete"
 
 
-def _scan(target: str):
+def _scan(target: str, *, need_pointer: bool = False):
+    """The checkpoints folder meant by ``target`` and its checkpoints. A pointer file that cannot
+    be read is a warning (the newest complete checkpoint stands in for it), or, when the command
+    must not lose track of the latest checkpoint (``need_pointer``: prune), an error."""
     from cosmos_tui.core.checkpoints.locate import resolve_checkpoints_dir
-    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+    from cosmos_tui.core.checkpoints.scan import pointer_problem, scan_checkpoints
+    from cosmos_tui.core.errors import UserError
 
     directory = resolve_checkpoints_dir(target)
+    problem = pointer_problem(directory)
+    if problem and need_pointer:
+        raise UserError(
+            f"{problem.rstrip('.')}; nothing was deleted (the pointer protects the latest checkpoint)"
+        )
+    if problem:
+        warn(problem)
     return directory, scan_checkpoints(directory)
 
 
@@ -161,19 +172,25 @@ def prune_cmd(
     json: bool = JsonOption,
 ) -> None:
     """Delete old checkpoints; never the latest, a pinned one, or one being written."""
+
     from cosmos_tui.core.checkpoints.prune import apply_prune, plan_prune
 
-    _, found = _scan(target)
+    directory, found = _scan(target, need_pointer=True)
     plan = plan_prune(found, keep_last=keep_last, keep_every=keep_every)
     really = yes and not dry_run
-    removed = apply_prune(plan) if really else []
+    removed = apply_prune(plan, directory) if really else []
     if json:
         emit_json(
             {
                 "deleted": really,
                 "bytes_freed": plan.bytes_freed,
                 "decisions": [
-                    {"iteration": d.checkpoint.iteration, "keep": d.keep, "reason": d.reason}
+                    {
+                        "iteration": d.checkpoint.iteration,
+                        "keep": d.keep,
+                        "reason": d.reason,
+                        "unverified": d.unverified,
+                    }
                     for d in plan.decisions
                 ],
             }
@@ -184,6 +201,11 @@ def prune_cmd(
         out.print(
             f"{verb} {d.checkpoint.iteration:>10}  {human_bytes(d.checkpoint.size_bytes):>9}  "
             f"({shown(d.reason)})"
+        )
+    if plan.unverified:
+        warn(
+            f"{len(plan.unverified)} checkpoint(s) look complete but fail verification "
+            "(`cosmos-tui ckpt verify` says more); they never count as one of the --keep-last"
         )
     if really:
         info(
@@ -222,9 +244,11 @@ def unpin_cmd(
 def _config_value(job_dir: Path, dotted: str) -> int | None:
     import yaml
 
+    from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
+
     try:
-        node = yaml.safe_load((job_dir / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+        node = yaml.safe_load(read_text_capped(job_dir / "config.yaml", CONFIG_CAP, what="job config"))
+    except (OSError, UnicodeDecodeError, RecursionError, yaml.YAMLError):
         return None
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:

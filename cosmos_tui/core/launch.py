@@ -18,6 +18,7 @@ from typing import Literal
 
 from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter, refuse_unsafe
 from cosmos_tui.core.presets import Preset, job_name_problem
+from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 DRYRUN_TIMEOUT_S = 180.0
 _CONFIG_PATH = re.compile(r"""(?:^|[\s'"=:])([^\s'"]*config\.yaml)\b""")
@@ -104,7 +105,8 @@ def read_config_yaml(path: Path) -> object:
 
     _PlainLoader.add_multi_constructor("!", _plain)
     _PlainLoader.add_multi_constructor("tag:yaml.org,2002:python/", _plain)
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_PlainLoader)  # a SafeLoader subclass
+    text = read_text_capped(path, CONFIG_CAP, what="job config")
+    return yaml.load(text, Loader=_PlainLoader)  # a SafeLoader subclass
 
 
 def _job_from_config(data: object) -> tuple[str, str, str] | None:

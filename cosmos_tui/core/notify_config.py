@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.notify import DEFAULT_EVENTS, NotifyConfig
+from cosmos_tui.core.safeio import CONFIG_CAP, describe_decode_error, read_text_capped
 
 CONFIG_FILE = "config.toml"
 
@@ -87,11 +88,13 @@ def load_user_config(path: Path | None = None) -> UserConfig:
     """Read and validate the settings file; defaults when it does not exist."""
     path = config_path() if path is None else Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_capped(path, CONFIG_CAP, what="settings file")
     except FileNotFoundError:
         return UserConfig()
     except OSError as e:
         raise UserError(f"cannot read {path} ({e.strerror}); fix its permissions or remove it") from None
+    except UnicodeDecodeError as e:
+        raise UserError(describe_decode_error(e, path, what="settings file")) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

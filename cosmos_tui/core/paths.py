@@ -6,6 +6,8 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from cosmos_tui.core.errors import UserError
+
 STATE_ENV = "COSMOS_TUI_HOME"
 
 
@@ -18,14 +20,33 @@ def state_root() -> Path:
     else:
         xdg = os.environ.get("XDG_STATE_HOME")
         root = (Path(xdg) if xdg else Path.home() / ".local" / "state") / "cosmos-tui"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return _ensure_dir(root)
 
 
 def runs_root() -> Path:
     """The folder holding one directory per run."""
-    path = state_root() / "runs"
-    path.mkdir(parents=True, exist_ok=True)
+    return _ensure_dir(state_root() / "runs")
+
+
+def _ensure_dir(path: Path) -> Path:
+    """Create the state folder ``path`` if needed; a :class:`UserError` naming ``COSMOS_TUI_HOME``
+    when a file stands in the way or the file system refuses (read-only, no permission)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from cosmos_tui.core.fserrors import reason
+
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            why = f"{blocker} is a file, not a folder"
+        else:
+            why = f"{path} cannot be created ({reason(e)})"
+        raise UserError(
+            f"the cosmos-tui state folder {why}; point {STATE_ENV} at a writable folder "
+            f"(export {STATE_ENV}=~/.local/state/cosmos-tui) or fix that path"
+        ) from None
+    if not path.is_dir():
+        raise UserError(f"the cosmos-tui state folder {path} is not a folder; point {STATE_ENV} at one")
     return path
 
 

@@ -425,6 +425,10 @@ def load_preset(path: str | Path) -> Preset:
         data = _toml(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{path}: not valid TOML ({e}); fix the syntax and try again") from None
+    except RecursionError:
+        raise UserError(
+            f"{path}: nested too deeply to read (hundreds of levels); no preset is, fix or replace the file"
+        ) from None
     return preset_from_dict(data, source=str(path))
 
 

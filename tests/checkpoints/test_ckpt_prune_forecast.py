@@ -77,9 +77,9 @@ def _info(it: int, *, complete: bool, latest: bool, pinned: bool, age: float) ->
     )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), min_size=1, max_size=12),
+    st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()), min_size=1, max_size=12),
     st.integers(1, 5),
     st.one_of(st.none(), st.integers(1, 4)),
     st.data(),
@@ -88,16 +88,31 @@ def test_prune_invariants(flags, keep_last, keep_every, data) -> None:
     latest_at = data.draw(st.integers(0, len(flags) - 1))
     infos = [
         _info(i + 1, complete=c, latest=i == latest_at, pinned=p, age=5 if recent else 7200)
-        for i, (c, p, recent) in enumerate(flags)
+        for i, (c, p, recent, _) in enumerate(flags)
     ]
-    plan = plan_prune(infos, keep_last=keep_last, keep_every=keep_every)
+    corrupt = {i + 1 for i, (_, _, _, bad) in enumerate(flags) if bad}
+
+    def fake_verify(c: CheckpointInfo) -> str | None:  # a test double for verify_checkpoint
+        return "model/__0_0.distcp is truncated" if c.iteration in corrupt else None
+
+    plan = plan_prune(infos, keep_last=keep_last, keep_every=keep_every, verify=fake_verify)
     gone = {c.iteration for c in plan.to_delete}
-    complete = [c for c in infos if c.complete]
+    verified = [c for c in infos if c.complete and c.iteration not in corrupt]
     for c in infos:
         if c.is_latest or c.pinned or (not c.complete and c.mtime > time.time() - 60):
             assert c.iteration not in gone
-    # the newest keep_last complete checkpoints survive
-    assert not gone & {c.iteration for c in complete[-keep_last:]}
+    # the newest keep_last checkpoints that verify survive, whatever else is kept
+    assert not gone & {c.iteration for c in verified[-keep_last:]}
+    # a verified checkpoint goes only when keep_last newer verified ones stay
+    for c in verified:
+        if c.iteration in gone:
+            newer_kept = [v for v in verified if v.iteration > c.iteration and v.iteration not in gone]
+            assert len(newer_kept) >= keep_last
+    # every complete checkpoint that fails verification is named as such in the plan
+    complete = {c.iteration for c in infos if c.complete}
+    assert {d.checkpoint.iteration for d in plan.unverified} == complete & corrupt
+    for d in plan.unverified:
+        assert "truncated" in d.reason
 
 
 def test_saves_remaining() -> None:

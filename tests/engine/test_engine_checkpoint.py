@@ -4,6 +4,7 @@ written twice, resume picks the newest complete one, pruning keeps pins and the 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,15 @@ def test_keep_last_n_spares_pins_and_the_pointer(tmp_path: Path) -> None:
     assert ckpt.prune(tmp_path, 0) == []
     assert ckpt.prune(tmp_path, 2) == [1, 3]
     assert ckpt.complete_iterations(tmp_path) == [2, 4, 5]
+
+
+def test_keep_last_n_removes_a_linked_in_checkpoint_as_a_link(tmp_path: Path) -> None:
+    ckpt_dir, elsewhere = tmp_path / "checkpoints", tmp_path / "archive"
+    _fake_complete(elsewhere, 1)
+    ckpt_dir.mkdir()
+    (ckpt_dir / "iter_000000001").symlink_to(elsewhere / "iter_000000001")
+    for it in (2, 3):
+        _fake_complete(ckpt_dir, it)
+    assert ckpt.prune(ckpt_dir, 2) == [1]  # shutil.rmtree refused the link and crashed the run
+    assert not os.path.lexists(ckpt_dir / "iter_000000001")
+    assert ckpt.is_complete(elsewhere / "iter_000000001")  # the archived checkpoint is untouched

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cosmos_tui.core.safeio import METADATA_CAP, read_bytes_capped
+
 METADATA_FILE = ".metadata"
 
 # dtype name (as torch spells the attribute) -> bytes per element
@@ -267,7 +269,7 @@ def read_dcp_metadata(part_dir: Path) -> DcpMetadata:
     """
     path = Path(part_dir) / METADATA_FILE
     try:
-        data = path.read_bytes()
+        data = read_bytes_capped(path, METADATA_CAP, what="checkpoint metadata")
     except OSError as e:
         raise MetadataError(f"cannot read {path} ({e.strerror or e})") from None
     return parse_metadata_bytes(data)

@@ -29,6 +29,7 @@ Predict1 ``.pt`` sets: ``model.pt`` comes from ``_reg_model.pt`` and the EMA fil
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Any, Literal
 
 from cosmos_tui.core.checkpoints.dcp_meta import MetadataError, TensorEntry, read_dcp_metadata
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo
+from cosmos_tui.core.containment import contained, safe_unlink
 from cosmos_tui.core.errors import UserError
 
 Dtype = Literal["bf16", "fp32"]
@@ -273,7 +275,10 @@ def export_checkpoint(
     outputs = [_Output(n, k, c) for n, k, c in planned]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    existing = [o.name for o in outputs if (out_dir / o.name).exists()]
+    for o in outputs:  # nothing written through a link that leads out of the export folder
+        contained(out_dir / o.name, out_dir, what="the export folder")
+        safe_unlink(out_dir / f".{o.name}.partial", out_dir, what="the export folder")
+    existing = [o.name for o in outputs if os.path.lexists(out_dir / o.name)]
     if existing and not overwrite:
         raise UserError(
             f"{out_dir / existing[0]} already exists; pass --yes to overwrite or pick another --out."

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import describe_os_error
+from cosmos_tui.core.safeio import CONFIG_CAP, describe_decode_error, read_text_capped
 
 PINS_FILE = ".cosmos-tui-pins.json"
 
@@ -31,9 +33,13 @@ def read_pins(checkpoints_dir: Path) -> frozenset[int]:
     """
     path = pins_path(checkpoints_dir)
     try:
-        text = path.read_text()
+        text = read_text_capped(path, CONFIG_CAP, what="pin file")
     except FileNotFoundError:
         return frozenset()
+    except OSError as e:
+        raise UserError(describe_os_error(e, doing="read the pin file")) from None
+    except UnicodeDecodeError as e:
+        raise UserError(describe_decode_error(e, path, what="pin file") + " (or delete it)") from None
     try:
         data = json.loads(text)
         return frozenset(int(i) for i in data.get("pinned", []))

@@ -1,19 +1,27 @@
 """Decide which checkpoints a retention policy removes, and remove them.
 
-Policy: keep the newest ``keep_last`` complete checkpoints, and every checkpoint whose iteration is
-a multiple of ``keep_every`` (if given). Whatever the policy says, these are always kept: the one
-``latest_checkpoint.txt`` points at, the newest complete one, every pinned one, and any incomplete
-one that is probably still being written (modified in the last few minutes). Deleting is a separate
-step from planning, so the CLI can show the plan (``--dry-run``, the default) before ``--yes``.
+Policy: keep the newest ``keep_last`` checkpoints that **verify** (every part's ``.metadata``
+readable and every shard it names whole, :func:`~cosmos_tui.core.checkpoints.verify.verify_checkpoint`),
+and every verified checkpoint whose iteration is a multiple of ``keep_every`` (if given). A
+checkpoint that looks complete but fails verification (a truncated shard, a damaged
+``.metadata``) never takes one of the ``keep_last`` places: it is removed like an incomplete one,
+so a verified checkpoint is deleted only when ``keep_last`` newer verified ones stay. Whatever the
+policy says, these are always kept: the one ``latest_checkpoint.txt`` points at, every pinned one,
+and any incomplete one that is probably still being written (modified in the last few minutes);
+the plan says for each kept one that fails verification why. Deleting is a separate step from
+planning, so the CLI can show the plan (``--dry-run``, the default) before ``--yes``; it removes
+only entries inside the checkpoints folder, and a symlinked step folder as a link, never its
+target (:func:`~cosmos_tui.core.containment.safe_rmtree`).
 """
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, checkpoint_files, is_being_written
+from cosmos_tui.core.containment import safe_rmtree
 from cosmos_tui.core.errors import UsageError
 
 
@@ -25,7 +33,11 @@ class PruneDecision:
     keep: bool
     reason: str
     """Why, in a few words (``latest``, ``pinned``, ``last 3``, ``every 1000``, ``being written``,
-    ``older than the last 3``, ``incomplete``)."""
+    ``older than the last 3``, ``incomplete``, ``unverified``), followed for a checkpoint that fails
+    verification by what is wrong (``latest; unverified: model/__0_0.distcp has 10 bytes ...``)."""
+    unverified: str | None = None
+    """Why the checkpoint fails verification (None when it verifies or was not checked because it
+    is incomplete)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,25 @@ class PrunePlan:
         """Bytes the plan frees."""
         return sum(c.size_bytes for c in self.to_delete)
 
+    @property
+    def unverified(self) -> list[PruneDecision]:
+        """Decisions about checkpoints that look complete but fail verification."""
+        return [d for d in self.decisions if d.unverified]
+
+
+Verifier = Callable[[CheckpointInfo], "str | None"]
+"""``verify(checkpoint)``: None when it can be trusted, else what is wrong (one line)."""
+
+
+def verify_problem(info: CheckpointInfo) -> str | None:
+    """The default :data:`Verifier`: :func:`~cosmos_tui.core.checkpoints.verify.verify_checkpoint`."""
+    from cosmos_tui.core.checkpoints.verify import verify_checkpoint
+
+    verdict = verify_checkpoint(info)
+    if verdict.ok:
+        return None
+    return verdict.message.removeprefix(f"iteration {info.iteration}: ")
+
 
 def plan_prune(
     checkpoints: list[CheckpointInfo],
@@ -51,49 +82,58 @@ def plan_prune(
     keep_last: int,
     keep_every: int | None = None,
     now: float | None = None,
+    verify: Verifier = verify_problem,
 ) -> PrunePlan:
-    """Apply the policy to ``checkpoints`` (from ``scan_checkpoints``) without touching disk."""
+    """Apply the policy to ``checkpoints`` (from ``scan_checkpoints``); ``verify`` checks each
+    complete one (reading metadata and sizes, never deleting)."""
     if keep_last < 1:
         raise UsageError("--keep-last must be at least 1 (the newest checkpoint is always kept).")
     if keep_every is not None and keep_every < 1:
         raise UsageError("--keep-every must be a positive number of iterations.")
-    complete = [c for c in checkpoints if c.complete]
-    recent = {c.iteration for c in complete[-keep_last:]}
+    problems = {id(c): verify(c) for c in checkpoints if c.complete}
+    verified = [c for c in checkpoints if c.complete and problems[id(c)] is None]
+    recent = {id(c) for c in verified[-keep_last:]}
     decisions = []
     for c in checkpoints:
+        bad = problems.get(id(c))
+        ok = c.complete and bad is None
         if c.is_latest:
-            keep, reason = True, "latest"
+            keep, why = True, "latest"
         elif c.pinned:
-            keep, reason = True, "pinned"
+            keep, why = True, "pinned"
         elif is_being_written(c, now=now):
-            keep, reason = True, "being written"
-        elif c.complete and c.iteration in recent:
-            keep, reason = True, f"last {keep_last}"
-        elif c.complete and keep_every and c.iteration % keep_every == 0:
-            keep, reason = True, f"every {keep_every}"
+            keep, why = True, "being written"
+        elif ok and id(c) in recent:
+            keep, why = True, f"last {keep_last}"
+        elif ok and keep_every and c.iteration % keep_every == 0:
+            keep, why = True, f"every {keep_every}"
         elif not c.complete:
-            keep, reason = False, "incomplete"
+            keep, why = False, "incomplete"
+        elif bad is not None:
+            keep, why = False, "unverified"
         else:
-            keep, reason = False, f"older than the last {keep_last}"
-        decisions.append(PruneDecision(c, keep, reason))
+            keep, why = False, f"older than the last {keep_last}"
+        if bad is not None:
+            why = f"{why}: {bad}" if why == "unverified" else f"{why}; unverified: {bad}"
+        decisions.append(PruneDecision(c, keep, why, bad))
     return PrunePlan(tuple(decisions))
 
 
-def delete_checkpoint(info: CheckpointInfo) -> None:
-    """Remove every file of one checkpoint (the step folder, or each file of a ``.pt`` set)."""
+def delete_checkpoint(info: CheckpointInfo, root: Path | None = None) -> None:
+    """Remove every file of one checkpoint (the step folder, or each file of a ``.pt`` set), only
+    inside ``root`` (default: the folder holding it); a symlink is removed as a link."""
+    root = info.path.parent if root is None else root
     for path in checkpoint_files(info):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            Path(path).unlink(missing_ok=True)
+        safe_rmtree(path, root, what="the checkpoints folder")
 
 
-def apply_prune(plan: PrunePlan) -> list[CheckpointInfo]:
-    """Delete what ``plan`` says to delete; returns what was removed."""
+def apply_prune(plan: PrunePlan, root: Path | None = None) -> list[CheckpointInfo]:
+    """Delete what ``plan`` says to delete, inside ``root`` (the checkpoints folder; default each
+    checkpoint's own folder); returns what was removed."""
     removed = []
     for info in plan.to_delete:
         if info.is_latest or info.pinned:  # belt and braces: a plan is never trusted blindly
             continue
-        delete_checkpoint(info)
+        delete_checkpoint(info, root)
         removed.append(info)
     return removed

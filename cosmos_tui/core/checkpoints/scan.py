@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from typing import Literal
 
 from cosmos_tui.core.checkpoints.dcp_meta import METADATA_FILE, MetadataError, read_dcp_metadata
 from cosmos_tui.core.checkpoints.pins import read_pins
+from cosmos_tui.core.fserrors import describe_os_error
+from cosmos_tui.core.safeio import POINTER_CAP, describe_decode_error, read_text_capped
 
 DCP_PARTS: tuple[str, ...] = ("model", "optim", "scheduler", "trainer")
 """The part folders every DCP save writes."""
@@ -62,9 +65,16 @@ class CheckpointInfo:
     """EMA weights are present (DCP: ``net_ema.*`` keys in the model part; pt: ``_ema_model.pt``)."""
 
 
+MAX_TREE_ENTRIES = 20_000
+"""Entries looked at under one checkpoint: a step folder holds a few shards per rank and part; a
+symlinked step folder that leads to ``/`` or a huge tree is not walked to its end."""
+
+
 def _tree_stats(path: Path) -> tuple[int, float]:
-    """Total size and newest mtime of the files under ``path`` (or of ``path`` itself)."""
+    """Total size and newest mtime of the files under ``path`` (or of ``path`` itself), counting
+    at most :data:`MAX_TREE_ENTRIES` entries."""
     size, newest = 0, 0.0
+    budget = MAX_TREE_ENTRIES
     try:
         st = path.stat()
     except OSError:
@@ -73,12 +83,13 @@ def _tree_stats(path: Path) -> tuple[int, float]:
     if not path.is_dir():
         return st.st_size, newest
     stack = [path]
-    while stack:
+    while stack and budget > 0:
         current = stack.pop()
         try:
             entries = list(os.scandir(current))
         except OSError:
             continue
+        budget -= len(entries)
         for entry in entries:
             try:
                 est = entry.stat(follow_symlinks=False)
@@ -92,13 +103,43 @@ def _tree_stats(path: Path) -> tuple[int, float]:
     return size, newest
 
 
-def read_latest_pointer(checkpoints_dir: Path) -> str | None:
-    """The name ``latest_checkpoint.txt`` points at (``iter_000000500`` or ``iter_000000200.pt``)."""
+def _read_pointer(checkpoints_dir: Path) -> tuple[str | None, str | None]:
+    """``(name, problem)``: the name the pointer holds, and a sentence when it cannot be read."""
+    path = Path(checkpoints_dir) / LATEST_FILE
     try:
-        text = (Path(checkpoints_dir) / LATEST_FILE).read_text().strip()
+        text = read_text_capped(path, POINTER_CAP, what="checkpoint pointer")
+    except FileNotFoundError:
+        return None, None
+    except OSError as e:
+        return None, describe_os_error(e, doing="read the checkpoint pointer")
+    except UnicodeDecodeError as e:
+        head = describe_decode_error(e, path, what="checkpoint pointer").split("; ", 1)[0]
+        return (
+            None,
+            f"{head}; write the name of the checkpoint to resume from into it (iter_000000500) or delete it",
+        )
+    return text.strip() or None, None
+
+
+def _size(path: Path) -> int:
+    """Size of the regular file at ``path``; 0 for a missing, looping or special one."""
+    try:
+        st = path.stat()
     except OSError:
-        return None
-    return text or None
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+
+def read_latest_pointer(checkpoints_dir: Path) -> str | None:
+    """The name ``latest_checkpoint.txt`` points at (``iter_000000500`` or ``iter_000000200.pt``);
+    None when there is none or it cannot be read (see :func:`pointer_problem`)."""
+    return _read_pointer(checkpoints_dir)[0]
+
+
+def pointer_problem(checkpoints_dir: Path) -> str | None:
+    """One sentence when ``latest_checkpoint.txt`` exists but cannot be read as a small text file
+    (binary, a device or FIFO, huge, unreadable); None when it is fine or absent."""
+    return _read_pointer(checkpoints_dir)[1]
 
 
 def dcp_part_complete(part_dir: Path) -> bool:
@@ -147,7 +188,7 @@ def _scan_pt(checkpoints_dir: Path, names: list[str], latest: str | None, pins: 
             size += s
             newest = max(newest, t)
         required_ok = all(
-            kind in kinds and all(p.stat().st_size > 0 for p in kinds[kind])
+            kind in kinds and all(_size(p) > 0 for p in kinds[kind])
             for kind in ("trainer", "reg_model", "optim")
         )
         trainer = checkpoints_dir / f"iter_{iteration:09d}.pt"

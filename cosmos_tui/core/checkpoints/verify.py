@@ -13,12 +13,15 @@ Predict1 ``.pt`` sets: the required files exist, and each loads with
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core.checkpoints.dcp_meta import METADATA_FILE, DcpMetadata, MetadataError, read_dcp_metadata
 from cosmos_tui.core.checkpoints.scan import DCP_PARTS, CheckpointInfo, checkpoint_files, is_being_written
+from cosmos_tui.core.fserrors import reason
+from cosmos_tui.core.safeio import regular_file
 
 Status = Literal["ok", "in-progress", "incomplete", "missing-shard", "truncated", "bad-metadata", "unsafe"]
 
@@ -56,10 +59,17 @@ def _check_storage(part_dir: Path, meta: DcpMetadata) -> list[tuple[Status, str]
     for name, end in sorted(need.items()):
         path = part_dir / name
         try:
-            size = os.stat(path).st_size
+            st = os.stat(path)
         except FileNotFoundError:
             problems.append(("missing-shard", f"{part_dir.name}/{name} is missing"))
             continue
+        except OSError as e:  # a symlink loop, no permission: as good as missing
+            problems.append(("missing-shard", f"{part_dir.name}/{name} cannot be read ({reason(e)})"))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(("missing-shard", f"{part_dir.name}/{name} is not a regular file"))
+            continue
+        size = st.st_size
         if size < end:
             problems.append(
                 ("truncated", f"{part_dir.name}/{name} has {size} bytes, the metadata needs {end}")
@@ -115,6 +125,11 @@ def _verify_pt(info: CheckpointInfo) -> list[tuple[Status, str]]:
         if required not in names:
             problems.append(("incomplete", f"{required} is missing"))
     for path in files:
+        try:
+            regular_file(path, what="checkpoint file")  # a FIFO would block torch.load's open
+        except OSError as e:
+            problems.append(("truncated", f"{path.name} cannot be read ({reason(e)})"))
+            continue
         try:
             torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except pickle.UnpicklingError as e:

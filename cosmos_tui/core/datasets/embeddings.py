@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from cosmos_tui.core.datasets.layouts import EmbeddingSpec
 from cosmos_tui.core.datasets.pickles import UnsafePickle, load_arrays
+from cosmos_tui.core.datasets.walk import fs_finding
 
 Role = Literal["clip", "prefix"]
 
@@ -53,8 +54,8 @@ def check_embedding(path: str | Path, rel: str, role: Role, spec: EmbeddingSpec)
     except FileNotFoundError:
         out.findings.append(("broken-symlink", f"{rel} -> {_target(path)}"))
         return out
-    except OSError as e:
-        out.findings.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
+    except OSError as e:  # permission, loop, FIFO, over the size cap: say which
+        out.findings.append(fs_finding(e, rel))
         return out
     except pickle.UnpicklingError as e:
         out.findings.append(("unreadable-pickle", f"{rel}: {str(e)[:100]}"))

@@ -3,7 +3,9 @@
 Only files that load with the restricted unpickler and whose array is otherwise right are
 touched. A renamed file is written as a new file beside the old one (the old stays). A file
 fixed in place keeps its original bytes as ``<name>.orig`` (a hard link where possible) before
-the fixed file replaces it atomically. Nothing is ever deleted.
+the fixed file replaces it atomically. Nothing is ever deleted, and nothing is written outside the
+dataset folder: a target or backup that resolves elsewhere (a symlinked file or folder leading out
+of the dataset) is planned as refused, with the reason (:mod:`~cosmos_tui.core.containment`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosmos_tui.core.containment import Escape, contained, write_contained
 from cosmos_tui.core.datasets.embeddings import Role, check_embedding, embedding_array
 from cosmos_tui.core.datasets.layouts import EmbeddingSpec, get_layout
 
@@ -24,6 +27,7 @@ FIXABLE = frozenset(
 BLOCKING = frozenset(
     {"unsafe-pickle", "unreadable-pickle", "unreadable-file", "empty-file", "broken-symlink"}
     | {"embedding-not-array", "embedding-bad-shape", "embedding-bad-dtype", "embedding-not-finite"}
+    | {"symlink-loop", "permission-denied", "not-a-regular-file", "file-too-large", "fs-error"}
 )
 
 
@@ -41,11 +45,17 @@ class FixAction:
     """Where the original bytes are kept when ``target`` is ``source``."""
     role: Role
     """``clip`` (holds ``[array]``) or ``prefix`` (holds a bare array)."""
+    root: Path | None = None
+    """The dataset folder: nothing is written outside it."""
+    refused: str | None = None
+    """Why this fix will not be written (its target leads outside the dataset), or None."""
 
     def describe(self, root: Path) -> str:
         """One line for people."""
         src, dst = self.source.relative_to(root), self.target.relative_to(root)
         what = ", ".join(self.findings)
+        if self.refused is not None:
+            return f"{src}: not fixed ({what}): {self.refused}"
         if self.backup is not None:
             return f"{src}: rewrite in place ({what}); original kept as {self.backup.name}"
         return f"{src} -> {dst} ({what}); {src.name} is kept"
@@ -112,34 +122,51 @@ def plan_fixes(root: Path, layout_id: str) -> list[FixAction]:
             backup = source.with_name(source.name + ".orig")
             if backup.exists():
                 continue  # an earlier fix's backup is there; never overwrite it
-        actions.append(FixAction(tuple(sorted(fixes)), source, target, backup, role))
+        refused = None
+        try:
+            for path in (target, backup) if backup is not None else (target,):
+                contained(path, root, what="the dataset folder")
+        except Escape as e:
+            refused = e.message
+        actions.append(FixAction(tuple(sorted(fixes)), source, target, backup, role, root, refused))
     return actions
 
 
 def apply_fixes(actions: list[FixAction]) -> list[Path]:
-    """Carry out ``actions``; returns the files written. Originals are never removed."""
+    """Carry out ``actions`` (refused ones are skipped); returns the files written. Originals are
+    never removed; every write stays inside the action's dataset folder and follows no link."""
     from cosmos_tui.core.datasets.pickles import load_arrays
 
     written = []
     for action in actions:
+        if action.refused is not None:
+            continue
+        root = action.root if action.root is not None else action.target.parent
         obj = load_arrays(action.source)
         array = embedding_array(obj, action.role == "clip")[0]
         if array.ndim == 3 and array.shape[0] == 1:
             array = array[0]
         if not array.dtype.isnative:  # torch.from_numpy takes native byte order only
             array = array.astype(array.dtype.newbyteorder("="))
-        data = [array] if action.role == "clip" else array
-        tmp = action.target.with_name(f".{action.target.name}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(data, f, protocol=4)
+        data = pickle.dumps([array] if action.role == "clip" else array, protocol=4)
         if action.backup is not None:
+            contained(action.backup, root, what="the dataset folder")
             try:
-                os.link(action.source, action.backup)
+                os.link(action.source, action.backup)  # fails if the backup exists: never overwritten
+            except FileExistsError:
+                continue
             except OSError:
-                shutil.copy2(action.source, action.backup)
-        elif action.target.exists():
-            tmp.unlink()
+                with open(action.source, "rb") as src, _create_new(action.backup) as dst:
+                    shutil.copyfileobj(src, dst)
+                shutil.copystat(action.source, action.backup)
+        elif os.path.lexists(action.target):
             continue
-        os.replace(tmp, action.target)
+        write_contained(action.target, data, root, what="the dataset folder")
         written.append(action.target)
     return written
+
+
+def _create_new(path: Path):
+    """Open a new file for writing; fails if anything (a file, a planted link) is there."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    return os.fdopen(os.open(path, flags, 0o644), "wb")

@@ -14,6 +14,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from cosmos_tui.core.safeio import PICKLE_CAP, read_bytes_capped
+
 _NUMPY_MODULES = (
     "numpy.core.multiarray",
     "numpy._core.multiarray",
@@ -78,6 +80,8 @@ def loads_arrays(data: bytes) -> Any:
         raise pickle.UnpicklingError(f"damaged pickle: {type(exc).__name__}: {exc}") from None
 
 
-def load_arrays(path: str | Path) -> Any:
-    """Read the whole file at ``path`` and unpickle it with :func:`loads_arrays`."""
-    return loads_arrays(Path(path).read_bytes())
+def load_arrays(path: str | Path, *, cap: int = PICKLE_CAP) -> Any:
+    """Read the file at ``path`` (a regular file of at most ``cap`` bytes, else
+    :class:`~cosmos_tui.core.safeio.ReadRefused`, an ``OSError``) and unpickle it with
+    :func:`loads_arrays`."""
+    return loads_arrays(read_bytes_capped(path, cap, what="embedding pickle"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosmos_tui.core.safeio import ReadRefused, regular_file
+
 
 class ProbeError(Exception):
     """The file could not be opened or has no video stream; the message says why."""
@@ -59,7 +61,10 @@ def probe_video(path: str | Path, *, deep: bool = False) -> VideoInfo:
     import av
 
     try:
+        regular_file(path, what="video")  # a FIFO would block FFmpeg's open, /dev/zero never ends
         container = _open(path)
+    except ReadRefused as e:
+        raise ProbeError(e.strerror) from None
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
         raise ProbeError(_reason(e)) from None
     try:

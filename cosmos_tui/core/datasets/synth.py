@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cosmos_tui.core.containment import contained, resolved, safe_unlink, write_contained
 from cosmos_tui.core.datasets.layouts import Layout, VideoSet, get_layout
 from cosmos_tui.core.errors import UsageError, UserError
 
@@ -88,11 +89,17 @@ def _frames(scene: dict[str, Any], view: int, frames: int, size: tuple[int, int]
     return out
 
 
-def write_mp4(path: Path, frames: Any, fps: int) -> None:
-    """Encode ``(T, H, W, 3)`` uint8 RGB frames as H.264 yuv420p mp4 at ``path`` (via a temp file)."""
+def write_mp4(path: Path, frames: Any, fps: int, *, root: Path | None = None) -> None:
+    """Encode ``(T, H, W, 3)`` uint8 RGB frames as H.264 yuv420p mp4 at ``path`` (via a temp file);
+    with ``root``, refuse a ``path`` that resolves outside it (see :mod:`~cosmos_tui.core.containment`)."""
     import av
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if root is not None:
+        _mkdir(path.parent, root)
+        contained(path, root, what=_OWNED)
+        safe_unlink(path.with_name(f".{path.name}.tmp"), root, what=_OWNED)  # never write through a link
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     _, h, w, _ = frames.shape
     with av.open(str(tmp), "w", format="mp4") as container:
@@ -103,6 +110,21 @@ def write_mp4(path: Path, frames: Any, fps: int) -> None:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode(None))
     os.replace(tmp, path)
+
+
+_OWNED = "the dataset folder"
+
+
+def _mkdir(folder: Path, root: Path) -> None:
+    """Create ``folder`` (and its parents) only if it resolves inside ``root``."""
+    contained(folder, root, what=_OWNED)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _put(path: Path, data: bytes | str, root: Path) -> None:
+    """Write one small file inside ``root`` (atomically, through no link; see ``write_contained``)."""
+    _mkdir(path.parent, root)
+    write_contained(path, data, root, what=_OWNED)
 
 
 def _caption(scene: dict[str, Any]) -> str:
@@ -164,7 +186,7 @@ def synthesize(
         raise UsageError("--clips, --frames and --fps must each be at least 1.")
     if h < 16 or w < 16 or h % 2 or w % 2:
         raise UsageError(f"--size {h}x{w} is not usable: height and width must be even and at least 16.")
-    root = Path(root)
+    root = resolved(root)  # the folder the person named, wherever a link of theirs leads
     _check_target(root)
     root.mkdir(parents=True, exist_ok=True)
 
@@ -174,7 +196,7 @@ def synthesize(
 
     def encode(job: tuple[Path, int, int, str]) -> None:
         path, ci, vi, kind = job
-        write_mp4(path, _frames(scenes[ci], vi, frames, (h, w), kind), fps)
+        write_mp4(path, _frames(scenes[ci], vi, frames, (h, w), kind), fps, root=root)
 
     n = workers or os.cpu_count() or 1
     if n > 1 and len(jobs) > 1:
@@ -187,32 +209,33 @@ def synthesize(
     if spec.captions is not None:
         src = spec.captions.sources[0]
         folder = root / src.folder
-        folder.mkdir(parents=True, exist_ok=True)
         for name, scene in zip(names, scenes, strict=True):
             text = _caption(scene)
             if src.ext == ".json":
-                (folder / f"{name}.json").write_text(json.dumps({"caption": text}) + "\n")
+                _put(folder / f"{name}.json", json.dumps({"caption": text}) + "\n", root)
             else:
-                (folder / f"{name}.txt").write_text(text + "\n")
+                _put(folder / f"{name}.txt", text + "\n", root)
 
     if spec.embeddings is not None:
         emb = spec.embeddings
         for vi, view in enumerate(spec.views):
             prefix = root / emb.prefix_folder / f"{emb.prefix_stem.format(view=view)}{emb.ext}"
-            prefix.parent.mkdir(parents=True, exist_ok=True)
-            with open(prefix, "wb") as f:
-                pickle.dump(_embedding(seed, f"prefix/{view}", 12 + vi), f)
+            _put(prefix, pickle.dumps(_embedding(seed, f"prefix/{view}", 12 + vi)), root)
             folder = root / emb.clip_folder / view
-            folder.mkdir(parents=True, exist_ok=True)
             for ci, name in enumerate(names):
-                with open(folder / f"{name}{emb.ext}", "wb") as f:
-                    pickle.dump([_embedding(seed, f"{view}/{name}", 16 + ci % 8)], f)
+                _put(
+                    folder / f"{name}{emb.ext}",
+                    pickle.dumps([_embedding(seed, f"{view}/{name}", 16 + ci % 8)]),
+                    root,
+                )
 
-    (root / MARKER).write_text(
+    _put(
+        root / MARKER,
         json.dumps(
             {"layout": layout, "clips": clips, "frames": frames, "size": [h, w], "fps": fps, "seed": seed},
             indent=2,
         )
-        + "\n"
+        + "\n",
+        root,
     )
     return root

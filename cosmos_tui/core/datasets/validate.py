@@ -31,7 +31,9 @@ from cosmos_tui.core.datasets.layouts import (
 )
 from cosmos_tui.core.datasets.names import RULE_TEXT, companion_stem
 from cosmos_tui.core.datasets.probe import ProbeError, VideoInfo, probe_video
+from cosmos_tui.core.datasets.walk import fs_finding, scan_entries
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.safeio import CAPTION_CAP, read_text_capped
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(clips_done, clips_total)`` from the calling thread."""
@@ -50,27 +52,37 @@ class _Listing:
 
 
 def _scan(
-    folder: Path, ext: str, tally: Tally, rel: str, *, flag_others: bool, hidden: bool = False
+    folder: Path,
+    ext: str,
+    tally: Tally,
+    rel: str,
+    *,
+    flag_others: bool,
+    hidden: bool = False,
+    again: bool = False,
 ) -> tuple[set[str], set[str]]:
     """Stems of files ending in ``ext`` in ``folder`` and names of sub-folders; flags other files.
 
     Hidden names are skipped, except names ending in ``ext`` when ``hidden`` (a loader that lists
-    the folder opens ``._clip.mp4``, the macOS resource file, as a clip).
+    the folder opens ``._clip.mp4``, the macOS resource file, as a clip). ``again``: the folder was
+    scanned already, its file-system findings are not repeated.
     """
     stems: set[str] = set()
     dirs: set[str] = set()
-    with os.scandir(folder) as it:
-        for e in it:
-            if e.name.startswith(".") and not (hidden and e.name.endswith(ext) and not e.is_dir()):
-                continue
-            if e.is_dir():
-                dirs.add(e.name)
-            elif e.name.endswith(ext):
-                stems.add(e.name[: -len(ext)])
-            elif e.is_symlink() and not os.path.exists(e.path):
-                tally.add("broken-symlink", f"{rel}/{e.name} -> {os.readlink(e.path)}".lstrip("/"))
-            elif flag_others:
-                tally.add("not-mp4", f"{rel}/{e.name}")
+    report = (lambda fid, example: None) if again else tally.add
+    for e in scan_entries(folder, rel, report):  # file-system errors become findings
+        if e.name.startswith(".") and not (hidden and e.name.endswith(ext) and e.kind != "dir"):
+            continue
+        if e.kind == "dir":
+            dirs.add(e.name)
+        elif e.kind == "other":
+            continue  # a symlink loop, a device, an entry that cannot be looked at: reported
+        elif e.name.endswith(ext):
+            stems.add(e.name[: -len(ext)])
+        elif e.kind == "broken":
+            tally.add("broken-symlink", f"{rel}/{e.name} -> {os.readlink(e.path)}".lstrip("/"))
+        elif flag_others:
+            tally.add("not-mp4", f"{rel}/{e.name}")
     return stems, dirs
 
 
@@ -136,8 +148,9 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
             for view in spec.views:
                 folder = t5_root / view
                 if folder.is_dir():
-                    pkl = _scan(folder, emb.ext, tally, "", flag_others=False)[0]
-                    pickle_ = _scan(folder, emb.wrong_ext, tally, "", flag_others=False)[0]
+                    rel = f"{emb.clip_folder}/{view}"
+                    pkl = _scan(folder, emb.ext, tally, rel, flag_others=False)[0]
+                    pickle_ = _scan(folder, emb.wrong_ext, tally, rel, flag_others=False, again=True)[0]
                     listing.t5[view] = (pkl, pickle_)
                 elif view in emb.clip_views_read:
                     tally.add("missing-view", f"{emb.clip_folder}/{view}/")
@@ -438,12 +451,12 @@ def _check_caption(path: Path, rel: str, src: CaptionSource, out: list[tuple[str
     if not _check_file(path, rel, out):
         return
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_capped(path, CAPTION_CAP, what="caption")
     except UnicodeDecodeError as e:
         out.append(("caption-not-utf8", f"{rel}: {decode_problem(e)}"))
         return
-    except OSError as e:
-        out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
+    except OSError as e:  # permission, loop, FIFO, huge: say which, not "re-encode"
+        out.append(fs_finding(e, rel))
         return
     if not text.strip():
         out.append(("bad-caption", f"{rel}: only whitespace"))

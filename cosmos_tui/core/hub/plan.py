@@ -25,6 +25,7 @@ from cosmos_tui.core.catalog import ModelSpec, RepoSpec
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.hub import settings
 from cosmos_tui.core.hub.access import AccessStatus, RepoAccess, _result, _verdict
+from cosmos_tui.core.safeio import POINTER_CAP, read_text_capped
 
 PARTIAL_SUFFIX = ".cosmos-partial"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -120,8 +121,8 @@ def _cache_commit(cache: Path, spec: RepoSpec) -> str | None:
         return spec.revision
     ref = cache / _folder(spec.repo_id) / "refs" / spec.revision
     try:
-        return ref.read_text(encoding="utf-8").strip() or None
-    except OSError:
+        return read_text_capped(ref, POINTER_CAP, what="cache ref").strip() or None
+    except (OSError, UnicodeDecodeError):
         return None
 
 

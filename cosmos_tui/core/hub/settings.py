@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+from cosmos_tui.core.safeio import POINTER_CAP, read_text_capped
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TOKEN_SHAPE = re.compile(r"\bhf_[A-Za-z0-9_\-]{4,}")
 
@@ -86,8 +88,7 @@ def token_source() -> str | None:
     """Where the active token comes from: ``"env"`` (HF_TOKEN), ``"file"``, or None."""
     if os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
         return "env"
-    path = token_path()
-    return "file" if path.is_file() and path.read_text(encoding="utf-8").strip() else None
+    return "file" if _file_token() else None
 
 
 def scrub(text: str, *secrets: str | None) -> str:
@@ -99,9 +100,9 @@ def scrub(text: str, *secrets: str | None) -> str:
 
 
 def _file_token() -> str | None:
-    try:
-        return token_path().read_text(encoding="utf-8").strip() or None
-    except OSError:
+    try:  # bounded: a token file that is (or links to) /dev/zero or a FIFO is no token
+        return read_text_capped(token_path(), POINTER_CAP, what="token file").strip() or None
+    except (OSError, UnicodeDecodeError):
         return None
 
 

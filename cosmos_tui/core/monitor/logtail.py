@@ -10,6 +10,7 @@ Lines are parsed (:func:`~cosmos_tui.core.monitor.logline.parse_line`) only when
 from __future__ import annotations
 
 import os
+import stat
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,6 +133,9 @@ class LogTail:
         except FileNotFoundError:
             self.offset = 0 if isinstance(start, str) else int(start)
             return
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device: never opened (it could block)
+            self.offset = 0
+            return
         self._ident = (st.st_dev, st.st_ino)
         if start == "end":
             self.offset = _end_of_last_line(self.path, st.st_size)
@@ -152,11 +156,13 @@ class LogTail:
         """Read what was appended since the last call (at most ``max_read_bytes``)."""
         reset = False
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the poll
         except FileNotFoundError:
             return TailUpdate(b"", 0, False)
         try:
             st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # a device or FIFO is no log: nothing to read
+                return TailUpdate(b"", 0, False)
             ident = (st.st_dev, st.st_ino)
             if (self._ident is not None and ident != self._ident) or st.st_size < self.offset:
                 self.offset = 0

@@ -23,6 +23,7 @@ from cosmos_tui.core.monitor.notify import Notifier
 from cosmos_tui.core.monitor.procs import ProcSampler, ProcTreeSnapshot
 from cosmos_tui.core.monitor.progress import ProgressSnapshot, ProgressTracker
 from cosmos_tui.core.monitor.watchdog import Health, MonitorEvent, Watchdog
+from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 METRICS_JSONL = "metrics.jsonl"
 CONFIG_YAML = "config.yaml"
@@ -64,7 +65,7 @@ def read_max_iter(job_dir: Path) -> int | None:
     try:
         import yaml
 
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text_capped(path, CONFIG_CAP, what="job config"))
         value = data["trainer"]["max_iter"]
         return int(value) if value else None
     except (OSError, KeyError, TypeError, ValueError, ImportError):

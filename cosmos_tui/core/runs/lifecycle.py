@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from cosmos_tui.core import containment
 from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.preflight import Check
@@ -710,14 +711,19 @@ def remove_run(run_id: str, delete_outputs: bool = False) -> Removal:
     from cosmos_tui.core.checkpoints.scan import LATEST_FILE
 
     plan = plan_removal(run_id, delete_outputs=delete_outputs)
+    runs_root = registry.run_dir_for(run_id).parent
     for item in plan.delete:
         path = item.path
-        if path == Path(path.anchor) or path == Path.home():
-            raise UserError(f"refusing to delete {path}")
-        if path.is_symlink() or not path.is_dir():
-            path.unlink(missing_ok=True)
+        if plan.job_dir is None or path == registry.run_dir_for(plan.run_id):
+            root, what = runs_root, "the runs folder"
+        elif path == plan.job_dir:
+            root, what = plan.job_dir.parent, "the output root"  # inside it: checked by the plan
         else:
-            shutil.rmtree(path)
+            root, what = plan.job_dir, "the job folder"
+        if path.is_dir() and not path.is_symlink():
+            containment.safe_rmtree(path, root, what=what)
+        else:
+            containment.safe_unlink(path, root, what=what)
     if plan.pointer is not None and plan.job_dir is not None:
         pointer = plan.job_dir / "checkpoints" / LATEST_FILE
         if plan.pointer:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 from cosmos_tui.core.runs.procs import signal_name
@@ -45,13 +47,18 @@ OOM_HINT = (
 def last_lines(path: Path, n: int = 5, *, max_bytes: int = 64 << 10) -> list[str]:
     """The last ``n`` non-empty lines of a text file (empty when it is absent)."""
     try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
     except OSError:
         return []
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # /dev/zero would never end
+            return []
+        data = os.pread(fd, max_bytes, max(0, st.st_size - max_bytes))
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
     lines = [ln.rstrip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
     return lines[-n:]
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.runs.record import RECORD_FILE, RunRecord, unreadable
+from cosmos_tui.core.safeio import RECORD_CAP, read_text_capped
 
 LOCK_FILE = "run.lock"
 
@@ -58,7 +59,7 @@ def read(run_dir: Path) -> RunRecord:
     path = Path(run_dir) / RECORD_FILE
     fix = "remove the run with `cosmos-tui runs rm`, or restore the file"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text_capped(path, RECORD_CAP, what="run record"))
     except FileNotFoundError:
         raise UserError(f"{path} is missing; the run folder is incomplete; remove it (`runs rm`)") from None
     except json.JSONDecodeError as e:

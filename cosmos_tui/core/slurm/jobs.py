@@ -19,6 +19,7 @@ from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs import outcome, ownership, registry
 from cosmos_tui.core.runs.record import RunRecord
+from cosmos_tui.core.safeio import POINTER_CAP, read_text_capped
 from cosmos_tui.core.slurm import client
 from cosmos_tui.core.slurm.script import render_sbatch, signal_lead
 
@@ -108,8 +109,8 @@ def submit_run(record: RunRecord, preset: Preset) -> RunRecord:
 
 def _exit_file_code(record: RunRecord) -> int | None:
     try:
-        text = (record.run_dir / EXIT_FILE).read_text().strip()
-    except OSError:
+        text = read_text_capped(record.run_dir / EXIT_FILE, POINTER_CAP, what="exit code file").strip()
+    except (OSError, UnicodeDecodeError):
         return None
     return int(text) if text.lstrip("-").isdigit() else None
 

@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select
 
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import describe_os_error
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
@@ -118,7 +119,11 @@ class DataStep(Vertical):
         """Guess the layout from the folder's structure."""
         from cosmos_tui.core.datasets.layouts import detect_layout
 
-        self.post_message(LayoutDetected(detect_layout(Path(root).expanduser())))
+        try:
+            layout = detect_layout(Path(root).expanduser())
+        except OSError:  # an unreadable folder: no layout recognised; validating says why
+            layout = None
+        self.post_message(LayoutDetected(layout))
 
     def on_layout_detected(self, message: LayoutDetected) -> None:
         if message.layout:
@@ -151,6 +156,8 @@ class DataStep(Vertical):
             self.post_message(ValidationDone(report))
         except UserError as e:
             self.post_message(ValidationDone(error=str(e)))
+        except OSError as e:  # the dataset root itself cannot be read: one sentence, no crash
+            self.post_message(ValidationDone(error=describe_os_error(e, doing="read")))
 
     def on_validation_progress(self, message: ValidationProgress) -> None:
         self.query_one("#data-progress", ProgressBar).update(total=message.total or 1, progress=message.done)
@@ -200,5 +207,8 @@ class DataStep(Vertical):
             synthesize(Path(root).expanduser(), layout)
         except UserError as e:
             self.post_message(ValidationDone(error=str(e)))
+            return
+        except OSError as e:  # read-only or unwritable folder: one sentence, no crash
+            self.post_message(ValidationDone(error=describe_os_error(e, doing="write")))
             return
         self.app.call_from_thread(self._validate)
