@@ -242,9 +242,9 @@ def test_unreadable_permissions_get_permission_advice(dataset: Make, rel: str) -
     root = dataset(layout)
     (root / rel).chmod(0)
     found = _check_as_unprivileged(root, layout)
-    assert set(found) - {"low-resolution"} == {"unreadable-file"}, found
-    fix, examples = found["unreadable-file"]
-    assert examples == (f"{rel}: Permission denied",)
+    assert set(found) - {"low-resolution"} == {"permission-denied"}, found
+    fix, examples = found["permission-denied"]
+    assert examples == (rel,)
     assert "chmod" in fix and "ffmpeg" not in fix and "re-encode" not in fix
 
 
@@ -1107,3 +1107,13 @@ def test_tally_keeps_every_clip_and_caps_the_items(monkeypatch: pytest.MonkeyPat
     [f] = tally.findings()
     assert f.count == 18 and f.clips == tuple(f"c{i}" for i in range(6)) and len(f.items) == 4
     assert f.examples == ("videos/v0/c0.mp4: short", "videos/v0/c1.mp4: short")  # the kept ones
+
+
+def test_an_os_error_other_than_permission_is_an_unreadable_file(tmp_path: Path) -> None:
+    from cosmos_tui.core.datasets.validate import _check_file
+
+    (tmp_path / "a.mp4").symlink_to(tmp_path / "b.mp4")
+    (tmp_path / "b.mp4").symlink_to(tmp_path / "a.mp4")
+    out: list[tuple[str, str]] = []
+    assert not _check_file(tmp_path / "a.mp4", "videos/a.mp4", out)
+    assert [fid for fid, _ in out] == ["unreadable-file"]

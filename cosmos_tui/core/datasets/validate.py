@@ -9,6 +9,7 @@ opens and decodes, so threads spread over the cores without process start-up cos
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -90,7 +91,11 @@ def _every_entry(folder: Path, rel: str, tally: Tally) -> None:
     """A loader that opens every entry of ``folder`` as a video: what is not an .mp4 file fails it."""
     with os.scandir(folder) as it:
         for e in sorted(it, key=lambda e: e.name):
-            if e.is_dir():
+            try:
+                is_dir = e.is_dir()
+            except OSError:  # a symlink loop: the file-system finding names it
+                continue
+            if is_dir:
                 tally.add("listed-non-video", f"{rel}/{e.name}/ (a folder)")
             elif not e.name.endswith(".mp4"):
                 tally.add("listed-non-video", f"{rel}/{e.name}")
@@ -307,6 +312,10 @@ class _Job:
         return str(self.root)
 
 
+def _unreadable(e: OSError, rel: str) -> tuple[str, str]:
+    return ("unreadable-file", f"{rel}: {e.strerror or e}")
+
+
 def _check_file(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
     """Stat checks before opening: broken symlink, unreadable, empty. True if the file can be opened."""
     try:
@@ -315,7 +324,7 @@ def _check_file(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
         out.append(("broken-symlink", f"{rel} -> {os.readlink(path) if os.path.islink(path) else 'missing'}"))
         return False
     except OSError as e:
-        out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
+        out.append(fs_finding(e, rel) if e.errno in (errno.EACCES, errno.EPERM) else _unreadable(e, rel))
         return False
     if st.st_size == 0:
         out.append(("empty-file", rel))
@@ -328,7 +337,7 @@ def _readable(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO does not hang the open
     except OSError as e:
-        out.append(("unreadable-file", f"{rel}: {e.strerror or e}"))
+        out.append(fs_finding(e, rel) if e.errno in (errno.EACCES, errno.EPERM) else _unreadable(e, rel))
         return False
     os.close(fd)
     return True

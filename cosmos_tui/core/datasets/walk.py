@@ -71,8 +71,6 @@ def scan_entries(folder: str | os.PathLike[str], rel: str, report: Report) -> It
             except OSError as err:  # an I/O error in the middle of a listing
                 report(*fs_finding(err, rel + "/"))
                 return
-            if e.name.startswith("."):
-                continue
             yield Entry(e.name, e.path, _kind(e, _rel(rel, e.name), report), _is_link(e))
 
 

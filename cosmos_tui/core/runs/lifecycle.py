@@ -9,7 +9,6 @@ recorded one. So nothing stays "running" falsely, and nothing is lost after a UI
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
