@@ -86,7 +86,8 @@ def test_a_run_record_that_is_a_device_fifo_or_huge_is_refused_at_once(kind: str
     with pytest.raises(UserError) as e:
         registry.read(run_dir)
     text = e.value.message
-    assert (str(path) in text and "\n" not in text and "regular file" in text) or "larger" in text
+    assert str(path) in text and "\n" not in text
+    assert "regular file" in text or "larger" in text
     assert registry.read_or_unreadable(run_dir).status == "unreadable"
 
 

@@ -108,7 +108,8 @@ def test_dryrun_gives_the_job_dir_when_the_checkout_is_here(tmp_path: Path) -> N
     assert (
         job.path == out / "cosmos_transfer_v2p5" / "auto_multiview" / "2b_cosmos_multiview_post_train_example"
     )
-    assert (job.path / "config.yaml").is_file()
+    assert not out.exists(), "the dry run composes into a scratch root: nothing is written here"
+    assert isinstance(job.config, dict) and job.config["job"]["name"] == job.path.name
     assert get_adapter(preset.engine.kind).job_dir(preset, {}) == job.path  # the table agrees
 
 

@@ -109,16 +109,18 @@ def _job_checks(
     writer: str | None,
     existing: Existing,
     max_iter: int | None,
+    group: str | None = None,
 ) -> list[Check]:
     if prepared_job is None:
         return []
     checks: list[Check] = []
     owner = joblock.read_owner(prepared_job)
     alive = joblock.owner_alive(owner) if owner is not None else False
-    if owner is not None and alive is not False:
+    shared = owner is not None and group is not None and owner.group == group  # another node of it
+    if owner is not None and alive is not False and not shared:
         checks.append(Check("job", "fail", joblock.busy_message(prepared_job, owner, alive)))
-    if point is None:
-        return checks
+    if point is None or shared:
+        return checks  # every node of a multi-node job launches onto the same job
     by = f", written by run {writer}" if writer else ""
     if existing == "ask":
         fresh = next_job_name(prepared_job)
@@ -184,7 +186,10 @@ def prepare(
         prepared = replace(again, job_dir=job_path, job_dir_source=prepared.job_dir_source)
         point = None
     writer = _writer(job_path, point) if point is not None else None
-    job_checks = _job_checks(job_path, point, writer, existing, _max_iter(prepared.preset, config, job_path))
+    launch_ = prepared.preset.launch
+    group = launch_.rdzv_id if launch_.nnodes > 1 and launch_.target == "local" else None
+    max_iter = _max_iter(prepared.preset, config, job_path)
+    job_checks = _job_checks(job_path, point, writer, existing, max_iter, group)
     notes = prepared.notes
     extra: tuple[str, ...] = ()
     if fresh_from is not None and job_path is not None:
