@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 
-from cosmos_tui.cli.common import JsonOption, emit_json, info, out
+from cosmos_tui.cli.common import JsonOption, emit_json, info, out, shown
 from cosmos_tui.core.runs.jobs import Job, Segment, get_job, job_history, list_jobs
 from cosmos_tui.core.units import human_bytes
 
@@ -89,7 +88,7 @@ def list_(json: bool = JsonOption) -> None:
         done = [c for c in job.checkpoints if c.complete]
         ckpts = f"{len(done)} (last {done[-1].iteration})" if done else "0"
         table.add_row(
-            escape(job.name),
+            shown(job.name),
             str(len(job.runs)),
             job.latest.id,
             status_text(job.latest),
@@ -115,9 +114,9 @@ def show(
     if json:
         emit_json(_job_json(found, segments))
         return
-    out.print(f"[bold]job[/bold] {escape(str(found.path))}")
+    out.print(f"[bold]job[/bold] {shown(str(found.path))}")
     if found.holder:
-        out.print(f"[bold]held by[/bold] {escape(found.holder.describe())}")
+        out.print(f"[bold]held by[/bold] {shown(found.holder.describe())}")
     for n, seg in enumerate(segments, 1):
         came = f"; {seg.resumed}" if seg.resumed else ""
         out.print(

@@ -20,6 +20,7 @@ from typing import Literal
 from cosmos_tui.core import containment
 from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.preflight import Check
 from cosmos_tui.core.presets import Preset, apply_sets, preset_from_dict
 from cosmos_tui.core.runs import joblock, outcome, ownership, procs, registry
@@ -110,6 +111,7 @@ def _job_checks(
     existing: Existing,
     max_iter: int | None,
     group: str | None = None,
+    fresh: str | None = None,
 ) -> list[Check]:
     if prepared_job is None:
         return []
@@ -123,7 +125,6 @@ def _job_checks(
         return checks  # every node of a multi-node job launches onto the same job
     by = f", written by run {writer}" if writer else ""
     if existing == "ask":
-        fresh = next_job_name(prepared_job)
         checks.append(
             Check(
                 "job",
@@ -183,13 +184,15 @@ def prepare(
         fresh_from, name = job_path, next_job_name(job_path)
         again = prepare(apply_sets(prepared.preset, [f"job.name={name}"]), dryrun=False, environ=environ)
         job_path = fresh_from.with_name(name)
-        prepared = replace(again, job_dir=job_path, job_dir_source=prepared.job_dir_source)
+        own = tuple(c for c in again.checks if c.name != "job")  # recomputed below for job_path
+        prepared = replace(again, job_dir=job_path, job_dir_source=prepared.job_dir_source, checks=own)
         point = None
     writer = _writer(job_path, point) if point is not None else None
     launch_ = prepared.preset.launch
     group = launch_.rdzv_id if launch_.nnodes > 1 and launch_.target == "local" else None
     max_iter = _max_iter(prepared.preset, config, job_path)
-    job_checks = _job_checks(job_path, point, writer, existing, max_iter, group)
+    fresh_name = next_job_name(job_path) if point is not None and job_path is not None else None
+    job_checks = _job_checks(job_path, point, writer, existing, max_iter, group, fresh_name)
     notes = prepared.notes
     extra: tuple[str, ...] = ()
     if fresh_from is not None and job_path is not None:
@@ -204,7 +207,7 @@ def prepare(
         fresh_from=fresh_from,
         extra_sets=extra,
         existing=existing,
-        fresh_name=next_job_name(job_path) if point is not None and job_path is not None else None,
+        fresh_name=fresh_name,
     )
 
 
@@ -633,8 +636,8 @@ def _job_problem(record: RunRecord, job: Path) -> str | None:
     root = _output_root(record)
     if root is None:
         return f"the output root of run {record.id} is not known, so nothing under {job} is deleted"
-    real_root, real_job = Path(os.path.realpath(root)), Path(os.path.realpath(job))
-    if real_job == real_root or real_root not in real_job.parents:
+    real_job = containment.resolved(job)
+    if real_job == containment.resolved(root) or not containment.is_within(job, root):
         return f"{job} is not inside the output root {root}; cosmos-tui deletes nothing outside it"
     if real_job != Path(os.path.abspath(job)):
         return f"{job} reaches {real_job} through a symbolic link or '..'; nothing there is deleted"
@@ -715,11 +718,11 @@ def remove_run(run_id: str, delete_outputs: bool = False) -> Removal:
     from cosmos_tui.core.checkpoints.scan import LATEST_FILE
 
     plan = plan_removal(run_id, delete_outputs=delete_outputs)
-    runs_root = registry.run_dir_for(run_id).parent
+    runs = runs_root()
     for item in plan.delete:
         path = item.path
         if plan.job_dir is None or path == registry.run_dir_for(plan.run_id):
-            root, what = runs_root, "the runs folder"
+            root, what = runs, "the runs folder"
         elif path == plan.job_dir:
             root, what = plan.job_dir.parent, "the output root"  # inside it: checked by the plan
         else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui.messages import JobViewUpdated
 from cosmos_tui.tui.pollers import poll
@@ -73,12 +73,12 @@ class JobScreen(Screen):
     def on_job_view_updated(self, message: JobViewUpdated) -> None:
         title = self.query_one("#job-title", Static)
         if message.view is None:
-            title.update(f"[red]{escape(message.error or 'no job')}[/red]")
+            title.update(f"[red]{markup_safe(message.error or 'no job')}[/red]")
             return
         view: JobView = message.view  # type: ignore[assignment]
         self.view = view
-        held = f"  [yellow]held by {escape(view.holder)}[/yellow]" if view.holder else ""
-        title.update(f"[b]job {escape(view.name)}[/b]{held}")
+        held = f"  [yellow]held by {markup_safe(view.holder)}[/yellow]" if view.holder else ""
+        title.update(f"[b]job {markup_safe(view.name)}[/b]{held}")
         table = self.query_one("#job-runs", DataTable)
         current = table.cursor_row
         table.clear()
