@@ -76,6 +76,8 @@ class JobScreen(Screen):
             title.update(f"[red]{markup_safe(message.error or 'no job')}[/red]")
             return
         view: JobView = message.view  # type: ignore[assignment]
+        if view == self.view:
+            return  # nothing changed: keep the table and its cursor as they are, no redraw
         self.view = view
         held = f"  [yellow]held by {markup_safe(view.holder)}[/yellow]" if view.holder else ""
         title.update(f"[b]job {markup_safe(view.name)}[/b]{held}")
