@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ACTIVE_STATUSES = frozenset({"created", "starting", "running", "stopping"})
-"""Run statuses during which the dashboard keeps polling."""
+from cosmos_tui.core.runs.record import ACTIVE
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class RunRow:
     @property
     def active(self) -> bool:
         """Whether the run may still change."""
-        return self.status in ACTIVE_STATUSES
+        return self.status in ACTIVE
 
 
 @dataclass(frozen=True)

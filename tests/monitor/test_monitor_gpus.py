@@ -100,7 +100,7 @@ def test_every_nvml_user_goes_through_the_one_sampler(monkeypatch) -> None:
     import cosmos_tui
     from cosmos_tui.core import machine_fit, preflight
     from cosmos_tui.core.monitor import gpus
-    from cosmos_tui.core.runs import stop
+    from cosmos_tui.core.runs import local as stop
 
     fake = FakeNvml([fake_device(0, processes=[(4242, 3 << 30)]), fake_device(1, compute_capability=(8, 0))])
     monkeypatch.setattr(gpus, "_default", GpuSampler(fake))

@@ -13,7 +13,7 @@ from cosmos_tui.core.engines.base import LaunchSpec
 from cosmos_tui.core.launch import free_port
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs import RunRecord, launch_prepared
-from cosmos_tui.core.runs.lifecycle import Prepared
+from cosmos_tui.core.runs.targets import Prepared
 
 SCRIPT = Path(__file__).with_name("torchrun_test_script.py")
 

@@ -15,7 +15,6 @@ Public API (the CLI, the TUI, the demo and the upstream adapters use these)::
 
 from cosmos_tui.core.runs.follow import follow
 from cosmos_tui.core.runs.lifecycle import (
-    Prepared,
     Removal,
     ResumePlan,
     get_run,
@@ -29,9 +28,10 @@ from cosmos_tui.core.runs.lifecycle import (
     rerun,
     resume_run,
     start_run,
+    stop_run,
 )
 from cosmos_tui.core.runs.record import ACTIVE, TERMINAL, ProcRef, RunRecord
-from cosmos_tui.core.runs.stop import StopReport, stop_run
+from cosmos_tui.core.runs.targets import Prepared, StopReport
 
 __all__ = [
     "ACTIVE",

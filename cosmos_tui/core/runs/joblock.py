@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.runs import procs, registry
+from cosmos_tui.core.runs import procs, registry, targets
 from cosmos_tui.core.runs.record import ProcRef
 
 LOCK_FILE = ".cosmos-tui-job.lock"
@@ -93,12 +93,10 @@ def read_owner(job_dir: Path) -> JobOwner | None:
 def owner_alive(owner: JobOwner) -> bool | None:
     """Whether the owner still holds the job: ``True``/``False``, or ``None`` when it cannot be
     told from here (another host, and a run this state root does not know)."""
-    from cosmos_tui.core.runs.lifecycle import reconcile
-
     run_dir = registry.run_dir_for(owner.run_id)
     if os.path.lexists(run_dir / "run.json"):
         try:
-            record = reconcile(registry.read(run_dir))
+            record = targets.reconcile(registry.read(run_dir))
         except UserError:
             record = None
         if record is not None:

@@ -9,72 +9,27 @@ recorded one. So nothing stays "running" falsely, and nothing is lost after a UI
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
-from cosmos_tui.core import containment
-from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
+from cosmos_tui.core import containment, launch, preflight
+from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.preflight import Check
 from cosmos_tui.core.presets import Preset, apply_sets, preset_from_dict
-from cosmos_tui.core.runs import joblock, outcome, ownership, procs, registry
-from cosmos_tui.core.runs.record import SUPERVISOR_LOG, RunRecord, new_run_id, redact_env
+from cosmos_tui.core.runs import joblock, ownership, registry, targets
+from cosmos_tui.core.runs.record import RunRecord, new_run_id, redact_env
 from cosmos_tui.core.runs.resume import ResumePoint, latest_checkpoint
+from cosmos_tui.core.runs.targets import Existing, Prepared, StopReport
 
-START_GRACE_S = 60.0
-"""A record still ``created`` with no supervisor after this long is lost (the spawn failed)."""
-
-
-Existing = Literal["ask", "resume", "fresh"]
-"""What to do with a job folder that already holds checkpoints: make the person choose (a failed
-check naming both ways), continue the job from its latest checkpoint, or start fresh under a new
-job name."""
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A launch worked out but not started: the preset with its port, the command, the job
-    folder and the preflight verdicts."""
-
-    preset: Preset
-    """The effective preset (``--set`` applied, a free master port filled in)."""
-    spec: LaunchSpec
-    """The exact command, folder and environment."""
-    job_dir: Path | None
-    """Where the job writes."""
-    job_dir_source: str
-    """``dryrun``, ``adapter`` or ``unknown``."""
-    checks: tuple[Check, ...]
-    """Preflight verdicts (the job's own first: who holds it, what a launch does with it)."""
-    notes: tuple[str, ...] = ()
-    """Things to tell the person (why the dry run was not used, resume details)."""
-    sbatch: str | None = None
-    """The sbatch script (``launch.target = "slurm"``), rendered with Slurm's own output pattern."""
-    resume_point: ResumePoint | None = None
-    """The checkpoint this launch continues the job from (``None``: it starts at iteration 0)."""
-    resume_writer: str | None = None
-    """The run that wrote :attr:`resume_point`, when one of ours did."""
-    fresh_from: Path | None = None
-    """With ``existing="fresh"`` on a job that held checkpoints: that job (this one is new)."""
-    extra_sets: tuple[str, ...] = ()
-    """``--set`` items the preparation added (the fresh job's ``job.name=``): the record's preset
-    snapshot and sets carry them, so a resume or rerun finds the same job."""
-    existing: Existing = "ask"
-    """What was asked for a job folder holding checkpoints."""
-    fresh_name: str | None = None
-    """The job name ``existing="fresh"`` would use, when the job holds checkpoints."""
-
-    @property
-    def needs_choice(self) -> bool:
-        """The job holds checkpoints and nobody said whether to resume or start fresh."""
-        return self.existing == "ask" and self.resume_point is not None
+STOP_TIMEOUT_S = 45.0
+"""How long a stop waits for the run to save and exit before forcing it (torchrun itself
+escalates after 30 s)."""
 
 
 def next_job_name(job_dir: Path) -> str:
@@ -161,23 +116,9 @@ def prepare(
     happens to checkpoints already there (``existing``), run preflight. Writes nothing. A
     multi-node preset gets its shared rendezvous id; ``launch.target = "slurm"`` is prepared
     for sbatch instead."""
-    from cosmos_tui.core import launch, launch_multinode, preflight
-
     preset = apply_sets(preset, sets) if sets else preset
-    if preset.launch.target == "slurm":
-        from cosmos_tui.core.slurm.jobs import prepare_slurm
-
-        prepared = prepare_slurm(preset, dryrun=dryrun, environ=environ)
-        job_path, config = prepared.job_dir, None
-    else:
-        preset = launch_multinode.for_node(preset)
-        preset = launch.with_free_port(preset)
-        spec = launch.render(preset, environ)
-        job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
-        checks = preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
-        notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
-        prepared = Prepared(preset, spec, job.path, job.source, tuple(checks), notes)
-        job_path, config = job.path, job.config
+    prepared = targets.get(preset.launch.target).prepare(preset, dryrun=dryrun, environ=environ)
+    job_path, config = prepared.job_dir, prepared.config
     point = latest_checkpoint(job_path) if job_path is not None else None
     fresh_from = None
     if point is not None and existing == "fresh":
@@ -252,8 +193,6 @@ def launch_prepared(
     Refuses when a preflight check fails, unless ``force``. ``base`` is the preset to snapshot
     (the effective one without the auto-picked port); it defaults to ``prepared.preset``.
     """
-    from cosmos_tui.core import launch, preflight
-
     bad = preflight.failed(list(prepared.checks))
     job_bad = [c for c in bad if c.name == "job"]
     if job_bad:  # never overridden by --force: that would resume silently or share a job
@@ -311,35 +250,7 @@ def launch_prepared(
     except BaseException:
         joblock.release(job_dir, run_id)
         raise
-    if preset.launch.target == "slurm":
-        from cosmos_tui.core.slurm.jobs import submit_run
-
-        return submit_run(record, preset)
-    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
-    with open(record.run_dir / SUPERVISOR_LOG, "ab") as log:
-        try:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "cosmos_tui.core.runs.supervisor", str(record.run_dir)],
-                cwd=spec.cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        except OSError as e:
-            why = f"could not start the supervisor: {e}"
-            ownership.settle(record.run_dir, lambda r: r.replace(status="failed", reason=why))
-            raise UserError(f"{why}; check that {sys.executable} still exists") from None
-    ref = procs.ref_of(child.pid, "supervisor")
-
-    def started(r: RunRecord) -> RunRecord:
-        if r.supervisor is None and ref is not None:
-            r = r.replace(supervisor=ref)
-        return r.replace(status="starting") if r.status == "created" else r
-
-    return registry.update(record.run_dir, started)
+    return targets.get(preset.launch.target).submit(record, prepared)
 
 
 def start_run(
@@ -364,60 +275,23 @@ def start_run(
 # -- reading and reconciling ----------------------------------------------------------------------
 
 
-def _gone_reason(record: RunRecord) -> str:
-    who = []
-    if record.supervisor:
-        who.append(f"the supervisor (pid {record.supervisor.pid})")
-    if record.agent:
-        who.append(f"torchrun (pid {record.agent.pid})")
-    subject = " and ".join(who) or "the supervisor"
-    text = f"{subject} ended without recording an exit code (killed, or the machine restarted)"
-    tail = outcome.last_lines(record.console_log, 5)
-    if tail:
-        text += "; last log lines:\n" + "\n".join(tail)
-    else:
-        text += "; console.log is empty"
-    return text
-
-
 def reconcile(record: RunRecord) -> RunRecord:
-    """Bring an active record in line with its processes (see the module doc); returns the
-    current record. Cheap for finished runs (no process lookups). Slurm runs are asked of Slurm."""
+    """Bring an active record in line with what is really happening (see the module doc); returns
+    the current record. Cheap for finished runs. The run's launch target answers (its processes
+    here, or Slurm)."""
+    return targets.reconcile(record)
+
+
+_reconcile = reconcile  # list_runs's parameter is called reconcile
+
+
+def stop_run(run_id: str, timeout: float = STOP_TIMEOUT_S) -> StopReport:
+    """Stop a run gracefully: its launch target asks it to save and stop, and forces it only after
+    ``timeout`` seconds."""
+    record = get_run(run_id)
     if not record.active:
-        return record
-    if record.target == "slurm":
-        from cosmos_tui.core.slurm.jobs import reconcile_slurm
-
-        return reconcile_slurm(record)
-    if procs.alive(record.supervisor):
-        return record
-    if record.supervisor is None and registry.age(record) < START_GRACE_S:
-        return record  # being started right now
-    survivors = [p for p in (record.agent, *record.procs) if p is not None and procs.alive(p)]
-    if survivors:
-        note = (
-            f"the supervisor is gone but {len(survivors)} process(es) of the run still run "
-            f"(pids {', '.join(str(p.pid) for p in survivors[:8])}); its exit code cannot be recorded, "
-            "`cosmos-tui runs stop` ends them"
-        )
-
-        def orphaned(r: RunRecord) -> RunRecord:
-            return r.replace(reason=note) if r.active and not procs.alive(r.supervisor) else r
-
-        return registry.update(record.run_dir, orphaned)
-
-    def lost(r: RunRecord) -> RunRecord:
-        # Re-checked under the lock: the supervisor may have just written the outcome.
-        if not r.active or procs.alive(r.supervisor):
-            return r
-        if r.supervisor is None and registry.age(r) < START_GRACE_S:
-            return r
-        return r.replace(status="lost", reason=_gone_reason(r), ended_at=time.time())
-
-    return ownership.settle(record.run_dir, lost)
-
-
-_reconcile = reconcile
+        raise UserError(f"run {record.id} is not running (it is {record.status}); nothing to stop")
+    return targets.of(record).stop(record, timeout)
 
 
 def get_run(run_id_or_prefix: str, *, reconcile_: bool = True) -> RunRecord:
@@ -428,19 +302,13 @@ def get_run(run_id_or_prefix: str, *, reconcile_: bool = True) -> RunRecord:
 
 def list_runs(reconcile: bool = True) -> list[RunRecord]:
     """Every run, oldest first, reconciled; a run whose ``run.json`` is damaged is listed as
-    ``unreadable`` with the reason, and never hides the others. Active Slurm runs are asked of
-    Slurm in one ``squeue`` call."""
+    ``unreadable`` with the reason, and never hides the others. Each launch target is asked once
+    about its active runs first (Slurm: one ``squeue`` call)."""
     records = [registry.read_or_unreadable(registry.run_dir_for(i)) for i in registry.run_ids()]
     if not reconcile:
         return records
-    slurm_ids = [r.slurm_job_id for r in records if r.active and r.target == "slurm" and r.slurm_job_id]
-    if slurm_ids:
-        from cosmos_tui.core.slurm import client
-
-        try:
-            client.prefetch(slurm_ids)
-        except client.SlurmError:
-            pass  # each record is then asked for (or left as it is) by reconcile
+    for name in sorted({r.target for r in records if r.active}):
+        targets.get(name).prefetch([r for r in records if r.target == name])
     return [_reconcile(r) for r in records]
 
 
@@ -477,7 +345,6 @@ def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -
     """Work out a resume: the job's latest checkpoint, who wrote it, the states restored, whether
     anything is left to train, and a world-size check (a change is refused for upstream engines
     unless ``force``, and warned about for the builtin engine, whose DCP checkpoints reshard)."""
-    from cosmos_tui.core import launch
 
     record = _usable(get_run(run_id))
     if record.active:

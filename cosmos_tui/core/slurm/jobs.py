@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from cosmos_tui.core import shell
+from cosmos_tui.core import launch, preflight, shell
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import outcome, ownership, registry
+from cosmos_tui.core.runs import outcome, ownership, registry, targets
 from cosmos_tui.core.runs.record import RunRecord
+from cosmos_tui.core.runs.targets import Prepared, StopReport
 from cosmos_tui.core.safeio import POINTER_CAP, read_text_capped
 from cosmos_tui.core.slurm import client
 from cosmos_tui.core.slurm.script import render_sbatch, signal_lead
-
-if TYPE_CHECKING:
-    from cosmos_tui.core.runs.lifecycle import Prepared
-    from cosmos_tui.core.runs.stop import StopReport
 
 SCRIPT_FILE = "job.sbatch"
 """The submitted script, in the run folder."""
@@ -41,9 +38,6 @@ def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str
     """:class:`~cosmos_tui.core.runs.lifecycle.Prepared` for a Slurm submission: the per-node
     command (its folder, environment and job folder as on one node), the preflight checks that
     make sense on a login node, a check that sbatch is here, and the engine's warnings."""
-    from cosmos_tui.core import launch, preflight
-    from cosmos_tui.core.runs.lifecycle import Prepared
-
     node = preset.model_copy(deep=True)
     node.launch.nnodes, node.launch.node_rank = 1, None
     node.launch.rdzv_endpoint, node.launch.master_port = None, None
@@ -66,7 +60,9 @@ def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str
     )
     checks += [preflight.Check("engine", "warn", w) for w in script.warnings]
     notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
-    return Prepared(preset, spec, job.path, job.source, tuple(checks), notes, sbatch=script.text)
+    return Prepared(
+        preset, spec, job.path, job.source, tuple(checks), notes, sbatch=script.text, config=job.config
+    )
 
 
 def submit_run(record: RunRecord, preset: Preset) -> RunRecord:
@@ -226,8 +222,6 @@ def stop_slurm_run(record: RunRecord, timeout: float) -> StopReport:
     """Stop a Slurm run: a pending job is cancelled; a running one first gets
     ``scancel --signal=TERM`` (each node's torchrun passes SIGTERM to its ranks, which save and
     exit), and only after ``timeout`` seconds a plain ``scancel``. Returns a StopReport."""
-    from cosmos_tui.core.runs.stop import StopReport
-
     if not record.slurm_job_id:
         raise UserError(f"run {record.id} has no Slurm job id yet; wait a moment and try again")
     job = record.slurm_job_id
@@ -259,3 +253,33 @@ def stop_slurm_run(record: RunRecord, timeout: float) -> StopReport:
     final = reconcile_slurm(registry.read(record.run_dir))
     note = "GPU memory: held on the Slurm nodes, not measured from here"
     return StopReport(final, (), (), note, actions=tuple(actions), forced=forced)
+
+
+class SlurmTarget:
+    """An sbatch job (``launch.target = "slurm"``): no supervisor; Slurm is asked for the state."""
+
+    name = "slurm"
+
+    def prepare(self, preset: Preset, *, dryrun: bool, environ: dict[str, str] | None) -> Prepared:
+        return prepare_slurm(preset, dryrun=dryrun, environ=environ)
+
+    def submit(self, record: RunRecord, prepared: Prepared) -> RunRecord:
+        return submit_run(record, prepared.preset)
+
+    def reconcile(self, record: RunRecord) -> RunRecord:
+        return reconcile_slurm(record)
+
+    def stop(self, record: RunRecord, timeout: float) -> StopReport:
+        return stop_slurm_run(record, timeout)
+
+    def prefetch(self, records: Sequence[RunRecord]) -> None:
+        """One ``squeue`` for every active job (each record is then answered from it)."""
+        ids = [r.slurm_job_id for r in records if r.active and r.slurm_job_id]
+        if ids:
+            try:
+                client.prefetch(ids)
+            except client.SlurmError:
+                pass  # each record is then asked for (or left as it is) by reconcile
+
+
+SLURM = targets.register(SlurmTarget())
