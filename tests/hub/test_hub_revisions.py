@@ -165,3 +165,13 @@ def test_an_old_transfer25_checkout_gets_the_old_tokenizer_pin(tmp_path: Path, m
     model = parse_catalog(CATALOG).get("t25")
     (spec,) = model.repos_for(checkout=tmp_path)
     assert spec.revision == P25_TOKENIZER
+
+
+def test_access_check_asks_for_the_checkout_s_revision(pinned_server, tmp_path: Path, monkeypatch) -> None:
+    from cosmos_tui.core.engines import revisions
+
+    monkeypatch.setattr(revisions, "_is_ancestor", lambda repo, commit: False)  # before 93a76bd
+    model = parse_catalog(CATALOG).get("t25")
+    (verdict,) = hub.check_access(model, checkout=tmp_path)
+    assert verdict.ok and verdict.revision == P25_TOKENIZER
+    assert any(f"/resolve/{P25_TOKENIZER}/tokenizer.pth" in r.path for r in pinned_server.requests)
