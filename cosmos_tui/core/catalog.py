@@ -37,7 +37,11 @@ class RepoSpec(_Frozen):
 
     key: str = Field(description="Key of this entry in catalog.toml's [repos] table.")
     repo_id: str = Field(description="Hugging Face repo id, e.g. nvidia/Cosmos-Transfer2.5-2B.")
-    revision: str = Field(description="A 40-hex commit where upstream pins one, else a branch ('main').")
+    revision: str = Field(
+        "main",
+        description="The revision the model's engine loads (a 40-hex commit where its code pins one, "
+        "else 'main'); filled from the engine adapter, not from catalog.toml.",
+    )
     revision_note: str = Field("", description="Why the revision is what it is, when it is not pinned.")
     files: tuple[str, ...] = Field((), description="Exact file paths in the repo that the engine loads.")
     include: tuple[str, ...] = Field((), description="Glob patterns of further files; all files if empty.")
@@ -91,9 +95,16 @@ class ModelSpec(_Frozen):
     compute: ComputeNeeds = Field(description="What a machine needs to post-train it.")
     notes: str = Field("", description="Anything a user should know.")
 
-    def repos_for(self, *, inference: bool = False) -> tuple[RepoSpec, ...]:
-        """Repos needed to post-train; with ``inference`` also the inference-only extras."""
-        return tuple(r for r in self.repos if inference or r.needed_for == "train")
+    def repos_for(self, *, inference: bool = False, checkout: Path | None = None) -> tuple[RepoSpec, ...]:
+        """Repos needed to post-train; with ``inference`` also the inference-only extras.
+
+        Each at the revision its engine loads it: for the engine checkout at ``checkout`` when
+        given (revisions move between upstream commits), else for the version cosmos-tui targets.
+        """
+        repos = tuple(r for r in self.repos if inference or r.needed_for == "train")
+        if checkout is None:
+            return repos
+        return tuple(_pinned(r, self.engine, checkout) for r in repos)
 
     @property
     def needs_hub(self) -> bool:
@@ -101,10 +112,16 @@ class ModelSpec(_Frozen):
         return bool(self.repos)
 
 
+def _pinned(spec: RepoSpec, engine: str, checkout: Path | None) -> RepoSpec:
+    """``spec`` at the revision the engine's adapter gives for it (and the checkout)."""
+    from cosmos_tui.core.engines.base import get_adapter
+
+    revision, note = get_adapter(engine).revision(spec.repo_id, spec.files, checkout)
+    return spec.model_copy(update={"revision": revision, "revision_note": note})
+
+
 class _RepoEntry(_Frozen):
     repo_id: str
-    revision: str
-    revision_note: str = ""
     files: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -188,7 +205,7 @@ def parse_catalog(text: str, source: Path | None = None) -> Catalog:
         raise UserError(f"{where}: {loc}: {first['msg']}; fix the file.") from None
     models = []
     for m in data.models:
-        repos = tuple(RepoSpec(key=k, **data.repos[k].model_dump()) for k in m.uses)
+        repos = tuple(_pinned(RepoSpec(key=k, **data.repos[k].model_dump()), m.engine, None) for k in m.uses)
         fields = m.model_dump(exclude={"uses", "compute"})
         models.append(ModelSpec(**fields, compute=m.compute, repos=repos))
     return Catalog(tuple(models), source)

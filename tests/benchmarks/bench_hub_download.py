@@ -22,7 +22,6 @@ TOML = """
 schema = 1
 [repos.w]
 repo_id = "bench/A"
-revision = "main"
 files = ["w.bin"]
 role = "weights"
 needed_for = "train"

@@ -119,3 +119,59 @@ def test_pt_set_export(ckpt_dir: Path, tmp_path: Path) -> None:
     reg = torch.load(ckpt_dir / "iter_000000200_reg_model.pt", weights_only=True)
     got = _load(tmp_path / "model.pt")
     assert all(torch.equal(got[k], reg[k]) for k in reg)
+
+
+def test_dcp_export_matches_upstream_converter_dtypes_and_extra_state(ckpt_dir: Path, tmp_path: Path) -> None:
+    """What scripts/convert_distcp_to_pt.py (cosmos-transfer2.5 2ff49d0) writes: model_ema_fp32.pt
+    keeps every tensor's stored dtype (bf16 stays bf16) and, like model.pt and model_ema_bf16.pt,
+    keeps non-tensor entries such as a TransformerEngine ``_extra_state`` (an io.BytesIO)."""
+    import io
+
+    import torch
+
+    state = tiny_state(9)  # net_ema.pos_emb is stored as bfloat16, the rest float32
+    state["net_ema.blocks.0.half"] = torch.ones(3, dtype=torch.float16)
+    state["net_ema.blocks.0._extra_state"] = io.BytesIO(b"te-fp8-meta")
+    state["net.blocks.0._extra_state"] = io.BytesIO(b"te-reg")
+    state["net_ema.layers"] = 4
+    write_dcp_checkpoint(ckpt_dir, 300, state)
+    result = export_checkpoint(find_checkpoint(scan_checkpoints(ckpt_dir), None), tmp_path)
+    assert result.skipped == ()
+
+    def load(name: str) -> dict:
+        with torch.serialization.safe_globals([io.BytesIO]):
+            return torch.load(tmp_path / name, map_location="cpu", weights_only=True)
+
+    ema32 = load("model_ema_fp32.pt")
+    assert ema32["net.pos_emb"].dtype == torch.bfloat16  # stored dtype, not cast to float32
+    assert torch.equal(ema32["net.pos_emb"], state["net_ema.pos_emb"])
+    assert ema32["net.blocks.0.half"].dtype == torch.float16
+    assert ema32["net.blocks.0._extra_state"].getvalue() == b"te-fp8-meta"
+    assert ema32["net.layers"] == 4
+    assert set(ema32) == {k.replace("net_ema.", "net.") for k in state if k.startswith("net_ema.")}
+
+    ema16 = load("model_ema_bf16.pt")
+    assert ema16["net.head.weight"].dtype == torch.bfloat16
+    assert ema16["net.blocks.0.half"].dtype == torch.float16  # only float32 is cast
+    assert ema16["net.blocks.0._extra_state"].getvalue() == b"te-fp8-meta"
+
+    full = load("model.pt")
+    assert set(full) == set(state)
+    assert full["net.blocks.0._extra_state"].getvalue() == b"te-reg"
+    assert full["net_ema.pos_emb"].dtype == torch.bfloat16
+
+
+def test_safetensors_ema_fp32_is_float32_and_lists_what_it_cannot_hold(
+    ckpt_dir: Path, tmp_path: Path
+) -> None:
+    import io
+
+    import torch
+    from safetensors.torch import load_file
+
+    state = tiny_state(2)
+    state["net_ema.blocks.0._extra_state"] = io.BytesIO(b"x")
+    write_dcp_checkpoint(ckpt_dir, 100, state)
+    res = export_checkpoint(scan_checkpoints(ckpt_dir)[0], tmp_path, fmt="safetensors", dtype="fp32")
+    assert load_file(tmp_path / "model_ema_fp32.safetensors")["net.pos_emb"].dtype == torch.float32
+    assert res.skipped == ("net_ema.blocks.0._extra_state",)

@@ -11,7 +11,6 @@ schema = 1
 
 [repos.weights]
 repo_id = "acme/World-2B"
-revision = "main"
 files = ["ckpt/model_ema_bf16.pt"]
 role = "weights"
 needed_for = "train"
@@ -20,7 +19,6 @@ licence_url = "https://example.invalid/licence"
 
 [repos.encoder]
 repo_id = "acme/Encoder-7B"
-revision = "main"
 include = ["*.json", "*.safetensors"]
 exclude = ["big.safetensors"]
 role = "text-encoder"
@@ -31,7 +29,6 @@ local_dir = "encoders/Encoder-7B"
 
 [repos.guard]
 repo_id = "acme/Guard"
-revision = "main"
 files = ["guard.bin"]
 role = "guardrail"
 needed_for = "inference"

@@ -23,7 +23,6 @@ schema = 1
 
 [repos.weights]
 repo_id = "acme/World-2B"
-revision = "main"
 files = ["ckpt/model_ema_bf16.pt"]
 role = "weights"
 needed_for = "train"
@@ -32,7 +31,6 @@ licence_url = "https://example.invalid/licence"
 
 [repos.encoder]
 repo_id = "acme/Encoder-7B"
-revision = "main"
 include = ["*.json", "*.safetensors"]
 role = "text-encoder"
 needed_for = "train"

@@ -10,6 +10,9 @@ The rule (the same for every golden file):
    (``$MASTER_ADDR``, ``$CHECKPOINTS_DIR``...), exactly as the shell would; lower-case
    ``${a.b}`` OmegaConf interpolations inside single quotes are left alone.
 4. ``export NAME=value`` lines are returned separately as environment variables.
+5. ``NAME=value`` words in front of a command (``CUDA_HOME=$CONDA_PREFIX PYTHONPATH=$(pwd) python
+   ...``) are that command's environment: returned in ``command_env``, unexpanded (they name the
+   reader's shell, not the doc's values), and cut from the command.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 
 _VAR = re.compile(r"\$\(cat ([^)]+)\)|\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}|\$([A-Z_][A-Z0-9_]*)")
 _ASSIGN = re.compile(r"^([A-Z_][A-Z0-9_]*)=(.*)$")
+# NAME=word ... COMMAND: a word has no blank and no "(" except a whole "$(cmd)" such as $(pwd).
+_PREFIX = re.compile(r"^((?:[A-Z_][A-Z0-9_]*=(?:[^\s()]|\$\([a-z]+\))*\s+)+)(\S.*)$")
 
 
 @dataclass
@@ -29,6 +34,7 @@ class DocBlock:
     commands: list[str] = field(default_factory=list)
     exports: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    command_env: dict[str, str] = field(default_factory=dict)
 
 
 def _expand(text: str, env: dict[str, str]) -> str:
@@ -59,7 +65,13 @@ def read_doc_block(path: Path, supplied: dict[str, str] | None = None) -> DocBlo
                 name, _, value = statement.removeprefix("export ").partition("=")
                 block.exports[name] = _expand(value, block.variables)
                 continue
-            m = _ASSIGN.match(statement)
+            prefix = _PREFIX.match(statement)
+            if prefix:
+                for word in prefix.group(1).split():
+                    name, _, value = word.partition("=")
+                    block.command_env[name] = value
+                statement = prefix.group(2)
+            m = _ASSIGN.match(statement) if not prefix else None
             if m:
                 block.variables[m.group(1)] = _expand(m.group(2), block.variables)
                 continue

@@ -104,7 +104,10 @@ def test_predict1_run_checkpoints_and_inference_placement(tmp_path: Path) -> Non
     assert done.exit_code == 0, done.output
     plan = json.loads(done.stdout)
     dest = repo / "checkpoints" / "Cosmos-Predict1-7B-SingleToMultiView_post-trained" / "model.pt"
-    assert plan["method"] == "place-ema" and plan["outputs"] == [str(dest)]
+    # The doc's model.pt, and the name the inference script's argparse accepts (same file).
+    accepted = dest.parent / "Cosmos-Predict1-7B-Video2World-Sample-AV-Single2MultiView" / "t2w_model.pt"
+    assert plan["method"] == "place-ema" and plan["outputs"] == [str(dest), str(accepted)]
+    assert accepted.samefile(dest)
     placed, source = torch.load(dest, weights_only=True), torch.load(ema, weights_only=True)
     assert placed.keys() == source.keys() and all(torch.equal(placed[k], source[k]) for k in source)
     with pytest.raises(UserError, match="pass --yes"):

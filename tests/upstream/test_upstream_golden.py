@@ -1,7 +1,10 @@
 """Golden commands: every training and conversion command of the seed guides and the upstream
 post-training docs, rendered from the shipped presets, byte for byte.
 
-Each ``golden/*.sh`` is a shell block copied verbatim from its doc. ``golden_doc.read_doc_block``
+Each ``golden/*.sh`` is a shell block copied verbatim from its doc. Where the doc is wrong (the
+code rejects it or writes elsewhere), its text stays and a ``*_code.sh`` beside it holds what the
+code accepts, with a comment saying what differs; the test checks that the doc's text fails
+against the code's facts and that cosmos-tui renders the ``*_code.sh`` command. ``golden_doc.read_doc_block``
 normalises it with one rule (continuations joined, blank runs collapsed, comments dropped, shell
 variables expanded from the block's own ``NAME=value`` lines or from the values a case supplies
 below: the preset or ``--set`` supplies the same concrete value). The rendered command is what
@@ -10,12 +13,16 @@ the product shows and runs: ``LaunchSpec.shell()``'s last line (``shlex`` quotin
 
 Sources:
 - t25_guide_*: seed 000 (Cosmos-Transfer2.5 post-training guide), "W&B" options 1 and 2.
-- t25_singleview_edge: upstream-contracts.md §1.1 (cosmos-transfer2.5 docs/post-training_singleview.md).
+- t25_singleview_edge: cosmos-transfer2.5 2ff49d0 docs/post-training_singleview.md "Step 3: Start
+  Training".
 - t25_auto_multiview: cosmos-transfer2.5 docs/post-training_auto_multiview.md §2.
 - p25_*: cosmos-predict2.5 docs/post-training_video2world_cosmos_nemo_assets.md §2.1 and
   docs/post-training_cosmos_nemo_assets_lora.md §2.2 / §3.1.
-- p1_*: seed 003 (Predict1 Single2MultiView guide) and upstream-contracts.md §1.2 / §4.2.
-- convert_dcp_t25: upstream-contracts.md §4.1.
+- p1_s2mv_*_node: seed 003 (Predict1 Single2MultiView guide) and upstream-contracts.md §1.2.
+- p1_s2mv_inference: cosmos-predict1 2b446eb examples/post-training_diffusion_single2multiview.md
+  "Running Inference" (rejected by the script's argparse; p1_s2mv_inference_code.sh is accepted).
+- convert_dcp_t25: cosmos-transfer2.5 2ff49d0 docs/post-training_singleview.md "Convert DCP to
+  PyTorch" (globs a job folder no experiment writes; convert_dcp_t25_code.sh names the real one).
 """
 
 from __future__ import annotations
@@ -27,7 +34,13 @@ import pytest
 from golden_doc import read_doc_block
 
 from cosmos_tui.core.engines.base import get_adapter
-from cosmos_tui.core.engines.conversion import p1_inference_argv, plan_dcp_conversion
+from cosmos_tui.core.engines.conversion import (
+    P1_ACCEPTED_TRANSFORMERS,
+    P1_DOC_NOTE,
+    p1_inference_argv,
+    place_p1_ema,
+    plan_dcp_conversion,
+)
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -41,7 +54,7 @@ PACKAGES = {
 TRAIN_CASES = [
     ("t25_guide_wandb_on.sh", "transfer25-vid2vid", ["experiment.name=$EXP"], {}),
     ("t25_guide_wandb_off.sh", "transfer25-vid2vid", ["experiment.name=$EXP", "wandb.mode=disabled"], {}),
-    ("t25_singleview_edge.sh", "transfer25-singleview-edge", ["data.root=datasets/your_dataset"], {}),
+    ("t25_singleview_edge.sh", "transfer25-singleview-edge", ["data.root=assets/videoufo"], {}),
     ("t25_auto_multiview.sh", "transfer25-auto-multiview", [], {}),
     ("p25_video2world_nemo.sh", "predict25-video2world-nemo", [], {}),
     ("p25_lora_nemo_txt.sh", "predict25-lora-nemo-txt", [], {}),
@@ -94,7 +107,7 @@ def test_the_rendered_argv_is_what_the_shell_would_pass(tmp_path: Path) -> None:
     preset = load_preset(resolve_preset("transfer25-singleview-edge"))
     repo = fake_checkout(tmp_path, "cosmos-transfer2.5")
     spec = get_adapter(preset.engine.kind).render(
-        apply_sets(preset, [f"engine.repo={repo}", "data.root=datasets/your_dataset"]), {}
+        apply_sets(preset, [f"engine.repo={repo}", "data.root=assets/videoufo"]), {}
     )
     assert list(spec.argv) == shlex.split(doc.commands[0])
     assert "dataloader_train.sampler.dataset=${dataloader_train.dataset}" in spec.argv
@@ -108,19 +121,38 @@ def _dcp_step(checkpoints: Path, iteration: int) -> Path:
 
 
 def test_t25_conversion_command(tmp_path: Path) -> None:
+    out = tmp_path / "out"
     preset = load_preset(resolve_preset("transfer25-singleview-edge"))
     repo = fake_checkout(tmp_path, "cosmos-transfer2.5")
     (repo / "scripts").mkdir()
     (repo / "scripts" / "convert_distcp_to_pt.py").write_text("")
-    preset = apply_sets(preset, [f"engine.repo={repo}", f"env.output_root={tmp_path / 'out'}"])
-    job_dir = get_adapter(preset.engine.kind).job_dir(preset, {})
+    preset = apply_sets(preset, [f"engine.repo={repo}"])
+    job_dir = get_adapter(preset.engine.kind).job_dir(preset, {"IMAGINAIRE_OUTPUT_ROOT": str(out)})
     assert job_dir is not None
     step = _dcp_step(job_dir / "checkpoints", 500)
-    doc = read_doc_block(GOLDEN / "convert_dcp_t25.sh", {"CHECKPOINTS_DIR": str(job_dir / "checkpoints")})
+    supplied = {"IMAGINAIRE_OUTPUT_ROOT": str(out)}
+
+    # The doc's text, verbatim: its glob names no folder the experiment writes, so the block
+    # fails at its `$(cat $CHECKPOINTS_DIR/latest_checkpoint.txt)`.
+    doc_text = (GOLDEN / "convert_dcp_t25.sh").read_text()
+    first = tmp_path / "first_line.sh"
+    first.write_text(next(line for line in doc_text.splitlines() if line.startswith("CHECKPOINTS_DIR=")))
+    pattern = read_doc_block(first, supplied).variables["CHECKPOINTS_DIR"].removeprefix(f"{out}/")
+    assert "*" in pattern and not list(out.glob(pattern)) and list(out.glob("*/*/*/checkpoints"))
+    with pytest.raises(FileNotFoundError):
+        read_doc_block(GOLDEN / "convert_dcp_t25.sh", supplied)
+
+    # What the code writes, and what cosmos-tui renders.
+    code = read_doc_block(GOLDEN / "convert_dcp_t25_code.sh", supplied)
+    assert code.variables["CHECKPOINTS_DIR"] == str(job_dir / "checkpoints")
     plan = plan_dcp_conversion(step, repo)
     assert plan.method == "upstream-script"
-    assert shlex.join(plan.argv) == doc.commands[0]
+    assert shlex.join(plan.argv) == code.commands[0]
     assert plan.cwd == repo
+    same = [
+        line for line in (GOLDEN / "convert_dcp_t25.sh").read_text().splitlines() if "2B_edge" not in line
+    ]
+    assert all(line in (GOLDEN / "convert_dcp_t25_code.sh").read_text() for line in same)
 
 
 def test_p25_lora_conversion_command_and_job_dir(tmp_path: Path) -> None:
@@ -140,26 +172,67 @@ def test_p25_lora_conversion_command_and_job_dir(tmp_path: Path) -> None:
     assert shlex.join(plan.argv) == doc.commands[0]
 
 
-def test_p1_inference_command() -> None:
-    doc = read_doc_block(GOLDEN / "p1_s2mv_inference.sh")
-    values = [
-        "assets/front.mp4",
-        "A car drives.",
-        "left view",
-        "right view",
-        "back",
-        "back left",
-        "back right",
-        "out",
-    ]
-    expected = doc.commands[0]
-    for v in values:
-        expected = expected.replace("…", shlex.quote(v), 1)
-    prompts = dict(
-        zip(
-            ["prompt", "prompt_left", "prompt_right", "prompt_back", "prompt_back_left", "prompt_back_right"],
-            values[1:7],
-            strict=True,
-        )
+P1_PROMPTS = {
+    "PROMPT": "A car drives.",
+    "PROMPT_LEFT": "left view",
+    "PROMPT_RIGHT": "right view",
+    "PROMPT_BACK": "back",
+    "PROMPT_BACK_LEFT": "back left",
+    "PROMPT_BACK_RIGHT": "back right",
+}
+
+
+def _flag(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_p1_inference_command_follows_the_code_and_says_where_the_doc_differs() -> None:
+    doc = read_doc_block(GOLDEN / "p1_s2mv_inference.sh", P1_PROMPTS)
+    code = read_doc_block(GOLDEN / "p1_s2mv_inference_code.sh", P1_PROMPTS)
+    assert doc.command_env == code.command_env == {"CUDA_HOME": "$CONDA_PREFIX", "PYTHONPATH": "$(pwd)"}
+    doc_argv, code_argv = shlex.split(doc.commands[0]), shlex.split(code.commands[0])
+
+    # The doc's value is not among the script's argparse choices (cosmos-predict1 2b446eb); ours is.
+    assert _flag(doc_argv, "--diffusion_transformer_dir") not in P1_ACCEPTED_TRANSFORMERS
+    assert _flag(code_argv, "--diffusion_transformer_dir") in P1_ACCEPTED_TRANSFORMERS
+    differs = {i for i, (a, b) in enumerate(zip(doc_argv, code_argv, strict=True)) if a != b}
+    assert [doc_argv[i - 1] for i in sorted(differs)] == ["--checkpoint_dir", "--diffusion_transformer_dir"]
+
+    prompts = {k.lower(): v for k, v in P1_PROMPTS.items()}
+    save_name = _flag(doc_argv, "--video_save_name")
+    rendered = p1_inference_argv(_flag(doc_argv, "--view_condition_video"), prompts, save_name)
+    assert rendered == code_argv
+    # Next to the command, cosmos-tui says what the doc passes and why it is not used.
+    assert _flag(doc_argv, "--diffusion_transformer_dir") in P1_DOC_NOTE and "rejects" in P1_DOC_NOTE
+
+
+def test_p1_placement_is_what_the_code_accepted_command_loads(tmp_path: Path) -> None:
+    repo = fake_checkout(tmp_path, "cosmos-predict1")
+    checkpoints = repo / "checkpoints"
+    for shared in ("Cosmos-Tokenize1-CV8x8x8-720p", "google-t5/t5-11b", "nvidia/Cosmos-Guardrail1"):
+        (checkpoints / shared).mkdir(parents=True)
+    base = checkpoints / "Cosmos-Predict1-7B-Video2World-Sample-AV-Single2MultiView" / "t2w_model.pt"
+    base.parent.mkdir(parents=True)
+    base.write_bytes(b"base weights")
+    job = (
+        checkpoints
+        / "posttraining"
+        / "diffusion_text2world"
+        / "text2world_singletomultiview_7b_example_waymo"
     )
-    assert shlex.join(p1_inference_argv(values[0], prompts, values[7])) == expected
+    ema = job / "checkpoints" / "iter_000001000_ema_model.pt"
+    ema.parent.mkdir(parents=True)
+    ema.write_bytes(b"post-trained")
+
+    plan = place_p1_ema(ema, repo)
+    argv = shlex.split(read_doc_block(GOLDEN / "p1_s2mv_inference_code.sh", P1_PROMPTS).commands[0])
+    root = repo / _flag(argv, "--checkpoint_dir")
+    assert (root / _flag(argv, "--diffusion_transformer_dir")).read_bytes() == b"post-trained"
+    assert (root / "model.pt").read_bytes() == b"post-trained"  # where the doc copies it
+    assert base.read_bytes() == b"base weights"  # the downloaded weights are untouched
+    for shared in ("Cosmos-Tokenize1-CV8x8x8-720p", "google-t5/t5-11b", "nvidia/Cosmos-Guardrail1"):
+        assert (root / shared).resolve() == (checkpoints / shared).resolve()
+    assert plan.outputs == (root / "model.pt", root / _flag(argv, "--diffusion_transformer_dir"))
+    assert "ln -sfn ../google-t5" in plan.shell()
+    place_p1_ema(ema, repo, yes=True)  # again: links already there are kept
+    assert (root / "google-t5").is_symlink()

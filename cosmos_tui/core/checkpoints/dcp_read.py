@@ -99,9 +99,11 @@ class ChunkReader:
         return out
 
     def read_blob(self, entry: BlobEntry) -> Any:
-        """A non-tensor entry, loaded with ``torch.load(weights_only=True)``; raises when it would need
-        arbitrary unpickling."""
+        """A non-tensor entry, loaded with ``torch.load(weights_only=True)`` that also allows
+        ``io.BytesIO`` (a module's ``_extra_state``, e.g. TransformerEngine's; DCP ``torch.save``s
+        it); raises when it would need arbitrary unpickling."""
         import torch
 
         buf = self._read(entry.file, entry.offset, entry.length)
-        return torch.load(io.BytesIO(buf), map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals([io.BytesIO]):
+            return torch.load(io.BytesIO(buf), map_location="cpu", weights_only=True)

@@ -1,9 +1,17 @@
 """Export a training checkpoint to consolidated files for inference, as upstream names them.
 
-Upstream's ``scripts/convert_distcp_to_pt.py`` turns ``iter_N/model`` (DCP) into ``model.pt`` (every
-key, regular and EMA), ``model_ema_fp32.pt`` and ``model_ema_bf16.pt`` (only ``net_ema.*``, renamed
-``net_ema.`` -> ``net.``; float32 tensors cast for bf16). This does the same in one pass over the
-shards and one process, without a process group:
+Upstream's ``scripts/convert_distcp_to_pt.py`` (cosmos-transfer2.5 2ff49d0) turns ``iter_N/model``
+(DCP) into ``model.pt`` (``dcp_to_torch_save``: every key, regular and EMA, tensors in their stored
+dtype and non-tensor entries such as ``_extra_state`` as they were saved), ``model_ema_fp32.pt``
+(every ``net_ema.*`` entry, tensors and non-tensors, renamed ``net_ema.`` -> ``net.``, each tensor
+in its **stored** dtype: despite the name nothing is cast) and ``model_ema_bf16.pt`` (the same with
+float32 tensors cast to bfloat16, other dtypes and non-tensors kept). The ``.pt`` files here, meant
+for upstream's inference, hold exactly that. Non-tensor entries are read with
+``torch.load(weights_only=True)`` plus ``io.BytesIO`` (what TransformerEngine's ``_extra_state``
+is); one that would need arbitrary unpickling is left out and listed in ``skipped``, where
+upstream (``weights_only=False``) would run it. ``.safetensors`` output is cosmos-tui's own: it
+cannot hold non-tensors, and there ``model_ema_fp32`` is cast to float32 as its name says. This
+does it in one pass over the shards and one process, without a process group:
 
 - every tensor is read once, each chunk's bytes straight into its place in a reused buffer
   (:mod:`cosmos_tui.core.checkpoints.dcp_raw` finds them inside DCP's per-chunk ``torch.save``
@@ -29,6 +37,7 @@ Predict1 ``.pt`` sets: ``model.pt`` comes from ``_reg_model.pt`` and the EMA fil
 from __future__ import annotations
 
 import functools
+import io
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +53,8 @@ from cosmos_tui.core.errors import UserError
 Dtype = Literal["bf16", "fp32"]
 Format = Literal["pt", "safetensors"]
 _FLOATS = ("float32", "float64", "float16", "bfloat16")
+_KEPT = (int, float, str, bool, bytes, io.BytesIO)
+"""Non-tensor values an export carries over (anything holding a tensor would need its bytes)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,9 @@ def plan_outputs(
     ``ema=True``: ``model_ema_fp32`` and ``model_ema_bf16`` (only the one ``dtype`` names, if
     given), plus ``model`` with every key when ``full``. ``ema=False``: ``model`` only, floats cast
     to ``dtype`` if given. Raises :class:`UserError` when EMA output is asked for and there is none.
+
+    ``model_ema_fp32.pt`` keeps each tensor's stored dtype, as upstream's converter writes it
+    (upstream's inference loads that file); in ``.safetensors`` (ours) it is cast to float32.
     """
     ext = ".pt" if fmt == "pt" else ".safetensors"
     out: list[tuple[str, dict[str, str], dict[str, str]]] = []
@@ -90,13 +104,21 @@ def plan_outputs(
         if full:
             out.append((f"model{ext}", {k: k for k in keys}, {}))
         if dtype in (None, "fp32"):
-            out.append((f"model_ema_fp32{ext}", ema_keys, to32))
+            out.append((f"model_ema_fp32{ext}", ema_keys, {} if fmt == "pt" else to32))
         if dtype in (None, "bf16"):
             out.append((f"model_ema_bf16{ext}", ema_keys, {"float32": "bfloat16"}))
     else:
         cast = {} if dtype is None else ({"float32": "bfloat16"} if dtype == "bf16" else to32)
         out.append((f"model{ext}", {k: k for k in keys}, cast))
     return out
+
+
+def _extras_for(name: str, extras: dict[str, Any]) -> dict[str, Any]:
+    """The non-tensor entries of output ``name``: every one in ``model``, the ``net_ema.*`` ones
+    renamed ``net.*`` in the EMA files (as :func:`plan_outputs` maps the tensors)."""
+    if not name.startswith("model_ema"):
+        return dict(extras)
+    return {k.replace("net_ema.", "net."): v for k, v in extras.items() if k.startswith("net_ema.")}
 
 
 def _pt_outputs(keys: list[str], *, ema: bool, dtype: Dtype | None, full: bool, fmt: Format):
@@ -106,6 +128,8 @@ def _pt_outputs(keys: list[str], *, ema: bool, dtype: Dtype | None, full: bool, 
     ema_keys = {k: k.removeprefix("ema:") for k in keys if k.startswith("ema:")}
     out = []
     for name, _mapping, cast in plan_outputs(["net_ema.x"], ema=ema, dtype=dtype, full=full, fmt=fmt):
+        if name == "model_ema_fp32.pt":  # no upstream file of that name for Predict1: as named
+            cast = {d: "float32" for d in _FLOATS}
         out.append((name, ema_keys if name.startswith("model_ema") else reg, cast))
     return out
 
@@ -139,7 +163,7 @@ def _dcp_source(info: CheckpointInfo):
             except Exception:
                 skipped.append(fqn)
                 continue
-            if isinstance(value, (int, float, str, bool)) or value is None:
+            if isinstance(value, _KEPT) or value is None:
                 kept[fqn] = value
             else:
                 skipped.append(fqn)
@@ -293,7 +317,9 @@ def export_checkpoint(
                 plan.append((dst, o.cast.get(stored, stored), shape))
             partial = out_dir / f".{o.name}.partial"
             if fmt == "pt":
-                keep = extras if o.name.startswith("model.") else {}
+                # Non-tensors go where their key goes: all into model.pt, net_ema.* renamed into
+                # the EMA files (a module's _extra_state must load with its weights).
+                keep = _extras_for(o.name, extras)
                 o.writer = PtStreamWriter(partial, plan, keep)
             else:
                 o.writer = SafetensorsStreamWriter(

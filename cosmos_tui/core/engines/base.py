@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from cosmos_tui.core import shell
+from cosmos_tui.core.engines.revisions import RevisionSet, select
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.interpolation import problem_in_override
 from cosmos_tui.core.presets import Preset
@@ -110,6 +111,9 @@ class EngineAdapter(ABC):
     default_output_root: ClassVar[str] = "/tmp/imaginaire4-output"
     checkpoint_layout: ClassVar[CheckpointLayout] = "dcp"
     dataset_dir_key: ClassVar[str] = "dataloader_train.dataset.dataset_dir"
+    revision_sets: ClassVar[tuple[RevisionSet, ...]] = ()
+    """The Hugging Face revisions this engine's code pins, one set per span of its history,
+    oldest first (see :mod:`.revisions`)."""
 
     @abstractmethod
     def python(self, preset: Preset) -> str:
@@ -164,6 +168,17 @@ class EngineAdapter(ABC):
         args = self.module_args(preset)
         cut = args.index("--") if "--" in args else len(args)
         return [self.python(preset), *args[:cut], "--dryrun", *args[cut:]]
+
+    def revision(
+        self, repo_id: str, files: tuple[str, ...] = (), checkout: Path | None = None
+    ) -> tuple[str, str]:
+        """``(revision, note)`` at which this engine's code loads ``repo_id`` (its ``files``), for
+        the checkout at ``checkout`` (``None``: the version cosmos-tui targets). ``main`` with a
+        note when the engine does not pin it."""
+        chosen = select(self.revision_sets, checkout)
+        if chosen is None:
+            return "main", f"{self.kind} pins no revisions"
+        return chosen.revision(repo_id, files)
 
     def engine_version(self, preset: Preset) -> str | None:
         """The engine's version (or upstream commit), for the run record; ``None`` when unknown."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cosmos_tui.core.engines.base import register
+from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset
@@ -35,6 +36,15 @@ S2MV_WEIGHTS: dict[str, str] = {
 POSTTRAINED_DIR = "Cosmos-Predict1-7B-SingleToMultiView_post-trained"
 """Where the inference script looks for a post-trained ``model.pt``."""
 
+REVISION_SETS: tuple[RevisionSet, ...] = (
+    RevisionSet(
+        read_at="2b446ebb36a7d19f22d293e0619be89ec2fbeb32",
+        since=None,
+        pins={},  # scripts/download_*_checkpoints.py call snapshot_download without a revision
+        unpinned_note="cosmos-predict1's downloaders do not pin revisions",
+    ),
+)
+
 
 @register
 class Predict1Adapter(UpstreamAdapter):
@@ -45,6 +55,7 @@ class Predict1Adapter(UpstreamAdapter):
     default_output_root = "checkpoints"
     checkpoint_layout = "pt"
     has_wandb_mode = False
+    revision_sets = REVISION_SETS
 
     def env(self, preset: Preset) -> dict[str, str]:
         """The documented setup prefix ``CUDA_HOME=$CONDA_PREFIX PYTHONPATH=$(pwd)``, then the preset's."""

@@ -4,7 +4,41 @@ Transfer2.5; its post-training docs start ``scripts/train.py`` by path."""
 from __future__ import annotations
 
 from cosmos_tui.core.engines.base import register
+from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
+
+_P25_2B = "nvidia/Cosmos-Predict2.5-2B"
+_P25_14B = "nvidia/Cosmos-Predict2.5-14B"
+
+#: Read at 7e5ffc8 (the fork's newer 220cd99 pins the same). Unlike Transfer2.5 since 93a76bd,
+#: the Wan2.1 tokenizer is still pinned at 6787e176 here.
+REVISION_SETS: tuple[RevisionSet, ...] = (
+    RevisionSet(
+        read_at="7e5ffc83fefb2ae1c105c1185cdeb239efb1325c",
+        since=None,
+        pins={
+            # packages/cosmos-oss/cosmos_oss/checkpoints.py
+            "nvidia/Cosmos-Reason1-7B": "3210bec0495fdc7a8d3dbb8d58da5711eab4b423",
+            f"{_P25_2B}/tokenizer.pth": "6787e176dce74a101d922174a95dba29fa5f0c55",
+            # cosmos_predict2/_src/imaginaire/auxiliary/guardrail/common/core.py
+            "nvidia/Cosmos-Guardrail1": "d6d4bfa899a71454a700907664f3e88f503950cf",
+            # packages/cosmos-oss/cosmos_oss/checkpoints_predict2.py
+            f"{_P25_2B}/base/pre-trained/d20b7120-df3e-4911-919d-db6e08bad31c_ema_bf16.pt": (
+                "15a82a2ec231bc318692aa0456a36537c806e7d4"
+            ),
+            f"{_P25_2B}/base/post-trained/81edfebe-bd6a-4039-8c1d-737df1a790bf_ema_bf16.pt": (
+                "15a82a2ec231bc318692aa0456a36537c806e7d4"
+            ),
+            f"{_P25_14B}/base/pre-trained/54937b8c-29de-4f04-862c-e67b04ec41e8_ema_bf16.pt": (
+                "03eb354f35eae0d6e0c1be3c9f94d8551e125570"
+            ),
+            f"{_P25_14B}/base/post-trained/e21d2a49-4747-44c8-ba44-9f6f9243715f_ema_bf16.pt": (
+                "2bc4ca5ba5a20b9858a7ddb856bc82d70b030fbe"
+            ),
+        },
+        unpinned_note="cosmos-predict2.5 loads it with no revision",
+    ),
+)
 
 
 @register
@@ -12,3 +46,4 @@ class Predict25Adapter(UpstreamAdapter):
     kind = "cosmos-predict2.5"
     entry = ("scripts/train.py",)
     default_config = "cosmos_predict2/_src/predict2/configs/video2world/config.py"
+    revision_sets = REVISION_SETS

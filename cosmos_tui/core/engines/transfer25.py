@@ -5,6 +5,7 @@ DCP checkpoints."""
 from __future__ import annotations
 
 from cosmos_tui.core.engines.base import register
+from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset
@@ -14,6 +15,53 @@ DEFAULT_STATE_T: dict[str, int] = {
     **{f"transfer2_singleview_posttrain_{c}_example": 24 for c in ("edge", "depth", "seg", "vis")},
     "transfer2_auto_multiview_post_train_example": 8,
 }
+
+
+_T25 = "nvidia/Cosmos-Transfer2.5-2B"
+_PINS_AT_2FF49D0: dict[str, str] = {
+    # packages/cosmos-oss/cosmos_oss/checkpoints.py
+    "nvidia/Cosmos-Reason1-7B": "3210bec0495fdc7a8d3dbb8d58da5711eab4b423",
+    "nvidia/Cosmos-Predict2.5-2B/tokenizer.pth": "f176dc95b4a70f53ce01c4b302851595e7322b00",
+    # cosmos_transfer2/_src/imaginaire/auxiliary/guardrail/common/core.py GUARDRAIL1_CHECKPOINT
+    "nvidia/Cosmos-Guardrail1": "d6d4bfa899a71454a700907664f3e88f503950cf",
+    # packages/cosmos-oss/cosmos_oss/checkpoints_transfer2.py
+    f"{_T25}/general/edge/61f5694b-0ad5-4ecd-8ad7-c8545627d125_ema_bf16.pt": (
+        "b67b64abda3801a9aceddbff2bdb86126c06db74"
+    ),
+    f"{_T25}/general/depth/626e6618-bfcd-4d9a-a077-1409e2ce353f_ema_bf16.pt": (
+        "dea7737ca29dd8d9086413c6dc5724b8250a0bb4"
+    ),
+    f"{_T25}/general/seg/5136ef49-6d8d-42e8-8abf-7dac722a304a_ema_bf16.pt": (
+        "23057a4167b89de89a4a397fdbf3887994d115eb"
+    ),
+    f"{_T25}/general/blur/ba2f44f2-c726-4fe7-949f-597069d9b91c_ema_bf16.pt": (
+        "eb5325b77d358944da58a690157dd2b8071bbf85"
+    ),
+    f"{_T25}/auto/multiview/4ecc66e9-df19-4aed-9802-0d11e057287a_ema_bf16.pt": (
+        "00c591edab119e8a6ca06e6e091351a04ce0ecc9"
+    ),
+}
+_UNPINNED = "cosmos-transfer2.5 loads it with from_pretrained(repo id) and no revision"
+
+#: Before 93a76bd ("Fix broken HuggingFace revision for Wan2.1/vae tokenizer checkpoint") the
+#: tokenizer was pinned at 6787e176; nothing else differs between eb1999f and 2ff49d0.
+REVISION_SETS: tuple[RevisionSet, ...] = (
+    RevisionSet(
+        read_at="eb1999f09e46bbf47cf01e3b9e44cf23287f3042",
+        since=None,
+        pins={
+            **_PINS_AT_2FF49D0,
+            "nvidia/Cosmos-Predict2.5-2B/tokenizer.pth": "6787e176dce74a101d922174a95dba29fa5f0c55",
+        },
+        unpinned_note=_UNPINNED,
+    ),
+    RevisionSet(
+        read_at="2ff49d0717af02057ae79bc75c00fbff9da1b4e7",
+        since="93a76bd77666ee094e5de5b7596c6b0d865328e0",
+        pins=_PINS_AT_2FF49D0,
+        unpinned_note=_UNPINNED,
+    ),
+)
 
 
 def context_parallel_proposal(world_size: int, state_t: int) -> int:
@@ -26,6 +74,7 @@ class Transfer25Adapter(UpstreamAdapter):
     kind = "cosmos-transfer2.5"
     entry = ("-m", "scripts.train")
     default_config = "cosmos_transfer2/_src/transfer2/configs/vid2vid_transfer/config.py"
+    revision_sets = REVISION_SETS
 
     def warnings(self, preset: Preset) -> list[str]:
         """Context parallelism: the experiments set ``context_parallel_size = WORLD_SIZE`` when the

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from cosmos_tui.core.catalog import ModelSpec, RepoSpec
 from cosmos_tui.core.hub import settings
@@ -92,9 +93,12 @@ def _verdict(spec: RepoSpec, logged_in: bool) -> tuple[AccessStatus, str]:
     return AccessStatus.OK, "ok"
 
 
-def check_access(model: ModelSpec, *, inference: bool = False) -> list[RepoAccess]:
-    """One :class:`RepoAccess` per repository the model needs (train; plus inference extras)."""
-    specs = model.repos_for(inference=inference)
+def check_access(
+    model: ModelSpec, *, inference: bool = False, checkout: Path | None = None
+) -> list[RepoAccess]:
+    """One :class:`RepoAccess` per repository the model needs (train; plus inference extras), at
+    the revision its engine (the checkout at ``checkout``, when given) loads."""
+    specs = model.repos_for(inference=inference, checkout=checkout)
     ep = settings.endpoint()
     if settings.offline():
         return [

@@ -36,7 +36,7 @@ class PlannedFile:
     """One file a model needs."""
 
     repo_id: str
-    revision: str  # as the catalog names it
+    revision: str  # as the model's engine asks for it (see EngineAdapter.revision)
     commit: str | None  # the commit it resolves to (None when planned offline)
     filename: str
     size: int | None  # bytes (None when unknown offline)
@@ -147,9 +147,17 @@ def _local_listing(root: Path) -> list[str]:
 
 
 class _Planner:
-    def __init__(self, model: ModelSpec, checkpoint_dir: Path | None, online: bool, inference: bool) -> None:
+    def __init__(
+        self,
+        model: ModelSpec,
+        checkpoint_dir: Path | None,
+        online: bool,
+        inference: bool,
+        checkout: Path | None = None,
+    ) -> None:
         self.model = model
         self.inference = inference
+        self.checkout = checkout
         self.mode: Literal["hf-cache", "checkpoint-dir"] = "checkpoint-dir" if checkpoint_dir else "hf-cache"
         self.cache = settings.hub_cache()
         self.target = Path(checkpoint_dir).expanduser().resolve() if checkpoint_dir else self.cache
@@ -238,7 +246,7 @@ class _Planner:
             self.access.append(_result(spec, status, detail, settings.endpoint()))
 
     def build(self) -> DownloadPlan:
-        specs = self.model.repos_for(inference=self.inference)
+        specs = self.model.repos_for(inference=self.inference, checkout=self.checkout)
         logged_in = self.online and settings.current_token() is not None
         for spec in specs:
             if self.online:
@@ -258,26 +266,37 @@ class _Planner:
 
 
 def plan_download(
-    model: ModelSpec, checkpoint_dir: Path | None = None, *, inference: bool = False
+    model: ModelSpec,
+    checkpoint_dir: Path | None = None,
+    *,
+    inference: bool = False,
+    checkout: Path | None = None,
 ) -> DownloadPlan:
     """Plan fetching what ``model`` needs to post-train (plus inference extras with ``inference``).
 
-    Online it asks the Hub for each repo's file list and sizes at the catalog revision and checks
-    access for repos with files still missing; with ``HF_HUB_OFFLINE=1`` it looks at the disk only.
+    Each repo is planned at the revision the model's engine asks for (its adapter's pins for the
+    engine checkout at ``checkout``, else for the version cosmos-tui targets), so upstream finds
+    the files with ``HF_HUB_OFFLINE=1``. Online it asks the Hub for each repo's file list and
+    sizes at that revision and checks access for repos with files still missing; with
+    ``HF_HUB_OFFLINE=1`` it looks at the disk only.
     """
     if model.engine == "cosmos-predict1" and checkpoint_dir is None:
         raise UsageError(
             f"{model.id} reads its weights from the checkpoints/ folder of a cosmos-predict1 checkout; "
             "pass --checkpoint-dir <checkout>/checkpoints."
         )
-    return _Planner(model, checkpoint_dir, online=not settings.offline(), inference=inference).build()
+    online = not settings.offline()
+    return _Planner(model, checkpoint_dir, online=online, inference=inference, checkout=checkout).build()
 
 
-def weights_present(model: ModelSpec, checkpoint_dir: Path | None = None) -> bool:
-    """Whether every file ``model`` needs to post-train is on disk (no network)."""
+def weights_present(
+    model: ModelSpec, checkpoint_dir: Path | None = None, *, checkout: Path | None = None
+) -> bool:
+    """Whether every file ``model`` needs to post-train is on disk, at the revisions its engine
+    (checkout) asks for (no network)."""
     if not model.needs_hub:
         return True
-    return _Planner(model, checkpoint_dir, online=False, inference=False).build().complete
+    return _Planner(model, checkpoint_dir, online=False, inference=False, checkout=checkout).build().complete
 
 
 def is_sha256(etag: str | None) -> bool:

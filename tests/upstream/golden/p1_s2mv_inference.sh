@@ -1,1 +1,13 @@
-python cosmos_predict1/diffusion/inference/video2world_view_extend_multiview.py --checkpoint_dir checkpoints --diffusion_transformer_dir Cosmos-Predict1-7B-SingleToMultiView_post-trained --view_condition_video … --num_input_frames 1 --condition_location first_cam --prompt … --prompt_left … --prompt_right … --prompt_back … --prompt_back_left … --prompt_back_right … --video_save_name …
+CUDA_HOME=$CONDA_PREFIX PYTHONPATH=$(pwd) python cosmos_predict1/diffusion/inference/video2world_view_extend_multiview.py \
+    --checkpoint_dir checkpoints \
+    --diffusion_transformer_dir Cosmos-Predict1-7B-SingleToMultiView_post-trained \
+    --view_condition_video assets/diffusion/sv2mv_input_view.mp4 \
+    --num_input_frames 1 \
+    --condition_location "first_cam" \
+    --prompt "${PROMPT}" \
+    --prompt_left "${PROMPT_LEFT}" \
+    --prompt_right "${PROMPT_RIGHT}" \
+    --prompt_back "${PROMPT_BACK}" \
+    --prompt_back_left "${PROMPT_BACK_LEFT}" \
+    --prompt_back_right "${PROMPT_BACK_RIGHT}" \
+    --video_save_name diffusion-single2multiview-text2world-posttrained
