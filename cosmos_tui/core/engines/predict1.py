@@ -8,6 +8,11 @@ The Single2MultiView experiments load
 while ``scripts/download_diffusion_checkpoints.py`` saves the repo it can fetch under another
 name. When the weights are not where the experiment looks, the adapter points
 ``checkpoint.load_path`` at wherever they were downloaded.
+
+Every shipped experiment (``config/{text2world,video2world}_{singletomultiview,multiview}/
+experiment.py``) builds ``dataloader_train`` and ``dataloader_val`` from one
+``example_multiview_dataset_waymo`` with ``sampler=L(get_sampler)(dataset=...)`` in both, and
+``train.py`` instantiates both loaders, so ``data.root`` moves all four copies.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cosmos_tui.core.engines.base import register
+from cosmos_tui.core.engines.dataroot import TRAIN_SAMPLER_AND_VAL
 from cosmos_tui.core.engines.upstream import UpstreamAdapter, override_value
 from cosmos_tui.core.presets import Preset
 
@@ -44,6 +50,11 @@ class Predict1Adapter(UpstreamAdapter):
     default_output_root = "checkpoints"
     checkpoint_layout = "pt"
     has_wandb_mode = False
+    data_roots = {  # noqa: RUF012  (read-only table)
+        f"{mode}_{views}_7b_example_waymo": TRAIN_SAMPLER_AND_VAL
+        for mode in ("text2world", "video2world")
+        for views in ("singletomultiview", "multiview")
+    }
 
     def env(self, preset: Preset) -> dict[str, str]:
         """The documented setup prefix ``CUDA_HOME=$CONDA_PREFIX PYTHONPATH=$(pwd)``, then the preset's."""

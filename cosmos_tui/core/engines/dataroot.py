@@ -1,0 +1,62 @@
+"""What ``data.root`` becomes for one experiment: the overrides that point its data at the folder.
+
+An upstream experiment's config holds its dataset more than once. ``L(get_sampler)(dataset=ds)``
+and ``dataloader_val=L(...)(dataset=ds)`` look like one object in the experiment file, but the
+config is plain data once composed, so the sampler's dataset and the validation dataset are
+separate copies: overriding ``dataloader_train.dataset.dataset_dir`` alone leaves them on the
+default folder (upstream then crashes when that folder is missing, or samples the wrong data when
+it exists). Each engine adapter states, per experiment, which keys name the folder and which
+nodes must follow the training dataset (``'KEY=${dataloader_train.dataset}'``, a node
+interpolation OmegaConf resolves when the config is read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+TRAIN_DATASET = "dataloader_train.dataset"
+"""The node the other dataset copies follow."""
+
+
+@dataclass(frozen=True)
+class DataRoot:
+    """The overrides ``data.root`` stands for in one experiment."""
+
+    paths: tuple[str, ...] = (f"{TRAIN_DATASET}.dataset_dir={{root}}",)
+    """``KEY=VALUE`` templates with ``{root}`` for the folder as given (``{root}/annotation/train``
+    for a folder under it)."""
+    follow: tuple[tuple[str, str], ...] = ()
+    """``(KEY, NODE)``: ``KEY`` is set to ``${NODE}`` so it is the same dataset as ``NODE``."""
+
+    def overrides(self, root: str, given: Sequence[str] = ()) -> list[str]:
+        """The overrides for ``root``; a follow key the preset's own overrides already set (or set
+        beneath) is left to them, so a documented override is not written twice."""
+        out = [template.format(root=root) for template in self.paths]
+        for key, node in self.follow:
+            if not any(_sets(item, key) for item in given):
+                out.append(f"{key}=${{{node}}}")
+        return out
+
+
+def following(*keys: str, node: str = TRAIN_DATASET) -> tuple[tuple[str, str], ...]:
+    """``follow`` entries: each of ``keys`` follows ``node``."""
+    return tuple((key, node) for key in keys)
+
+
+def _sets(item: str, key: str) -> bool:
+    head, sep, _ = item.partition("=")
+    head = head.lstrip("+~")
+    return bool(sep) and (head == key or head.startswith(key + "."))
+
+
+SAMPLER = "dataloader_train.sampler.dataset"
+VAL = "dataloader_val.dataset"
+VAL_SAMPLER = "dataloader_val.sampler.dataset"
+
+DATASET_DIR_ONLY = DataRoot()
+"""An experiment no adapter knows: only the training dataset's ``dataset_dir``, as before."""
+TRAIN_AND_SAMPLER = DataRoot(follow=following(SAMPLER))
+"""A training dataset and its sampler's copy; validation on mock data (no folder)."""
+TRAIN_SAMPLER_AND_VAL = DataRoot(follow=following(SAMPLER, VAL, VAL_SAMPLER))
+"""A training dataset whose copy is also the sampler's, the validation loader's and its sampler's."""
