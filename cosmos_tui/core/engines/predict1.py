@@ -50,7 +50,7 @@ class Predict1Adapter(UpstreamAdapter):
     default_output_root = "checkpoints"
     checkpoint_layout = "pt"
     has_wandb_mode = False
-    data_roots = {  # noqa: RUF012  (read-only table)
+    data_roots = {
         f"{mode}_{views}_7b_example_waymo": TRAIN_SAMPLER_AND_VAL
         for mode in ("text2world", "video2world")
         for views in ("singletomultiview", "multiview")

@@ -50,7 +50,7 @@ class Predict25Adapter(UpstreamAdapter):
     kind = "cosmos-predict2.5"
     entry = ("scripts/train.py",)
     default_config = "cosmos_predict2/_src/predict2/configs/video2world/config.py"
-    data_roots = {  # noqa: RUF012  (read-only table)
+    data_roots = {
         "predict2_video2world_training_2b_cosmos_nemo_assets": TRAIN_AND_SAMPLER,
         "predict2_lora_training_2b_cosmos_nemo_assets_txt": TRAIN_AND_SAMPLER,
         "predict2_lora_training_2b_cosmos_nemo_assets_json": TRAIN_SAMPLER_AND_VAL,

@@ -41,7 +41,7 @@ class Transfer25Adapter(UpstreamAdapter):
     kind = "cosmos-transfer2.5"
     entry = ("-m", "scripts.train")
     default_config = "cosmos_transfer2/_src/transfer2/configs/vid2vid_transfer/config.py"
-    data_roots = dict.fromkeys(LOCAL_DATA_EXPERIMENTS, TRAIN_AND_SAMPLER)  # noqa: RUF012
+    data_roots = dict.fromkeys(LOCAL_DATA_EXPERIMENTS, TRAIN_AND_SAMPLER)
     distributed_composition = frozenset(LOCAL_DATA_EXPERIMENTS)
 
     def warnings(self, preset: Preset) -> list[str]:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from cosmos_tui.core.engines.base import EngineAdapter
-from cosmos_tui.core.engines.dataroot import DATASET_DIR_ONLY, DataRoot
 from cosmos_tui.core.engines.checkout import (
     PACKAGE_FOR_KIND,
     detect_kind,
@@ -27,6 +26,7 @@ from cosmos_tui.core.engines.checkout import (
     read_git_commit,
     read_version,
 )
+from cosmos_tui.core.engines.dataroot import DATASET_DIR_ONLY, DataRoot
 from cosmos_tui.core.engines.jobdir import JOB_TABLE, table_job_name
 from cosmos_tui.core.presets import ExperimentSection, Preset
 
