@@ -174,8 +174,9 @@ def prepare(
         preset = launch.with_free_port(preset)
         spec = launch.render(preset, environ)
         job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
-        checks = preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
-        notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
+        checks = preflight.check_dryrun(job.source, job.note)
+        checks += preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
+        notes: tuple[str, ...] = ()  # a failed dry run is a preflight warning (check_dryrun)
         prepared = Prepared(preset, spec, job.path, job.source, tuple(checks), notes)
         job_path, config = job.path, job.config
     point = latest_checkpoint(job_path) if job_path is not None else None
