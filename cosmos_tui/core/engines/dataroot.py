@@ -30,12 +30,19 @@ class DataRoot:
     """``(KEY, NODE)``: ``KEY`` is set to ``${NODE}`` so it is the same dataset as ``NODE``."""
 
     def overrides(self, root: str, given: Sequence[str] = ()) -> list[str]:
-        """The overrides for ``root``; a follow key the preset's own overrides already set (or set
-        beneath) is left to them, so a documented override is not written twice."""
+        """The overrides for ``root``. A follow key the preset's own overrides already set (or set
+        beneath) is left to them, so a documented override is not written twice; a sampler whose
+        own loader's dataset the preset sets (``dataloader_val.dataset.dataset_dir=...``)
+        follows that dataset instead."""
         out = [template.format(root=root) for template in self.paths]
         for key, node in self.follow:
-            if not any(_sets(item, key) for item in given):
-                out.append(f"{key}=${{{node}}}")
+            if any(_sets(item, key) for item in given):
+                continue
+            loader, sep, rest = key.partition(".sampler.")
+            own = f"{loader}.dataset"
+            if sep and rest == "dataset" and any(_sets(item, own) for item in given):
+                node = own
+            out.append(f"{key}=${{{node}}}")
         return out
 
 
