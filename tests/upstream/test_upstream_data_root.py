@@ -166,3 +166,39 @@ def test_training_reads_every_dataset_copy_from_data_root(tmp_path: Path) -> Non
     assert record.status == "finished", (record.reason, log[-2000:])
     for node in ("dataloader_train.dataset", SAMPLER, VAL, VAL_SAMPLER):
         assert f"Dataset {node}: {data}" in log
+
+
+# What Hydra 1.3's override parser reads back as the same string (checked once against
+# hydra-core 1.3.8: ``OverridesParser.create().parse_override(f"k={value}").value() == root``).
+@pytest.mark.parametrize(
+    ("root", "value"),
+    [
+        ("/data/waymo", "/data/waymo"),
+        ("/data/my set", "/data/my set"),
+        ("/a,b", '"/a,b"'),  # bare, a sweep over "/a" and "b"
+        ("/a[1]", '"/a[1]"'),
+        ("it's", '"it\'s"'),
+        ("/a=b", '"/a=b"'),
+        ("/ü/x", '"/ü/x"'),
+        ("/a#b", '"/a#b"'),
+        ("123", '"123"'),  # bare, an int
+        ("null", '"null"'),
+        ('a"b', '"a\\"b"'),
+        ("x\\", '"x\\\\"'),
+        ("/a b ", '"/a b "'),  # bare, the trailing blank is dropped
+    ],
+)
+def test_the_folder_is_written_so_hydra_reads_it_back(tmp_path: Path, root: str, value: str) -> None:
+    preset = _preset("predict1-s2mv-text2world", tmp_path, f"data.root={root}")
+    argv = get_adapter(preset.engine.kind).render(preset, {}).argv
+    assert f"dataloader_train.dataset.dataset_dir={value}" in argv
+    waymo = _preset(
+        "predict25-video2world-nemo",
+        tmp_path,
+        "experiment.name=predict2_multiview_post_train_waymo",
+        f"data.root={root}",
+    )
+    quoted = value if value.startswith('"') else f'"{value}"'
+    assert f"dataloader_train.dataset.video_file_dirs=[{quoted}]" in get_adapter(
+        waymo.engine.kind
+    ).module_args(waymo)

@@ -12,6 +12,7 @@ interpolation OmegaConf resolves when the config is read).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +25,9 @@ class DataRoot:
     """The overrides ``data.root`` stands for in one experiment."""
 
     paths: tuple[str, ...] = (f"{TRAIN_DATASET}.dataset_dir={{root}}",)
-    """``KEY=VALUE`` templates with ``{root}`` for the folder as given (``{root}/annotation/train``
-    for a folder under it)."""
+    """``KEY=VALUE`` templates: ``{root}`` is the folder as given (``{root}/annotation/train`` for
+    one under it), the value written bare when Hydra reads it back unchanged and quoted when not;
+    ``{quoted}`` is the folder as one Hydra quoted string (for a list item)."""
     follow: tuple[tuple[str, str], ...] = ()
     """``(KEY, NODE)``: ``KEY`` is set to ``${NODE}`` so it is the same dataset as ``NODE``."""
 
@@ -34,7 +36,13 @@ class DataRoot:
         beneath) is left to them, so a documented override is not written twice; a sampler whose
         own loader's dataset the preset sets (``dataloader_val.dataset.dataset_dir=...``)
         follows that dataset instead."""
-        out = [template.format(root=root) for template in self.paths]
+        out = []
+        for template in self.paths:
+            key, _, value = template.partition("=")
+            if "{quoted}" in value:
+                out.append(f"{key}={value.format(quoted=hydra_quoted(root))}")
+            else:
+                out.append(f"{key}={hydra_value(value.format(root=root))}")
         for key, node in self.follow:
             if any(_sets(item, key) for item in given):
                 continue
@@ -44,6 +52,28 @@ class DataRoot:
                 node = own
             out.append(f"{key}=${{{node}}}")
         return out
+
+
+_PLAIN_CHAR = r"[A-Za-z0-9_./:@%+\-]"
+_PLAIN = re.compile(rf"{_PLAIN_CHAR}(?:[{_PLAIN_CHAR[1:-1]} ]*{_PLAIN_CHAR})?")
+_LITERAL = re.compile(r"(?i)null|true|false|[+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?|[+-]?(?:inf|nan)")
+
+
+def hydra_value(text: str) -> str:
+    """``text`` as a Hydra override value that reads back as that string: bare when it is made of
+    characters Hydra's grammar takes literally (letters, digits, ``_./:@%+-``, inner blanks) and
+    is no number, bool or null; else :func:`hydra_quoted` (a ``,`` would make a sweep, ``[``,
+    ``{``, ``=``, ``'``, ``#``, ``~`` or a non-ASCII letter a parse error)."""
+    if _PLAIN.fullmatch(text) and not _LITERAL.fullmatch(text):
+        return text
+    return hydra_quoted(text)
+
+
+def hydra_quoted(text: str) -> str:
+    """``text`` as a double-quoted Hydra override string: ``"`` escaped, and each run of
+    backslashes before a ``"`` or the closing quote doubled (other backslashes are literal)."""
+    doubled = re.sub(r'(\\+)(?="|$)', lambda m: m.group(1) * 2, text)
+    return '"' + doubled.replace('"', '\\"') + '"'
 
 
 def following(*keys: str, node: str = TRAIN_DATASET) -> tuple[tuple[str, str], ...]:

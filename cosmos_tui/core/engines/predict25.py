@@ -57,7 +57,7 @@ class Predict25Adapter(UpstreamAdapter):
         "predict2_video2world_training_2b_groot_gr1_480": TRAIN_AND_SAMPLER,
         "predict2_video2world_training_14b_groot_gr1_480": TRAIN_AND_SAMPLER,
         WAYMO: DataRoot(
-            paths=("dataloader_train.dataset.video_file_dirs=[{root}]",),
+            paths=("dataloader_train.dataset.video_file_dirs=[{quoted}]",),
             follow=following(SAMPLER, VAL, VAL_SAMPLER),
         ),
         "ac_reason_embeddings_rectified_flow_2b_256_320": DataRoot(
