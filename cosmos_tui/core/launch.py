@@ -91,7 +91,7 @@ def failure_line(*texts: str) -> str:
             ln for ln in lines if _EXCEPTION_LINE.match(ln) and not ln.startswith("torch.distributed.elastic")
         ]
         if found:
-            return found[-1][:300]
+            return re.sub(r"^\[[^\]]*\]:?\s*", "", found[-1])[:300]  # torchrun's "[rank0]: " prefix
     for text in texts:
         lines = [ln.strip() for ln in text.splitlines() if ln.strip().strip("=-")]
         if lines:

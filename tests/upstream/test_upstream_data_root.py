@@ -142,7 +142,10 @@ def test_a_dry_run_that_fails_is_a_visible_warning(tmp_path: Path) -> None:
     [check] = [c for c in prepared.checks if c.name == "dryrun"]
     assert check.level == "warn"
     # The engine's own error line, not torchrun's failure summary.
-    assert "Could not find 'experiment/transfer2_singleview_posttrain_depth_example'" in check.message
+    assert check.message.startswith(
+        "the engine's --dryrun exited 1: KeyError: \"Could not find "
+        "'experiment/transfer2_singleview_posttrain_depth_example'\""
+    )
     assert "cosmos-tui's own table" in check.message
 
 
