@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.overrides import as_int, override_value, preset_overrides
 from cosmos_tui.core.paths import state_root
 from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
 
@@ -98,11 +99,7 @@ def start_demo(data_root: Path | None = None, *, sets: tuple[str, ...] = ()) -> 
 
 def max_iter(record: RunRecord) -> int | None:
     """``trainer.max_iter`` as the run was launched (the last override wins), if set."""
-    for item in reversed((record.preset.get("experiment") or {}).get("overrides") or []):
-        key, _, value = item.partition("=")
-        if key == "trainer.max_iter" and value.isdigit():
-            return int(value)
-    return None
+    return as_int(override_value(preset_overrides(record.preset), "trainer.max_iter"))
 
 
 def _read_new(path: Path, offset: int) -> tuple[list[str], int]:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter, refuse_unsafe
+from cosmos_tui.core.jobconfig import load_file
 from cosmos_tui.core.presets import Preset, job_name_problem
-from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 DRYRUN_TIMEOUT_S = 180.0
 _CONFIG_PATH = re.compile(r"""(?:^|[\s'"=:])([^\s'"]*config\.yaml)\b""")
@@ -109,27 +109,6 @@ def _config_paths(text: str, cwd: Path) -> list[Path]:
     return found
 
 
-def read_config_yaml(path: Path) -> object:
-    """A job's ``config.yaml`` as plain data. Tags such as ``!!python/object`` (upstream configs
-    carry them) are read as plain mappings, lists or strings: nothing named in the file is run."""
-    import yaml
-
-    class _PlainLoader(yaml.SafeLoader):
-        """SafeLoader that turns every unknown tag into plain data."""
-
-    def _plain(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
-        if isinstance(node, yaml.MappingNode):
-            return loader.construct_mapping(node, deep=True)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node, deep=True)
-        return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-    _PlainLoader.add_multi_constructor("!", _plain)
-    _PlainLoader.add_multi_constructor("tag:yaml.org,2002:python/", _plain)
-    text = read_text_capped(path, CONFIG_CAP, what="job config")
-    return yaml.load(text, Loader=_PlainLoader)  # a SafeLoader subclass
-
-
 def _job_from_config(data: object) -> tuple[str, str, str] | None:
     job = data.get("job") if isinstance(data, dict) else None
     if not isinstance(job, dict):
@@ -138,15 +117,6 @@ def _job_from_config(data: object) -> tuple[str, str, str] | None:
     if any(job_name_problem(k, v) for k, v in zip(("project", "group", "name"), parts, strict=True)):
         return None  # a name that is not one folder: the job folder is not where it points
     return parts if all(parts) else None  # type: ignore[return-value]
-
-
-def _read_config(path: Path) -> object:
-    import yaml
-
-    try:
-        return read_config_yaml(path)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return None
 
 
 def resolve_job_dir(
@@ -195,7 +165,7 @@ def resolve_job_dir(
             elif not configs:
                 note = "the engine's --dryrun printed no config.yaml path"
             else:
-                data = _read_config(configs[-1])
+                data = load_file(configs[-1])
                 job = _job_from_config(data)
                 if job is None:
                     note = f"the engine's composed config has no job.project/group/name ({configs[-1].name})"

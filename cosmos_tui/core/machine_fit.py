@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cosmos_tui.core.catalog import ModelSpec
+from cosmos_tui.core.monitor.gpus import default_sampler
 
 
 @dataclass(frozen=True)
@@ -28,31 +29,12 @@ class FitVerdict:
 
 
 def detect_gpus() -> tuple[Gpu, ...]:
-    """The GPUs NVML sees; empty when there is no NVIDIA driver or no GPU."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception:
-        return ()
-    try:
-        gpus = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            name = pynvml.nvmlDeviceGetName(h)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(h).total / 1024**3
-            major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(h)
-            gpus.append(
-                Gpu(i, name.decode() if isinstance(name, bytes) else str(name), mem, major + minor / 10)
-            )
-        return tuple(gpus)
-    except Exception:
-        return ()
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:
-            pass
+    """The GPUs NVML sees (through the process's one NVML user); empty when there is no NVIDIA
+    driver or no GPU."""
+    devices = default_sampler().inventory() or ()
+    return tuple(
+        Gpu(d.index, d.name, (d.mem_total_bytes or 0) / 1024**3, d.compute_capability or 0.0) for d in devices
+    )
 
 
 def machine_fit(model: ModelSpec, gpus: tuple[Gpu, ...] | None = None) -> FitVerdict:

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from cosmos_tui.core import jobconfig
 from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.presets import Preset
 
 Level = Literal["ok", "warn", "fail"]
@@ -66,16 +68,7 @@ def _has_mp4(folder: Path) -> bool:
 
 def _default_dataset_dir(job_dir: Path | None) -> str | None:
     """The engine's own ``dataloader_train.dataset.dataset_dir``, from the dry run's config.yaml."""
-    if job_dir is None or not (job_dir / "config.yaml").is_file():
-        return None
-    from cosmos_tui.core.launch import read_config_yaml
-
-    try:
-        data = read_config_yaml(job_dir / "config.yaml")
-        value = data["dataloader_train"]["dataset"]["dataset_dir"]  # type: ignore[index]
-    except Exception:  # an upstream config of another shape: nothing to check against
-        return None
-    return str(value) if value else None
+    return jobconfig.settings(job_dir).dataset_dir if job_dir is not None else None
 
 
 def check_dataset(preset: Preset, job_dir: Path | None = None) -> Check:
@@ -194,19 +187,10 @@ def check_output(job_dir: Path | None) -> list[Check]:
 
 def visible_gpus() -> int | None:
     """NVIDIA GPUs NVML sees, limited by ``CUDA_VISIBLE_DEVICES``; ``None`` when NVML is absent."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception:
+    devices = default_sampler().inventory()
+    if devices is None:
         return None
-    try:
-        count = pynvml.nvmlDeviceGetCount()
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:
-            pass
+    count = len(devices)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         count = min(count, len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"]))
@@ -321,30 +305,7 @@ def estimate_checkpoint_bytes(preset: Preset) -> tuple[int | None, str]:
 def _job_numbers(preset: Preset, job_dir: Path) -> dict[str, int | None]:
     """``max_iter``, ``save_iter``, ``keep_last_n`` from the job's ``config.yaml`` (written by the
     engine's ``--dryrun``), else from the preset's overrides."""
-    from cosmos_tui.core.engines.upstream import override_value
-
-    data: dict = {}
-    try:
-        from cosmos_tui.core.launch import read_config_yaml
-
-        data = read_config_yaml(job_dir / "config.yaml") or {}
-    except Exception:  # no config yet, or one we cannot read: the overrides decide
-        data = {}
-
-    def pick(section: str, key: str) -> int | None:
-        value = (data.get(section) or {}).get(key) if isinstance(data, dict) else None
-        if value is None:
-            value = override_value(list(preset.experiment.overrides), f"{section}.{key}")
-        try:
-            return int(value) if value is not None else None
-        except (TypeError, ValueError):
-            return None
-
-    return {
-        "max_iter": pick("trainer", "max_iter"),
-        "save_iter": pick("checkpoint", "save_iter"),
-        "keep_last_n": pick("checkpoint", "keep_last_n"),
-    }
+    return jobconfig.settings(job_dir, preset.experiment.overrides).as_numbers()
 
 
 def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:

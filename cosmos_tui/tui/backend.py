@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cosmos_tui.core import jobconfig
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, default_sampler
 from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
 from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
+from cosmos_tui.core.overrides import as_int, override_value, preset_overrides
 from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.tui.state import CheckpointRow, JobRunRow, JobView, RunRow, RunView
 
@@ -50,46 +52,12 @@ class LogBatch:
     """Lines that arrived faster than the view could take them and were passed over."""
 
 
-def override_value(preset: dict[str, Any], key: str) -> str | None:
-    """The last ``key=value`` override of ``key`` in a preset snapshot (later ones win)."""
-    value = None
-    for item in ((preset or {}).get("experiment") or {}).get("overrides") or ():
-        k, eq, v = str(item).partition("=")
-        if eq and k.lstrip("+") == key:
-            value = v
-    return value
-
-
-def _as_int(text: Any) -> int | None:
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return None
-
-
 def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> tuple[dict[str, int | None], bool]:
     """``trainer.max_iter``, ``checkpoint.save_iter`` and ``checkpoint.keep_last_n`` from the job's
     ``config.yaml`` (the engine's composed truth), else the preset's overrides (``None`` where
     neither says); and whether the config was there (then it need not be read again)."""
-    data: dict[str, Any] = {}
-    if job_dir is not None:
-        try:
-            import yaml
-
-            data = yaml.safe_load((job_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        except Exception:  # missing or half-written: fall back to the preset
-            data = {}
-
-    def pick(section: str, key: str) -> int | None:
-        value = (data.get(section) or {}).get(key) if isinstance(data, dict) else None
-        return _as_int(value if value is not None else override_value(preset, f"{section}.{key}"))
-
-    settings = {
-        "max_iter": pick("trainer", "max_iter"),
-        "save_iter": pick("checkpoint", "save_iter"),
-        "keep_last_n": pick("checkpoint", "keep_last_n"),
-    }
-    return settings, bool(data)
+    found = jobconfig.settings(job_dir, preset_overrides(preset))
+    return found.as_numbers(), found.from_config
 
 
 @dataclass
@@ -175,7 +143,7 @@ class Backend:
                 monitor = RunMonitor(
                     **monitor_scope(record),
                     pids=record_roots(record),
-                    max_iter=_as_int(override_value(record.preset, "trainer.max_iter")),
+                    max_iter=as_int(override_value(preset_overrides(record.preset), "trainer.max_iter")),
                     log_buffer_lines=LOG_VIEW_LINES,
                     disk_free=self.disk_free,
                 )

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from cosmos_tui.core.monitor.fake_nvml import FakeNvml, fake_device
+from support.fake_nvml import FakeNvml, fake_device
+
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support.fake_nvml import FakeNvml, fake_device
 
-from cosmos_tui.core.monitor.fake_nvml import FakeNvml, fake_device
 from cosmos_tui.core.monitor.gpus import GpuSampler
 from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.paths import state_root

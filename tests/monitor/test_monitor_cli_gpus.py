@@ -7,12 +7,12 @@ import json
 
 import pytest
 from rich.console import Console
+from support.fake_nvml import FakeNvml, fake_device
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
 from cosmos_tui.cli.gpus import render_table
 from cosmos_tui.core.monitor import gpus as gpus_mod
-from cosmos_tui.core.monitor.fake_nvml import FakeNvml, fake_device
 from cosmos_tui.core.monitor.gpus import GpuSampler
 
 

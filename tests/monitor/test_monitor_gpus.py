@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cosmos_tui.core.monitor.fake_nvml import FakeNvml, fake_device
+from support.fake_nvml import FakeNvml, fake_device
+
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler
 
 
@@ -88,3 +89,39 @@ def test_runs_by_pid_and_by_assigned_devices_in_containers() -> None:
     assert [d.runs for d in snap.devices] == [("run-a",), ("run-a",), ("run-b",), ("run-b",)]
     assert snap.devices[0].processes[0].run_id == "run-a"
     assert snap.devices[2].processes[0].run_id is None
+
+
+def test_every_nvml_user_goes_through_the_one_sampler(monkeypatch) -> None:
+    """Preflight's GPU count, the machine-fit check and stop's memory reading share the process's
+    sampler: NVML starts once, and no other module of the product calls it."""
+    import ast
+    from pathlib import Path
+
+    import cosmos_tui
+    from cosmos_tui.core import machine_fit, preflight
+    from cosmos_tui.core.monitor import gpus
+    from cosmos_tui.core.runs import stop
+
+    fake = FakeNvml([fake_device(0, processes=[(4242, 3 << 30)]), fake_device(1, compute_capability=(8, 0))])
+    monkeypatch.setattr(gpus, "_default", GpuSampler(fake))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    assert preflight.visible_gpus() == 1
+    found = machine_fit.detect_gpus()
+    assert [(g.index, g.memory_gb, g.compute_capability) for g in found] == [(0, 80.0, 9.0), (1, 80.0, 8.0)]
+    assert stop._gpu_memory({4242, 1}) == 3 << 30
+    assert fake.calls["init"] == 1 and fake.calls["name"] == 2  # started once, static read once
+
+    monkeypatch.setattr(gpus, "_default", GpuSampler(FakeNvml(init_error="driver")))
+    assert (
+        preflight.visible_gpus() is None and machine_fit.detect_gpus() == () and stop._gpu_memory({1}) is None
+    )
+
+    root = Path(cosmos_tui.__file__).parent
+    callers = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                if "pynvml" in names:
+                    callers.add(path.relative_to(root).as_posix())
+    assert callers == {"core/monitor/gpus.py"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_tui.core import launch, preflight
+from cosmos_tui.core import jobconfig, launch, preflight
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
 from cosmos_tui.core.runs.outcome import describe_exit, status_for
 from cosmos_tui.core.runs.resume import latest_checkpoint
@@ -62,7 +62,7 @@ def test_config_yaml_tags_are_read_as_plain_data(tmp_path: Path) -> None:
     path.write_text(
         "job: !!python/object:x.Job\n  project: p\n  group: g\n  name: n\nf: !!python/name:os.system\n"
     )
-    assert launch.read_config_yaml(path) == {"job": {"project": "p", "group": "g", "name": "n"}, "f": ""}
+    assert jobconfig.read_config_yaml(path) == {"job": {"project": "p", "group": "g", "name": "n"}, "f": ""}
 
 
 def test_preflight_fails_a_missing_dataset_and_a_busy_port(demo, tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from support.fake_nvml import FakeNvml
 from tui_world import FREE_DISK, NOW, RUN_FAILED, RUN_OK, fake_gpus, write_run
 
-from cosmos_tui.core.monitor.fake_nvml import FakeNvml
 from cosmos_tui.core.monitor.gpus import GpuSampler
 from cosmos_tui.core.monitor.notify import NotifyConfig
 from cosmos_tui.core.runs.record import RunRecord

@@ -7,7 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from cosmos_tui.core.monitor.fake_nvml import FakeNvml, fake_device
+from support.fake_nvml import FakeNvml, fake_device
+
 from cosmos_tui.core.runs import registry
 from cosmos_tui.core.runs.record import RunRecord
 

@@ -6,20 +6,11 @@ import sys
 from pathlib import Path
 
 from cosmos_tui.core.engines.base import EngineAdapter, register
+from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset
 
 DEFAULT_PROJECT = "cosmos_engine"
 SIZES = ("tiny", "small", "2b")
-
-
-def _override(preset: Preset, key: str) -> str | None:
-    """The last ``key=value`` override of ``key`` (with or without ``+``), if any."""
-    value = None
-    for item in preset.experiment.overrides:
-        head, _, rest = item.partition("=")
-        if head.lstrip("+") == key and _:
-            value = rest
-    return value
 
 
 @register
@@ -49,9 +40,9 @@ class BuiltinAdapter(EngineAdapter):
         experiment = preset.experiment.name
         family, _, size = experiment.rpartition("_")
         group = family if size in SIZES and family else experiment
-        project = _override(preset, "job.project") or DEFAULT_PROJECT
-        group = _override(preset, "job.group") or group
-        name = _override(preset, "job.name") or experiment
+        project = override_value(preset.experiment.overrides, "job.project") or DEFAULT_PROJECT
+        group = override_value(preset.experiment.overrides, "job.group") or group
+        name = override_value(preset.experiment.overrides, "job.name") or experiment
         root = preset.env.output_root or environ.get(self.output_root_var) or self.default_output_root
         root_path = Path(root).expanduser()
         if not root_path.is_absolute():

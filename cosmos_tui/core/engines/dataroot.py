@@ -16,6 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cosmos_tui.core.overrides import sets_node
+
 TRAIN_DATASET = "dataloader_train.dataset"
 """The node the other dataset copies follow."""
 
@@ -44,11 +46,11 @@ class DataRoot:
             else:
                 out.append(f"{key}={hydra_value(value.format(root=root))}")
         for key, node in self.follow:
-            if any(_sets(item, key) for item in given):
+            if sets_node(given, key):
                 continue
             loader, sep, rest = key.partition(".sampler.")
             own = f"{loader}.dataset"
-            if sep and rest == "dataset" and any(_sets(item, own) for item in given):
+            if sep and rest == "dataset" and sets_node(given, own):
                 node = own
             out.append(f"{key}=${{{node}}}")
         return out
@@ -79,12 +81,6 @@ def hydra_quoted(text: str) -> str:
 def following(*keys: str, node: str = TRAIN_DATASET) -> tuple[tuple[str, str], ...]:
     """``follow`` entries: each of ``keys`` follows ``node``."""
     return tuple((key, node) for key in keys)
-
-
-def _sets(item: str, key: str) -> bool:
-    head, sep, _ = item.partition("=")
-    head = head.lstrip("+~")
-    return bool(sep) and (head == key or head.startswith(key + "."))
 
 
 SAMPLER = "dataloader_train.sampler.dataset"

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from cosmos_tui.core.engines.base import register
 from cosmos_tui.core.engines.dataroot import TRAIN_SAMPLER_AND_VAL
-from cosmos_tui.core.engines.upstream import UpstreamAdapter, override_value
+from cosmos_tui.core.engines.upstream import UpstreamAdapter
+from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset
 
 S2MV_REPO_ID = "nvidia/Cosmos-Predict1-7B-Video2World-Sample-AV-Single2MultiView"

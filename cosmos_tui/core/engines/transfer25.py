@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from cosmos_tui.core.engines.base import register
 from cosmos_tui.core.engines.dataroot import TRAIN_AND_SAMPLER
-from cosmos_tui.core.engines.upstream import UpstreamAdapter, override_value
+from cosmos_tui.core.engines.upstream import UpstreamAdapter
+from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset
 
 #: ``model.config.state_t`` of the shipped experiments (num_frames = (state_t - 1) * 4 + 1).

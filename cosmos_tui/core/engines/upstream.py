@@ -28,17 +28,8 @@ from cosmos_tui.core.engines.checkout import (
 )
 from cosmos_tui.core.engines.dataroot import DATASET_DIR_ONLY, DataRoot
 from cosmos_tui.core.engines.jobdir import JOB_TABLE, table_job_name
+from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import ExperimentSection, Preset
-
-
-def override_value(overrides: list[str], key: str) -> str | None:
-    """The value the last ``key=`` (or ``+key=``) override gives, as Hydra would apply it."""
-    value = None
-    for item in overrides:
-        head, sep, rest = item.partition("=")
-        if sep and head.lstrip("+") == key:
-            value = rest
-    return value
 
 
 class UpstreamAdapter(EngineAdapter):

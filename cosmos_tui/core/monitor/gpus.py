@@ -14,6 +14,7 @@ devices (``CUDA_VISIBLE_DEVICES``).
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import threading
 import time
@@ -73,6 +74,8 @@ class GpuDevice:
     sm_clock_mhz: int | None = None
     """SM clock, MHz."""
     mem_clock_mhz: int | None = None
+    compute_capability: float | None = None
+    """CUDA compute capability (9.0 for Hopper)."""
     """Memory clock, MHz."""
     processes: tuple[GpuProcess, ...] = ()
     """Compute processes (refreshed at most every ``process_interval_s``)."""
@@ -117,7 +120,7 @@ def _reason(exc: BaseException) -> str:
 
 class GpuSampler:
     """The NVML choke point. ``nvml`` is the ``pynvml`` module (imported on first use) or a test
-    double with the same functions, such as :class:`~cosmos_tui.core.monitor.fake_nvml.FakeNvml`."""
+    double with the same functions, such as ``FakeNvml`` (tests/support/fake_nvml.py)."""
 
     def __init__(
         self,
@@ -192,7 +195,9 @@ class GpuSampler:
         nv = self._nvml
         mem = self._call(nv.nvmlDeviceGetMemoryInfo, h)
         limit = self._call(nv.nvmlDeviceGetEnforcedPowerLimit, h)
+        cc = self._call(nv.nvmlDeviceGetCudaComputeCapability, h)
         return {
+            "compute_capability": None if cc is None else cc[0] + cc[1] / 10,
             "name": _text(self._call(nv.nvmlDeviceGetName, h) or "NVIDIA GPU"),
             "uuid": _text(self._call(nv.nvmlDeviceGetUUID, h) or ""),
             "mem_total_bytes": None if mem is None else int(mem.total),
@@ -218,7 +223,14 @@ class GpuSampler:
             sm = self._call(nv.nvmlDeviceGetClockInfo, h, getattr(nv, "NVML_CLOCK_SM", 1))
             memclk = self._call(nv.nvmlDeviceGetClockInfo, h, getattr(nv, "NVML_CLOCK_MEM", 2))
         except Exception as e:
-            return GpuDevice(i, st["name"], st["uuid"], mem_total_bytes=st["mem_total_bytes"], error=str(e))
+            return GpuDevice(
+                i,
+                st["name"],
+                st["uuid"],
+                mem_total_bytes=st["mem_total_bytes"],
+                compute_capability=st["compute_capability"],
+                error=str(e),
+            )
         return GpuDevice(
             index=i,
             name=st["name"],
@@ -232,8 +244,41 @@ class GpuSampler:
             power_limit_w=st["power_limit_w"],
             sm_clock_mhz=None if sm is None else int(sm),
             mem_clock_mhz=None if memclk is None else int(memclk),
+            compute_capability=st["compute_capability"],
             processes=procs,
         )
+
+    def inventory(self) -> tuple[GpuDevice, ...] | None:
+        """The devices with what never changes (name, UUID, memory total, power limit, compute
+        capability), without reading them; ``None`` when NVML cannot start here."""
+        with self._lock:
+            self._init()
+            if not self._ready:
+                return None
+            return tuple(
+                GpuDevice(
+                    i,
+                    st["name"],
+                    st["uuid"],
+                    mem_total_bytes=st["mem_total_bytes"],
+                    power_limit_w=st["power_limit_w"],
+                    compute_capability=st["compute_capability"],
+                )
+                for i, st in enumerate(self._static)
+            )
+
+    def memory_of(self, pids: set[int]) -> int | None:
+        """Bytes of device memory ``pids`` hold now, over every device (read fresh, not from the
+        process-list cache); ``None`` when NVML cannot start here."""
+        with self._lock:
+            self._init()
+            if not self._ready:
+                return None
+            try:
+                procs = [p for h in self._handles for p in self._read_processes(h)]
+            except Exception:
+                return None
+        return sum(p.used_memory_bytes or 0 for p in procs if p.pid in pids)
 
     def poll(self, claims: Mapping[str, GpuClaim] | None = None) -> GpuSnapshot:
         """One snapshot of every device, with runs attributed from ``claims`` (run id -> claim)."""
@@ -280,9 +325,11 @@ _default_lock = threading.Lock()
 
 
 def default_sampler() -> GpuSampler:
-    """The process-wide sampler every caller should share (one NVML user per process)."""
+    """The process-wide sampler every caller shares (one NVML user per process): NVML starts on
+    its first poll and is shut down when the process exits."""
     global _default
     with _default_lock:
         if _default is None:
             _default = GpuSampler()
+            atexit.register(_default.close)
         return _default

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cosmos_tui.core import jobconfig
 from cosmos_tui.core.monitor.ckptwatch import CheckpointState, CheckpointWatcher
 from cosmos_tui.core.monitor.gpus import GpuClaim
 from cosmos_tui.core.monitor.logtail import LogTail
@@ -23,10 +24,8 @@ from cosmos_tui.core.monitor.notify import Notifier
 from cosmos_tui.core.monitor.procs import ProcSampler, ProcTreeSnapshot
 from cosmos_tui.core.monitor.progress import ProgressSnapshot, ProgressTracker
 from cosmos_tui.core.monitor.watchdog import Health, MonitorEvent, Watchdog
-from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 METRICS_JSONL = "metrics.jsonl"
-CONFIG_YAML = "config.yaml"
 
 
 @dataclass(frozen=True)
@@ -61,17 +60,7 @@ class RunSnapshot:
 
 def read_max_iter(job_dir: Path) -> int | None:
     """``trainer.max_iter`` from the job's ``config.yaml`` (written by ``--dryrun`` and at start)."""
-    path = job_dir / CONFIG_YAML
-    try:
-        import yaml
-
-        data = yaml.safe_load(read_text_capped(path, CONFIG_CAP, what="job config"))
-        value = data["trainer"]["max_iter"]
-        return int(value) if value else None
-    except (OSError, KeyError, TypeError, ValueError, ImportError):
-        return None
-    except Exception:  # a half-written or exotic YAML: try again next time
-        return None
+    return jobconfig.settings(job_dir).max_iter
 
 
 class RunMonitor:

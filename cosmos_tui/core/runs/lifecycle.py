@@ -20,6 +20,7 @@ from typing import Literal
 from cosmos_tui.core import containment
 from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.preflight import Check
 from cosmos_tui.core.presets import Preset, apply_sets, preset_from_dict
@@ -93,10 +94,9 @@ def _max_iter(preset: Preset, config: object, job_dir: Path | None) -> int | Non
     composed config, else the job's ``config.yaml``."""
     from cosmos_tui.core.monitor.runmonitor import read_max_iter
 
-    for item in reversed(preset.experiment.overrides):
-        head, eq, value = item.partition("=")
-        if eq and head.lstrip("+") == "trainer.max_iter":
-            return int(value) if value.strip().isdigit() else None
+    given = override_value(preset.experiment.overrides, "trainer.max_iter")
+    if given is not None:
+        return as_int(given)
     trainer = config.get("trainer") if isinstance(config, dict) else None
     value = trainer.get("max_iter") if isinstance(trainer, dict) else None
     if isinstance(value, int) and not isinstance(value, bool):

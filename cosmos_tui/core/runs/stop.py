@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.runs import ownership, procs, registry
 from cosmos_tui.core.runs.lifecycle import get_run, reconcile
 from cosmos_tui.core.runs.record import ProcRef, RunRecord
@@ -48,27 +49,7 @@ class StopReport:
 
 def _gpu_memory(pids: set[int]) -> int | None:
     """Bytes of GPU memory used by ``pids`` (``None`` when NVML is unavailable)."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception:
-        return None
-    try:
-        used = 0
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
-                if p.pid in pids and p.usedGpuMemory:
-                    used += int(p.usedGpuMemory)
-        return used
-    except Exception:
-        return None
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:
-            pass
+    return default_sampler().memory_of(pids)
 
 
 def _tree(record: RunRecord) -> list[ProcRef]:

@@ -100,7 +100,9 @@ class JobScreen(Screen):
                 row.came_from,
                 key=row.id,
             )
-        if view.runs:
+        if view.runs and current > 0:
+            # Keep the reader's row across a refresh; the first fill leaves the cursor (and the
+            # scroll offset) at the top, so what is drawn never depends on when the columns settle.
             table.move_cursor(row=min(current, len(view.runs) - 1))
         self.query_one("#job-chart", LossChart).series = dict(view.series)
         self.sub_title = f"job · {len(view.runs)} runs"

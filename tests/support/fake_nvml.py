@@ -71,6 +71,7 @@ def fake_device(index: int, **over: Any) -> dict[str, Any]:
         "power_limit_mw": 700_000,
         "sm_clock": 1980,
         "mem_clock": 2619,
+        "compute_capability": (9, 0),
         "processes": [],
         "unsupported": set(),
     }
@@ -147,6 +148,9 @@ class FakeNvml:
     def nvmlDeviceGetClockInfo(self, h: int, clock: int) -> int:
         d = self._dev(h, "clock")
         return d["sm_clock"] if clock == NVML_CLOCK_SM else d["mem_clock"]
+
+    def nvmlDeviceGetCudaComputeCapability(self, h: int) -> tuple[int, int]:
+        return self._dev(h, "compute_capability")["compute_capability"]
 
     def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list[_Proc]:
         d = self._dev(h, "processes")
