@@ -78,6 +78,27 @@ class JobDir:
     """The engine's composed config (from its dry run), as plain data; ``None`` without one."""
 
 
+_EXCEPTION_LINE = re.compile(r"^(?:\[[^\]]*\]:?\s*)?[A-Za-z_][\w.]*(?:Error|Exception|Exit)\b.*")
+
+
+def failure_line(*texts: str) -> str:
+    """The line that says why a process failed: the last exception line (``KeyError: ...``,
+    ``hydra.errors.ConfigCompositionException: ...``) of the first text that has one, else the
+    last line that is not torchrun's ``====`` / ``----`` decoration; 300 characters at most."""
+    for text in texts:
+        lines = [ln.strip() for ln in text.splitlines()]
+        found = [
+            ln for ln in lines if _EXCEPTION_LINE.match(ln) and not ln.startswith("torch.distributed.elastic")
+        ]
+        if found:
+            return re.sub(r"^\[[^\]]*\]:?\s*", "", found[-1])[:300]  # torchrun's "[rank0]: " prefix
+    for text in texts:
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip().strip("=-")]
+        if lines:
+            return lines[-1][:300]
+    return ""
+
+
 def _config_paths(text: str, cwd: Path) -> list[Path]:
     found = []
     for match in _CONFIG_PATH.finditer(text):
@@ -139,8 +160,8 @@ def resolve_job_dir(
         else:
             configs = _config_paths(proc.stdout + "\n" + proc.stderr, cwd)
             if proc.returncode != 0:
-                last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
-                note = f"the engine's --dryrun exited {proc.returncode}: {last[0][:300]}"
+                why = failure_line(proc.stderr, proc.stdout)
+                note = f"the engine's --dryrun exited {proc.returncode}: {why}"
             elif not configs:
                 note = "the engine's --dryrun printed no config.yaml path"
             else:

@@ -20,6 +20,17 @@ def override_value(overrides: Iterable[object], key: str) -> str | None:
     return value
 
 
+def sets_node(overrides: Iterable[object], key: str) -> bool:
+    """Whether any override sets ``key`` or a key beneath it (``key.sub=...``), with or without
+    Hydra's ``+``/``++``/``~`` prefix."""
+    for item in overrides:
+        head, sep, _ = str(item).partition("=")
+        head = head.lstrip("+~")
+        if sep and (head == key or head.startswith(key + ".")):
+            return True
+    return False
+
+
 def preset_overrides(preset: Mapping[str, Any] | None) -> list[str]:
     """The ``experiment.overrides`` of a preset snapshot (as a run record keeps it), tolerating a
     damaged snapshot: anything that is not a list of strings reads as no overrides."""

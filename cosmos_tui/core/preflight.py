@@ -38,8 +38,8 @@ class Check:
     """One preflight check's verdict."""
 
     name: str
-    """Short name: ``preset``, ``engine``, ``dataset``, ``port``, ``output``, ``disk``, ``forecast``,
-    ``gpus``, ``resume``."""
+    """Short name: ``preset``, ``engine``, ``dryrun``, ``dataset``, ``port``, ``output``, ``disk``,
+    ``forecast``, ``gpus``, ``resume``."""
     level: Level
     """``ok``, ``warn`` or ``fail``."""
     message: str
@@ -224,6 +224,27 @@ def check_gpus(preset: Preset, gpus: int | None = None) -> Check:
             f"use --set launch.nproc_per_node={gpus}",
         )
     return Check("gpus", "ok", f"{gpus} GPU(s) visible for {nproc} process(es) per node")
+
+
+def check_dryrun(source: str, note: str | None) -> list[Check]:
+    """A warning when the job folder did not come from the engine's own ``--dryrun`` although one
+    was tried: the folder (and the defaults read from the composed config) are then cosmos-tui's
+    own reckoning, which the person must know. Nothing when the dry run answered or none was run."""
+    if source == "dryrun" or not note:
+        return []
+    fallback = (
+        "the job folder comes from cosmos-tui's own table of upstream experiments"
+        if source == "adapter"
+        else "the job folder is not known before launch"
+    )
+    return [
+        Check(
+            "dryrun",
+            "warn",
+            f"{note.rstrip('.')}; so {fallback}, not from the engine's composed config "
+            "(fix what the dry run says, or check the job folder after launch)",
+        )
+    ]
 
 
 def check_engine_warnings(preset: Preset) -> list[Check]:

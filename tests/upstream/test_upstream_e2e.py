@@ -33,7 +33,14 @@ def _wait(run_id: str, timeout: float = 150.0):
 
 
 def _preset(name: str, repo: Path, sets: list[str]):
-    base = [f"engine.repo={repo}", f"engine.python={sys.executable}", "trainer.max_iter=6"]
+    data = repo.parent / "data"  # the replay builds every dataset copy: the folder must exist
+    data.mkdir(exist_ok=True)
+    base = [
+        f"engine.repo={repo}",
+        f"engine.python={sys.executable}",
+        "trainer.max_iter=6",
+        f"data.root={data}",
+    ]
     return apply_sets(load_preset(resolve_preset(name)), [*base, "checkpoint.save_iter=3", *sets])
 
 
@@ -65,6 +72,7 @@ def test_transfer25_run_monitor_checkpoints_and_conversion(tmp_path: Path) -> No
     assert [s.hit_total for s in scan.samples[:3]] == [3, 3, 3]
     assert len(scan.unstable) == 2 and all("at iteration 5" in u for u in scan.unstable)  # every rank
     assert log.count("DeviceMonitor Stats:") == 2 and "cpu_mem_gb" in log
+    assert f"Dataset dataloader_train.sampler.dataset: {tmp_path / 'data'}" in log
 
     ckpts = scan_checkpoints(expected_job / "checkpoints")
     assert [(c.iteration, c.layout, c.complete, c.is_latest, c.has_ema) for c in ckpts] == [

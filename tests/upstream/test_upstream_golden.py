@@ -16,6 +16,9 @@ Sources:
 - t25_singleview_edge: cosmos-transfer2.5 2ff49d0 docs/post-training_singleview.md "Step 3: Start
   Training".
 - t25_auto_multiview: cosmos-transfer2.5 docs/post-training_auto_multiview.md §2.
+- t25_agibot_edge: cosmos-transfer2.5 docs/post-training_agibot_multiview.md §2.2 (at 2ff49d0):
+  ``data.root`` alone renders the dataset folder and the sampler override the doc writes, which
+  the adapter adds (the preset has no sampler override).
 - p25_*: cosmos-predict2.5 docs/post-training_video2world_cosmos_nemo_assets.md §2.1 and
   docs/post-training_cosmos_nemo_assets_lora.md §2.2 / §3.1.
 - p1_s2mv_*_node: seed 003 (Predict1 Single2MultiView guide) and upstream-contracts.md §1.2.
@@ -56,6 +59,16 @@ TRAIN_CASES = [
     ("t25_guide_wandb_off.sh", "transfer25-vid2vid", ["experiment.name=$EXP", "wandb.mode=disabled"], {}),
     ("t25_singleview_edge.sh", "transfer25-singleview-edge", ["data.root=assets/videoufo"], {}),
     ("t25_auto_multiview.sh", "transfer25-auto-multiview", [], {}),
+    (
+        "t25_agibot_edge.sh",
+        "transfer25-auto-multiview",
+        [
+            "experiment.name=transfer2_agibot_posttrain_edge_example",
+            "data.root=assets/robot_multiview_control_posttrain-agibot",
+            "launch.master_port=12345",
+        ],
+        {},
+    ),
     ("p25_video2world_nemo.sh", "predict25-video2world-nemo", [], {}),
     ("p25_lora_nemo_txt.sh", "predict25-lora-nemo-txt", [], {}),
     ("p25_lora_nemo_json.sh", "predict25-lora-nemo-json", [], {}),

@@ -8,6 +8,11 @@ The Single2MultiView experiments load
 while ``scripts/download_diffusion_checkpoints.py`` saves the repo it can fetch under another
 name. When the weights are not where the experiment looks, the adapter points
 ``checkpoint.load_path`` at wherever they were downloaded.
+
+Every shipped experiment (``config/{text2world,video2world}_{singletomultiview,multiview}/
+experiment.py``) builds ``dataloader_train`` and ``dataloader_val`` from one
+``example_multiview_dataset_waymo`` with ``sampler=L(get_sampler)(dataset=...)`` in both, and
+``train.py`` instantiates both loaders, so ``data.root`` moves all four copies.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cosmos_tui.core.engines.base import register
+from cosmos_tui.core.engines.dataroot import TRAIN_SAMPLER_AND_VAL
 from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
 from cosmos_tui.core.overrides import override_value
@@ -56,6 +62,11 @@ class Predict1Adapter(UpstreamAdapter):
     checkpoint_layout = "pt"
     has_wandb_mode = False
     revision_sets = REVISION_SETS
+    data_roots = {
+        f"{mode}_{views}_7b_example_waymo": TRAIN_SAMPLER_AND_VAL
+        for mode in ("text2world", "video2world")
+        for views in ("singletomultiview", "multiview")
+    }
 
     def env(self, preset: Preset) -> dict[str, str]:
         """The documented setup prefix ``CUDA_HOME=$CONDA_PREFIX PYTHONPATH=$(pwd)``, then the preset's."""

@@ -1,10 +1,19 @@
 """Cosmos-Transfer2.5 (nvidia-cosmos/cosmos-transfer2.5): ``torchrun ... -m scripts.train
 --config=... -- experiment=...`` from the checkout root, outputs under ``IMAGINAIRE_OUTPUT_ROOT``,
-DCP checkpoints."""
+DCP checkpoints.
+
+Every local-data experiment (single-view, auto multiview, AgiBot) trains on a loader registered
+by a ``dataloader_local.py`` with ``sampler=L(get_sampler)(dataset=ds) if dist.is_initialized()
+else None``: the sampler, and its copy of the dataset, exist only when the config is imported
+inside a distributed job (``cosmos_oss`` starts the process group first when ``RANK`` is set,
+as under torchrun). So ``data.root`` moves the sampler's copy too, and the dry run composes
+under torchrun; without it ``dataloader_train.sampler.dataset=...`` cannot be overridden.
+"""
 
 from __future__ import annotations
 
 from cosmos_tui.core.engines.base import register
+from cosmos_tui.core.engines.dataroot import TRAIN_AND_SAMPLER
 from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
 from cosmos_tui.core.overrides import override_value
@@ -15,6 +24,13 @@ DEFAULT_STATE_T: dict[str, int] = {
     **{f"transfer2_singleview_posttrain_{c}_example": 24 for c in ("edge", "depth", "seg", "vis")},
     "transfer2_auto_multiview_post_train_example": 8,
 }
+
+#: The experiments whose loader comes from a ``dataloader_local.py`` (sampler only when distributed).
+LOCAL_DATA_EXPERIMENTS: tuple[str, ...] = (
+    *(f"transfer2_singleview_posttrain_{c}_example" for c in ("edge", "depth", "seg", "vis")),
+    "transfer2_auto_multiview_post_train_example",
+    *(f"transfer2_agibot_posttrain_{c}_example" for c in ("edge", "depth", "seg", "vis")),
+)
 
 
 _T25 = "nvidia/Cosmos-Transfer2.5-2B"
@@ -75,6 +91,8 @@ class Transfer25Adapter(UpstreamAdapter):
     entry = ("-m", "scripts.train")
     default_config = "cosmos_transfer2/_src/transfer2/configs/vid2vid_transfer/config.py"
     revision_sets = REVISION_SETS
+    data_roots = dict.fromkeys(LOCAL_DATA_EXPERIMENTS, TRAIN_AND_SAMPLER)
+    distributed_composition = frozenset(LOCAL_DATA_EXPERIMENTS)
 
     def warnings(self, preset: Preset) -> list[str]:
         """Context parallelism: the experiments set ``context_parallel_size = WORLD_SIZE`` when the

@@ -6,6 +6,10 @@ checkout's own Python, as the upstream docs write it::
 ``ENTRY`` is ``-m scripts.train`` (Transfer2.5), ``scripts/train.py`` (Predict2.5 docs) or
 ``-m cosmos_predict1.diffusion.training.train`` (Predict1). Overrides are Hydra's grammar and
 go through verbatim; :meth:`LaunchSpec.shell` quotes ``${...}`` interpolations for the shell.
+
+``DATASET_DIR`` is what ``data.root`` stands for in that experiment (:mod:`.dataroot`): the key
+that names the folder and every copy of the dataset that must follow it (the sampler's, the
+validation loader's), from the adapter's per-experiment table.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from cosmos_tui.core.engines.checkout import (
     read_git_commit,
     read_version,
 )
+from cosmos_tui.core.engines.dataroot import DATASET_DIR_ONLY, DataRoot
 from cosmos_tui.core.engines.jobdir import JOB_TABLE, table_job_name
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import ExperimentSection, Preset
@@ -36,6 +41,14 @@ class UpstreamAdapter(EngineAdapter):
     """The ``--config=`` file when the preset names none."""
     has_wandb_mode: ClassVar[bool] = True
     """Whether the config has ``job.wandb_mode`` (Predict1's has not)."""
+    data_roots: ClassVar[dict[str, DataRoot]] = {}
+    """Experiment -> what ``data.root`` stands for in its config (read from the upstream
+    experiment files); an experiment not listed gets ``dataloader_train.dataset.dataset_dir`` only."""
+    distributed_composition: ClassVar[frozenset[str]] = frozenset()
+    """Experiments whose config differs when composed inside a distributed job: upstream's data
+    registration asks ``torch.distributed.is_initialized()`` when the config is imported and
+    builds the sampler only then, so their ``--dryrun`` runs under a one-process torchrun, as
+    training composes it."""
 
     @property
     def package(self) -> str:
@@ -76,12 +89,28 @@ class UpstreamAdapter(EngineAdapter):
         if preset.data.root:
             # As given: a relative dataset folder is relative to the checkout root, as in the docs.
             root = preset.data.root
-            args.append(f"{self.dataset_dir_key}={Path(root).expanduser() if root.startswith('~') else root}")
+            root = str(Path(root).expanduser()) if root.startswith("~") else root
+            args += self.data_root(preset).overrides(root, preset.experiment.overrides)
         args += preset.experiment.overrides
         args += self.extra_overrides(preset)
         if preset.wandb.mode and self.has_wandb_mode:
             args.append(f"job.wandb_mode={preset.wandb.mode}")
         return args
+
+    def data_root(self, preset: Preset) -> DataRoot:
+        """What ``data.root`` stands for in the preset's experiment."""
+        return self.data_roots.get(preset.experiment.name, DATASET_DIR_ONLY)
+
+    def dryrun_argv(self, preset: Preset) -> list[str] | None:
+        """The ``--dryrun`` command; for an experiment in :attr:`distributed_composition`, run by
+        a one-process ``torchrun --standalone`` (``python -m torch.distributed.run``), so the
+        launcher starts its process group before importing the config, as in training. The
+        composed ``context_parallel_size`` then reads ``WORLD_SIZE=1``; only ``job.*``, the
+        iteration counts and the dataset folder are read back from it."""
+        argv = super().dryrun_argv(preset)
+        if argv is None or preset.experiment.name not in self.distributed_composition:
+            return argv
+        return [argv[0], "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", *argv[1:]]
 
     def problems(self, preset: Preset) -> list[str]:
         problems: list[str] = []

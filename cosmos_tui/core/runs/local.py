@@ -220,9 +220,9 @@ class LocalTarget:
         preset = launch.with_free_port(preset)
         spec = launch.render(preset, environ)
         job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
-        checks = preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
-        notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
-        return Prepared(preset, spec, job.path, job.source, tuple(checks), notes, config=job.config)
+        checks = preflight.check_dryrun(job.source, job.note)  # a failed dry run is a warning
+        checks += preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
+        return Prepared(preset, spec, job.path, job.source, tuple(checks), (), config=job.config)
 
     def submit(self, record: RunRecord, prepared: Prepared) -> RunRecord:
         return submit_local(record, prepared)

@@ -46,7 +46,8 @@ def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str
     script = render_sbatch(preset)
     # Checks of one node's share; the engine's warnings come from the whole job's world size below.
     skip = ("port", "gpus", "engine")
-    checks = [c for c in preflight.run_checks(node, spec, job.path) if c.name not in skip]
+    checks = preflight.check_dryrun(job.source, job.note)
+    checks += [c for c in preflight.run_checks(node, spec, job.path) if c.name not in skip]
     missing = client.available()
     checks.append(
         preflight.Check("slurm", "fail", missing)
@@ -59,7 +60,7 @@ def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str
         )
     )
     checks += [preflight.Check("engine", "warn", w) for w in script.warnings]
-    notes = (f"job folder from the preset, not the engine: {job.note}",) if job.note else ()
+    notes: tuple[str, ...] = ()  # a failed dry run is a preflight warning (check_dryrun)
     return Prepared(
         preset, spec, job.path, job.source, tuple(checks), notes, sbatch=script.text, config=job.config
     )

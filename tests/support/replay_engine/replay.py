@@ -15,7 +15,17 @@ real ``torchrun`` (gloo process group on CPU), and behaves as upstream does at i
   with ``torch.distributed.checkpoint`` (model keys ``net.*`` and ``net_ema.*``), then
   ``Saving last checkpoint file iter_...`` and ``latest_checkpoint.txt``; Predict1 ``iter_%09d.pt``,
   ``_reg_model.pt``, ``_ema_model.pt``, ``_optim.pt`` and ``latest_checkpoint.txt`` = ``iter_%09d.pt``;
-- resumes from ``latest_checkpoint.txt`` in its own job folder.
+- resumes from ``latest_checkpoint.txt`` in its own job folder;
+- its experiments hold their dataset more than once, as the composed upstream configs do
+  (:data:`DATA`): the sampler's copy and, where upstream has one, the validation loader's and its
+  sampler's, each with its own default ``dataset_dir``. ``KEY=${NODE}`` makes ``KEY`` that node
+  (resolved after every override, as OmegaConf resolves when read). Training "instantiates" every
+  copy: rank 0 prints ``Dataset NODE: FOLDER`` for each, and a missing folder raises upstream's
+  ``FileNotFoundError('Dataset directory ... does not exist!')``;
+- like ``cosmos_oss``, it starts its (gloo) process group before composing when ``RANK`` is set
+  (under torchrun); for the Transfer2.5 experiments (``dataloader_local``) the sampler exists only
+  then, and overriding a key under a node that does not exist raises
+  ``ConfigCompositionException: Could not override 'KEY'.``
 
 Knobs for tests (extra overrides the real configs do not have): ``replay.sleep`` (seconds per
 iteration), ``replay.hit_thres``, ``replay.every_n``, ``replay.nan_at`` (iteration whose loss is
@@ -81,12 +91,69 @@ JOBS: dict[str, tuple[str, str, str]] = {
         "video2world",
         "2b_cosmos_nemo_assets",
     ),
+    "predict2_lora_training_2b_cosmos_nemo_assets_json": (
+        "cosmos_predict_v2p5",
+        "lora",
+        "2b_cosmos_nemo_assets_json_lora",
+    ),
     "text2world_singletomultiview_7b_example_waymo": (
         "posttraining",
         "diffusion_text2world",
         "text2world_singletomultiview_7b_example_waymo",
     ),
 }
+
+_LORA_JSON = "datasets/cosmos_nemo_assets_json"
+#: experiment -> (dataset node -> its default ``dataset_dir``, whether its samplers exist only in a
+#: distributed job): the replay's own stand-in for the upstream experiments' data configs.
+DATA: dict[str, tuple[dict[str, str], bool]] = {
+    "transfer2_singleview_posttrain_edge_example": (
+        dict.fromkeys(
+            ("dataloader_train.dataset", "dataloader_train.sampler.dataset"),
+            "PLACEHOLDER_UPDATE_DATASET_PATH",
+        ),
+        True,
+    ),
+    "transfer2_auto_multiview_post_train_example": (
+        dict.fromkeys(
+            ("dataloader_train.dataset", "dataloader_train.sampler.dataset"),
+            "assets/multiview_hdmap_posttrain_dataset",
+        ),
+        True,
+    ),
+    "predict2_video2world_training_2b_cosmos_nemo_assets": (
+        dict.fromkeys(
+            ("dataloader_train.dataset", "dataloader_train.sampler.dataset"), "datasets/cosmos_nemo_assets"
+        ),
+        False,
+    ),
+    "predict2_lora_training_2b_cosmos_nemo_assets_json": (
+        {
+            "dataloader_train.dataset": f"{_LORA_JSON}/train",
+            "dataloader_train.sampler.dataset": f"{_LORA_JSON}/train",
+            "dataloader_val.dataset": f"{_LORA_JSON}/validation",
+            "dataloader_val.sampler.dataset": f"{_LORA_JSON}/validation",
+        },
+        False,
+    ),
+    "text2world_singletomultiview_7b_example_waymo": (
+        dict.fromkeys(
+            (
+                "dataloader_train.dataset",
+                "dataloader_train.sampler.dataset",
+                "dataloader_val.dataset",
+                "dataloader_val.sampler.dataset",
+            ),
+            "cosmos-av-sample-toolkits/waymo",
+        ),
+        False,
+    ),
+}
+
+
+class ConfigCompositionException(Exception):
+    """What Hydra raises for an override of a key the composed config does not have."""
+
 
 DEVICE_ROWS = (
     "cpu_mem_gb",
@@ -292,24 +359,51 @@ DEFAULTS = {
 }
 
 
-def compose(kind: str, opts: list[str]) -> dict[str, str]:
+def compose(kind: str, opts: list[str], *, distributed: bool = False) -> dict[str, str]:
     """The overrides applied over the experiment's defaults, as Hydra would (last one wins)."""
     if not opts or opts[0] != "--":
         raise ValueError('Hydra config overrides must be separated with a "--" token.')
     cfg = dict(DEFAULTS)
-    for item in opts[1:]:
-        key, _, value = item.lstrip("+").partition("=")
-        if key == "job.wandb_mode" and kind == "cosmos-predict1":
-            raise AssertionError("Fields mismatch: JobConfig. Extra keys found: {'wandb_mode'}")
-        cfg[key] = value
+    items = [item.lstrip("+").partition("=") for item in opts[1:]]
+    for key, _, value in items:
+        if key == "experiment":
+            cfg[key] = value
     experiment = cfg.get("experiment", "")
     if experiment not in JOBS:
         raise KeyError(f"Could not find 'experiment/{experiment}'")
+    nodes, sampler_needs_dist = DATA.get(experiment, ({}, False))
+    for node, folder in nodes.items():
+        if distributed or not sampler_needs_dist or ".sampler." not in node:
+            cfg[f"{node}.dataset_dir"] = folder
+    refs: dict[str, str] = {}
+    for key, _, value in items:
+        if key == "job.wandb_mode" and kind == "cosmos-predict1":
+            raise AssertionError("Fields mismatch: JobConfig. Extra keys found: {'wandb_mode'}")
+        if key.startswith("dataloader_") and not any(k == key or k.startswith(key + ".") for k in cfg):
+            raise ConfigCompositionException(f"Could not override '{key}'.")
+        if value.startswith("${") and value.endswith("}"):
+            refs[key] = value[2:-1]
+        else:
+            cfg[key] = value
+    for key, node in refs.items():  # OmegaConf resolves ${node} when the config is read
+        copied = {key + k[len(node) :]: v for k, v in cfg.items() if k.startswith(node + ".")}
+        cfg = {k: v for k, v in cfg.items() if not k.startswith(key + ".")} | copied
     project, group, name = JOBS[experiment]
     cfg.setdefault("job.project", project)
     cfg.setdefault("job.group", group)
     cfg.setdefault("job.name", name)
     return cfg
+
+
+def load_datasets(cfg: dict[str, str], rank: int) -> None:
+    """Build every dataset copy the config holds, as instantiating the dataloaders does upstream:
+    each folder must exist (relative to the folder the job runs in)."""
+    for key in sorted(k for k in cfg if k.endswith(".dataset_dir")):
+        folder = cfg[key]
+        if rank == 0:
+            emit(f"Dataset {key.removesuffix('.dataset_dir')}: {folder}")
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"Dataset directory {folder} does not exist!")
 
 
 def main(kind: str, argv: list[str] | None = None) -> None:
@@ -318,31 +412,38 @@ def main(kind: str, argv: list[str] | None = None) -> None:
     parser.add_argument("--dryrun", action="store_true")
     parser.add_argument("opts", nargs=argparse.REMAINDER)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    cfg = compose(kind, args.opts)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    replay = Replay(kind, cfg, rank, world)
-    if args.dryrun:
-        import yaml
-
-        replay.job_dir.mkdir(parents=True, exist_ok=True)
-        nested: dict = {}
-        for key, value in cfg.items():
-            node = nested
-            *parents, leaf = key.split(".")
-            for p in parents:
-                node = node.setdefault(p, {})
-            node[leaf] = value
-        (replay.job_dir / "config.yaml").write_text(yaml.safe_dump(nested))
-        emit(f"Config saved to {replay.job_dir / 'config.yaml'}")
-        return
-    if "RANK" in os.environ:
+    distributed = "RANK" in os.environ  # cosmos_oss.init.enable_distributed
+    if distributed:
         import torch.distributed as dist
 
         dist.init_process_group("gloo")
     try:
+        cfg = compose(kind, args.opts, distributed=distributed)
+        replay = Replay(kind, cfg, rank, world)
+        if args.dryrun:
+            dryrun(replay, cfg)
+            return
+        load_datasets(cfg, rank)
         replay.train()
     finally:
-        if "RANK" in os.environ:
+        if distributed:
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+def dryrun(replay: Replay, cfg: dict[str, str]) -> None:
+    """Write ``<job dir>/config.yaml`` (the composed config, nested) and print its path."""
+    import yaml
+
+    replay.job_dir.mkdir(parents=True, exist_ok=True)
+    nested: dict = {}
+    for key, value in cfg.items():
+        node = nested
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    (replay.job_dir / "config.yaml").write_text(yaml.safe_dump(nested))
+    emit(f"Config saved to {replay.job_dir / 'config.yaml'}")
