@@ -97,7 +97,7 @@ def test_t25_a_json_that_fails_to_load_falls_back_to_the_txt_beside_it(dataset: 
     (root / "captions/clip_0000.txt").unlink()
     f = check(root, T25).get("stand-in-caption")
     assert f is not None and f.examples == (
-        "clip_0000: the loader cannot read captions/clip_0000.json (see the finding on that file)",
+        "clip_0000: the loader gets no caption from captions/clip_0000.json (see the finding on that file)",
     )
 
 
@@ -206,6 +206,22 @@ def test_p25_without_captions_the_loader_raises(dataset: Make) -> None:
     report = check(root, P25)
     assert ids(report) == {"no-captions"}
     assert report.get("no-captions").examples == ("neither captions/*.json nor metas/*.txt",)
+
+
+@pytest.mark.parametrize("layout", [T25, P25])
+def test_a_file_named_captions(dataset: Make, layout: str) -> None:
+    """Transfer2.5 takes any existing captions path as its caption folder; Predict2.5 lists it."""
+    root = dataset(layout)
+    shutil.rmtree(root / "captions", ignore_errors=True)
+    (root / "captions").write_text("not a folder")
+    _metas(root)
+    report = check(root, layout)
+    if layout == T25:
+        assert report.get("stand-in-caption").count == 2
+    else:
+        assert report.get("no-captions").examples == (
+            "captions is not a folder (the loader lists it and stops)",
+        )
 
 
 def test_hdmap_clip_without_its_front_caption(dataset: Make) -> None:

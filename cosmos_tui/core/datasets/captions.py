@@ -103,6 +103,8 @@ def plan_captions(
     def holds(src: CaptionSource) -> bool:
         return src.folder in exists and any(n.endswith(src.ext) for n in present.get(src.folder, {}))
 
+    if fmt.format == "auto" and json_src.folder in exists and json_src.folder not in present:
+        return None, f"{json_src.folder} is not a folder (the loader lists it and stops)"
     if fmt.format == "json" or (fmt.format == "auto" and holds(json_src)):
         if json_src.folder not in exists:
             return None, f"no {json_src.folder}/ (this experiment reads JSON captions only)"
@@ -157,7 +159,7 @@ def check_clip(root: Path, layout: Layout, plan: CaptionPlan, clip: str, out: Fi
             out.append(("missing-caption", f"{clip}: no {wanted} ({spec.missing_note})"))
         return
     if failed:
-        detail = f"the loader cannot read {', '.join(failed)} (see the finding on that file)"
+        detail = f"the loader gets no caption from {', '.join(failed)} (see the finding on that file)"
     else:
         detail = f"no {' or '.join(tried)}"
     ignored = [
