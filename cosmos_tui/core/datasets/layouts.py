@@ -317,7 +317,11 @@ LAYOUTS: dict[str, Layout] = {
             },
             resolution=(704, 1280),
             fps_range=(10, 60),
-            notes=("edge and vis controls are computed on the fly; depth and seg are mp4 files.",),
+            notes=(
+                "edge and vis controls are computed on the fly; depth and seg are mp4 files.",
+                "captions/ is the caption folder whenever it exists (metas/ is then never read); "
+                "a clip without a readable caption there trains on 'a video'.",
+            ),
             names="remove-mp4",
         ),
         Layout(
