@@ -224,6 +224,15 @@ def test_a_file_named_captions(dataset: Make, layout: str) -> None:
         )
 
 
+def test_t25_a_broken_captions_link_leaves_metas_the_caption_folder(dataset: Make, tmp_path: Path) -> None:
+    """``os.path.exists`` is False for a link to nothing, so the loader reads metas/."""
+    root = dataset(T25)
+    shutil.rmtree(root / "captions")
+    (root / "captions").symlink_to(tmp_path / "gone")
+    _metas(root)
+    assert "stand-in-caption" not in ids(check(root, T25))
+
+
 def test_hdmap_clip_without_its_front_caption(dataset: Make) -> None:
     root = dataset(HD)
     (root / "captions/ftheta_camera_front_wide_120fov/clip_0001.json").unlink()

@@ -80,7 +80,7 @@ def plan_captions(
     if spec is None:
         return None, None
     folders = list(dict.fromkeys(s.folder for s in spec.sources))
-    exists = frozenset(f for f in folders if (root / f).exists() or (root / f).is_symlink())
+    exists = frozenset(f for f in folders if (root / f).exists())  # os.path.exists: a broken link is not
     present: dict[str, dict[str, str]] = {}
     for folder in folders:
         if (root / folder).is_dir():
