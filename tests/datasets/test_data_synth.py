@@ -58,7 +58,7 @@ def test_every_layout_synthesizes(tmp_path: Path, layout: str) -> None:
             path = spec.video_path(root, vs, "clip_0001", vd)
             assert _decode(path).shape == (5, 32, 32, 3)
     if spec.captions is not None:
-        src = spec.captions.sources[0]
+        src = spec.captions.sources[spec.captions.synth_source]
         text = (root / src.folder / f"clip_0000{src.ext}").read_text()
         caption = json.loads(text)["caption"] if src.ext == ".json" else text
         assert "square moves" in caption

@@ -122,6 +122,7 @@ class Tally:
         self.items: dict[str, list[str]] = {}  # id -> occurrences (at most MAX_ITEMS)
         self.subjects: dict[str, dict[str, int]] = {}  # id -> clip -> number of its first occurrence
         self.severity: dict[str, Severity] = {}
+        self.titles: dict[str, str] = {}  # id -> a title that says more than the kind's (counts, names)
 
     def add(
         self, finding_id: str, example: str, severity: Severity | None = None, subject: str | None = None
@@ -160,7 +161,7 @@ class Tally:
                 Finding(
                     fid,
                     sev,
-                    kind.title,
+                    self.titles.get(fid, kind.title),
                     self.counts[fid],
                     self._examples(fid),
                     kind.fix,

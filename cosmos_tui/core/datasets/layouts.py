@@ -65,19 +65,59 @@ class CaptionSource:
     ext: Literal[".json", ".txt"]
     """``.json`` holds an object; ``.txt`` holds the caption text."""
     json_keys: tuple[str, ...] = ()
-    """Keys of which at least one must be in the JSON object; empty: any non-empty object."""
+    """``keys`` schema: the loader takes the first of these keys that is present."""
+    json_schema: Literal["keys", "model-prompts"] = "keys"
+    """``keys``: a flat object, ``{"caption": ...}``; ``model-prompts``: Predict2.5's
+    ``{"<model>": {"long": ..., "short": ..., "medium": ...}}`` (the first key's object is read)."""
+
+
+CaptionRule = Literal["fixed", "first-folder", "format-switch"]
+"""How a loader picks the caption file of a clip (captions.py applies it):
+
+- ``fixed``: one source, read as it is (the HDMap loader).
+- ``first-folder``: the first source folder that exists is the caption folder, whatever it
+  holds; in it ``<clip>.json`` then ``<clip>.txt`` (Transfer2.5 single-view).
+- ``format-switch``: one source for the whole set: the JSON source if its folder holds any
+  ``*.json`` name, else the text source if its folder holds any ``*.txt`` name; the experiment
+  may force one (Predict2.5's ``caption_format``)."""
+
+
+@dataclass(frozen=True)
+class CaptionFormat:
+    """What one experiment passes its caption loader (Predict2.5's VideoDataset arguments)."""
+
+    format: Literal["auto", "json", "text"] = "auto"
+    """``caption_format``: ``auto`` detects it from the folders; ``json``/``text`` force one."""
+    prompt_type: str | None = None
+    """``prompt_type``: the prompt key read from a JSON caption (``None``: the first one)."""
 
 
 @dataclass(frozen=True)
 class CaptionSpec:
-    """Where captions live; the first source that has the clip's file wins, as in the loader."""
+    """Where captions live and which one the loader reads for a clip (see :data:`CaptionRule`)."""
 
     sources: tuple[CaptionSource, ...]
-    """Sources in the loader's order of preference."""
+    """Every file a loader may read, in the loader's order of preference."""
     missing_severity: Severity
     """How bad a clip without any caption is for this loader."""
     missing_note: str
     """What the loader does when a clip has no caption."""
+    rule: CaptionRule = "fixed"
+    """How the loader picks among ``sources``."""
+    fallback: str | None = None
+    """The caption the loader trains a clip on when it reads none (``None``: it has no fallback)."""
+    formats: dict[str, CaptionFormat] = field(default_factory=dict)
+    """Experiment name (or fnmatch pattern) -> caption arguments; unnamed experiments: the default."""
+    synth_source: int = 0
+    """Which of ``sources`` the synthesizer writes."""
+
+    def format_for(self, experiment: str | None) -> CaptionFormat:
+        """The caption arguments ``experiment`` passes (the loader's defaults when none is named)."""
+        if experiment is not None:
+            for pattern, fmt in self.formats.items():
+                if experiment == pattern or fnmatch.fnmatchcase(experiment, pattern):
+                    return fmt
+        return CaptionFormat()
 
 
 @dataclass(frozen=True)
@@ -133,7 +173,9 @@ class Layout:
     experiments: dict[str, int] = field(default_factory=dict)
     """Experiment name (or fnmatch pattern) -> frames a clip needs."""
     resolution: tuple[int, int] | None = None
-    """Training resolution (H, W) the loader resizes to."""
+    """Training resolution (H, W) the loader resizes to (the default experiment's)."""
+    resolutions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Experiment name (or fnmatch pattern) -> its resolution, where it differs from ``resolution``."""
     fps_range: tuple[float, float] | None = None
     """The frame rates the docs recommend."""
     notes: tuple[str, ...] = ()
@@ -170,6 +212,14 @@ class Layout:
         if experiment is None:
             return None
         return any(fnmatch.fnmatchcase(experiment, p) for p in vs.needed_by)
+
+    def resolution_for(self, experiment: str | None) -> tuple[int, int] | None:
+        """The (H, W) the loader resizes to for ``experiment`` (``resolution`` when none is named)."""
+        if experiment is not None:
+            for pattern, size in self.resolutions.items():
+                if experiment == pattern or fnmatch.fnmatchcase(experiment, pattern):
+                    return size
+        return self.resolution
 
     def frames_for(self, experiment: str) -> int | None:
         """Frames a clip needs for ``experiment``, or None if the experiment is not this layout's."""
@@ -248,12 +298,16 @@ LAYOUTS: dict[str, Layout] = {
                 ),
             ),
             captions=CaptionSpec(
-                sources=(
-                    CaptionSource("captions", ".json", ("caption", "text", "prompt")),
-                    CaptionSource("metas", ".txt"),
+                # captions/ if it exists (even empty), else metas/; in it <name>.json, then <name>.txt
+                sources=tuple(
+                    CaptionSource(folder, ext, ("caption", "text", "prompt") if ext == ".json" else ())
+                    for folder in ("captions", "metas")
+                    for ext in (".json", ".txt")
                 ),
-                missing_severity="warning",
+                missing_severity="error",
                 missing_note='the loader silently trains on the caption "a video"',
+                rule="first-folder",
+                fallback="a video",
             ),
             default_min_frames=93,
             experiments={
@@ -263,7 +317,11 @@ LAYOUTS: dict[str, Layout] = {
             },
             resolution=(704, 1280),
             fps_range=(10, 60),
-            notes=("edge and vis controls are computed on the fly; depth and seg are mp4 files.",),
+            notes=(
+                "edge and vis controls are computed on the fly; depth and seg are mp4 files.",
+                "captions/ is the caption folder whenever it exists (metas/ is then never read); "
+                "a clip without a readable caption there trains on 'a video'.",
+            ),
             names="remove-mp4",
         ),
         Layout(
@@ -305,14 +363,37 @@ LAYOUTS: dict[str, Layout] = {
             views=(),
             videos=(VideoSet("videos", "video", False, "the clips"),),
             captions=CaptionSpec(
-                sources=(CaptionSource("metas", ".txt"), CaptionSource("captions", ".json")),
+                # any captions/*.json switches the whole set to JSON; else metas/*.txt (dataset_video.py)
+                sources=(
+                    CaptionSource("captions", ".json", json_schema="model-prompts"),
+                    CaptionSource("metas", ".txt"),
+                ),
                 missing_severity="error",
-                missing_note="the loader needs metas/<name>.txt or captions/<name>.json",
+                missing_note="the loader trains the clip on an empty caption",
+                rule="format-switch",
+                fallback="",
+                formats={
+                    "predict2_lora_training_2b_cosmos_nemo_assets_json": CaptionFormat("json", "long"),
+                },
+                synth_source=1,
             ),
             default_min_frames=94,
-            experiments={"predict2_video2world_training_2b_cosmos_nemo_assets": 94},
+            # num_frames + 1: the start frame is randint(0, total - num_frames) (high end excluded)
+            experiments={
+                "predict2_video2world_training_2b_cosmos_nemo_assets": 94,
+                "predict2_lora_training_2b_cosmos_nemo_assets_txt": 94,
+                "predict2_lora_training_2b_cosmos_nemo_assets_json": 94,
+                "predict2_video2world_training_2b_groot_gr1_480": 94,
+                "predict2_video2world_training_14b_groot_gr1_480": 46,
+            },
             resolution=(704, 1280),
-            notes=("The start frame is randint(0, total-93), so a clip of exactly 93 frames fails.",),
+            resolutions={"predict2_video2world_training_*_groot_gr1_480": (432, 768)},
+            notes=(
+                "The start frame is randint(0, total - num_frames), so a clip of exactly num_frames fails.",
+                "Any captions/*.json switches every clip to JSON captions; metas/*.txt is then never read.",
+                "The LoRA json experiment forces JSON captions and reads the 'long' prompt.",
+                "GR00T GR1 trains at 432x768 (2B: 93 frames, 14B: 45 frames).",
+            ),
             names="remove-mp4",
         ),
     )

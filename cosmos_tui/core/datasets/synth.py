@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.containment import contained, resolved, safe_unlink, write_contained
-from cosmos_tui.core.datasets.layouts import Layout, VideoSet, get_layout
+from cosmos_tui.core.datasets.layouts import CaptionSource, Layout, VideoSet, get_layout
 from cosmos_tui.core.errors import UsageError, UserError
 
 MARKER = ".cosmos-tui-synth.json"
@@ -134,6 +134,13 @@ def _caption(scene: dict[str, Any]) -> str:
     )
 
 
+def _caption_object(src: CaptionSource, text: str) -> dict[str, Any]:
+    """A JSON caption in the schema the loader reads."""
+    if src.json_schema == "model-prompts":
+        return {"synth": {"long": text, "short": text, "medium": text}}
+    return {src.json_keys[0] if src.json_keys else "caption": text}
+
+
 def _embedding(seed: int, key: str, length: int):
     import numpy as np
 
@@ -207,12 +214,12 @@ def synthesize(
             encode(job)
 
     if spec.captions is not None:
-        src = spec.captions.sources[0]
+        src = spec.captions.sources[spec.captions.synth_source]
         folder = root / src.folder
         for name, scene in zip(names, scenes, strict=True):
             text = _caption(scene)
             if src.ext == ".json":
-                _put(folder / f"{name}.json", json.dumps({"caption": text}) + "\n", root)
+                _put(folder / f"{name}.json", json.dumps(_caption_object(src, text)) + "\n", root)
             else:
                 _put(folder / f"{name}.txt", text + "\n", root)
 

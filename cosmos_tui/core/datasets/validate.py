@@ -9,8 +9,6 @@ opens and decodes, so threads spread over the cores without process start-up cos
 
 from __future__ import annotations
 
-import errno
-import json
 import os
 import time
 from collections import deque
@@ -20,11 +18,17 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from cosmos_tui.core.datasets.caption_text import decode_problem, text_problem
+from cosmos_tui.core.datasets.captions import (
+    STAND_IN,
+    CaptionPlan,
+    check_clip,
+    fallback_title,
+    orphans,
+    plan_captions,
+)
 from cosmos_tui.core.datasets.embeddings import check_embedding
 from cosmos_tui.core.datasets.findings import Report, Tally
 from cosmos_tui.core.datasets.layouts import (
-    CaptionSource,
     Layout,
     get_layout,
     is_builtin_experiment,
@@ -32,9 +36,8 @@ from cosmos_tui.core.datasets.layouts import (
 )
 from cosmos_tui.core.datasets.names import RULE_TEXT, companion_stem
 from cosmos_tui.core.datasets.probe import ProbeError, VideoInfo, probe_video
-from cosmos_tui.core.datasets.walk import fs_finding, scan_entries
+from cosmos_tui.core.datasets.walk import check_file, scan_entries
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.safeio import CAPTION_CAP, read_text_capped
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(clips_done, clips_total)`` from the calling thread."""
@@ -48,7 +51,7 @@ class _Listing:
     """Directory listings: names of clips per (folder, view dir), captions, embeddings."""
 
     videos: dict[tuple[str, str | None], set[str]] = field(default_factory=dict)
-    captions: dict[str, tuple[CaptionSource, set[str]]] = field(default_factory=dict)
+    captions: CaptionPlan | None = None
     t5: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)  # view -> (.pkl, .pickle)
 
 
@@ -136,14 +139,9 @@ def _list(root: Path, spec: Layout, experiment: str | None, tally: Tally) -> _Li
             listing.videos[(vs.folder, vd)] = _scan(
                 base / vd, ".mp4", tally, f"{vs.folder}/{vd}", flag_others=not every, hidden=first
             )[0]
-    if spec.captions is not None:
-        for src in spec.captions.sources:
-            folder = root / src.folder
-            if folder.is_dir():
-                listing.captions[src.folder] = (
-                    src,
-                    _scan(folder, src.ext, tally, src.folder, flag_others=False)[0],
-                )
+    listing.captions, refusal = plan_captions(root, spec, experiment, tally.add)
+    if refusal:
+        tally.add("no-captions", refusal)
     emb = spec.embeddings
     if emb is not None:
         t5_root = root / emb.clip_folder
@@ -190,23 +188,10 @@ def _cross_checks(
                 tally.add("missing-control", f"{clip}: no {where}/{wanted[clip]}.mp4", subject=clip)
         for name in sorted(names - set(wanted.values())):
             tally.add("orphan-file", f"{where}/{name}.mp4")
-    if spec.captions is not None:
-        have: set[str] = set()
-        for folder, (src, names) in listing.captions.items():
-            stems = {companion_stem(clip, src.ext, spec.names) for clip in clips}
-            have |= {clip for clip in clips if companion_stem(clip, src.ext, spec.names) in names}
-            for name in sorted(names - stems):
-                tally.add("orphan-file", f"{folder}/{name}{src.ext}")
-        for clip in sorted(clips - have):
-            wanted = " or ".join(
-                f"{s.folder}/{companion_stem(clip, s.ext, spec.names)}{s.ext}" for s in spec.captions.sources
-            )
-            tally.add(
-                "missing-caption",
-                f"{clip}: no {wanted} ({spec.captions.missing_note})",
-                spec.captions.missing_severity,
-                subject=clip,
-            )
+    if listing.captions is not None:
+        stems = {companion_stem(clip, ext, spec.names) for clip in clips for ext in (".json", ".txt")}
+        for rel in orphans(listing.captions, stems):
+            tally.add("orphan-file", rel)
     emb = spec.embeddings
     if emb is not None and listing.t5:
         stems = {clip: companion_stem(clip, emb.ext, spec.names) for clip in clips}
@@ -234,11 +219,13 @@ def _cross_checks(
     return sorted(clips)
 
 
-def _companions(spec: Layout, clip: str, controls: set[str]) -> list[tuple[str, str]]:
+def _companions(
+    spec: Layout, clip: str, controls: set[str], captions: CaptionPlan | None
+) -> list[tuple[str, str]]:
     """``(path, stem)`` of the files the loader opens beside video ``clip`` (captions, ``controls``, T5)."""
     out = []
-    if spec.captions is not None:
-        for s in spec.captions.sources:
+    if captions is not None:
+        for s in captions.read:
             stem = companion_stem(clip, s.ext, spec.names)
             out.append((f"{s.folder}/{stem}{s.ext}", stem))
     for vs in spec.videos[1:]:
@@ -259,7 +246,7 @@ def _check_names(spec: Layout, listing: _Listing, clips: list[str], tally: Tally
     view = f"{spec.view_dirs()[0]}/" if spec.video.per_view else ""
     controls = {folder for folder, _ in listing.videos}  # the control sets this experiment opens
     for clip in clips:
-        odd = [path for path, stem in _companions(spec, clip, controls) if stem != clip]
+        odd = [path for path, stem in _companions(spec, clip, controls, listing.captions) if stem != clip]
         if odd:
             tally.add(
                 "mangled-name",
@@ -312,37 +299,6 @@ class _Job:
         return str(self.root)
 
 
-def _unreadable(e: OSError, rel: str) -> tuple[str, str]:
-    return ("unreadable-file", f"{rel}: {e.strerror or e}")
-
-
-def _check_file(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
-    """Stat checks before opening: broken symlink, unreadable, empty. True if the file can be opened."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        out.append(("broken-symlink", f"{rel} -> {os.readlink(path) if os.path.islink(path) else 'missing'}"))
-        return False
-    except OSError as e:
-        out.append(fs_finding(e, rel) if e.errno in (errno.EACCES, errno.EPERM) else _unreadable(e, rel))
-        return False
-    if st.st_size == 0:
-        out.append(("empty-file", rel))
-        return False
-    return _readable(path, rel, out)
-
-
-def _readable(path: str | Path, rel: str, out: list[tuple[str, str]]) -> bool:
-    """Can this user open the file for reading? (A refusal is not a damaged file: other advice.)"""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO does not hang the open
-    except OSError as e:
-        out.append(fs_finding(e, rel) if e.errno in (errno.EACCES, errno.EPERM) else _unreadable(e, rel))
-        return False
-    os.close(fd)
-    return True
-
-
 def _fps(info: VideoInfo) -> str:
     return f"{info.fps:g} fps" if info.fps else "unknown fps"
 
@@ -393,7 +349,7 @@ def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
             continue
         rel = f"{folder}/{vd}/{name}.mp4" if vd else f"{folder}/{name}.mp4"
         path = f"{job.root_s}/{rel}"
-        if not _check_file(path, rel, out):
+        if not check_file(path, rel, out):
             continue
         videos += 1
         try:
@@ -436,13 +392,8 @@ def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
         detail = ", ".join(f"{vd}={n}" for vd, n in lengths.items())
         out.append(("view-length-mismatch", f"{clip}: {detail}"))
     out.extend(_check_streams(spec, clip, infos))
-    for _folder, (src, names) in job.listing.captions.items():
-        name = companion_stem(clip, src.ext, spec.names)
-        if name in names:
-            _check_caption(
-                job.root / src.folder / f"{name}{src.ext}", f"{src.folder}/{name}{src.ext}", src, out
-            )
-            break
+    if job.listing.captions is not None:
+        check_clip(job.root, spec, job.listing.captions, clip, out)
     emb = spec.embeddings
     if emb is not None:
         name = companion_stem(clip, emb.ext, spec.names)
@@ -454,60 +405,6 @@ def _check_clip(job: _Job, clip: str) -> tuple[list[tuple[str, str]], int, int]:
             embeddings += 1
             out.extend(check_embedding(f"{job.root_s}/{rel}", rel, "clip", emb).findings)
     return out, videos, embeddings
-
-
-def _check_caption(path: Path, rel: str, src: CaptionSource, out: list[tuple[str, str]]) -> None:
-    if not _check_file(path, rel, out):
-        return
-    try:
-        text = read_text_capped(path, CAPTION_CAP, what="caption")
-    except UnicodeDecodeError as e:
-        out.append(("caption-not-utf8", f"{rel}: {decode_problem(e)}"))
-        return
-    except OSError as e:  # permission, loop, FIFO, huge: say which, not "re-encode"
-        out.append(fs_finding(e, rel))
-        return
-    if not text.strip():
-        out.append(("bad-caption", f"{rel}: only whitespace"))
-        return
-    if src.ext != ".json":
-        _check_caption_text(text, rel, out)
-        return
-    try:
-        obj = json.loads(text)
-    except ValueError as e:
-        out.append(("bad-caption", f"{rel}: not JSON ({e.msg})"))
-        return
-    if not isinstance(obj, dict) or not obj:
-        out.append(("bad-caption", f"{rel}: expected a JSON object"))
-    elif src.json_keys and not any(isinstance(obj.get(k), str) and obj[k].strip() for k in src.json_keys):
-        out.append(("bad-caption", f"{rel}: no non-empty {' / '.join(src.json_keys)} key"))
-    else:
-        _check_caption_text(_caption_string(obj, src.json_keys), rel, out)
-
-
-def _caption_string(obj: dict, keys: tuple[str, ...]) -> str:
-    """The text the loader takes from a JSON caption: the first of ``keys`` present (all strings if none)."""
-    for k in keys:
-        if k in obj:
-            return obj[k] if isinstance(obj[k], str) else ""
-    strings: list[str] = []
-    stack: list[object] = [obj]
-    while stack:  # nested schemas ({model: {long, short, ...}}): every string in it
-        item = stack.pop()
-        if isinstance(item, str):
-            strings.append(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return "\n".join(strings)
-
-
-def _check_caption_text(text: str, rel: str, out: list[tuple[str, str]]) -> None:
-    problem = text_problem(text)
-    if problem:
-        out.append(("caption-control-chars", f"{rel}: {problem}"))
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -540,11 +437,13 @@ def validate(
     if not root.is_dir():
         raise UserError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
     tally = Tally()
+    if spec.captions is not None:
+        tally.severity["missing-caption"] = spec.captions.missing_severity
     if spec.fps_must_match:  # the loader raises on these instead of training on them
         tally.severity["view-fps-mismatch"] = tally.severity["control-fps-mismatch"] = "error"
     listing = _list(root, spec, experiment, tally)
     clips = _cross_checks(root, spec, experiment, listing, tally)
-    resolution = None if is_builtin_experiment(experiment) else spec.resolution
+    resolution = None if is_builtin_experiment(experiment) else spec.resolution_for(experiment)
     job = _Job(root, spec, listing, need, deep, resolution)
     n_videos = n_emb = done = 0
     total = len(clips)
@@ -582,6 +481,8 @@ def validate(
             done += k
             if progress:
                 progress(done, total)
+    if spec.captions is not None and tally.counts[STAND_IN]:
+        tally.titles[STAND_IN] = fallback_title(spec.captions, len(tally.subjects[STAND_IN]))
     return Report(
         root=root,
         layout=spec.id,

@@ -116,4 +116,36 @@ def _special(mode: int) -> str:
     return "not a regular file"
 
 
-__all__ = ["Entry", "fs_finding", "scan_entries"]
+def check_file(path: str | os.PathLike[str], rel: str, out: list[tuple[str, str]]) -> bool:
+    """Stat checks before opening: broken symlink, unreadable, empty. True if the file can be opened;
+    otherwise the reason is appended to ``out`` as ``(finding id, example)``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        out.append(("broken-symlink", f"{rel} -> {os.readlink(path) if os.path.islink(path) else 'missing'}"))
+        return False
+    except OSError as e:
+        out.append(fs_finding(e, rel) if e.errno in (errno.EACCES, errno.EPERM) else _unreadable(e, rel))
+        return False
+    if st.st_size == 0:
+        out.append(("empty-file", rel))
+        return False
+    return _readable(path, rel, out)
+
+
+def _unreadable(e: OSError, rel: str) -> tuple[str, str]:
+    return ("unreadable-file", f"{rel}: {e.strerror or e}")
+
+
+def _readable(path: str | os.PathLike[str], rel: str, out: list[tuple[str, str]]) -> bool:
+    """Can this user open the file for reading? (A refusal is not a damaged file: other advice.)"""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO does not hang the open
+    except OSError as e:
+        out.append(fs_finding(e, rel) if e.errno in (errno.EACCES, errno.EPERM) else _unreadable(e, rel))
+        return False
+    os.close(fd)
+    return True
+
+
+__all__ = ["Entry", "check_file", "fs_finding", "scan_entries"]
