@@ -298,11 +298,6 @@ def forecast_cmd(
         raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``ckpt`` group to the root app."""
-    app.add_typer(ckpt_app, name="ckpt")
-
-
 def _engine_of(target: str, repo: Path | None) -> tuple[str, Path | None, str]:
     """(engine kind, checkout, its python) for a run id; for a folder, what ``--repo`` says."""
     import sys
