@@ -12,6 +12,7 @@ from cosmos_tui.cli.preset import SetOption, load_with_sets
 
 if TYPE_CHECKING:
     from cosmos_tui.core.presets import Preset
+    from cosmos_tui.core.runs import Prepared, RunRecord
 
 TargetOption = typer.Option(
     None,
@@ -102,8 +103,8 @@ def run(
 
     A job folder that already holds checkpoints is never resumed silently: pass --resume to
     continue it or --fresh to start over under a new job name."""
-    from cosmos_tui.cli.runs import exit_code_for, follow_run, print_notes, status_text
-    from cosmos_tui.core.runs import launch_prepared, prepare, stop_run
+    from cosmos_tui.cli.runs import print_notes
+    from cosmos_tui.core.runs import launch_prepared, prepare
 
     base, path = load_with_sets(preset, sets)
     base = with_scaleout(base, target, nnodes, node_rank, rdzv_endpoint, rdzv_id)
@@ -113,22 +114,7 @@ def run(
             line = f"{LEVEL_STYLE[check.level]} {check.name:<8} {shown(check.message)}"
             err.print(line, highlight=False)
     if dry_run:
-        if json:
-            emit_json(
-                {
-                    "argv": list(prepared.spec.argv),
-                    "env": prepared.spec.env,
-                    "cwd": str(prepared.spec.cwd),
-                    "job_dir": str(prepared.job_dir) if prepared.job_dir else None,
-                    "checks": list(prepared.checks),
-                    "target": prepared.preset.launch.target,
-                    "sbatch": prepared.sbatch,
-                }
-            )
-        elif prepared.sbatch is not None:
-            sys.stdout.write(prepared.sbatch)
-        else:
-            out.print(prepared.spec.shell(multiline=True), markup=False)
+        _print_dry_run(prepared, json)
         return
     record = launch_prepared(prepared, base=base, preset_path=path, sets=sets, force=force)
     if json and detach:
@@ -143,6 +129,35 @@ def run(
     if detach:
         info(f"follow: cosmos-tui runs logs -f {record.id}   stop: cosmos-tui runs stop {record.id}")
         return
+    _follow(record, json=json, stop_on_interrupt=stop_on_interrupt)
+
+
+def _print_dry_run(prepared: Prepared, json: bool) -> None:
+    """What ``run --dry-run`` prints: the launch as JSON, the sbatch script, or the command."""
+    if json:
+        emit_json(
+            {
+                "argv": list(prepared.spec.argv),
+                "env": prepared.spec.env,
+                "cwd": str(prepared.spec.cwd),
+                "job_dir": str(prepared.job_dir) if prepared.job_dir else None,
+                "checks": list(prepared.checks),
+                "target": prepared.preset.launch.target,
+                "sbatch": prepared.sbatch,
+            }
+        )
+    elif prepared.sbatch is not None:
+        sys.stdout.write(prepared.sbatch)
+    else:
+        out.print(prepared.spec.shell(multiline=True), markup=False)
+
+
+def _follow(record: RunRecord, *, json: bool, stop_on_interrupt: bool) -> None:
+    """Follow a started run's log to its end and exit with its code; Ctrl-C detaches, or stops it
+    with ``stop_on_interrupt``."""
+    from cosmos_tui.cli.runs import exit_code_for, follow_run, status_text
+    from cosmos_tui.core.runs import stop_run
+
     try:
         final = follow_run(record, to_stderr=json)
     except KeyboardInterrupt:
