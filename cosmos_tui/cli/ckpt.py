@@ -287,7 +287,7 @@ def convert_cmd(
     from cosmos_tui.core.engines import conversion
 
     _, found = _scan(target)
-    done = convert_checkpoint(found, target, iteration=iteration, repo=repo, yes=yes, dry_run=dry_run)
+    done = convert_checkpoint(target, found, iteration, repo=repo, yes=yes, dry_run=dry_run)
     plan = done.plan
     if json:
         emit_json(

@@ -18,12 +18,12 @@ from cosmos_tui.core.errors import UsageError, UserError
 def test_dcp_folder_without_checkout_is_exported_by_us(ckpt_dir: Path) -> None:
     write_dcp_checkpoint(ckpt_dir, 100)
     step = write_dcp_checkpoint(ckpt_dir, 200)
-    done = convert_checkpoint(scan_checkpoints(ckpt_dir), str(ckpt_dir), iteration=100, dry_run=True)
+    done = convert_checkpoint(str(ckpt_dir), scan_checkpoints(ckpt_dir), iteration=100, dry_run=True)
     assert done.kind == "builtin" and done.checkpoint.iteration == 100
     assert done.plan.method == "export"
     assert done.plan.outputs == tuple(ckpt_dir / "iter_000000100" / n for n in DCP_OUTPUTS)
     assert not any(p.exists() for p in done.plan.outputs)  # a dry run writes nothing
-    latest = convert_checkpoint(scan_checkpoints(ckpt_dir), str(ckpt_dir), dry_run=True)
+    latest = convert_checkpoint(str(ckpt_dir), scan_checkpoints(ckpt_dir), dry_run=True)
     assert latest.checkpoint.path == step
 
 
@@ -32,7 +32,7 @@ def test_dcp_with_a_checkout_uses_its_converter(ckpt_dir: Path, tmp_path: Path) 
     repo = tmp_path / "checkout"
     (repo / "scripts").mkdir(parents=True)
     (repo / CONVERT_SCRIPT).write_text("")
-    done = convert_checkpoint(scan_checkpoints(ckpt_dir), str(ckpt_dir), repo=repo, dry_run=True)
+    done = convert_checkpoint(str(ckpt_dir), scan_checkpoints(ckpt_dir), repo=repo, dry_run=True)
     assert done.kind == "upstream" and done.plan.method == "upstream-script"
     assert done.plan.cwd == repo and done.plan.argv[1:] == (CONVERT_SCRIPT, str(step / "model"), str(step))
 
@@ -41,23 +41,23 @@ def test_predict1_set_needs_a_checkout_then_places_the_ema_file(ckpt_dir: Path, 
     write_pt_set(ckpt_dir, 30)
     found = scan_checkpoints(ckpt_dir)
     with pytest.raises(UserError, match="needs its checkout; pass --repo PATH"):
-        convert_checkpoint(found, str(ckpt_dir))
+        convert_checkpoint(str(ckpt_dir), found)
     repo = tmp_path / "p1"
     repo.mkdir()
     dest = repo / "checkpoints" / POSTTRAINED_DIR / "model.pt"
-    planned = convert_checkpoint(found, str(ckpt_dir), repo=repo, dry_run=True)
+    planned = convert_checkpoint(str(ckpt_dir), found, repo=repo, dry_run=True)
     assert planned.plan.method == "place-ema" and planned.plan.outputs == (dest,) and not dest.exists()
-    done = convert_checkpoint(found, str(ckpt_dir), repo=repo)
+    done = convert_checkpoint(str(ckpt_dir), found, repo=repo)
     assert done.plan.source == ckpt_dir / "iter_000000030_ema_model.pt"
     assert dest.read_bytes() == done.plan.source.read_bytes()
     with pytest.raises(UserError, match="already exists; pass --yes"):
-        convert_checkpoint(found, str(ckpt_dir), repo=repo)
+        convert_checkpoint(str(ckpt_dir), found, repo=repo)
 
 
 def test_a_missing_iteration_is_a_user_error(ckpt_dir: Path) -> None:
     write_dcp_checkpoint(ckpt_dir, 100)
     with pytest.raises(UserError):
-        convert_checkpoint(scan_checkpoints(ckpt_dir), str(ckpt_dir), iteration=7, dry_run=True)
+        convert_checkpoint(str(ckpt_dir), scan_checkpoints(ckpt_dir), iteration=7, dry_run=True)
 
 
 def test_forecast_takes_what_is_left_out_from_config(ckpt_dir: Path) -> None:

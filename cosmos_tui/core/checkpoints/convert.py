@@ -48,16 +48,16 @@ def engine_of(target: str, repo: Path | None) -> tuple[str, Path | None, str]:
 
 
 def convert_checkpoint(
-    checkpoints: list[CheckpointInfo],
     target: str,
-    *,
+    checkpoints: list[CheckpointInfo],
     iteration: int | None = None,
+    *,
     repo: Path | None = None,
     yes: bool = False,
     dry_run: bool = False,
 ) -> Conversion:
-    """Convert iteration ``iteration`` (default: the latest complete) of ``checkpoints``, found
-    from ``target`` (a folder or a run id), for inference. ``repo`` is the upstream checkout
+    """Convert iteration ``iteration`` (default: the latest complete) of ``checkpoints``, those
+    found from ``target`` (a folder or a run id), for inference. ``repo`` is the upstream checkout
     (default: the run's ``engine.repo``). Existing outputs are replaced only with ``yes``."""
     chosen = find_checkpoint(checkpoints, iteration)
     kind, checkout, python = engine_of(target, repo)
