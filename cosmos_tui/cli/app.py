@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from cosmos_tui import __version__
+from cosmos_tui.cli import ckpt, data, demo, doctor, gpus, hf, jobs, models, preset, run, runs
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
@@ -86,27 +87,19 @@ def _root(
         run_app()
 
 
-def _register() -> None:
-    # One module per group, in the order of DESIGN.md's CLI shape.
-    from cosmos_tui.cli import (
-        ckpt,
-        data,
-        demo,
-        doctor,
-        gpus,
-        hf,
-        jobs,
-        models,
-        preset,
-        run,
-        runs,
-    )
-
-    for module in (demo, models, hf, data, preset, run, runs, jobs, ckpt, gpus, doctor):
-        module.register(app)
-
-
-_register()
+# One module per group, in the order of DESIGN.md's CLI shape. Each module holds its commands at
+# module level (importable, patchable one by one); this file only assembles them.
+app.command("demo")(demo.demo)
+app.add_typer(models.models_app, name="models")
+app.add_typer(hf.hf_app, name="hf")
+app.add_typer(data.data_app, name="data")
+app.add_typer(preset.preset_app, name="preset")
+app.command("run")(run.run)
+app.add_typer(runs.runs_app, name="runs")
+app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(ckpt.ckpt_app, name="ckpt")
+app.command("gpus")(gpus.gpus)
+app.command("doctor")(doctor.doctor)
 
 
 def main(argv: list[str] | None = None) -> int:

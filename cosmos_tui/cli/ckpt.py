@@ -241,22 +241,6 @@ def unpin_cmd(
     _pin(target, iteration, False)
 
 
-def _config_value(job_dir: Path, dotted: str) -> int | None:
-    import yaml
-
-    from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
-
-    try:
-        node = yaml.safe_load(read_text_capped(job_dir / "config.yaml", CONFIG_CAP, what="job config"))
-    except (OSError, UnicodeDecodeError, RecursionError, yaml.YAMLError):
-        return None
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return int(node) if isinstance(node, (int, float)) else None
-
-
 @ckpt_app.command("forecast")
 def forecast_cmd(
     target: str = TargetArg,
@@ -268,62 +252,16 @@ def forecast_cmd(
     json: bool = JsonOption,
 ) -> None:
     """Will the disk hold the checkpoints still to come? (average size x saves left vs free space)"""
-    from cosmos_tui.core.checkpoints.forecast import forecast_disk
-    from cosmos_tui.core.errors import UsageError
+    from cosmos_tui.core.checkpoints.job_forecast import forecast_job
 
     directory, found = _scan(target)
-    job = directory.parent
-    max_iter = max_iter or _config_value(job, "trainer.max_iter")
-    save_iter = save_iter or _config_value(job, "checkpoint.save_iter")
-    if keep_last_n is None:
-        keep_last_n = _config_value(job, "checkpoint.keep_last_n")
-    if not max_iter or not save_iter:
-        raise UsageError(
-            "Pass --max-iter and --save-iter (no config.yaml with them next to the checkpoints)."
-        )
-    current = max((c.iteration for c in found if c.complete), default=0)
-    fc = forecast_disk(
-        directory,
-        max_iter=max_iter,
-        save_iter=save_iter,
-        current_iter=current,
-        checkpoints=found,
-        keep_last_n=keep_last_n,
-    )
+    fc = forecast_job(directory, found, max_iter=max_iter, save_iter=save_iter, keep_last_n=keep_last_n)
     if json:
         emit_json(fc)
     else:
         (err.print if fc.verdict in ("warn", "fail") else out.print)(f"{fc.verdict}: {fc.message}")
     if fc.verdict == "fail":
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``ckpt`` group to the root app."""
-    app.add_typer(ckpt_app, name="ckpt")
-
-
-def _engine_of(target: str, repo: Path | None) -> tuple[str, Path | None, str]:
-    """(engine kind, checkout, its python) for a run id; for a folder, what ``--repo`` says."""
-    import sys
-
-    from cosmos_tui.core.engines.base import get_adapter
-    from cosmos_tui.core.errors import UserError
-    from cosmos_tui.core.presets import preset_from_dict
-
-    if repo is not None or "/" in target or Path(target).exists():
-        return ("upstream" if repo else "builtin"), repo, sys.executable
-    from cosmos_tui.core.runs import get_run
-
-    record = get_run(target, reconcile_=False)
-    preset = preset_from_dict(record.preset, source=f"run {record.id}")
-    if preset.engine.kind == "builtin":
-        return "builtin", None, sys.executable
-    adapter = get_adapter(preset.engine.kind)
-    try:
-        return preset.engine.kind, adapter.cwd(preset), adapter.python(preset)
-    except UserError:
-        return preset.engine.kind, None, sys.executable
 
 
 @ckpt_app.command("convert")
@@ -345,20 +283,12 @@ def convert_cmd(
     post-trained EMA file placed at `checkpoints/Cosmos-Predict1-7B-SingleToMultiView_post-trained/model.pt`
     in the checkout, and the inference command printed.
     """
-    from cosmos_tui.core.checkpoints.export import find_checkpoint
+    from cosmos_tui.core.checkpoints.convert import convert_checkpoint
     from cosmos_tui.core.engines import conversion
-    from cosmos_tui.core.errors import UserError
 
     _, found = _scan(target)
-    chosen = find_checkpoint(found, iteration)
-    kind, checkout, python = _engine_of(target, repo)
-    if chosen.layout == "pt":
-        if checkout is None:
-            raise UserError("placing a Predict1 checkpoint needs its checkout; pass --repo PATH")
-        ema = chosen.path.parent / f"iter_{chosen.iteration:09d}_ema_model.pt"
-        plan = conversion.place_p1_ema(ema, checkout, yes=yes, dry_run=dry_run)
-    else:
-        plan = conversion.convert_dcp(chosen.path, repo=checkout, python=python, yes=yes, dry_run=dry_run)
+    done = convert_checkpoint(target, found, iteration, repo=repo, yes=yes, dry_run=dry_run)
+    plan = done.plan
     if json:
         emit_json(
             {"method": plan.method, "source": plan.source, "outputs": plan.outputs, "shell": plan.shell()}
@@ -367,10 +297,10 @@ def convert_cmd(
     verb = "Would write" if dry_run else "Wrote"
     for path in plan.outputs:
         out.print(shown(path))
-    what = f"{kind} checkpoint, iteration {chosen.iteration}"
+    what = f"{done.kind} checkpoint, iteration {done.checkpoint.iteration}"
     info(f"{verb} {len(plan.outputs)} file(s) by {plan.method} ({what}).")
     info(f"Equivalent commands:\n{plan.shell()}")
-    if chosen.layout == "pt":
+    if plan.method == "place-ema":
         info(
             "Run inference from the checkout with "
             f"`python {conversion.P1_INFERENCE_SCRIPT} --checkpoint_dir checkpoints "

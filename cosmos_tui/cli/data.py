@@ -102,147 +102,141 @@ def _run_validate(
         )
 
 
-def register(app: typer.Typer) -> None:
-    sub = typer.Typer(
-        help="Datasets: validate a dataset against the loader, synthesize one.",
-        no_args_is_help=True,
-        add_completion=False,
-    )
+data_app = typer.Typer(
+    help="Datasets: validate a dataset against the loader, synthesize one.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
-    @sub.command("layouts")
-    def layouts_cmd(json_: bool = JsonOption) -> None:
-        """List the dataset layouts: folders, views, captions, embeddings, frame needs."""
-        from cosmos_tui.core.datasets.layouts import LAYOUTS
 
-        if json_:
-            emit_json(list(LAYOUTS.values()))
-            return
-        for lay in LAYOUTS.values():
-            out.print(f"[bold]{lay.id}[/bold]  {lay.title}")
-            views = ", ".join(lay.view_dirs()) or "(single view)"
-            out.print(f"  views: {views}")
-            for vs in lay.videos:
-                where = f"{vs.folder}/<view>/<name>.mp4" if vs.per_view else f"{vs.folder}/<name>.mp4"
-                when = "" if vs.needed_by is None else f" (for {', '.join(vs.needed_by)})"
-                out.print(f"  {where}: {vs.description}{when}")
-            if lay.captions:
-                srcs = " or ".join(f"{s.folder}/<name>{s.ext}" for s in lay.captions.sources)
-                out.print(f"  captions: {srcs}")
-            if lay.embeddings:
-                e = lay.embeddings
-                out.print(
-                    f"  embeddings: {e.clip_folder}/<view>/<name>{e.ext} = [(L, {e.dim})], "
-                    f"{e.prefix_folder}/{e.prefix_stem}{e.ext} = (L, {e.dim}); L <= {e.max_len}, "
-                    f"{'/'.join(e.dtypes)}"
-                )
-            frames = ", ".join(f"{k}: {v}" for k, v in lay.experiments.items())
-            out.print(f"  frames: default {lay.default_min_frames}; {frames}")
+@data_app.command("layouts")
+def layouts_cmd(json_: bool = JsonOption) -> None:
+    """List the dataset layouts: folders, views, captions, embeddings, frame needs."""
+    from cosmos_tui.core.datasets.layouts import LAYOUTS
 
-    @sub.command("validate")
-    def validate_cmd(
-        root: Path = typer.Argument(..., help="Dataset root (the folder holding videos/)."),
-        layout: str | None = typer.Option(
-            None,
-            "--layout",
-            "-l",
-            help="Layout id (see `data layouts`); guessed from the folders if left out.",
-        ),
-        experiment: str | None = typer.Option(
-            None, "--experiment", "-e", help="Experiment whose frame count the clips must reach."
-        ),
-        frames: int | None = typer.Option(
-            None, "--frames", help="Frames each clip needs (overrides --experiment)."
-        ),
-        deep: bool = typer.Option(False, "--deep", help="Decode every video to count its real frames."),
-        workers: int | None = typer.Option(None, "--workers", help="Threads checking clips (default: auto)."),
-        fix: bool = typer.Option(
-            False,
-            "--fix",
-            help="Plan safe fixes (rename, squeeze, rewrap embeddings); writes only with --yes.",
-        ),
-        yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: write the fixed files."),
-        dry_run: bool = typer.Option(
-            False, "--dry-run", help="With --fix: only show the plan (the default)."
-        ),
-        json_: bool = JsonOption,
-    ) -> None:
-        """Check a dataset against what the loader opens. Exit 0 valid, 1 errors found, 2 usage error."""
-        import sys
-
-        from cosmos_tui.core.datasets.layouts import detect_layout
-        from cosmos_tui.core.errors import UsageError
-
-        if not root.is_dir():
-            raise UsageError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
-        if (yes or dry_run) and not fix:
-            raise UsageError("--yes and --dry-run go with --fix.")
-        if layout is None:
-            layout = detect_layout(root)
-            if layout is None:
-                raise UsageError(
-                    f"Cannot tell the layout of {root}; pass --layout (see `cosmos-tui data layouts`)."
-                )
-            err.print(f"layout: {shown(layout)} (guessed from the folders; pass --layout to choose)")
-        fix_plan: list[dict[str, Any]] | None = None
-        if fix:
-            from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
-
-            actions = plan_fixes(root, layout)
-            apply = yes and not dry_run
-            written = apply_fixes(actions) if apply else []
-            fix_plan = [
-                {**to_jsonable(a), "applied": a.target in written, "description": a.describe(root)}
-                for a in actions
-            ]
-            if not json_:
-                verb = "fixed" if apply else "would fix"
-                for a in actions:
-                    err.print(f"{verb}: {shown(a.describe(root))}")
-                if not actions:
-                    err.print("nothing to fix mechanically")
-                elif not apply:
-                    err.print(
-                        f"dry run: {len(actions)} fix(es) planned; run again with --fix --yes to write them"
-                    )
-        show_progress = not json_ and err.is_terminal and sys.stderr.isatty()
-        report = _run_validate(root, layout, experiment, frames, deep, workers, show_progress)
-        if json_:
-            data = _report_json(report)
-            if fix_plan is not None:
-                data["fixes"] = fix_plan
-            emit_json(data)
-        else:
-            _print_report(report, frames is not None)
-        if not report.ok:
-            raise typer.Exit(1)
-
-    @sub.command("synth")
-    def synth_cmd(
-        root: Path = typer.Argument(..., help="Folder to create (new, empty, or an earlier synth)."),
-        layout: str = typer.Option(..., "--layout", "-l", help="Layout id (see `data layouts`)."),
-        clips: int = typer.Option(4, "--clips", help="Number of clips."),
-        frames: int = typer.Option(16, "--frames", help="Frames per clip."),
-        size: str = typer.Option("64x96", "--size", help="Frame size HxW (even numbers)."),
-        fps: int = typer.Option(10, "--fps", help="Frame rate."),
-        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data)."),
-        json_: bool = JsonOption,
-    ) -> None:
-        """Write a small valid dataset of real mp4s (moving patterns) and embeddings/captions."""
-        import time
-
-        from cosmos_tui.core.datasets.synth import synthesize
-
-        started = time.perf_counter()
-        path = synthesize(
-            root, layout, clips=clips, frames=frames, size=_parse_size(size), fps=fps, seed=seed
-        )
-        elapsed = time.perf_counter() - started
-        if json_:
-            emit_json(
-                {"root": path, "layout": layout, "clips": clips, "frames": frames, "elapsed_s": elapsed}
+    if json_:
+        emit_json(list(LAYOUTS.values()))
+        return
+    for lay in LAYOUTS.values():
+        out.print(f"[bold]{lay.id}[/bold]  {lay.title}")
+        views = ", ".join(lay.view_dirs()) or "(single view)"
+        out.print(f"  views: {views}")
+        for vs in lay.videos:
+            where = f"{vs.folder}/<view>/<name>.mp4" if vs.per_view else f"{vs.folder}/<name>.mp4"
+            when = "" if vs.needed_by is None else f" (for {', '.join(vs.needed_by)})"
+            out.print(f"  {where}: {vs.description}{when}")
+        if lay.captions:
+            srcs = " or ".join(f"{s.folder}/<name>{s.ext}" for s in lay.captions.sources)
+            out.print(f"  captions: {srcs}")
+        if lay.embeddings:
+            e = lay.embeddings
+            out.print(
+                f"  embeddings: {e.clip_folder}/<view>/<name>{e.ext} = [(L, {e.dim})], "
+                f"{e.prefix_folder}/{e.prefix_stem}{e.ext} = (L, {e.dim}); L <= {e.max_len}, "
+                f"{'/'.join(e.dtypes)}"
             )
-        else:
-            out.print(shown(path))
-            err.print(f"wrote {clips} {layout} clip(s) of {frames} frames at {size} in {elapsed:.2f}s")
+        frames = ", ".join(f"{k}: {v}" for k, v in lay.experiments.items())
+        out.print(f"  frames: default {lay.default_min_frames}; {frames}")
 
-    app.add_typer(sub, name="data")
+
+@data_app.command("validate")
+def validate_cmd(
+    root: Path = typer.Argument(..., help="Dataset root (the folder holding videos/)."),
+    layout: str | None = typer.Option(
+        None,
+        "--layout",
+        "-l",
+        help="Layout id (see `data layouts`); guessed from the folders if left out.",
+    ),
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="Experiment whose frame count the clips must reach."
+    ),
+    frames: int | None = typer.Option(
+        None, "--frames", help="Frames each clip needs (overrides --experiment)."
+    ),
+    deep: bool = typer.Option(False, "--deep", help="Decode every video to count its real frames."),
+    workers: int | None = typer.Option(None, "--workers", help="Threads checking clips (default: auto)."),
+    fix: bool = typer.Option(
+        False,
+        "--fix",
+        help="Plan safe fixes (rename, squeeze, rewrap embeddings); writes only with --yes.",
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: write the fixed files."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: only show the plan (the default)."),
+    json_: bool = JsonOption,
+) -> None:
+    """Check a dataset against what the loader opens. Exit 0 valid, 1 errors found, 2 usage error."""
+    import sys
+
+    from cosmos_tui.core.datasets.layouts import detect_layout
+    from cosmos_tui.core.errors import UsageError
+
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
+    if (yes or dry_run) and not fix:
+        raise UsageError("--yes and --dry-run go with --fix.")
+    if layout is None:
+        layout = detect_layout(root)
+        if layout is None:
+            raise UsageError(
+                f"Cannot tell the layout of {root}; pass --layout (see `cosmos-tui data layouts`)."
+            )
+        err.print(f"layout: {shown(layout)} (guessed from the folders; pass --layout to choose)")
+    fix_plan: list[dict[str, Any]] | None = None
+    if fix:
+        from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
+
+        actions = plan_fixes(root, layout)
+        apply = yes and not dry_run
+        written = apply_fixes(actions) if apply else []
+        fix_plan = [
+            {**to_jsonable(a), "applied": a.target in written, "description": a.describe(root)}
+            for a in actions
+        ]
+        if not json_:
+            verb = "fixed" if apply else "would fix"
+            for a in actions:
+                err.print(f"{verb}: {shown(a.describe(root))}")
+            if not actions:
+                err.print("nothing to fix mechanically")
+            elif not apply:
+                err.print(
+                    f"dry run: {len(actions)} fix(es) planned; run again with --fix --yes to write them"
+                )
+    show_progress = not json_ and err.is_terminal and sys.stderr.isatty()
+    report = _run_validate(root, layout, experiment, frames, deep, workers, show_progress)
+    if json_:
+        data = _report_json(report)
+        if fix_plan is not None:
+            data["fixes"] = fix_plan
+        emit_json(data)
+    else:
+        _print_report(report, frames is not None)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@data_app.command("synth")
+def synth_cmd(
+    root: Path = typer.Argument(..., help="Folder to create (new, empty, or an earlier synth)."),
+    layout: str = typer.Option(..., "--layout", "-l", help="Layout id (see `data layouts`)."),
+    clips: int = typer.Option(4, "--clips", help="Number of clips."),
+    frames: int = typer.Option(16, "--frames", help="Frames per clip."),
+    size: str = typer.Option("64x96", "--size", help="Frame size HxW (even numbers)."),
+    fps: int = typer.Option(10, "--fps", help="Frame rate."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data)."),
+    json_: bool = JsonOption,
+) -> None:
+    """Write a small valid dataset of real mp4s (moving patterns) and embeddings/captions."""
+    import time
+
+    from cosmos_tui.core.datasets.synth import synthesize
+
+    started = time.perf_counter()
+    path = synthesize(root, layout, clips=clips, frames=frames, size=_parse_size(size), fps=fps, seed=seed)
+    elapsed = time.perf_counter() - started
+    if json_:
+        emit_json({"root": path, "layout": layout, "clips": clips, "frames": frames, "elapsed_s": elapsed})
+    else:
+        out.print(shown(path))
+        err.print(f"wrote {clips} {layout} clip(s) of {frames} frames at {size} in {elapsed:.2f}s")

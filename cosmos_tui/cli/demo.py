@@ -62,7 +62,3 @@ def demo(
         why = result.reason or "the run did not finish with a checkpoint"
         err.print(f"[red]demo failed:[/red] {why}; `cosmos-tui runs logs {result.run_id}` shows its log")
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)

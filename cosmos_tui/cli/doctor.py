@@ -39,68 +39,64 @@ def _machine() -> dict[str, object]:
     }
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("doctor")
-    def doctor(
-        repo: list[Path] = typer.Option(
-            [], "--repo", help="An upstream checkout to check (repeatable).", show_default=False
-        ),
-        preset: list[str] = typer.Option(
-            [],
-            "--preset",
-            help="Check the checkout a preset names in engine.repo (repeatable).",
-            show_default=False,
-        ),
-        imports: bool = typer.Option(
-            True, "--imports/--no-imports", help="Try importing each checkout's package."
-        ),
-        json_: bool = JsonOption,
-    ) -> None:
-        """Check this machine and upstream checkouts. Exit 1 when a checkout has a problem."""
-        from cosmos_tui.core.engines.checkout import inspect_checkout
-        from cosmos_tui.core.errors import UserError
-        from cosmos_tui.core.presets import load_preset, resolve_preset
+def doctor(
+    repo: list[Path] = typer.Option(
+        [], "--repo", help="An upstream checkout to check (repeatable).", show_default=False
+    ),
+    preset: list[str] = typer.Option(
+        [],
+        "--preset",
+        help="Check the checkout a preset names in engine.repo (repeatable).",
+        show_default=False,
+    ),
+    imports: bool = typer.Option(
+        True, "--imports/--no-imports", help="Try importing each checkout's package."
+    ),
+    json_: bool = JsonOption,
+) -> None:
+    """Check this machine and upstream checkouts. Exit 1 when a checkout has a problem."""
+    from cosmos_tui.core.engines.checkout import inspect_checkout
+    from cosmos_tui.core.errors import UserError
+    from cosmos_tui.core.presets import load_preset, resolve_preset
 
-        targets: list[tuple[Path, str | None, str | None]] = [(r, None, None) for r in repo]
-        for name in preset:
-            p = load_preset(resolve_preset(name))
-            if p.engine.kind == "builtin" or not p.engine.repo:
-                raise UserError(
-                    f"preset {name} names no upstream checkout (engine.repo); pass --repo PATH instead"
-                )
-            targets.append((Path(p.engine.repo), p.engine.kind, p.engine.python))
-        checkouts = [
-            inspect_checkout(path, kind=kind, python=python, check_imports=imports)
-            for path, kind, python in targets
-        ]
-        machine = _machine()
-        if json_:
-            emit_json({"machine": machine, "checkouts": checkouts})
-        else:
-            gpus = machine["gpus"]
-            out.print(f"python   {machine['python']}  ({machine['platform']})")
-            out.print(f"torch    {machine['torch'] or 'not installed'}")
-            out.print(f"gpus     {gpus if gpus is not None else 'none (NVML not available)'}")
-            out.print(
-                f"disk     {machine['disk_free_gb']} GB free of {machine['disk_total_gb']} GB "
-                f"at {machine['state_root']}"
+    targets: list[tuple[Path, str | None, str | None]] = [(r, None, None) for r in repo]
+    for name in preset:
+        p = load_preset(resolve_preset(name))
+        if p.engine.kind == "builtin" or not p.engine.repo:
+            raise UserError(
+                f"preset {name} names no upstream checkout (engine.repo); pass --repo PATH instead"
             )
-            if not checkouts:
-                out.print("checkouts  none given (use --repo PATH or --preset NAME)")
-            for c in checkouts:
-                mark = "[green]ok[/green]" if c.ok else "[red]problem[/red]"
-                out.print(f"\n{shown(c.repo)}  {mark}")
-                if c.exists:
-                    out.print(f"  kind     {shown(c.kind or 'unknown')}")
-                    out.print(f"  version  {shown(c.version or 'unknown')}")
-                    commit = (
-                        f"{c.commit[:12]} ({c.branch or 'detached'})" if c.commit else "not a git checkout"
-                    )
-                    out.print(f"  commit   {shown(commit)}")
-                    out.print(f"  python   {shown(c.python or 'not found')} \\[{c.python_source}]")
-                    state = {True: "ok", False: "FAILED", None: "not checked"}[c.imports_ok]
-                    out.print(f"  import   {c.package or '?'}: {state}")
-                for problem in c.problems:
-                    out.print(f"  [red]-[/red] {shown(problem)}")
-        if any(not c.ok for c in checkouts):
-            raise typer.Exit(1)
+        targets.append((Path(p.engine.repo), p.engine.kind, p.engine.python))
+    checkouts = [
+        inspect_checkout(path, kind=kind, python=python, check_imports=imports)
+        for path, kind, python in targets
+    ]
+    machine = _machine()
+    if json_:
+        emit_json({"machine": machine, "checkouts": checkouts})
+    else:
+        gpus = machine["gpus"]
+        out.print(f"python   {machine['python']}  ({machine['platform']})")
+        out.print(f"torch    {machine['torch'] or 'not installed'}")
+        out.print(f"gpus     {gpus if gpus is not None else 'none (NVML not available)'}")
+        out.print(
+            f"disk     {machine['disk_free_gb']} GB free of {machine['disk_total_gb']} GB "
+            f"at {machine['state_root']}"
+        )
+        if not checkouts:
+            out.print("checkouts  none given (use --repo PATH or --preset NAME)")
+        for c in checkouts:
+            mark = "[green]ok[/green]" if c.ok else "[red]problem[/red]"
+            out.print(f"\n{shown(c.repo)}  {mark}")
+            if c.exists:
+                out.print(f"  kind     {shown(c.kind or 'unknown')}")
+                out.print(f"  version  {shown(c.version or 'unknown')}")
+                commit = f"{c.commit[:12]} ({c.branch or 'detached'})" if c.commit else "not a git checkout"
+                out.print(f"  commit   {shown(commit)}")
+                out.print(f"  python   {shown(c.python or 'not found')} \\[{c.python_source}]")
+                state = {True: "ok", False: "FAILED", None: "not checked"}[c.imports_ok]
+                out.print(f"  import   {c.package or '?'}: {state}")
+            for problem in c.problems:
+                out.print(f"  [red]-[/red] {shown(problem)}")
+    if any(not c.ok for c in checkouts):
+        raise typer.Exit(1)

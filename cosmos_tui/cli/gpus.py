@@ -65,55 +65,51 @@ def render_table(snap: GpuSnapshot) -> Table:
     return table
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``gpus`` command."""
+def gpus(
+    json_: bool = JsonOption,
+    watch: bool = typer.Option(False, "--watch", "-w", help="Refresh until Ctrl-C."),
+    interval: float = typer.Option(
+        1.0, "--interval", min=0.25, help="Seconds between refreshes with --watch."
+    ),
+    count: int = typer.Option(0, "--count", min=0, help="With --watch, stop after this many refreshes."),
+) -> None:
+    """GPUs: utilisation, memory, temperature, power, clocks, and the processes and runs on each.
 
-    @app.command("gpus")
-    def gpus(
-        json_: bool = JsonOption,
-        watch: bool = typer.Option(False, "--watch", "-w", help="Refresh until Ctrl-C."),
-        interval: float = typer.Option(
-            1.0, "--interval", min=0.25, help="Seconds between refreshes with --watch."
-        ),
-        count: int = typer.Option(0, "--count", min=0, help="With --watch, stop after this many refreshes."),
-    ) -> None:
-        """GPUs: utilisation, memory, temperature, power, clocks, and the processes and runs on each.
+    With no NVIDIA driver or GPU this prints why and exits 0.
+    """
+    from cosmos_tui.core.monitor.claims import claims_for
+    from cosmos_tui.core.monitor.gpus import default_sampler
+    from cosmos_tui.core.runs import list_runs
 
-        With no NVIDIA driver or GPU this prints why and exits 0.
-        """
-        from cosmos_tui.core.monitor.claims import claims_for
-        from cosmos_tui.core.monitor.gpus import default_sampler
-        from cosmos_tui.core.runs import list_runs
+    sampler = default_sampler()
 
-        sampler = default_sampler()
+    def poll() -> GpuSnapshot:
+        claims = claims_for(r for r in list_runs() if r.active)
+        return sampler.poll(claims)
 
-        def poll() -> GpuSnapshot:
-            claims = claims_for(r for r in list_runs() if r.active)
-            return sampler.poll(claims)
+    def show(snap: GpuSnapshot) -> None:
+        if json_:
+            emit_json(snap)
+        elif not snap.available:
+            err.print(f"No GPUs to show: {snap.reason}.")
+        else:
+            out.print(render_table(snap))
 
-        def show(snap: GpuSnapshot) -> None:
-            if json_:
-                emit_json(snap)
-            elif not snap.available:
-                err.print(f"No GPUs to show: {snap.reason}.")
-            else:
-                out.print(render_table(snap))
-
-        if not watch:
-            show(poll())
-            return
-        n = 0
-        try:
-            while True:
-                snap = poll()
-                if not json_ and snap.available and out.is_terminal:
-                    out.clear()
-                show(snap)
-                n += 1
-                if count and n >= count:
-                    break
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            sampler.close()
+    if not watch:
+        show(poll())
+        return
+    n = 0
+    try:
+        while True:
+            snap = poll()
+            if not json_ and snap.available and out.is_terminal:
+                out.clear()
+            show(snap)
+            n += 1
+            if count and n >= count:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sampler.close()

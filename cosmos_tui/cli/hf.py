@@ -16,123 +16,122 @@ from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.units import human_bytes
 
+hf_app = typer.Typer(help="Hugging Face: login, gated access checks, downloads.", no_args_is_help=True)
 
-def register(app: typer.Typer) -> None:
-    hf = typer.Typer(help="Hugging Face: login, gated access checks, downloads.", no_args_is_help=True)
 
-    @hf.command("login")
-    def login(
-        stdin: bool = typer.Option(False, "--stdin", help="Read the token from standard input."),
-        json_: bool = JsonOption,
-    ) -> None:
-        """Store a Hugging Face token (masked prompt, --stdin, or HF_TOKEN) with huggingface_hub."""
-        from cosmos_tui.core import hub
+@hf_app.command("login")
+def login(
+    stdin: bool = typer.Option(False, "--stdin", help="Read the token from standard input."),
+    json_: bool = JsonOption,
+) -> None:
+    """Store a Hugging Face token (masked prompt, --stdin, or HF_TOKEN) with huggingface_hub."""
+    from cosmos_tui.core import hub
 
-        if stdin:
-            token = sys.stdin.readline().strip()
-        elif os.environ.get("HF_TOKEN"):
-            info("Using the token in HF_TOKEN.")
-            token = os.environ["HF_TOKEN"]
-        else:
-            info("Create a Read token at https://huggingface.co/settings/tokens")
-            token = typer.prompt("Token", hide_input=True, err=True)
-        account = hub.login(token)
-        if json_:
-            emit_json(account)
-            return
-        info(
-            f"Logged in as [bold]{shown(account.name)}[/bold]; the token is stored under HF_HOME (mode 0600)."
+    if stdin:
+        token = sys.stdin.readline().strip()
+    elif os.environ.get("HF_TOKEN"):
+        info("Using the token in HF_TOKEN.")
+        token = os.environ["HF_TOKEN"]
+    else:
+        info("Create a Read token at https://huggingface.co/settings/tokens")
+        token = typer.prompt("Token", hide_input=True, err=True)
+    account = hub.login(token)
+    if json_:
+        emit_json(account)
+        return
+    info(f"Logged in as [bold]{shown(account.name)}[/bold]; the token is stored under HF_HOME (mode 0600).")
+
+
+@hf_app.command("logout")
+def logout() -> None:
+    """Remove the stored token."""
+    from cosmos_tui.core import hub
+
+    if hub.logout():
+        warn("The stored token is gone, but HF_TOKEN still logs this shell in; unset it too.")
+    else:
+        info("Logged out.")
+
+
+@hf_app.command("whoami")
+def whoami(json_: bool = JsonOption) -> None:
+    """Show which account the active token belongs to (exit 1 when not logged in)."""
+    from cosmos_tui.core import hub
+
+    account = hub.whoami()
+    if json_:
+        emit_json({"logged_in": account is not None, "account": account})
+    elif account is None:
+        err.print("Not logged in; run 'cosmos-tui hf login'.")
+    else:
+        src = "HF_TOKEN" if account.token_source == "env" else "stored token"
+        out.print(
+            f"{shown(account.name)} ({src}, {shown(account.token_role or 'unknown')} access) "
+            f"on {shown(account.endpoint)}"
         )
+    if account is None:
+        raise typer.Exit(1)
 
-    @hf.command("logout")
-    def logout() -> None:
-        """Remove the stored token."""
-        from cosmos_tui.core import hub
 
-        if hub.logout():
-            warn("The stored token is gone, but HF_TOKEN still logs this shell in; unset it too.")
-        else:
-            info("Logged out.")
+@hf_app.command("access")
+def access(
+    model_id: str = typer.Argument(..., metavar="MODEL", help="Catalog id (see 'models list')."),
+    inference: bool = typer.Option(False, "--inference", help="Also check inference-only repos."),
+    json_: bool = JsonOption,
+) -> None:
+    """Check, repo by repo, whether you can download what MODEL needs (exit 1 if any cannot)."""
+    from rich.table import Table
 
-    @hf.command("whoami")
-    def whoami(json_: bool = JsonOption) -> None:
-        """Show which account the active token belongs to (exit 1 when not logged in)."""
-        from cosmos_tui.core import hub
+    from cosmos_tui.core import hub
+    from cosmos_tui.core.catalog import load_catalog
 
-        account = hub.whoami()
-        if json_:
-            emit_json({"logged_in": account is not None, "account": account})
-        elif account is None:
-            err.print("Not logged in; run 'cosmos-tui hf login'.")
-        else:
-            src = "HF_TOKEN" if account.token_source == "env" else "stored token"
-            out.print(
-                f"{shown(account.name)} ({src}, {shown(account.token_role or 'unknown')} access) "
-                f"on {shown(account.endpoint)}"
-            )
-        if account is None:
+    model = load_catalog().get(model_id)
+    results = hub.check_access(model, inference=inference)
+    if json_:
+        emit_json({"model": model.id, "ok": all(r.ok for r in results), "repos": results})
+    elif not results:
+        out.print(f"{model.id} needs no Hugging Face downloads.")
+    else:
+        table = Table("repo", "role", "for", "status", "what to do", box=None, pad_edge=False)
+        for r in results:
+            colour = "green" if r.ok else "red"
+            todo = "" if r.ok else r.detail
+            table.add_row(r.repo_id, r.role, r.needed_for, f"[{colour}]{r.status.value}[/{colour}]", todo)
+        out.print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@hf_app.command("download")
+def download(
+    model_id: str = typer.Argument(..., metavar="MODEL", help="Catalog id (see 'models list')."),
+    checkpoint_dir: Path | None = typer.Option(
+        None, "--checkpoint-dir", help="Put files under DIR/<model folder> instead of the HF cache."
+    ),
+    inference: bool = typer.Option(False, "--inference", help="Also fetch inference-only repos."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be fetched; fetch nothing."),
+    json_: bool = JsonOption,
+) -> None:
+    """Download only the files MODEL's engine loads (sizes and disk checked first; resumable)."""
+    from cosmos_tui.core import hub
+    from cosmos_tui.core.catalog import load_catalog
+
+    model = load_catalog().get(model_id)
+    if not model.needs_hub:
+        info(f"{model.id} runs on the builtin engine and needs no downloads.")
+        return
+    plan = hub.plan_download(model, checkpoint_dir, inference=inference)
+    if dry_run or not json_:
+        _print_plan(plan, json_)
+    if dry_run:
+        if plan.blocked or plan.unresolved or not plan.fits:
             raise typer.Exit(1)
-
-    @hf.command("access")
-    def access(
-        model_id: str = typer.Argument(..., metavar="MODEL", help="Catalog id (see 'models list')."),
-        inference: bool = typer.Option(False, "--inference", help="Also check inference-only repos."),
-        json_: bool = JsonOption,
-    ) -> None:
-        """Check, repo by repo, whether you can download what MODEL needs (exit 1 if any cannot)."""
-        from rich.table import Table
-
-        from cosmos_tui.core import hub
-        from cosmos_tui.core.catalog import load_catalog
-
-        model = load_catalog().get(model_id)
-        results = hub.check_access(model, inference=inference)
-        if json_:
-            emit_json({"model": model.id, "ok": all(r.ok for r in results), "repos": results})
-        elif not results:
-            out.print(f"{model.id} needs no Hugging Face downloads.")
-        else:
-            table = Table("repo", "role", "for", "status", "what to do", box=None, pad_edge=False)
-            for r in results:
-                colour = "green" if r.ok else "red"
-                todo = "" if r.ok else r.detail
-                table.add_row(r.repo_id, r.role, r.needed_for, f"[{colour}]{r.status.value}[/{colour}]", todo)
-            out.print(table)
-        if not all(r.ok for r in results):
-            raise typer.Exit(1)
-
-    @hf.command("download")
-    def download(
-        model_id: str = typer.Argument(..., metavar="MODEL", help="Catalog id (see 'models list')."),
-        checkpoint_dir: Path | None = typer.Option(
-            None, "--checkpoint-dir", help="Put files under DIR/<model folder> instead of the HF cache."
-        ),
-        inference: bool = typer.Option(False, "--inference", help="Also fetch inference-only repos."),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be fetched; fetch nothing."),
-        json_: bool = JsonOption,
-    ) -> None:
-        """Download only the files MODEL's engine loads (sizes and disk checked first; resumable)."""
-        from cosmos_tui.core import hub
-        from cosmos_tui.core.catalog import load_catalog
-
-        model = load_catalog().get(model_id)
-        if not model.needs_hub:
-            info(f"{model.id} runs on the builtin engine and needs no downloads.")
-            return
-        plan = hub.plan_download(model, checkpoint_dir, inference=inference)
-        if dry_run or not json_:
-            _print_plan(plan, json_)
-        if dry_run:
-            if plan.blocked or plan.unresolved or not plan.fits:
-                raise typer.Exit(1)
-            return
-        paths = _run_download(plan, quiet=json_)
-        if json_:
-            emit_json({"model": model.id, "target": plan.target, "files": [str(p) for p in paths]})
-        else:
-            info(f"{model.id}: {len(paths)} file(s) ready under {shown(plan.target)}")
-
-    app.add_typer(hf, name="hf")
+        return
+    paths = _run_download(plan, quiet=json_)
+    if json_:
+        emit_json({"model": model.id, "target": plan.target, "files": [str(p) for p in paths]})
+    else:
+        info(f"{model.id}: {len(paths)} file(s) ready under {shown(plan.target)}")
 
 
 def _print_plan(plan, json_: bool) -> None:

@@ -135,8 +135,3 @@ def show(
             state = "complete" if c.complete else "INCOMPLETE"
             by = f"by {writer.id}" if writer else "by no run cosmos-tui knows"
             out.print(f"    {c.path.name}  {state}  {human_bytes(c.size_bytes)}  {by}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``jobs`` group to ``app``."""
-    app.add_typer(jobs_app, name="jobs")

@@ -6,79 +6,77 @@ import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, out
 
+models_app = typer.Typer(help="Model catalog: list models and show what each needs.", no_args_is_help=True)
 
-def register(app: typer.Typer) -> None:
-    models = typer.Typer(help="Model catalog: list models and show what each needs.", no_args_is_help=True)
 
-    @models.command("list")
-    def list_models(json_: bool = JsonOption) -> None:
-        """List every model the catalog knows, with its engine, dataset layout and GPU needs."""
-        from rich.table import Table
+@models_app.command("list")
+def list_models(json_: bool = JsonOption) -> None:
+    """List every model the catalog knows, with its engine, dataset layout and GPU needs."""
+    from rich.table import Table
 
-        from cosmos_tui.core.catalog import load_catalog
-        from cosmos_tui.core.hub import weights_present
+    from cosmos_tui.core.catalog import load_catalog
+    from cosmos_tui.core.hub import weights_present
 
-        catalog = load_catalog()
-        rows = []
-        for m in catalog:
-            rows.append(
-                {
-                    "id": m.id,
-                    "family": m.family,
-                    "name": m.name,
-                    "engine": m.engine,
-                    "dataset_layout": m.dataset_layout,
-                    "min_gpus": m.compute.min_gpus,
-                    "gpu_memory_gb": m.compute.gpu_memory_gb,
-                    "weights_present": weights_present(m),
-                }
-            )
-        if json_:
-            emit_json(rows)
-            return
-        table = Table("id", "engine", "dataset layout", "GPUs", "weights", box=None, pad_edge=False)
-        for r in rows:
-            gpus = "CPU ok" if r["min_gpus"] == 0 else f"{r['min_gpus']}x{r['gpu_memory_gb']}GB"
-            weights = "-" if r["engine"] == "builtin" else ("on disk" if r["weights_present"] else "missing")
-            table.add_row(r["id"], r["engine"], r["dataset_layout"], gpus, weights)
-        out.print(table)
+    catalog = load_catalog()
+    rows = []
+    for m in catalog:
+        rows.append(
+            {
+                "id": m.id,
+                "family": m.family,
+                "name": m.name,
+                "engine": m.engine,
+                "dataset_layout": m.dataset_layout,
+                "min_gpus": m.compute.min_gpus,
+                "gpu_memory_gb": m.compute.gpu_memory_gb,
+                "weights_present": weights_present(m),
+            }
+        )
+    if json_:
+        emit_json(rows)
+        return
+    table = Table("id", "engine", "dataset layout", "GPUs", "weights", box=None, pad_edge=False)
+    for r in rows:
+        gpus = "CPU ok" if r["min_gpus"] == 0 else f"{r['min_gpus']}x{r['gpu_memory_gb']}GB"
+        weights = "-" if r["engine"] == "builtin" else ("on disk" if r["weights_present"] else "missing")
+        table.add_row(r["id"], r["engine"], r["dataset_layout"], gpus, weights)
+    out.print(table)
 
-    @models.command("show")
-    def show(
-        model_id: str = typer.Argument(..., metavar="ID", help="Catalog id (see 'models list')."),
-        json_: bool = JsonOption,
-    ) -> None:
-        """Show what a model loads, what it needs, and whether this machine can run it."""
-        from cosmos_tui.core.catalog import load_catalog
-        from cosmos_tui.core.hub import weights_present
-        from cosmos_tui.core.machine_fit import machine_fit
 
-        m = load_catalog().get(model_id)
-        fit = machine_fit(m)
-        present = weights_present(m)
-        if json_:
-            data = m.model_dump(mode="json")
-            data["weights_present"] = present
-            data["machine_fit"] = fit
-            emit_json(data)
-            return
-        out.print(f"[bold]{m.name}[/bold]  ({m.id})")
-        out.print(f"family: {m.family}   engine: {m.engine}   dataset layout: {m.dataset_layout}")
-        out.print(f"experiments: {', '.join(m.experiments)}")
-        c = m.compute
-        gpus = "runs on CPU" if c.min_gpus == 0 else f"{c.min_gpus} GPU(s) x {c.gpu_memory_gb} GB"
-        out.print(f"compute: {gpus}" + (f"  ({c.notes})" if c.notes else ""))
-        out.print(f"this machine: {fit.summary}")
-        if m.repos:
-            out.print(f"weights: {'on disk' if present else 'not downloaded'} (HF cache)")
-            for r in m.repos:
-                what = ", ".join(r.files) or ("all files" if r.whole_repo else ", ".join(r.include))
-                if r.exclude:
-                    what += f" (except {', '.join(r.exclude)})"
-                rev = r.revision if r.pinned else f"{r.revision} (not pinned)"
-                gated = "\\[gated]" if r.gated else "\\[open]"
-                out.print(f"  - {r.role:<12} {r.needed_for:<9} {r.repo_id}@{rev} {gated}: {what}")
-        if m.notes:
-            out.print(f"notes: {m.notes}")
+@models_app.command("show")
+def show(
+    model_id: str = typer.Argument(..., metavar="ID", help="Catalog id (see 'models list')."),
+    json_: bool = JsonOption,
+) -> None:
+    """Show what a model loads, what it needs, and whether this machine can run it."""
+    from cosmos_tui.core.catalog import load_catalog
+    from cosmos_tui.core.hub import weights_present
+    from cosmos_tui.core.machine_fit import machine_fit
 
-    app.add_typer(models, name="models")
+    m = load_catalog().get(model_id)
+    fit = machine_fit(m)
+    present = weights_present(m)
+    if json_:
+        data = m.model_dump(mode="json")
+        data["weights_present"] = present
+        data["machine_fit"] = fit
+        emit_json(data)
+        return
+    out.print(f"[bold]{m.name}[/bold]  ({m.id})")
+    out.print(f"family: {m.family}   engine: {m.engine}   dataset layout: {m.dataset_layout}")
+    out.print(f"experiments: {', '.join(m.experiments)}")
+    c = m.compute
+    gpus = "runs on CPU" if c.min_gpus == 0 else f"{c.min_gpus} GPU(s) x {c.gpu_memory_gb} GB"
+    out.print(f"compute: {gpus}" + (f"  ({c.notes})" if c.notes else ""))
+    out.print(f"this machine: {fit.summary}")
+    if m.repos:
+        out.print(f"weights: {'on disk' if present else 'not downloaded'} (HF cache)")
+        for r in m.repos:
+            what = ", ".join(r.files) or ("all files" if r.whole_repo else ", ".join(r.include))
+            if r.exclude:
+                what += f" (except {', '.join(r.exclude)})"
+            rev = r.revision if r.pinned else f"{r.revision} (not pinned)"
+            gated = "\\[gated]" if r.gated else "\\[open]"
+            out.print(f"  - {r.role:<12} {r.needed_for:<9} {r.repo_id}@{rev} {gated}: {what}")
+    if m.notes:
+        out.print(f"notes: {m.notes}")

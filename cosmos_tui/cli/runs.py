@@ -163,253 +163,254 @@ def _print_removal(plan: Removal, *, done: bool) -> None:
     info(f"{'freed' if done else 'frees'} {human_bytes(plan.size_bytes)}")
 
 
-def register(app: typer.Typer) -> None:
-    sub = typer.Typer(
-        help="Runs: list, show, follow logs, stop, resume, rerun, remove.", no_args_is_help=True
-    )
+runs_app = typer.Typer(
+    help="Runs: list, show, follow logs, stop, resume, rerun, remove.", no_args_is_help=True
+)
 
-    @sub.command("list")
-    def list_(
-        active: bool = typer.Option(False, "--active", help="Only runs that are still going."),
-        json: bool = JsonOption,
-    ) -> None:
-        """List runs, oldest first, with their current status."""
-        from cosmos_tui.core.runs import list_runs
 
-        records = [r for r in list_runs() if r.active or not active]
-        if json:
-            emit_json([r.to_dict() for r in records])
-            return
-        if not records:
-            info("no runs yet; start one with `cosmos-tui run PRESET`")
-            return
-        from rich.table import Table
+@runs_app.command("list")
+def list_(
+    active: bool = typer.Option(False, "--active", help="Only runs that are still going."),
+    json: bool = JsonOption,
+) -> None:
+    """List runs, oldest first, with their current status."""
+    from cosmos_tui.core.runs import list_runs
 
-        table = Table(box=None, pad_edge=False)
-        for col in ("ID", "STATUS", "EXPERIMENT", "ITER", "WHERE", "STARTED", "TIME", "NOTE"):
-            table.add_column(col, overflow="fold")
-        for r in records:
-            note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
-            table.add_row(
-                shown(r.id),
-                shown(status_text(r)),
-                shown(r.experiment),
-                iteration_text(r),
-                shown(where_text(r)),
-                _when(r.started_at),
-                _duration(r.duration),
-                shown(note),
-            )
-        out.print(table)
+    records = [r for r in list_runs() if r.active or not active]
+    if json:
+        emit_json([r.to_dict() for r in records])
+        return
+    if not records:
+        info("no runs yet; start one with `cosmos-tui run PRESET`")
+        return
+    from rich.table import Table
 
-    @sub.command("show")
-    def show(run: str = RunArg, json: bool = JsonOption) -> None:
-        """Everything recorded about one run."""
-        from cosmos_tui.core.runs import get_run
+    table = Table(box=None, pad_edge=False)
+    for col in ("ID", "STATUS", "EXPERIMENT", "ITER", "WHERE", "STARTED", "TIME", "NOTE"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
+        table.add_row(
+            shown(r.id),
+            shown(status_text(r)),
+            shown(r.experiment),
+            iteration_text(r),
+            shown(where_text(r)),
+            _when(r.started_at),
+            _duration(r.duration),
+            shown(note),
+        )
+    out.print(table)
 
-        r = get_run(run)
-        if json:
-            emit_json(r.to_dict())
-            return
-        rows = [
-            ("id", r.id),
-            ("status", status_text(r)),
-            ("reason", r.reason or "-"),
-            ("experiment", f"{r.experiment} ({r.engine_kind}, world size {r.world_size})"),
-            ("origin", f"{r.origin}" + (f" of {r.parent}" if r.parent else "")),
-            ("iterations", iteration_text(r)),
-            ("resumed", _resumed_text(r)),
-            (
-                "checkpoints",
-                ", ".join(r.checkpoints) if r.checkpoints else ("-" if r.checkpoints is not None else "?"),
-            ),
-            ("preset", r.preset_path or "-"),
-            ("sets", " ".join(r.sets) or "-"),
-            ("created", _when(r.created_at)),
-            ("started", _when(r.started_at)),
-            ("ended", _when(r.ended_at)),
-            ("duration", _duration(r.duration)),
-            ("where", where_text(r)),
-            ("job dir", r.job_dir or "-"),
-            ("run dir", str(r.run_dir)),
-            *([("sbatch", r.slurm_script or "-")] if r.target == "slurm" else []),
-            ("supervisor", f"pid {r.supervisor.pid}" if r.supervisor else "-"),
-            ("torchrun", f"pid {r.agent.pid}" if r.agent else "-"),
-            ("processes", ", ".join(f"{p.role} {p.pid}" for p in r.procs) or "-"),
-            ("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items() if v) or "-"),
-        ]
-        for key, value in rows:
-            out.print(f"[bold]{key:>11}[/bold]  {shown(value)}")
-        out.print(f"[bold]{'command':>11}[/bold]")
-        for line in _shell_lines(r.shell):
-            out.print(printable(line), markup=False)
-        for note in r.notes:
-            out.print(f"[bold]{'note':>11}[/bold]  {shown(note)}", markup=True)
 
-    @sub.command("logs")
-    def logs(
-        run: str = RunArg,
-        follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
-        lines: int = typer.Option(50, "--lines", "-n", help="How many of the last lines to print first."),
-        json: bool = JsonOption,
-    ) -> None:
-        """Print the run's console output (torchrun and every rank)."""
-        from cosmos_tui.core.runs import get_run
-        from cosmos_tui.core.runs.outcome import last_lines
+@runs_app.command("show")
+def show(run: str = RunArg, json: bool = JsonOption) -> None:
+    """Everything recorded about one run."""
+    from cosmos_tui.core.runs import get_run
 
-        r = get_run(run)
-        tail = last_lines(r.console_log, lines, max_bytes=max(64 << 10, lines * 512))
-        if json:
-            emit_json({"id": r.id, "status": r.status, "path": str(r.console_log), "lines": tail})
-            return
-        if not r.console_log.exists():
-            info(f"no output yet ({shown(r.console_log)})")
-        if not follow_:
-            for line in tail:
-                out.print(line, markup=False, highlight=False)
-            return
+    r = get_run(run)
+    if json:
+        emit_json(r.to_dict())
+        return
+    rows = [
+        ("id", r.id),
+        ("status", status_text(r)),
+        ("reason", r.reason or "-"),
+        ("experiment", f"{r.experiment} ({r.engine_kind}, world size {r.world_size})"),
+        ("origin", f"{r.origin}" + (f" of {r.parent}" if r.parent else "")),
+        ("iterations", iteration_text(r)),
+        ("resumed", _resumed_text(r)),
+        (
+            "checkpoints",
+            ", ".join(r.checkpoints) if r.checkpoints else ("-" if r.checkpoints is not None else "?"),
+        ),
+        ("preset", r.preset_path or "-"),
+        ("sets", " ".join(r.sets) or "-"),
+        ("created", _when(r.created_at)),
+        ("started", _when(r.started_at)),
+        ("ended", _when(r.ended_at)),
+        ("duration", _duration(r.duration)),
+        ("where", where_text(r)),
+        ("job dir", r.job_dir or "-"),
+        ("run dir", str(r.run_dir)),
+        *([("sbatch", r.slurm_script or "-")] if r.target == "slurm" else []),
+        ("supervisor", f"pid {r.supervisor.pid}" if r.supervisor else "-"),
+        ("torchrun", f"pid {r.agent.pid}" if r.agent else "-"),
+        ("processes", ", ".join(f"{p.role} {p.pid}" for p in r.procs) or "-"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items() if v) or "-"),
+    ]
+    for key, value in rows:
+        out.print(f"[bold]{key:>11}[/bold]  {shown(value)}")
+    out.print(f"[bold]{'command':>11}[/bold]")
+    for line in _shell_lines(r.shell):
+        out.print(printable(line), markup=False)
+    for note in r.notes:
+        out.print(f"[bold]{'note':>11}[/bold]  {shown(note)}", markup=True)
+
+
+@runs_app.command("logs")
+def logs(
+    run: str = RunArg,
+    follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
+    lines: int = typer.Option(50, "--lines", "-n", help="How many of the last lines to print first."),
+    json: bool = JsonOption,
+) -> None:
+    """Print the run's console output (torchrun and every rank)."""
+    from cosmos_tui.core.runs import get_run
+    from cosmos_tui.core.runs.outcome import last_lines
+
+    r = get_run(run)
+    tail = last_lines(r.console_log, lines, max_bytes=max(64 << 10, lines * 512))
+    if json:
+        emit_json({"id": r.id, "status": r.status, "path": str(r.console_log), "lines": tail})
+        return
+    if not r.console_log.exists():
+        info(f"no output yet ({shown(r.console_log)})")
+    if not follow_:
         for line in tail:
             out.print(line, markup=False, highlight=False)
-        size = r.console_log.stat().st_size if r.console_log.exists() else 0
-        try:
-            final = follow_run(r, from_offset=size)
-        except KeyboardInterrupt:
-            info("stopped following; the run goes on")
-            return
-        info(
-            f"run {shown(final.id)}: {status_text(final)}"
-            + (f" — {shown(final.reason)}" if final.reason else "")
+        return
+    for line in tail:
+        out.print(line, markup=False, highlight=False)
+    size = r.console_log.stat().st_size if r.console_log.exists() else 0
+    try:
+        final = follow_run(r, from_offset=size)
+    except KeyboardInterrupt:
+        info("stopped following; the run goes on")
+        return
+    info(
+        f"run {shown(final.id)}: {status_text(final)}" + (f" — {shown(final.reason)}" if final.reason else "")
+    )
+
+
+@runs_app.command("stop")
+def stop(
+    run: str = RunArg,
+    timeout: float = typer.Option(
+        45.0, "--timeout", help="Seconds to wait after SIGTERM before SIGKILL (torchrun waits 30)."
+    ),
+    json: bool = JsonOption,
+) -> None:
+    """Stop a run: SIGTERM to its ranks (the engine saves and exits 0, and torchrun with it; torchrun
+    itself when it has no ranks yet or restarts them), SIGKILL to leftovers after --timeout."""
+    from cosmos_tui.core.runs import get_run, stop_run
+
+    r = get_run(run)
+    if r.active and not json:
+        whom = f"Slurm job {r.slurm_job_id or '?'}" if r.target == "slurm" else "its ranks"
+        info(f"stopping {shown(r.id)}: SIGTERM to {shown(whom)}, waiting up to {timeout:.0f} s for a save...")
+    report = stop_run(r.id, timeout=timeout)
+    if json:
+        emit_json(
+            {
+                "record": report.record.to_dict(),
+                "signalled": report.signalled,
+                "killed": report.killed,
+                "graceful": report.graceful,
+                "gpu_note": report.gpu_note,
+                "actions": report.actions,
+            }
         )
+        return
+    if report.actions:
+        for action in report.actions:
+            info(action)
+    else:
+        names = ", ".join(f"{p.role} {p.pid}" for p in report.signalled) or "nothing (already gone)"
+        info(f"sent SIGTERM to {shown(names)}")
+    if report.killed:
+        warn(
+            f"{len(report.killed)} process(es) ignored SIGTERM and were killed: "
+            + ", ".join(f"{p.role} {p.pid}" for p in report.killed)
+        )
+    info(shown(report.gpu_note))
+    info(f"run {report.record.id}: {status_text(report.record)} — {shown(report.record.reason)}")
 
-    @sub.command("stop")
-    def stop(
-        run: str = RunArg,
-        timeout: float = typer.Option(
-            45.0, "--timeout", help="Seconds to wait after SIGTERM before SIGKILL (torchrun waits 30)."
-        ),
-        json: bool = JsonOption,
-    ) -> None:
-        """Stop a run: SIGTERM to its ranks (the engine saves and exits 0, and torchrun with it; torchrun
-        itself when it has no ranks yet or restarts them), SIGKILL to leftovers after --timeout."""
-        from cosmos_tui.core.runs import get_run, stop_run
 
-        r = get_run(run)
-        if r.active and not json:
-            whom = f"Slurm job {r.slurm_job_id or '?'}" if r.target == "slurm" else "its ranks"
-            info(
-                f"stopping {shown(r.id)}: SIGTERM to {shown(whom)}, "
-                f"waiting up to {timeout:.0f} s for a save..."
-            )
-        report = stop_run(r.id, timeout=timeout)
+@runs_app.command("resume")
+def resume(
+    run: str = RunArg,
+    sets: list[str] = SetOption,
+    force: bool = typer.Option(
+        False, "--force", help="Resume despite a world-size change or a missing checkpoint."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be restored; launch nothing."),
+    follow_: bool = typer.Option(False, "--follow", "-f", help="Follow the new run's log."),
+    json: bool = JsonOption,
+) -> None:
+    """Relaunch a stopped or failed run's job; the engine continues from its latest checkpoint."""
+    from cosmos_tui.core.runs import plan_resume, resume_run
+
+    plan = plan_resume(run, sets=sets, force=force)
+    if dry_run:
         if json:
-            emit_json(
-                {
-                    "record": report.record.to_dict(),
-                    "signalled": report.signalled,
-                    "killed": report.killed,
-                    "graceful": report.graceful,
-                    "gpu_note": report.gpu_note,
-                    "actions": report.actions,
-                }
-            )
-            return
-        if report.actions:
-            for action in report.actions:
-                info(action)
+            emit_json({"run": plan.record.id, "notes": plan.notes, "job_dir": plan.record.job_dir})
         else:
-            names = ", ".join(f"{p.role} {p.pid}" for p in report.signalled) or "nothing (already gone)"
-            info(f"sent SIGTERM to {shown(names)}")
-        if report.killed:
-            warn(
-                f"{len(report.killed)} process(es) ignored SIGTERM and were killed: "
-                + ", ".join(f"{p.role} {p.pid}" for p in report.killed)
-            )
-        info(shown(report.gpu_note))
-        info(f"run {report.record.id}: {status_text(report.record)} — {shown(report.record.reason)}")
+            info(f"would resume {plan.record.id} in {shown(plan.record.job_dir)}")
+            for note in plan.notes:
+                info(f"  {shown(note)}")
+        return
+    new = resume_run(run, sets=sets, force=force)
+    _started(new, json=json, follow=follow_)
 
-    @sub.command("resume")
-    def resume(
-        run: str = RunArg,
-        sets: list[str] = SetOption,
-        force: bool = typer.Option(
-            False, "--force", help="Resume despite a world-size change or a missing checkpoint."
-        ),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be restored; launch nothing."),
-        follow_: bool = typer.Option(False, "--follow", "-f", help="Follow the new run's log."),
-        json: bool = JsonOption,
-    ) -> None:
-        """Relaunch a stopped or failed run's job; the engine continues from its latest checkpoint."""
-        from cosmos_tui.core.runs import plan_resume, resume_run
 
-        plan = plan_resume(run, sets=sets, force=force)
-        if dry_run:
-            if json:
-                emit_json({"run": plan.record.id, "notes": plan.notes, "job_dir": plan.record.job_dir})
-            else:
-                info(f"would resume {plan.record.id} in {shown(plan.record.job_dir)}")
-                for note in plan.notes:
-                    info(f"  {shown(note)}")
-            return
-        new = resume_run(run, sets=sets, force=force)
-        _started(new, json=json, follow=follow_)
+@runs_app.command("rerun")
+def rerun_(
+    run: str = RunArg,
+    sets: list[str] = SetOption,
+    force: bool = typer.Option(False, "--force", help="Launch even if a preflight check fails."),
+    follow_: bool = typer.Option(False, "--follow", "-f", help="Follow the new run's log."),
+    resume_: bool = ResumeOption,
+    fresh: bool = FreshOption,
+    json: bool = JsonOption,
+) -> None:
+    """Start a new run with the same preset and overrides. When its job folder holds
+    checkpoints, choose: --resume continues the job, --fresh starts over as a new job."""
+    from cosmos_tui.core.runs import rerun
 
-    @sub.command("rerun")
-    def rerun_(
-        run: str = RunArg,
-        sets: list[str] = SetOption,
-        force: bool = typer.Option(False, "--force", help="Launch even if a preflight check fails."),
-        follow_: bool = typer.Option(False, "--follow", "-f", help="Follow the new run's log."),
-        resume_: bool = ResumeOption,
-        fresh: bool = FreshOption,
-        json: bool = JsonOption,
-    ) -> None:
-        """Start a new run with the same preset and overrides. When its job folder holds
-        checkpoints, choose: --resume continues the job, --fresh starts over as a new job."""
-        from cosmos_tui.core.runs import rerun
+    new = rerun(run, sets=sets, force=force, existing=existing_choice(resume_, fresh))  # type: ignore[arg-type]
+    _started(new, json=json, follow=follow_)
 
-        new = rerun(run, sets=sets, force=force, existing=existing_choice(resume_, fresh))  # type: ignore[arg-type]
-        _started(new, json=json, follow=follow_)
 
-    @sub.command("rm")
-    def rm(
-        run: str = RunArg,
-        outputs: bool = typer.Option(
-            False, "--outputs", help="Also delete the job folder: checkpoints, metrics, config."
-        ),
-        yes: bool = typer.Option(False, "--yes", "-y", help="Really delete."),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be deleted; delete nothing."),
-        json: bool = JsonOption,
-    ) -> None:
-        """Remove a run's record and logs; its checkpoints only with --outputs --yes."""
-        from cosmos_tui.core.errors import UserError
-        from cosmos_tui.core.runs import plan_removal, remove_run
+@runs_app.command("rm")
+def rm(
+    run: str = RunArg,
+    outputs: bool = typer.Option(
+        False, "--outputs", help="Also delete the job folder: checkpoints, metrics, config."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Really delete."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be deleted; delete nothing."),
+    json: bool = JsonOption,
+) -> None:
+    """Remove a run's record and logs; its checkpoints only with --outputs --yes."""
+    from cosmos_tui.core.errors import UserError
+    from cosmos_tui.core.runs import plan_removal, remove_run
 
-        plan = plan_removal(run, delete_outputs=outputs)
-        if dry_run or not yes:
-            if json:
-                emit_json(_removal_json(plan, done=False))
-            else:
-                _print_removal(plan, done=False)
-            if dry_run:
-                return
-            raise UserError(f"nothing deleted; pass --yes to remove run {plan.run_id}")
-        done = remove_run(plan.run_id, delete_outputs=outputs)
+    plan = plan_removal(run, delete_outputs=outputs)
+    if dry_run or not yes:
         if json:
-            emit_json(_removal_json(done, done=True))
+            emit_json(_removal_json(plan, done=False))
+        else:
+            _print_removal(plan, done=False)
+        if dry_run:
             return
-        _print_removal(done, done=True)
+        raise UserError(f"nothing deleted; pass --yes to remove run {plan.run_id}")
+    done = remove_run(plan.run_id, delete_outputs=outputs)
+    if json:
+        emit_json(_removal_json(done, done=True))
+        return
+    _print_removal(done, done=True)
 
-    def _started(new: RunRecord, *, json: bool, follow: bool) -> None:
-        if json and not follow:
-            emit_json(new.to_dict())
-            return
-        err.print(f"started run [bold]{shown(new.id)}[/bold] ({new.origin} of {shown(new.parent)})")
-        print_notes(new)
-        if follow:
-            final = follow_run(new, to_stderr=json)
-            if json:
-                emit_json(final.to_dict())
-            raise typer.Exit(exit_code_for(final))
-        info(f"follow it with `cosmos-tui runs logs -f {shown(new.id)}`")
 
-    app.add_typer(sub, name="runs")
+def _started(new: RunRecord, *, json: bool, follow: bool) -> None:
+    if json and not follow:
+        emit_json(new.to_dict())
+        return
+    err.print(f"started run [bold]{shown(new.id)}[/bold] ({new.origin} of {shown(new.parent)})")
+    print_notes(new)
+    if follow:
+        final = follow_run(new, to_stderr=json)
+        if json:
+            emit_json(final.to_dict())
+        raise typer.Exit(exit_code_for(final))
+    info(f"follow it with `cosmos-tui runs logs -f {shown(new.id)}`")
