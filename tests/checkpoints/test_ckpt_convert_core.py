@@ -45,11 +45,14 @@ def test_predict1_set_needs_a_checkout_then_places_the_ema_file(ckpt_dir: Path, 
     repo = tmp_path / "p1"
     repo.mkdir()
     dest = repo / "checkpoints" / POSTTRAINED_DIR / "model.pt"
+    # The doc's file, and the name upstream's argparse accepts (a hard link to the same bytes).
+    accepted = dest.parent / "Cosmos-Predict1-7B-Video2World-Sample-AV-Single2MultiView" / "t2w_model.pt"
     planned = convert_checkpoint(str(ckpt_dir), found, repo=repo, dry_run=True)
-    assert planned.plan.method == "place-ema" and planned.plan.outputs == (dest,) and not dest.exists()
+    assert planned.plan.method == "place-ema" and planned.plan.outputs == (dest, accepted)
+    assert not dest.exists()
     done = convert_checkpoint(str(ckpt_dir), found, repo=repo)
     assert done.plan.source == ckpt_dir / "iter_000000030_ema_model.pt"
-    assert dest.read_bytes() == done.plan.source.read_bytes()
+    assert dest.read_bytes() == done.plan.source.read_bytes() == accepted.read_bytes()
     with pytest.raises(UserError, match="already exists; pass --yes"):
         convert_checkpoint(str(ckpt_dir), found, repo=repo)
 
