@@ -17,6 +17,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from cosmos_tui.core.errors import UsageError
+
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -62,3 +64,18 @@ def shown(value: object) -> str:
     from cosmos_tui.core.display import markup_safe
 
     return markup_safe(value)
+
+
+ResumeOption = typer.Option(
+    False, "--resume", help="The job folder holds checkpoints: continue that job from its latest one."
+)
+FreshOption = typer.Option(
+    False, "--fresh", help="The job folder holds checkpoints: start over as a new job (NAME-2, ...)."
+)
+
+
+def existing_choice(resume: bool, fresh: bool) -> str:
+    """``ask``, ``resume`` or ``fresh`` from the two flags (both is a usage error)."""
+    if resume and fresh:
+        raise UsageError("--resume and --fresh exclude each other; pick one")
+    return "resume" if resume else ("fresh" if fresh else "ask")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, info, out, shown
+from cosmos_tui.cli.runview import status_text
 from cosmos_tui.core.runs.jobs import Job, Segment, get_job, job_history, list_jobs
 from cosmos_tui.core.units import human_bytes
 
@@ -72,8 +73,6 @@ def list_(json: bool = JsonOption) -> None:
     """Every job with a run: its runs, its newest run's status and who holds it."""
     from rich.table import Table
 
-    from cosmos_tui.cli.runs import status_text
-
     found = list_jobs()
     if json:
         emit_json([_job_json(j) for j in found])
@@ -107,7 +106,6 @@ def show(
 ) -> None:
     """One job: each run's iteration range and lineage, its checkpoints and who wrote them, and
     the loss across its runs with the run boundaries marked."""
-    from cosmos_tui.cli.runs import status_text
 
     found = get_job(job)
     segments = job_history(found)

@@ -7,8 +7,19 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown
+from cosmos_tui.cli.common import (
+    FreshOption,
+    JsonOption,
+    ResumeOption,
+    emit_json,
+    err,
+    existing_choice,
+    info,
+    out,
+    shown,
+)
 from cosmos_tui.cli.preset import SetOption, load_with_sets
+from cosmos_tui.cli.runview import exit_code_for, follow_run, print_notes, status_text
 
 if TYPE_CHECKING:
     from cosmos_tui.core.presets import Preset
@@ -42,23 +53,6 @@ def with_scaleout(
     if preset.launch.target == "slurm" and (node_rank is not None or rdzv_endpoint is not None):
         raise UsageError("--node-rank and --rdzv-endpoint are for runs started node by node; Slurm sets them")
     return for_node(preset, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id)
-
-
-ResumeOption = typer.Option(
-    False, "--resume", help="The job folder holds checkpoints: continue that job from its latest one."
-)
-FreshOption = typer.Option(
-    False, "--fresh", help="The job folder holds checkpoints: start over as a new job (NAME-2, ...)."
-)
-
-
-def existing_choice(resume: bool, fresh: bool) -> str:
-    """``ask``, ``resume`` or ``fresh`` from the two flags (both is a usage error)."""
-    from cosmos_tui.core.errors import UsageError
-
-    if resume and fresh:
-        raise UsageError("--resume and --fresh exclude each other; pick one")
-    return "resume" if resume else ("fresh" if fresh else "ask")
 
 
 LEVEL_STYLE = {"ok": "[green]ok[/green]  ", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
@@ -103,7 +97,6 @@ def run(
 
     A job folder that already holds checkpoints is never resumed silently: pass --resume to
     continue it or --fresh to start over under a new job name."""
-    from cosmos_tui.cli.runs import print_notes
     from cosmos_tui.core.runs import launch_prepared, prepare
 
     base, path = load_with_sets(preset, sets)
@@ -155,7 +148,6 @@ def _print_dry_run(prepared: Prepared, json: bool) -> None:
 def _follow(record: RunRecord, *, json: bool, stop_on_interrupt: bool) -> None:
     """Follow a started run's log to its end and exit with its code; Ctrl-C detaches, or stops it
     with ``stop_on_interrupt``."""
-    from cosmos_tui.cli.runs import exit_code_for, follow_run, status_text
     from cosmos_tui.core.runs import stop_run
 
     try:

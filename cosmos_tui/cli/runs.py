@@ -3,136 +3,41 @@ records with the processes first, so what it shows is true now."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
 
-from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
+from cosmos_tui.cli.common import (
+    FreshOption,
+    JsonOption,
+    ResumeOption,
+    emit_json,
+    err,
+    existing_choice,
+    info,
+    out,
+    shown,
+    warn,
+)
 from cosmos_tui.cli.preset import SetOption
-from cosmos_tui.cli.run import FreshOption, ResumeOption, existing_choice
+from cosmos_tui.cli.runview import (
+    duration_text,
+    exit_code_for,
+    follow_run,
+    iteration_text,
+    print_notes,
+    resumed_text,
+    shell_lines,
+    status_text,
+    when_text,
+    where_text,
+)
 from cosmos_tui.core.display import printable
 
 if TYPE_CHECKING:
     from cosmos_tui.core.runs import Removal, RunRecord
 
-STATUS_STYLE = {
-    "created": "dim",
-    "starting": "cyan",
-    "running": "cyan",
-    "stopping": "yellow",
-    "finished": "green",
-    "failed": "red",
-    "stopped": "yellow",
-    "lost": "magenta",
-}
-
 RunArg = typer.Argument(..., help="Run id, a unique part of it, or `latest`.")
-
-
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
-
-
-def where_text(record: RunRecord) -> str:
-    """``local``, ``node 1/2 <job>`` for one node of a multi-node job, ``slurm 1234 RUNNING``."""
-    if record.target == "slurm":
-        job = record.slurm_job_id or "(not queued)"
-        nodes = f", {record.nnodes} nodes" if record.nnodes > 1 else ""
-        return f"slurm {job}" + (f" {record.slurm_state}" if record.slurm_state else "") + nodes
-    if record.nnodes > 1:
-        rank = "?" if record.node_rank is None else str(record.node_rank)
-        return f"node {rank}/{record.nnodes} {record.job_id or ''}".rstrip()
-    return "local"
-
-
-def status_text(record: RunRecord) -> str:
-    """``[green]finished[/green] (exit 0)`` and the like."""
-    style = STATUS_STYLE.get(record.status, "")
-    text = f"[{style}]{record.status}[/{style}]" if style else record.status
-    if record.exit_code is not None:
-        text += f" (exit {record.exit_code})"
-    health = record.health or {}
-    if record.active and health.get("state") == "stalled":
-        text += " [bold red]STALLED[/bold red]"
-    if health.get("flags"):
-        text += " [yellow]" + escape("; ".join(health["flags"])) + "[/yellow]"
-    return text
-
-
-def iteration_text(record: RunRecord) -> str:
-    """This run's own iteration range: ``0→10``, ``1599→1694`` (resumed), ``-`` when it never
-    trained or was recorded before runs owned their range."""
-    from cosmos_tui.core.runs.ownership import iteration_range
-
-    start, last = iteration_range(record)
-    if last is None:
-        return "-"
-    return f"{start if start is not None else '?'}→{last}"
-
-
-def _resumed_text(record: RunRecord) -> str:
-    came = record.resumed_from
-    if not came:
-        return "-" if record.start_iteration is not None else "?"
-    who = f"run {came['run']}" if came.get("run") else "a checkpoint no known run wrote"
-    return f"{who} at iteration {came.get('iteration')} ({came.get('checkpoint')})"
-
-
-def _shell_lines(text: str) -> list[str]:
-    """A recorded shell command in the lines bash reads it as: a newline inside quotes (an old or
-    edited record) stays in its line, where :func:`printable` shows it as ``\\n``."""
-    import shlex
-
-    lines: list[str] = []
-    pending = ""
-    for part in text.split("\n"):
-        pending = f"{pending}\n{part}" if pending else part
-        try:
-            shlex.split(pending)
-        except ValueError:  # an open quote: the newline is part of a value
-            continue
-        lines.append(pending)
-        pending = ""
-    return [*lines, pending] if pending else lines
-
-
-def print_notes(record: RunRecord) -> None:
-    """The launch notes (preflight warnings, resume details) on stderr."""
-    for note in record.notes:
-        info(f"  {shown(note)}")
-
-
-def follow_run(record: RunRecord, *, to_stderr: bool = False, from_offset: int = 0) -> RunRecord:
-    """Print the run's console output until it ends; returns the final record."""
-    import sys
-
-    from cosmos_tui.core.runs import follow, get_run
-
-    stream = sys.stderr if to_stderr else sys.stdout
-    for line in follow(record, from_offset=from_offset):
-        stream.write(line + "\n")
-        stream.flush()
-    return get_run(record.id)
-
-
-def exit_code_for(record: RunRecord) -> int:
-    """The CLI exit code for a finished run: 0 for finished or stopped, else torchrun's code (1
-    when it has none, e.g. ``lost``)."""
-    if record.status in ("finished", "stopped"):
-        return 0
-    code = record.exit_code
-    return code if code is not None and 0 < code < 256 else 1
 
 
 def _removal_json(plan: Removal, *, done: bool) -> dict:
@@ -196,8 +101,8 @@ def list_(
             shown(r.experiment),
             iteration_text(r),
             shown(where_text(r)),
-            _when(r.started_at),
-            _duration(r.duration),
+            when_text(r.started_at),
+            duration_text(r.duration),
             shown(note),
         )
     out.print(table)
@@ -219,17 +124,17 @@ def show(run: str = RunArg, json: bool = JsonOption) -> None:
         ("experiment", f"{r.experiment} ({r.engine_kind}, world size {r.world_size})"),
         ("origin", f"{r.origin}" + (f" of {r.parent}" if r.parent else "")),
         ("iterations", iteration_text(r)),
-        ("resumed", _resumed_text(r)),
+        ("resumed", resumed_text(r)),
         (
             "checkpoints",
             ", ".join(r.checkpoints) if r.checkpoints else ("-" if r.checkpoints is not None else "?"),
         ),
         ("preset", r.preset_path or "-"),
         ("sets", " ".join(r.sets) or "-"),
-        ("created", _when(r.created_at)),
-        ("started", _when(r.started_at)),
-        ("ended", _when(r.ended_at)),
-        ("duration", _duration(r.duration)),
+        ("created", when_text(r.created_at)),
+        ("started", when_text(r.started_at)),
+        ("ended", when_text(r.ended_at)),
+        ("duration", duration_text(r.duration)),
         ("where", where_text(r)),
         ("job dir", r.job_dir or "-"),
         ("run dir", str(r.run_dir)),
@@ -242,7 +147,7 @@ def show(run: str = RunArg, json: bool = JsonOption) -> None:
     for key, value in rows:
         out.print(f"[bold]{key:>11}[/bold]  {shown(value)}")
     out.print(f"[bold]{'command':>11}[/bold]")
-    for line in _shell_lines(r.shell):
+    for line in shell_lines(r.shell):
         out.print(printable(line), markup=False)
     for note in r.notes:
         out.print(f"[bold]{'note':>11}[/bold]  {shown(note)}", markup=True)

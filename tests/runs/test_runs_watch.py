@@ -70,7 +70,7 @@ def test_a_broken_config_never_breaks_the_run(launch_script) -> None:
 
 
 def test_runs_list_shows_the_watchdog_verdict(tmp_path: Path) -> None:
-    from cosmos_tui.cli.runs import status_text
+    from cosmos_tui.cli.runview import status_text
     from cosmos_tui.core.runs.record import RunRecord
 
     record = RunRecord(
