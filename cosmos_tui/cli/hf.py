@@ -19,7 +19,7 @@ from cosmos_tui.core.units import human_bytes
 hf_app = typer.Typer(help="Hugging Face: login, gated access checks, downloads.", no_args_is_help=True)
 
 ModelArg = typer.Argument(
-    None, metavar="[MODEL]", help="Catalog id (see 'models list'); default: the --preset's model.id."
+    None, metavar="MODEL", help="Catalog id (see 'models list'); default: the --preset's model.id."
 )
 RepoOption = typer.Option(
     None,
