@@ -146,3 +146,20 @@ def test_waymo_warns_when_the_world_size_is_not_a_multiple_of_its_context_parall
 def test_other_predict25_experiments_get_no_context_parallel_warning(tmp_path: Path) -> None:
     preset = load_preset(resolve_preset("predict25-groot-gr1-2b"))
     assert get_adapter(preset.engine.kind).warnings(apply_sets(preset, ["launch.nproc_per_node=3"])) == []
+
+
+def test_preflight_and_preset_validate_show_the_waymo_warning(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cosmos_tui.cli.app import app
+    from cosmos_tui.core.preflight import check_engine_warnings
+
+    preset = load_preset(resolve_preset("predict25-multiview-waymo"))
+    repo = fake_checkout(tmp_path, preset.engine.kind)
+    sets = [f"engine.repo={repo}", "launch.nproc_per_node=4"]
+    (check,) = check_engine_warnings(apply_sets(preset, sets))
+    assert check.level == "warn" and "nproc_per_node x nnodes is 4" in check.message
+    args = ["preset", "validate", "predict25-multiview-waymo", *(a for s in sets for a in ("--set", s))]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output  # a warning, never fatal
+    assert "context parallelism 8 (from experiment predict2_multiview_post_train_waymo)" in res.stderr
