@@ -281,17 +281,24 @@ def convert_cmd(
     `model_ema_bf16.pt` beside the step folder's parts, by the checkout's
     `scripts/convert_distcp_to_pt.py` when there is one, else by `ckpt export`. Predict1: the
     post-trained EMA file placed at `checkpoints/Cosmos-Predict1-7B-SingleToMultiView_post-trained/model.pt`
-    in the checkout, and the inference command printed.
+    in the checkout (and under the name the inference script accepts), and the inference command
+    its argparse accepts printed, with where it departs from the doc.
     """
     from cosmos_tui.core.checkpoints.convert import convert_checkpoint
-    from cosmos_tui.core.engines import conversion
 
     _, found = _scan(target)
     done = convert_checkpoint(target, found, iteration, repo=repo, yes=yes, dry_run=dry_run)
     plan = done.plan
     if json:
         emit_json(
-            {"method": plan.method, "source": plan.source, "outputs": plan.outputs, "shell": plan.shell()}
+            {
+                "method": plan.method,
+                "source": plan.source,
+                "outputs": plan.outputs,
+                "shell": plan.shell(),
+                "inference": done.inference,
+                "inference_note": done.inference_note,
+            }
         )
         return
     verb = "Would write" if dry_run else "Wrote"
@@ -300,9 +307,8 @@ def convert_cmd(
     what = f"{done.kind} checkpoint, iteration {done.checkpoint.iteration}"
     info(f"{verb} {len(plan.outputs)} file(s) by {plan.method} ({what}).")
     info(f"Equivalent commands:\n{plan.shell()}")
-    if plan.method == "place-ema":
-        info(
-            "Run inference from the checkout with "
-            f"`python {conversion.P1_INFERENCE_SCRIPT} --checkpoint_dir checkpoints "
-            f"--diffusion_transformer_dir {conversion.POSTTRAINED_DIR} ...` (see its --help for the prompts)."
-        )
+    if done.inference:
+        lines = "\n".join(shown(line) for line in done.inference.splitlines())
+        info(f"Run inference (replace the <...> prompts and the input video):\n{lines}")
+        if done.inference_note:
+            info(f"Note: {done.inference_note}")

@@ -16,6 +16,7 @@ from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown, to_jso
 
 if TYPE_CHECKING:
     from cosmos_tui.core.datasets.findings import Report
+    from cosmos_tui.core.datasets.layouts import CaptionSource, CaptionSpec
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -109,13 +110,57 @@ data_app = typer.Typer(
 )
 
 
+def _caption_rule(spec: CaptionSpec) -> str:
+    """The loader's caption rule (``spec.rule`` over ``spec.sources``) as one sentence."""
+
+    def keys(src: CaptionSource) -> str:
+        return f" ({', else '.join(src.json_keys)})" if src.json_keys else ""
+
+    where = [f"{s.folder}/<name>{s.ext}{keys(s)}" for s in spec.sources]
+    if spec.rule == "first-folder":
+        folders = list(dict.fromkeys(s.folder for s in spec.sources))
+        first = [f"<name>{s.ext}{keys(s)}" for s in spec.sources if s.folder == folders[0]]
+        rule = (
+            f"the caption folder is {folders[0]}/ whenever it exists (even empty), else "
+            f"{', else '.join(f + '/' for f in folders[1:])}; in it {' then '.join(first)}"
+        )
+    elif spec.rule == "format-switch":
+        json_src = next(s for s in spec.sources if s.ext == ".json")
+        text_src = next(s for s in spec.sources if s.ext == ".txt")
+        rule = (
+            f"one format for the whole set: any *.json in {json_src.folder}/ switches every clip to "
+            f"{json_src.folder}/<name>.json, else any *.txt in {text_src.folder}/ makes it "
+            f"{text_src.folder}/<name>.txt, else the loader refuses to start"
+        )
+        if json_src.json_schema == "model-prompts":
+            rule += ' (JSON: {"<model>": {"long", "short", "medium"}}, the first key\'s object)'
+        for experiment, fmt in spec.formats.items():
+            prompt = f", prompt '{fmt.prompt_type}'" if fmt.prompt_type else ""
+            rule += f"; {experiment} reads {fmt.format} captions{prompt}"
+    else:
+        rule = f"reads {' and '.join(where)}"
+    if spec.fallback is not None:
+        what = "an empty caption" if spec.fallback == "" else f"the caption '{spec.fallback}'"
+        rule += f"; a clip without a readable caption trains on {what}"
+    else:
+        rule += f"; a clip without one: {spec.missing_note}"
+    return rule
+
+
 @data_app.command("layouts")
 def layouts_cmd(json_: bool = JsonOption) -> None:
-    """List the dataset layouts: folders, views, captions, embeddings, frame needs."""
+    """List the dataset layouts: folders, views, captions and the loader's caption rule,
+    embeddings, frame needs, notes."""
     from cosmos_tui.core.datasets.layouts import LAYOUTS
 
     if json_:
-        emit_json(list(LAYOUTS.values()))
+        rows = []
+        for lay in LAYOUTS.values():
+            row = to_jsonable(lay)
+            if lay.captions:
+                row["captions"]["rule_text"] = _caption_rule(lay.captions)
+            rows.append(row)
+        emit_json(rows)
         return
     for lay in LAYOUTS.values():
         out.print(f"[bold]{lay.id}[/bold]  {lay.title}")
@@ -128,6 +173,7 @@ def layouts_cmd(json_: bool = JsonOption) -> None:
         if lay.captions:
             srcs = " or ".join(f"{s.folder}/<name>{s.ext}" for s in lay.captions.sources)
             out.print(f"  captions: {srcs}")
+            out.print(f"  caption rule ({lay.captions.rule}): {shown(_caption_rule(lay.captions))}")
         if lay.embeddings:
             e = lay.embeddings
             out.print(
@@ -137,6 +183,8 @@ def layouts_cmd(json_: bool = JsonOption) -> None:
             )
         frames = ", ".join(f"{k}: {v}" for k, v in lay.experiments.items())
         out.print(f"  frames: default {lay.default_min_frames}; {frames}")
+        for note in lay.notes:
+            out.print(f"  note: {shown(note)}")
 
 
 @data_app.command("validate")

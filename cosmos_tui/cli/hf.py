@@ -18,6 +18,54 @@ from cosmos_tui.core.units import human_bytes
 
 hf_app = typer.Typer(help="Hugging Face: login, gated access checks, downloads.", no_args_is_help=True)
 
+ModelArg = typer.Argument(
+    None, metavar="MODEL", help="Catalog id (see 'models list'); default: the --preset's model.id."
+)
+RepoOption = typer.Option(
+    None,
+    "--repo",
+    help="The engine checkout whose code picks the revisions (default: the --preset's engine.repo, "
+    "else the version cosmos-tui targets).",
+)
+PresetOption = typer.Option(None, "--preset", help="A preset (name or file): its model.id and engine.repo.")
+
+
+def _model_and_checkout(model_id: str | None, repo: Path | None, preset_name: str | None):
+    """The catalog model and the engine checkout its revisions are read for (``None``: the
+    version cosmos-tui targets), from MODEL, ``--repo`` and ``--preset``."""
+    from cosmos_tui.core.catalog import load_catalog
+    from cosmos_tui.core.engines.base import get_adapter
+    from cosmos_tui.core.engines.checkout import detect_kind
+    from cosmos_tui.core.presets import load_preset, resolve_preset
+
+    preset = load_preset(resolve_preset(preset_name)) if preset_name else None
+    if model_id is None and preset is None:
+        raise UserError("name a MODEL (see 'cosmos-tui models list') or pass --preset NAME")
+    model = load_catalog().get(model_id or preset.model.id)
+    if preset is not None and preset.engine.kind != model.engine:
+        raise UserError(
+            f"preset {preset_name} runs {preset.engine.kind} but {model.id} is post-trained by "
+            f"{model.engine}; drop MODEL or pick a preset of {model.engine}"
+        )
+    source = "--repo"
+    if repo is None and preset is not None and preset.engine.repo and model.engine != "builtin":
+        repo, source = get_adapter(model.engine).repo(preset), f"engine.repo of preset {preset_name}"
+    if repo is None:
+        return model, None
+    if model.engine == "builtin":
+        raise UserError(f"{model.id} runs on the builtin engine, which has no checkout; drop --repo")
+    repo = repo.expanduser().resolve()
+    if not repo.is_dir():
+        what = "is a file, not a folder" if repo.exists() else "does not exist"
+        raise UserError(f"{source} {repo} {what}; pass the folder of your {model.engine} checkout")
+    found = detect_kind(repo)
+    if found is not None and found != model.engine:
+        raise UserError(
+            f"{source} {repo} is a {found} checkout but {model.id} is post-trained by "
+            f"{model.engine}; pass a {model.engine} checkout"
+        )
+    return model, repo
+
 
 @hf_app.command("login")
 def login(
@@ -75,28 +123,33 @@ def whoami(json_: bool = JsonOption) -> None:
 
 @hf_app.command("access")
 def access(
-    model_id: str = typer.Argument(..., metavar="MODEL", help="Catalog id (see 'models list')."),
+    model_id: str | None = ModelArg,
     inference: bool = typer.Option(False, "--inference", help="Also check inference-only repos."),
+    repo: Path | None = RepoOption,
+    preset: str | None = PresetOption,
     json_: bool = JsonOption,
 ) -> None:
-    """Check, repo by repo, whether you can download what MODEL needs (exit 1 if any cannot)."""
+    """Check, repo by repo, whether you can download what MODEL needs, at the revisions its
+    engine checkout loads (exit 1 if any cannot)."""
     from rich.table import Table
 
     from cosmos_tui.core import hub
-    from cosmos_tui.core.catalog import load_catalog
 
-    model = load_catalog().get(model_id)
-    results = hub.check_access(model, inference=inference)
+    model, checkout = _model_and_checkout(model_id, repo, preset)
+    results = hub.check_access(model, inference=inference, checkout=checkout)
     if json_:
-        emit_json({"model": model.id, "ok": all(r.ok for r in results), "repos": results})
+        emit_json(
+            {"model": model.id, "checkout": checkout, "ok": all(r.ok for r in results), "repos": results}
+        )
     elif not results:
         out.print(f"{model.id} needs no Hugging Face downloads.")
     else:
-        table = Table("repo", "role", "for", "status", "what to do", box=None, pad_edge=False)
+        table = Table("repo", "revision", "role", "for", "status", "what to do", box=None, pad_edge=False)
         for r in results:
             colour = "green" if r.ok else "red"
             todo = "" if r.ok else r.detail
-            table.add_row(r.repo_id, r.role, r.needed_for, f"[{colour}]{r.status.value}[/{colour}]", todo)
+            status = f"[{colour}]{r.status.value}[/{colour}]"
+            table.add_row(r.repo_id, r.revision[:12], r.role, r.needed_for, status, todo)
         out.print(table)
     if not all(r.ok for r in results):
         raise typer.Exit(1)
@@ -104,25 +157,27 @@ def access(
 
 @hf_app.command("download")
 def download(
-    model_id: str = typer.Argument(..., metavar="MODEL", help="Catalog id (see 'models list')."),
+    model_id: str | None = ModelArg,
     checkpoint_dir: Path | None = typer.Option(
         None, "--checkpoint-dir", help="Put files under DIR/<model folder> instead of the HF cache."
     ),
     inference: bool = typer.Option(False, "--inference", help="Also fetch inference-only repos."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be fetched; fetch nothing."),
+    repo: Path | None = RepoOption,
+    preset: str | None = PresetOption,
     json_: bool = JsonOption,
 ) -> None:
-    """Download only the files MODEL's engine loads (sizes and disk checked first; resumable)."""
+    """Download only the files MODEL's engine loads, at the revisions its checkout asks for
+    (sizes and disk checked first; resumable)."""
     from cosmos_tui.core import hub
-    from cosmos_tui.core.catalog import load_catalog
 
-    model = load_catalog().get(model_id)
+    model, checkout = _model_and_checkout(model_id, repo, preset)
     if not model.needs_hub:
         info(f"{model.id} runs on the builtin engine and needs no downloads.")
         return
-    plan = hub.plan_download(model, checkpoint_dir, inference=inference)
+    plan = hub.plan_download(model, checkpoint_dir, inference=inference, checkout=checkout)
     if dry_run or not json_:
-        _print_plan(plan, json_)
+        _print_plan(plan, json_, checkout)
     if dry_run:
         if plan.blocked or plan.unresolved or not plan.fits:
             raise typer.Exit(1)
@@ -134,11 +189,12 @@ def download(
         info(f"{model.id}: {len(paths)} file(s) ready under {shown(plan.target)}")
 
 
-def _print_plan(plan, json_: bool) -> None:
+def _print_plan(plan, json_: bool, checkout: Path | None = None) -> None:
     if json_:
         emit_json(
             {
                 "model": plan.model_id,
+                "checkout": checkout,
                 "mode": plan.mode,
                 "target": plan.target,
                 "offline": plan.offline,
@@ -153,12 +209,15 @@ def _print_plan(plan, json_: bool) -> None:
         )
         return
     info(f"{plan.model_id} -> {shown(plan.target)} ({plan.mode}{', offline' if plan.offline else ''})")
+    if checkout is not None:
+        info(f"revisions as the checkout {shown(checkout)} loads them")
     for f in plan.files:
         if f.present:
             state = "present"
         else:
             state = f"resume at {human_bytes(f.partial_bytes)}" if f.partial_bytes else "fetch"
-        info(f"  {shown(f.repo_id)}/{shown(f.filename)}  {human_bytes(f.size)}  {state}")
+        at = "" if f.revision == "main" else f"@{f.revision[:12]}"
+        info(f"  {shown(f.repo_id)}/{shown(f.filename)}{shown(at)}  {human_bytes(f.size)}  {state}")
     missing, total, free = (human_bytes(n) for n in (plan.missing_bytes, plan.total_bytes, plan.free_bytes))
     info(f"to fetch: {missing} of {total}; free: {free}")
     for a in plan.blocked:

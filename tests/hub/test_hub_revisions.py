@@ -175,3 +175,92 @@ def test_access_check_asks_for_the_checkout_s_revision(pinned_server, tmp_path: 
     (verdict,) = hub.check_access(model, checkout=tmp_path)
     assert verdict.ok and verdict.revision == P25_TOKENIZER
     assert any(f"/resolve/{P25_TOKENIZER}/tokenizer.pth" in r.path for r in pinned_server.requests)
+
+
+# --- the CLI passes the engine checkout (--repo, or the --preset's engine.repo) ---------------
+
+
+def _cli(monkeypatch, *args: str):
+    from typer.testing import CliRunner
+
+    from cosmos_tui.cli.app import app
+    from cosmos_tui.core import catalog as catalog_mod
+
+    monkeypatch.setattr(catalog_mod, "load_catalog", lambda: parse_catalog(CATALOG))
+    return CliRunner().invoke(app, list(args))
+
+
+def _old_transfer25_checkout(tmp_path: Path, monkeypatch, name: str = "old t25") -> Path:
+    """A Transfer2.5 checkout from before 93a76bd (git is asked about this folder only)."""
+    from cosmos_tui.core.engines import revisions
+
+    repo = tmp_path / name
+    (repo / "cosmos_transfer2").mkdir(parents=True)
+    real = revisions._is_ancestor
+    monkeypatch.setattr(
+        revisions, "_is_ancestor", lambda r, c: False if Path(r) == repo.resolve() else real(r, c)
+    )
+    return repo
+
+
+def test_cli_download_fetches_the_revision_of_the_given_checkout(
+    pinned_server, tmp_path: Path, monkeypatch
+) -> None:
+    import json
+
+    repo = _old_transfer25_checkout(tmp_path, monkeypatch)
+    res = _cli(monkeypatch, "hf", "download", "t25", "--repo", str(repo), "--dry-run", "--json")
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    assert plan["checkout"] == str(repo.resolve())
+    assert [f["revision"] for f in plan["files"]] == [P25_TOKENIZER]
+    res = _cli(monkeypatch, "hf", "download", "t25", "--repo", str(repo))
+    assert res.exit_code == 0, res.output
+    assert f"@{P25_TOKENIZER[:12]}" in res.stderr
+    asked = [r.path for r in pinned_server.requests if "tokenizer.pth" in r.path]
+    assert asked and all(P25_TOKENIZER in p for p in asked), asked
+    snapshot = settings.hub_cache() / "models--nvidia--Cosmos-Predict2.5-2B" / "snapshots" / P25_TOKENIZER
+    assert (snapshot / "tokenizer.pth").read_bytes() == TOKENIZER
+    # Without a checkout: the version cosmos-tui targets, as before.
+    res = _cli(monkeypatch, "hf", "download", "t25", "--dry-run", "--json")
+    assert [f["revision"] for f in json.loads(res.stdout)["files"]] == [T25_TOKENIZER]
+
+
+def test_cli_access_reads_the_preset_s_engine_repo(pinned_server, tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    repo = _old_transfer25_checkout(tmp_path, monkeypatch)
+    preset = tmp_path / "mine.toml"
+    preset.write_text(
+        '[model]\nid = "t25"\n[engine]\nkind = "cosmos-transfer2.5"\n'
+        f"repo = {json.dumps(str(repo))}\n"
+        '[experiment]\nname = "transfer2_singleview_posttrain_edge_example"\n'
+    )
+    res = _cli(monkeypatch, "hf", "access", "--preset", str(preset), "--json")  # MODEL: its model.id
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["checkout"] == str(repo.resolve())
+    assert [r["revision"] for r in data["repos"]] == [P25_TOKENIZER]
+    # --repo wins over the preset's engine.repo.
+    newer = tmp_path / "new t25"
+    (newer / "cosmos_transfer2").mkdir(parents=True)
+    res = _cli(monkeypatch, "hf", "access", "t25", "--preset", str(preset), "--repo", str(newer), "--json")
+    assert [r["revision"] for r in json.loads(res.stdout)["repos"]] == [T25_TOKENIZER]
+
+
+@pytest.mark.parametrize("what", ["file", "missing", "other-engine"])
+def test_cli_refuses_a_checkout_that_cannot_be_the_engine_s(
+    pinned_server, tmp_path: Path, monkeypatch, what: str
+) -> None:
+    bad = tmp_path / "a\nb c"
+    if what == "file":
+        bad.write_text("")
+    elif what == "other-engine":
+        (bad / "cosmos_predict2").mkdir(parents=True)
+    for command in ("download", "access"):
+        res = _cli(monkeypatch, "hf", command, "t25", "--repo", str(bad))
+        assert res.exit_code == 1, res.output
+        assert "Traceback" not in res.output and res.stderr.startswith("error: --repo ")
+        assert "a\\nb c" in res.stderr  # the newline shown as an escape, on one line
+        assert len(res.stderr.strip().splitlines()) <= 2
+    assert not any("tokenizer.pth" in r.path for r in pinned_server.requests)

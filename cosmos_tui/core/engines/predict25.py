@@ -1,5 +1,8 @@
 """Cosmos-Predict2.5 (nvidia-cosmos/cosmos-predict2.5): the same ``cosmos_oss`` launcher as
-Transfer2.5; its post-training docs start ``scripts/train.py`` by path.
+Transfer2.5. Its docs name the entry two ways (:data:`ENTRY_FOR_EXPERIMENT`); both run the same
+code: ``scripts/train.py`` only calls ``cosmos_oss.scripts.train.main`` under ``__main__``, and
+``--config`` is a path turned into a module of the installed ``cosmos_predict2`` package, so the
+script's folder on ``sys.path`` (by path) or the checkout root (``-m``) makes no difference.
 
 What ``data.root`` stands for, per experiment (``cosmos_predict2/experiments/`` at 7e5ffc8):
 
@@ -31,6 +34,8 @@ from cosmos_tui.core.engines.dataroot import (
 )
 from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
+from cosmos_tui.core.overrides import override_value
+from cosmos_tui.core.presets import Preset
 
 _P25_2B = "nvidia/Cosmos-Predict2.5-2B"
 _P25_14B = "nvidia/Cosmos-Predict2.5-14B"
@@ -78,6 +83,31 @@ _BRIDGE_PATHS = tuple(
 
 WAYMO = "predict2_multiview_post_train_waymo"
 
+_BY_MODULE = ("-m", "scripts.train")
+
+#: The entry each experiment's own doc writes (docs/ at 7e5ffc8); an experiment not listed gets
+#: ``scripts/train.py``, as the nemo docs (post-training_video2world_cosmos_nemo_assets.md,
+#: post-training_cosmos_nemo_assets_lora.md) write it.
+ENTRY_FOR_EXPERIMENT: dict[str, tuple[str, ...]] = {
+    # post-training_video2world_gr00t.md §2.1, §2.2
+    "predict2_video2world_training_2b_groot_gr1_480": _BY_MODULE,
+    "predict2_video2world_training_14b_groot_gr1_480": _BY_MODULE,
+    # post-training_multiview.md §2
+    WAYMO: _BY_MODULE,
+    # post-training_video2world_action.md
+    "ac_reason_embeddings_rectified_flow_2b_256_320": _BY_MODULE,
+}
+
+#: ``model_parallel.context_parallel_size`` an experiment fixes (multiview/waymo.py sets 8). The
+#: trainer hands it with the tensor and pipeline sizes to Megatron's
+#: ``initialize_model_parallel`` (imaginaire/trainer.py), which needs the world size to be a
+#: multiple of their product.
+CONTEXT_PARALLEL: dict[str, int] = {WAYMO: 8}
+
+_PARALLEL_KEYS = tuple(
+    f"model_parallel.{k}_parallel_size" for k in ("context", "tensor_model", "pipeline_model")
+)
+
 
 @register
 class Predict25Adapter(UpstreamAdapter):
@@ -101,3 +131,32 @@ class Predict25Adapter(UpstreamAdapter):
         ),
     }
     distributed_composition = frozenset({WAYMO})
+
+    def module_args(self, preset: Preset) -> list[str]:
+        """The shared command with the entry the experiment's doc writes."""
+        args = super().module_args(preset)
+        entry = ENTRY_FOR_EXPERIMENT.get(preset.experiment.name, self.entry)
+        return [*entry, *args[len(self.entry) :]]
+
+    def warnings(self, preset: Preset) -> list[str]:
+        """The world size (``nproc_per_node x nnodes``) must be a multiple of context x tensor x
+        pipeline parallelism, from the overrides or what the experiment fixes."""
+        given = {k: override_value(preset.experiment.overrides, k) for k in _PARALLEL_KEYS}
+        cp_key = _PARALLEL_KEYS[0]
+        if given[cp_key] is None and preset.experiment.name not in CONTEXT_PARALLEL:
+            return []
+        sizes = dict.fromkeys(_PARALLEL_KEYS, 1)
+        sizes[cp_key] = CONTEXT_PARALLEL.get(preset.experiment.name, 1)
+        for key, value in given.items():
+            if value is not None and value.strip().isdigit():
+                sizes[key] = int(value)
+        group = sizes[cp_key] * sizes[_PARALLEL_KEYS[1]] * sizes[_PARALLEL_KEYS[2]]
+        world = preset.launch.nproc_per_node * preset.launch.nnodes
+        if group >= 1 and world % group == 0:
+            return []
+        source = "the override" if given[cp_key] is not None else f"experiment {preset.experiment.name}"
+        return [
+            f"context parallelism {sizes[cp_key]} (from {source}) needs a world size that is a multiple of "
+            f"{group}, but nproc_per_node x nnodes is {world}; launch on a multiple of {group} GPUs or add "
+            f"the override {cp_key}=N with N dividing {world}"
+        ]
