@@ -284,7 +284,6 @@ def convert_cmd(
     in the checkout, and the inference command printed.
     """
     from cosmos_tui.core.checkpoints.convert import convert_checkpoint
-    from cosmos_tui.core.engines import conversion
 
     _, found = _scan(target)
     done = convert_checkpoint(target, found, iteration, repo=repo, yes=yes, dry_run=dry_run)
@@ -300,9 +299,5 @@ def convert_cmd(
     what = f"{done.kind} checkpoint, iteration {done.checkpoint.iteration}"
     info(f"{verb} {len(plan.outputs)} file(s) by {plan.method} ({what}).")
     info(f"Equivalent commands:\n{plan.shell()}")
-    if plan.method == "place-ema":
-        info(
-            "Run inference from the checkout with "
-            f"`python {conversion.P1_INFERENCE_SCRIPT} --checkpoint_dir checkpoints "
-            f"--diffusion_transformer_dir {conversion.POSTTRAINED_DIR} ...` (see its --help for the prompts)."
-        )
+    if plan.next_step:
+        info(plan.next_step)

@@ -1,7 +1,7 @@
 """Make one scanned checkpoint ready for its engine's inference: find the checkpoint, the engine
 and checkout it belongs to, and hand it to the conversion that its layout needs
-(:mod:`cosmos_tui.core.engines.conversion`): a DCP step folder is converted, a Predict1 ``.pt``
-set has its EMA file placed in the checkout.
+(the ``convert`` of the adapter whose checkpoints have that layout: a DCP step folder is
+converted, an upstream ``.pt`` set may be placed in the checkout instead).
 
 The faces call :func:`convert_checkpoint`; they print, this decides.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from cosmos_tui.core.checkpoints.export import find_checkpoint
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo
 from cosmos_tui.core.engines import conversion
-from cosmos_tui.core.engines.base import get_adapter
+from cosmos_tui.core.engines.registry import DEFAULT_KIND, adapter_for_layout, get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.presets import preset_from_dict
 from cosmos_tui.core.runs import get_run
@@ -26,21 +26,22 @@ class Conversion:
     """What :func:`convert_checkpoint` did (or, with ``dry_run``, would do)."""
 
     kind: str
-    """The engine kind the checkpoint belongs to (``builtin`` for a folder without ``--repo``)."""
+    """The engine kind the checkpoint belongs to (the default kind for a folder without
+    ``--repo``, ``upstream`` for one with it)."""
     checkpoint: CheckpointInfo
     plan: conversion.ConversionPlan
 
 
 def engine_of(target: str, repo: Path | None) -> tuple[str, Path | None, str]:
     """(engine kind, checkout, its python) for a run id; for a folder, what ``repo`` says
-    (``upstream`` with a checkout, else ``builtin``)."""
+    (``upstream`` with a checkout, else the default kind)."""
     if repo is not None or "/" in target or Path(target).exists():
-        return ("upstream" if repo else "builtin"), repo, sys.executable
+        return ("upstream" if repo else DEFAULT_KIND), repo, sys.executable
     record = get_run(target, reconcile_=False)
     preset = preset_from_dict(record.preset, source=f"run {record.id}")
-    if preset.engine.kind == "builtin":
-        return "builtin", None, sys.executable
     adapter = get_adapter(preset.engine.kind)
+    if not adapter.runs_from_checkout:
+        return preset.engine.kind, None, sys.executable
     try:
         return preset.engine.kind, adapter.cwd(preset), adapter.python(preset)
     except UserError:
@@ -61,11 +62,5 @@ def convert_checkpoint(
     (default: the run's ``engine.repo``). Existing outputs are replaced only with ``yes``."""
     chosen = find_checkpoint(checkpoints, iteration)
     kind, checkout, python = engine_of(target, repo)
-    if chosen.layout == "pt":
-        if checkout is None:
-            raise UserError("placing a Predict1 checkpoint needs its checkout; pass --repo PATH")
-        ema = chosen.path.parent / f"iter_{chosen.iteration:09d}_ema_model.pt"
-        plan = conversion.place_p1_ema(ema, checkout, yes=yes, dry_run=dry_run)
-    else:
-        plan = conversion.convert_dcp(chosen.path, repo=checkout, python=python, yes=yes, dry_run=dry_run)
+    plan = adapter_for_layout(chosen.layout).convert(chosen, checkout, python, yes=yes, dry_run=dry_run)
     return Conversion(kind, chosen, plan)
