@@ -34,7 +34,7 @@ import os
 import shutil
 from pathlib import Path
 
-from cosmos_tui.core.checkpoints.scan import CheckpointInfo
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo, pt_member
 from cosmos_tui.core.engines.base import register
 from cosmos_tui.core.engines.conversion import ConversionPlan, refuse_existing
 from cosmos_tui.core.engines.dataroot import TRAIN_SAMPLER_AND_VAL
@@ -166,8 +166,7 @@ class Predict1Adapter(UpstreamAdapter):
         """No conversion: the set's EMA file is placed in the checkout (:func:`place_p1_ema`)."""
         if checkout is None:
             raise UserError("placing a Predict1 checkpoint needs its checkout; pass --repo PATH")
-        ema = checkpoint.path.parent / f"iter_{checkpoint.iteration:09d}_ema_model.pt"
-        return place_p1_ema(ema, checkout, yes=yes, dry_run=dry_run)
+        return place_p1_ema(pt_member(checkpoint.path, "ema_model"), checkout, yes=yes, dry_run=dry_run)
 
     def warnings(self, preset: Preset) -> list[str]:
         if override_value(preset.experiment.overrides, "checkpoint.load_path") is not None:
