@@ -47,7 +47,7 @@ def test_presets_validate_the_kind_against_the_registry_with_the_literal_message
     for kind in registry.ENGINE_KINDS:
         assert preset_from_dict({"engine": {"kind": kind}}).engine.kind == kind
     assert preset_from_dict({}).engine.kind == registry.DEFAULT_KIND
-    for bad in ("cosmos-predict", 5, None):
+    for bad in ("cosmos-predict", 5, None, ["builtin"], {"a": 1}):  # unhashable ones too
         with pytest.raises(UserError) as caught:
             preset_from_dict({"engine": {"kind": bad}}, source="p.toml")
         allowed = ", ".join(f"'{k}'" for k in registry.ENGINE_KINDS[:-1])

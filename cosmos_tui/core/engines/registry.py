@@ -53,7 +53,7 @@ def register(cls: A) -> A:
 def _known_kind(value: Any) -> Any:
     """``value`` when it is a known engine kind; else the same ``literal_error`` a ``Literal`` of
     the kinds gives, so preset and catalog messages list the allowed kinds as before."""
-    if value not in ADAPTER_MODULES:
+    if not isinstance(value, str) or value not in ADAPTER_MODULES:  # a list or table is no kind
         expected = ", ".join(f"'{k}'" for k in ENGINE_KINDS[:-1]) + f" or '{ENGINE_KINDS[-1]}'"
         raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
     return value
