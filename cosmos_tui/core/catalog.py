@@ -16,12 +16,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cosmos_tui.core.choices import one_of
+from cosmos_tui.core.datasets.layouts import LAYOUTS
 from cosmos_tui.core.engines.registry import EngineKind, get_adapter
 from cosmos_tui.core.errors import UserError
 
-LayoutId = Literal[
-    "predict1-waymo", "transfer25-singleview", "transfer25-multiview-hdmap", "predict25-video2world"
-]
+LayoutId = one_of(LAYOUTS)
+"""A dataset layout id: a key of :data:`~cosmos_tui.core.datasets.layouts.LAYOUTS`."""
 Role = Literal["weights", "tokenizer", "text-encoder", "guardrail"]
 Purpose = Literal["train", "inference"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cosmos_tui.core.catalog import parse_catalog
+from cosmos_tui.core.datasets.layouts import LAYOUTS
 from cosmos_tui.core.engines import registry
 from cosmos_tui.core.engines.base import EngineAdapter
 from cosmos_tui.core.engines.checkout import checkout_packages, detect_kind
@@ -56,22 +57,27 @@ def test_presets_validate_the_kind_against_the_registry_with_the_literal_message
         preset_from_dict({"engine": {"kind": "cosmos-predict"}})
 
 
-def test_the_catalog_validates_the_engine_against_the_registry() -> None:
+def test_the_catalog_validates_engine_and_layout_against_their_tables() -> None:
     text = """schema = 1
 [[models]]
 id = "m"
 family = "f"
 name = "n"
 engine = "{engine}"
-dataset_layout = "predict1-waymo"
+dataset_layout = "{layout}"
 experiments = ["e"]
 [models.compute]
 min_gpus = 0
 gpu_memory_gb = 0
 """
-    assert parse_catalog(text.format(engine="cosmos-predict1")).models[0].engine == "cosmos-predict1"
+    ok = parse_catalog(text.format(engine="cosmos-predict1", layout="predict1-waymo")).models[0]
+    assert (ok.engine, ok.dataset_layout) == ("cosmos-predict1", "predict1-waymo")
     with pytest.raises(UserError, match=r"models\.0\.engine: Input should be 'builtin', "):
-        parse_catalog(text.format(engine="cosmos-predict9"))
+        parse_catalog(text.format(engine="cosmos-predict9", layout="predict1-waymo"))
+    # The layout ids are the dataset layouts' table too.
+    with pytest.raises(UserError, match=r"models\.0\.dataset_layout: Input should be 'predict1-waymo', "):
+        parse_catalog(text.format(engine="builtin", layout="waymo"))
+    assert [*LAYOUTS] == [m.id for m in LAYOUTS.values()]
 
 
 def test_checkout_packages_and_job_names_come_from_the_adapters(tmp_path: Path) -> None:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import BeforeValidator
-from pydantic_core import PydanticCustomError
-
+from cosmos_tui.core.choices import one_of
 from cosmos_tui.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -50,17 +48,8 @@ def register(cls: A) -> A:
     return cls
 
 
-def _known_kind(value: Any) -> Any:
-    """``value`` when it is a known engine kind; else the same ``literal_error`` a ``Literal`` of
-    the kinds gives, so preset and catalog messages list the allowed kinds as before."""
-    if not isinstance(value, str) or value not in ADAPTER_MODULES:  # a list or table is no kind
-        expected = ", ".join(f"'{k}'" for k in ENGINE_KINDS[:-1]) + f" or '{ENGINE_KINDS[-1]}'"
-        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
-    return value
-
-
-EngineKind = Annotated[str, BeforeValidator(_known_kind)]
-"""A pydantic field type: one of :data:`ENGINE_KINDS`."""
+EngineKind = one_of(ENGINE_KINDS)
+"""A pydantic field type: one of :data:`ENGINE_KINDS` (failing as a ``Literal`` of them would)."""
 
 
 def adapter_class(kind: str) -> type[EngineAdapter]:
