@@ -306,7 +306,7 @@ def convert_cmd(
         out.print(shown(path))
     what = f"{done.kind} checkpoint, iteration {done.checkpoint.iteration}"
     info(f"{verb} {len(plan.outputs)} file(s) by {plan.method} ({what}).")
-    info(f"Equivalent commands:\n{plan.shell()}")
+    info("Equivalent commands:\n" + "\n".join(shown(line) for line in plan.shell().splitlines()))
     if done.inference:
         lines = "\n".join(shown(line) for line in done.inference.splitlines())
         info(f"Run inference (replace the <...> prompts and the input video):\n{lines}")

@@ -56,13 +56,14 @@ def doctor(
 ) -> None:
     """Check this machine and upstream checkouts. Exit 1 when a checkout has a problem."""
     from cosmos_tui.core.engines.checkout import inspect_checkout
+    from cosmos_tui.core.engines.registry import get_adapter
     from cosmos_tui.core.errors import UserError
     from cosmos_tui.core.presets import load_preset, resolve_preset
 
     targets: list[tuple[Path, str | None, str | None]] = [(r, None, None) for r in repo]
     for name in preset:
         p = load_preset(resolve_preset(name))
-        if p.engine.kind == "builtin" or not p.engine.repo:
+        if not get_adapter(p.engine.kind).runs_from_checkout or not p.engine.repo:
             raise UserError(
                 f"preset {name} names no upstream checkout (engine.repo); pass --repo PATH instead"
             )

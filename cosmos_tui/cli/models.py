@@ -36,9 +36,10 @@ def list_models(json_: bool = JsonOption) -> None:
         emit_json(rows)
         return
     table = Table("id", "engine", "dataset layout", "GPUs", "weights", box=None, pad_edge=False)
+    from_hub = {m.id for m in catalog if m.needs_hub}
     for r in rows:
         gpus = "CPU ok" if r["min_gpus"] == 0 else f"{r['min_gpus']}x{r['gpu_memory_gb']}GB"
-        weights = "-" if r["engine"] == "builtin" else ("on disk" if r["weights_present"] else "missing")
+        weights = "-" if r["id"] not in from_hub else ("on disk" if r["weights_present"] else "missing")
         table.add_row(r["id"], r["engine"], r["dataset_layout"], gpus, weights)
     out.print(table)
 

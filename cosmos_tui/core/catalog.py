@@ -16,12 +16,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cosmos_tui.core.choices import one_of
+from cosmos_tui.core.datasets.layouts import LAYOUTS
+from cosmos_tui.core.engines.registry import EngineKind, get_adapter
 from cosmos_tui.core.errors import UserError
 
-EngineKind = Literal["builtin", "cosmos-transfer2.5", "cosmos-predict2.5", "cosmos-predict1"]
-LayoutId = Literal[
-    "predict1-waymo", "transfer25-singleview", "transfer25-multiview-hdmap", "predict25-video2world"
-]
+LayoutId = one_of(LAYOUTS)
+"""A dataset layout id: a key of :data:`~cosmos_tui.core.datasets.layouts.LAYOUTS`."""
 Role = Literal["weights", "tokenizer", "text-encoder", "guardrail"]
 Purpose = Literal["train", "inference"]
 
@@ -114,8 +115,6 @@ class ModelSpec(_Frozen):
 
 def _pinned(spec: RepoSpec, engine: str, checkout: Path | None) -> RepoSpec:
     """``spec`` at the revision the engine's adapter gives for it (and the checkout)."""
-    from cosmos_tui.core.engines.base import get_adapter
-
     revision, note = get_adapter(engine).revision(spec.repo_id, spec.files, checkout)
     return spec.model_copy(update={"revision": revision, "revision_note": note})
 

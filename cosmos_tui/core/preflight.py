@@ -10,11 +10,8 @@ job an estimate from the parameter count ``python -m cosmos_engine.info`` report
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -81,7 +78,7 @@ def check_dataset(preset: Preset, job_dir: Path | None = None) -> Check:
     if not root_text:
         root_text, source = _default_dataset_dir(job_dir), "the experiment's default dataset_dir"
     if not root_text:
-        if preset.engine.kind == "builtin":
+        if not get_adapter(preset.engine.kind).has_default_dataset:
             return Check(
                 "dataset",
                 "fail",
@@ -201,15 +198,10 @@ def check_gpus(preset: Preset, gpus: int | None = None) -> Check:
     """Enough GPUs for nproc_per_node, or the CPU fallback explained."""
     gpus = visible_gpus() if gpus is None else gpus
     nproc = preset.launch.nproc_per_node
-    builtin = preset.engine.kind == "builtin"
+    cpu_fallback = get_adapter(preset.engine.kind).cpu_fallback
     if not gpus:
-        if builtin:
-            return Check(
-                "gpus",
-                "ok",
-                f"no NVIDIA GPU visible: the builtin engine runs {nproc} CPU process(es) over gloo "
-                "(same FSDP2 and checkpoint code as on GPUs, much slower)",
-            )
+        if cpu_fallback is not None:
+            return Check("gpus", "ok", "no NVIDIA GPU visible: " + cpu_fallback.format(nproc=nproc))
         return Check(
             "gpus",
             "fail",
@@ -252,50 +244,18 @@ def check_engine_warnings(preset: Preset) -> list[Check]:
     return [Check("engine", "warn", w) for w in get_adapter(preset.engine.kind).warnings(preset)]
 
 
-INFO_TIMEOUT_S = 60.0
-"""How long ``python -m cosmos_engine.info`` may take to count parameters."""
-
-
 def checkpoint_bytes_from_params(params: int, params_with_ema: int) -> int:
     """Bytes of one builtin-engine checkpoint: fp32 weights (and EMA weights) in ``model``, AdamW's
     two fp32 moments in ``optim``; ``scheduler`` and ``trainer`` are a few KB."""
     return 4 * params_with_ema + 8 * params + (64 << 10)
 
 
-@functools.lru_cache(maxsize=32)
-def _engine_param_count(python: str, cwd: str, args: tuple[str, ...]) -> tuple[int, int] | str:
-    """``(params, params_with_ema)`` from the engine's own ``info`` command, or why not."""
-    try:
-        proc = subprocess.run(
-            [python, "-m", "cosmos_engine.info", "--json", "--", *args],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=INFO_TIMEOUT_S,
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"cosmos_engine.info did not finish ({e.__class__.__name__})"
-    if proc.returncode != 0:
-        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
-        return f"cosmos_engine.info exited {proc.returncode}: {last[0][:200]}"
-    try:
-        facts = json.loads(proc.stdout.strip().splitlines()[-1])
-        return int(facts["params"]), int(facts["params_with_ema"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return "cosmos_engine.info printed no parameter count"
-
-
 def estimate_checkpoint_bytes(preset: Preset) -> tuple[int | None, str]:
     """An estimate of one checkpoint's size for a job with no checkpoint yet, and where it came
     from (or why there is none: upstream checkpoint sizes are not published)."""
-    if preset.engine.kind != "builtin":
+    found = get_adapter(preset.engine.kind).param_count(preset)
+    if found is None:
         return None, f"no size estimate for {preset.engine.kind} checkpoints before the first save"
-    adapter = get_adapter("builtin")
-    args = tuple(
-        a for a in adapter.module_args(preset)[3:] if not a.startswith(adapter.dataset_dir_key + "=")
-    )
-    found = _engine_param_count(adapter.python(preset), str(adapter.cwd(preset)), args)
     if isinstance(found, str):
         return None, found
     params, with_ema = found

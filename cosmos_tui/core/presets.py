@@ -21,12 +21,11 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cosmos_tui.core import shell
+from cosmos_tui.core.engines.registry import DEFAULT_KIND, EngineKind
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.interpolation import problem_in_override
 from cosmos_tui.core.paths import shipped_presets_dir
 
-EngineKind = Literal["builtin", "cosmos-transfer2.5", "cosmos-predict2.5", "cosmos-predict1"]
-ENGINE_KINDS: tuple[str, ...] = EngineKind.__args__  # type: ignore[attr-defined]
 WandbMode = Literal["online", "offline", "disabled"]
 Target = Literal["local", "slurm"]
 
@@ -139,7 +138,7 @@ class ModelSection(_Section):
 
 
 class EngineSection(_Section):
-    kind: EngineKind = Field("builtin", description="Which engine runs the job.")
+    kind: EngineKind = Field(DEFAULT_KIND, description="Which engine runs the job.")
     repo: str | None = Field(
         None, description="Upstream engines: path to the official repo checkout (the command runs there)."
     )

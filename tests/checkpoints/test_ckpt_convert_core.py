@@ -11,7 +11,8 @@ from ckpt_writers import write_dcp_checkpoint, write_pt_set
 from cosmos_tui.core.checkpoints.convert import convert_checkpoint
 from cosmos_tui.core.checkpoints.job_forecast import config_int, forecast_job
 from cosmos_tui.core.checkpoints.scan import scan_checkpoints
-from cosmos_tui.core.engines.conversion import CONVERT_SCRIPT, DCP_OUTPUTS, POSTTRAINED_DIR
+from cosmos_tui.core.engines.conversion import CONVERT_SCRIPT, DCP_OUTPUTS
+from cosmos_tui.core.engines.predict1 import POSTTRAINED_DIR
 from cosmos_tui.core.errors import UsageError, UserError
 
 

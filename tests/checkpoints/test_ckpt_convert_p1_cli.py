@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from upstream.golden_doc import read_doc_block
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.engines.conversion import P1_DOC_NOTE, POSTTRAINED_DIR
+from cosmos_tui.core.engines.predict1 import P1_DOC_NOTE, POSTTRAINED_DIR
 
 CODE_GOLDEN = Path(__file__).parents[1] / "upstream" / "golden" / "p1_s2mv_inference_code.sh"
 PROMPTS = {

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
 from cosmos_tui.core.checkpoints.scan import scan_checkpoints
-from cosmos_tui.core.engines.conversion import convert_dcp, place_p1_ema
+from cosmos_tui.core.engines.conversion import convert_dcp
+from cosmos_tui.core.engines.predict1 import place_p1_ema
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.metrics import scan_file
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset

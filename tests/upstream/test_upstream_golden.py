@@ -37,12 +37,12 @@ import pytest
 from golden_doc import read_doc_block
 
 from cosmos_tui.core.engines.base import get_adapter
-from cosmos_tui.core.engines.conversion import (
+from cosmos_tui.core.engines.conversion import plan_dcp_conversion
+from cosmos_tui.core.engines.predict1 import (
     P1_ACCEPTED_TRANSFORMERS,
     P1_DOC_NOTE,
     p1_inference_argv,
     place_p1_ema,
-    plan_dcp_conversion,
 )
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
 

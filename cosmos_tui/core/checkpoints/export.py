@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cosmos_tui.core.checkpoints.dcp_meta import MetadataError, TensorEntry, read_dcp_metadata
-from cosmos_tui.core.checkpoints.scan import CheckpointInfo
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo, pt_member
 from cosmos_tui.core.containment import contained, safe_unlink
 from cosmos_tui.core.errors import UserError
 
@@ -176,11 +176,10 @@ def _dcp_source(info: CheckpointInfo):
 def _pt_source(info: CheckpointInfo, ema: bool):
     import torch
 
-    stem = info.path.with_suffix("")
-    reg = torch.load(f"{stem}_reg_model.pt", map_location="cpu", weights_only=True, mmap=True)
+    reg = torch.load(pt_member(info.path, "reg_model"), map_location="cpu", weights_only=True, mmap=True)
     # Keys are tagged with the file they come from; _pt_outputs maps them back to the saved names.
     merged: dict[str, Any] = {f"reg:{k}": v for k, v in reg.items() if isinstance(v, torch.Tensor)}
-    ema_path = Path(f"{stem}_ema_model.pt")
+    ema_path = pt_member(info.path, "ema_model")
     if ema and ema_path.exists():
         ema_sd = torch.load(ema_path, map_location="cpu", weights_only=True, mmap=True)
         merged.update({f"ema:{k}": v for k, v in ema_sd.items() if isinstance(v, torch.Tensor)})

@@ -6,7 +6,7 @@ Two layouts are understood:
   parts ``model/``, ``optim/``, ``scheduler/``, ``trainer/``. DCP writes a part's ``.metadata`` last
   (temp file + rename, after every rank's shards), so a save is **complete** only when every part
   has its ``.metadata``. ``latest_checkpoint.txt`` holds ``iter_000000500``.
-- **Predict1 ``.pt`` sets**: ``iter_%09d.pt`` (trainer state), ``iter_%09d_reg_model.pt``,
+- **``.pt`` sets** (Predict1): ``iter_%09d.pt`` (trainer state), ``iter_%09d_reg_model.pt``,
   ``iter_%09d_ema_model.pt`` (when EMA is on; more than one as ``_RANK{r}_ema_model.pt`` on large
   jobs) and ``iter_%09d_optim.pt``. Complete = the trainer file, the regular model and the optimizer
   are all there and non-empty. ``latest_checkpoint.txt`` holds ``iter_000000200.pt``.
@@ -155,7 +155,7 @@ def _dcp_has_ema(step_dir: Path) -> bool:
 
 
 def pt_set_files(checkpoints_dir: Path, iteration: int) -> list[Path]:
-    """Every file of the Predict1 ``.pt`` set saved at ``iteration``."""
+    """Every file of the ``.pt`` set saved at ``iteration``."""
     stem = f"iter_{iteration:09d}"
     out = []
     for entry in os.scandir(checkpoints_dir):
@@ -163,6 +163,41 @@ def pt_set_files(checkpoints_dir: Path, iteration: int) -> list[Path]:
         if m and entry.name.startswith(stem) and int(m.group(1)) == iteration:
             out.append(Path(entry.path))
     return sorted(out)
+
+
+PT_MEMBERS: tuple[str, ...] = ("trainer", "reg_model", "ema_model", "optim")
+"""The files of a ``.pt`` set, by role (``trainer`` is ``iter_%09d.pt`` itself)."""
+
+
+def pt_member(trainer_file: Path, member: str) -> Path:
+    """The ``member`` file (one of :data:`PT_MEMBERS`) of the ``.pt`` set whose trainer file is
+    ``trainer_file`` (``iter_%09d.pt``, a ``.pt`` checkpoint's ``path``)."""
+    if member not in PT_MEMBERS:
+        raise ValueError(f"no .pt set member {member!r}; use one of {', '.join(PT_MEMBERS)}")
+    stem = Path(trainer_file).name.removesuffix(".pt")
+    return Path(trainer_file).with_name(f"{stem}.pt" if member == "trainer" else f"{stem}_{member}.pt")
+
+
+def resume_states(info: CheckpointInfo) -> dict[str, bool]:
+    """Which training states ``info`` holds: ``model``, ``optimizer``, ``scheduler``, ``trainer``
+    and ``ema``, each present or not (a ``.pt`` set keeps scheduler and trainer state in its
+    trainer file)."""
+    if info.layout == "dcp":
+        present = {part: (info.path / part / ".metadata").is_file() for part in DCP_PARTS}
+        return {
+            "model": present["model"],
+            "optimizer": present["optim"],
+            "scheduler": present["scheduler"],
+            "trainer": present["trainer"],
+            "ema": info.has_ema,
+        }
+    return {
+        "model": pt_member(info.path, "reg_model").is_file(),
+        "optimizer": pt_member(info.path, "optim").is_file(),
+        "scheduler": info.path.is_file(),
+        "trainer": info.path.is_file(),
+        "ema": info.has_ema,
+    }
 
 
 def checkpoint_files(info: CheckpointInfo) -> list[Path]:
@@ -191,7 +226,7 @@ def _scan_pt(checkpoints_dir: Path, names: list[str], latest: str | None, pins: 
             kind in kinds and all(_size(p) > 0 for p in kinds[kind])
             for kind in ("trainer", "reg_model", "optim")
         )
-        trainer = checkpoints_dir / f"iter_{iteration:09d}.pt"
+        trainer = checkpoints_dir / f"iter_{iteration:09d}.pt"  # the set's path: pt_member() from it
         yield CheckpointInfo(
             iteration=iteration,
             path=trainer,
@@ -206,7 +241,7 @@ def _scan_pt(checkpoints_dir: Path, names: list[str], latest: str | None, pins: 
 
 
 def scan_checkpoints(checkpoints_dir: Path) -> list[CheckpointInfo]:
-    """Every checkpoint in ``checkpoints_dir`` (DCP step folders and Predict1 ``.pt`` sets), sorted
+    """Every checkpoint in ``checkpoints_dir`` (DCP step folders and ``.pt`` sets), sorted
     by iteration. A missing folder gives an empty list."""
     checkpoints_dir = Path(checkpoints_dir)
     try:

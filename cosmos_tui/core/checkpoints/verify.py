@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core.checkpoints.dcp_meta import METADATA_FILE, DcpMetadata, MetadataError, read_dcp_metadata
-from cosmos_tui.core.checkpoints.scan import DCP_PARTS, CheckpointInfo, checkpoint_files, is_being_written
+from cosmos_tui.core.checkpoints.scan import (
+    DCP_PARTS,
+    CheckpointInfo,
+    checkpoint_files,
+    is_being_written,
+    pt_member,
+)
 from cosmos_tui.core.fserrors import reason
 from cosmos_tui.core.safeio import regular_file
 
@@ -120,8 +126,7 @@ def _verify_pt(info: CheckpointInfo) -> list[tuple[Status, str]]:
     problems: list[tuple[Status, str]] = []
     files = checkpoint_files(info)
     names = {p.name for p in files}
-    stem = f"iter_{info.iteration:09d}"
-    for required in (f"{stem}.pt", f"{stem}_reg_model.pt", f"{stem}_optim.pt"):
+    for required in (pt_member(info.path, m).name for m in ("trainer", "reg_model", "optim")):
         if required not in names:
             problems.append(("incomplete", f"{required} is missing"))
     for path in files:

@@ -1,11 +1,5 @@
 """Engine adapters: the builtin engine and the official Cosmos repos behind one interface.
 
-Importing this package registers every shipped adapter; use :func:`base.get_adapter`.
+Importing this package imports no adapter; :func:`.registry.get_adapter` (also importable from
+:mod:`.base`) loads the one asked for, by the module name :data:`.registry.ADAPTER_MODULES` gives.
 """
-
-from cosmos_tui.core.engines import (
-    builtin,  # noqa: F401
-    predict1,  # noqa: F401
-    predict25,  # noqa: F401
-    transfer25,  # noqa: F401
-)

@@ -3,7 +3,7 @@
 An adapter answers, for a preset: which command runs it (torchrun options, module, ``--config``,
 the leading ``--``, overrides), in which folder and with which environment, where its outputs
 land, how its checkpoints look, and what it refuses. Everything that launches, renders or
-monitors a run goes through :func:`get_adapter`.
+monitors a run goes through :func:`get_adapter` (from :mod:`.registry`, re-exported here).
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from cosmos_tui.core import shell
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo
+from cosmos_tui.core.engines import conversion
+from cosmos_tui.core.engines.registry import get_adapter as get_adapter  # re-exported
+from cosmos_tui.core.engines.registry import register as register  # re-exported
 from cosmos_tui.core.engines.revisions import RevisionSet, select
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.interpolation import problem_in_override
@@ -111,6 +115,22 @@ class EngineAdapter(ABC):
     default_output_root: ClassVar[str] = "/tmp/imaginaire4-output"
     checkpoint_layout: ClassVar[CheckpointLayout] = "dcp"
     dataset_dir_key: ClassVar[str] = "dataloader_train.dataset.dataset_dir"
+    runs_from_checkout: ClassVar[bool] = False
+    """Whether the engine runs from a checkout of its repo (``engine.repo``) rather than from
+    this Python environment."""
+    in_this_environment: ClassVar[bool] = False
+    """Whether the engine runs on this environment's packages (its torch is ours)."""
+    cpu_fallback: ClassVar[str | None] = None
+    """With no GPU visible: ``None`` when the engine needs GPUs, else what it does instead, a
+    sentence with ``{nproc}`` for the number of processes."""
+    has_default_dataset: ClassVar[bool] = True
+    """Whether an experiment names its own dataset folder, so ``data.root`` may be left unset."""
+    reshard_note: ClassVar[str | None] = None
+    """What resuming at another world size does, when the engine's checkpoints reshard on load;
+    ``None``: the engine may fail to load them (a resume asks for ``--force``)."""
+    weights_in_checkout: ClassVar[bool] = False
+    """Whether the engine reads its Hugging Face weights from its checkout's ``checkpoints/``
+    folder (a download needs ``--checkpoint-dir``) rather than from the Hugging Face cache."""
     revision_sets: ClassVar[tuple[RevisionSet, ...]] = ()
     """The Hugging Face revisions this engine's code pins, one set per span of its history,
     oldest first (see :mod:`.revisions`)."""
@@ -180,6 +200,32 @@ class EngineAdapter(ABC):
             return "main", f"{self.kind} pins no revisions"
         return chosen.revision(repo_id, files)
 
+    def convert(
+        self,
+        checkpoint: CheckpointInfo,
+        checkout: Path | None,
+        python: str = "python",
+        *,
+        yes: bool = False,
+        dry_run: bool = False,
+    ) -> conversion.ConversionPlan:
+        """Make ``checkpoint`` (of this engine's :attr:`checkpoint_layout`) loadable by the
+        engine's inference; ``checkout`` and ``python`` are the engine's when known. DCP: the
+        three inference files beside the parts (:func:`.conversion.convert_dcp`)."""
+        return conversion.convert_dcp(checkpoint.path, repo=checkout, python=python, yes=yes, dry_run=dry_run)
+
+    def inference_command(
+        self, checkpoint: CheckpointInfo, checkout: Path | None, python: str = "python"
+    ) -> tuple[str, str | None] | None:
+        """The shell text that runs this engine's inference on ``checkpoint`` once converted, and
+        a note where it departs from the engine's doc; ``None`` when cosmos-tui prints none."""
+        return None
+
+    def param_count(self, preset: Preset) -> tuple[int, int] | str | None:
+        """``(params, params_with_ema)`` of the model ``preset`` trains, counted by the engine
+        itself, or why it could not; ``None`` when the engine cannot say before the first save."""
+        return None
+
     def engine_version(self, preset: Preset) -> str | None:
         """The engine's version (or upstream commit), for the run record; ``None`` when unknown."""
         return None
@@ -214,22 +260,3 @@ def refuse_unsafe(module_args: list[str], env: dict[str, str]) -> None:
         problem = problem_in_override(arg) if i > cut else None
         if problem:
             raise UserError(f"override {arg!r}: {problem}")
-
-
-_ADAPTERS: dict[str, type[EngineAdapter]] = {}
-
-
-def register(cls: type[EngineAdapter]) -> type[EngineAdapter]:
-    """Class decorator: make ``cls`` the adapter for its ``kind``."""
-    _ADAPTERS[cls.kind] = cls
-    return cls
-
-
-def get_adapter(kind: str) -> EngineAdapter:
-    """The adapter for an engine kind (imports the adapter modules on first use)."""
-    from cosmos_tui.core import engines  # noqa: F401  (registers the shipped adapters)
-
-    try:
-        return _ADAPTERS[kind]()
-    except KeyError:
-        raise UserError(f"no engine of kind '{kind}'; known kinds: {', '.join(sorted(_ADAPTERS))}") from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,12 +14,21 @@ from cosmos_tui.core.presets import Preset
 
 DEFAULT_PROJECT = "cosmos_engine"
 SIZES = ("tiny", "small", "2b")
+INFO_TIMEOUT_S = 60.0
+"""How long ``python -m cosmos_engine.info`` may take to count parameters."""
 
 
 @register
 class BuiltinAdapter(EngineAdapter):
     kind = "builtin"
     module = "cosmos_engine.train"
+    in_this_environment = True
+    cpu_fallback = (
+        "the builtin engine runs {nproc} CPU process(es) over gloo "
+        "(same FSDP2 and checkpoint code as on GPUs, much slower)"
+    )
+    has_default_dataset = False
+    reshard_note = "the builtin engine's DCP checkpoints reshard on load (data order changes)"
 
     def python(self, preset: Preset) -> str:
         return sys.executable
@@ -49,6 +61,12 @@ class BuiltinAdapter(EngineAdapter):
             root_path = self.cwd(preset) / root_path
         return root_path / project / group / name
 
+    def param_count(self, preset: Preset) -> tuple[int, int] | str:
+        """From the engine's own ``info`` command, run on the training overrides (not the dataset
+        folder, which counting does not read)."""
+        args = tuple(a for a in self.module_args(preset)[3:] if not a.startswith(self.dataset_dir_key + "="))
+        return _engine_param_count(self.python(preset), str(self.cwd(preset)), args)
+
     def engine_version(self, preset: Preset) -> str | None:
         try:
             from importlib.metadata import version
@@ -56,3 +74,27 @@ class BuiltinAdapter(EngineAdapter):
             return f"cosmos_engine {version('cosmos-tui')}"
         except Exception:
             return None
+
+
+@functools.lru_cache(maxsize=32)
+def _engine_param_count(python: str, cwd: str, args: tuple[str, ...]) -> tuple[int, int] | str:
+    """``(params, params_with_ema)`` from the engine's own ``info`` command, or why not."""
+    try:
+        proc = subprocess.run(
+            [python, "-m", "cosmos_engine.info", "--json", "--", *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=INFO_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"cosmos_engine.info did not finish ({e.__class__.__name__})"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
+        return f"cosmos_engine.info exited {proc.returncode}: {last[0][:200]}"
+    try:
+        facts = json.loads(proc.stdout.strip().splitlines()[-1])
+        return int(facts["params"]), int(facts["params_with_ema"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return "cosmos_engine.info printed no parameter count"

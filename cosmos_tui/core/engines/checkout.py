@@ -15,12 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-#: The importable package of each upstream engine kind.
-PACKAGE_FOR_KIND: dict[str, str] = {
-    "cosmos-transfer2.5": "cosmos_transfer2",
-    "cosmos-predict2.5": "cosmos_predict2",
-    "cosmos-predict1": "cosmos_predict1",
-}
+from cosmos_tui.core.engines.registry import adapters
 
 PythonSource = Literal["given", ".venv", "conda", "none"]
 
@@ -34,9 +29,9 @@ class CheckoutInfo:
     exists: bool
     """Whether the folder exists."""
     kind: str | None = None
-    """The engine kind its package folder says it is (``cosmos-transfer2.5``...)."""
+    """The engine kind its package folder says it is (an upstream adapter's ``kind``)."""
     package: str | None = None
-    """The package that must import (``cosmos_transfer2``...)."""
+    """The package that must import (that adapter's ``package``)."""
     python: str | None = None
     """The interpreter that runs it."""
     python_source: PythonSource = "none"
@@ -60,9 +55,15 @@ class CheckoutInfo:
         return self.exists and self.python is not None and self.imports_ok is not False and not self.problems
 
 
+def checkout_packages() -> dict[str, str]:
+    """The importable package of each engine kind that runs from a checkout (its adapter's
+    ``package``), in registry order."""
+    return {a.kind: a.package for a in adapters() if getattr(a, "package", None)}
+
+
 def detect_kind(repo: Path) -> str | None:
     """The engine kind whose package folder sits at the checkout root."""
-    for kind, package in PACKAGE_FOR_KIND.items():
+    for kind, package in checkout_packages().items():
         if (repo / package).is_dir():
             return kind
     return None
@@ -211,13 +212,11 @@ def inspect_checkout(
     found_kind = detect_kind(path)
     if kind is not None and found_kind is not None and found_kind != kind:
         problems.append(f"{path} holds {found_kind}, not {kind}; point engine.repo at a {kind} checkout")
-    package = PACKAGE_FOR_KIND.get(kind or found_kind or "")
+    packages = checkout_packages()
+    package = packages.get(kind or found_kind or "")
     if package is None or not (path / package).is_dir():
-        expected = (
-            f"a '{package}' folder"
-            if package
-            else "a cosmos_transfer2, cosmos_predict2 or cosmos_predict1 folder"
-        )
+        names = list(packages.values())
+        expected = f"a '{package}' folder" if package else f"a {', '.join(names[:-1])} or {names[-1]} folder"
         problems.append(f"{path} has no {expected}; is it the root of an upstream Cosmos checkout?")
     py, source = detect_python(path, python, environ)
     if py is None:

@@ -32,6 +32,7 @@ from cosmos_tui.core.engines.dataroot import (
     DataRoot,
     following,
 )
+from cosmos_tui.core.engines.jobdir import JobName
 from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
 from cosmos_tui.core.overrides import override_value
@@ -109,9 +110,35 @@ _PARALLEL_KEYS = tuple(
 )
 
 
+JOB_NAMES: dict[str, JobName] = {
+    "predict2_video2world_training_2b_cosmos_nemo_assets": JobName(
+        "cosmos_predict_v2p5", "video2world", "2b_cosmos_nemo_assets"
+    ),
+    "predict2_lora_training_2b_cosmos_nemo_assets_txt": JobName(
+        "cosmos_predict_v2p5", "lora", "2b_cosmos_nemo_assets_lora"
+    ),
+    "predict2_lora_training_2b_cosmos_nemo_assets_json": JobName(
+        "cosmos_predict_v2p5", "lora", "2b_cosmos_nemo_assets_json_lora"
+    ),
+    "predict2_video2world_training_2b_groot_gr1_480": JobName(
+        "cosmos_predict_v2p5", "video2world", "2b_groot_gr1_480"
+    ),
+    "predict2_video2world_training_14b_groot_gr1_480": JobName(
+        "cosmos_predict_v2p5", "video2world", "14b_groot_gr1_480"
+    ),
+    "predict2_multiview_post_train_waymo": JobName("cosmos_predict_v2p5", "multiview", "2b_waymo"),
+    "ac_reason_embeddings_rectified_flow_2b_256_320": JobName(
+        "cosmos_predict2_action_conditioned", "cosmos_predict_v2p5", "2b_bridge_action_conditioned"
+    ),
+}
+"""Experiment -> ``job.project`` / ``job.group`` / ``job.name``, as the upstream experiment files set them."""
+
+
 @register
 class Predict25Adapter(UpstreamAdapter):
     kind = "cosmos-predict2.5"
+    package = "cosmos_predict2"
+    job_names = JOB_NAMES
     entry = ("scripts/train.py",)
     default_config = "cosmos_predict2/_src/predict2/configs/video2world/config.py"
     revision_sets = REVISION_SETS

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from cosmos_tui.core.engines.base import register
 from cosmos_tui.core.engines.dataroot import TRAIN_AND_SAMPLER
+from cosmos_tui.core.engines.jobdir import JobName, same_group
 from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
 from cosmos_tui.core.overrides import override_value
@@ -85,9 +86,29 @@ def context_parallel_proposal(world_size: int, state_t: int) -> int:
     return max(k for k in range(1, min(world_size, state_t) + 1) if state_t % k == 0 and world_size % k == 0)
 
 
+JOB_NAMES: dict[str, JobName] = {
+    **same_group(
+        "cosmos_transfer2_posttrain",
+        "local_single_view",
+        [f"transfer2_singleview_posttrain_{c}_example" for c in ("edge", "depth", "seg", "vis")],
+    ),
+    "transfer2_auto_multiview_post_train_example": JobName(
+        "cosmos_transfer_v2p5", "auto_multiview", "2b_cosmos_multiview_post_train_example"
+    ),
+    **same_group(
+        "cosmos_transfer_v2p5",
+        "agibot_posttrain",
+        [f"transfer2_agibot_posttrain_{c}_example" for c in ("edge", "depth", "seg", "vis")],
+    ),
+}
+"""Experiment -> ``job.project`` / ``job.group`` / ``job.name``, as the upstream experiment files set them."""
+
+
 @register
 class Transfer25Adapter(UpstreamAdapter):
     kind = "cosmos-transfer2.5"
+    package = "cosmos_transfer2"
+    job_names = JOB_NAMES
     entry = ("-m", "scripts.train")
     default_config = "cosmos_transfer2/_src/transfer2/configs/vid2vid_transfer/config.py"
     revision_sets = REVISION_SETS

@@ -20,14 +20,13 @@ from typing import ClassVar
 
 from cosmos_tui.core.engines.base import EngineAdapter
 from cosmos_tui.core.engines.checkout import (
-    PACKAGE_FOR_KIND,
     detect_kind,
     detect_python,
     read_git_commit,
     read_version,
 )
 from cosmos_tui.core.engines.dataroot import DATASET_DIR_ONLY, DataRoot
-from cosmos_tui.core.engines.jobdir import JOB_TABLE, table_job_name
+from cosmos_tui.core.engines.jobdir import JobName, table_job_name
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import ExperimentSection, Preset
 
@@ -35,6 +34,13 @@ from cosmos_tui.core.presets import ExperimentSection, Preset
 class UpstreamAdapter(EngineAdapter):
     """An official Cosmos repo checkout (``engine.repo``) driven with its documented command."""
 
+    runs_from_checkout = True
+    package: ClassVar[str]
+    """The checkout's Python package, a folder at its root (``cosmos_transfer2``...): it tells
+    which engine a checkout is, and ``python -c "import PACKAGE"`` says whether it is set up."""
+    job_names: ClassVar[dict[str, JobName]] = {}
+    """Experiment -> its job names, as the upstream experiment files set them (the job folder when
+    no dry run composes the config; see :mod:`.jobdir`)."""
     entry: ClassVar[tuple[str, ...]] = ("-m", "scripts.train")
     """How the training entry point is named after torchrun's options."""
     default_config: ClassVar[str]
@@ -49,11 +55,6 @@ class UpstreamAdapter(EngineAdapter):
     registration asks ``torch.distributed.is_initialized()`` when the config is imported and
     builds the sampler only then, so their ``--dryrun`` runs under a one-process torchrun, as
     training composes it."""
-
-    @property
-    def package(self) -> str:
-        """The checkout's Python package."""
-        return PACKAGE_FOR_KIND[self.kind]
 
     def repo(self, preset: Preset) -> Path | None:
         """The checkout folder (absolute), or ``None`` when the preset names none."""
@@ -132,7 +133,7 @@ class UpstreamAdapter(EngineAdapter):
                         f"engine.repo {repo} is a {found} checkout but engine.kind is {self.kind}; "
                         "fix one of them"
                     )
-        known = JOB_TABLE.get(self.kind, {})
+        known = self.job_names
         if preset.experiment.name == ExperimentSection.model_fields["name"].default:
             close = ", ".join(sorted(known)[:3])
             problems.append(
@@ -172,5 +173,5 @@ class UpstreamAdapter(EngineAdapter):
 
     def experiment_hint(self, name: str) -> str | None:
         """A close known experiment name, for messages."""
-        close = difflib.get_close_matches(name, list(JOB_TABLE.get(self.kind, {})), n=1)
+        close = difflib.get_close_matches(name, list(self.job_names), n=1)
         return close[0] if close else None

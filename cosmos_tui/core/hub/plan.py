@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core.catalog import ModelSpec, RepoSpec
+from cosmos_tui.core.engines.registry import get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.hub import settings
 from cosmos_tui.core.hub.access import AccessStatus, RepoAccess, _result, _verdict
@@ -280,9 +281,9 @@ def plan_download(
     sizes at that revision and checks access for repos with files still missing; with
     ``HF_HUB_OFFLINE=1`` it looks at the disk only.
     """
-    if model.engine == "cosmos-predict1" and checkpoint_dir is None:
+    if get_adapter(model.engine).weights_in_checkout and checkpoint_dir is None:
         raise UsageError(
-            f"{model.id} reads its weights from the checkpoints/ folder of a cosmos-predict1 checkout; "
+            f"{model.id} reads its weights from the checkpoints/ folder of a {model.engine} checkout; "
             "pass --checkpoint-dir <checkout>/checkpoints."
         )
     online = not settings.offline()

@@ -169,11 +169,12 @@ def _versions(preset: Preset) -> dict[str, str | None]:
         except PackageNotFoundError:
             return None
 
+    adapter = get_adapter(preset.engine.kind)
     return {
         "cosmos_tui": dist("cosmos-tui"),
         "python": sys.version.split()[0],
-        "torch": dist("torch") if preset.engine.kind == "builtin" else None,
-        "engine": get_adapter(preset.engine.kind).engine_version(preset),
+        "torch": dist("torch") if adapter.in_this_environment else None,
+        "engine": adapter.engine_version(preset),
     }
 
 
@@ -378,8 +379,9 @@ def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -
     before, after = record.world_size, launch.world_size(preset)
     if before != after:
         text = f"the world size changes from {before} to {after} processes"
-        if preset.engine.kind == "builtin":
-            notes.append(text + "; the builtin engine's DCP checkpoints reshard on load (data order changes)")
+        reshard_note = get_adapter(preset.engine.kind).reshard_note
+        if reshard_note:
+            notes.append(f"{text}; {reshard_note}")
         elif not force:
             raise UserError(text + f"; {preset.engine.kind} may fail to load its checkpoint (pass --force)")
         else:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cosmos_tui.core.engines.registry import DEFAULT_KIND
+
 Status = Literal[
     "created", "starting", "running", "stopping", "finished", "failed", "stopped", "lost", "unreadable"
 ]
@@ -90,7 +92,7 @@ class RunRecord:
     """The engine's job output folder (config, checkpoints, metrics)."""
     world_size: int = 1
     """nnodes x nproc_per_node at launch."""
-    engine_kind: str = "builtin"
+    engine_kind: str = DEFAULT_KIND
     """The preset's engine kind."""
     experiment: str = ""
     """The experiment name."""

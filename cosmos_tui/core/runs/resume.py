@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DCP_PARTS = ("model", "optim", "scheduler", "trainer")
-
 
 @dataclass(frozen=True)
 class ResumePoint:
@@ -36,7 +34,7 @@ class ResumePoint:
 
 def latest_checkpoint(job_dir: Path) -> ResumePoint | None:
     """The newest complete checkpoint under ``<job_dir>/checkpoints``, or ``None``."""
-    from cosmos_tui.core.checkpoints.scan import latest_complete, scan_checkpoints
+    from cosmos_tui.core.checkpoints.scan import latest_complete, resume_states, scan_checkpoints
 
     ckpt_dir = Path(job_dir) / "checkpoints"
     if not ckpt_dir.is_dir():
@@ -44,22 +42,4 @@ def latest_checkpoint(job_dir: Path) -> ResumePoint | None:
     info = latest_complete(scan_checkpoints(ckpt_dir))
     if info is None:
         return None
-    if info.layout == "dcp":
-        present = {part: (info.path / part / ".metadata").is_file() for part in DCP_PARTS}
-        states = {
-            "model": present["model"],
-            "optimizer": present["optim"],
-            "scheduler": present["scheduler"],
-            "trainer": present["trainer"],
-            "ema": info.has_ema,
-        }
-    else:
-        stem = info.path.name.removesuffix(".pt")
-        states = {
-            "model": (info.path.parent / f"{stem}_reg_model.pt").is_file(),
-            "optimizer": (info.path.parent / f"{stem}_optim.pt").is_file(),
-            "scheduler": info.path.is_file(),
-            "trainer": info.path.is_file(),
-            "ema": info.has_ema,
-        }
-    return ResumePoint(iteration=info.iteration, path=info.path, states=states)
+    return ResumePoint(iteration=info.iteration, path=info.path, states=resume_states(info))
