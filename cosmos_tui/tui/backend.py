@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core import jobconfig
+from cosmos_tui.core.checkpoints import export as ckpt_export
+from cosmos_tui.core.checkpoints import prune as ckpt_prune
+from cosmos_tui.core.checkpoints.locate import open_checkpoints
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, default_sampler
 from cosmos_tui.core.monitor.logline import LogLine
@@ -30,6 +33,7 @@ from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
 from cosmos_tui.core.overrides import as_int, override_value, preset_overrides
 from cosmos_tui.core.runs.ownership import monitor_scope
+from cosmos_tui.core.units import human_bytes
 from cosmos_tui.tui.state import CheckpointRow, JobRunRow, JobView, RunRow, RunView
 
 Clock = Callable[[], float]
@@ -58,6 +62,28 @@ def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> tuple[dict[st
     neither says); and whether the config was there (then it need not be read again)."""
     found = jobconfig.settings(job_dir, preset_overrides(preset))
     return found.as_numbers(), found.from_config
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    """What the dashboard's export would read and write."""
+
+    iteration: int
+    """The latest complete checkpoint's iteration (it verified)."""
+    size_bytes: int
+    out_dir: Path
+    """``JOB/export``, as ``cosmos-tui ckpt export RUN --out JOB/export`` writes."""
+    existing: tuple[str, ...]
+    """Output files already there (the export replaces them only when asked to)."""
+
+
+@dataclass(frozen=True)
+class PruneProposal:
+    """A prune plan to show a person before anything is deleted."""
+
+    run_id: str
+    keep_last: int
+    plan: ckpt_prune.PrunePlan
 
 
 @dataclass
@@ -382,6 +408,46 @@ class Backend:
             raise UserError("this run has no job folder yet; wait until training has started")
         (Path(job_dir) / "SAVE_NOW").touch()
         return "Asked the engine to save a checkpoint at the next step."
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def export_target(self, run_id: str) -> ExportTarget:
+        """The checkpoint an export of ``run_id`` reads (the latest complete one, verified) and
+        where it writes; a :class:`UserError` when there is none or it fails verification."""
+        folder = open_checkpoints(run_id)
+        chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
+        out_dir = folder.directory.parent / "export"
+        existing = tuple(n for n in ckpt_export.default_output_names() if (out_dir / n).exists())
+        return ExportTarget(chosen.iteration, chosen.size_bytes, out_dir, existing)
+
+    def export(self, run_id: str, *, overwrite: bool = False) -> str:
+        """Export ``run_id``'s latest complete checkpoint to ``JOB/export`` (upstream's inference
+        files); what was written, in one sentence."""
+        folder = open_checkpoints(run_id)
+        chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
+        out_dir = folder.directory.parent / "export"
+        result = ckpt_export.export_checkpoint(chosen, out_dir, overwrite=overwrite)
+        names = ", ".join(p.name for p in result.files)
+        return (
+            f"Exported iteration {result.iteration} to {out_dir}: {names} "
+            f"({human_bytes(result.bytes_written)} in {result.seconds:.1f} s)."
+        )
+
+    def plan_prune(self, run_id: str, *, keep_last: int) -> PruneProposal:
+        """What keeping the newest ``keep_last`` checkpoints of ``run_id`` would delete (nothing is
+        deleted here); a :class:`UserError` when the pointer cannot be read."""
+        folder = open_checkpoints(run_id, need_pointer=True)
+        plan = ckpt_prune.plan_prune(folder.checkpoints, keep_last=keep_last)
+        return PruneProposal(run_id, keep_last, plan)
+
+    def apply_prune(self, proposal: PruneProposal) -> str:
+        """Delete what a person confirmed in ``proposal``, after applying the policy again (what
+        became the latest, pinned or in progress since is kept; nothing not shown is deleted)."""
+        folder = open_checkpoints(proposal.run_id, need_pointer=True)
+        fresh = ckpt_prune.plan_prune(folder.checkpoints, keep_last=proposal.keep_last)
+        removed = ckpt_prune.apply_prune(ckpt_prune.confirmed_plan(proposal.plan, fresh), folder.directory)
+        freed = human_bytes(sum(c.size_bytes for c in removed))
+        return f"Deleted {len(removed)} checkpoint(s), freed {freed}."
 
 
 def _preset_toml(preset: dict[str, Any]) -> str:
