@@ -4,6 +4,7 @@ HF_HOME; the exact command previewed live (``core.launch.render``); save as a pr
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,8 +13,10 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.presets import Preset
 from cosmos_tui.tui import wizard_backend
+
+if TYPE_CHECKING:
+    from cosmos_tui.core.presets import Preset
 
 WANDB_MODES = ("offline", "online", "disabled")
 FIELDS = ("#setup-overrides", "#setup-nproc", "#setup-nnodes", "#setup-output", "#setup-hfhome")
