@@ -446,6 +446,10 @@ class Backend:
         folder = open_checkpoints(proposal.run_id, need_pointer=True)
         fresh = ckpt_prune.plan_prune(folder.checkpoints, keep_last=proposal.keep_last)
         removed = ckpt_prune.apply_prune(ckpt_prune.confirmed_plan(proposal.plan, fresh), folder.directory)
+        watch = self._watches.get(proposal.run_id)
+        if watch is not None:  # an ended run is read once: read its checkpoints again
+            with watch.lock:
+                watch.final = False
         freed = human_bytes(sum(c.size_bytes for c in removed))
         return f"Deleted {len(removed)} checkpoint(s), freed {freed}."
 

@@ -85,6 +85,10 @@ async def test_prune_shows_the_plan_and_deletes_only_what_was_confirmed(make_app
         # Only 40 was both shown as a delete and still one for the policy now.
         assert _steps(ckdir) == [10, 20, 30, 50, 60, 70, 80]
         assert any("Deleted 1 checkpoint(s)" in n for n in _notes(app))
+        dash = app.screen
+        # the ended run's table is read again: the deleted one is gone
+        await wait_for(pilot, lambda: 40 not in [c.iteration for c in dash.view.checkpoints])
+        assert [c.iteration for c in dash.view.checkpoints] == [10, 20, 30, 50, 60, 70, 80]
 
 
 async def test_prune_with_nothing_to_delete_asks_nothing(make_app) -> None:
@@ -129,7 +133,7 @@ async def test_export_writes_the_inference_files_and_asks_before_replacing(make_
 
         await pilot.press("e")  # the files are there now: a question, not a silent overwrite
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-        assert "already holds" in app.screen.question and app.screen.command.endswith("--yes")
+        assert "already holds" in app.screen.details and app.screen.command.endswith("--yes")
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert (out / "model.pt").stat().st_mtime_ns == before

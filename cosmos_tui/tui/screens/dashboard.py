@@ -245,11 +245,11 @@ class DashboardScreen(Screen):
 
         self.app.push_screen(
             ConfirmDialog(
-                markup_safe(
-                    f"{target.out_dir} already holds {', '.join(target.existing)}. Replace with {what}?"
-                ),
+                f"Replace the exported files with {what}?",
                 cli_commands(self.run_id, self.view)["export"] + " --yes",
                 yes="Replace",
+                details=f"{printable(str(target.out_dir))} already holds:\n"
+                + "\n".join(f"  {name}" for name in target.existing),
             ),
             confirmed,
         )
