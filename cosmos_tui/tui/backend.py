@@ -24,7 +24,7 @@ from typing import Any
 from cosmos_tui.core import jobconfig
 from cosmos_tui.core.checkpoints import export as ckpt_export
 from cosmos_tui.core.checkpoints import prune as ckpt_prune
-from cosmos_tui.core.checkpoints.locate import open_checkpoints
+from cosmos_tui.core.checkpoints.locate import open_run_checkpoints
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, default_sampler
 from cosmos_tui.core.monitor.logline import LogLine
@@ -414,7 +414,7 @@ class Backend:
     def export_target(self, run_id: str) -> ExportTarget:
         """The checkpoint an export of ``run_id`` reads (the latest complete one, verified) and
         where it writes; a :class:`UserError` when there is none or it fails verification."""
-        folder = open_checkpoints(run_id)
+        folder = open_run_checkpoints(run_id)
         chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
         out_dir = folder.directory.parent / "export"
         existing = tuple(n for n in ckpt_export.default_output_names() if (out_dir / n).exists())
@@ -423,7 +423,7 @@ class Backend:
     def export(self, run_id: str, *, overwrite: bool = False) -> str:
         """Export ``run_id``'s latest complete checkpoint to ``JOB/export`` (upstream's inference
         files); what was written, in one sentence."""
-        folder = open_checkpoints(run_id)
+        folder = open_run_checkpoints(run_id)
         chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
         out_dir = folder.directory.parent / "export"
         result = ckpt_export.export_checkpoint(chosen, out_dir, overwrite=overwrite)
@@ -436,14 +436,14 @@ class Backend:
     def plan_prune(self, run_id: str, *, keep_last: int) -> PruneProposal:
         """What keeping the newest ``keep_last`` checkpoints of ``run_id`` would delete (nothing is
         deleted here); a :class:`UserError` when the pointer cannot be read."""
-        folder = open_checkpoints(run_id, need_pointer=True)
+        folder = open_run_checkpoints(run_id, need_pointer=True)
         plan = ckpt_prune.plan_prune(folder.checkpoints, keep_last=keep_last)
         return PruneProposal(run_id, keep_last, plan)
 
     def apply_prune(self, proposal: PruneProposal) -> str:
         """Delete what a person confirmed in ``proposal``, after applying the policy again (what
         became the latest, pinned or in progress since is kept; nothing not shown is deleted)."""
-        folder = open_checkpoints(proposal.run_id, need_pointer=True)
+        folder = open_run_checkpoints(proposal.run_id, need_pointer=True)
         fresh = ckpt_prune.plan_prune(folder.checkpoints, keep_last=proposal.keep_last)
         removed = ckpt_prune.apply_prune(ckpt_prune.confirmed_plan(proposal.plan, fresh), folder.directory)
         watch = self._watches.get(proposal.run_id)

@@ -91,8 +91,10 @@ async def test_prune_shows_the_plan_and_deletes_only_what_was_confirmed(make_app
         assert [c.iteration for c in dash.view.checkpoints] == [10, 20, 30, 50, 60, 70, 80]
 
 
-async def test_prune_with_nothing_to_delete_asks_nothing(make_app) -> None:
+async def test_prune_with_nothing_to_delete_asks_nothing(make_app, tmp_path, monkeypatch) -> None:
     ckdir = _run_with_checkpoints((10, 20), latest=20)
+    (tmp_path / RUN_OK).mkdir()  # a folder named like the run where the TUI was started: not it
+    monkeypatch.chdir(tmp_path)
     app = make_app(initial_run_id=RUN_OK)
     async with app.run_test(size=(100, 30)) as pilot:
         await _dashboard(pilot, app)

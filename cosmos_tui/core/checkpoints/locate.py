@@ -68,7 +68,17 @@ def open_checkpoints(target: str, *, need_pointer: bool = False) -> CheckpointFo
     """The checkpoints folder meant by ``target`` (see :func:`resolve_checkpoints_dir`) and its
     checkpoints. A pointer file that cannot be read is a warning, or, when the caller must not lose
     track of the latest checkpoint (``need_pointer``: prune), a :class:`UserError`."""
-    directory = resolve_checkpoints_dir(target)
+    return _open(resolve_checkpoints_dir(target), need_pointer)
+
+
+def open_run_checkpoints(run_id: str, *, need_pointer: bool = False) -> CheckpointFolder:
+    """The ``checkpoints/`` folder of run ``run_id``'s job (from the runs registry, never a folder
+    of that name under the current directory), as :func:`open_checkpoints` opens it; a job that
+    has saved nothing yet is an empty folder."""
+    return _open(run_job_dir(run_id) / "checkpoints", need_pointer)
+
+
+def _open(directory: Path, need_pointer: bool) -> CheckpointFolder:
     problem = pointer_problem(directory)
     if problem and need_pointer:
         raise UserError(
