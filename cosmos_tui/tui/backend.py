@@ -1,6 +1,7 @@
-"""The TUI's one door into ``core``: run records, the per-run :class:`RunMonitor`, the shared
-:class:`GpuSampler` and the disk forecast, turned into the immutable snapshots of
-:mod:`cosmos_tui.tui.state`.
+"""The TUI's door into ``core`` for runs: run records, the per-run :class:`RunMonitor`, the shared
+:class:`GpuSampler`, the disk forecast and the dashboard's actions (stop, save, resume, checkpoint
+export and prune), turned into the immutable snapshots of :mod:`cosmos_tui.tui.state`. The
+new-run wizard has its own door, :mod:`cosmos_tui.tui.wizard_backend`.
 
 One :class:`RunMonitor` per run, shared by every screen (the runs list and a dashboard see the same
 progress, the same watchdog, and each event once). A run that had ended when it was first seen is
@@ -128,6 +129,8 @@ class Backend:
         """Why ``config.toml`` could not be used (the defaults apply meanwhile)."""
         self._watches: dict[str, _Watch] = {}
         self._lock = threading.Lock()
+        self._exporting: set[Path] = set()
+        """Export folders being written now (two exports into one folder would mix their files)."""
 
     # -- notifications -----------------------------------------------------------------------
 
@@ -426,7 +429,15 @@ class Backend:
         folder = open_run_checkpoints(run_id)
         chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
         out_dir = folder.directory.parent / "export"
-        result = ckpt_export.export_checkpoint(chosen, out_dir, overwrite=overwrite)
+        with self._lock:
+            if out_dir in self._exporting:
+                raise UserError(f"An export to {out_dir} is already running; wait for it to finish.")
+            self._exporting.add(out_dir)
+        try:
+            result = ckpt_export.export_checkpoint(chosen, out_dir, overwrite=overwrite)
+        finally:
+            with self._lock:
+                self._exporting.discard(out_dir)
         names = ", ".join(p.name for p in result.files)
         return (
             f"Exported iteration {result.iteration} to {out_dir}: {names} "

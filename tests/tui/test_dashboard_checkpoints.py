@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from checkpoints.ckpt_writers import write_dcp_checkpoint
 from helpers import wait_for
-from tui_world import NOW, RUN_OK, write_run
+from tui_world import NOW, RUN_OK, fake_gpus, write_run
 
 from cosmos_tui.core.checkpoints.pins import set_pinned
+from cosmos_tui.core.monitor.gpus import GpuSampler
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
 from cosmos_tui.tui.screens.dialogs import ConfirmDialog
 
@@ -155,3 +156,34 @@ async def test_export_without_a_complete_checkpoint_says_so(make_app) -> None:
         await pilot.press("e")
         await wait_for(pilot, lambda: any("No complete checkpoint" in n for n in _notes(app)))
         assert not (Path(record.job_dir) / "export").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_second_export_into_the_same_folder_is_refused_while_one_runs(monkeypatch) -> None:
+    import threading
+
+    from cosmos_tui.core.checkpoints import export as ckpt_export
+    from cosmos_tui.core.errors import UserError
+    from cosmos_tui.tui.backend import Backend
+
+    _run_with_checkpoints((10,), latest=10)
+    started, release = threading.Event(), threading.Event()
+    real = ckpt_export.export_checkpoint
+
+    def slow_export_double(*args, **kwargs):  # a test double: the real export, held at its start
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ckpt_export, "export_checkpoint", slow_export_double)
+    backend = Backend(clock=lambda: NOW, gpu_sampler=GpuSampler(fake_gpus(1)), disk_free=lambda path: 10**12)
+    first: list[str] = []
+    worker = threading.Thread(target=lambda: first.append(backend.export(RUN_OK)))
+    worker.start()
+    assert started.wait(30)
+    with pytest.raises(UserError, match="already running"):
+        backend.export(RUN_OK, overwrite=True)
+    release.set()
+    worker.join(30)
+    assert first and "Exported iteration 10" in first[0]
+    assert "Exported iteration 10" in backend.export(RUN_OK, overwrite=True)  # free again afterwards
