@@ -27,6 +27,7 @@ from cosmos_tui.core.checkpoints import export as ckpt_export
 from cosmos_tui.core.checkpoints import prune as ckpt_prune
 from cosmos_tui.core.checkpoints.locate import open_run_checkpoints
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import describe_os_error
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, default_sampler
 from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
@@ -435,6 +436,8 @@ class Backend:
             self._exporting.add(out_dir)
         try:
             result = ckpt_export.export_checkpoint(chosen, out_dir, overwrite=overwrite)
+        except OSError as e:  # a full disk, an unwritable folder, a checkpoint pruned meanwhile
+            raise UserError(describe_os_error(e, doing="export")) from None
         finally:
             with self._lock:
                 self._exporting.discard(out_dir)
@@ -456,7 +459,11 @@ class Backend:
         became the latest, pinned or in progress since is kept; nothing not shown is deleted)."""
         folder = open_run_checkpoints(proposal.run_id, need_pointer=True)
         fresh = ckpt_prune.plan_prune(folder.checkpoints, keep_last=proposal.keep_last)
-        removed = ckpt_prune.apply_prune(ckpt_prune.confirmed_plan(proposal.plan, fresh), folder.directory)
+        agreed = ckpt_prune.confirmed_plan(proposal.plan, fresh)
+        try:
+            removed = ckpt_prune.apply_prune(agreed, folder.directory)
+        except OSError as e:  # a read-only or vanished folder: what was deleted so far stays deleted
+            raise UserError(describe_os_error(e, doing="delete")) from None
         watch = self._watches.get(proposal.run_id)
         if watch is not None:  # an ended run is read once: read its checkpoints again
             with watch.lock:

@@ -187,3 +187,15 @@ def test_a_second_export_into_the_same_folder_is_refused_while_one_runs(monkeypa
     worker.join(30)
     assert first and "Exported iteration 10" in first[0]
     assert "Exported iteration 10" in backend.export(RUN_OK, overwrite=True)  # free again afterwards
+
+
+async def test_export_into_a_folder_that_cannot_be_made_is_one_sentence(make_app) -> None:
+    ckdir = _run_with_checkpoints((10,), latest=10)
+    (ckdir.parent / "export").write_text("a file where the export folder goes")
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _dashboard(pilot, app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any(n.startswith("cannot export") for n in _notes(app)), timeout=30)
+        assert not any("Traceback" in n for n in _notes(app))
+        assert isinstance(app.screen, DashboardScreen)

@@ -21,8 +21,6 @@ from textual.widgets import Footer, Header, Input, Static
 
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.fserrors import describe_os_error
-from cosmos_tui.core.units import human_bytes
 from cosmos_tui.tui.backend import PruneProposal
 from cosmos_tui.tui.messages import (
     ActionFinished,
@@ -36,6 +34,7 @@ from cosmos_tui.tui.pollers import poll
 from cosmos_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
 from cosmos_tui.tui.state import RunView
 from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
+from cosmos_tui.tui.widgets.format import size
 from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
 from cosmos_tui.tui.widgets.log_view import LogView
 from cosmos_tui.tui.widgets.loss_chart import LossChart
@@ -233,7 +232,7 @@ class DashboardScreen(Screen):
             self.notify(markup_safe(message.error), severity="error")
             return
         target = message.target
-        what = f"iteration {target.iteration} ({human_bytes(target.size_bytes)})"
+        what = f"iteration {target.iteration} ({size(target.size_bytes)})"
         if not target.existing:
             self.notify(markup_safe(f"Exporting {what} to {target.out_dir} ..."))
             self.run_action("export")
@@ -274,7 +273,7 @@ class DashboardScreen(Screen):
 
         self.app.push_screen(
             ConfirmDialog(
-                f"Delete {len(plan.to_delete)} checkpoint(s), freeing {human_bytes(plan.bytes_freed)}? "
+                f"Delete {len(plan.to_delete)} checkpoint(s), freeing {size(plan.bytes_freed)}? "
                 "The latest, pinned and in-progress ones are kept.",
                 cli_commands(self.run_id, self.view)["prune"],
                 yes="Delete",
@@ -354,9 +353,6 @@ class DashboardScreen(Screen):
                 raise ValueError(f"unknown dashboard action {action!r}")
         except UserError as e:
             msg = ActionFinished(action, str(e), ok=False)
-        except OSError as e:  # a full disk, an unwritable or vanished folder: one sentence
-            doing = "delete" if action == "prune" else "write"
-            msg = ActionFinished(action, describe_os_error(e, doing=doing), ok=False)
         self.post_message(msg)
 
 
@@ -365,6 +361,6 @@ def prune_plan_text(proposal: PruneProposal) -> str:
     lines = []
     for d in proposal.plan.decisions:
         verb = "keep  " if d.keep else "delete"
-        size = human_bytes(d.checkpoint.size_bytes)
-        lines.append(f"{verb} {d.checkpoint.iteration:>10}  {size:>9}  ({printable(d.reason)})")
+        nbytes = size(d.checkpoint.size_bytes)
+        lines.append(f"{verb} {d.checkpoint.iteration:>10}  {nbytes:>9}  ({printable(d.reason)})")
     return "\n".join(lines)
