@@ -14,6 +14,7 @@ are deterministic.
 
 from __future__ import annotations
 
+import os
 import shlex
 import threading
 import time
@@ -421,7 +422,8 @@ class Backend:
         folder = open_run_checkpoints(run_id)
         chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
         out_dir = folder.directory.parent / "export"
-        existing = tuple(n for n in ckpt_export.default_output_names() if (out_dir / n).exists())
+        names = ckpt_export.default_output_names()
+        existing = tuple(n for n in names if os.path.lexists(out_dir / n))  # a dangling link counts
         return ExportTarget(chosen.iteration, chosen.size_bytes, out_dir, existing)
 
     def export(self, run_id: str, *, overwrite: bool = False) -> str:
