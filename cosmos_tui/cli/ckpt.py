@@ -32,22 +32,14 @@ def _state(c) -> str:
 
 
 def _scan(target: str, *, need_pointer: bool = False):
-    """The checkpoints folder meant by ``target`` and its checkpoints. A pointer file that cannot
-    be read is a warning (the newest complete checkpoint stands in for it), or, when the command
-    must not lose track of the latest checkpoint (``need_pointer``: prune), an error."""
-    from cosmos_tui.core.checkpoints.locate import resolve_checkpoints_dir
-    from cosmos_tui.core.checkpoints.scan import pointer_problem, scan_checkpoints
-    from cosmos_tui.core.errors import UserError
+    """The checkpoints folder meant by ``target`` and its checkpoints; a pointer that cannot be
+    read is warned about (or, with ``need_pointer``, refused: see ``open_checkpoints``)."""
+    from cosmos_tui.core.checkpoints.locate import open_checkpoints
 
-    directory = resolve_checkpoints_dir(target)
-    problem = pointer_problem(directory)
-    if problem and need_pointer:
-        raise UserError(
-            f"{problem.rstrip('.')}; nothing was deleted (the pointer protects the latest checkpoint)"
-        )
-    if problem:
-        warn(problem)
-    return directory, scan_checkpoints(directory)
+    folder = open_checkpoints(target, need_pointer=need_pointer)
+    if folder.warning:
+        warn(folder.warning)
+    return folder.directory, folder.checkpoints
 
 
 @ckpt_app.command("list")
@@ -122,19 +114,15 @@ def export_cmd(
     json: bool = JsonOption,
 ) -> None:
     """Consolidate a checkpoint into upstream's inference files (model.pt, model_ema_{fp32,bf16}.pt)."""
-    from cosmos_tui.core.checkpoints.export import export_checkpoint, find_checkpoint
-    from cosmos_tui.core.checkpoints.verify import verify_checkpoint
-    from cosmos_tui.core.errors import UsageError, UserError
+    from cosmos_tui.core.checkpoints.export import checkpoint_to_export, export_checkpoint
+    from cosmos_tui.core.errors import UsageError
 
     if dtype not in (None, "bf16", "fp32"):
         raise UsageError(f"--dtype must be bf16 or fp32, not {dtype!r}.")
     if fmt not in ("pt", "safetensors"):
         raise UsageError(f"--format must be pt or safetensors, not {fmt!r}.")
     _, found = _scan(target)
-    chosen = find_checkpoint(found, iteration)
-    verdict = verify_checkpoint(chosen)
-    if not verdict.ok:
-        raise UserError(f"Not exporting: {verdict.message}")
+    chosen = checkpoint_to_export(found, iteration)
     if not json:
         info(
             f"Exporting iteration {chosen.iteration} ({human_bytes(chosen.size_bytes)}) "

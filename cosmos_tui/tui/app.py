@@ -1,8 +1,9 @@
 """The Textual app: runs (home), a dashboard per run, the new-run wizard, help.
 
 ``run_app()`` is what ``cosmos-tui`` (no arguments) and ``cosmos-tui demo`` call. The app sits on
-``core`` only, through :class:`~cosmos_tui.tui.backend.Backend`, which tests build with a fixed
-clock and a GPU test double.
+``core`` only, through :class:`~cosmos_tui.tui.backend.Backend` (runs, GPUs, the dashboard's
+actions), which tests build with a fixed clock and a GPU test double, and the wizard's
+:mod:`~cosmos_tui.tui.wizard_backend`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The TUI's one door into ``core``: run records, the per-run :class:`RunMonitor`, the shared
-:class:`GpuSampler` and the disk forecast, turned into the immutable snapshots of
-:mod:`cosmos_tui.tui.state`.
+"""The TUI's door into ``core`` for runs: run records, the per-run :class:`RunMonitor`, the shared
+:class:`GpuSampler`, the disk forecast and the dashboard's actions (stop, save, resume, checkpoint
+export and prune), turned into the immutable snapshots of :mod:`cosmos_tui.tui.state`. The
+new-run wizard has its own door, :mod:`cosmos_tui.tui.wizard_backend`.
 
 One :class:`RunMonitor` per run, shared by every screen (the runs list and a dashboard see the same
 progress, the same watchdog, and each event once). A run that had ended when it was first seen is
@@ -13,6 +14,7 @@ are deterministic.
 
 from __future__ import annotations
 
+import os
 import shlex
 import threading
 import time
@@ -22,7 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core import jobconfig
+from cosmos_tui.core.checkpoints import export as ckpt_export
+from cosmos_tui.core.checkpoints import prune as ckpt_prune
+from cosmos_tui.core.checkpoints.locate import open_run_checkpoints
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import describe_os_error
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, default_sampler
 from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
@@ -30,6 +36,7 @@ from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
 from cosmos_tui.core.overrides import as_int, override_value, preset_overrides
 from cosmos_tui.core.runs.ownership import monitor_scope
+from cosmos_tui.core.units import human_bytes
 from cosmos_tui.tui.state import CheckpointRow, JobRunRow, JobView, RunRow, RunView
 
 Clock = Callable[[], float]
@@ -58,6 +65,28 @@ def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> tuple[dict[st
     neither says); and whether the config was there (then it need not be read again)."""
     found = jobconfig.settings(job_dir, preset_overrides(preset))
     return found.as_numbers(), found.from_config
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    """What the dashboard's export would read and write."""
+
+    iteration: int
+    """The latest complete checkpoint's iteration (it verified)."""
+    size_bytes: int
+    out_dir: Path
+    """``JOB/export``, as ``cosmos-tui ckpt export RUN --out JOB/export`` writes."""
+    existing: tuple[str, ...]
+    """Output files already there (the export replaces them only when asked to)."""
+
+
+@dataclass(frozen=True)
+class PruneProposal:
+    """A prune plan to show a person before anything is deleted."""
+
+    run_id: str
+    keep_last: int
+    plan: ckpt_prune.PrunePlan
 
 
 @dataclass
@@ -102,6 +131,8 @@ class Backend:
         """Why ``config.toml`` could not be used (the defaults apply meanwhile)."""
         self._watches: dict[str, _Watch] = {}
         self._lock = threading.Lock()
+        self._exporting: set[Path] = set()
+        """Export folders being written now (two exports into one folder would mix their files)."""
 
     # -- notifications -----------------------------------------------------------------------
 
@@ -382,6 +413,65 @@ class Backend:
             raise UserError("this run has no job folder yet; wait until training has started")
         (Path(job_dir) / "SAVE_NOW").touch()
         return "Asked the engine to save a checkpoint at the next step."
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def export_target(self, run_id: str) -> ExportTarget:
+        """The checkpoint an export of ``run_id`` reads (the latest complete one, verified) and
+        where it writes; a :class:`UserError` when there is none or it fails verification."""
+        folder = open_run_checkpoints(run_id)
+        chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
+        out_dir = folder.directory.parent / "export"
+        names = ckpt_export.default_output_names()
+        existing = tuple(n for n in names if os.path.lexists(out_dir / n))  # a dangling link counts
+        return ExportTarget(chosen.iteration, chosen.size_bytes, out_dir, existing)
+
+    def export(self, run_id: str, *, overwrite: bool = False) -> str:
+        """Export ``run_id``'s latest complete checkpoint to ``JOB/export`` (upstream's inference
+        files); what was written, in one sentence."""
+        folder = open_run_checkpoints(run_id)
+        chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
+        out_dir = folder.directory.parent / "export"
+        with self._lock:
+            if out_dir in self._exporting:
+                raise UserError(f"An export to {out_dir} is already running; wait for it to finish.")
+            self._exporting.add(out_dir)
+        try:
+            result = ckpt_export.export_checkpoint(chosen, out_dir, overwrite=overwrite)
+        except OSError as e:  # a full disk, an unwritable folder, a checkpoint pruned meanwhile
+            raise UserError(describe_os_error(e, doing="export")) from None
+        finally:
+            with self._lock:
+                self._exporting.discard(out_dir)
+        names = ", ".join(p.name for p in result.files)
+        return (
+            f"Exported iteration {result.iteration} to {out_dir}: {names} "
+            f"({human_bytes(result.bytes_written)} in {result.seconds:.1f} s)."
+        )
+
+    def plan_prune(self, run_id: str, *, keep_last: int) -> PruneProposal:
+        """What keeping the newest ``keep_last`` checkpoints of ``run_id`` would delete (nothing is
+        deleted here); a :class:`UserError` when the pointer cannot be read."""
+        folder = open_run_checkpoints(run_id, need_pointer=True)
+        plan = ckpt_prune.plan_prune(folder.checkpoints, keep_last=keep_last)
+        return PruneProposal(run_id, keep_last, plan)
+
+    def apply_prune(self, proposal: PruneProposal) -> str:
+        """Delete what a person confirmed in ``proposal``, after applying the policy again (what
+        became the latest, pinned or in progress since is kept; nothing not shown is deleted)."""
+        folder = open_run_checkpoints(proposal.run_id, need_pointer=True)
+        fresh = ckpt_prune.plan_prune(folder.checkpoints, keep_last=proposal.keep_last)
+        agreed = ckpt_prune.confirmed_plan(proposal.plan, fresh)
+        try:
+            removed = ckpt_prune.apply_prune(agreed, folder.directory)
+        except OSError as e:  # a read-only or vanished folder: what was deleted so far stays deleted
+            raise UserError(describe_os_error(e, doing="delete")) from None
+        watch = self._watches.get(proposal.run_id)
+        if watch is not None:  # an ended run is read once: read its checkpoints again
+            with watch.lock:
+                watch.final = False
+        freed = human_bytes(sum(c.size_bytes for c in removed))
+        return f"Deleted {len(removed)} checkpoint(s), freed {freed}."
 
 
 def _preset_toml(preset: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from textual.message import Message
 
 from cosmos_tui.core.monitor.gpus import GpuSnapshot
 from cosmos_tui.core.monitor.logline import LogLine
+from cosmos_tui.tui.backend import ExportTarget, PruneProposal
 from cosmos_tui.tui.state import RunRow, RunView
 
 
@@ -73,6 +74,24 @@ class ActionFinished(Message):
         self.message = message
         self.ok = ok
         self.run_id = run_id
+
+
+class ExportChecked(Message):
+    """What the dashboard's export would read and replace (or why it cannot export)."""
+
+    def __init__(self, target: ExportTarget | None = None, error: str = "") -> None:
+        super().__init__()
+        self.target = target
+        self.error = error
+
+
+class PrunePlanned(Message):
+    """A prune plan to confirm (or why there is none); nothing has been deleted yet."""
+
+    def __init__(self, proposal: PruneProposal | None = None, error: str = "") -> None:
+        super().__init__()
+        self.proposal = proposal
+        self.error = error
 
 
 class JobViewUpdated(Message):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cosmos_tui.core.checkpoints.forecast import forecast_disk, saves_remaining
 from cosmos_tui.core.checkpoints.pins import set_pinned
-from cosmos_tui.core.checkpoints.prune import apply_prune, plan_prune
+from cosmos_tui.core.checkpoints.prune import apply_prune, confirmed_plan, plan_prune
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
 from cosmos_tui.core.errors import UsageError
 
@@ -157,3 +157,20 @@ def test_forecast_verdicts(ckpt_dir: Path) -> None:
     before = forecast_disk(ckpt_dir / "not-yet", max_iter=1000, save_iter=500, checkpoint_bytes=10)
     assert before.verdict == "ok" and before.needed_bytes == 20 and before.free_bytes > 0
     assert forecast_disk(ckpt_dir, max_iter=1000, save_iter=500).verdict == "unknown"
+
+
+def test_confirmed_plan_deletes_only_what_was_shown_and_is_still_to_delete() -> None:
+    old = [_info(it, complete=True, latest=it == 30, pinned=False, age=3600) for it in (10, 20, 30)]
+    shown = plan_prune(old, keep_last=1, verify=lambda c: None)
+    assert [c.iteration for c in shown.to_delete] == [10, 20]
+    now = [  # since: 20 was pinned, 40 saved and made the latest, so 30 is no longer kept
+        _info(10, complete=True, latest=False, pinned=False, age=3600),
+        _info(20, complete=True, latest=False, pinned=True, age=3600),
+        _info(30, complete=True, latest=False, pinned=False, age=3600),
+        _info(40, complete=True, latest=True, pinned=False, age=3600),
+    ]
+    fresh = plan_prune(now, keep_last=1, verify=lambda c: None)
+    assert [c.iteration for c in fresh.to_delete] == [10, 30]
+    agreed = confirmed_plan(shown, fresh)
+    assert [c.iteration for c in agreed.to_delete] == [10]
+    assert {d.checkpoint.iteration: d.reason for d in agreed.decisions}[30] == "not in the confirmed plan"

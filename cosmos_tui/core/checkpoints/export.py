@@ -383,4 +383,30 @@ def find_checkpoint(checkpoints: list[CheckpointInfo], iteration: int | None) ->
     raise UserError(f"No checkpoint at iteration {iteration} (have: {have}).")
 
 
-__all__ = ["ExportResult", "TensorEntry", "export_checkpoint", "find_checkpoint", "plan_outputs"]
+def checkpoint_to_export(checkpoints: list[CheckpointInfo], iteration: int | None) -> CheckpointInfo:
+    """The checkpoint an export reads (:func:`find_checkpoint`), once it verifies; a
+    :class:`UserError` saying what is wrong with it otherwise."""
+    from cosmos_tui.core.checkpoints.verify import verify_checkpoint
+
+    chosen = find_checkpoint(checkpoints, iteration)
+    verdict = verify_checkpoint(chosen)
+    if not verdict.ok:
+        raise UserError(f"Not exporting: {verdict.message}")
+    return chosen
+
+
+def default_output_names() -> tuple[str, ...]:
+    """The files an export with the default options (EMA, every dtype, the full ``model.pt``, as
+    ``.pt``) writes."""
+    return tuple(name for name, _, _ in plan_outputs(["net_ema.x"], ema=True, dtype=None, full=True))
+
+
+__all__ = [
+    "ExportResult",
+    "TensorEntry",
+    "checkpoint_to_export",
+    "default_output_names",
+    "export_checkpoint",
+    "find_checkpoint",
+    "plan_outputs",
+]

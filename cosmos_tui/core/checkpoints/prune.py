@@ -119,6 +119,20 @@ def plan_prune(
     return PrunePlan(tuple(decisions))
 
 
+def confirmed_plan(shown: PrunePlan, fresh: PrunePlan) -> PrunePlan:
+    """What may be deleted once a person confirmed ``shown``: ``fresh`` (the policy applied again
+    just before deleting, so a checkpoint that became the latest, pinned or being written since is
+    kept), except that nothing is deleted that ``shown`` did not say it would delete."""
+    agreed = {c.path for c in shown.to_delete}
+    decisions = tuple(
+        d
+        if d.keep or d.checkpoint.path in agreed
+        else PruneDecision(d.checkpoint, True, "not in the confirmed plan", d.unverified)
+        for d in fresh.decisions
+    )
+    return PrunePlan(decisions)
+
+
 def delete_checkpoint(info: CheckpointInfo, root: Path | None = None) -> None:
     """Remove every file of one checkpoint (the step folder, or each file of a ``.pt`` set), only
     inside ``root`` (default: the folder holding it); a symlink is removed as a link."""

@@ -9,7 +9,6 @@ typed message with an immutable snapshot; the handlers here only hand snapshots 
 from __future__ import annotations
 
 import shlex
-import sys
 import threading
 from pathlib import Path
 
@@ -22,15 +21,27 @@ from textual.widgets import Footer, Header, Input, Static
 
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.tui.messages import ActionFinished, GpusUpdated, LogLinesArrived, RunViewUpdated
+from cosmos_tui.tui.backend import PruneProposal
+from cosmos_tui.tui.messages import (
+    ActionFinished,
+    ExportChecked,
+    GpusUpdated,
+    LogLinesArrived,
+    PrunePlanned,
+    RunViewUpdated,
+)
 from cosmos_tui.tui.pollers import poll
 from cosmos_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
 from cosmos_tui.tui.state import RunView
 from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
+from cosmos_tui.tui.widgets.format import size
 from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
 from cosmos_tui.tui.widgets.log_view import LogView
 from cosmos_tui.tui.widgets.loss_chart import LossChart
 from cosmos_tui.tui.widgets.run_header import RunHeader
+
+PRUNE_KEEP_LAST = 2
+"""Complete checkpoints the dashboard's prune keeps (besides the latest, pinned and in-progress ones)."""
 
 
 def cli_commands(run_id: str, view: RunView | None) -> dict[str, str]:
@@ -44,7 +55,7 @@ def cli_commands(run_id: str, view: RunView | None) -> dict[str, str]:
         "save": f"touch {q(str(Path(job) / 'SAVE_NOW'))}",
         "resume": f"cosmos-tui runs resume {run_id}",
         "export": f"cosmos-tui ckpt export {run_id} --out {q(str(Path(job) / 'export'))}",
-        "prune": f"cosmos-tui ckpt prune {run_id} --keep-last 2 --yes",
+        "prune": f"cosmos-tui ckpt prune {run_id} --keep-last {PRUNE_KEEP_LAST} --yes",
         "list_ckpt": f"cosmos-tui ckpt list {run_id}",
         "gpus": "cosmos-tui gpus --watch",
     }
@@ -214,18 +225,60 @@ class DashboardScreen(Screen):
 
     def action_export(self) -> None:
         self._hint("export")
-        self.run_cli("export")
+        self.check_export()
 
-    def action_prune(self) -> None:
-        self._hint("prune")
-        cmd = cli_commands(self.run_id, self.view)["prune"]
+    def on_export_checked(self, message: ExportChecked) -> None:
+        if message.error:
+            self.notify(markup_safe(message.error), severity="error")
+            return
+        target = message.target
+        what = f"iteration {target.iteration} ({size(target.size_bytes)})"
+        if not target.existing:
+            self.notify(markup_safe(f"Exporting {what} to {target.out_dir} ..."))
+            self.run_action("export")
+            return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run_cli("prune")
+                self.run_action("export-overwrite")
 
         self.app.push_screen(
-            ConfirmDialog("Delete all but the last 2 checkpoints (never the latest or a pinned one)?", cmd),
+            ConfirmDialog(
+                f"Replace the exported files with {what}?",
+                cli_commands(self.run_id, self.view)["export"] + " --yes",
+                yes="Replace",
+                details=f"{printable(str(target.out_dir))} already holds:\n"
+                + "\n".join(f"  {name}" for name in target.existing),
+            ),
+            confirmed,
+        )
+
+    def action_prune(self) -> None:
+        self._hint("prune")
+        self.plan_prune()
+
+    def on_prune_planned(self, message: PrunePlanned) -> None:
+        if message.error:
+            self.notify(markup_safe(message.error), severity="error")
+            return
+        proposal = message.proposal
+        plan = proposal.plan
+        if not plan.to_delete:
+            self.notify("Nothing to prune: every checkpoint is one to keep.")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_action("prune", proposal)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Delete {len(plan.to_delete)} checkpoint(s), freeing {size(plan.bytes_freed)}? "
+                "The latest, pinned and in-progress ones are kept.",
+                cli_commands(self.run_id, self.view)["prune"],
+                yes="Delete",
+                details=prune_plan_text(proposal),
+            ),
             confirmed,
         )
 
@@ -260,34 +313,54 @@ class DashboardScreen(Screen):
         level = self.query_one(LogView).cycle_level()
         self.query_one("#log").border_subtitle = f"level ≥ {level}" if level else ""
 
+    @work(thread=True, exclusive=True, group="dash-check", name="checkpoint check")
+    def check_export(self) -> None:
+        """Find the checkpoint an export would read, and what it would replace."""
+        backend = self.app.backend  # type: ignore[attr-defined]
+        try:
+            self.post_message(ExportChecked(backend.export_target(self.run_id)))
+        except UserError as e:
+            self.post_message(ExportChecked(error=str(e)))
+
+    @work(thread=True, exclusive=True, group="dash-check", name="prune planner")
+    def plan_prune(self) -> None:
+        """Work out what a prune would delete (deleting waits for the person's yes)."""
+        backend = self.app.backend  # type: ignore[attr-defined]
+        try:
+            self.post_message(PrunePlanned(backend.plan_prune(self.run_id, keep_last=PRUNE_KEEP_LAST)))
+        except UserError as e:
+            self.post_message(PrunePlanned(error=str(e)))
+
     @work(thread=True, group="dash-action", name="run action")
-    def run_action(self, action: str) -> None:
-        """Stop, save now or resume through core, off the event loop."""
+    def run_action(self, action: str, proposal: PruneProposal | None = None) -> None:
+        """Stop, save now, resume, export or prune (a confirmed ``proposal``) through core, off
+        the event loop."""
         backend = self.app.backend  # type: ignore[attr-defined]
         try:
             if action == "stop":
                 msg = ActionFinished(action, backend.stop(self.run_id))
             elif action == "save":
                 msg = ActionFinished(action, backend.save_now(self.run_id))
-            else:
+            elif action in ("export", "export-overwrite"):
+                done = backend.export(self.run_id, overwrite=action == "export-overwrite")
+                msg = ActionFinished("export", done)
+            elif action == "prune" and proposal is not None:  # only a plan the person confirmed
+                msg = ActionFinished(action, backend.apply_prune(proposal))
+            elif action == "resume":
                 new_id = backend.resume(self.run_id)
                 msg = ActionFinished(action, f"Resumed as {new_id}.", run_id=new_id)
+            else:
+                raise ValueError(f"unknown dashboard action {action!r}")
         except UserError as e:
             msg = ActionFinished(action, str(e), ok=False)
         self.post_message(msg)
 
-    @work(thread=True, group="dash-action", name="cli action")
-    def run_cli(self, key: str) -> None:
-        """Run the headless command itself (export, prune): the TUI does what the CLI does."""
-        import subprocess
 
-        argv = shlex.split(cli_commands(self.run_id, self.view)[key])
-        proc = subprocess.run(
-            [sys.executable, "-m", "cosmos_tui", *argv[1:]],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=3600,
-        )
-        lines = (proc.stderr.strip() or proc.stdout.strip() or "done").splitlines()
-        self.post_message(ActionFinished(key, lines[-1][:200], ok=proc.returncode == 0))
+def prune_plan_text(proposal: PruneProposal) -> str:
+    """One line per checkpoint: kept or deleted, its size, and why (as ``ckpt prune`` prints it)."""
+    lines = []
+    for d in proposal.plan.decisions:
+        verb = "keep  " if d.keep else "delete"
+        nbytes = size(d.checkpoint.size_bytes)
+        lines.append(f"{verb} {d.checkpoint.iteration:>10}  {nbytes:>9}  ({printable(d.reason)})")
+    return "\n".join(lines)

@@ -10,20 +10,25 @@ from textual.widgets import Button, Label, Static
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Ask before doing something that cannot be undone; shows the equivalent CLI command."""
+    """Ask before doing something that cannot be undone; shows what it would do (``details``, such
+    as a prune plan) and the equivalent CLI command."""
 
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("y", "dismiss(True)", "Yes")]
     """Escape cancels, y confirms."""
 
-    def __init__(self, question: str, command: str = "", *, yes: str = "Yes") -> None:
+    def __init__(self, question: str, command: str = "", *, yes: str = "Yes", details: str = "") -> None:
         super().__init__()
         self.question = question
         self.command = command
         self.yes = yes
+        self.details = details
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog wide" if self.details else "dialog"):
             yield Label(self.question, classes="dialog-title")
+            if self.details:
+                with VerticalScroll(classes="dialog-body"):
+                    yield Static(self.details, markup=False, id="dialog-details")
             if self.command:
                 yield Static(f"$ {self.command}", classes="cli-line", markup=False)
             with Horizontal(classes="dialog-buttons"):

@@ -4,7 +4,6 @@ in a worker with progress and ends in a findings table (severity, count, example
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -15,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select
 
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.fserrors import describe_os_error
+from cosmos_tui.tui import wizard_backend
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
@@ -55,8 +54,6 @@ class DataStep(Vertical):
         self.experiment: str | None = None
 
     def compose(self) -> ComposeResult:
-        from cosmos_tui.core.datasets.layouts import LAYOUTS
-
         yield Label("3 · Data", classes="step-title")
         with Horizontal(classes="row"):
             yield Label("Folder")
@@ -66,7 +63,7 @@ class DataStep(Vertical):
         with Horizontal(classes="row"):
             yield Label("Layout")
             yield Select(
-                [(f"{k} — {v.title}", k) for k, v in LAYOUTS.items()],
+                [(f"{k} — {title}", k) for k, title in wizard_backend.layout_titles().items()],
                 id="data-layout",
                 prompt="detect",
                 compact=True,
@@ -117,13 +114,7 @@ class DataStep(Vertical):
     @work(thread=True, exclusive=True, group="data-detect", name="layout detector")
     def detect(self, root: str) -> None:
         """Guess the layout from the folder's structure."""
-        from cosmos_tui.core.datasets.layouts import detect_layout
-
-        try:
-            layout = detect_layout(Path(root).expanduser())
-        except OSError:  # an unreadable folder: no layout recognised; validating says why
-            layout = None
-        self.post_message(LayoutDetected(layout))
+        self.post_message(LayoutDetected(wizard_backend.detect_layout(root)))
 
     def on_layout_detected(self, message: LayoutDetected) -> None:
         if message.layout:
@@ -144,20 +135,16 @@ class DataStep(Vertical):
     @work(thread=True, exclusive=True, group="data-validate", name="validator")
     def validate(self, root: str, layout: str, experiment: str | None) -> None:
         """Run the dataset validator, posting progress as clips are checked."""
-        from cosmos_tui.core.datasets.validate import validate
-
         try:
-            report = validate(
-                Path(root).expanduser(),
+            report = wizard_backend.validate(
+                root,
                 layout,
-                experiment=experiment,
-                progress=lambda done, total: self.post_message(ValidationProgress(done, total)),
+                experiment,
+                lambda done, total: self.post_message(ValidationProgress(done, total)),
             )
             self.post_message(ValidationDone(report))
         except UserError as e:
             self.post_message(ValidationDone(error=str(e)))
-        except OSError as e:  # the dataset root itself cannot be read: one sentence, no crash
-            self.post_message(ValidationDone(error=describe_os_error(e, doing="read")))
 
     def on_validation_progress(self, message: ValidationProgress) -> None:
         self.query_one("#data-progress", ProgressBar).update(total=message.total or 1, progress=message.done)
@@ -201,14 +188,9 @@ class DataStep(Vertical):
     @work(thread=True, exclusive=True, group="data-validate", name="synthesizer")
     def synth(self, root: str, layout: str) -> None:
         """Write a small valid dataset of real mp4s, then validate it."""
-        from cosmos_tui.core.datasets.synth import synthesize
-
         try:
-            synthesize(Path(root).expanduser(), layout)
+            wizard_backend.synthesize(root, layout)
         except UserError as e:
             self.post_message(ValidationDone(error=str(e)))
-            return
-        except OSError as e:  # read-only or unwritable folder: one sentence, no crash
-            self.post_message(ValidationDone(error=describe_os_error(e, doing="write")))
             return
         self.app.call_from_thread(self._validate)

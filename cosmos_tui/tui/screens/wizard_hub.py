@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
 from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.tui import wizard_backend
 from cosmos_tui.tui.widgets.format import size
 
 
@@ -103,17 +104,9 @@ class HubStep(Vertical):
     @work(thread=True, exclusive=True, group="hub", name="hub status")
     def refresh_status(self) -> None:
         """Who is logged in, which repos are readable, what a download would fetch."""
-        from cosmos_tui.core.hub import settings
-        from cosmos_tui.core.hub.auth import whoami
-        from cosmos_tui.core.hub.plan import plan_download
-
-        offline = settings.offline()
-        try:
-            account = None if offline else whoami()
-            plan = plan_download(self.model)
-            self.post_message(HubStatus(account.name if account else None, offline, plan.access, plan))
-        except UserError as e:
-            self.post_message(HubStatus(None, offline, error=str(e)))
+        state = wizard_backend.hub_state(self.model)
+        access = state.plan.access if state.plan is not None else ()
+        self.post_message(HubStatus(state.account, state.offline, access, state.plan, state.error))
 
     def on_hub_status(self, message: HubStatus) -> None:
         table = self.query_one("#hub-access", DataTable)
@@ -153,10 +146,8 @@ class HubStep(Vertical):
     @work(thread=True, exclusive=True, group="hub", name="hub login")
     def login(self, token: str) -> None:
         """Log in with ``token`` (kept only by huggingface_hub's own token store)."""
-        from cosmos_tui.core.hub.auth import login
-
         try:
-            login(token)
+            wizard_backend.login(token)
         except UserError as e:
             self.app.call_from_thread(self.notify, str(e), severity="error")
         self.refresh_status()
@@ -173,14 +164,12 @@ class HubStep(Vertical):
     @work(thread=True, exclusive=True, group="hub-dl", name="download")
     def download(self) -> None:
         """Fetch what is missing, posting progress after each chunk."""
-        from cosmos_tui.core.hub.fetch import download
-        from cosmos_tui.core.hub.plan import plan_download
 
         def progress(p) -> None:
             self.post_message(DownloadStep(p.file.filename, p.file_done, p.file_total, p.done, p.total))
 
         try:
-            download(plan_download(self.model), progress=progress)
+            wizard_backend.download(self.model, progress)
             self.post_message(DownloadDone())
         except UserError as e:
             self.post_message(DownloadDone(str(e)))

@@ -11,6 +11,7 @@ from textual.widgets import Button, DataTable, Label, Static
 
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.tui import wizard_backend
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -75,10 +76,8 @@ class LaunchStep(Vertical):
     @work(thread=True, exclusive=True, group="preflight", name="preflight")
     def preflight(self, preset) -> None:
         """The same preparation and checks ``cosmos-tui run`` makes before starting."""
-        from cosmos_tui.core.runs.lifecycle import prepare
-
         try:
-            prepared = prepare(preset, existing=self.existing)
+            prepared = wizard_backend.prepare(preset, self.existing)
             self.post_message(PreflightDone(tuple(prepared.checks), prepared.spec.shell(), prepared=prepared))
         except UserError as e:
             self.post_message(PreflightDone(error=str(e)))
@@ -138,10 +137,7 @@ class LaunchStep(Vertical):
     @work(thread=True, exclusive=True, group="launch", name="launcher")
     def launch(self, prepared, preset) -> None:
         """Create the run record and start its supervisor for the prepared launch (returns at once)."""
-        from cosmos_tui.core.runs.lifecycle import launch_prepared
-
         try:
-            record = launch_prepared(prepared, base=preset)
-            self.post_message(RunStarted(record.id))
+            self.post_message(RunStarted(wizard_backend.launch(prepared, preset)))
         except UserError as e:
             self.post_message(RunStarted(error=str(e)))

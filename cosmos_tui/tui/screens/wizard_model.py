@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,20 +9,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
+from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui.wizard_backend import ModelRow
 
-@dataclass(frozen=True)
-class ModelRow:
-    """One catalog entry with what this machine has for it."""
-
-    id: str
-    family: str
-    name: str
-    engine: str
-    min_gpus: int
-    gpu_memory_gb: int
-    gated: bool
-    weights: str
-    """``present``, ``missing`` or ``n/a`` (builtin: no weights to fetch)."""
+__all__ = ["CatalogLoaded", "ModelRow", "ModelStep", "fits"]
 
 
 class CatalogLoaded(Message):
@@ -70,37 +58,8 @@ class ModelStep(Vertical):
     @work(thread=True, exclusive=True, group="catalog", name="catalog loader")
     def load(self) -> None:
         """Read the catalog, count GPUs, and look for weights on disk."""
-        from cosmos_tui.core.catalog import load_catalog
-        from cosmos_tui.core.preflight import visible_gpus
-
-        catalog = load_catalog()
-        gpus = visible_gpus()
-        rows = []
-        specs = {}
-        for m in catalog.models:
-            specs[m.id] = m
-            if m.needs_hub:
-                try:
-                    from cosmos_tui.core.hub.plan import weights_present
-
-                    weights = "present" if weights_present(m) else "missing"
-                except Exception:
-                    weights = "unknown"
-            else:
-                weights = "n/a"
-            rows.append(
-                ModelRow(
-                    id=m.id,
-                    family=m.family,
-                    name=m.name,
-                    engine=m.engine,
-                    min_gpus=m.compute.min_gpus,
-                    gpu_memory_gb=m.compute.gpu_memory_gb,
-                    gated=any(r.gated for r in m.repos),
-                    weights=weights,
-                )
-            )
-        self.post_message(CatalogLoaded(tuple(rows), specs, gpus))
+        catalog = wizard_backend.read_catalog()
+        self.post_message(CatalogLoaded(catalog.rows, catalog.specs, catalog.gpus_here))
 
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         self.rows, self.specs, self.gpus_here = message.rows, message.specs, message.gpus_here

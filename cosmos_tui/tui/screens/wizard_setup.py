@@ -4,7 +4,7 @@ HF_HOME; the exact command previewed live (``core.launch.render``); save as a pr
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,7 +14,10 @@ from textual.widgets import Button, Input, Label, Select, Static
 from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.engines.registry import get_adapter
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.presets import Preset, apply_sets, preset_from_dict, save_preset
+from cosmos_tui.tui import wizard_backend
+
+if TYPE_CHECKING:
+    from cosmos_tui.core.presets import Preset
 
 WANDB_MODES = ("offline", "online", "disabled")
 FIELDS = ("#setup-overrides", "#setup-nproc", "#setup-nnodes", "#setup-output", "#setup-hfhome")
@@ -109,10 +112,8 @@ class SetupStep(Vertical):
         preview = self.query_one("#command-preview", Static)
         try:
             self.preset = self._build()
-            from cosmos_tui.core.launch import render
-
-            spec = render(self.preset)
-            preview.update("$ " + spec.shell(multiline=True).replace("\n", "\n  "))
+            command = wizard_backend.render_command(self.preset)
+            preview.update("$ " + command.replace("\n", "\n  "))
             self.error = None
             error_box.update("")
         except UserError as e:
@@ -139,15 +140,11 @@ class SetupStep(Vertical):
         if env:
             data["env"] = env
         data["wandb"] = {"mode": str(self.query_one("#setup-wandb", Select).value)}
-        preset = preset_from_dict(data, source="the form")
-        sets = value("#setup-overrides").split()
-        return apply_sets(preset, sets, source="overrides") if sets else preset
+        return wizard_backend.build_preset(data, value("#setup-overrides").split())
 
     @on(Button.Pressed, "#setup-save")
     def save(self) -> None:
         """Save the form as a preset under the state root's ``presets/`` folder."""
-        from cosmos_tui.core.paths import state_root
-
         name = self.query_one("#setup-name", Input).value.strip()
         if not name or "/" in name:
             self.notify("Give the preset a name (no slashes).", severity="warning")
@@ -155,9 +152,8 @@ class SetupStep(Vertical):
         if self.preset is None:
             self.notify(markup_safe(self.error or "The form is not valid yet."), severity="error")
             return
-        path = Path(state_root()) / "presets" / f"{name}.toml"
         try:
-            save_preset(self.preset, path)
+            path = wizard_backend.save_preset(self.preset, name)
         except UserError as e:
             self.notify(markup_safe(e), severity="error")
             return

@@ -1,0 +1,224 @@
+"""The new-run wizard's door into ``core``: the catalog with what this machine has, Hugging Face
+login/access/download, dataset layout detection, validation and synthesis, the preset form, and
+the one prepared launch that is previewed and then started.
+
+The wizard's steps only render what these return and post messages; everything here may block
+(files, network, subprocesses), so the steps call it from thread workers, except the form's
+preset building and command rendering (:func:`build_preset`, :func:`render_command`), which
+read nothing from disk and run as the person types. Core modules are imported inside the
+functions, so importing a screen stays cheap and tests can replace a core function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import describe_os_error
+
+if TYPE_CHECKING:
+    from cosmos_tui.core.catalog import ModelSpec
+    from cosmos_tui.core.datasets.findings import Report
+    from cosmos_tui.core.hub.fetch import DownloadProgress
+    from cosmos_tui.core.hub.plan import DownloadPlan
+    from cosmos_tui.core.presets import Preset
+    from cosmos_tui.core.runs.targets import Existing, Prepared
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One catalog entry with what this machine has for it."""
+
+    id: str
+    family: str
+    name: str
+    engine: str
+    min_gpus: int
+    gpu_memory_gb: int
+    gated: bool
+    weights: str
+    """``present``, ``missing`` or ``n/a`` (builtin: no weights to fetch)."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The catalog as the model step shows it."""
+
+    rows: tuple[ModelRow, ...]
+    specs: dict[str, ModelSpec]
+    """Catalog id -> its ``ModelSpec`` (what the later steps are given)."""
+    gpus_here: int | None
+    """GPUs visible on this machine (None or 0: none)."""
+
+
+@dataclass(frozen=True)
+class HubState:
+    """Who is logged in and what a download of the model would fetch."""
+
+    account: str | None
+    offline: bool
+    plan: DownloadPlan | None = None
+    """The ``DownloadPlan`` (its ``access`` verdicts, files and sizes), when it could be made."""
+    error: str = ""
+
+
+# -- step 1: model --------------------------------------------------------------------------------
+
+
+def read_catalog() -> Catalog:
+    """Every catalog model, the GPUs here, and whether each model's weights are on disk."""
+    from cosmos_tui.core.catalog import load_catalog
+    from cosmos_tui.core.preflight import visible_gpus
+
+    catalog = load_catalog()
+    gpus = visible_gpus()
+    rows = []
+    specs = {}
+    for m in catalog.models:
+        specs[m.id] = m
+        if m.needs_hub:
+            try:
+                from cosmos_tui.core.hub.plan import weights_present
+
+                weights = "present" if weights_present(m) else "missing"
+            except Exception:
+                weights = "unknown"
+        else:
+            weights = "n/a"
+        rows.append(
+            ModelRow(
+                id=m.id,
+                family=m.family,
+                name=m.name,
+                engine=m.engine,
+                min_gpus=m.compute.min_gpus,
+                gpu_memory_gb=m.compute.gpu_memory_gb,
+                gated=any(r.gated for r in m.repos),
+                weights=weights,
+            )
+        )
+    return Catalog(tuple(rows), specs, gpus)
+
+
+# -- step 2: Hugging Face -------------------------------------------------------------------------
+
+
+def hub_state(model: ModelSpec) -> HubState:
+    """Login state, per-repo access and the download plan of ``model`` (a ``ModelSpec``)."""
+    from cosmos_tui.core.hub import settings
+    from cosmos_tui.core.hub.auth import whoami
+    from cosmos_tui.core.hub.plan import plan_download
+
+    offline = settings.offline()
+    try:
+        account = None if offline else whoami()
+        return HubState(account.name if account else None, offline, plan_download(model))
+    except UserError as e:
+        return HubState(None, offline, error=str(e))
+
+
+def login(token: str) -> None:
+    """Log in with ``token`` (kept only by huggingface_hub's own token store)."""
+    from cosmos_tui.core.hub.auth import login as hub_login
+
+    hub_login(token)
+
+
+def download(model: ModelSpec, progress: Callable[[DownloadProgress], None]) -> None:
+    """Fetch what is missing of ``model``'s weights; ``progress`` gets each ``DownloadProgress``."""
+    from cosmos_tui.core.hub.fetch import download as fetch
+    from cosmos_tui.core.hub.plan import plan_download
+
+    fetch(plan_download(model), progress=progress)
+
+
+# -- step 3: data ---------------------------------------------------------------------------------
+
+
+def layout_titles() -> dict[str, str]:
+    """Every dataset layout id and its title (a table in code: nothing is read)."""
+    from cosmos_tui.core.datasets.layouts import LAYOUTS
+
+    return {k: v.title for k, v in LAYOUTS.items()}
+
+
+def detect_layout(root: str) -> str | None:
+    """The layout the folder ``root`` looks like (None: not recognised, or not readable)."""
+    from cosmos_tui.core.datasets.layouts import detect_layout as detect
+
+    try:
+        return detect(Path(root).expanduser())
+    except OSError:  # an unreadable folder: no layout recognised; validating says why
+        return None
+
+
+def validate(root: str, layout: str, experiment: str | None, progress: Callable[[int, int], None]) -> Report:
+    """The dataset validator's report; ``progress(done, total)`` as clips are checked. A
+    :class:`UserError` (one sentence) when the folder cannot be validated at all."""
+    from cosmos_tui.core.datasets.validate import validate as run_validator
+
+    try:
+        return run_validator(Path(root).expanduser(), layout, experiment=experiment, progress=progress)
+    except OSError as e:  # the dataset root itself cannot be read: one sentence, no crash
+        raise UserError(describe_os_error(e, doing="read")) from None
+
+
+def synthesize(root: str, layout: str) -> None:
+    """Write a small valid dataset of real mp4s under ``root``; a :class:`UserError` when the
+    folder cannot take it."""
+    from cosmos_tui.core.datasets.synth import synthesize as synth
+
+    try:
+        synth(Path(root).expanduser(), layout)
+    except OSError as e:  # read-only or unwritable folder: one sentence, no crash
+        raise UserError(describe_os_error(e, doing="write")) from None
+
+
+# -- step 4: setup --------------------------------------------------------------------------------
+
+
+def build_preset(data: dict[str, Any], sets: Sequence[str]) -> Preset:
+    """The preset the form describes (``data``, then the ``key=value`` overrides ``sets``); a
+    :class:`UserError` naming what is wrong."""
+    from cosmos_tui.core.presets import apply_sets, preset_from_dict
+
+    preset = preset_from_dict(data, source="the form")
+    return apply_sets(preset, list(sets), source="overrides") if sets else preset
+
+
+def render_command(preset: Preset) -> str:
+    """The command ``preset`` launches, one argument group a line."""
+    from cosmos_tui.core.launch import render
+
+    return render(preset).shell(multiline=True)
+
+
+def save_preset(preset: Preset, name: str) -> Path:
+    """Save ``preset`` as ``NAME.toml`` under the state root's ``presets/`` folder; its path."""
+    from cosmos_tui.core.paths import state_root
+    from cosmos_tui.core.presets import save_preset as save
+
+    path = Path(state_root()) / "presets" / f"{name}.toml"
+    save(preset, path)
+    return path
+
+
+# -- step 5: launch -------------------------------------------------------------------------------
+
+
+def prepare(preset: Preset, existing: Existing) -> Prepared:
+    """The launch ``cosmos-tui run`` would make (``Prepared``: checks, command, job folder, resume
+    point), with ``existing`` (``ask``, ``resume`` or ``fresh``) for a job that holds checkpoints."""
+    from cosmos_tui.core.runs.lifecycle import prepare as prepare_launch
+
+    return prepare_launch(preset, existing=existing)
+
+
+def launch(prepared: Prepared, preset: Preset) -> str:
+    """Start exactly ``prepared`` (what was previewed); the new run's id."""
+    from cosmos_tui.core.runs.lifecycle import launch_prepared
+
+    return launch_prepared(prepared, base=preset).id

@@ -1,0 +1,201 @@
+"""The dashboard's export and prune go through core in a worker (Pilot, real DCP checkpoints written
+by torch.distributed.checkpoint): prune shows its plan and deletes only after a yes, never the
+latest, a pinned or an in-progress checkpoint, and nothing the person was not shown; export
+writes upstream's inference files and asks before replacing them. No subprocess is started."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from checkpoints.ckpt_writers import write_dcp_checkpoint
+from helpers import wait_for
+from tui_world import NOW, RUN_OK, fake_gpus, write_run
+
+from cosmos_tui.core.checkpoints.pins import set_pinned
+from cosmos_tui.core.monitor.gpus import GpuSampler
+from cosmos_tui.tui.screens.dashboard import DashboardScreen
+from cosmos_tui.tui.screens.dialogs import ConfirmDialog
+
+
+@pytest.fixture(autouse=True)
+def no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard must not shell out to ``python -m cosmos_tui`` for these actions."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the dashboard started a subprocess: {args!r}")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+
+
+def _run_with_checkpoints(iterations: tuple[int, ...], *, latest: int) -> Path:
+    """A finished run whose job holds real DCP checkpoints; the pointer names ``latest``."""
+    record = write_run(RUN_OK, status="finished", iters=40, max_iter=60, exit_code=0, started=NOW - 1200)
+    ckdir = Path(record.job_dir) / "checkpoints"
+    for it in iterations:
+        write_dcp_checkpoint(ckdir, it, latest=False)
+    (ckdir / "latest_checkpoint.txt").write_text(f"iter_{latest:09d}\n")
+    return ckdir
+
+
+def _steps(ckdir: Path) -> list[int]:
+    return sorted(int(p.name.removeprefix("iter_")) for p in ckdir.glob("iter_*"))
+
+
+def _notes(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def _dashboard(pilot, app) -> DashboardScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+    return app.screen
+
+
+@pytest.mark.timeout(120)
+async def test_prune_shows_the_plan_and_deletes_only_what_was_confirmed(make_app) -> None:
+    ckdir = _run_with_checkpoints((10, 20, 30, 40, 50, 60), latest=30)  # the pointer lags (a resume)
+    write_dcp_checkpoint(ckdir, 70, parts=("model",), latest=False)  # being written right now
+    set_pinned(ckdir, 10, True)
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _dashboard(pilot, app)
+
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        plan = app.screen.details
+        for it in (20, 40):
+            assert any(ln.startswith("delete") and f" {it} " in ln for ln in plan.splitlines()), plan
+        kept = ((10, "pinned"), (30, "latest"), (50, "last 2"), (60, "last 2"), (70, "being written"))
+        for it, why in kept:
+            assert any(ln.startswith("keep") and f" {it} " in ln and why in ln for ln in plan.splitlines())
+        assert "--keep-last 2" in app.screen.command
+        await pilot.press("escape")  # cancelled: nothing is deleted
+        await pilot.pause(0.3)
+        assert _steps(ckdir) == [10, 20, 30, 40, 50, 60, 70]
+
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        # While the dialog is open the run goes on: 80 is saved (the pointer moves, so 50 and 60
+        # fall out of the last 2) and the person pins 20 elsewhere.
+        write_dcp_checkpoint(ckdir, 80, latest=True)
+        set_pinned(ckdir, 20, True)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("Deleted" in n for n in _notes(app)))
+        # Only 40 was both shown as a delete and still one for the policy now.
+        assert _steps(ckdir) == [10, 20, 30, 50, 60, 70, 80]
+        assert any("Deleted 1 checkpoint(s)" in n for n in _notes(app))
+        dash = app.screen
+        # the ended run's table is read again: the deleted one is gone
+        await wait_for(pilot, lambda: 40 not in [c.iteration for c in dash.view.checkpoints])
+        assert [c.iteration for c in dash.view.checkpoints] == [10, 20, 30, 50, 60, 70, 80]
+
+
+async def test_prune_with_nothing_to_delete_asks_nothing(make_app, tmp_path, monkeypatch) -> None:
+    ckdir = _run_with_checkpoints((10, 20), latest=20)
+    (tmp_path / RUN_OK).mkdir()  # a folder named like the run where the TUI was started: not it
+    monkeypatch.chdir(tmp_path)
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _dashboard(pilot, app)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: any("Nothing to prune" in n for n in _notes(app)))
+        assert isinstance(app.screen, DashboardScreen)
+        assert _steps(ckdir) == [10, 20]
+
+
+async def test_prune_refuses_when_the_pointer_cannot_be_read(make_app) -> None:
+    ckdir = _run_with_checkpoints((10, 20, 30, 40), latest=40)
+    (ckdir / "latest_checkpoint.txt").write_bytes(b"\xff\xfe not a step name")
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _dashboard(pilot, app)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: any("nothing was deleted" in n for n in _notes(app)))
+        assert isinstance(app.screen, DashboardScreen)
+        assert _steps(ckdir) == [10, 20, 30, 40]
+
+
+@pytest.mark.timeout(120)
+async def test_export_writes_the_inference_files_and_asks_before_replacing(make_app) -> None:
+    import torch
+
+    ckdir = _run_with_checkpoints((10, 20), latest=20)
+    out = ckdir.parent / "export"
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _dashboard(pilot, app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("Exported iteration 20" in n for n in _notes(app)), timeout=60)
+        names = sorted(p.name for p in out.iterdir())
+        assert names == ["model.pt", "model_ema_bf16.pt", "model_ema_fp32.pt"]
+        ema = torch.load(out / "model_ema_bf16.pt", weights_only=True)
+        assert ema["net.blocks.0.weight"].dtype == torch.bfloat16
+        before = (out / "model.pt").stat().st_mtime_ns
+
+        await pilot.press("e")  # the files are there now: a question, not a silent overwrite
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "already holds" in app.screen.details and app.screen.command.endswith("--yes")
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert (out / "model.pt").stat().st_mtime_ns == before
+
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: (out / "model.pt").stat().st_mtime_ns != before, timeout=60)
+
+
+async def test_export_without_a_complete_checkpoint_says_so(make_app) -> None:
+    record = write_run(RUN_OK, status="finished", iters=5, max_iter=5, exit_code=0)
+    write_dcp_checkpoint(Path(record.job_dir) / "checkpoints", 5, parts=("model",), latest=False)
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _dashboard(pilot, app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("No complete checkpoint" in n for n in _notes(app)))
+        assert not (Path(record.job_dir) / "export").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_second_export_into_the_same_folder_is_refused_while_one_runs(monkeypatch) -> None:
+    import threading
+
+    from cosmos_tui.core.checkpoints import export as ckpt_export
+    from cosmos_tui.core.errors import UserError
+    from cosmos_tui.tui.backend import Backend
+
+    _run_with_checkpoints((10,), latest=10)
+    started, release = threading.Event(), threading.Event()
+    real = ckpt_export.export_checkpoint
+
+    def slow_export_double(*args, **kwargs):  # a test double: the real export, held at its start
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ckpt_export, "export_checkpoint", slow_export_double)
+    backend = Backend(clock=lambda: NOW, gpu_sampler=GpuSampler(fake_gpus(1)), disk_free=lambda path: 10**12)
+    first: list[str] = []
+    worker = threading.Thread(target=lambda: first.append(backend.export(RUN_OK)))
+    worker.start()
+    assert started.wait(30)
+    with pytest.raises(UserError, match="already running"):
+        backend.export(RUN_OK, overwrite=True)
+    release.set()
+    worker.join(30)
+    assert first and "Exported iteration 10" in first[0]
+    assert "Exported iteration 10" in backend.export(RUN_OK, overwrite=True)  # free again afterwards
+
+
+async def test_export_into_a_folder_that_cannot_be_made_is_one_sentence(make_app) -> None:
+    ckdir = _run_with_checkpoints((10,), latest=10)
+    (ckdir.parent / "export").write_text("a file where the export folder goes")
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _dashboard(pilot, app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any(n.startswith("cannot export") for n in _notes(app)), timeout=30)
+        assert not any("Traceback" in n for n in _notes(app))
+        assert isinstance(app.screen, DashboardScreen)
