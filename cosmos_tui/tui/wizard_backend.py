@@ -180,6 +180,13 @@ def synthesize(root: str, layout: str) -> None:
 # -- step 4: setup --------------------------------------------------------------------------------
 
 
+def trains_on_cpu(model: ModelSpec) -> bool:
+    """The model needs no GPU and its engine falls back to CPU processes over gloo."""
+    from cosmos_tui.core.engines.registry import get_adapter
+
+    return get_adapter(model.engine).cpu_fallback and model.compute.min_gpus == 0
+
+
 def build_preset(data: dict[str, Any], sets: Sequence[str]) -> Preset:
     """The preset the form describes (``data``, then the ``key=value`` overrides ``sets``); a
     :class:`UserError` naming what is wrong."""

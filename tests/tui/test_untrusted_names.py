@@ -64,3 +64,17 @@ async def test_an_error_naming_a_markup_path_does_not_crash(make_app, tmp_path: 
         await pilot.click("#data-validate")
         await wait_for(pilot, lambda: "[bold]here" in str(wizard.query_one("#data-summary").render()))
         assert app.is_running and data.report is None
+
+
+async def test_enter_in_the_folder_box_detects_the_layout(make_app, tmp_path: Path) -> None:
+    """Enter in Data -> Folder guesses the layout (it used to crash the app with an AttributeError),
+    and the step's first field has the focus, so typing goes where the person looks."""
+    root = tmp_path / "waymo"
+    synthesize(root, "predict1-waymo", clips=2, frames=12)
+    app = make_app(gpus=0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        wizard, data = await _data_step(app, pilot)
+        await wait_for(pilot, lambda: app.focused is wizard.query_one("#data-root"))
+        await pilot.press(*str(root), "enter")
+        await wait_for(pilot, lambda: wizard.query_one("#data-layout").value == "predict1-waymo")
+        assert app.is_running and data.data_root == str(root)

@@ -67,6 +67,17 @@ class NewRunScreen(Screen):
         self.query_one("#wizard-back", Button).disabled = self.step == 0
         self.query_one("#wizard-next", Button).display = self.step < len(STEPS) - 1
         self.query_one("#wizard-body").scroll_home(animate=False)
+        self.call_after_refresh(self._focus_step)
+
+    def _focus_step(self) -> None:
+        """Put the focus on the step's first field, so typing goes where the person looks."""
+        panel = self.query_one(ContentSwitcher).visible_content
+        if panel is None:
+            return
+        for widget in panel.query("Input, Select, DataTable, Button"):
+            if widget.focusable and widget.display and not widget.disabled:
+                widget.focus()
+                return
 
     def _blocker(self) -> str | None:
         """Why the current step is not done yet (``None`` when it is)."""

@@ -117,9 +117,9 @@ class DataStep(Vertical):
         self.post_message(LayoutDetected(wizard_backend.detect_layout(root)))
 
     def on_layout_detected(self, message: LayoutDetected) -> None:
-        if message.layout:
-            self.query_one("#data-layout", Select).value = message.layout
-            self.notify(f"Layout detected: {markup_safe(message.layout)}")
+        if message.layout_id:
+            self.query_one("#data-layout", Select).value = message.layout_id
+            self.notify(f"Layout detected: {markup_safe(message.layout_id)}")
         else:
             self.notify("No known layout recognised; choose one.", severity="warning")
 

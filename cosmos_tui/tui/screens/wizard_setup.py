@@ -12,7 +12,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
 from cosmos_tui.core.display import markup_safe
-from cosmos_tui.core.engines.registry import get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui import wizard_backend
 
@@ -95,7 +94,7 @@ class SetupStep(Vertical):
             "engine": {"kind": model.engine} if model else {},
             "data": {k: v for k, v in {"layout": layout, "root": data_root or None}.items() if v},
         }
-        if model is not None and get_adapter(model.engine).cpu_fallback and model.compute.min_gpus == 0:
+        if model is not None and wizard_backend.trains_on_cpu(model):
             nproc = self.query_one("#setup-nproc", Input)
             if nproc.value == "1":
                 nproc.value = "2"  # the CPU path shards over 2 gloo ranks, as the tests do
