@@ -10,7 +10,7 @@ so a second demo never silently resumes the first.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,12 +146,3 @@ def finish(run_id: str) -> DemoResult:
     if job_dir is not None and (job_dir / "checkpoints").is_dir():
         done = tuple(c.path.name for c in scan_checkpoints(job_dir / "checkpoints") if c.complete)
     return DemoResult(record.id, record.status, record.exit_code, job_dir, done, record.reason)
-
-
-def run_demo_headless(on_line: Callable[[str, IterSample | None], None] | None = None) -> DemoResult:
-    """Launch the demo, stream its progress to ``on_line``, and return how it ended."""
-    record = start_demo()
-    for line, sample in follow_progress(record.id):
-        if on_line is not None:
-            on_line(line, sample)
-    return finish(record.id)

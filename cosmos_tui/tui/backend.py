@@ -1,6 +1,7 @@
-"""The TUI's one door into ``core``: run records, the per-run :class:`RunMonitor`, the shared
-:class:`GpuSampler` and the disk forecast, turned into the immutable snapshots of
-:mod:`cosmos_tui.tui.state`.
+"""What the TUI's run screens (runs list, dashboard, job view) read from ``core``: run records, the
+per-run :class:`RunMonitor`, the shared :class:`GpuSampler` and the disk forecast (core's
+:func:`~cosmos_tui.core.checkpoints.job_forecast.forecast_job`), turned into the immutable
+snapshots of :mod:`cosmos_tui.tui.state`. (The wizard screens still call core modules themselves.)
 
 One :class:`RunMonitor` per run, shared by every screen (the runs list and a dashboard see the same
 progress, the same watchdog, and each event once). A run that had ended when it was first seen is

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import mmap
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -188,8 +187,3 @@ def parse_jsonl_record(line: str) -> IterSample | None:
         mfu=_opt_float(record, "mfu"),
         peak_mem_gb=_opt_float(record, "peak_mem_gb"),
     )
-
-
-def parse_jsonl_lines(lines: Iterable[str]) -> list[IterSample]:
-    """Parse many ``metrics.jsonl`` lines, skipping the ones that are not records."""
-    return [s for s in map(parse_jsonl_record, lines) if s is not None]

@@ -27,7 +27,7 @@ from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs import ownership, procs, registry, targets
-from cosmos_tui.core.runs.record import SUPERVISOR_LOG, ProcRef, RunRecord
+from cosmos_tui.core.runs.record import ProcRef, RunRecord
 from cosmos_tui.core.runs.targets import Prepared, StopReport
 
 START_GRACE_S = 60.0
@@ -99,7 +99,7 @@ def _wait_for_stop(
 def submit_local(record: RunRecord, prepared: Prepared) -> RunRecord:
     """Spawn the run's supervisor in its own session; it starts torchrun and records the end."""
     env = {**os.environ, **prepared.spec.env, "PYTHONUNBUFFERED": "1"}
-    with open(record.run_dir / SUPERVISOR_LOG, "ab") as log:
+    with open(record.supervisor_log, "ab") as log:
         try:
             child = subprocess.Popen(
                 [sys.executable, "-m", "cosmos_tui.core.runs.supervisor", str(record.run_dir)],
