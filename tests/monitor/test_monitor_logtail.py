@@ -7,7 +7,14 @@ from pathlib import Path
 
 from monitor_upstream_lines import P1_SPEED, T25_HIT, TRAINER_START, UNSTABLE
 
-from cosmos_tui.core.monitor.logtail import LogTail, last_lines, read_from, read_new_lines, tail_lines
+from cosmos_tui.core.monitor.logtail import (
+    LogTail,
+    chunks_from_end,
+    last_lines,
+    read_from,
+    read_new_lines,
+    tail_lines,
+)
 
 
 def _write(path: Path, text: str, mode: str = "a") -> None:
@@ -109,3 +116,15 @@ def test_read_new_lines_takes_capped_chunks_of_whole_lines(tmp_path: Path) -> No
     _write(path, "new\n", "w")  # replaced by a shorter file: read again from its top
     assert read_from(path, 14) == (b"new\n", 0)
     assert read_new_lines(path, 14) == (["new"], 4)
+
+
+def test_chunks_from_end_are_whole_lines_back_to_the_top(tmp_path: Path) -> None:
+    path = tmp_path / "console.log"
+    text = "".join(f"line {i}\n" for i in range(1000)) + "x" * 300 + "\nlast"
+    _write(path, text, "w")
+    pieces = list(chunks_from_end(path, chunk=64))
+    assert b"".join(reversed(pieces)) == text.encode()  # every byte once, in order
+    assert pieces[0].endswith(b"last") and all(p.endswith(b"\n") for p in pieces[1:])
+    assert all(p.startswith((b"line", b"x")) for p in pieces[1:])  # each starts a line
+    assert any(len(p) > 300 for p in pieces)  # the long line came whole
+    assert list(chunks_from_end(tmp_path / "absent.log")) == []

@@ -115,6 +115,33 @@ def read_new_lines(path: Path, offset: int, *, max_bytes: int = READ_CAP) -> tup
     return data[:end].decode("utf-8", "replace").splitlines(), offset + end
 
 
+def chunks_from_end(path: Path, *, chunk: int = READ_CAP) -> Iterator[bytes]:
+    """``path`` as pieces of whole lines from its end backwards, each about ``chunk`` bytes (a line
+    longer than that comes whole, in a bigger piece); the first piece may end in a final line without
+    its newline. Nothing while the file is missing or no regular file. Lets a caller looking for the
+    last line of some kind stop after reading only the end of a big log."""
+    fd = _open_regular(path)
+    if fd is None:
+        return
+    try:
+        end = os.fstat(fd).st_size
+        size = chunk
+        while end > 0:
+            start = max(0, end - size)
+            data = os.pread(fd, end - start, start)
+            cut = 0
+            if start > 0:  # the piece's first line may have begun before it
+                cut = data.find(b"\n") + 1
+                if cut == 0 or cut == len(data):  # no whole line in it: read a bigger piece
+                    size *= 2
+                    continue
+            yield data[cut:]
+            end = start + cut
+            size = chunk
+    finally:
+        os.close(fd)
+
+
 def tail_lines(path: Path, n: int, *, end: int | None = None, max_line_bytes: int = 1 << 20) -> list[str]:
     """The last ``n`` complete-or-final lines of ``path`` before byte ``end`` (default: the end of
     the file), ANSI stripped. Reads only about as many bytes as those lines take."""
