@@ -22,6 +22,7 @@ def demo(
     folder and the checkpoints written.
     """
     from cosmos_tui.core import demo as core_demo
+    from cosmos_tui.core.monitor.logline import looks_like_error
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not (headless or json_out) and interactive:
@@ -42,7 +43,7 @@ def demo(
 
     for line, sample in core_demo.follow_progress(record.id):
         if sample is None:
-            if "Traceback" in line or "Error:" in line:
+            if looks_like_error(line):
                 err.print(line, markup=False, style="dim")
             continue
         of = f"/{total}" if total else ""

@@ -161,8 +161,8 @@ def logs(
     json: bool = JsonOption,
 ) -> None:
     """Print the run's console output (torchrun and every rank)."""
+    from cosmos_tui.core.monitor.logtail import last_lines
     from cosmos_tui.core.runs import get_run
-    from cosmos_tui.core.runs.outcome import last_lines
 
     r = get_run(run)
     tail = last_lines(r.console_log, lines, max_bytes=max(64 << 10, lines * 512))

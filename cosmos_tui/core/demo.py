@@ -10,7 +10,7 @@ so a second demo never silently resumes the first.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,18 +102,6 @@ def max_iter(record: RunRecord) -> int | None:
     return as_int(override_value(preset_overrides(record.preset), "trainer.max_iter"))
 
 
-def _read_new(path: Path, offset: int) -> tuple[list[str], int]:
-    """Complete lines appended to ``path`` since ``offset``, and the offset after them."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n") + 1
-    return data[:end].decode("utf-8", "replace").splitlines(), offset + end
-
-
 def follow_progress(run_id: str, *, poll: float = 0.3) -> Iterator[tuple[str, IterSample | None]]:
     """Yield ``(console line, None)`` for each console line and ``("", sample)`` for each
     iteration the engine records in ``metrics.jsonl``, until the run has ended and both are drained.
@@ -121,6 +109,7 @@ def follow_progress(run_id: str, *, poll: float = 0.3) -> Iterator[tuple[str, It
     The console carries the upstream IterSpeed lines, which go quiet between ``every_n``
     multiples; ``metrics.jsonl`` has every logged iteration, so progress comes from there.
     """
+    from cosmos_tui.core.monitor.logtail import read_new_lines
     from cosmos_tui.core.monitor.metrics import parse_jsonl_record
     from cosmos_tui.core.runs import get_run
 
@@ -128,15 +117,19 @@ def follow_progress(run_id: str, *, poll: float = 0.3) -> Iterator[tuple[str, It
     while True:
         record = get_run(run_id)
         ended = not record.active
-        lines, console_at = _read_new(record.console_log, console_at)
-        for line in lines:
-            yield line, None
+        lines, console_at = read_new_lines(record.console_log, console_at)
+        while lines:  # a capped chunk at a time, until what is there has been read
+            for line in lines:
+                yield line, None
+            lines, console_at = read_new_lines(record.console_log, console_at)
         if record.job_dir:
-            rows, metrics_at = _read_new(Path(record.job_dir) / "metrics.jsonl", metrics_at)
-            for row in rows:
-                sample = parse_jsonl_record(row)
-                if sample is not None:
-                    yield "", sample
+            rows, metrics_at = read_new_lines(Path(record.job_dir) / "metrics.jsonl", metrics_at)
+            while rows:
+                for row in rows:
+                    sample = parse_jsonl_record(row)
+                    if sample is not None:
+                        yield "", sample
+                rows, metrics_at = read_new_lines(Path(record.job_dir) / "metrics.jsonl", metrics_at)
         if ended:
             return
         time.sleep(poll)
@@ -153,12 +146,3 @@ def finish(run_id: str) -> DemoResult:
     if job_dir is not None and (job_dir / "checkpoints").is_dir():
         done = tuple(c.path.name for c in scan_checkpoints(job_dir / "checkpoints") if c.complete)
     return DemoResult(record.id, record.status, record.exit_code, job_dir, done, record.reason)
-
-
-def run_demo_headless(on_line: Callable[[str, IterSample | None], None] | None = None) -> DemoResult:
-    """Launch the demo, stream its progress to ``on_line``, and return how it ended."""
-    record = start_demo()
-    for line, sample in follow_progress(record.id):
-        if on_line is not None:
-            on_line(line, sample)
-    return finish(record.id)

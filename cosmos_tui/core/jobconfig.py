@@ -81,9 +81,6 @@ class JobSettings:
     """Whether a readable ``config.yaml`` was there (the composed truth; then the settings need not
     be read again)."""
 
-    def as_numbers(self) -> dict[str, int | None]:
-        return {"max_iter": self.max_iter, "save_iter": self.save_iter, "keep_last_n": self.keep_last_n}
-
 
 KEYS = {
     "max_iter": "trainer.max_iter",

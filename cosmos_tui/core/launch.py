@@ -18,6 +18,7 @@ from typing import Literal
 
 from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter, refuse_unsafe
 from cosmos_tui.core.jobconfig import load_file
+from cosmos_tui.core.monitor.logline import BRACKET_PREFIX_RE, EXCEPTION_LINE_RE
 from cosmos_tui.core.presets import Preset, job_name_problem
 
 DRYRUN_TIMEOUT_S = 180.0
@@ -78,9 +79,6 @@ class JobDir:
     """The engine's composed config (from its dry run), as plain data; ``None`` without one."""
 
 
-_EXCEPTION_LINE = re.compile(r"^(?:\[[^\]]*\]:?\s*)?[A-Za-z_][\w.]*(?:Error|Exception|Exit)\b.*")
-
-
 def failure_line(*texts: str) -> str:
     """The line that says why a process failed: the last exception line (``KeyError: ...``,
     ``hydra.errors.ConfigCompositionException: ...``) of the first text that has one, else the
@@ -88,10 +86,12 @@ def failure_line(*texts: str) -> str:
     for text in texts:
         lines = [ln.strip() for ln in text.splitlines()]
         found = [
-            ln for ln in lines if _EXCEPTION_LINE.match(ln) and not ln.startswith("torch.distributed.elastic")
+            ln
+            for ln in lines
+            if EXCEPTION_LINE_RE.match(ln) and not ln.startswith("torch.distributed.elastic")
         ]
         if found:
-            return re.sub(r"^\[[^\]]*\]:?\s*", "", found[-1])[:300]  # torchrun's "[rank0]: " prefix
+            return BRACKET_PREFIX_RE.sub("", found[-1])[:300]  # torchrun's "[rank0]: " prefix
     for text in texts:
         lines = [ln.strip() for ln in text.splitlines() if ln.strip().strip("=-")]
         if lines:

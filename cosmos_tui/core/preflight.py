@@ -262,22 +262,21 @@ def estimate_checkpoint_bytes(preset: Preset) -> tuple[int | None, str]:
     return checkpoint_bytes_from_params(params, with_ema), f"estimated from {params:,} parameters"
 
 
-def _job_numbers(preset: Preset, job_dir: Path) -> dict[str, int | None]:
+def _job_settings(preset: Preset, job_dir: Path) -> jobconfig.JobSettings:
     """``max_iter``, ``save_iter``, ``keep_last_n`` from the job's ``config.yaml`` (written by the
     engine's ``--dryrun``), else from the preset's overrides."""
-    return jobconfig.settings(job_dir, preset.experiment.overrides).as_numbers()
+    return jobconfig.settings(job_dir, preset.experiment.overrides)
 
 
 def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:
     """Will the checkpoints still to come fit? Saves remaining x checkpoint size vs free space."""
-    from cosmos_tui.core.checkpoints.forecast import forecast_disk
+    from cosmos_tui.core.checkpoints.job_forecast import forecast_job
     from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 
     if job_dir is None:
         return Check("forecast", "ok", "disk forecast skipped: the job folder is not known before launch")
-    numbers = _job_numbers(preset, job_dir)
-    max_iter, save_iter = numbers["max_iter"], numbers["save_iter"]
-    if not max_iter or not save_iter:
+    settings = _job_settings(preset, job_dir)
+    if not settings.max_iter or not settings.save_iter:  # known before the estimate is paid for
         return Check(
             "forecast",
             "ok",
@@ -291,15 +290,7 @@ def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:
         estimate, source = estimate_checkpoint_bytes(preset)
         if estimate is None:
             return Check("forecast", "ok", f"disk forecast skipped: {source}; the dashboard forecasts live")
-    result = forecast_disk(
-        ckdir,
-        max_iter=max_iter,
-        save_iter=save_iter,
-        current_iter=max((c.iteration for c in done), default=0),
-        checkpoints=done,
-        checkpoint_bytes=estimate,
-        keep_last_n=numbers["keep_last_n"],
-    )
+    result = forecast_job(ckdir, done, settings=settings, checkpoint_bytes=estimate)
     level: Level = {"fail": "fail", "warn": "warn"}.get(result.verdict, "ok")  # type: ignore[assignment]
     return Check("forecast", level, f"{result.message.rstrip('.')} (checkpoint size {source}).")
 

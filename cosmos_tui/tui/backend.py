@@ -1,7 +1,9 @@
-"""The TUI's door into ``core`` for runs: run records, the per-run :class:`RunMonitor`, the shared
-:class:`GpuSampler`, the disk forecast and the dashboard's actions (stop, save, resume, checkpoint
-export and prune), turned into the immutable snapshots of :mod:`cosmos_tui.tui.state`. The
-new-run wizard has its own door, :mod:`cosmos_tui.tui.wizard_backend`.
+"""What the TUI's run screens (runs list, dashboard, job view) read from ``core`` and ask of it:
+run records, the per-run :class:`RunMonitor`, the shared :class:`GpuSampler`, the disk forecast
+(core's :func:`~cosmos_tui.core.checkpoints.job_forecast.forecast_job`) and the dashboard's
+actions (stop, save, resume, checkpoint export and prune), turned into the immutable snapshots of
+:mod:`cosmos_tui.tui.state`. The new-run wizard reaches core through
+:mod:`cosmos_tui.tui.wizard_backend`.
 
 One :class:`RunMonitor` per run, shared by every screen (the runs list and a dashboard see the same
 progress, the same watchdog, and each event once). A run that had ended when it was first seen is
@@ -59,12 +61,12 @@ class LogBatch:
     """Lines that arrived faster than the view could take them and were passed over."""
 
 
-def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> tuple[dict[str, int | None], bool]:
+def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> jobconfig.JobSettings:
     """``trainer.max_iter``, ``checkpoint.save_iter`` and ``checkpoint.keep_last_n`` from the job's
     ``config.yaml`` (the engine's composed truth), else the preset's overrides (``None`` where
-    neither says); and whether the config was there (then it need not be read again)."""
-    found = jobconfig.settings(job_dir, preset_overrides(preset))
-    return found.as_numbers(), found.from_config
+    neither says); ``from_config`` says whether the config was there (then it need not be read
+    again)."""
+    return jobconfig.settings(job_dir, preset_overrides(preset))
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class _Watch:
     lock: threading.Lock = field(default_factory=threading.Lock)
     last: RunSnapshot | None = None
     final: bool = False
-    settings: dict[str, int | None] | None = None
+    settings: jobconfig.JobSettings | None = None
     settings_final: bool = False
     lost_announced: bool = False
 
@@ -195,7 +197,8 @@ class Backend:
             snap = watch.monitor.poll(exit_code=record.exit_code if ended else None, stopped=stopped)
             watch.last, watch.final = snap, ended
             if not watch.settings_final:
-                watch.settings, watch.settings_final = _job_settings(watch.monitor.job_dir, record.preset)
+                watch.settings = _job_settings(watch.monitor.job_dir, record.preset)
+                watch.settings_final = watch.settings.from_config
             events = list(snap.events) if watch.live_when_seen else []
             if ended and record.exit_code is None and watch.live_when_seen and not watch.lost_announced:
                 watch.lost_announced = True
@@ -295,24 +298,19 @@ class Backend:
 
     def _disk_forecast(self, watch: _Watch, snap: RunSnapshot) -> tuple[str | None, str | None]:
         """Saves still to come x the average checkpoint size, against the free space."""
-        from cosmos_tui.core.checkpoints.forecast import forecast_disk
+        from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown, forecast_job
 
-        settings = watch.settings or {}
-        max_iter = snap.progress.max_iter or settings.get("max_iter")
-        save_iter = settings.get("save_iter")
-        if not max_iter or not save_iter:
+        try:
+            result = forecast_job(
+                watch.monitor.job_dir / "checkpoints",  # type: ignore[operator]
+                snap.checkpoints.checkpoints if snap.checkpoints else (),
+                max_iter=snap.progress.max_iter,
+                settings=watch.settings or jobconfig.JobSettings(),
+                current_iter=snap.progress.iteration or 0,
+                free_bytes=snap.disk_free_bytes,
+            )
+        except SettingsUnknown:
             return "unknown", "Disk forecast: checkpoint.save_iter or trainer.max_iter is not known yet."
-        ckdir = watch.monitor.job_dir / "checkpoints"  # type: ignore[operator]
-        free = snap.disk_free_bytes
-        result = forecast_disk(
-            ckdir,
-            max_iter=max_iter,
-            save_iter=save_iter,
-            current_iter=snap.progress.iteration or 0,
-            checkpoints=list(snap.checkpoints.checkpoints) if snap.checkpoints else [],
-            keep_last_n=settings.get("keep_last_n"),
-            free_bytes=free,
-        )
         return result.verdict, result.message
 
     def log_batch(self, run_id: str, after: int | None, *, limit: int = LOG_VIEW_LINES) -> LogBatch:

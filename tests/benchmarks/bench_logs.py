@@ -24,9 +24,10 @@ import psutil
 sys.path.insert(0, str(Path(__file__).parent))
 from monitor_biglog import default_log, generate
 
+from cosmos_tui.core.monitor.logline import HIT_RE, SPEED_RE
 from cosmos_tui.core.monitor.logsearch import search_file
 from cosmos_tui.core.monitor.logtail import LogTail
-from cosmos_tui.core.monitor.metrics import HIT_RE, SPEED_RE, scan_file
+from cosmos_tui.core.monitor.metrics import scan_file
 
 
 def best_of(fn, n: int = 3):

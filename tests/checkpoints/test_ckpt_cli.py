@@ -95,3 +95,29 @@ def test_forecast_reads_config(ckpt_dir: Path) -> None:
     assert data["verdict"] == "ok" and data["saves_remaining"] == 4
     (ckpt_dir.parent / "config.yaml").unlink()
     assert _run("forecast", str(ckpt_dir)).exit_code == 2
+
+
+# What upstream's trainer writes: attrs configs dumped with their Python tags (safe_load refuses them).
+UPSTREAM_CONFIG = """\
+checkpoint: !!python/object:imaginaire.config.CheckpointConfig
+  keep_last_n: 2
+  save_iter: 100
+  load_path: ''
+trainer: !!python/object:imaginaire.config.TrainerConfig
+  callbacks: !!python/object/apply:collections.OrderedDict
+  - - - iter_speed
+      - !!python/object:imaginaire.callbacks.IterSpeed
+        every_n: 10
+  max_iter: 500
+  seed: !!python/tuple [0, 1]
+"""
+
+
+def test_forecast_reads_an_upstream_config_with_python_tags(ckpt_dir: Path) -> None:
+    write_dcp_checkpoint(ckpt_dir, 100)
+    (ckpt_dir.parent / "config.yaml").write_text(UPSTREAM_CONFIG)
+    res = _run("forecast", str(ckpt_dir.parent), "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["saves_remaining"] == 4  # 200..500 from trainer.max_iter and checkpoint.save_iter
+    assert data["needed_bytes"] == 2 * data["checkpoint_bytes"]  # keep_last_n 2 caps the growth

@@ -58,13 +58,11 @@ def test_the_dashboard_and_preflight_read_the_same_settings(tmp_path: Path) -> N
     from cosmos_tui.tui.backend import _job_settings
 
     job = _job(tmp_path, UPSTREAM_CONFIG)
-    assert _job_settings(job, {"experiment": {"overrides": ["trainer.max_iter=7"]}}) == (
-        {"max_iter": 5000, "save_iter": 500, "keep_last_n": 3},
-        True,
-    )
+    found = _job_settings(job, {"experiment": {"overrides": ["trainer.max_iter=7"]}})
+    assert (found.max_iter, found.save_iter, found.keep_last_n, found.from_config) == (5000, 500, 3, True)
     preset = apply_sets(load_preset(resolve_preset("builtin-demo")), ["checkpoint.save_iter=9"])
-    assert preflight._job_numbers(preset, job)["save_iter"] == 500  # the composed config wins
-    assert preflight._job_numbers(preset, tmp_path / "nothing-here")["save_iter"] == 9
+    assert preflight._job_settings(preset, job).save_iter == 500  # the composed config wins
+    assert preflight._job_settings(preset, tmp_path / "nothing-here").save_iter == 9
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.runs import registry
 from cosmos_tui.core.runs.record import RunRecord
@@ -46,7 +46,7 @@ def test_printable_and_markup_safe() -> None:
 
 
 def test_data_validate_escapes_hostile_file_names(tmp_path: Path) -> None:
-    root = synthesize(tmp_path / "ds", "predict1-waymo", clips=1, frames=12)
+    root = synth_waymo(tmp_path / "ds", clips=1, frames=12)
     (root / "videos" / "pinhole_front" / f"{HOSTILE}.mp4").write_bytes(b"not a video")
     result = _cli("data", "validate", str(root), "--layout", "predict1-waymo")
     assert result.exit_code == 1

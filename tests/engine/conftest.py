@@ -6,16 +6,13 @@ import logging
 from pathlib import Path
 
 import pytest
-
-from cosmos_tui.core.datasets.synth import synthesize
+from support.waymo import synth_waymo
 
 
 @pytest.fixture(scope="session")
 def waymo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small Predict1 Waymo dataset: 3 clips x 12 frames of 64x96 video per view, T5 pickles."""
-    return synthesize(
-        tmp_path_factory.mktemp("data") / "waymo", "predict1-waymo", clips=3, frames=12, workers=2
-    )
+    return synth_waymo(tmp_path_factory.mktemp("data") / "waymo", clips=3, frames=12, workers=2)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from monitor_upstream_lines import P1_SPEED, T25_HIT, TRAINER_START, UNSTABLE
 
-from cosmos_tui.core.monitor.logtail import LogTail, tail_lines
+from cosmos_tui.core.monitor.logtail import (
+    LogTail,
+    chunks_from_end,
+    last_lines,
+    read_from,
+    read_new_lines,
+    tail_lines,
+)
 
 
 def _write(path: Path, text: str, mode: str = "a") -> None:
@@ -83,3 +90,41 @@ def test_view_filters_and_ansi(tmp_path: Path) -> None:
     assert [s for s, _ in tail.view(query="ITER_SPEED")] == [2]
     assert [s for s, _ in tail.view(rank=3)] == [1]
     assert [ln.text for _, ln in tail.view(last=2)] == [P1_SPEED, "plain"]
+
+
+def test_last_lines_are_capped_and_skip_blanks_and_non_files(tmp_path: Path) -> None:
+    path = tmp_path / "console.log"
+    _write(path, "".join(f"line {i}  \n\n" for i in range(10_000)), "w")
+    assert last_lines(path, 2) == ["line 9998", "line 9999"]
+    assert len(last_lines(path, 10_000, max_bytes=100)) < 20  # only the last 100 bytes are read
+    assert last_lines(tmp_path / "absent.log") == []
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert last_lines(fifo) == []  # a FIFO neither blocks nor counts as a log
+
+
+def test_read_new_lines_takes_capped_chunks_of_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    assert read_new_lines(path, 0) == ([], 0)  # not there yet
+    _write(path, "one\ntwo\nthr", "w")
+    assert read_new_lines(path, 0) == (["one", "two"], 8)
+    assert read_new_lines(path, 0, max_bytes=6) == (["one"], 4)  # the rest comes on the next call
+    assert read_new_lines(path, 8) == ([], 8)  # a partial line waits for its newline
+    _write(path, "ee\n")
+    assert read_new_lines(path, 8) == (["three"], 14)
+    assert read_new_lines(path, 0, max_bytes=2) == (["on"], 2)  # a line over the cap is cut
+    _write(path, "new\n", "w")  # replaced by a shorter file: read again from its top
+    assert read_from(path, 14) == (b"new\n", 0)
+    assert read_new_lines(path, 14) == (["new"], 4)
+
+
+def test_chunks_from_end_are_whole_lines_back_to_the_top(tmp_path: Path) -> None:
+    path = tmp_path / "console.log"
+    text = "".join(f"line {i}\n" for i in range(1000)) + "x" * 300 + "\nlast"
+    _write(path, text, "w")
+    pieces = list(chunks_from_end(path, chunk=64))
+    assert b"".join(reversed(pieces)) == text.encode()  # every byte once, in order
+    assert pieces[0].endswith(b"last") and all(p.endswith(b"\n") for p in pieces[1:])
+    assert all(p.startswith((b"line", b"x")) for p in pieces[1:])  # each starts a line
+    assert any(len(p) > 300 for p in pieces)  # the long line came whole
+    assert list(chunks_from_end(tmp_path / "absent.log")) == []

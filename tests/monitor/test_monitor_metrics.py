@@ -10,7 +10,6 @@ from monitor_upstream_lines import DEVICE_MONITOR, P1_SPEED, P25_SPEED, T25_HIT,
 
 from cosmos_tui.core.monitor.metrics import (
     parse_iter_line,
-    parse_jsonl_lines,
     parse_jsonl_record,
     scan_bytes,
     scan_file,
@@ -91,7 +90,8 @@ def test_metrics_jsonl_records() -> None:
     assert s is not None
     assert (s.iteration, s.loss, s.lr, s.sec_per_iter, s.mfu, s.phase) == (10, 0.25, 1e-4, 0.5, 0.3, "jsonl")
     torn = json.dumps(rec)[:20]
-    got = parse_jsonl_lines([json.dumps(rec), "", torn, "[1, 2]", '{"iteration": 11, "loss": NaN}'])
+    lines = [json.dumps(rec), "", torn, "[1, 2]", '{"iteration": 11, "loss": NaN}']
+    got = [x for x in map(parse_jsonl_record, lines) if x is not None]
     assert [x.iteration for x in got] == [10, 11] and math.isnan(got[1].loss)
 
 

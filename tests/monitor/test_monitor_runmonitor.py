@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from monitor_upstream_lines import DEVICE_MONITOR, P25_SPEED, T25_HIT, TRAINER_START, UNSTABLE
+from support.waymo import synth_waymo
 
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.monitor.runmonitor import RunMonitor
 from cosmos_tui.core.monitor.watchdog import Watchdog, WatchdogConfig
 
@@ -77,7 +77,7 @@ def test_attach_to_existing_log_then_follow(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_real_engine_run(tmp_path: Path) -> None:
-    data = synthesize(tmp_path / "waymo", "predict1-waymo", clips=2, frames=12)
+    data = synth_waymo(tmp_path / "waymo", clips=2, frames=12)
     out_root = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "WANDB_API_KEY")}
     env.update(IMAGINAIRE_OUTPUT_ROOT=str(out_root), OMP_NUM_THREADS="1", WANDB_MODE="offline")

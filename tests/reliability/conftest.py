@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from cosmos_tui.core.datasets.synth import synthesize
+from support.waymo import synth_waymo
 
 
 @pytest.fixture(scope="session")
 def rel_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Predict1 Waymo dataset: 2 clips x 12 frames of 64x96 video per view, with T5 pickles."""
-    return synthesize(tmp_path_factory.mktemp("reldata") / "waymo", "predict1-waymo", clips=2, frames=12)
+    return synth_waymo(tmp_path_factory.mktemp("reldata") / "waymo", clips=2, frames=12)
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.datasets.validate import validate
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.logline import parse_line
@@ -202,9 +202,7 @@ def test_fuzzed_cli_arguments(tmp_path: Path, group: str, rest: list[str]) -> No
 
 @pytest.fixture(scope="module")
 def small_waymo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesize(
-        tmp_path_factory.mktemp("fuzzdata") / "w", "predict1-waymo", clips=2, frames=8, size=(32, 48)
-    )
+    return synth_waymo(tmp_path_factory.mktemp("fuzzdata") / "w", clips=2, frames=8, size=(32, 48))
 
 
 @FUZZ

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from runs_helpers import wait_for_line
 from support.runs import wait_run
+from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.runmonitor import RunMonitor
 from cosmos_tui.core.presets import load_preset, resolve_preset
@@ -37,7 +37,7 @@ def invoke(*args: str):
 
 @pytest.fixture
 def waymo(tmp_path: Path) -> Path:
-    return synthesize(tmp_path / "waymo", "predict1-waymo", clips=2, frames=16)
+    return synth_waymo(tmp_path / "waymo")
 
 
 def _sets(waymo: Path, name: str, *more: str) -> list[str]:

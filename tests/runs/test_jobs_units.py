@@ -152,3 +152,17 @@ def test_a_run_that_never_trained_shows_no_progress_and_no_other_run_s_data(tmp_
     mine = RunMonitor(**monitor_scope(first)).poll(exit_code=0)
     assert mine.progress.iteration == 5
     assert [c.path.name for c in mine.checkpoints.checkpoints] == ["iter_000000005"]
+
+
+def test_without_metrics_the_last_iteration_comes_from_the_end_of_the_console_log(tmp_path: Path) -> None:
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    speed = "[12-02 10:00:{s:02d}|INFO|imaginaire/callbacks/iter_speed.py:80:on_step] {i} : iter_speed 0.50 seconds per iteration | Loss: 0.2500\n"  # noqa: E501
+    noise = "".join(f"[rank0]: some other line {n}\n" for n in range(200_000))  # ~6 MB after the last report
+    (run_dir / "console.log").write_text(
+        speed.format(s=1, i=10) + speed.format(s=2, i=20) + noise + "partial"
+    )
+    record = RunRecord(id="20260101-000000-c-0001", run_dir=run_dir, preset={}, status="failed", exit_code=1)
+    assert end_fields(record)["last_iteration"] == 20
+    (run_dir / "console.log").write_text(noise)
+    assert end_fields(record)["last_iteration"] is None

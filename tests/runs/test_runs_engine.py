@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from runs_helpers import wait_for_line
 from support.runs import wait_run
+from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.presets import load_preset, resolve_preset
 from cosmos_tui.core.runs import follow, get_run, list_runs, resume_run, start_run, stop_run
 from cosmos_tui.core.runs.resume import latest_checkpoint
@@ -28,7 +28,7 @@ FAST = ["wandb.mode=disabled", "dataloader_train.num_workers=0"]
 
 @pytest.fixture
 def waymo(tmp_path: Path) -> Path:
-    return synthesize(tmp_path / "waymo", "predict1-waymo", clips=2, frames=16)
+    return synth_waymo(tmp_path / "waymo")
 
 
 def _runs_json() -> list[dict]:

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.launch import free_port
 from cosmos_tui.core.runs import get_run
 from cosmos_tui.core.runs.resume import latest_checkpoint
@@ -29,7 +29,7 @@ FAST = [
 
 
 def test_two_nodes_meet_through_c10d_train_and_checkpoint(tmp_path: Path) -> None:
-    waymo = synthesize(tmp_path / "waymo", "predict1-waymo", clips=2, frames=16)
+    waymo = synth_waymo(tmp_path / "waymo")
     endpoint = f"127.0.0.1:{free_port()}"
     sets = [a for s in [f"data.root={waymo}", *FAST] for a in ("--set", s)]
     runner = CliRunner()

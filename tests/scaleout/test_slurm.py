@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from slurm_cluster import LocalSlurmCluster
 from support.runs import wait_run
+from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.runs import RunRecord, get_run
 from cosmos_tui.core.runs.resume import latest_checkpoint
 
@@ -32,7 +32,7 @@ COMMON = [
 
 @pytest.fixture
 def waymo(tmp_path: Path) -> Path:
-    return synthesize(tmp_path / "waymo", "predict1-waymo", clips=2, frames=16)
+    return synth_waymo(tmp_path / "waymo")
 
 
 def _submit(waymo: Path, *sets: str) -> RunRecord:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_for
+from support.waymo import synth_waymo
 
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.tui.screens.new_run import NewRunScreen
 from cosmos_tui.tui.screens.wizard_data import DataStep
 
@@ -30,7 +30,7 @@ async def _data_step(app, pilot):
 
 async def test_a_dataset_path_with_markup_shows_as_itself(make_app, tmp_path: Path) -> None:
     root = tmp_path / "a[/]b" / "[bold]x[/bold]" / "waymo"
-    synthesize(root, "predict1-waymo", clips=2, frames=12)
+    synth_waymo(root, clips=2, frames=12)
     # a clip whose name would print a fake line and clear the screen
     bad = root / "videos" / "pinhole_front" / "evil\n[green]valid\x1b[2J.mp4"
     bad.write_bytes(b"not a video")
@@ -70,7 +70,7 @@ async def test_enter_in_the_folder_box_detects_the_layout(make_app, tmp_path: Pa
     """Enter in Data -> Folder guesses the layout (it used to crash the app with an AttributeError),
     and the step's first field has the focus, so typing goes where the person looks."""
     root = tmp_path / "waymo"
-    synthesize(root, "predict1-waymo", clips=2, frames=12)
+    synth_waymo(root, clips=2, frames=12)
     app = make_app(gpus=0)
     async with app.run_test(size=(120, 36)) as pilot:
         wizard, data = await _data_step(app, pilot)

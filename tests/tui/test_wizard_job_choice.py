@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_for
+from support.waymo import synth_waymo
 from textual.app import App, ComposeResult
 
-from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
 from cosmos_tui.tui.screens.wizard_launch import LaunchStep
 
@@ -32,7 +32,7 @@ def _job_with_checkpoint(iteration: int) -> Path:
 
 @pytest.mark.timeout(120)
 async def test_an_existing_job_is_a_choice_and_launch_uses_what_was_prepared(tmp_path: Path) -> None:
-    waymo = synthesize(tmp_path / "waymo", "predict1-waymo", clips=2, frames=16)
+    waymo = synth_waymo(tmp_path / "waymo")
     job = _job_with_checkpoint(5)
     preset = apply_sets(
         load_preset(resolve_preset("builtin-demo")),

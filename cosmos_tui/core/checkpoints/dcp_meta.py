@@ -124,11 +124,6 @@ class DcpMetadata:
         """True when the state dict holds EMA weights (``net_ema.*`` keys, as upstream names them)."""
         return any(k.startswith("net_ema.") for k in self.tensors)
 
-    @property
-    def tensor_bytes(self) -> int:
-        """Total bytes of all tensors in their stored dtypes."""
-        return sum(t.nbytes for t in self.tensors.values())
-
 
 class _Inert:
     """Stand-in for an allowed metadata class: keeps its constructor args and pickled state."""

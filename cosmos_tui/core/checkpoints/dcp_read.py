@@ -79,25 +79,6 @@ class ChunkReader:
             )
         return tensor
 
-    def read_tensor(self, entry: TensorEntry):
-        """The whole tensor ``entry`` (all chunks put together), in its stored dtype."""
-        import torch
-
-        if len(entry.chunks) == 1 and tuple(entry.chunks[0].sizes) == tuple(entry.size):
-            return self.read_chunk(entry, entry.chunks[0]).contiguous()
-        out = torch.empty(entry.size, dtype=getattr(torch, entry.dtype))
-        covered = 0
-        for chunk in entry.chunks:
-            piece = self.read_chunk(entry, chunk)
-            view = out
-            for dim, (start, length) in enumerate(zip(chunk.offsets, chunk.sizes, strict=True)):
-                view = view.narrow(dim, start, length)
-            view.copy_(piece)
-            covered += piece.numel()
-        if covered != out.numel():
-            raise ValueError(f"{entry.fqn}: chunks cover {covered} of {out.numel()} elements")
-        return out
-
     def read_blob(self, entry: BlobEntry) -> Any:
         """A non-tensor entry, loaded with ``torch.load(weights_only=True)`` that also allows
         ``io.BytesIO`` (a module's ``_extra_state``, e.g. TransformerEngine's; DCP ``torch.save``s

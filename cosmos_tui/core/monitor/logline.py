@@ -1,5 +1,11 @@
-"""One console line, understood: ANSI codes stripped, torchrun rank prefixes and the upstream
-loguru prefix ``[MM-DD HH:mm:ss|LEVEL|path:line:func] message`` split into fields.
+"""The console log's grammar: what each line that torchrun, the upstream engines and the builtin
+engine print means. Every reader of ``console.log`` takes its patterns from here.
+
+A line is parsed into fields (:func:`parse_line`): ANSI codes stripped, torchrun rank prefixes and
+the upstream loguru prefix ``[MM-DD HH:mm:ss|LEVEL|path:line:func] message`` split off. Then its
+message may be a progress report (the ``IterSpeed`` lines, parsed by
+:mod:`cosmos_tui.core.monitor.metrics`) or part of a failure (Python exceptions, an engine's
+``error: ...`` sentence, torchrun's failure summary; read by :mod:`cosmos_tui.core.runs.outcome`).
 
 Upstream (cosmos-transfer2.5 / predict2.5 / predict1) logs through a private loguru logger with the
 format ``[{time:MM-DD HH:mm:ss}|{machine}{level}|{relative_path}:{line}:{function}] {message}``;
@@ -16,18 +22,6 @@ from dataclasses import dataclass
 ANSI_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 ANSI_BYTES_RE = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
-#: torchrun's per-worker prefixes: ``[rank3]:`` (torch >= 2.2 with --tee/--local-ranks-filter)
-#: and ``[default3]:`` (older elastic agents).
-TORCHRUN_PREFIX_RE = re.compile(r"^\[(?:rank|default)(\d+)\]:\s?")
-LOGURU_RE = re.compile(
-    r"^\[(?P<time>\d\d-\d\d \d\d:\d\d:\d\d)\|(?:(?P<machine>[^|\]]*)\|)?"
-    r"(?P<level>TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)\|"
-    r"(?P<source>[^\]\s]+:\d+:[^\]\s]+)\] ?(?P<message>.*)$",
-    re.DOTALL,
-)
-RANK_TAG_RE = re.compile(r"^\[RANK (\d+)\] ?")
-_PY_ERROR_RE = re.compile(r"^(?:Traceback \(most recent call last\)|[\w.]+(?:Error|Exception|Interrupt):)")
-
 #: Loguru's numeric severities, used by the level filter.
 LEVELS: dict[str, int] = {
     "TRACE": 5,
@@ -38,6 +32,64 @@ LEVELS: dict[str, int] = {
     "ERROR": 40,
     "CRITICAL": 50,
 }
+_LEVEL_NAMES = "|".join(LEVELS)
+
+#: torchrun's per-worker prefixes: ``[rank3]:`` (torch >= 2.2 with --tee/--local-ranks-filter)
+#: and ``[default3]:`` (older elastic agents).
+TORCHRUN_PREFIX_RE = re.compile(r"^\[(?:rank|default)(\d+)\]:\s?")
+LOGURU_RE = re.compile(
+    r"^\[(?P<time>\d\d-\d\d \d\d:\d\d:\d\d)\|(?:(?P<machine>[^|\]]*)\|)?"
+    r"(?P<level>" + _LEVEL_NAMES + r")\|"
+    r"(?P<source>[^\]\s]+:\d+:[^\]\s]+)\] ?(?P<message>.*)$",
+    re.DOTALL,
+)
+RANK_TAG_RE = re.compile(r"^\[RANK (\d+)\] ?")
+_PY_ERROR_RE = re.compile(r"^(?:Traceback \(most recent call last\)|[\w.]+(?:Error|Exception|Interrupt):)")
+
+# -- progress: upstream's IterSpeed callback (upstream-contracts.md §3.3/§3.5), which the builtin
+# engine prints too. Losses may be negative, exactly 0.0000, nan or inf.
+_LOSS = r"(-?[\d.]+|-?nan|-?inf)"
+_HIT = r"Iteration (\d+): Hit counter: (\d+)/(\d+) \| Loss: " + _LOSS + r" \| Time: ([\d.]+)s"
+_SPEED = r"(\d+) : iter_speed ([\d.]+) seconds per iteration \| Loss: " + _LOSS
+#: The hit phase (first iterations of a process): iteration, hit k, of K, loss, wall time.
+HIT_RE = re.compile("^" + _HIT + "$")
+#: Every ``every_n`` iterations: iteration, average seconds per iteration, loss.
+SPEED_RE = re.compile("^" + _SPEED + "$")
+#: The W&B callback's report of a NaN/Inf loss (``Unstable loss nan at iteration 57``).
+UNSTABLE_MARK = "Unstable loss"
+# The same two lines with the common prefixes (optional torchrun tag, loguru without a machine
+# field), as one bytes regex over a raw line: the fast path of bulk scans. A line it does not take
+# goes through parse_line, so both paths accept the same lines.
+_RAW_PREFIX = (
+    r"^(?:\[(?:rank|default)\d+\]:\s?)?\[\d\d-\d\d \d\d:\d\d:\d\d\|"
+    r"(?:" + _LEVEL_NAMES + r")\|[^\]\s|]+:\d+:[^\]\s]+\] "
+)
+RAW_HIT_RE = re.compile((_RAW_PREFIX + _HIT + r"\r?$").encode())
+RAW_SPEED_RE = re.compile((_RAW_PREFIX + _SPEED + r"\r?$").encode())
+#: One literal every progress and ``Unstable loss`` line holds ("Iteration N: Hit counter",
+#: "seconds per iteration | Loss", "Unstable loss x at iteration N"), found with ``bytes.find``
+#: before any regex runs.
+PROGRESS_MARK = b"teration "
+LOSS_MARK = b"| Loss: "
+
+# -- failures: Python, the engines and torchrun's elastic agent.
+#: A Python exception line (``KeyError: 'x'``), after an optional ``[rankN]:`` prefix.
+ERROR_LINE_RE = re.compile(r"^(?:\[rank\d+\]:\s*)?((?:[\w.]+\.)?\w*(?:Error|Exception)\b:?.*)$")
+#: The engines' one-line user errors (``error: dataset_dir is not set; pass ...``), with the rank
+#: tags of the loguru format or of torchrun.
+USER_ERROR_LINE_RE = re.compile(r"^(?:\[rank\d+\]:\s*|\[RANK \d+\]\s*)?error:\s*(.+)$")
+#: An exception line of a process's own output (a dry run's stderr): ``SystemExit`` too, after any
+#: bracketed prefix (:data:`BRACKET_PREFIX_RE`).
+EXCEPTION_LINE_RE = re.compile(r"^(?:\[[^\]]*\]:?\s*)?[A-Za-z_][\w.]*(?:Error|Exception|Exit)\b.*")
+BRACKET_PREFIX_RE = re.compile(r"^\[[^\]]*\]:?\s*")
+#: torchrun's failure summary: the first failed rank and its exit code.
+ROOT_CAUSE_RE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", re.S)
+RANK_SIGKILL_RE = re.compile(r"exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\)")
+RANK_SIGNAL_RE = re.compile(r"exitcode\s*:\s*-(\d+)\b")
+#: The elastic agent's traceback when it was sent SIGTERM itself (an expected shutdown).
+AGENT_SIGTERMED_RE = re.compile(r"SignalException: Process \d+ got signal: 15\b")
+GPU_OOM_RE = re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED")
+ENOSPC_RE = re.compile(r"No space left on device|Errno 28\b|ENOSPC")
 
 
 def strip_ansi(text: str) -> str:
@@ -95,6 +147,12 @@ def parse_line(raw: str) -> LogLine:
     if level is None and _PY_ERROR_RE.match(rest):
         level = "ERROR"
     return LogLine(text=text, message=rest, time=time, level=level, source=source, rank=rank)
+
+
+def looks_like_error(raw: str) -> bool:
+    """Whether a raw console line is worth showing as an error where only progress is shown
+    (a traceback's first line or an exception's message)."""
+    return "Traceback" in raw or "Error:" in raw
 
 
 def matches(

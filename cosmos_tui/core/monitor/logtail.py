@@ -1,6 +1,10 @@
-"""Following a console log without ever reading all of it.
+"""The one reader of a run's ``console.log`` (and other growing logs), never reading all of it:
+every read is capped.
 
-:func:`tail_lines` reads the last N lines of a file of any size by seeking backwards from the end.
+:func:`tail_lines` reads the last N lines of a file of any size by seeking backwards from the end;
+:func:`last_lines` the last N non-empty lines as written, from at most the last ``max_bytes``
+(the run outcome, ``runs logs``). :func:`read_from` and :func:`read_new_lines` read what was
+appended since an offset, a capped chunk at a time (``runs logs -f``, the demo).
 :class:`LogTail` follows a growing file from a stored byte offset with ``os.read``, keeps the
 newest lines in a bounded ring buffer (ANSI stripped) and hands each new chunk of raw bytes to the
 caller (the metrics scan uses it). A truncated or replaced file is started again from its top.
@@ -45,6 +49,97 @@ def _decode_lines(chunk: bytes) -> list[str]:
     if b"\r" in chunk:
         lines = [_redraw(x) if "\r" in x else x for x in lines]
     return lines
+
+
+READ_CAP = 8 << 20
+"""Bytes one :func:`read_from` / :func:`read_new_lines` call reads at most."""
+
+
+def _open_regular(path: Path) -> int | None:
+    """A read-only descriptor of ``path`` when it is a regular file (a FIFO must not block the open,
+    and ``/dev/zero`` would never end); ``None`` when it is missing or no regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def last_lines(path: Path, n: int = 5, *, max_bytes: int = 64 << 10) -> list[str]:
+    """The last ``n`` non-empty lines of a text file as written (trailing blanks stripped), from at
+    most its last ``max_bytes``; empty when it is absent, unreadable or no regular file."""
+    try:
+        fd = _open_regular(path)
+    except OSError:
+        return []
+    if fd is None:
+        return []
+    try:
+        data = os.pread(fd, max_bytes, max(0, os.fstat(fd).st_size - max_bytes))
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    lines = [ln.rstrip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-n:]
+
+
+def read_from(path: Path, offset: int, *, max_bytes: int = READ_CAP) -> tuple[bytes, int]:
+    """At most ``max_bytes`` of ``path`` from byte ``offset``, and the offset they start at: ``0``
+    when the file is now shorter than ``offset`` (truncated or replaced, so it is read again from
+    its top). ``(b"", offset)`` while the file is missing or no regular file."""
+    fd = _open_regular(path)
+    if fd is None:
+        return b"", offset
+    try:
+        if os.fstat(fd).st_size < offset:
+            offset = 0
+        return os.pread(fd, max_bytes, offset), offset
+    finally:
+        os.close(fd)
+
+
+def read_new_lines(path: Path, offset: int, *, max_bytes: int = READ_CAP) -> tuple[list[str], int]:
+    """The complete lines appended to ``path`` since ``offset`` (at most ``max_bytes`` of them; call
+    again for the rest), and the offset after them. A line longer than ``max_bytes`` is cut."""
+    data, offset = read_from(path, offset, max_bytes=max_bytes)
+    end = data.rfind(b"\n") + 1
+    if end == 0 and len(data) >= max_bytes:
+        end = len(data)
+    return data[:end].decode("utf-8", "replace").splitlines(), offset + end
+
+
+def chunks_from_end(path: Path, *, chunk: int = READ_CAP) -> Iterator[bytes]:
+    """``path`` as pieces of whole lines from its end backwards, each about ``chunk`` bytes (a line
+    longer than that comes whole, in a bigger piece); the first piece may end in a final line without
+    its newline. Nothing while the file is missing or no regular file. Lets a caller looking for the
+    last line of some kind stop after reading only the end of a big log."""
+    fd = _open_regular(path)
+    if fd is None:
+        return
+    try:
+        end = os.fstat(fd).st_size
+        size = chunk
+        while end > 0:
+            start = max(0, end - size)
+            data = os.pread(fd, end - start, start)
+            cut = 0
+            if start > 0:  # the piece's first line may have begun before it
+                cut = data.find(b"\n") + 1
+                if cut == 0 or cut == len(data):  # no whole line in it: read a bigger piece
+                    size *= 2
+                    continue
+            yield data[cut:]
+            end = start + cut
+            size = chunk
+    finally:
+        os.close(fd)
 
 
 def tail_lines(path: Path, n: int, *, end: int | None = None, max_line_bytes: int = 1 << 20) -> list[str]:

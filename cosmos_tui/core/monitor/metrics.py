@@ -1,8 +1,8 @@
 """One parser for training progress: the upstream ``IterSpeed`` lines of Transfer2.5, Predict2.5
 and Predict1 (upstream-contracts.md §3.3/§3.5) and the builtin engine's ``metrics.jsonl``.
 
-The regexes apply to the message only (after the loguru prefix), with ANSI stripped; losses may be
-negative, exactly ``0.0000``, ``nan`` or ``inf``. Bulk scans (a whole multi-GB log, or a chunk
+The line patterns are the log grammar's (:mod:`cosmos_tui.core.monitor.logline`); they apply to
+the message only (after the loguru prefix), with ANSI stripped. Bulk scans (a whole multi-GB log, or a chunk
 that just arrived) look for the literal markers with ``bytes.find`` and parse only those lines, so
 they run at memory speed instead of a Python loop over every line.
 """
@@ -12,38 +12,22 @@ from __future__ import annotations
 import json
 import math
 import mmap
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core.monitor.bytescan import WINDOW, find_lines, windows
-from cosmos_tui.core.monitor.logline import parse_line
-
-_LOSS = r"(-?[\d.]+|-?nan|-?inf)"
-HIT_RE = re.compile(r"^Iteration (\d+): Hit counter: (\d+)/(\d+) \| Loss: " + _LOSS + r" \| Time: ([\d.]+)s$")
-SPEED_RE = re.compile(r"^(\d+) : iter_speed ([\d.]+) seconds per iteration \| Loss: " + _LOSS + r"$")
-UNSTABLE_MARK = "Unstable loss"
-
-# Fast path for the common case (no ANSI, standard loguru prefix): one bytes regex over the raw
-# line; anything else falls back to the full parse, so both paths accept the same lines.
-_PREFIX = (
-    rb"^(?:\[(?:rank|default)\d+\]:\s?)?\[\d\d-\d\d \d\d:\d\d:\d\d\|"
-    rb"(?:TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)\|[^\]\s|]+:\d+:[^\]\s]+\] "
-)
-_FAST_SPEED = re.compile(
-    _PREFIX + rb"(\d+) : iter_speed ([\d.]+) seconds per iteration \| Loss: (-?[\d.]+|-?nan|-?inf)\r?$"
-)
-_FAST_HIT = re.compile(
-    _PREFIX
-    + rb"Iteration (\d+): Hit counter: (\d+)/(\d+) \| Loss: (-?[\d.]+|-?nan|-?inf) \| Time: ([\d.]+)s\r?$"
+from cosmos_tui.core.monitor.logline import (
+    HIT_RE,
+    LOSS_MARK,
+    PROGRESS_MARK,
+    RAW_HIT_RE,
+    RAW_SPEED_RE,
+    SPEED_RE,
+    UNSTABLE_MARK,
+    parse_line,
 )
 
-#: One literal every line of interest holds, found with ``mmap.find``/``bytes.find`` before any regex
-#: runs: "Iteration N: Hit counter", "seconds per iteration | Loss", "Unstable loss x at iteration N".
-MARK = b"teration "
-LOSS_MARK = b"| Loss: "
 UNSTABLE_BYTES = UNSTABLE_MARK.encode()
 
 Phase = Literal["hit", "speed", "jsonl"]
@@ -105,10 +89,10 @@ def parse_message(message: str) -> IterSample | None:
 
 
 def _fast_sample(raw: bytes) -> IterSample | None:
-    m = _FAST_SPEED.match(raw)
+    m = RAW_SPEED_RE.match(raw)
     if m:
         return IterSample(int(m.group(1)), float(m.group(3)), float(m.group(2)), "speed")
-    m = _FAST_HIT.match(raw)
+    m = RAW_HIT_RE.match(raw)
     if m:
         hit = int(m.group(2))
         t = None if hit == 1 else float(m.group(5))
@@ -139,7 +123,7 @@ def scan_bytes(buf: bytes | mmap.mmap, start: int = 0, end: int | None = None) -
     end = len(buf) if end is None else end
     samples: list[IterSample] = []
     unstable: list[str] = []
-    for ls, le in find_lines(buf, MARK, start, end):
+    for ls, le in find_lines(buf, PROGRESS_MARK, start, end):
         raw = buf[ls:le]
         if UNSTABLE_BYTES in raw:
             unstable.append(parse_line(raw.decode("utf-8", "replace").rstrip("\r")).text)
@@ -203,8 +187,3 @@ def parse_jsonl_record(line: str) -> IterSample | None:
         mfu=_opt_float(record, "mfu"),
         peak_mem_gb=_opt_float(record, "peak_mem_gb"),
     )
-
-
-def parse_jsonl_lines(lines: Iterable[str]) -> list[IterSample]:
-    """Parse many ``metrics.jsonl`` lines, skipping the ones that are not records."""
-    return [s for s in map(parse_jsonl_record, lines) if s is not None]

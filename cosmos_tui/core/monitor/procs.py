@@ -27,11 +27,6 @@ class HostMemory:
     warning: str | None
     """Set when memory is nearly exhausted."""
 
-    @property
-    def used_fraction(self) -> float:
-        """0..1."""
-        return 1.0 - self.available_bytes / self.total_bytes if self.total_bytes else 0.0
-
 
 @dataclass(frozen=True)
 class ProcTreeSnapshot:

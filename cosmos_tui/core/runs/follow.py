@@ -1,11 +1,13 @@
 """Following a run's ``console.log`` until the run ends (``runs logs -f``, ``run`` without
-``--detach``). The file may not exist yet when following starts, and may be long."""
+``--detach``). The file may not exist yet when following starts, and may be long: it is read a
+capped chunk at a time through :func:`cosmos_tui.core.monitor.logtail.read_from`."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
+from cosmos_tui.core.monitor.logtail import read_from
 from cosmos_tui.core.runs import registry
 from cosmos_tui.core.runs.lifecycle import reconcile
 from cosmos_tui.core.runs.record import RunRecord
@@ -30,16 +32,9 @@ def follow(
     last_output = time.monotonic()
     ended = not reconcile(registry.read(record.run_dir)).active
     while True:
-        try:
-            with open(path, "rb") as f:
-                f.seek(0, 2)
-                size = f.tell()
-                if size < pos:  # truncated or replaced: start again
-                    pos, pending = 0, b""
-                f.seek(pos)
-                data = f.read(CHUNK)
-        except FileNotFoundError:
-            data = b""
+        data, start = read_from(path, pos, max_bytes=CHUNK)
+        if start < pos:  # truncated or replaced: start again
+            pos, pending = 0, b""
         if data:
             pos += len(data)
             last_output = time.monotonic()

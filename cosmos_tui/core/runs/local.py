@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from cosmos_tui.core import launch, launch_multinode, preflight
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.gpus import default_sampler
+from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import outcome, ownership, procs, registry, targets
-from cosmos_tui.core.runs.record import SUPERVISOR_LOG, ProcRef, RunRecord
+from cosmos_tui.core.runs import ownership, procs, registry, targets
+from cosmos_tui.core.runs.record import ProcRef, RunRecord
 from cosmos_tui.core.runs.targets import Prepared, StopReport
 
 START_GRACE_S = 60.0
@@ -43,7 +44,7 @@ def _gone_reason(record: RunRecord) -> str:
         who.append(f"torchrun (pid {record.agent.pid})")
     subject = " and ".join(who) or "the supervisor"
     text = f"{subject} ended without recording an exit code (killed, or the machine restarted)"
-    tail = outcome.last_lines(record.console_log, 5)
+    tail = last_lines(record.console_log, 5)
     if tail:
         text += "; last log lines:\n" + "\n".join(tail)
     else:
@@ -98,7 +99,7 @@ def _wait_for_stop(
 def submit_local(record: RunRecord, prepared: Prepared) -> RunRecord:
     """Spawn the run's supervisor in its own session; it starts torchrun and records the end."""
     env = {**os.environ, **prepared.spec.env, "PYTHONUNBUFFERED": "1"}
-    with open(record.run_dir / SUPERVISOR_LOG, "ab") as log:
+    with open(record.supervisor_log, "ab") as log:
         try:
             child = subprocess.Popen(
                 [sys.executable, "-m", "cosmos_tui.core.runs.supervisor", str(record.run_dir)],

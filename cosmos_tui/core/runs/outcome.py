@@ -1,23 +1,22 @@
-"""How a run ended, said in words: exit codes, signals, host OOM kills, the last log lines."""
+"""How a run ended, said in words: exit codes, signals, host OOM kills, from the last log lines
+(read by :func:`cosmos_tui.core.monitor.logtail.last_lines`, understood by the log grammar of
+:mod:`cosmos_tui.core.monitor.logline`)."""
 
 from __future__ import annotations
 
-import os
-import re
-import stat
 from pathlib import Path
 
+from cosmos_tui.core.monitor.logline import (
+    AGENT_SIGTERMED_RE,
+    ENOSPC_RE,
+    ERROR_LINE_RE,
+    GPU_OOM_RE,
+    RANK_SIGKILL_RE,
+    RANK_SIGNAL_RE,
+    ROOT_CAUSE_RE,
+    USER_ERROR_LINE_RE,
+)
 from cosmos_tui.core.runs.procs import signal_name
-
-_RANK_SIGKILL = re.compile(r"exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\)")
-_RANK_SIGNAL = re.compile(r"exitcode\s*:\s*-(\d+)\b")
-_GPU_OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED")
-
-_ROOT_CAUSE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", re.S)
-_ERROR_LINE = re.compile(r"^(?:\[rank\d+\]:\s*)?((?:[\w.]+\.)?\w*(?:Error|Exception)\b:?.*)$")
-# The engines' one-line user errors (``error: dataset_dir is not set; pass ...``), with the
-# rank tags of the loguru format or of torchrun.
-_USER_ERROR_LINE = re.compile(r"^(?:\[rank\d+\]:\s*|\[RANK \d+\]\s*)?error:\s*(.+)$")
 
 
 def _last_error(lines: list[str], rank: int | None = None) -> str | None:
@@ -27,11 +26,11 @@ def _last_error(lines: list[str], rank: int | None = None) -> str | None:
     prefix = f"[rank{rank}]:" if rank is not None else None
     candidates = [ln for ln in lines if prefix and ln.startswith(prefix)] or lines
     for line in reversed(lines):  # an engine's own sentence says it best
-        user = _USER_ERROR_LINE.match(line.strip())
+        user = USER_ERROR_LINE_RE.match(line.strip())
         if user:
             return user.group(1)[:300]
     for line in reversed(candidates):
-        match = _ERROR_LINE.match(line.strip())
+        match = ERROR_LINE_RE.match(line.strip())
         if match and "ChildFailedError" not in line and "elastic" not in line:
             return match.group(1)[:200]
     return None
@@ -44,33 +43,11 @@ OOM_HINT = (
 )
 
 
-def last_lines(path: Path, n: int = 5, *, max_bytes: int = 64 << 10) -> list[str]:
-    """The last ``n`` non-empty lines of a text file (empty when it is absent)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
-    except OSError:
-        return []
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):  # /dev/zero would never end
-            return []
-        data = os.pread(fd, max_bytes, max(0, st.st_size - max_bytes))
-    except OSError:
-        return []
-    finally:
-        os.close(fd)
-    lines = [ln.rstrip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return lines[-n:]
-
-
 def status_for(exit_code: int, *, stop_requested: bool) -> str:
     """``finished`` for 0, ``stopped`` when someone asked it to stop, else ``failed``."""
     if stop_requested:
         return "stopped"
     return "finished" if exit_code == 0 else "failed"
-
-
-_AGENT_SIGTERMED = re.compile(r"SignalException: Process \d+ got signal: 15\b")
 
 
 def describe_stop(
@@ -85,7 +62,7 @@ def describe_stop(
     tail = "\n".join(log_tail or [])
     if exit_code == 0:
         return text + "; the engine and torchrun exited 0"
-    if exit_code > 0 and _AGENT_SIGTERMED.search(tail):
+    if exit_code > 0 and AGENT_SIGTERMED_RE.search(tail):
         return text + (
             f"; torchrun exited {exit_code} on the SIGTERM it was sent (its SignalException traceback "
             "in console.log is that expected shutdown)"
@@ -108,7 +85,7 @@ def describe_exit(exit_code: int, log_tail: list[str] | None = None, *, stop_req
         return f"torchrun was killed by SIGKILL (signal 9): {OOM_HINT}"
     if exit_code < 0:
         return f"torchrun was killed by {signal_name(-exit_code)} (signal {-exit_code})"
-    root = _ROOT_CAUSE.search(tail)
+    root = ROOT_CAUSE_RE.search(tail)
     if root:
         rank, code = int(root.group(1)), int(root.group(2))
         error = _last_error(log_tail or [], rank)
@@ -116,15 +93,15 @@ def describe_exit(exit_code: int, log_tail: list[str] | None = None, *, stop_req
             return f"rank {rank} was killed by SIGKILL (signal 9, exit -9): {OOM_HINT}"
         if code < 0:
             return f"torchrun exited {exit_code}: rank {rank} was killed by {signal_name(-code)}"
-        if _GPU_OOM.search(tail):
+        if GPU_OOM_RE.search(tail):
             return f"torchrun exited {exit_code}: rank {rank} ran out of GPU memory ({GPU_OOM_HINT})"
         what = f" ({error})" if error else ""
         return f"torchrun exited {exit_code}: rank {rank} failed with exit code {code}{what}"
-    if _RANK_SIGKILL.search(tail):
+    if RANK_SIGKILL_RE.search(tail):
         return f"a rank was killed by SIGKILL (signal 9, exit -9): {OOM_HINT}"
-    if _GPU_OOM.search(tail):
+    if GPU_OOM_RE.search(tail):
         return f"torchrun exited {exit_code}: a rank ran out of GPU memory ({GPU_OOM_HINT})"
-    match = _RANK_SIGNAL.search(tail)
+    match = RANK_SIGNAL_RE.search(tail)
     if match:
         sig = int(match.group(1))
         return f"torchrun exited {exit_code}: a rank was killed by {signal_name(sig)} (signal {sig})"
@@ -134,7 +111,6 @@ def describe_exit(exit_code: int, log_tail: list[str] | None = None, *, stop_req
     return f"torchrun exited {exit_code}; see console.log for the error"
 
 
-_ENOSPC = re.compile(r"No space left on device|Errno 28\b|ENOSPC")
 LOW_DISK_FRACTION = 0.05
 """A filesystem with less than this share free (and under 1 GiB) counts as full after a failure."""
 
@@ -144,7 +120,7 @@ def disk_full_note(job_dir: str | Path | None, log_tail: list[str] | None = None
     full; torch's own message for a failed write ("unexpected pos ...") does not say so."""
     import shutil
 
-    said = bool(_ENOSPC.search("\n".join(log_tail or [])))
+    said = bool(ENOSPC_RE.search("\n".join(log_tail or [])))
     where, free, total = None, None, None
     if job_dir:
         where = Path(job_dir)

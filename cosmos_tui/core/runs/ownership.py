@@ -141,13 +141,19 @@ def _last_iteration_in(path: Path, start: int, end: int) -> int | None:
 
 
 def _last_iteration_in_log(console_log: Path) -> int | None:
-    from cosmos_tui.core.monitor.metrics import scan_file
+    """The last iteration the console log reports, reading it from its end only as far back as
+    the last progress line."""
+    from cosmos_tui.core.monitor.logtail import chunks_from_end
+    from cosmos_tui.core.monitor.metrics import scan_bytes
 
     try:
-        found = scan_file(console_log)
+        for piece in chunks_from_end(console_log):
+            found = scan_bytes(piece)
+            if found.samples:
+                return found.samples[-1].iteration
     except OSError:
         return None
-    return found.samples[-1].iteration if found.samples else None
+    return None
 
 
 def end_fields(record: RunRecord) -> dict[str, Any]:

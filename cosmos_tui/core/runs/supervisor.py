@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.runs import joblock, outcome, ownership, procs, registry
 from cosmos_tui.core.runs.record import CONSOLE_LOG, SUPERVISOR_LOG, TERMINAL, ProcRef, RunRecord
 from cosmos_tui.core.runs.watch import RunWatch
@@ -181,7 +182,7 @@ class Supervisor:
         self.say(self.orphans_note)
 
     def _finish(self, code: int | None, reason: str | None, status: str | None = None) -> RunRecord:
-        tail = outcome.last_lines(self.run_dir / CONSOLE_LOG, 400, max_bytes=256 << 10)
+        tail = last_lines(self.run_dir / CONSOLE_LOG, 400, max_bytes=256 << 10)
 
         def change(r: RunRecord) -> RunRecord:
             if r.status in TERMINAL:

@@ -9,13 +9,14 @@ state whenever a record is read, and :func:`stop_slurm_run` asks Slurm to signal
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from cosmos_tui.core import launch, preflight, shell
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.logline import AGENT_SIGTERMED_RE
+from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs import outcome, ownership, registry, targets
 from cosmos_tui.core.runs.record import RunRecord
@@ -31,7 +32,6 @@ EXIT_FILE = "slurm_exit_code"
 SUBMIT_GRACE_S = 60.0
 """A Slurm record with no job id after this long is lost (the submission died)."""
 STOP_POLL_S = 0.5
-_SIGTERMED = re.compile(r"SignalException: Process \d+ got signal: 15\b")
 
 
 def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str] | None = None) -> Prepared:
@@ -114,7 +114,7 @@ def _exit_file_code(record: RunRecord) -> int | None:
 
 def _ended_reason(record: RunRecord, state: client.JobState, code: int | None) -> str:
     job = f"Slurm job {state.job_id} {state.state}"
-    tail = outcome.last_lines(record.console_log, 400, max_bytes=256 << 10)
+    tail = last_lines(record.console_log, 400, max_bytes=256 << 10)
     if record.stop_requested:
         last = record.checkpoints[-1] if record.checkpoints else None
         said = outcome.describe_stop(code if code is not None else 1, tail, record.last_iteration, last)
@@ -137,7 +137,7 @@ def _ended_reason(record: RunRecord, state: client.JobState, code: int | None) -
         return f"{job}: a node ran out of host memory; lower the batch size or dataloader workers"
     if state.state == "PREEMPTED":
         return f"{job}: preempted by a higher-priority job; `runs resume` continues from the last checkpoint"
-    if _SIGTERMED.search("\n".join(tail)):
+    if AGENT_SIGTERMED_RE.search("\n".join(tail)):
         return (
             f"{job}: its tasks were sent SIGTERM (Slurm's --signal before the time limit, or "
             f"`scancel --signal=TERM`), so the engine saved and stopped; continue with "
@@ -208,7 +208,7 @@ def reconcile_slurm(record: RunRecord) -> RunRecord:
             if code is not None:
                 gone = client.JobState(r.slurm_job_id or "", "COMPLETED" if code == 0 else "FAILED", code)
                 return apply_state(r, gone)
-            tail = "\n".join(outcome.last_lines(r.console_log, 5))
+            tail = "\n".join(last_lines(r.console_log, 5))
             why = (
                 f"Slurm no longer knows job {r.slurm_job_id} (it ended long ago and the cluster keeps "
                 "no accounting) and it left no exit code"
