@@ -457,8 +457,8 @@ class Removal:
     run_id: str
     """The run."""
     delete: tuple[RemovalItem, ...]
-    """Deleted: the run folder, and with outputs the checkpoints no other run needs (or the
-    whole job folder when this is the job's last run)."""
+    """Deleted: the run folder, and with outputs the checkpoints no other run needs (and the
+    job's own files, or the whole job folder, when this is its last run and nothing else stays)."""
     keep: tuple[RemovalItem, ...]
     """Left alone, each with the reason."""
     pointer: str | None = None
@@ -527,8 +527,10 @@ def _needed_by(others: list[RunRecord]) -> dict[str, str]:
 def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
     """What :func:`remove_run` would delete and keep, path by path, with sizes; refuses an
     active run. Outputs (``delete_outputs``): the checkpoints this run wrote that no other run
-    of the job wrote or resumed from; the whole job folder when no other run of it is left.
-    Nothing outside the run's output root, nothing reached through a symlink."""
+    of the job wrote or resumed from, never one no run record says this run wrote; when no other
+    run of the job is left and no checkpoint stays, the engine's files too, and the whole job
+    folder when nothing else (an export, notes) is in it. Nothing outside the run's output root,
+    nothing reached through a symlink."""
     from cosmos_tui.core.checkpoints.scan import checkpoint_files, scan_checkpoints
 
     record = get_run(run_id)
@@ -546,19 +548,22 @@ def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
     if problem:
         return Removal(record.id, tuple(delete), (RemovalItem(job, 0, problem),), job_dir=job)
     others = [r for r in list_runs() if r.id != record.id and ownership.same_job(r.job_dir, job)]
-    if not others:
-        why = "the job's last run: its config, metrics and every checkpoint go with it"
-        return Removal(record.id, (*delete, RemovalItem(job, _tree_bytes(job), why)), (), job_dir=job)
+    last = not others
     piece = ownership.run_slice(record)
-    found = scan_checkpoints(job / "checkpoints")
-    if piece is None:
+    if piece is None and not last:
         why = "this run was recorded before runs owned checkpoints, so none are deleted"
         return Removal(record.id, tuple(delete), (RemovalItem(job, _tree_bytes(job), why),), job_dir=job)
+    found = scan_checkpoints(job / "checkpoints")
     needed = _needed_by(others)
     gone: set[str] = set()
+    outputs: list[RemovalItem] = []
     for info in found:
         name = info.path.name
-        if not piece.owns(name):
+        # A record from before runs owned their checkpoints, left alone on its job: all are its.
+        if not (piece.owns(name) if piece is not None else last):
+            if last:
+                why = "no run record left says it wrote it; `cosmos-tui ckpt prune` or by hand"
+                keep.append(RemovalItem(info.path, info.size_bytes, f"not written by this run ({why})"))
             continue
         if name in needed:
             keep.append(RemovalItem(info.path, info.size_bytes, needed[name]))
@@ -567,19 +572,60 @@ def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
         else:
             gone.add(name)
             for path in checkpoint_files(info):
-                delete.append(
+                outputs.append(
                     RemovalItem(path, _tree_bytes(path), "written by this run; no other run needs it")
                 )
-    shared = ", ".join(r.id for r in others[:3]) + (" ..." if len(others) > 3 else "")
-    for name in ("metrics.jsonl", "config.yaml", "wandb_id.txt"):
-        if (job / name).exists():
-            keep.append(RemovalItem(job / name, _tree_bytes(job / name), f"shared with run(s) {shared}"))
     pointer = None
     latest = next((c for c in found if c.is_latest), None)
     if latest is not None and latest.path.name in gone:
         left = [c for c in found if c.complete and c.path.name not in gone]
         pointer = left[-1].path.name if left else ""
-    return Removal(record.id, tuple(delete), tuple(keep), pointer, job)
+    if not last:
+        shared = ", ".join(r.id for r in others[:3]) + (" ..." if len(others) > 3 else "")
+        for name in ENGINE_JOB_FILES:
+            if (job / name).exists():
+                keep.append(RemovalItem(job / name, _tree_bytes(job / name), f"shared with run(s) {shared}"))
+        return Removal(record.id, (*delete, *outputs), tuple(keep), pointer, job)
+    if keep:  # checkpoints stay, so the job's config and metrics stay with them
+        for name in ENGINE_JOB_FILES:
+            if (job / name).exists():
+                why = "the job still holds checkpoints this run did not write"
+                keep.append(RemovalItem(job / name, _tree_bytes(job / name), why))
+        return Removal(record.id, (*delete, *outputs), tuple(keep), pointer, job)
+    # The job's last run and every checkpoint goes: the engine's files go too; whatever else is in
+    # the folder (an export, notes) is the person's and stays, and so does the folder then.
+    foreign = _foreign_entries(job, {c.path.name for c in found})
+    if not foreign:
+        why = "the job's last run: its config, metrics and every checkpoint go with it"
+        return Removal(record.id, (*delete, RemovalItem(job, _tree_bytes(job), why)), (), job_dir=job)
+    for name in (*ENGINE_JOB_FILES, *JOB_LOCK_FILES, "SAVE_NOW"):
+        if os.path.lexists(job / name):
+            outputs.append(RemovalItem(job / name, _tree_bytes(job / name), "the engine's file of this job"))
+    for path in foreign:
+        keep.append(RemovalItem(path, _tree_bytes(path), "not written by a run of this job, so it is yours"))
+    return Removal(record.id, (*delete, *outputs), tuple(keep), "" if found else None, job)
+
+
+ENGINE_JOB_FILES = ("metrics.jsonl", "config.yaml", "wandb_id.txt")
+"""What an engine writes into a job folder besides its checkpoints."""
+JOB_LOCK_FILES = (joblock.LOCK_FILE, joblock.GUARD_FILE)
+
+
+def _foreign_entries(job: Path, checkpoints: set[str]) -> list[Path]:
+    """What a job folder holds that neither its engine nor cosmos-tui wrote (an export, notes): a
+    removal never deletes those."""
+    from cosmos_tui.core.checkpoints.scan import LATEST_FILE
+
+    ours = {*ENGINE_JOB_FILES, *JOB_LOCK_FILES, "checkpoints", "SAVE_NOW"}
+    found = []
+    try:
+        found += [job / e.name for e in os.scandir(job) if e.name not in ours]
+        ckpts = job / "checkpoints"
+        if ckpts.is_dir() and not ckpts.is_symlink():
+            found += [ckpts / e.name for e in os.scandir(ckpts) if e.name not in {*checkpoints, LATEST_FILE}]
+    except OSError:
+        return [job]  # cannot list it: keep all of it
+    return sorted(found)
 
 
 def remove_run(run_id: str, delete_outputs: bool = False) -> Removal:
