@@ -37,6 +37,9 @@ from cosmos_tui.core.display import printable
 if TYPE_CHECKING:
     from cosmos_tui.core.runs import Removal, RunRecord
 
+WIDE_COLUMNS = 120
+"""Terminal width from which `runs list` shows every column."""
+
 RunArg = typer.Argument(..., help="Run id, a unique part of it, or `latest`.")
 
 
@@ -91,20 +94,26 @@ def list_(
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for col in ("ID", "STATUS", "EXPERIMENT", "ITER", "WHERE", "STARTED", "TIME", "NOTE"):
-        table.add_column(col, overflow="fold")
+    # The id and status never wrap (a folded id reads as two runs). A narrow terminal gets the
+    # columns that tell runs apart; `runs show ID` and --json have the rest.
+    wide = out.width >= WIDE_COLUMNS
+    table.add_column("ID", no_wrap=True, min_width=max(len(r.id) for r in records))
+    table.add_column("STATUS", no_wrap=True)
+    columns = ("EXPERIMENT", "ITER", "WHERE", "STARTED", "TIME", "NOTE") if wide else ("ITER", "TIME")
+    for col in columns:
+        table.add_column(col, overflow="fold", ratio=1 if col == "NOTE" else None)
     for r in records:
         note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
-        table.add_row(
-            shown(r.id),
-            shown(status_text(r)),
-            shown(r.experiment),
-            iteration_text(r),
-            shown(where_text(r)),
-            when_text(r.started_at),
-            duration_text(r.duration),
-            shown(note),
-        )
+        cells = {
+            "EXPERIMENT": shown(r.experiment),
+            "ITER": iteration_text(r),
+            "WHERE": shown(where_text(r)),
+            "STARTED": when_text(r.started_at),
+            "TIME": duration_text(r.duration),
+            "NOTE": shown(note),
+        }
+        # the status is markup of our own (its flags are escaped)
+        table.add_row(shown(r.id), status_text(r), *(cells[c] for c in columns))
     out.print(table)
 
 
@@ -117,9 +126,9 @@ def show(run: str = RunArg, json: bool = JsonOption) -> None:
     if json:
         emit_json(r.to_dict())
         return
+    out.print(f"[bold]{'id':>11}[/bold]  {shown(r.id)}")
+    out.print(f"[bold]{'status':>11}[/bold]  {status_text(r)}")  # markup of our own, flags escaped
     rows = [
-        ("id", r.id),
-        ("status", status_text(r)),
         ("reason", r.reason or "-"),
         ("experiment", f"{r.experiment} ({r.engine_kind}, world size {r.world_size})"),
         ("origin", f"{r.origin}" + (f" of {r.parent}" if r.parent else "")),

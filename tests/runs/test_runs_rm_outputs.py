@@ -105,3 +105,22 @@ def test_the_last_run_of_a_job_holding_nothing_else_takes_the_folder() -> None:
     assert job in {i.path for i in plan.delete} and not plan.keep
     remove_run(run, delete_outputs=True)
     assert not job.exists() and job.parent.exists()
+
+
+def test_runs_list_reads_at_80_columns_and_shows_no_markup() -> None:
+    import subprocess
+    import sys
+
+    job = _job()
+    first = _run(1, job, (_checkpoint(job, 10),))
+    for columns in ("80", "200"):
+        env = {**os.environ, "COLUMNS": columns}
+        out = subprocess.run(
+            [sys.executable, "-m", "cosmos_tui", "runs", "list"], capture_output=True, text=True, env=env
+        ).stdout
+        assert first in out and "finished (exit 0)" in out and "[green]" not in out, out
+        assert max(len(line) for line in out.splitlines()) <= int(columns), out
+    shown = subprocess.run(
+        [sys.executable, "-m", "cosmos_tui", "runs", "show", first], capture_output=True, text=True
+    ).stdout
+    assert "finished (exit 0)" in shown and "[green]" not in shown
