@@ -66,7 +66,9 @@ def run(
     ),
     force: bool = typer.Option(False, "--force", help="Launch even if a preflight check fails."),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Run the preflight checks and print the command; launch nothing."
+        False,
+        "--dry-run",
+        help="Run the preflight checks and print the command; launch nothing (exit 1 if a check fails).",
     ),
     stop_on_interrupt: bool = typer.Option(
         False, "--stop-on-interrupt", help="Ctrl-C stops the run (default: Ctrl-C only detaches)."
@@ -108,6 +110,8 @@ def run(
             err.print(line, highlight=False)
     if dry_run:
         _print_dry_run(prepared, json)
+        if any(c.level == "fail" for c in prepared.checks):
+            raise typer.Exit(1)  # what it printed would be refused (or die) at launch
         return
     record = launch_prepared(prepared, base=base, preset_path=path, sets=sets, force=force)
     if json and detach:

@@ -218,12 +218,15 @@ def check_gpus(preset: Preset, gpus: int | None = None) -> Check:
     return Check("gpus", "ok", f"{gpus} GPU(s) visible for {nproc} process(es) per node")
 
 
-def check_dryrun(source: str, note: str | None) -> list[Check]:
-    """A warning when the job folder did not come from the engine's own ``--dryrun`` although one
-    was tried: the folder (and the defaults read from the composed config) are then cosmos-tui's
-    own reckoning, which the person must know. Nothing when the dry run answered or none was run."""
+def check_dryrun(preset: Preset, source: str, note: str | None) -> list[Check]:
+    """When the engine's own ``--dryrun`` was tried and did not answer: a failure when it refused
+    the config (the run would die the same way: an unknown key, a bad override), else a warning
+    that the job folder (and the defaults read from the composed config) are cosmos-tui's own
+    reckoning. Nothing when the dry run answered or none was run."""
     if source == "dryrun" or not note:
         return []
+    if get_adapter(preset.engine.kind).dryrun_refuses(note):
+        return [Check("dryrun", "fail", f"{note.rstrip('.')}; fix the override or preset it names")]
     fallback = (
         "the job folder comes from cosmos-tui's own table of upstream experiments"
         if source == "adapter"

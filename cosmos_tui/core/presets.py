@@ -173,7 +173,12 @@ class ExperimentSection(_Section):
         for item in value:
             if not (item.startswith("~") or "=" in item):
                 raise ValueError(f"override {item!r} is not `key=value`, `+key=value` or `~key`")
-            if item.split("=", 1)[0].lstrip("+~") == "experiment":
+            key = item.split("=", 1)[0].lstrip("+~")
+            if not _OVERRIDE_KEY.match(key):
+                raise ValueError(
+                    f"override {item!r} has no key Hydra can read (write `a.b=value`, `+a.b=value` or `~a.b`)"
+                )
+            if key == "experiment":
                 raise ValueError("set the experiment with `experiment.name`, not an `experiment=` override")
             problem = problem_in_override(item)
             if problem:
@@ -183,6 +188,10 @@ class ExperimentSection(_Section):
             if problem:
                 raise ValueError(f"override {item!r}: {problem}")
         return value
+
+
+_OVERRIDE_KEY = re.compile(r"^[A-Za-z_][\w-]*(?:[./@][\w-]+)*$")
+"""A Hydra override key: dotted (or ``group/option``, ``@package``) names, none empty."""
 
 
 class DataSection(_Section):

@@ -70,7 +70,7 @@ def test_preset_new_writes_and_refuses_to_overwrite(tmp_path: Path) -> None:
 
 def test_run_dry_run_checks_and_launches_nothing(tmp_path: Path) -> None:
     result = invoke("run", "builtin-demo", "--dry-run", "--json", "--set", f"data.root={tmp_path}/missing")
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # a failing check fails the dry run; the plan is still printed
     data = json.loads(result.stdout)
     assert {c["name"]: c["level"] for c in data["checks"]}["dataset"] == "fail"
     assert any(a.startswith("--master_port=") for a in data["argv"])
@@ -118,3 +118,19 @@ def test_rm_needs_yes_and_keeps_checkpoints_without_outputs(tmp_path: Path) -> N
     rec2 = _finished_run("20260101-000000-s2mv-text2world-tiny-dddd", job)
     assert invoke("runs", "rm", "dddd", "--outputs", "--yes").exit_code == 0
     assert not job.exists() and not rec2.run_dir.exists()
+
+
+def test_a_config_the_engine_refuses_fails_the_dry_run_and_the_launch(tmp_path: Path) -> None:
+    """The builtin engine's own dry run refusing an override is a failed check (it used to be a
+    warning, and the run then died in seconds); an override with no key never gets that far."""
+    from cosmos_tui.core.datasets.synth import synthesize
+
+    synthesize(tmp_path / "d", "predict1-waymo", clips=2, frames=12)
+    sets = ["--set", f"data.root={tmp_path / 'd'}", "--set", "trainer.nosuchkey=1"]
+    dry = invoke("run", "builtin-tiny-cpu", "--dry-run", *sets)
+    assert dry.exit_code == 1 and "FAIL dryrun" in dry.stderr and "trainer.nosuchkey" in dry.stderr
+    launch = invoke("run", "builtin-tiny-cpu", "--detach", *sets)
+    assert launch.exit_code == 1 and "preflight failed" in launch.stderr and registry.run_ids() == []
+    for bad in ("=1", "+=x", "~", ".a=1", "a..b=1"):
+        res = invoke("preset", "render", "builtin-tiny-cpu", "--set", bad)
+        assert res.exit_code != 0 and "has no key Hydra can read" in res.stderr, (bad, res.stderr)

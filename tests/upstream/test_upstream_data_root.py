@@ -23,6 +23,7 @@ from support.runs import wait_run
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.launch import resolve_job_dir
+from cosmos_tui.core.preflight import check_dryrun
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
 from cosmos_tui.core.runs import TERMINAL, prepare, start_run
 
@@ -132,21 +133,25 @@ def test_the_singleview_dry_run_composes_as_for_training(tmp_path: Path) -> None
     assert [c for c in prepared.checks if c.name == "dryrun"] == []
 
 
-def test_a_dry_run_that_fails_is_a_visible_warning(tmp_path: Path) -> None:
-    # An experiment the replay's configs do not have: the dry run dies, the table still knows it.
+def test_a_dry_run_that_fails_is_visible(tmp_path: Path) -> None:
+    # An experiment the checkout does not have: the dry run dies with upstream's own error, which
+    # the launch would die of too, so it is a failed check (the table still names the job folder).
     preset = _preset(
         "transfer25-singleview-edge", tmp_path, "experiment.name=transfer2_singleview_posttrain_depth_example"
     )
     prepared = prepare(preset)
     assert prepared.job_dir_source == "adapter"
     [check] = [c for c in prepared.checks if c.name == "dryrun"]
-    assert check.level == "warn"
+    assert check.level == "fail"
     # The engine's own error line, not torchrun's failure summary.
     assert check.message.startswith(
         "the engine's --dryrun exited 1: KeyError: \"Could not find "
         "'experiment/transfer2_singleview_posttrain_depth_example'\""
     )
-    assert "cosmos-tui's own table" in check.message
+    # A dry run that cannot run here (no GPU for NCCL on a login node) is only a warning.
+    note = "the engine's --dryrun exited 1: RuntimeError: ProcessGroupNCCL is only supported with GPUs"
+    [warn] = check_dryrun(preset, "adapter", note)
+    assert warn.level == "warn" and "cosmos-tui's own table" in warn.message
 
 
 @pytest.mark.slow

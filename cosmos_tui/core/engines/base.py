@@ -8,6 +8,7 @@ monitors a run goes through :func:`get_adapter` (from :mod:`.registry`, re-expor
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,15 @@ def torchrun_options(preset: Preset, role: NodeRole | None = None) -> list[str]:
     return opts
 
 
+CONFIG_ERROR = re.compile(
+    r"Could not override|ConfigCompositionException|ConfigKeyError|ConfigAttributeError|"
+    r"MissingConfigException|is not in struct|Key '[^']*' not in|unknown config key|"
+    r"Could not find '[^']*'|Config group override must be"
+)
+"""How Hydra, OmegaConf and the builtin engine say a config does not compose (a key that does not
+exist, an experiment that is not there, an override of the wrong shape)."""
+
+
 class EngineAdapter(ABC):
     """How one kind of engine is driven. Subclasses are stateless; methods take the preset."""
 
@@ -123,6 +133,13 @@ class EngineAdapter(ABC):
     cpu_fallback: ClassVar[str | None] = None
     """With no GPU visible: ``None`` when the engine needs GPUs, else what it does instead, a
     sentence with ``{nproc}`` for the number of processes."""
+
+    def dryrun_refuses(self, note: str) -> bool:
+        """Whether a failed ``--dryrun`` (``note``: how it ended, with the engine's last line)
+        means the engine refuses this config, so the launch would fail the same way, rather than
+        that the dry run could not run here. Default: only a config composition error says so."""
+        return bool(CONFIG_ERROR.search(note))
+
     has_default_dataset: ClassVar[bool] = True
     """Whether an experiment names its own dataset folder, so ``data.root`` may be left unset."""
     reshard_note: ClassVar[str | None] = None

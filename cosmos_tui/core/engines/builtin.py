@@ -23,6 +23,11 @@ class BuiltinAdapter(EngineAdapter):
     kind = "builtin"
     module = "cosmos_engine.train"
     in_this_environment = True
+
+    def dryrun_refuses(self, note: str) -> bool:
+        """The builtin engine composes on any machine: a failed dry run is a config it refuses."""
+        return True
+
     cpu_fallback = (
         "the builtin engine runs {nproc} CPU process(es) over gloo "
         "(same FSDP2 and checkpoint code as on GPUs, much slower)"

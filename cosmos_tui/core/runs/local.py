@@ -221,7 +221,7 @@ class LocalTarget:
         preset = launch.with_free_port(preset)
         spec = launch.render(preset, environ)
         job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
-        checks = preflight.check_dryrun(job.source, job.note)  # a failed dry run is a warning
+        checks = preflight.check_dryrun(preset, job.source, job.note)
         checks += preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings
         return Prepared(preset, spec, job.path, job.source, tuple(checks), (), config=job.config)
 

@@ -46,7 +46,7 @@ def prepare_slurm(preset: Preset, *, dryrun: bool = True, environ: dict[str, str
     script = render_sbatch(preset)
     # Checks of one node's share; the engine's warnings come from the whole job's world size below.
     skip = ("port", "gpus", "engine")
-    checks = preflight.check_dryrun(job.source, job.note)
+    checks = preflight.check_dryrun(node, job.source, job.note)
     checks += [c for c in preflight.run_checks(node, spec, job.path) if c.name not in skip]
     missing = client.available()
     checks.append(
