@@ -166,3 +166,26 @@ def test_without_metrics_the_last_iteration_comes_from_the_end_of_the_console_lo
     assert end_fields(record)["last_iteration"] == 20
     (run_dir / "console.log").write_text(noise)
     assert end_fields(record)["last_iteration"] is None
+
+
+def test_the_last_iteration_is_the_last_one_saved_when_metrics_lag(tmp_path: Path) -> None:
+    """Metrics are logged every few iterations; a stop at 36 saves iter_36 after the last line
+    said 35: the run's range ends at 36, not 35."""
+    job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "p" / "g" / "lag"
+    (job / "checkpoints" / "iter_000000020").mkdir(parents=True)
+    lines = [json.dumps({"iteration": i, "loss": 1.0}) for i in (25, 30, 35)]
+    (job / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    (job / "checkpoints" / "iter_000000036").mkdir()
+    record = RunRecord(
+        id="20260101-000000-d-0001",
+        run_dir=tmp_path / "d",
+        preset={},
+        job_dir=str(job),
+        status="stopped",
+        exit_code=0,
+        metrics_offset=0,
+        checkpoints_before=("iter_000000020",),
+        start_iteration=20,
+    )
+    fields = end_fields(record)
+    assert fields["checkpoints"] == ("iter_000000036",) and fields["last_iteration"] == 36

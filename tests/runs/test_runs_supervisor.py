@@ -89,3 +89,19 @@ def test_pid_reuse_never_makes_stop_signal_a_stranger() -> None:
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_stop_after_the_last_iteration_records_a_finished_run(launch_script) -> None:
+    """The stop arrived while the ranks shut down after "Done with training.": they die by the
+    SIGTERM and torchrun exits 1, yet the run trained to its end, so it is finished (exit 0 for
+    the CLI), with a reason that says so."""
+    from cosmos_tui.cli.runview import exit_code_for
+    from cosmos_tui.core.runs import stop_run
+
+    rec = launch_script("--steps", "3", "--step-s", "0.05", "--linger", "30")
+    wait_for_line(rec, "Done with training.")
+    time.sleep(0.5)
+    report = stop_run(rec.id, timeout=20)
+    done = report.record
+    assert done.status == "finished" and exit_code_for(done) == 0, done.reason
+    assert "before the stop arrived" in (done.reason or "")

@@ -83,3 +83,14 @@ def test_runs_list_shows_the_watchdog_verdict(tmp_path: Path) -> None:
     text = status_text(record)
     assert "STALLED" in text and "NaN/Inf loss at iteration 7" in text
     assert "STALLED" not in status_text(record.replace(status="finished", exit_code=0))
+
+
+def test_the_watch_records_its_verdict_while_the_run_trains(launch_script) -> None:
+    """The verdict reaches run.json during the run (every WATCH_POLL_S), not only at its end (it
+    used to tick once, when torchrun had exited): `runs list` can show a stall while it runs."""
+    from cosmos_tui.core.runs import stop_run
+
+    rec = launch_script("--steps", "400", "--step-s", "0.1")
+    live = wait_run(rec.id, lambda r: r.active and r.health is not None, timeout=45)
+    assert live.health["state"] in ("starting", "running", "stalled")
+    stop_run(rec.id)

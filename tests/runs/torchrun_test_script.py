@@ -6,6 +6,8 @@ named as one). Each rank prints numbered steps, and:
 - on SIGTERM it writes ``<out>/saved_rank<R>.txt`` with the step reached and exits 0, like the
   engine's "finish the step, save, exit";
 - ``--ignore-term``: SIGTERM is ignored (to test the SIGKILL escalation);
+- ``--linger S``: after the last step it says "Done with training." as the trainer does, then
+  shuts down for S seconds, during which SIGTERM kills it (exit by signal, as a rank tearing down);
 - it exits when torchrun's agent disappears (its parent changes), so orphans do not linger.
 """
 
@@ -27,6 +29,7 @@ def main() -> int:
     p.add_argument("--code", type=int, default=3)
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--out", default=".")
+    p.add_argument("--linger", type=float, default=0.0)
     args = p.parse_args()
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -51,6 +54,10 @@ def main() -> int:
             print(f"rank {rank}: torchrun agent is gone, exiting", flush=True)
             return 4
     print(f"rank {rank}: done", flush=True)
+    if args.linger:
+        print(f"rank {rank}: Done with training.", flush=True)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        time.sleep(args.linger)
     return 0
 
 

@@ -87,6 +87,9 @@ ROOT_CAUSE_RE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\
 RANK_SIGKILL_RE = re.compile(r"exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\)")
 RANK_SIGNAL_RE = re.compile(r"exitcode\s*:\s*-(\d+)\b")
 #: The elastic agent's traceback when it was sent SIGTERM itself (an expected shutdown).
+TRAINING_DONE_RE = re.compile(r"\bDone with training\.")
+"""The trainer's last word once it reached ``max_iter`` and saved (imaginaire's and the builtin
+engine's ``Trainer.train``)."""
 AGENT_SIGTERMED_RE = re.compile(r"SignalException: Process \d+ got signal: 15\b")
 GPU_OOM_RE = re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED")
 ENOSPC_RE = re.compile(r"No space left on device|Errno 28\b|ENOSPC")

@@ -14,6 +14,7 @@ from cosmos_tui.core.monitor.logline import (
     RANK_SIGKILL_RE,
     RANK_SIGNAL_RE,
     ROOT_CAUSE_RE,
+    TRAINING_DONE_RE,
     USER_ERROR_LINE_RE,
 )
 from cosmos_tui.core.runs.procs import signal_name
@@ -48,6 +49,12 @@ def status_for(exit_code: int, *, stop_requested: bool) -> str:
     if stop_requested:
         return "stopped"
     return "finished" if exit_code == 0 else "failed"
+
+
+def trained_to_the_end(log_tail: list[str] | None) -> bool:
+    """The engine said it finished training (a stop that arrived after that found nothing to
+    stop, whatever torchrun's exit while the ranks shut down)."""
+    return bool(TRAINING_DONE_RE.search("\n".join(log_tail or [])))
 
 
 def describe_stop(

@@ -175,6 +175,10 @@ def end_fields(record: RunRecord) -> dict[str, Any]:
         last = None
     if last is None:
         last = _last_iteration_in_log(record.console_log)
+    # Metrics are logged every few iterations; a checkpoint it saved names where it really got to.
+    saved = [int(n[5:]) for n in fields["checkpoints"] if n.startswith("iter_") and n[5:].isdigit()]
+    if saved and (last is None or max(saved) > last):
+        last = max(saved)
     fields["last_iteration"] = last
     return fields
 

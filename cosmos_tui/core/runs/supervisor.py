@@ -142,6 +142,8 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 pass
             self._record_tree(procs.descendants(agent))
+            if self.watch is not None:
+                self.watch.tick()  # every WATCH_POLL_S: progress, stalls and NaNs into run.json
         self._wait_for_orphans(code)
         return code
 
@@ -176,6 +178,8 @@ class Supervisor:
         while alive:
             time.sleep(TREE_POLL_S / 4)
             alive = [p for p in alive if procs.alive(p)]
+            if self.watch is not None:
+                self.watch.tick()
         self.orphans_note = (
             f"its {len(self.tree)} process(es) ran on without torchrun until {time.strftime('%H:%M:%S')}"
         )
@@ -192,6 +196,16 @@ class Supervisor:
             r = r.replace(**ownership.end_fields(r))
             if reason:
                 why = reason
+            elif stop and outcome.trained_to_the_end(tail):
+                # The stop arrived after the last iteration and its save: the run finished, and
+                # torchrun's exit is that of ranks signalled while they shut down.
+                final = status or "finished"
+                last = r.checkpoints[-1] if r.checkpoints else None
+                why = (
+                    f"finished training at iteration {r.last_iteration}"
+                    + (f" (saved {last})" if last else "")
+                    + f" before the stop arrived; torchrun exited {code} as its ranks shut down"
+                )
             elif stop:
                 last = r.checkpoints[-1] if r.checkpoints else None
                 why = outcome.describe_stop(code if code is not None else 1, tail, r.last_iteration, last)
