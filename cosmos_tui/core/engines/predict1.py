@@ -317,13 +317,6 @@ def p1_inference_argv(
         "--condition_location",
         "first_cam",
     ]
-    for key in (
-        "prompt",
-        "prompt_left",
-        "prompt_right",
-        "prompt_back",
-        "prompt_back_left",
-        "prompt_back_right",
-    ):
+    for key in P1_PROMPT_KEYS:
         argv += [f"--{key}", prompts.get(key, "")]
     return [*argv, "--video_save_name", video_save_name]
