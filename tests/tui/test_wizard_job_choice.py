@@ -62,3 +62,24 @@ async def test_an_existing_job_is_a_choice_and_launch_uses_what_was_prepared(tmp
         await wait_for(pilot, lambda: not go.disabled, timeout=10)
         assert step.prepared.job_dir == job and step.prepared.resume_point.iteration == 5
     assert not job.with_name("mine-2").exists(), "preparing writes nothing"
+
+
+@pytest.mark.timeout(120)
+async def test_a_job_at_max_iter_offers_no_resume(tmp_path: Path) -> None:
+    """Resuming a job whose checkpoint is at trainer.max_iter would train nothing (the CLI refuses
+    it): the wizard offers only the fresh start, and the check says how to train on."""
+    waymo = synth_waymo(tmp_path / "waymo")
+    _job_with_checkpoint(48)
+    preset = apply_sets(
+        load_preset(resolve_preset("builtin-demo")),
+        [f"data.root={waymo}", "job.name=mine", "wandb.mode=disabled", "trainer.max_iter=10"],
+    )
+    app = _LaunchOnly()
+    async with app.run_test(size=(120, 40)) as pilot:
+        step = app.query_one(LaunchStep)
+        step.enter(preset)
+        await wait_for(pilot, lambda: step.prepared is not None, timeout=60)
+        assert app.query_one("#launch-choice").display and app.query_one("#launch-fresh").display
+        assert not app.query_one("#launch-resume").display
+        [job] = [c for c in step.prepared.checks if c.name == "job"]
+        assert "trains nothing" in job.message and "trainer.max_iter=96" in job.message

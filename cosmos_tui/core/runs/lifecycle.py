@@ -79,7 +79,19 @@ def _job_checks(
     if point is None or shared:
         return checks  # every node of a multi-node job launches onto the same job
     by = f", written by run {writer}" if writer else ""
-    if existing == "ask":
+    done = max_iter is not None and point.iteration >= max_iter
+    if existing == "ask" and done:
+        checks.append(
+            Check(
+                "job",
+                "fail",
+                f"job {prepared_job} already holds checkpoints up to iteration {point.iteration}{by}, "
+                f"at trainer.max_iter={max_iter}, so a resume trains nothing; choose --fresh to start "
+                f"over as job {fresh}, or --resume with --set "
+                f"trainer.max_iter={max(max_iter, point.iteration) * 2} to train on",
+            )
+        )
+    elif existing == "ask":
         checks.append(
             Check(
                 "job",
@@ -89,7 +101,7 @@ def _job_checks(
                 f"over as job {fresh}",
             )
         )
-    elif max_iter is not None and point.iteration >= max_iter:
+    elif done:
         checks.append(
             Check(
                 "job",
@@ -149,6 +161,7 @@ def prepare(
         extra_sets=extra,
         existing=existing,
         fresh_name=fresh_name,
+        resume_trains_nothing=point is not None and max_iter is not None and point.iteration >= max_iter,
     )
 
 

@@ -61,6 +61,9 @@ class Prepared:
     """What was asked for a job folder holding checkpoints."""
     fresh_name: str | None = None
     """The job name ``existing="fresh"`` would use, when the job holds checkpoints."""
+    resume_trains_nothing: bool = False
+    """The job's latest checkpoint is at or past ``trainer.max_iter``: resuming it would train
+    nothing (only a fresh start, or a higher max_iter, does)."""
     config: object = None
     """The engine's composed config from its dry run (``None`` when it did not run)."""
 

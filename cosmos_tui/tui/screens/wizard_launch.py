@@ -91,7 +91,9 @@ class LaunchStep(Vertical):
         self.query_one("#launch-choice").display = choose
         if choose:
             point = message.prepared.resume_point
-            self.query_one("#launch-resume", Button).label = f"Resume from iteration {point.iteration}"
+            resume = self.query_one("#launch-resume", Button)
+            resume.label = f"Resume from iteration {point.iteration}"
+            resume.display = not message.prepared.resume_trains_nothing  # it would train nothing
             self.query_one("#launch-fresh", Button).label = f"Start fresh as {message.prepared.fresh_name}"
         for c in message.checks:
             level = Text(c.level, style=LEVEL_STYLE.get(c.level, ""))
