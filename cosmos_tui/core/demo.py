@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.overrides import as_int, override_value, preset_overrides
+from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import state_root
 from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
 
@@ -99,7 +99,8 @@ def start_demo(data_root: Path | None = None, *, sets: tuple[str, ...] = ()) -> 
 
 def max_iter(record: RunRecord) -> int | None:
     """``trainer.max_iter`` as the run was launched (the last override wins), if set."""
-    return as_int(override_value(preset_overrides(record.preset), "trainer.max_iter"))
+    preset = record.launched
+    return as_int(override_value(preset.experiment.overrides, "trainer.max_iter")) if preset else None
 
 
 def follow_progress(run_id: str, *, poll: float = 0.3) -> Iterator[tuple[str, IterSample | None]]:

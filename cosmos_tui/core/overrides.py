@@ -5,8 +5,7 @@ that asks "what does this launch set ``trainer.max_iter`` to" asks here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 
 def override_value(overrides: Iterable[object], key: str) -> str | None:
@@ -29,14 +28,6 @@ def sets_node(overrides: Iterable[object], key: str) -> bool:
         if sep and (head == key or head.startswith(key + ".")):
             return True
     return False
-
-
-def preset_overrides(preset: Mapping[str, Any] | None) -> list[str]:
-    """The ``experiment.overrides`` of a preset snapshot (as a run record keeps it), tolerating a
-    damaged snapshot: anything that is not a list of strings reads as no overrides."""
-    experiment = (preset or {}).get("experiment") if isinstance(preset, Mapping) else None
-    items = experiment.get("overrides") if isinstance(experiment, Mapping) else None
-    return [str(i) for i in items] if isinstance(items, list) else []
 
 
 def as_int(text: object) -> int | None:

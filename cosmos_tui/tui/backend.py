@@ -36,8 +36,10 @@ from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
 from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
-from cosmos_tui.core.overrides import as_int, override_value, preset_overrides
+from cosmos_tui.core.overrides import as_int, override_value
+from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs.ownership import monitor_scope
+from cosmos_tui.core.runs.record import RunRecord
 from cosmos_tui.core.units import human_bytes
 from cosmos_tui.tui.state import CheckpointRow, JobRunRow, JobView, RunRow, RunView
 
@@ -61,12 +63,17 @@ class LogBatch:
     """Lines that arrived faster than the view could take them and were passed over."""
 
 
-def _job_settings(job_dir: Path | None, preset: dict[str, Any]) -> jobconfig.JobSettings:
+def _overrides(record: RunRecord) -> list[str]:
+    """The overrides the run was launched with (none when its preset no longer validates)."""
+    return list(record.launched.experiment.overrides) if record.launched else []
+
+
+def _job_settings(job_dir: Path | None, preset: Preset | None) -> jobconfig.JobSettings:
     """``trainer.max_iter``, ``checkpoint.save_iter`` and ``checkpoint.keep_last_n`` from the job's
     ``config.yaml`` (the engine's composed truth), else the preset's overrides (``None`` where
     neither says); ``from_config`` says whether the config was there (then it need not be read
     again)."""
-    return jobconfig.settings(job_dir, preset_overrides(preset))
+    return jobconfig.settings(job_dir, preset.experiment.overrides if preset else ())
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,7 @@ class Backend:
                 monitor = RunMonitor(
                     **monitor_scope(record),
                     pids=record_roots(record),
-                    max_iter=as_int(override_value(preset_overrides(record.preset), "trainer.max_iter")),
+                    max_iter=as_int(override_value(_overrides(record), "trainer.max_iter")),
                     log_buffer_lines=LOG_VIEW_LINES,
                     disk_free=self.disk_free,
                 )
@@ -197,7 +204,7 @@ class Backend:
             snap = watch.monitor.poll(exit_code=record.exit_code if ended else None, stopped=stopped)
             watch.last, watch.final = snap, ended
             if not watch.settings_final:
-                watch.settings = _job_settings(watch.monitor.job_dir, record.preset)
+                watch.settings = _job_settings(watch.monitor.job_dir, record.launched)
                 watch.settings_final = watch.settings.from_config
             events = list(snap.events) if watch.live_when_seen else []
             if ended and record.exit_code is None and watch.live_when_seen and not watch.lost_announced:
@@ -240,8 +247,8 @@ class Backend:
         return RunRow(
             id=record.id,
             status=status,
-            experiment=record.experiment or str((record.preset.get("experiment") or {}).get("name", "")),
-            model=str((record.preset.get("model") or {}).get("id", "")),
+            experiment=record.experiment or (record.launched.experiment.name if record.launched else ""),
+            model=(record.launched.model.id or "") if record.launched else "",
             iteration=progress.iteration,
             max_iter=progress.max_iter,
             loss=progress.loss,

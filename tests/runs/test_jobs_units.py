@@ -189,3 +189,20 @@ def test_the_last_iteration_is_the_last_one_saved_when_metrics_lag(tmp_path: Pat
     )
     fields = end_fields(record)
     assert fields["checkpoints"] == ("iter_000000036",) and fields["last_iteration"] == 36
+
+
+def test_a_record_reads_its_preset_typed_and_a_damaged_one_degrades(tmp_path: Path) -> None:
+    """The preset snapshot is plain data on disk; the record reads it as a Preset, and one that no
+    longer validates is one sentence for commands that need it and ``None`` for those that show."""
+    from cosmos_tui.core.presets import load_preset, resolve_preset
+
+    good = load_preset(resolve_preset("builtin-demo")).to_dict()
+    record = RunRecord(id="20260101-000000-e-0001", run_dir=tmp_path / "e", preset=good)
+    assert (
+        record.launched is not None
+        and record.launched.experiment.name == record.launched_preset().experiment.name
+    )
+    bad = record.replace(preset={**good, "launch": {"nproc_per_node": "lots"}})
+    assert bad.launched is None
+    with pytest.raises(UserError, match="run 20260101-000000-e-0001's recorded preset"):
+        bad.launched_preset()

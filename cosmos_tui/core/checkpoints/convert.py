@@ -20,7 +20,6 @@ from cosmos_tui.core.engines import conversion
 from cosmos_tui.core.engines.checkout import detect_python
 from cosmos_tui.core.engines.registry import DEFAULT_KIND, adapter_for_layout, get_adapter
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.presets import preset_from_dict
 from cosmos_tui.core.runs import get_run
 
 
@@ -45,7 +44,7 @@ def engine_of(target: str, repo: Path | None) -> tuple[str, Path | None, str]:
     if repo is not None or "/" in target or Path(target).exists():
         return ("upstream" if repo else DEFAULT_KIND), repo, sys.executable
     record = get_run(target, reconcile_=False)
-    preset = preset_from_dict(record.preset, source=f"run {record.id}")
+    preset = record.launched_preset()
     adapter = get_adapter(preset.engine.kind)
     if not adapter.runs_from_checkout:
         return preset.engine.kind, None, sys.executable

@@ -21,7 +21,7 @@ from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.preflight import Check
-from cosmos_tui.core.presets import Preset, apply_sets, preset_from_dict
+from cosmos_tui.core.presets import Preset, apply_sets
 from cosmos_tui.core.runs import joblock, ownership, registry, targets
 from cosmos_tui.core.runs.record import RunRecord, new_run_id, redact_env
 from cosmos_tui.core.runs.resume import ResumePoint, latest_checkpoint
@@ -365,7 +365,7 @@ def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -
         raise UserError(
             f"run {record.id} is still {record.status}; stop it first with `cosmos-tui runs stop`"
         )
-    preset = apply_sets(preset_from_dict(record.preset, source=f"run {record.id}"), sets)
+    preset = apply_sets(record.launched_preset(), sets)
     if not record.job_dir:
         raise UserError(f"run {record.id} has no recorded job folder, so there is nothing to resume from")
     job = Path(record.job_dir)
@@ -434,7 +434,7 @@ def rerun(
     """The same preset and overrides as a new run. When the job folder holds checkpoints the
     person chooses (``existing``): continue the job, or start fresh under a new job name."""
     record = _usable(get_run(run_id))
-    preset = apply_sets(preset_from_dict(record.preset, source=f"run {record.id}"), sets)
+    preset = apply_sets(record.launched_preset(), sets)
     prepared = prepare(preset, existing=existing)
     return launch_prepared(
         prepared,
@@ -504,7 +504,7 @@ def _tree_bytes(path: Path) -> int:
 
 def _output_root(record: RunRecord) -> Path | None:
     try:
-        preset = preset_from_dict(record.preset, source=f"run {record.id}")
+        preset = record.launched_preset()
         return get_adapter(preset.engine.kind).output_root(preset, {**os.environ, **record.env})
     except UserError:
         return None

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cosmos_tui.core.engines.registry import DEFAULT_KIND
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.presets import Preset, preset_from_dict
 
 Status = Literal[
     "created", "starting", "running", "stopping", "finished", "failed", "stopped", "lost", "unreadable"
@@ -53,7 +55,9 @@ class RunRecord:
     run_dir: Path
     """The run's folder in the state root (not stored in the file; where it was read from)."""
     preset: dict[str, Any]
-    """Snapshot of the preset as launched (``Preset.to_dict()``, ``--set`` applied)."""
+    """Snapshot of the preset as launched (``Preset.to_dict()``, ``--set`` applied), kept as plain
+    data on disk (a record outlives the version that wrote it); read it typed through
+    :meth:`launched_preset` or :attr:`launched`."""
     preset_path: str | None = None
     """The preset file it came from, if any."""
     sets: tuple[str, ...] = ()
@@ -143,6 +147,20 @@ class RunRecord:
     """Record format version."""
 
     # -- derived ------------------------------------------------------------------------------
+
+    def launched_preset(self) -> Preset:
+        """The preset as launched, validated into a :class:`Preset`; :class:`UserError` naming the
+        run when the snapshot no longer validates (written by another version, or edited)."""
+        return preset_from_dict(self.preset, source=f"run {self.id}'s recorded preset")
+
+    @functools.cached_property
+    def launched(self) -> Preset | None:
+        """:meth:`launched_preset`, or ``None`` where it does not validate (for readers that show
+        what they can: the runs list, the dashboard)."""
+        try:
+            return self.launched_preset()
+        except UserError:
+            return None
 
     @property
     def active(self) -> bool:

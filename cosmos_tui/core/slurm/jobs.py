@@ -124,7 +124,7 @@ def _ended_reason(record: RunRecord, state: client.JobState, code: int | None) -
     if state.state == "CANCELLED":
         return f"{job}: cancelled outside cosmos-tui (scancel), so no checkpoint was asked for"
     if state.state == "TIMEOUT":
-        time_text = (record.preset.get("launch", {}).get("slurm", {}) or {}).get("time")
+        time_text = record.launched.launch.slurm.time if record.launched else None
         lead = signal_lead(time_text)
         return (
             f"{job}: it hit its time limit ({time_text or 'the partition default'}); the engine was "
