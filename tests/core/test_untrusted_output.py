@@ -25,7 +25,8 @@ HOSTILE = f"evil\n{FAKE}\x1b[2J\r[red]x\u202e"
 
 
 def _cli(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
+    # A wide terminal, so that every column (the note, the experiment) is printed and checked.
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
 
 
 def _assert_tame(result: Result) -> None:
