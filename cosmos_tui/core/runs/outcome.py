@@ -51,10 +51,13 @@ def status_for(exit_code: int, *, stop_requested: bool) -> str:
     return "finished" if exit_code == 0 else "failed"
 
 
-def trained_to_the_end(log_tail: list[str] | None) -> bool:
-    """The engine said it finished training (a stop that arrived after that found nothing to
-    stop, whatever torchrun's exit while the ranks shut down)."""
-    return bool(TRAINING_DONE_RE.search("\n".join(log_tail or [])))
+def trained_to_the_end(log_tail: list[str] | None, last_iteration: int | None, max_iter: int | None) -> bool:
+    """The engine finished its training before a stop reached it: it said "Done with training."
+    (which it also says after a graceful stop, so) at ``max_iter`` when that is known. A stop
+    that arrived then found nothing to stop, whatever torchrun's exit as the ranks shut down."""
+    if not TRAINING_DONE_RE.search("\n".join(log_tail or [])):
+        return False
+    return max_iter is None or last_iteration is None or last_iteration >= max_iter
 
 
 def describe_stop(

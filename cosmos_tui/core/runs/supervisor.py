@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from cosmos_tui.core import jobconfig
 from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.runs import joblock, outcome, ownership, procs, registry
 from cosmos_tui.core.runs.record import CONSOLE_LOG, SUPERVISOR_LOG, TERMINAL, ProcRef, RunRecord
@@ -27,6 +28,13 @@ from cosmos_tui.core.runs.watch import RunWatch
 
 TREE_POLL_S = 1.0
 """How often the tree under the agent is re-recorded (for ``stop`` after the agent is gone)."""
+
+
+def _max_iter(record: RunRecord) -> int | None:
+    """``trainer.max_iter`` of the run's job: its composed config, else the launch's overrides."""
+    job = Path(record.job_dir) if record.job_dir else None
+    overrides = record.launched.experiment.overrides if record.launched else ()
+    return jobconfig.settings(job, overrides).max_iter
 
 
 class Supervisor:
@@ -196,7 +204,7 @@ class Supervisor:
             r = r.replace(**ownership.end_fields(r))
             if reason:
                 why = reason
-            elif stop and outcome.trained_to_the_end(tail):
+            elif stop and outcome.trained_to_the_end(tail, r.last_iteration, _max_iter(r)):
                 # The stop arrived after the last iteration and its save: the run finished, and
                 # torchrun's exit is that of ranks signalled while they shut down.
                 final = status or "finished"
