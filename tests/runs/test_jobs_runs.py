@@ -110,9 +110,12 @@ def test_runs_of_one_job_choose_own_their_slices_and_rm_keeps_what_others_need(w
     assert invoke("runs", "rm", a.id, "--outputs", "--yes").exit_code == 0
     left = sorted(p.name for p in (job / "checkpoints").glob("iter_*"))
     assert left == ["iter_000000004", "iter_000000006"]
-    # B is now the job's last run: removing it with its outputs removes the job folder.
+    # B is now the job's last run: removing it with its outputs takes what B wrote; iter 4 (A's,
+    # kept for B) stays, since no run record says B wrote it, and so do the job's config and metrics.
     assert invoke("runs", "rm", b.id, "--outputs", "--yes").exit_code == 0
-    assert not job.exists() and job.with_name("job1-2").is_dir()
+    left = sorted(p.name for p in (job / "checkpoints").glob("iter_*"))
+    assert left == ["iter_000000004"] and (job / "config.yaml").exists()
+    assert job.with_name("job1-2").is_dir()
 
 
 def test_concurrent_launches_of_one_job_start_one_run(waymo: Path, tmp_path: Path) -> None:

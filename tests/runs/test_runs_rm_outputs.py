@@ -124,3 +124,14 @@ def test_runs_list_reads_at_80_columns_and_shows_no_markup() -> None:
         [sys.executable, "-m", "cosmos_tui", "runs", "show", first], capture_output=True, text=True
     ).stdout
     assert "finished (exit 0)" in shown and "[green]" not in shown
+
+
+def test_the_engine_s_own_folders_go_with_the_last_run() -> None:
+    """W&B's offline folder is the engine's (the adapter lists what it writes), not the person's:
+    it does not keep the job folder alive."""
+    job = _job()
+    run = _run(1, job, (_checkpoint(job, 10),))
+    (job / "wandb" / "offline-run-1").mkdir(parents=True)
+    (job / "wandb_id.txt").write_text("abc\n")
+    remove_run(run, delete_outputs=True)
+    assert not job.exists()

@@ -140,6 +140,9 @@ class EngineAdapter(ABC):
         that the dry run could not run here. Default: only a config composition error says so."""
         return bool(CONFIG_ERROR.search(note))
 
+    job_files: ClassVar[tuple[str, ...]] = ("config.yaml", "metrics.jsonl", "wandb_id.txt", "wandb")
+    """What the engine writes into a job folder besides ``checkpoints/`` (a removal of the job's
+    last run takes these; anything else in the folder is the person's)."""
     has_default_dataset: ClassVar[bool] = True
     """Whether an experiment names its own dataset folder, so ``data.root`` may be left unset."""
     reshard_note: ClassVar[str | None] = None

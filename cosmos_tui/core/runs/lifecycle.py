@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cosmos_tui.core import containment, launch, preflight
 from cosmos_tui.core.engines.base import get_adapter
+from cosmos_tui.core.engines.registry import DEFAULT_KIND
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import runs_root
@@ -588,6 +589,7 @@ def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
                 outputs.append(
                     RemovalItem(path, _tree_bytes(path), "written by this run; no other run needs it")
                 )
+    engine_files = _engine_job_files(record)
     pointer = None
     latest = next((c for c in found if c.is_latest), None)
     if latest is not None and latest.path.name in gone:
@@ -595,23 +597,23 @@ def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
         pointer = left[-1].path.name if left else ""
     if not last:
         shared = ", ".join(r.id for r in others[:3]) + (" ..." if len(others) > 3 else "")
-        for name in ENGINE_JOB_FILES:
+        for name in engine_files:
             if (job / name).exists():
                 keep.append(RemovalItem(job / name, _tree_bytes(job / name), f"shared with run(s) {shared}"))
         return Removal(record.id, (*delete, *outputs), tuple(keep), pointer, job)
     if keep:  # checkpoints stay, so the job's config and metrics stay with them
-        for name in ENGINE_JOB_FILES:
+        for name in engine_files:
             if (job / name).exists():
                 why = "the job still holds checkpoints this run did not write"
                 keep.append(RemovalItem(job / name, _tree_bytes(job / name), why))
         return Removal(record.id, (*delete, *outputs), tuple(keep), pointer, job)
     # The job's last run and every checkpoint goes: the engine's files go too; whatever else is in
     # the folder (an export, notes) is the person's and stays, and so does the folder then.
-    foreign = _foreign_entries(job, {c.path.name for c in found})
+    foreign = _foreign_entries(job, {c.path.name for c in found}, engine_files)
     if not foreign:
         why = "the job's last run: its config, metrics and every checkpoint go with it"
         return Removal(record.id, (*delete, RemovalItem(job, _tree_bytes(job), why)), (), job_dir=job)
-    for name in (*ENGINE_JOB_FILES, *JOB_LOCK_FILES, "SAVE_NOW"):
+    for name in (*engine_files, *JOB_LOCK_FILES, "SAVE_NOW"):
         if os.path.lexists(job / name):
             outputs.append(RemovalItem(job / name, _tree_bytes(job / name), "the engine's file of this job"))
     for path in foreign:
@@ -619,17 +621,21 @@ def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
     return Removal(record.id, (*delete, *outputs), tuple(keep), "" if found else None, job)
 
 
-ENGINE_JOB_FILES = ("metrics.jsonl", "config.yaml", "wandb_id.txt")
-"""What an engine writes into a job folder besides its checkpoints."""
 JOB_LOCK_FILES = (joblock.LOCK_FILE, joblock.GUARD_FILE)
 
 
-def _foreign_entries(job: Path, checkpoints: set[str]) -> list[Path]:
+def _engine_job_files(record: RunRecord) -> tuple[str, ...]:
+    """What the run's engine writes into its job folder besides checkpoints (its adapter says)."""
+    preset = record.launched
+    return get_adapter(preset.engine.kind if preset else DEFAULT_KIND).job_files
+
+
+def _foreign_entries(job: Path, checkpoints: set[str], engine_files: tuple[str, ...]) -> list[Path]:
     """What a job folder holds that neither its engine nor cosmos-tui wrote (an export, notes): a
     removal never deletes those."""
     from cosmos_tui.core.checkpoints.scan import LATEST_FILE
 
-    ours = {*ENGINE_JOB_FILES, *JOB_LOCK_FILES, "checkpoints", "SAVE_NOW"}
+    ours = {*engine_files, *JOB_LOCK_FILES, "checkpoints", "SAVE_NOW"}
     found = []
     try:
         found += [job / e.name for e in os.scandir(job) if e.name not in ours]
