@@ -38,3 +38,12 @@ def add_ended_run(run_id: str, status: str = "finished", **fields: object) -> Ru
     return registry.create(
         RunRecord(id=run_id, run_dir=registry.run_dir_for(run_id), status=status, **fields)
     )
+
+
+ONE_QUIET_RANK = ["launch.nproc_per_node=1", "wandb.mode=disabled", "dataloader_train.num_workers=0"]
+"""The ``--set`` items of a small local run: one rank, no W&B, no loader workers."""
+
+
+def set_args(sets: list[str]) -> list[str]:
+    """``sets`` as ``--set`` options for ``cosmos-tui run``."""
+    return [arg for item in sets for arg in ("--set", item)]
