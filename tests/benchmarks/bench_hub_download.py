@@ -15,30 +15,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from support.catalog_toml import catalog, model, repo
 from support.hf_test_server import HfTestServer
 
 SIZE = 64 * 1024 * 1024
-TOML = """
-schema = 1
-[repos.w]
-repo_id = "bench/A"
-files = ["w.bin"]
-role = "weights"
-needed_for = "train"
-gated = false
-licence_url = "x"
-[[models]]
-id = "bench"
-family = "b"
-name = "b"
-engine = "builtin"
-dataset_layout = "predict1-waymo"
-experiments = []
-uses = ["w"]
-[models.compute]
-min_gpus = 0
-gpu_memory_gb = 0
-"""
+TOML = catalog(
+    repo("w", "bench/A", "weights", files=["w.bin"], licence_url="x"),
+    model(
+        "bench",
+        "builtin",
+        "predict1-waymo",
+        family="b",
+        name="b",
+        experiments=[],
+        uses=["w"],
+        min_gpus=0,
+        gpu_memory_gb=0,
+    ),
+)
 
 
 def main() -> None:

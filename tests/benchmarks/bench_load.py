@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests folder, for support.runs
+
 CACHE = Path("/tmp/cosmos-tui-bench-load")
 
 
@@ -31,8 +33,9 @@ def _best(fn, repeat: int = 3) -> float:
 
 
 def make_registry(n: int) -> Path:
+    from support.runs import add_ended_run
+
     from cosmos_tui.core.runs import registry
-    from cosmos_tui.core.runs.record import RunRecord
 
     state = CACHE / f"state-{n}"
     os.environ["COSMOS_TUI_HOME"] = str(state)
@@ -40,16 +43,11 @@ def make_registry(n: int) -> Path:
         for i in range(n):
             run_id = f"20260101-{i // 3600:02d}{i // 60 % 60:02d}{i % 60:02d}-bench-{i:04x}"
             if not (registry.run_dir_for(run_id) / "run.json").exists():
-                registry.create(
-                    RunRecord(
-                        id=run_id,
-                        run_dir=registry.run_dir_for(run_id),
-                        preset={"model": {"id": "x"}},
-                        status="finished",
-                        exit_code=0,
-                        created_at=time.time(),
-                        argv=("torchrun", "-m", "x"),
-                    )
+                add_ended_run(
+                    run_id,
+                    preset={"model": {"id": "x"}},
+                    created_at=time.time(),
+                    argv=("torchrun", "-m", "x"),
                 )
     return state
 

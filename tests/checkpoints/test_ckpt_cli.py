@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ckpt_writers import write_dcp_checkpoint
+from support.upstream_config import upstream_config
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
@@ -97,20 +98,8 @@ def test_forecast_reads_config(ckpt_dir: Path) -> None:
     assert _run("forecast", str(ckpt_dir)).exit_code == 2
 
 
-# What upstream's trainer writes: attrs configs dumped with their Python tags (safe_load refuses them).
-UPSTREAM_CONFIG = """\
-checkpoint: !!python/object:imaginaire.config.CheckpointConfig
-  keep_last_n: 2
-  save_iter: 100
-  load_path: ''
-trainer: !!python/object:imaginaire.config.TrainerConfig
-  callbacks: !!python/object/apply:collections.OrderedDict
-  - - - iter_speed
-      - !!python/object:imaginaire.callbacks.IterSpeed
-        every_n: 10
-  max_iter: 500
-  seed: !!python/tuple [0, 1]
-"""
+# What upstream's trainer writes (safe_load refuses its Python tags).
+UPSTREAM_CONFIG = upstream_config(max_iter=500, save_iter=100, keep_last_n=2)
 
 
 def test_forecast_reads_an_upstream_config_with_python_tags(ckpt_dir: Path) -> None:

@@ -8,35 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.upstream_config import upstream_config
 
 from cosmos_tui.core import jobconfig, preflight
 from cosmos_tui.core.monitor.runmonitor import read_max_iter
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
 
-# The shape upstream's trainer writes: attrs/dataclass configs dumped with their Python tags.
-UPSTREAM_CONFIG = """\
-checkpoint: !!python/object:imaginaire.config.CheckpointConfig
-  keep_last_n: 3
-  save_iter: 500
-  load_path: ''
-dataloader_train:
-  _target_: !!python/name:torch.utils.data.DataLoader ''
-  dataset:
-    _target_: !!python/name:projects.cosmos.datasets.VideoDataset ''
-    dataset_dir: datasets/hdvila
-job: !!python/object:imaginaire.config.JobConfig
-  group: video2world
-  name: run-a
-  project: cosmos_predict2
-trainer: !!python/object:imaginaire.config.TrainerConfig
-  callbacks: !!python/object/apply:collections.OrderedDict
-  - - - iter_speed
-      - !!python/object:imaginaire.callbacks.IterSpeed
-        every_n: 10
-  max_iter: 5000
-  seed: !!python/tuple [0, 1]
-"""
+UPSTREAM_CONFIG = upstream_config(max_iter=5000, save_iter=500, keep_last_n=3)
 
 
 def _job(tmp_path: Path, text: str) -> Path:

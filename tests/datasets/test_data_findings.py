@@ -601,25 +601,31 @@ def test_hdmap_names_are_plain_stems(dataset: Make) -> None:
 # ---- captions -----------------------------------------------------------------------------------------
 
 
-def test_missing_caption_trains_on_an_empty_caption_in_predict25(dataset: Make) -> None:
-    root = dataset(P25)
-    (root / "metas/clip_0001.txt").unlink()
-    report = check(root, P25)
+@pytest.mark.parametrize(
+    ("layout", "caption", "title", "examples"),
+    [
+        (
+            P25,
+            "metas/clip_0001.txt",
+            "upstream will train 1 clip on an empty caption ('')",
+            ("clip_0001: no metas/clip_0001.txt (no *.json in captions/)",),
+        ),
+        (T25, "captions/clip_0001.json", "upstream will train 1 clip on the caption 'a video'", None),
+    ],
+    ids=["predict25-empty-caption", "transfer25-a-video"],
+)
+def test_a_missing_caption_trains_on_a_stand_in(
+    dataset: Make, layout: str, caption: str, title: str, examples: tuple[str, ...] | None
+) -> None:
+    root = dataset(layout)
+    (root / caption).unlink()
+    report = check(root, layout)
     only(report, "stand-in-caption")
     f = report.get("stand-in-caption")
     assert f.severity == "error" and not report.ok
-    assert f.title == "upstream will train 1 clip on an empty caption ('')"
-    assert f.examples == ("clip_0001: no metas/clip_0001.txt (no *.json in captions/)",)
-
-
-def test_missing_caption_trains_on_a_video_in_transfer25(dataset: Make) -> None:
-    root = dataset(T25)
-    (root / "captions/clip_0001.json").unlink()
-    report = check(root, T25)
-    only(report, "stand-in-caption")
-    f = report.get("stand-in-caption")
-    assert f.severity == "error" and not report.ok
-    assert f.title == "upstream will train 1 clip on the caption 'a video'"
+    assert f.title == title
+    if examples is not None:
+        assert f.examples == examples
 
 
 def test_metas_txt_is_read_where_there_is_no_captions_folder(dataset: Make) -> None:
@@ -736,40 +742,61 @@ def test_whitespace_only_caption(dataset: Make, content: str) -> None:
 T5 = "t5_xxl/pinhole_front"
 
 
-def test_missing_embedding(dataset: Make) -> None:
+@pytest.mark.parametrize(
+    ("source", "target", "finding", "examples", "fixable"),
+    [
+        (f"{T5}/clip_0000.pkl", None, "missing-embedding", None, None),
+        ("t5_xxl/pinhole_side_left/clip_0000.pkl", None, None, None, None),  # a view the loader does not read
+        (
+            "cache/prefix_pinhole_side_left.pkl",
+            None,
+            "missing-prefix",
+            ("cache/prefix_pinhole_side_left.pkl",),
+            None,
+        ),
+        (
+            "cache/prefix_pinhole_front.pkl",
+            "cache/prefix_t5_embeddings_pinhole_front.pkl",
+            "wrong-prefix-name",
+            None,
+            True,
+        ),
+        (
+            f"{T5}/clip_0001.pkl",
+            f"{T5}/clip_0001.pickle",
+            "wrong-pickle-ext",
+            (f"{T5}/clip_0001.pickle",),
+            None,
+        ),
+    ],
+    ids=[
+        "missing-embedding",
+        "unread-view-is-fine",
+        "missing-prefix",
+        "prefix-named-as-in-the-docs",
+        "pickle-ext",
+    ],
+)
+def test_an_embedding_file_removed_or_renamed(
+    dataset: Make,
+    source: str,
+    target: str | None,
+    finding: str | None,
+    examples: tuple[str, ...] | None,
+    fixable: bool | None,
+) -> None:
+    """``source`` removed (``target`` None) or renamed to ``target`` gives ``finding`` alone."""
     root = dataset(P1)
-    (root / T5 / "clip_0000.pkl").unlink()
-    only(check(root, P1), "missing-embedding")
-
-
-def test_missing_embedding_in_a_view_the_loader_does_not_read_is_fine(dataset: Make) -> None:
-    root = dataset(P1)
-    (root / "t5_xxl/pinhole_side_left/clip_0000.pkl").unlink()
-    only(check(root, P1))
-
-
-def test_missing_prefix(dataset: Make) -> None:
-    root = dataset(P1)
-    (root / "cache/prefix_pinhole_side_left.pkl").unlink()
+    if target is None:
+        (root / source).unlink()
+    else:
+        os.rename(root / source, root / target)
     report = check(root, P1)
-    only(report, "missing-prefix")
-    assert report.get("missing-prefix").examples == ("cache/prefix_pinhole_side_left.pkl",)
-
-
-def test_prefix_named_as_in_the_docs(dataset: Make) -> None:
-    root = dataset(P1)
-    os.rename(root / "cache/prefix_pinhole_front.pkl", root / "cache/prefix_t5_embeddings_pinhole_front.pkl")
-    report = check(root, P1)
-    only(report, "wrong-prefix-name")
-    assert report.get("wrong-prefix-name").fixable
-
-
-def test_pickle_extension(dataset: Make) -> None:
-    root = dataset(P1)
-    os.rename(root / T5 / "clip_0001.pkl", root / T5 / "clip_0001.pickle")
-    report = check(root, P1)
-    only(report, "wrong-pickle-ext")
-    assert report.get("wrong-pickle-ext").examples == (f"{T5}/clip_0001.pickle",)
+    only(report, *([finding] if finding else []))
+    if examples is not None:
+        assert report.get(finding).examples == examples
+    if fixable is not None:
+        assert report.get(finding).fixable is fixable
 
 
 def test_get_t5_embeddings_from_waymo_output(dataset: Make) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from hub_world import GOOD_TOKEN
+from support.catalog_toml import catalog, model, repo
 
 from cosmos_tui.core import hub
 from cosmos_tui.core.catalog import load_catalog, parse_catalog
@@ -23,48 +24,17 @@ T25_TOKENIZER = "f176dc95b4a70f53ce01c4b302851595e7322b00"  # cosmos-transfer2.5
 GUARDRAIL1 = "d6d4bfa899a71454a700907664f3e88f503950cf"  # guardrail/common/core.py, both repos
 TOKENIZER = b"wan2.1-vae" * 1000
 
-CATALOG = """
-schema = 1
-
-[repos.wan21]
-repo_id = "nvidia/Cosmos-Predict2.5-2B"
-files = ["tokenizer.pth"]
-role = "tokenizer"
-needed_for = "train"
-gated = false
-licence_url = "https://example.invalid/licence"
-
-[repos.guardrail1]
-repo_id = "nvidia/Cosmos-Guardrail1"
-role = "guardrail"
-needed_for = "inference"
-gated = false
-licence_url = "https://example.invalid/licence"
-
-[[models]]
-id = "p25"
-family = "Cosmos-Predict2.5"
-name = "p25"
-engine = "cosmos-predict2.5"
-dataset_layout = "predict25-video2world"
-experiments = ["x"]
-uses = ["wan21", "guardrail1"]
-[models.compute]
-min_gpus = 8
-gpu_memory_gb = 80
-
-[[models]]
-id = "t25"
-family = "Cosmos-Transfer2.5"
-name = "t25"
-engine = "cosmos-transfer2.5"
-dataset_layout = "transfer25-singleview"
-experiments = ["x"]
-uses = ["wan21", "guardrail1"]
-[models.compute]
-min_gpus = 8
-gpu_memory_gb = 80
-"""
+CATALOG = catalog(
+    repo("wan21", "nvidia/Cosmos-Predict2.5-2B", "tokenizer", files=["tokenizer.pth"]),
+    repo("guardrail1", "nvidia/Cosmos-Guardrail1", "guardrail", needed_for="inference"),
+    *(
+        model(model_id, engine, layout, family=family, uses=["wan21", "guardrail1"])
+        for model_id, family, engine, layout in (
+            ("p25", "Cosmos-Predict2.5", "cosmos-predict2.5", "predict25-video2world"),
+            ("t25", "Cosmos-Transfer2.5", "cosmos-transfer2.5", "transfer25-singleview"),
+        )
+    ),
+)
 
 
 @pytest.fixture
@@ -88,8 +58,8 @@ def test_shipped_catalog_takes_revisions_from_the_engine() -> None:
     assert rev("predict2.5-2b", "nvidia/Cosmos-Predict2.5-2B", "tokenizer.pth") == P25_TOKENIZER
     assert rev("predict2.5-14b", "nvidia/Cosmos-Predict2.5-2B", "tokenizer.pth") == P25_TOKENIZER
     assert rev("transfer2.5-2b-edge", "nvidia/Cosmos-Predict2.5-2B", "tokenizer.pth") == T25_TOKENIZER
-    for model in ("predict2.5-2b", "transfer2.5-2b-auto-multiview"):
-        assert rev(model, "nvidia/Cosmos-Guardrail1") == GUARDRAIL1
+    for model_id in ("predict2.5-2b", "transfer2.5-2b-auto-multiview"):
+        assert rev(model_id, "nvidia/Cosmos-Guardrail1") == GUARDRAIL1
     # Predict1's downloader calls snapshot_download without a revision, into checkpoints/.
     p1 = rev("predict1-7b-s2mv-text2world", "nvidia/Cosmos-Guardrail1")
     assert p1 == "main"

@@ -39,6 +39,23 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+def _job_with_metrics(name: str, checkpoint: str, losses: dict[int, float]) -> Path:
+    """A job folder under the output root with one saved ``checkpoint`` and a metrics line per
+    ``iteration: loss``."""
+    job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "p" / "g" / name
+    (job / "checkpoints" / checkpoint).mkdir(parents=True)
+    lines = [json.dumps({"iteration": i, "loss": loss}) for i, loss in losses.items()]
+    (job / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    return job
+
+
+def _job_record(run_id: str, run_dir: Path, job: Path, status: str, **fields) -> RunRecord:
+    """A run of ``job`` that ended with ``status`` (exit 0 and its metrics read from the start
+    unless ``fields`` say otherwise)."""
+    fields = {"exit_code": 0, "metrics_offset": 0, **fields}
+    return RunRecord(id=run_id, run_dir=run_dir, preset={}, job_dir=str(job), status=status, **fields)
+
+
 def test_a_dead_owner_s_lock_is_taken_over_and_said(tmp_path: Path) -> None:
     job = tmp_path / "job"
     _lock(job, pid=_dead_pid())
@@ -112,30 +129,23 @@ def test_an_unreadable_record_is_listed_never_hides_others_and_can_be_removed(da
 
 
 def test_a_run_that_never_trained_shows_no_progress_and_no_other_run_s_data(tmp_path: Path) -> None:
-    job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "p" / "g" / "j"
-    (job / "checkpoints" / "iter_000000005").mkdir(parents=True)
-    lines = [json.dumps({"iteration": i, "loss": 1.0 / i}) for i in range(1, 6)]
-    (job / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    job = _job_with_metrics("j", "iter_000000005", {i: 1.0 / i for i in range(1, 6)})
     size = (job / "metrics.jsonl").stat().st_size
-    first = RunRecord(
-        id="20260101-000000-a-0001",
-        run_dir=tmp_path / "a",
-        preset={},
-        job_dir=str(job),
-        status="finished",
-        exit_code=0,
-        metrics_offset=0,
+    first = _job_record(
+        "20260101-000000-a-0001",
+        tmp_path / "a",
+        job,
+        "finished",
         metrics_end=size,
         checkpoints=("iter_000000005",),
         start_iteration=0,
         last_iteration=5,
     )
-    failed = RunRecord(
-        id="20260101-000001-b-0002",
-        run_dir=tmp_path / "b",
-        preset={},
-        job_dir=str(job),
-        status="failed",
+    failed = _job_record(
+        "20260101-000001-b-0002",
+        tmp_path / "b",
+        job,
+        "failed",
         exit_code=1,
         metrics_offset=size,
         checkpoints_before=("iter_000000005",),
@@ -171,19 +181,13 @@ def test_without_metrics_the_last_iteration_comes_from_the_end_of_the_console_lo
 def test_the_last_iteration_is_the_last_one_saved_when_metrics_lag(tmp_path: Path) -> None:
     """Metrics are logged every few iterations; a stop at 36 saves iter_36 after the last line
     said 35: the run's range ends at 36, not 35."""
-    job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "p" / "g" / "lag"
-    (job / "checkpoints" / "iter_000000020").mkdir(parents=True)
-    lines = [json.dumps({"iteration": i, "loss": 1.0}) for i in (25, 30, 35)]
-    (job / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    job = _job_with_metrics("lag", "iter_000000020", {i: 1.0 for i in (25, 30, 35)})
     (job / "checkpoints" / "iter_000000036").mkdir()
-    record = RunRecord(
-        id="20260101-000000-d-0001",
-        run_dir=tmp_path / "d",
-        preset={},
-        job_dir=str(job),
-        status="stopped",
-        exit_code=0,
-        metrics_offset=0,
+    record = _job_record(
+        "20260101-000000-d-0001",
+        tmp_path / "d",
+        job,
+        "stopped",
         checkpoints_before=("iter_000000020",),
         start_iteration=20,
     )

@@ -9,11 +9,11 @@ import os
 import time
 from pathlib import Path
 
+from support.runs import add_ended_run
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.runs import plan_removal, registry, remove_run
-from cosmos_tui.core.runs.record import RunRecord
+from cosmos_tui.core.runs import plan_removal, remove_run
 
 
 def _job() -> Path:
@@ -36,28 +36,21 @@ def _checkpoint(job: Path, it: int) -> str:
 def _run(n: int, job: Path, wrote: tuple[str, ...], resumed: str | None = None) -> str:
     run_id = f"20260101-10000{n}-s2mv-text2world-tiny-r00{n}"
     now = time.time() - 1000 + n
-    registry.create(
-        RunRecord(
-            id=run_id,
-            run_dir=registry.run_dir_for(run_id),
-            preset={"experiment": {"name": "s2mv_text2world_tiny"}},
-            status="finished",
-            exit_code=0,
-            created_at=now,
-            started_at=now,
-            ended_at=now + 1,
-            job_dir=str(job),
-            experiment="s2mv_text2world_tiny",
-            start_iteration=0 if resumed is None else int(resumed[5:]),
-            resumed_from={"run": None, "iteration": int(resumed[5:]), "checkpoint": resumed}
-            if resumed
-            else None,
-            metrics_offset=0,
-            metrics_end=0,
-            checkpoints_before=(),
-            checkpoints=wrote,
-            last_iteration=40,
-        )
+    add_ended_run(
+        run_id,
+        preset={"experiment": {"name": "s2mv_text2world_tiny"}},
+        created_at=now,
+        started_at=now,
+        ended_at=now + 1,
+        job_dir=str(job),
+        experiment="s2mv_text2world_tiny",
+        start_iteration=0 if resumed is None else int(resumed[5:]),
+        resumed_from={"run": None, "iteration": int(resumed[5:]), "checkpoint": resumed} if resumed else None,
+        metrics_offset=0,
+        metrics_end=0,
+        checkpoints_before=(),
+        checkpoints=wrote,
+        last_iteration=40,
     )
     return run_id
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.runs import ONE_QUIET_RANK, set_args
 from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
@@ -19,19 +20,13 @@ from cosmos_tui.core.runs.resume import latest_checkpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-FAST = [
-    "launch.nproc_per_node=1",
-    "wandb.mode=disabled",
-    "dataloader_train.num_workers=0",
-    "trainer.max_iter=2",
-    "checkpoint.save_iter=2",
-]
+FAST = [*ONE_QUIET_RANK, "trainer.max_iter=2", "checkpoint.save_iter=2"]
 
 
 def test_two_nodes_meet_through_c10d_train_and_checkpoint(tmp_path: Path) -> None:
     waymo = synth_waymo(tmp_path / "waymo")
     endpoint = f"127.0.0.1:{free_port()}"
-    sets = [a for s in [f"data.root={waymo}", *FAST] for a in ("--set", s)]
+    sets = set_args([f"data.root={waymo}", *FAST])
     runner = CliRunner()
     ids = []
     for rank in (0, 1):

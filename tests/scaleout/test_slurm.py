@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from slurm_cluster import LocalSlurmCluster
-from support.runs import wait_run
+from support.runs import ONE_QUIET_RANK, set_args, wait_run
 from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
@@ -21,13 +21,7 @@ from cosmos_tui.core.runs.resume import latest_checkpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-COMMON = [
-    "launch.nproc_per_node=1",
-    "launch.slurm.gpus_per_node=0",
-    "launch.slurm.time=00:10:00",
-    "wandb.mode=disabled",
-    "dataloader_train.num_workers=0",
-]
+COMMON = [*ONE_QUIET_RANK, "launch.slurm.gpus_per_node=0", "launch.slurm.time=00:10:00"]
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def waymo(tmp_path: Path) -> Path:
 
 
 def _submit(waymo: Path, *sets: str) -> RunRecord:
-    args = [a for s in [f"data.root={waymo}", *COMMON, *sets] for a in ("--set", s)]
+    args = set_args([f"data.root={waymo}", *COMMON, *sets])
     result = CliRunner().invoke(
         app, ["run", "builtin-demo", "--target", "slurm", *args, "--detach", "--json"]
     )

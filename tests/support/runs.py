@@ -1,11 +1,12 @@
-"""Waiting on a run: one poll loop for every test that launches real runs."""
+"""Runs for tests: one poll loop for every test that launches real runs, and one way to write a
+record of a run that has ended, as the supervisor leaves it (no torchrun)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from cosmos_tui.core.runs import RunRecord, get_run
+from cosmos_tui.core.runs import RunRecord, get_run, registry
 
 
 def wait_run(
@@ -28,3 +29,21 @@ def wait_run(
             status = f"run {run_id} is {record.status}: {record.reason}"
             raise AssertionError(f"timed out after {timeout:.0f} s; {status}\n{tail}{extra}")
         time.sleep(0.1)
+
+
+def add_ended_run(run_id: str, status: str = "finished", **fields: object) -> RunRecord:
+    """Write the first record of run ``run_id`` in the registry: ended with ``status`` (exit 0
+    unless ``fields`` say otherwise), with no preset unless ``fields`` give one."""
+    fields = {"preset": {}, "exit_code": 0, **fields}
+    return registry.create(
+        RunRecord(id=run_id, run_dir=registry.run_dir_for(run_id), status=status, **fields)
+    )
+
+
+ONE_QUIET_RANK = ["launch.nproc_per_node=1", "wandb.mode=disabled", "dataloader_train.num_workers=0"]
+"""The ``--set`` items of a small local run: one rank, no W&B, no loader workers."""
+
+
+def set_args(sets: list[str]) -> list[str]:
+    """``sets`` as ``--set`` options for ``cosmos-tui run``."""
+    return [arg for item in sets for arg in ("--set", item)]

@@ -6,11 +6,13 @@ writes upstream's inference files and asks before replacing them. No subprocess 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from checkpoints.ckpt_writers import write_dcp_checkpoint
 from helpers import wait_for
+from textual.screen import Screen
 from tui_world import NOW, RUN_OK, fake_gpus, write_run
 
 from cosmos_tui.core.checkpoints.pins import set_pinned
@@ -51,6 +53,19 @@ def _notes(app) -> list[str]:
 async def _dashboard(pilot, app) -> DashboardScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
     return app.screen
+
+
+async def _press_on_dashboard(
+    make_app, key: str, seen: Callable[[str], bool], timeout: float = 10.0
+) -> tuple[Screen, list[str]]:
+    """Open run RUN_OK's dashboard, press ``key`` and wait for a notification that ``seen``
+    accepts; the screen shown then and every notification so far."""
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _dashboard(pilot, app)
+        await pilot.press(key)
+        await wait_for(pilot, lambda: any(seen(n) for n in _notes(app)), timeout=timeout)
+        return app.screen, _notes(app)
 
 
 @pytest.mark.timeout(120)
@@ -96,25 +111,17 @@ async def test_prune_with_nothing_to_delete_asks_nothing(make_app, tmp_path, mon
     ckdir = _run_with_checkpoints((10, 20), latest=20)
     (tmp_path / RUN_OK).mkdir()  # a folder named like the run where the TUI was started: not it
     monkeypatch.chdir(tmp_path)
-    app = make_app(initial_run_id=RUN_OK)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await _dashboard(pilot, app)
-        await pilot.press("p")
-        await wait_for(pilot, lambda: any("Nothing to prune" in n for n in _notes(app)))
-        assert isinstance(app.screen, DashboardScreen)
-        assert _steps(ckdir) == [10, 20]
+    screen, _ = await _press_on_dashboard(make_app, "p", lambda n: "Nothing to prune" in n)
+    assert isinstance(screen, DashboardScreen)
+    assert _steps(ckdir) == [10, 20]
 
 
 async def test_prune_refuses_when_the_pointer_cannot_be_read(make_app) -> None:
     ckdir = _run_with_checkpoints((10, 20, 30, 40), latest=40)
     (ckdir / "latest_checkpoint.txt").write_bytes(b"\xff\xfe not a step name")
-    app = make_app(initial_run_id=RUN_OK)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await _dashboard(pilot, app)
-        await pilot.press("p")
-        await wait_for(pilot, lambda: any("nothing was deleted" in n for n in _notes(app)))
-        assert isinstance(app.screen, DashboardScreen)
-        assert _steps(ckdir) == [10, 20, 30, 40]
+    screen, _ = await _press_on_dashboard(make_app, "p", lambda n: "nothing was deleted" in n)
+    assert isinstance(screen, DashboardScreen)
+    assert _steps(ckdir) == [10, 20, 30, 40]
 
 
 @pytest.mark.timeout(120)
@@ -150,12 +157,8 @@ async def test_export_writes_the_inference_files_and_asks_before_replacing(make_
 async def test_export_without_a_complete_checkpoint_says_so(make_app) -> None:
     record = write_run(RUN_OK, status="finished", iters=5, max_iter=5, exit_code=0)
     write_dcp_checkpoint(Path(record.job_dir) / "checkpoints", 5, parts=("model",), latest=False)
-    app = make_app(initial_run_id=RUN_OK)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await _dashboard(pilot, app)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: any("No complete checkpoint" in n for n in _notes(app)))
-        assert not (Path(record.job_dir) / "export").exists()
+    await _press_on_dashboard(make_app, "e", lambda n: "No complete checkpoint" in n)
+    assert not (Path(record.job_dir) / "export").exists()
 
 
 @pytest.mark.timeout(60)
@@ -192,10 +195,8 @@ def test_a_second_export_into_the_same_folder_is_refused_while_one_runs(monkeypa
 async def test_export_into_a_folder_that_cannot_be_made_is_one_sentence(make_app) -> None:
     ckdir = _run_with_checkpoints((10,), latest=10)
     (ckdir.parent / "export").write_text("a file where the export folder goes")
-    app = make_app(initial_run_id=RUN_OK)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await _dashboard(pilot, app)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: any(n.startswith("cannot export") for n in _notes(app)), timeout=30)
-        assert not any("Traceback" in n for n in _notes(app))
-        assert isinstance(app.screen, DashboardScreen)
+    screen, notes = await _press_on_dashboard(
+        make_app, "e", lambda n: n.startswith("cannot export"), timeout=30
+    )
+    assert not any("Traceback" in n for n in notes)
+    assert isinstance(screen, DashboardScreen)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from helpers import wait_for
+from support.catalog_toml import ACME_WEIGHTS, acme_model, catalog, repo
 from support.hf_test_server import HfTestServer
 from textual.widgets import DataTable, Input
 
@@ -18,37 +19,11 @@ from cosmos_tui.tui.screens.wizard_hub import DownloadStep, HubStep
 
 TOKEN = "hf_WizardCanary0123456789abcdefXYZ"  # a canary: must never be shown
 
-CATALOG = """
-schema = 1
-
-[repos.weights]
-repo_id = "acme/World-2B"
-files = ["ckpt/model_ema_bf16.pt"]
-role = "weights"
-needed_for = "train"
-gated = true
-licence_url = "https://example.invalid/licence"
-
-[repos.encoder]
-repo_id = "acme/Encoder-7B"
-include = ["*.json", "*.safetensors"]
-role = "text-encoder"
-needed_for = "train"
-gated = false
-licence_url = "https://example.invalid/licence"
-
-[[models]]
-id = "acme-2b"
-family = "Acme"
-name = "Acme World 2B"
-engine = "cosmos-predict2.5"
-dataset_layout = "predict25-video2world"
-experiments = ["acme_posttrain"]
-uses = ["weights", "encoder"]
-[models.compute]
-min_gpus = 8
-gpu_memory_gb = 80
-"""
+CATALOG = catalog(
+    ACME_WEIGHTS,
+    repo("encoder", "acme/Encoder-7B", "text-encoder", include=["*.json", "*.safetensors"]),
+    acme_model("weights", "encoder"),
+)
 
 WEIGHTS = bytes(range(256)) * 1024  # 256 KiB: several 16 KiB chunks of progress
 ENCODER = {"config.json": b'{"hidden": 8}', "model-00001.safetensors": b"s" * 100_000}

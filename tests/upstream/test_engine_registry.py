@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.catalog_toml import catalog, model
 
 from cosmos_tui.core.catalog import parse_catalog
 from cosmos_tui.core.datasets.layouts import LAYOUTS
@@ -58,25 +59,19 @@ def test_presets_validate_the_kind_against_the_registry_with_the_literal_message
 
 
 def test_the_catalog_validates_engine_and_layout_against_their_tables() -> None:
-    text = """schema = 1
-[[models]]
-id = "m"
-family = "f"
-name = "n"
-engine = "{engine}"
-dataset_layout = "{layout}"
-experiments = ["e"]
-[models.compute]
-min_gpus = 0
-gpu_memory_gb = 0
-"""
-    ok = parse_catalog(text.format(engine="cosmos-predict1", layout="predict1-waymo")).models[0]
+    def text(engine: str, layout: str) -> str:
+        entry = model(
+            "m", engine, layout, family="f", name="n", experiments=["e"], min_gpus=0, gpu_memory_gb=0
+        )
+        return catalog(entry)
+
+    ok = parse_catalog(text(engine="cosmos-predict1", layout="predict1-waymo")).models[0]
     assert (ok.engine, ok.dataset_layout) == ("cosmos-predict1", "predict1-waymo")
     with pytest.raises(UserError, match=r"models\.0\.engine: Input should be 'builtin', "):
-        parse_catalog(text.format(engine="cosmos-predict9", layout="predict1-waymo"))
+        parse_catalog(text(engine="cosmos-predict9", layout="predict1-waymo"))
     # The layout ids are the dataset layouts' table too.
     with pytest.raises(UserError, match=r"models\.0\.dataset_layout: Input should be 'predict1-waymo', "):
-        parse_catalog(text.format(engine="builtin", layout="waymo"))
+        parse_catalog(text(engine="builtin", layout="waymo"))
     assert [*LAYOUTS] == [m.id for m in LAYOUTS.values()]
 
 

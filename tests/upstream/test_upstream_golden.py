@@ -133,15 +133,22 @@ def _dcp_step(checkpoints: Path, iteration: int) -> Path:
     return step
 
 
-def test_t25_conversion_command(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    preset = load_preset(resolve_preset("transfer25-singleview-edge"))
-    repo = fake_checkout(tmp_path, "cosmos-transfer2.5")
+def _converter_checkout_and_job_dir(tmp_path: Path, preset_name: str, out: Path) -> tuple[Path, Path]:
+    """A checkout of the preset's engine that has upstream's DCP converter script, and the job
+    folder the preset's run writes under ``out`` (the ``IMAGINAIRE_OUTPUT_ROOT``)."""
+    preset = load_preset(resolve_preset(preset_name))
+    repo = fake_checkout(tmp_path, preset.engine.kind)
     (repo / "scripts").mkdir()
     (repo / "scripts" / "convert_distcp_to_pt.py").write_text("")
     preset = apply_sets(preset, [f"engine.repo={repo}"])
     job_dir = get_adapter(preset.engine.kind).job_dir(preset, {"IMAGINAIRE_OUTPUT_ROOT": str(out)})
     assert job_dir is not None
+    return repo, job_dir
+
+
+def test_t25_conversion_command(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    repo, job_dir = _converter_checkout_and_job_dir(tmp_path, "transfer25-singleview-edge", out)
     step = _dcp_step(job_dir / "checkpoints", 500)
     supplied = {"IMAGINAIRE_OUTPUT_ROOT": str(out)}
 
@@ -170,14 +177,8 @@ def test_t25_conversion_command(tmp_path: Path) -> None:
 
 def test_p25_lora_conversion_command_and_job_dir(tmp_path: Path) -> None:
     out = tmp_path / "imaginaire"
-    preset = load_preset(resolve_preset("predict25-lora-nemo-txt"))
-    repo = fake_checkout(tmp_path, "cosmos-predict2.5")
-    (repo / "scripts").mkdir()
-    (repo / "scripts" / "convert_distcp_to_pt.py").write_text("")
-    preset = apply_sets(preset, [f"engine.repo={repo}"])
     # The doc derives CHECKPOINTS_DIR from IMAGINAIRE_OUTPUT_ROOT; our table must land on it.
-    job_dir = get_adapter(preset.engine.kind).job_dir(preset, {"IMAGINAIRE_OUTPUT_ROOT": str(out)})
-    assert job_dir is not None
+    repo, job_dir = _converter_checkout_and_job_dir(tmp_path, "predict25-lora-nemo-txt", out)
     _dcp_step(job_dir / "checkpoints", 1000)
     doc = read_doc_block(GOLDEN / "convert_dcp_p25_lora.sh", {"IMAGINAIRE_OUTPUT_ROOT": str(out)})
     assert doc.variables["CHECKPOINTS_DIR"] == str(job_dir / "checkpoints")

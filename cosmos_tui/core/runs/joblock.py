@@ -16,12 +16,10 @@ racing for one job (two CLIs, a TUI, Slurm nodes on a shared filesystem) never b
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -114,15 +112,8 @@ def holder(job_dir: Path) -> JobOwner | None:
     return None if owner_alive(owner) is False else owner
 
 
-@contextlib.contextmanager
-def _guarded(job_dir: Path) -> Iterator[None]:
-    fd = os.open(Path(job_dir) / GUARD_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+def _guarded(job_dir: Path) -> contextlib.AbstractContextManager[None]:
+    return registry.flocked(Path(job_dir) / GUARD_FILE, follow_symlinks=False)
 
 
 def _write(job_dir: Path, owner: JobOwner) -> None:

@@ -25,10 +25,18 @@ from cosmos_tui.core.safeio import RECORD_CAP, read_text_capped
 LOCK_FILE = "run.lock"
 
 
-@contextlib.contextmanager
-def locked(run_dir: Path) -> Iterator[None]:
+def locked(run_dir: Path) -> contextlib.AbstractContextManager[None]:
     """Hold the run's exclusive lock (blocks until it is free)."""
-    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    return flocked(run_dir / LOCK_FILE)
+
+
+@contextlib.contextmanager
+def flocked(path: Path, *, follow_symlinks: bool = True) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on the file ``path`` (made when missing; blocks until it
+    is free); with ``follow_symlinks=False`` a link planted there is refused (``O_NOFOLLOW``).
+    The run lock and the job folder's guard (:mod:`joblock`) are both taken here."""
+    flags = os.O_RDWR | os.O_CREAT | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

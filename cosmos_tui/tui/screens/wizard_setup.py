@@ -22,6 +22,13 @@ WANDB_MODES = ("offline", "online", "disabled")
 FIELDS = ("#setup-overrides", "#setup-nproc", "#setup-nnodes", "#setup-output", "#setup-hfhome")
 
 
+def _text_row(label: str, input_id: str, placeholder: str) -> ComposeResult:
+    """A labelled row holding one compact text field."""
+    with Horizontal(classes="row"):
+        yield Label(label)
+        yield Input(placeholder=placeholder, id=input_id, compact=True)
+
+
 class SetupStep(Vertical):
     """A form over the preset; every change re-renders the command or says what is wrong."""
 
@@ -41,13 +48,11 @@ class SetupStep(Vertical):
                 allow_blank=False,
                 compact=True,
             )
-        with Horizontal(classes="row"):
-            yield Label("Overrides")
-            yield Input(
-                placeholder="trainer.max_iter=100 optimizer.lr=1e-4 (key=value, space separated)",
-                id="setup-overrides",
-                compact=True,
-            )
+        yield from _text_row(
+            "Overrides",
+            "setup-overrides",
+            "trainer.max_iter=100 optimizer.lr=1e-4 (key=value, space separated)",
+        )
         with Horizontal(classes="row"):
             yield Label("nproc / nnodes")
             yield Input("1", id="setup-nproc", type="integer", compact=True)
@@ -61,20 +66,10 @@ class SetupStep(Vertical):
                 value="offline",
                 compact=True,
             )
-        with Horizontal(classes="row"):
-            yield Label("Output root")
-            yield Input(
-                placeholder="IMAGINAIRE_OUTPUT_ROOT (default from the environment)",
-                id="setup-output",
-                compact=True,
-            )
-        with Horizontal(classes="row"):
-            yield Label("HF_HOME")
-            yield Input(
-                placeholder="Hugging Face cache (default from the environment)",
-                id="setup-hfhome",
-                compact=True,
-            )
+        yield from _text_row(
+            "Output root", "setup-output", "IMAGINAIRE_OUTPUT_ROOT (default from the environment)"
+        )
+        yield from _text_row("HF_HOME", "setup-hfhome", "Hugging Face cache (default from the environment)")
         yield Static("", id="setup-error", classes="field-error")
         yield Static("", id="command-preview", markup=False)
         with Horizontal(classes="row"):
