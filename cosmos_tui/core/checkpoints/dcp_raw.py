@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosmos_tui.core.checkpoints.dcp_meta import DTYPE_SIZES, ChunkRef, TensorEntry
+from cosmos_tui.core.checkpoints.dcp_read import ChunkReader
 
 if TYPE_CHECKING:
     import torch
@@ -220,8 +221,6 @@ class RawTensorReader:
     straight into its place when :func:`raw_span` can prove where they are."""
 
     def __init__(self, part_dir: Path, pool: BufferPool) -> None:
-        from cosmos_tui.core.checkpoints.dcp_read import ChunkReader
-
         self.part_dir = Path(part_dir)
         self.pool = pool
         self.fallback = ChunkReader(part_dir)

@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -69,8 +70,6 @@ def read_owner(job_dir: Path) -> JobOwner | None:
     except OSError:
         return None
     try:
-        import stat
-
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         raw = os.read(fd, MAX_LOCK_BYTES)

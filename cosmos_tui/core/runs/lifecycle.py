@@ -13,11 +13,14 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from cosmos_tui.core import containment, launch, preflight
+from cosmos_tui.core.checkpoints.scan import LATEST_FILE, _tree_stats, checkpoint_files, scan_checkpoints
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.runmonitor import read_max_iter
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.preflight import Check
@@ -47,7 +50,6 @@ def next_job_name(job_dir: Path) -> str:
 def _max_iter(preset: Preset, config: object, job_dir: Path | None) -> int | None:
     """``trainer.max_iter`` as the launch will see it: the last override, else the engine's
     composed config, else the job's ``config.yaml``."""
-    from cosmos_tui.core.monitor.runmonitor import read_max_iter
 
     given = override_value(preset.experiment.overrides, "trainer.max_iter")
     if given is not None:
@@ -174,8 +176,6 @@ def _writer(job_dir: Path | None, point: ResumePoint) -> str | None:
 
 
 def _versions(preset: Preset) -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
     def dist(name: str) -> str | None:
         try:
             return version(name)
@@ -497,8 +497,6 @@ class Removal:
 
 
 def _tree_bytes(path: Path) -> int:
-    from cosmos_tui.core.checkpoints.scan import _tree_stats
-
     return _tree_stats(path)[0]
 
 
@@ -544,7 +542,6 @@ def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
     run of the job is left and no checkpoint stays, the engine's files too, and the whole job
     folder when nothing else (an export, notes) is in it. Nothing outside the run's output root,
     nothing reached through a symlink."""
-    from cosmos_tui.core.checkpoints.scan import checkpoint_files, scan_checkpoints
 
     record = get_run(run_id)
     if record.active:
@@ -627,7 +624,6 @@ JOB_LOCK_FILES = (joblock.LOCK_FILE, joblock.GUARD_FILE)
 def _foreign_entries(job: Path, checkpoints: set[str]) -> list[Path]:
     """What a job folder holds that neither its engine nor cosmos-tui wrote (an export, notes): a
     removal never deletes those."""
-    from cosmos_tui.core.checkpoints.scan import LATEST_FILE
 
     ours = {*ENGINE_JOB_FILES, *JOB_LOCK_FILES, "checkpoints", "SAVE_NOW"}
     found = []
@@ -643,7 +639,6 @@ def _foreign_entries(job: Path, checkpoints: set[str]) -> list[Path]:
 
 def remove_run(run_id: str, delete_outputs: bool = False) -> Removal:
     """Delete what :func:`plan_removal` lists (the CLI asks for ``--yes`` first)."""
-    from cosmos_tui.core.checkpoints.scan import LATEST_FILE
 
     plan = plan_removal(run_id, delete_outputs=delete_outputs)
     runs = runs_root()

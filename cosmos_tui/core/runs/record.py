@@ -11,11 +11,13 @@ import functools
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from cosmos_tui.core.engines.registry import DEFAULT_KIND
+from cosmos_tui.core.presets import SECRET_NAME
 
 Status = Literal[
     "created", "starting", "running", "stopping", "finished", "failed", "stopped", "lost", "unreadable"
@@ -162,7 +164,6 @@ class RunRecord:
     @property
     def duration(self) -> float | None:
         """Seconds from start to end (or to now while running)."""
-        import time
 
         if self.started_at is None:
             return None
@@ -218,7 +219,6 @@ def unreadable(run_dir: Path, why: str) -> RunRecord:
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` with the values of secret-looking names replaced by ``***``."""
-    from cosmos_tui.core.presets import SECRET_NAME
 
     return {k: ("***" if SECRET_NAME.search(k) else v) for k, v in env.items()}
 
@@ -228,7 +228,6 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 
 def new_run_id(experiment: str, now: float) -> str:
     """``20261122-143005-s2mv-text2world-tiny-3f2a``: sorts by time, reads by experiment."""
-    import time
 
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     slug = _SLUG.sub("-", experiment.lower()).strip("-")[:40] or "run"
