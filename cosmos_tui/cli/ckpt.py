@@ -51,7 +51,7 @@ def _scan(target: str, *, need_pointer: bool = False):
 @ckpt_app.command("list")
 def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
     """Every checkpoint: iteration, time, size, complete or not, latest, pinned, EMA."""
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     directory, found = _scan(target)
     if json:

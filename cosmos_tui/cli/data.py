@@ -86,7 +86,13 @@ def _run_validate(
 ) -> Report:
     if not show_progress:
         return validate(root, layout, experiment=experiment, min_frames=frames, deep=deep, workers=workers)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )  # deferred: rich renderables, only when that output is printed
 
     columns = (TextColumn("checking clips"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:

@@ -27,7 +27,7 @@ def demo(
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not (headless or json_out) and interactive:
         record = core_demo.start_demo()
-        from cosmos_tui.tui.app import run_app
+        from cosmos_tui.tui.app import run_app  # deferred: textual, the TUI loads only when it is opened
 
         run_app(initial_run_id=record.id)
         err.print(f"The demo run {record.id} goes on without the UI: `cosmos-tui runs show {record.id}`.")

@@ -30,7 +30,7 @@ def _num(v: float | int | None, fmt: str = "{:.0f}") -> str:
 
 def render_table(snap: GpuSnapshot) -> Table:
     """A Rich table of one snapshot (one row per device)."""
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     table = Table(title=f"GPUs (driver {snap.driver_version})", title_justify="left")
     for name, justify in [

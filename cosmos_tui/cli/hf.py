@@ -129,7 +129,7 @@ def access(
 ) -> None:
     """Check, repo by repo, whether you can download what MODEL needs, at the revisions its
     engine checkout loads (exit 1 if any cannot)."""
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     model, checkout = _model_and_checkout(model_id, repo, preset)
     results = hub.check_access(model, inference=inference, checkout=checkout)
@@ -233,7 +233,12 @@ def _run_download(plan, quiet: bool) -> list[Path]:
 
         return hub.download(plan, progress=line)
 
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TransferSpeedColumn,
+    )  # deferred: rich renderables, only when that output is printed
 
     with Progress(
         "{task.description}",

@@ -15,7 +15,7 @@ models_app = typer.Typer(help="Model catalog: list models and show what each nee
 @models_app.command("list")
 def list_models(json_: bool = JsonOption) -> None:
     """List every model the catalog knows, with its engine, dataset layout and GPU needs."""
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     catalog = catalog_mod.load_catalog()
     rows = []

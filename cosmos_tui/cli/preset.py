@@ -68,7 +68,7 @@ def list_(json: bool = JsonOption) -> None:
     if json:
         emit_json(rows)
         return
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     table = Table(box=None, pad_edge=False)
     for col in ("NAME", "ENGINE", "EXPERIMENT", "GPUS", "DESCRIPTION"):

@@ -101,7 +101,7 @@ def list_(
     if not records:
         info("no runs yet; start one with `cosmos-tui run PRESET`")
         return
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     table = Table(box=None, pad_edge=False)
     # The id and status never wrap (a folded id reads as two runs). A narrow terminal gets the

@@ -465,6 +465,6 @@ class Backend:
 def _preset_toml(preset: dict[str, Any]) -> str:
     if not preset:
         return ""
-    import tomli_w
+    import tomli_w  # deferred: tomli_w, only when a preset is written
 
     return tomli_w.dumps(preset)

@@ -203,7 +203,7 @@ class BufferPool:
 
     def acquire(self, nbytes: int) -> torch.Tensor:
         """A buffer of at least ``nbytes`` bytes."""
-        import torch
+        import torch  # deferred: torch
 
         buf = self._free.pop() if self._free else None
         if buf is None or buf.numel() < nbytes:
@@ -244,7 +244,7 @@ class RawTensorReader:
     def read(self, entry: TensorEntry) -> tuple[torch.Tensor, torch.Tensor]:
         """``(tensor, buffer)``: ``entry`` as a tensor viewing ``buffer``, a pool buffer the caller
         gives back with ``pool.release`` once done with the tensor."""
-        import torch
+        import torch  # deferred: torch
 
         dtype = getattr(torch, entry.dtype)
         itemsize = DTYPE_SIZES[entry.dtype]

@@ -177,7 +177,7 @@ def _dcp_source(info: CheckpointInfo):
 
 
 def _pt_source(info: CheckpointInfo, ema: bool):
-    import torch
+    import torch  # deferred: torch
 
     reg = torch.load(pt_member(info.path, "reg_model"), map_location="cpu", weights_only=True, mmap=True)
     # Keys are tagged with the file they come from; _pt_outputs maps them back to the saved names.
@@ -250,7 +250,7 @@ class _CastBuffers:
         self._bufs: dict[str, Any] = {}
 
     def cast(self, tensor: Any, target: str) -> Any:
-        import torch
+        import torch  # deferred: torch
 
         dtype = getattr(torch, target)
         nbytes = tensor.numel() * dtype.itemsize

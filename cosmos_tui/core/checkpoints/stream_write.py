@@ -54,7 +54,7 @@ _SAFETENSORS_DTYPES = {
 
 
 def _tensor_bytes(tensor) -> memoryview:
-    import torch
+    import torch  # deferred: torch
 
     flat = tensor.detach().contiguous().reshape(-1)
     if flat.dtype == torch.bool:
@@ -140,7 +140,7 @@ class PtStreamWriter(StreamWriter):
     def __init__(self, path: Path, plan: Iterable[tuple[str, str, tuple[int, ...]]], extras: dict[str, Any]):
         """``plan``: ``(key, dtype name, shape)`` for every tensor, in file order; ``extras``: small
         non-tensor values (ints, strings) stored as they are."""
-        import torch
+        import torch  # deferred: torch
 
         super().__init__(path)
         plan = list(plan)

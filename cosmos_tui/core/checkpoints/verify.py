@@ -119,7 +119,7 @@ def _verify_dcp(info: CheckpointInfo, deep: bool) -> list[tuple[Status, str]]:
 
 
 def _verify_pt(info: CheckpointInfo) -> list[tuple[Status, str]]:
-    import torch
+    import torch  # deferred: torch
 
     problems: list[tuple[Status, str]] = []
     files = checkpoint_files(info)

@@ -188,7 +188,7 @@ class RunRecord:
         """Read a record; unknown keys (from a newer version) are ignored, and every known field is
         type-checked (``ValueError`` names the first bad field), so a damaged file is never half
         read into something that breaks a reader later."""
-        import pydantic
+        import pydantic  # deferred: pydantic, only when a record is validated
 
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names and k != "run_dir"}
@@ -206,7 +206,7 @@ class RunRecord:
 
 @functools.cache
 def _adapter() -> Any:
-    import pydantic
+    import pydantic  # deferred: pydantic, only when a record is validated
 
     return pydantic.TypeAdapter(RunRecord)
 
