@@ -82,7 +82,7 @@ def _root(
     ),
 ) -> None:
     if ctx.invoked_subcommand is None:
-        from cosmos_tui.tui.app import run_app
+        from cosmos_tui.tui.app import run_app  # deferred: textual, the TUI loads only when it is opened
 
         run_app()
 

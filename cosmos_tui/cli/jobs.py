@@ -71,7 +71,7 @@ def _job_json(job: Job, segments: list[Segment] | None = None) -> dict:
 @jobs_app.command("list")
 def list_(json: bool = JsonOption) -> None:
     """Every job with a run: its runs, its newest run's status and who holds it."""
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     found = list_jobs()
     if json:

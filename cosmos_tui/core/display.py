@@ -32,6 +32,6 @@ def printable(text: object) -> str:
 def markup_safe(text: object) -> str:
     """:func:`printable` and then Rich markup escaped: safe to put inside a Rich or Textual markup
     string (a path holding ``[/]`` or ``[bold]`` shows as itself instead of breaking the markup)."""
-    from rich.markup import escape
+    from rich.markup import escape  # deferred: rich renderables, only when that output is printed
 
     return escape(printable(text))

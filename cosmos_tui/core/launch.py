@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -132,8 +134,6 @@ def resolve_job_dir(
     The dry run writes nothing the user owns: it runs with the engine's output root pointed at a
     temporary folder (removed afterwards), so an existing job's ``config.yaml`` is never replaced;
     the job folder is that root's ``PROJECT/GROUP/NAME`` under the real output root."""
-    import shutil
-    import tempfile
 
     env = {**(os.environ if environ is None else environ)}
     adapter = get_adapter(preset.engine.kind)

@@ -16,6 +16,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from cosmos_tui.core import launch as launch_mod
 from cosmos_tui.core import shell
 from cosmos_tui.core.engines.base import LaunchSpec, NodeRole, get_adapter
 from cosmos_tui.core.errors import UsageError
@@ -133,7 +134,6 @@ def node_commands(
     """The command for each node of a multi-node job of ``preset`` (``launch.nnodes`` nodes,
     rendezvous at ``launch.rdzv_endpoint``). ``static`` renders ``--node_rank``/``--master_addr``
     instead of c10d. ``preset_ref`` names the preset in the ``cosmos-tui run`` lines."""
-    from cosmos_tui.core import launch as launch_mod
 
     if preset.launch.nnodes < 2:
         raise UsageError("a multi-node render needs --nnodes N with N > 1 (or launch.nnodes in the preset)")

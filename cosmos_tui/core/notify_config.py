@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.notify import DEFAULT_EVENTS, NotifyConfig
+from cosmos_tui.core.paths import state_root
 from cosmos_tui.core.safeio import CONFIG_CAP, describe_decode_error, read_text_capped
 
 CONFIG_FILE = "config.toml"
@@ -79,7 +80,6 @@ class UserConfig(BaseModel):
 
 def config_path() -> Path:
     """``$COSMOS_TUI_HOME/config.toml``."""
-    from cosmos_tui.core.paths import state_root
 
     return state_root() / CONFIG_FILE
 

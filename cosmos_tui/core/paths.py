@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import reason
 
 STATE_ENV = "COSMOS_TUI_HOME"
 
@@ -34,8 +35,6 @@ def _ensure_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        from cosmos_tui.core.fserrors import reason
-
         blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
         if blocker is not None:
             why = f"{blocker} is a file, not a folder"

@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core import jobconfig
+from cosmos_tui.core.checkpoints.job_forecast import forecast_job
+from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+from cosmos_tui.core.datasets.layouts import detect_layout, get_layout
 from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.launch import port_is_free
 from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.presets import Preset
 
@@ -108,8 +112,6 @@ def check_dataset(preset: Preset, job_dir: Path | None = None) -> Check:
     if not layout_id:
         return Check("dataset", "ok", f"{root} exists (no data.layout given, so its layout is not checked)")
     try:
-        from cosmos_tui.core.datasets.layouts import detect_layout, get_layout
-
         layout = get_layout(layout_id)
     except UserError as e:
         return Check("dataset", "fail", e.message)
@@ -134,7 +136,6 @@ def check_dataset(preset: Preset, job_dir: Path | None = None) -> Check:
 
 def check_port(preset: Preset) -> Check:
     """torchrun's master port is free on this machine (single-node runs)."""
-    from cosmos_tui.core.launch import port_is_free
 
     launch = preset.launch
     if launch.nnodes > 1 or launch.rdzv_endpoint:
@@ -273,8 +274,6 @@ def _job_settings(preset: Preset, job_dir: Path) -> jobconfig.JobSettings:
 
 def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:
     """Will the checkpoints still to come fit? Saves remaining x checkpoint size vs free space."""
-    from cosmos_tui.core.checkpoints.job_forecast import forecast_job
-    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 
     if job_dir is None:
         return Check("forecast", "ok", "disk forecast skipped: the job folder is not known before launch")

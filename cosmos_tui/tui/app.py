@@ -16,6 +16,10 @@ from textual.screen import Screen
 
 from cosmos_tui.core.display import markup_safe
 from cosmos_tui.tui.backend import Backend
+from cosmos_tui.tui.screens.dashboard import DashboardScreen
+from cosmos_tui.tui.screens.help import HelpScreen
+from cosmos_tui.tui.screens.new_run import NewRunScreen
+from cosmos_tui.tui.screens.runs import RunsScreen
 
 
 class CosmosApp(App):
@@ -38,8 +42,6 @@ class CosmosApp(App):
         """Watchdog events shown so far (tests read it)."""
 
     def on_mount(self) -> None:
-        from cosmos_tui.tui.screens.runs import RunsScreen
-
         if self.backend.announce is None:
             self.backend.announce = self.announce_from_thread
         self.run_worker(self._read_settings, thread=True, name="settings", group="settings")
@@ -74,7 +76,6 @@ class CosmosApp(App):
 
     def open_run(self, run_id: str, *, replace: bool = False) -> None:
         """Show the dashboard of ``run_id`` (over the runs screen)."""
-        from cosmos_tui.tui.screens.dashboard import DashboardScreen
 
         if replace:
             self.switch_screen(DashboardScreen(run_id))
@@ -83,13 +84,11 @@ class CosmosApp(App):
 
     def action_new_run(self) -> None:
         """Open the new-run wizard."""
-        from cosmos_tui.tui.screens.new_run import NewRunScreen
 
         self.push_screen(NewRunScreen())
 
     def action_help(self) -> None:
         """Show the keys and commands of every screen."""
-        from cosmos_tui.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -16,6 +16,7 @@ are deterministic.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import threading
@@ -28,16 +29,21 @@ from typing import Any
 from cosmos_tui.core import jobconfig
 from cosmos_tui.core.checkpoints import export as ckpt_export
 from cosmos_tui.core.checkpoints import prune as ckpt_prune
+from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown, forecast_job
 from cosmos_tui.core.checkpoints.locate import open_run_checkpoints
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
+from cosmos_tui.core.monitor.claims import assigned_devices, record_roots
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, default_sampler
 from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
 from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
+from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.runs import get_run, list_runs, resume_run, stop_run
+from cosmos_tui.core.runs.jobs import get_job, job_history
 from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
 from cosmos_tui.core.units import human_bytes
@@ -149,8 +155,6 @@ class Backend:
     def notify_config(self) -> NotifyConfig:
         """The ``[notify]`` settings (read once; a bad file leaves the defaults and says why)."""
         if self._notify is None:
-            from cosmos_tui.core.notify_config import load_notify_config
-
             try:
                 self._notify = load_notify_config()
             except UserError as e:
@@ -165,8 +169,6 @@ class Backend:
             return
         if config.command:
             if self._notifier is None:
-                import dataclasses
-
                 self._notifier = Notifier(dataclasses.replace(config, bell=False))
             self._notifier.notify(chosen)
         if self.announce is not None:
@@ -178,8 +180,6 @@ class Backend:
         with self._lock:
             watch = self._watches.get(record.id)
             if watch is None:
-                from cosmos_tui.core.monitor.claims import assigned_devices, record_roots
-
                 monitor = RunMonitor(
                     **monitor_scope(record),
                     pids=record_roots(record),
@@ -219,7 +219,6 @@ class Backend:
 
     def list_runs(self) -> list[RunRow]:
         """Rows for the runs screen, newest first (core reconciles every record with reality)."""
-        from cosmos_tui.core.runs import list_runs
 
         records = sorted(list_runs(), key=lambda r: r.id, reverse=True)
         return [self._row(r, self._snapshot(r)[1]) for r in records]
@@ -262,7 +261,6 @@ class Backend:
 
     def run_view(self, run_id: str) -> RunView:
         """Everything the dashboard shows for one run."""
-        from cosmos_tui.core.runs import get_run
 
         record = get_run(run_id)
         watch, snap = self._snapshot(record)
@@ -305,7 +303,6 @@ class Backend:
 
     def _disk_forecast(self, watch: _Watch, snap: RunSnapshot) -> tuple[str | None, str | None]:
         """Saves still to come x the average checkpoint size, against the free space."""
-        from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown, forecast_job
 
         try:
             result = forecast_job(
@@ -325,8 +322,6 @@ class Backend:
         the run's monitor (so progress follows the same bytes), at most ``limit`` of them."""
         watch = self._watches.get(run_id)
         if watch is None:
-            from cosmos_tui.core.runs import get_run
-
             watch = self._watch(get_run(run_id))
         with watch.lock:
             tail = watch.monitor.tail
@@ -344,7 +339,6 @@ class Backend:
 
     def loss_series(self, run_id: str) -> tuple[tuple[int, float], ...]:
         """The downsampled loss curve of one run (for comparing runs)."""
-        from cosmos_tui.core.runs import get_run
 
         _, snap = self._snapshot(get_run(run_id))
         return tuple((int(x), y) for x, y in snap.progress.loss_series)
@@ -352,7 +346,6 @@ class Backend:
     def job_view(self, ref: str) -> JobView:
         """The job of run ``ref`` (or the job folder ``ref``): its runs, their lineage and each
         run's own loss curve."""
-        from cosmos_tui.core.runs.jobs import get_job, job_history
 
         job = get_job(ref)
         rows, series = [], {}
@@ -397,7 +390,6 @@ class Backend:
 
     def stop(self, run_id: str) -> str:
         """Stop a run gracefully (the engine saves a checkpoint first)."""
-        from cosmos_tui.core.runs import stop_run
 
         report = stop_run(run_id)
         how = "stopped cleanly" if report.graceful else "stopped (some processes had to be killed)"
@@ -405,13 +397,11 @@ class Backend:
 
     def resume(self, run_id: str) -> str:
         """Relaunch a run so it continues from its latest complete checkpoint; the new run's id."""
-        from cosmos_tui.core.runs import resume_run
 
         return resume_run(run_id).id
 
     def save_now(self, run_id: str) -> str:
         """Ask the engine to save at its next step boundary (the ``SAVE_NOW`` control file)."""
-        from cosmos_tui.core.runs import get_run
 
         job_dir = get_run(run_id).job_dir
         if not job_dir or not Path(job_dir).is_dir():
@@ -482,6 +472,6 @@ class Backend:
 def _preset_toml(preset: dict[str, Any]) -> str:
     if not preset:
         return ""
-    import tomli_w
+    import tomli_w  # deferred: tomli_w, only when a preset is written
 
     return tomli_w.dumps(preset)

@@ -16,8 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cosmos_tui.core import catalog as catalog_mod
+from cosmos_tui.core.datasets.layouts import LAYOUTS
+from cosmos_tui.core.datasets.layouts import detect_layout as detect
+from cosmos_tui.core.datasets.synth import synthesize as synth
+from cosmos_tui.core.datasets.validate import validate as run_validator
+from cosmos_tui.core.engines.registry import get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
+from cosmos_tui.core.hub import settings
+from cosmos_tui.core.hub.auth import login as hub_login
+from cosmos_tui.core.hub.auth import whoami
+from cosmos_tui.core.hub.fetch import download as fetch
+from cosmos_tui.core.hub.plan import plan_download, weights_present
+from cosmos_tui.core.launch import render
+from cosmos_tui.core.paths import state_root
+from cosmos_tui.core.preflight import visible_gpus
+from cosmos_tui.core.presets import apply_sets, preset_from_dict
+from cosmos_tui.core.presets import save_preset as save
+from cosmos_tui.core.runs.lifecycle import launch_prepared
+from cosmos_tui.core.runs.lifecycle import prepare as prepare_launch
 
 if TYPE_CHECKING:
     from cosmos_tui.core.catalog import ModelSpec
@@ -70,10 +88,8 @@ class HubState:
 
 def read_catalog() -> Catalog:
     """Every catalog model, the GPUs here, and whether each model's weights are on disk."""
-    from cosmos_tui.core.catalog import load_catalog
-    from cosmos_tui.core.preflight import visible_gpus
 
-    catalog = load_catalog()
+    catalog = catalog_mod.load_catalog()
     gpus = visible_gpus()
     rows = []
     specs = {}
@@ -81,8 +97,6 @@ def read_catalog() -> Catalog:
         specs[m.id] = m
         if m.needs_hub:
             try:
-                from cosmos_tui.core.hub.plan import weights_present
-
                 weights = "present" if weights_present(m) else "missing"
             except Exception:
                 weights = "unknown"
@@ -108,9 +122,6 @@ def read_catalog() -> Catalog:
 
 def hub_state(model: ModelSpec) -> HubState:
     """Login state, per-repo access and the download plan of ``model`` (a ``ModelSpec``)."""
-    from cosmos_tui.core.hub import settings
-    from cosmos_tui.core.hub.auth import whoami
-    from cosmos_tui.core.hub.plan import plan_download
 
     offline = settings.offline()
     try:
@@ -122,15 +133,12 @@ def hub_state(model: ModelSpec) -> HubState:
 
 def login(token: str) -> None:
     """Log in with ``token`` (kept only by huggingface_hub's own token store)."""
-    from cosmos_tui.core.hub.auth import login as hub_login
 
     hub_login(token)
 
 
 def download(model: ModelSpec, progress: Callable[[DownloadProgress], None]) -> None:
     """Fetch what is missing of ``model``'s weights; ``progress`` gets each ``DownloadProgress``."""
-    from cosmos_tui.core.hub.fetch import download as fetch
-    from cosmos_tui.core.hub.plan import plan_download
 
     fetch(plan_download(model), progress=progress)
 
@@ -140,14 +148,12 @@ def download(model: ModelSpec, progress: Callable[[DownloadProgress], None]) -> 
 
 def layout_titles() -> dict[str, str]:
     """Every dataset layout id and its title (a table in code: nothing is read)."""
-    from cosmos_tui.core.datasets.layouts import LAYOUTS
 
     return {k: v.title for k, v in LAYOUTS.items()}
 
 
 def detect_layout(root: str) -> str | None:
     """The layout the folder ``root`` looks like (None: not recognised, or not readable)."""
-    from cosmos_tui.core.datasets.layouts import detect_layout as detect
 
     try:
         return detect(Path(root).expanduser())
@@ -158,7 +164,6 @@ def detect_layout(root: str) -> str | None:
 def validate(root: str, layout: str, experiment: str | None, progress: Callable[[int, int], None]) -> Report:
     """The dataset validator's report; ``progress(done, total)`` as clips are checked. A
     :class:`UserError` (one sentence) when the folder cannot be validated at all."""
-    from cosmos_tui.core.datasets.validate import validate as run_validator
 
     try:
         return run_validator(Path(root).expanduser(), layout, experiment=experiment, progress=progress)
@@ -169,7 +174,6 @@ def validate(root: str, layout: str, experiment: str | None, progress: Callable[
 def synthesize(root: str, layout: str) -> None:
     """Write a small valid dataset of real mp4s under ``root``; a :class:`UserError` when the
     folder cannot take it."""
-    from cosmos_tui.core.datasets.synth import synthesize as synth
 
     try:
         synth(Path(root).expanduser(), layout)
@@ -182,7 +186,6 @@ def synthesize(root: str, layout: str) -> None:
 
 def trains_on_cpu(model: ModelSpec) -> bool:
     """The model needs no GPU and its engine falls back to CPU processes over gloo."""
-    from cosmos_tui.core.engines.registry import get_adapter
 
     return get_adapter(model.engine).cpu_fallback and model.compute.min_gpus == 0
 
@@ -190,7 +193,6 @@ def trains_on_cpu(model: ModelSpec) -> bool:
 def build_preset(data: dict[str, Any], sets: Sequence[str]) -> Preset:
     """The preset the form describes (``data``, then the ``key=value`` overrides ``sets``); a
     :class:`UserError` naming what is wrong."""
-    from cosmos_tui.core.presets import apply_sets, preset_from_dict
 
     preset = preset_from_dict(data, source="the form")
     return apply_sets(preset, list(sets), source="overrides") if sets else preset
@@ -198,15 +200,12 @@ def build_preset(data: dict[str, Any], sets: Sequence[str]) -> Preset:
 
 def render_command(preset: Preset) -> str:
     """The command ``preset`` launches, one argument group a line."""
-    from cosmos_tui.core.launch import render
 
     return render(preset).shell(multiline=True)
 
 
 def save_preset(preset: Preset, name: str) -> Path:
     """Save ``preset`` as ``NAME.toml`` under the state root's ``presets/`` folder; its path."""
-    from cosmos_tui.core.paths import state_root
-    from cosmos_tui.core.presets import save_preset as save
 
     path = Path(state_root()) / "presets" / f"{name}.toml"
     save(preset, path)
@@ -219,13 +218,11 @@ def save_preset(preset: Preset, name: str) -> Path:
 def prepare(preset: Preset, existing: Existing) -> Prepared:
     """The launch ``cosmos-tui run`` would make (``Prepared``: checks, command, job folder, resume
     point), with ``existing`` (``ask``, ``resume`` or ``fresh``) for a job that holds checkpoints."""
-    from cosmos_tui.core.runs.lifecycle import prepare as prepare_launch
 
     return prepare_launch(preset, existing=existing)
 
 
 def launch(prepared: Prepared, preset: Preset) -> str:
     """Start exactly ``prepared`` (what was previewed); the new run's id."""
-    from cosmos_tui.core.runs.lifecycle import launch_prepared
 
     return launch_prepared(prepared, base=preset).id

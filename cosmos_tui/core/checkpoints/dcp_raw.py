@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosmos_tui.core.checkpoints.dcp_meta import DTYPE_SIZES, ChunkRef, TensorEntry
+from cosmos_tui.core.checkpoints.dcp_read import ChunkReader
 
 if TYPE_CHECKING:
     import torch
@@ -202,7 +203,7 @@ class BufferPool:
 
     def acquire(self, nbytes: int) -> torch.Tensor:
         """A buffer of at least ``nbytes`` bytes."""
-        import torch
+        import torch  # deferred: torch
 
         buf = self._free.pop() if self._free else None
         if buf is None or buf.numel() < nbytes:
@@ -220,8 +221,6 @@ class RawTensorReader:
     straight into its place when :func:`raw_span` can prove where they are."""
 
     def __init__(self, part_dir: Path, pool: BufferPool) -> None:
-        from cosmos_tui.core.checkpoints.dcp_read import ChunkReader
-
         self.part_dir = Path(part_dir)
         self.pool = pool
         self.fallback = ChunkReader(part_dir)
@@ -245,7 +244,7 @@ class RawTensorReader:
     def read(self, entry: TensorEntry) -> tuple[torch.Tensor, torch.Tensor]:
         """``(tensor, buffer)``: ``entry`` as a tensor viewing ``buffer``, a pool buffer the caller
         gives back with ``pool.release`` once done with the tensor."""
-        import torch
+        import torch  # deferred: torch
 
         dtype = getattr(torch, entry.dtype)
         itemsize = DTYPE_SIZES[entry.dtype]

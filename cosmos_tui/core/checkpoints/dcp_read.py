@@ -60,7 +60,7 @@ class ChunkReader:
 
     def read_chunk(self, entry: TensorEntry, chunk: ChunkRef):
         """One saved chunk of ``entry`` as a CPU tensor of shape ``chunk.sizes``."""
-        import torch
+        import torch  # deferred: torch
 
         if chunk.transformed:
             raise ValueError(
@@ -83,7 +83,7 @@ class ChunkReader:
         """A non-tensor entry, loaded with ``torch.load(weights_only=True)`` that also allows
         ``io.BytesIO`` (a module's ``_extra_state``, e.g. TransformerEngine's; DCP ``torch.save``s
         it); raises when it would need arbitrary unpickling."""
-        import torch
+        import torch  # deferred: torch
 
         buf = self._read(entry.file, entry.offset, entry.length)
         with torch.serialization.safe_globals([io.BytesIO]):

@@ -39,14 +39,19 @@ from __future__ import annotations
 import functools
 import io
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cosmos_tui.core.checkpoints import dcp_raw
 from cosmos_tui.core.checkpoints.dcp_meta import MetadataError, TensorEntry, read_dcp_metadata
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, pt_member
+from cosmos_tui.core.checkpoints.stream_write import PtStreamWriter, SafetensorsStreamWriter
+from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 from cosmos_tui.core.containment import contained, safe_unlink
 from cosmos_tui.core.errors import UserError
 
@@ -135,8 +140,6 @@ def _pt_outputs(keys: list[str], *, ema: bool, dtype: Dtype | None, full: bool, 
 
 
 def _dcp_source(info: CheckpointInfo):
-    from cosmos_tui.core.checkpoints.dcp_raw import BufferPool, RawTensorReader
-
     part = info.path / "model"
     try:
         meta = read_dcp_metadata(part)
@@ -147,8 +150,8 @@ def _dcp_source(info: CheckpointInfo):
         meta.tensors.values(), key=lambda t: (t.chunks[0].file, t.chunks[0].offset) if t.chunks else ("", 0)
     )
     # Buffers in use at once: the tensors queued ahead, one being filled, one being written.
-    pool = BufferPool()
-    reader = RawTensorReader(part, pool)
+    pool = dcp_raw.BufferPool()
+    reader = dcp_raw.RawTensorReader(part, pool)
 
     def tensors() -> Iterator[tuple[str, Any, Callable[[], None] | None]]:
         for entry in entries:
@@ -174,7 +177,7 @@ def _dcp_source(info: CheckpointInfo):
 
 
 def _pt_source(info: CheckpointInfo, ema: bool):
-    import torch
+    import torch  # deferred: torch
 
     reg = torch.load(pt_member(info.path, "reg_model"), map_location="cpu", weights_only=True, mmap=True)
     # Keys are tagged with the file they come from; _pt_outputs maps them back to the saved names.
@@ -204,8 +207,6 @@ PREFETCH = 2
 
 def _prefetch(items: Iterator[Any], depth: int) -> Iterator[Any]:
     """Run ``items`` in a reader thread, at most ``depth`` ahead, so reading overlaps writing."""
-    import queue
-    import threading
 
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
@@ -249,7 +250,7 @@ class _CastBuffers:
         self._bufs: dict[str, Any] = {}
 
     def cast(self, tensor: Any, target: str) -> Any:
-        import torch
+        import torch  # deferred: torch
 
         dtype = getattr(torch, target)
         nbytes = tensor.numel() * dtype.itemsize
@@ -277,7 +278,6 @@ def export_checkpoint(
     Refuses an incomplete checkpoint and existing output files (unless ``overwrite``).
     ``progress(done_bytes, total_bytes)`` is called after each tensor.
     """
-    from cosmos_tui.core.checkpoints.stream_write import PtStreamWriter, SafetensorsStreamWriter
 
     if not info.complete:
         raise UserError(
@@ -386,7 +386,6 @@ def find_checkpoint(checkpoints: list[CheckpointInfo], iteration: int | None) ->
 def checkpoint_to_export(checkpoints: list[CheckpointInfo], iteration: int | None) -> CheckpointInfo:
     """The checkpoint an export reads (:func:`find_checkpoint`), once it verifies; a
     :class:`UserError` saying what is wrong with it otherwise."""
-    from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 
     chosen = find_checkpoint(checkpoints, iteration)
     verdict = verify_checkpoint(chosen)

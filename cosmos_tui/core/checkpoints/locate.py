@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, pointer_problem, scan_checkpoints
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.runs import get_run
 
 _STEP = re.compile(r"^iter_\d{9,}$")
 
@@ -23,7 +24,6 @@ def _looks_like_checkpoints(path: Path) -> bool:
 def run_job_dir(run_id: str) -> Path:
     """The job output dir of run ``run_id`` (an id, a unique prefix, or ``latest``) from the runs
     registry; a :class:`UserError` with close matches when there is no such run."""
-    from cosmos_tui.core.runs import get_run
 
     record = get_run(run_id, reconcile_=False)
     if not record.job_dir:

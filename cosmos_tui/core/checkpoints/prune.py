@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, checkpoint_files, is_being_written
+from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 from cosmos_tui.core.containment import safe_rmtree
 from cosmos_tui.core.errors import UsageError
 
@@ -68,7 +69,6 @@ Verifier = Callable[[CheckpointInfo], "str | None"]
 
 def verify_problem(info: CheckpointInfo) -> str | None:
     """The default :data:`Verifier`: :func:`~cosmos_tui.core.checkpoints.verify.verify_checkpoint`."""
-    from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 
     verdict = verify_checkpoint(info)
     if verdict.ok:

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from cosmos_tui.core.checkpoints.dcp_meta import DTYPE_SIZES
+
 WRITEBACK = 32 << 20
 """Dirty bytes of one file after which their writeback is started."""
 _SYNC_FILE_RANGE_WRITE = 2
@@ -52,7 +54,7 @@ _SAFETENSORS_DTYPES = {
 
 
 def _tensor_bytes(tensor) -> memoryview:
-    import torch
+    import torch  # deferred: torch
 
     flat = tensor.detach().contiguous().reshape(-1)
     if flat.dtype == torch.bool:
@@ -138,7 +140,7 @@ class PtStreamWriter(StreamWriter):
     def __init__(self, path: Path, plan: Iterable[tuple[str, str, tuple[int, ...]]], extras: dict[str, Any]):
         """``plan``: ``(key, dtype name, shape)`` for every tensor, in file order; ``extras``: small
         non-tensor values (ints, strings) stored as they are."""
-        import torch
+        import torch  # deferred: torch
 
         super().__init__(path)
         plan = list(plan)
@@ -180,7 +182,6 @@ class SafetensorsStreamWriter(StreamWriter):
     ):
         """``plan``: ``(key, dtype name, shape)`` for every tensor; ``metadata``: string pairs for
         the header's ``__metadata__``."""
-        from cosmos_tui.core.checkpoints.dcp_meta import DTYPE_SIZES
 
         super().__init__(path)
         header: dict[str, Any] = {"__metadata__": dict(metadata)} if metadata else {}

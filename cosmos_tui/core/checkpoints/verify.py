@@ -13,12 +13,14 @@ Predict1 ``.pt`` sets: the required files exist, and each loads with
 from __future__ import annotations
 
 import os
+import pickle
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core.checkpoints.dcp_meta import METADATA_FILE, DcpMetadata, MetadataError, read_dcp_metadata
+from cosmos_tui.core.checkpoints.dcp_read import ChunkReader
 from cosmos_tui.core.checkpoints.scan import (
     DCP_PARTS,
     CheckpointInfo,
@@ -84,8 +86,6 @@ def _check_storage(part_dir: Path, meta: DcpMetadata) -> list[tuple[Status, str]
 
 
 def _deep_check(part_dir: Path, meta: DcpMetadata) -> list[tuple[Status, str]]:
-    from cosmos_tui.core.checkpoints.dcp_read import ChunkReader
-
     problems: list[tuple[Status, str]] = []
     with ChunkReader(part_dir) as reader:
         for entry in meta.tensors.values():
@@ -119,9 +119,7 @@ def _verify_dcp(info: CheckpointInfo, deep: bool) -> list[tuple[Status, str]]:
 
 
 def _verify_pt(info: CheckpointInfo) -> list[tuple[Status, str]]:
-    import pickle
-
-    import torch
+    import torch  # deferred: torch
 
     problems: list[tuple[Status, str]] = []
     files = checkpoint_files(info)

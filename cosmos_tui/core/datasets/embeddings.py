@@ -40,7 +40,7 @@ class EmbeddingCheck:
 
 def check_embedding(path: str | Path, rel: str, role: Role, spec: EmbeddingSpec) -> EmbeddingCheck:
     """Read ``path`` safely and check it as a ``role`` embedding; ``rel`` names it in examples."""
-    import numpy as np
+    import numpy as np  # deferred: numpy, only for embeddings and frames
 
     out = EmbeddingCheck()
     try:
@@ -93,7 +93,7 @@ def embedding_array(obj: Any, indexed: bool) -> tuple[Any, str | None]:
     (a bare ``(L, 1024)`` per-clip array, a ``[array]`` prefix): then it is that array and the
     second item says what is wrong (``--fix`` rewraps it).
     """
-    import numpy as np
+    import numpy as np  # deferred: numpy, only for embeddings and frames
 
     if indexed and isinstance(obj, np.ndarray) and obj.ndim <= 2:
         # the loader's [0] would take the first row of the (L, 1024) array, a (1024,) vector
@@ -110,7 +110,7 @@ def loader_reads(obj: Any, indexed: bool) -> Any:
     tuple gives its first item, a dict its key ``0``, a non-empty array its first row. Anything whose
     ``[0]`` would fail is returned as it is (the caller names the mismatch).
     """
-    import numpy as np
+    import numpy as np  # deferred: numpy, only for embeddings and frames
 
     if not indexed:
         return obj
@@ -125,7 +125,7 @@ def loader_reads(obj: Any, indexed: bool) -> Any:
 
 def value_problems(array: Any, rel: str, spec: EmbeddingSpec) -> list[tuple[str, str]]:
     """Findings about the values the loader would hand to ``torch.from_numpy``: byte order, NaN/Inf."""
-    import numpy as np
+    import numpy as np  # deferred: numpy, only for embeddings and frames
 
     out: list[tuple[str, str]] = []
     dtype = array.dtype

@@ -19,6 +19,7 @@ from pathlib import Path
 from cosmos_tui.core.containment import Escape, contained, write_contained
 from cosmos_tui.core.datasets.embeddings import Role, check_embedding, embedding_array
 from cosmos_tui.core.datasets.layouts import EmbeddingSpec, get_layout
+from cosmos_tui.core.datasets.pickles import load_arrays
 
 FIXABLE = frozenset(
     {"wrong-pickle-ext", "wrong-prefix-name", "embedding-batch-dim", "embedding-wrong-container"}
@@ -135,7 +136,6 @@ def plan_fixes(root: Path, layout_id: str) -> list[FixAction]:
 def apply_fixes(actions: list[FixAction]) -> list[Path]:
     """Carry out ``actions`` (refused ones are skipped); returns the files written. Originals are
     never removed; every write stays inside the action's dataset folder and follows no link."""
-    from cosmos_tui.core.datasets.pickles import load_arrays
 
     written = []
     for action in actions:

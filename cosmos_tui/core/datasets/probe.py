@@ -41,7 +41,7 @@ class VideoInfo:
 
 
 def _open(path: str | Path):
-    import av
+    import av  # deferred: av (PyAV), only when a video is read or written
 
     name = str(path)
     if name.endswith(".mp4"):
@@ -58,7 +58,7 @@ def probe_video(path: str | Path, *, deep: bool = False) -> VideoInfo:
     Raises :class:`ProbeError` when the file cannot be opened, has no video stream, or fails to
     decode.
     """
-    import av
+    import av  # deferred: av (PyAV), only when a video is read or written
 
     try:
         regular_file(path, what="video")  # a FIFO would block FFmpeg's open, /dev/zero never ends

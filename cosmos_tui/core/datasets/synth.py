@@ -33,7 +33,7 @@ _DIRECTIONS = ("left to right", "right to left")
 
 def _scene(seed: int, clip: int) -> dict[str, Any]:
     """The per-clip scene parameters: colour, speed, direction, stripe period."""
-    import numpy as np
+    import numpy as np  # deferred: numpy, only for embeddings and frames
 
     rng = np.random.default_rng([seed, clip])
     colour_name, colour = _COLOURS[int(rng.integers(len(_COLOURS)))]
@@ -52,7 +52,7 @@ def _scene(seed: int, clip: int) -> dict[str, Any]:
 
 def _frames(scene: dict[str, Any], view: int, frames: int, size: tuple[int, int], kind: str):
     """``(frames, H, W, 3)`` uint8 frames of the scene seen from view ``view``, as ``kind``."""
-    import numpy as np
+    import numpy as np  # deferred: numpy, only for embeddings and frames
 
     h, w = size
     t = np.arange(frames, dtype=np.float32)[:, None, None]
@@ -92,7 +92,7 @@ def _frames(scene: dict[str, Any], view: int, frames: int, size: tuple[int, int]
 def write_mp4(path: Path, frames: Any, fps: int, *, root: Path | None = None) -> None:
     """Encode ``(T, H, W, 3)`` uint8 RGB frames as H.264 yuv420p mp4 at ``path`` (via a temp file);
     with ``root``, refuse a ``path`` that resolves outside it (see :mod:`~cosmos_tui.core.containment`)."""
-    import av
+    import av  # deferred: av (PyAV), only when a video is read or written
 
     if root is not None:
         _mkdir(path.parent, root)
@@ -142,7 +142,7 @@ def _caption_object(src: CaptionSource, text: str) -> dict[str, Any]:
 
 
 def _embedding(seed: int, key: str, length: int):
-    import numpy as np
+    import numpy as np  # deferred: numpy, only for embeddings and frames
 
     rng = np.random.default_rng([seed, *key.encode()])
     return (rng.standard_normal((length, 1024), dtype=np.float32) * 0.1).astype(np.float32)

@@ -6,6 +6,7 @@ import functools
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from cosmos_tui.core.engines.base import EngineAdapter, register
@@ -74,8 +75,6 @@ class BuiltinAdapter(EngineAdapter):
 
     def engine_version(self, preset: Preset) -> str | None:
         try:
-            from importlib.metadata import version
-
             return f"cosmos_engine {version('cosmos-tui')}"
         except Exception:
             return None

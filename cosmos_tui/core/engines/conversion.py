@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Literal
 
 from cosmos_tui.core import shell
+from cosmos_tui.core.checkpoints.export import export_checkpoint
+from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.errors import UserError
 
 CONVERT_SCRIPT = "scripts/convert_distcp_to_pt.py"
@@ -83,7 +85,6 @@ def convert_dcp(
     timeout: float | None = None,
 ) -> ConversionPlan:
     """Convert a DCP checkpoint for inference (see the module docstring); returns the plan it ran."""
-    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 
     step_dir = Path(step_dir)
     plan = plan_dcp_conversion(step_dir, repo, python)
@@ -106,7 +107,6 @@ def convert_dcp(
         if missing:
             raise UserError(f"{CONVERT_SCRIPT} finished but wrote no {missing[0].name}; check its output")
         return plan
-    from cosmos_tui.core.checkpoints.export import export_checkpoint
 
     export_checkpoint(info, step_dir, ema=True, full=True, overwrite=yes)
     return plan

@@ -216,7 +216,7 @@ class Predict1Adapter(UpstreamAdapter):
 
 def _hf_cached(filename: str, hf_home: str | None) -> Path | None:
     """The file from the Single2MultiView repo in the Hugging Face cache, if it is there."""
-    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import try_to_load_from_cache  # deferred: huggingface_hub, only when the Hub is used
 
     cache_dir = str(Path(hf_home).expanduser() / "hub") if hf_home else None
     found = try_to_load_from_cache(S2MV_REPO_ID, filename, cache_dir=cache_dir)

@@ -46,7 +46,7 @@ class RepoAccess:
 def _verdict(spec: RepoSpec, logged_in: bool) -> tuple[AccessStatus, str]:
     """Ask the Hub about one repo: HEAD of its first needed file, else the repo's auth-check."""
     hub = settings.hf()
-    from huggingface_hub import errors
+    from huggingface_hub import errors  # deferred: huggingface_hub, only when the Hub is used
 
     ep = settings.endpoint()
     page = spec.page_url(ep)

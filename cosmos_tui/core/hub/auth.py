@@ -62,7 +62,7 @@ def login(token: str) -> Account:
     if settings.offline():
         raise UserError("HF_HUB_OFFLINE=1 is set, so the token cannot be checked; unset it to log in.")
     hub = settings.hf()
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError  # deferred: huggingface_hub, only when the Hub is used
 
     try:
         hub.login(token=token, add_to_git_credential=False, skip_if_logged_in=False)
@@ -105,7 +105,7 @@ def whoami() -> Account | None:
     if settings.offline():
         raise UserError("HF_HUB_OFFLINE=1 is set, so the token cannot be checked; unset it to ask the Hub.")
     hub = settings.hf()
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError  # deferred: huggingface_hub, only when the Hub is used
 
     try:
         info = hub.HfApi(endpoint=settings.endpoint()).whoami(token=token)

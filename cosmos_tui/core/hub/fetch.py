@@ -114,8 +114,8 @@ def _fetch_one(
     on_bytes: Callable[[int], None],
 ) -> Path:
     hub = settings.hf()
-    from huggingface_hub.file_download import http_get
-    from huggingface_hub.utils import build_hf_headers
+    from huggingface_hub.file_download import http_get  # deferred: huggingface_hub, only when the Hub is used
+    from huggingface_hub.utils import build_hf_headers  # deferred: huggingface_hub, only when the Hub is used
 
     ep = settings.endpoint()
     url = hub.hf_hub_url(pf.repo_id, pf.filename, revision=pf.commit or pf.revision, endpoint=ep)
@@ -198,7 +198,9 @@ def download(
         except UserError:
             raise
         except Exception as e:
-            from huggingface_hub.errors import HfHubHTTPError
+            from huggingface_hub.errors import (
+                HfHubHTTPError,
+            )  # deferred: huggingface_hub, only when the Hub is used
 
             if settings.is_network_error(e):
                 raise UserError(

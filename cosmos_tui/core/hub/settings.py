@@ -60,8 +60,8 @@ def token_path() -> Path:
 
 def hf() -> ModuleType:
     """Import huggingface_hub with its settings brought in line with the current environment."""
-    import huggingface_hub
-    from huggingface_hub import constants, hf_api
+    import huggingface_hub  # deferred: huggingface_hub, only when the Hub is used
+    from huggingface_hub import constants, hf_api  # deferred: huggingface_hub, only when the Hub is used
 
     ep = endpoint()
     if ep != constants.ENDPOINT:
@@ -79,7 +79,7 @@ def hf() -> ModuleType:
 def current_token() -> str | None:
     """The token huggingface_hub would send (``HF_TOKEN`` first, then the token file), or None."""
     hf()
-    from huggingface_hub.utils import get_token
+    from huggingface_hub.utils import get_token  # deferred: huggingface_hub, only when the Hub is used
 
     return get_token()
 

@@ -195,7 +195,7 @@ class LiteralLines:
             lo = hi
 
     def _fold(self, buf: mmap.mmap, lo: int, hi: int) -> bytearray:
-        import numpy as np
+        import numpy as np  # deferred: numpy, only for embeddings and frames
 
         n = hi - lo
         if len(self._buf) < n:

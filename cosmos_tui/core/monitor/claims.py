@@ -39,7 +39,7 @@ def assigned_devices(record: Any) -> frozenset[int] | None:
 
 def tree_pids(roots: Iterable[int]) -> frozenset[int]:
     """The live processes under ``roots``, roots included."""
-    import psutil
+    import psutil  # deferred: psutil, only when processes are polled
 
     pids: set[int] = set()
     for root in roots:

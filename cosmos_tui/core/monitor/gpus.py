@@ -152,7 +152,7 @@ class GpuSampler:
             return self._failed[1]
         try:
             if self._nvml is None:
-                import pynvml
+                import pynvml  # deferred: pynvml, only when GPUs are sampled
 
                 self._nvml = pynvml
             nv = self._nvml

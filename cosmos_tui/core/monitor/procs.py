@@ -50,7 +50,7 @@ def host_memory(
     *, low_fraction: float = LOW_MEMORY_FRACTION, low_bytes: int = LOW_MEMORY_BYTES
 ) -> HostMemory:
     """Read host memory and decide whether to warn."""
-    import psutil
+    import psutil  # deferred: psutil, only when processes are polled
 
     vm = psutil.virtual_memory()
     threshold = max(int(vm.total * low_fraction), min(low_bytes, vm.total // 4))
@@ -76,7 +76,7 @@ class ProcSampler:
 
     def poll(self) -> ProcTreeSnapshot:
         """One sample of the trees."""
-        import psutil
+        import psutil  # deferred: psutil, only when processes are polled
 
         now = self._clock()
         seen: dict[tuple[int, float], psutil.Process] = {}

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -67,8 +68,6 @@ def read_owner(job_dir: Path) -> JobOwner | None:
     except OSError:
         return None
     try:
-        import stat
-
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         raw = os.read(fd, MAX_LOCK_BYTES)

@@ -13,12 +13,15 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from cosmos_tui.core import containment, launch, preflight
+from cosmos_tui.core.checkpoints.scan import LATEST_FILE, _tree_stats, checkpoint_files, scan_checkpoints
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.engines.registry import DEFAULT_KIND
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.runmonitor import read_max_iter
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.preflight import Check
@@ -48,7 +51,6 @@ def next_job_name(job_dir: Path) -> str:
 def _max_iter(preset: Preset, config: object, job_dir: Path | None) -> int | None:
     """``trainer.max_iter`` as the launch will see it: the last override, else the engine's
     composed config, else the job's ``config.yaml``."""
-    from cosmos_tui.core.monitor.runmonitor import read_max_iter
 
     given = override_value(preset.experiment.overrides, "trainer.max_iter")
     if given is not None:
@@ -175,8 +177,6 @@ def _writer(job_dir: Path | None, point: ResumePoint) -> str | None:
 
 
 def _versions(preset: Preset) -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
     def dist(name: str) -> str | None:
         try:
             return version(name)
@@ -498,8 +498,6 @@ class Removal:
 
 
 def _tree_bytes(path: Path) -> int:
-    from cosmos_tui.core.checkpoints.scan import _tree_stats
-
     return _tree_stats(path)[0]
 
 
@@ -545,7 +543,6 @@ def plan_removal(run_id: str, *, delete_outputs: bool = False) -> Removal:
     run of the job is left and no checkpoint stays, the engine's files too, and the whole job
     folder when nothing else (an export, notes) is in it. Nothing outside the run's output root,
     nothing reached through a symlink."""
-    from cosmos_tui.core.checkpoints.scan import checkpoint_files, scan_checkpoints
 
     record = get_run(run_id)
     if record.active:
@@ -633,7 +630,6 @@ def _engine_job_files(record: RunRecord) -> tuple[str, ...]:
 def _foreign_entries(job: Path, checkpoints: set[str], engine_files: tuple[str, ...]) -> list[Path]:
     """What a job folder holds that neither its engine nor cosmos-tui wrote (an export, notes): a
     removal never deletes those."""
-    from cosmos_tui.core.checkpoints.scan import LATEST_FILE
 
     ours = {*engine_files, *JOB_LOCK_FILES, "checkpoints", "SAVE_NOW"}
     found = []
@@ -649,7 +645,6 @@ def _foreign_entries(job: Path, checkpoints: set[str], engine_files: tuple[str, 
 
 def remove_run(run_id: str, delete_outputs: bool = False) -> Removal:
     """Delete what :func:`plan_removal` lists (the CLI asks for ``--yes`` first)."""
-    from cosmos_tui.core.checkpoints.scan import LATEST_FILE
 
     plan = plan_removal(run_id, delete_outputs=delete_outputs)
     runs = runs_root()

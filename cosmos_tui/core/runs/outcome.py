@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from cosmos_tui.core.monitor.logline import (
@@ -128,7 +129,6 @@ LOW_DISK_FRACTION = 0.05
 def disk_full_note(job_dir: str | Path | None, log_tail: list[str] | None = None) -> str | None:
     """``the disk is full ...`` when the log says ENOSPC or the job folder's filesystem is (nearly)
     full; torch's own message for a failed write ("unexpected pos ...") does not say so."""
-    import shutil
 
     said = bool(ENOSPC_RE.search("\n".join(log_tail or [])))
     where, free, total = None, None, None

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
+from cosmos_tui.core.monitor.logtail import chunks_from_end
+from cosmos_tui.core.monitor.metrics import scan_bytes
 from cosmos_tui.core.runs import joblock, registry
 from cosmos_tui.core.runs.record import RunRecord
 
@@ -143,8 +145,6 @@ def _last_iteration_in(path: Path, start: int, end: int) -> int | None:
 def _last_iteration_in_log(console_log: Path) -> int | None:
     """The last iteration the console log reports, reading it from its end only as far back as
     the last progress line."""
-    from cosmos_tui.core.monitor.logtail import chunks_from_end
-    from cosmos_tui.core.monitor.metrics import scan_bytes
 
     try:
         for piece in chunks_from_end(console_log):

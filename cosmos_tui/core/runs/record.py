@@ -11,13 +11,14 @@ import functools
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from cosmos_tui.core.engines.registry import DEFAULT_KIND
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.presets import Preset, preset_from_dict
+from cosmos_tui.core.presets import SECRET_NAME, Preset, preset_from_dict
 
 Status = Literal[
     "created", "starting", "running", "stopping", "finished", "failed", "stopped", "lost", "unreadable"
@@ -180,7 +181,6 @@ class RunRecord:
     @property
     def duration(self) -> float | None:
         """Seconds from start to end (or to now while running)."""
-        import time
 
         if self.started_at is None:
             return None
@@ -205,7 +205,7 @@ class RunRecord:
         """Read a record; unknown keys (from a newer version) are ignored, and every known field is
         type-checked (``ValueError`` names the first bad field), so a damaged file is never half
         read into something that breaks a reader later."""
-        import pydantic
+        import pydantic  # deferred: pydantic, only when a record is validated
 
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names and k != "run_dir"}
@@ -223,7 +223,7 @@ class RunRecord:
 
 @functools.cache
 def _adapter() -> Any:
-    import pydantic
+    import pydantic  # deferred: pydantic, only when a record is validated
 
     return pydantic.TypeAdapter(RunRecord)
 
@@ -236,7 +236,6 @@ def unreadable(run_dir: Path, why: str) -> RunRecord:
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` with the values of secret-looking names replaced by ``***``."""
-    from cosmos_tui.core.presets import SECRET_NAME
 
     return {k: ("***" if SECRET_NAME.search(k) else v) for k, v in env.items()}
 
@@ -246,7 +245,6 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 
 def new_run_id(experiment: str, now: float) -> str:
     """``20261122-143005-s2mv-text2world-tiny-3f2a``: sorts by time, reads by experiment."""
-    import time
 
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     slug = _SLUG.sub("-", experiment.lower()).strip("-")[:40] or "run"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosmos_tui.core.checkpoints.scan import latest_complete, resume_states, scan_checkpoints
+
 
 @dataclass(frozen=True)
 class ResumePoint:
@@ -34,7 +36,6 @@ class ResumePoint:
 
 def latest_checkpoint(job_dir: Path) -> ResumePoint | None:
     """The newest complete checkpoint under ``<job_dir>/checkpoints``, or ``None``."""
-    from cosmos_tui.core.checkpoints.scan import latest_complete, resume_states, scan_checkpoints
 
     ckpt_dir = Path(job_dir) / "checkpoints"
     if not ckpt_dir.is_dir():

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.notify import Notifier
+from cosmos_tui.core.monitor.runmonitor import RunMonitor
+from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.runs import registry
 from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
@@ -30,10 +33,6 @@ class RunWatch:
     def __init__(
         self, record: RunRecord, say: Callable[[str], None], *, poll_s: float = WATCH_POLL_S
     ) -> None:
-        from cosmos_tui.core.monitor.notify import Notifier
-        from cosmos_tui.core.monitor.runmonitor import RunMonitor
-        from cosmos_tui.core.notify_config import load_notify_config
-
         self.run_dir = record.run_dir
         self.say = say
         self.poll_s = poll_s

@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from shutil import which
 from typing import Literal
 
 from cosmos_tui.core.errors import UserError
@@ -118,7 +119,6 @@ def run_slurm(
 
 def available() -> str | None:
     """``None`` when ``sbatch`` can be run here, else why not."""
-    from shutil import which
 
     missing = [c for c in ("sbatch", "scontrol", "scancel") if which(c) is None]
     if missing:

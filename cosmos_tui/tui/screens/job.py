@@ -16,6 +16,7 @@ from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui.messages import JobViewUpdated
 from cosmos_tui.tui.pollers import poll
+from cosmos_tui.tui.screens.dialogs import TextDialog
 from cosmos_tui.tui.state import JobView
 from cosmos_tui.tui.widgets.format import STATUS_STYLE
 from cosmos_tui.tui.widgets.loss_chart import LossChart
@@ -121,8 +122,6 @@ class JobScreen(Screen):
         self._wake.set()
 
     def action_show_cli(self) -> None:
-        from cosmos_tui.tui.screens.dialogs import TextDialog
-
         self.app.push_screen(
             TextDialog(
                 "Equivalent commands",

@@ -13,6 +13,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from cosmos_tui.tui.messages import LossSeriesLoaded, RunsUpdated
 from cosmos_tui.tui.pollers import poll
+from cosmos_tui.tui.screens.dialogs import TextDialog
+from cosmos_tui.tui.screens.job import JobScreen
 from cosmos_tui.tui.widgets.loss_chart import LossChart
 from cosmos_tui.tui.widgets.runs_table import RunsTable
 
@@ -96,7 +98,6 @@ class RunsScreen(Screen):
 
     def action_job(self) -> None:
         """The job of the highlighted run: every run on it, with lineage and the whole curve."""
-        from cosmos_tui.tui.screens.job import JobScreen
 
         run_id = self.query_one(RunsTable).current_id
         if run_id:
@@ -109,8 +110,6 @@ class RunsScreen(Screen):
         self._wake.set()
 
     def action_show_cli(self) -> None:
-        from cosmos_tui.tui.screens.dialogs import TextDialog
-
         run_id = self.query_one(RunsTable).current_id or "ID"
         self.app.push_screen(
             TextDialog(
