@@ -12,6 +12,15 @@ from pathlib import Path
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, to_jsonable, warn
+from cosmos_tui.core.checkpoints.convert import convert_checkpoint
+from cosmos_tui.core.checkpoints.export import checkpoint_to_export, export_checkpoint, find_checkpoint
+from cosmos_tui.core.checkpoints.job_forecast import forecast_job
+from cosmos_tui.core.checkpoints.locate import open_checkpoints
+from cosmos_tui.core.checkpoints.pins import set_pinned
+from cosmos_tui.core.checkpoints.prune import apply_prune, plan_prune
+from cosmos_tui.core.checkpoints.scan import is_being_written
+from cosmos_tui.core.checkpoints.verify import verify_checkpoint
+from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.units import human_bytes
 
 ckpt_app = typer.Typer(
@@ -24,10 +33,6 @@ TargetArg = typer.Argument(..., help="Job dir, its checkpoints/ folder, an iter_
 
 
 def _state(c) -> str:
-    from cosmos_tui.core.checkpoints.scan import (
-        is_being_written,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     if c.complete:
         return "complete"
     return "saving" if is_being_written(c) else "incomplete"
@@ -36,9 +41,6 @@ def _state(c) -> str:
 def _scan(target: str, *, need_pointer: bool = False):
     """The checkpoints folder meant by ``target`` and its checkpoints; a pointer that cannot be
     read is warned about (or, with ``need_pointer``, refused: see ``open_checkpoints``)."""
-    from cosmos_tui.core.checkpoints.locate import (
-        open_checkpoints,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     folder = open_checkpoints(target, need_pointer=need_pointer)
     if folder.warning:
@@ -84,12 +86,6 @@ def verify_cmd(
     json: bool = JsonOption,
 ) -> None:
     """Check that every shard the metadata names is there, whole; a verdict per checkpoint."""
-    from cosmos_tui.core.checkpoints.export import (
-        find_checkpoint,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.checkpoints.verify import (
-        verify_checkpoint,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     directory, found = _scan(target)
     chosen = found if iteration is None else [find_checkpoint(found, iteration)]
@@ -122,13 +118,6 @@ def export_cmd(
     json: bool = JsonOption,
 ) -> None:
     """Consolidate a checkpoint into upstream's inference files (model.pt, model_ema_{fp32,bf16}.pt)."""
-    from cosmos_tui.core.checkpoints.export import (
-        checkpoint_to_export,
-        export_checkpoint,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.errors import (
-        UsageError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     if dtype not in (None, "bf16", "fp32"):
         raise UsageError(f"--dtype must be bf16 or fp32, not {dtype!r}.")
@@ -174,11 +163,6 @@ def prune_cmd(
 ) -> None:
     """Delete old checkpoints; never the latest, a pinned one, or one being written."""
 
-    from cosmos_tui.core.checkpoints.prune import (
-        apply_prune,
-        plan_prune,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     directory, found = _scan(target, need_pointer=True)
     plan = plan_prune(found, keep_last=keep_last, keep_every=keep_every)
     really = yes and not dry_run
@@ -222,13 +206,6 @@ def prune_cmd(
 
 
 def _pin(target: str, iteration: int, pinned: bool) -> None:
-    from cosmos_tui.core.checkpoints.export import (
-        find_checkpoint,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.checkpoints.pins import (
-        set_pinned,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     directory, found = _scan(target)
     find_checkpoint(found, iteration)
     set_pinned(directory, iteration, pinned)
@@ -260,9 +237,6 @@ def forecast_cmd(
     json: bool = JsonOption,
 ) -> None:
     """Will the disk hold the checkpoints still to come? (average size x saves left vs free space)"""
-    from cosmos_tui.core.checkpoints.job_forecast import (
-        forecast_job,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     directory, found = _scan(target)
     fc = forecast_job(directory, found, max_iter=max_iter, save_iter=save_iter, keep_last_n=keep_last_n)
@@ -294,9 +268,6 @@ def convert_cmd(
     in the checkout (and under the name the inference script accepts), and the inference command
     its argparse accepts printed, with where it departs from the doc.
     """
-    from cosmos_tui.core.checkpoints.convert import (
-        convert_checkpoint,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     _, found = _scan(target)
     done = convert_checkpoint(target, found, iteration, repo=repo, yes=yes, dry_run=dry_run)

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UsageError
 
 out = Console(soft_wrap=True, highlight=False)
@@ -61,9 +62,6 @@ def shown(value: object) -> str:
     """A path, name or message from disk or a user, safe inside Rich output: control characters
     written as escapes and markup escaped (:func:`cosmos_tui.core.display.markup_safe`), so a file
     called ``[red]x`` or ``a\\nvalid`` prints as itself on one line."""
-    from cosmos_tui.core.display import (
-        markup_safe,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     return markup_safe(value)
 

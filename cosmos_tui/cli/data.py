@@ -6,6 +6,8 @@ Exit codes of ``data validate``: 0 valid (warnings allowed), 1 at least one erro
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,6 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown, to_jsonable
+from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
+from cosmos_tui.core.datasets.layouts import LAYOUTS, detect_layout
+from cosmos_tui.core.datasets.synth import synthesize
+from cosmos_tui.core.datasets.validate import validate
+from cosmos_tui.core.errors import UsageError
 
 if TYPE_CHECKING:
     from cosmos_tui.core.datasets.findings import Report
@@ -23,10 +30,6 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    from cosmos_tui.core.errors import (
-        UsageError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     try:
         h, w = (int(p) for p in text.lower().split("x"))
     except ValueError:
@@ -81,10 +84,6 @@ def _run_validate(
     workers: int | None,
     show_progress: bool,
 ) -> Report:
-    from cosmos_tui.core.datasets.validate import (
-        validate,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     if not show_progress:
         return validate(root, layout, experiment=experiment, min_frames=frames, deep=deep, workers=workers)
     from rich.progress import (
@@ -161,9 +160,6 @@ def _caption_rule(spec: CaptionSpec) -> str:
 def layouts_cmd(json_: bool = JsonOption) -> None:
     """List the dataset layouts: folders, views, captions and the loader's caption rule,
     embeddings, frame needs, notes."""
-    from cosmos_tui.core.datasets.layouts import (
-        LAYOUTS,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     if json_:
         rows = []
@@ -226,14 +222,6 @@ def validate_cmd(
     json_: bool = JsonOption,
 ) -> None:
     """Check a dataset against what the loader opens. Exit 0 valid, 1 errors found, 2 usage error."""
-    import sys  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
-    from cosmos_tui.core.datasets.layouts import (
-        detect_layout,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.errors import (
-        UsageError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
@@ -248,11 +236,6 @@ def validate_cmd(
         err.print(f"layout: {shown(layout)} (guessed from the folders; pass --layout to choose)")
     fix_plan: list[dict[str, Any]] | None = None
     if fix:
-        from cosmos_tui.core.datasets.fix import (
-            apply_fixes,
-            plan_fixes,
-        )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
         actions = plan_fixes(root, layout)
         apply = yes and not dry_run
         written = apply_fixes(actions) if apply else []
@@ -295,11 +278,6 @@ def synth_cmd(
     json_: bool = JsonOption,
 ) -> None:
     """Write a small valid dataset of real mp4s (moving patterns) and embeddings/captions."""
-    import time  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
-    from cosmos_tui.core.datasets.synth import (
-        synthesize,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     started = time.perf_counter()
     path = synthesize(root, layout, clips=clips, frames=frames, size=_parse_size(size), fps=fps, seed=seed)

@@ -7,6 +7,8 @@ import sys
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, out
+from cosmos_tui.core import demo as core_demo
+from cosmos_tui.core.monitor.logline import looks_like_error
 
 
 def demo(
@@ -21,12 +23,6 @@ def demo(
     Exits 0 when the run finished and wrote a checkpoint; prints the run id, the job output
     folder and the checkpoints written.
     """
-    from cosmos_tui.core import (
-        demo as core_demo,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.monitor.logline import (
-        looks_like_error,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not (headless or json_out) and interactive:

@@ -3,29 +3,24 @@
 
 from __future__ import annotations
 
+import platform
+import shutil
+import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, out, shown
+from cosmos_tui.core.engines.checkout import inspect_checkout
+from cosmos_tui.core.engines.registry import get_adapter
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.paths import state_root
+from cosmos_tui.core.preflight import visible_gpus
+from cosmos_tui.core.presets import load_preset, resolve_preset
 
 
 def _machine() -> dict[str, object]:
-    import platform  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    import shutil  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    import sys  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from importlib.metadata import (
-        PackageNotFoundError,
-        version,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
-    from cosmos_tui.core.paths import (
-        state_root,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.preflight import (
-        visible_gpus,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     try:
         torch_version: str | None = version("torch")
     except PackageNotFoundError:
@@ -62,19 +57,6 @@ def doctor(
     json_: bool = JsonOption,
 ) -> None:
     """Check this machine and upstream checkouts. Exit 1 when a checkout has a problem."""
-    from cosmos_tui.core.engines.checkout import (
-        inspect_checkout,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.engines.registry import (
-        get_adapter,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.errors import (
-        UserError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.presets import (
-        load_preset,
-        resolve_preset,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     targets: list[tuple[Path, str | None, str | None]] = [(r, None, None) for r in repo]
     for name in preset:

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown
+from cosmos_tui.core.monitor.claims import claims_for
+from cosmos_tui.core.monitor.gpus import default_sampler
+from cosmos_tui.core.runs import list_runs
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -77,13 +80,6 @@ def gpus(
 
     With no NVIDIA driver or GPU this prints why and exits 0.
     """
-    from cosmos_tui.core.monitor.claims import (
-        claims_for,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.monitor.gpus import (
-        default_sampler,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.runs import list_runs  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     sampler = default_sampler()
 

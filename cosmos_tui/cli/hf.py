@@ -13,7 +13,12 @@ from pathlib import Path
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
+from cosmos_tui.core import catalog as catalog_mod
+from cosmos_tui.core import hub
+from cosmos_tui.core.engines.base import get_adapter
+from cosmos_tui.core.engines.checkout import detect_kind
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.presets import load_preset, resolve_preset
 from cosmos_tui.core.units import human_bytes
 
 hf_app = typer.Typer(help="Hugging Face: login, gated access checks, downloads.", no_args_is_help=True)
@@ -33,24 +38,11 @@ PresetOption = typer.Option(None, "--preset", help="A preset (name or file): its
 def _model_and_checkout(model_id: str | None, repo: Path | None, preset_name: str | None):
     """The catalog model and the engine checkout its revisions are read for (``None``: the
     version cosmos-tui targets), from MODEL, ``--repo`` and ``--preset``."""
-    from cosmos_tui.core.catalog import (
-        load_catalog,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.engines.base import (
-        get_adapter,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.engines.checkout import (
-        detect_kind,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.presets import (
-        load_preset,
-        resolve_preset,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     preset = load_preset(resolve_preset(preset_name)) if preset_name else None
     if model_id is None and preset is None:
         raise UserError("name a MODEL (see 'cosmos-tui models list') or pass --preset NAME")
-    model = load_catalog().get(model_id or preset.model.id)
+    model = catalog_mod.load_catalog().get(model_id or preset.model.id)
     if preset is not None and preset.engine.kind != model.engine:
         raise UserError(
             f"preset {preset_name} runs {preset.engine.kind} but {model.id} is post-trained by "
@@ -82,7 +74,6 @@ def login(
     json_: bool = JsonOption,
 ) -> None:
     """Store a Hugging Face token (masked prompt, --stdin, or HF_TOKEN) with huggingface_hub."""
-    from cosmos_tui.core import hub  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     if stdin:
         token = sys.stdin.readline().strip()
@@ -102,7 +93,6 @@ def login(
 @hf_app.command("logout")
 def logout() -> None:
     """Remove the stored token."""
-    from cosmos_tui.core import hub  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     if hub.logout():
         warn("The stored token is gone, but HF_TOKEN still logs this shell in; unset it too.")
@@ -113,7 +103,6 @@ def logout() -> None:
 @hf_app.command("whoami")
 def whoami(json_: bool = JsonOption) -> None:
     """Show which account the active token belongs to (exit 1 when not logged in)."""
-    from cosmos_tui.core import hub  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     account = hub.whoami()
     if json_:
@@ -141,8 +130,6 @@ def access(
     """Check, repo by repo, whether you can download what MODEL needs, at the revisions its
     engine checkout loads (exit 1 if any cannot)."""
     from rich.table import Table  # deferred: rich renderables, only when that output is printed
-
-    from cosmos_tui.core import hub  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     model, checkout = _model_and_checkout(model_id, repo, preset)
     results = hub.check_access(model, inference=inference, checkout=checkout)
@@ -178,7 +165,6 @@ def download(
 ) -> None:
     """Download only the files MODEL's engine loads, at the revisions its checkout asks for
     (sizes and disk checked first; resumable)."""
-    from cosmos_tui.core import hub  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     model, checkout = _model_and_checkout(model_id, repo, preset)
     if not model.needs_hub:
@@ -236,8 +222,6 @@ def _print_plan(plan, json_: bool, checkout: Path | None = None) -> None:
 
 
 def _run_download(plan, quiet: bool) -> list[Path]:
-    from cosmos_tui.core import hub  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     if quiet or not err.is_terminal:
         done_files: set[str] = set()
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, out
+from cosmos_tui.core import catalog as catalog_mod
+from cosmos_tui.core.hub import weights_present
+from cosmos_tui.core.machine_fit import machine_fit
 
 models_app = typer.Typer(help="Model catalog: list models and show what each needs.", no_args_is_help=True)
 
@@ -14,14 +17,7 @@ def list_models(json_: bool = JsonOption) -> None:
     """List every model the catalog knows, with its engine, dataset layout and GPU needs."""
     from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
-    from cosmos_tui.core.catalog import (
-        load_catalog,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.hub import (
-        weights_present,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
-    catalog = load_catalog()
+    catalog = catalog_mod.load_catalog()
     rows = []
     for m in catalog:
         rows.append(
@@ -54,17 +50,8 @@ def show(
     json_: bool = JsonOption,
 ) -> None:
     """Show what a model loads, what it needs, and whether this machine can run it."""
-    from cosmos_tui.core.catalog import (
-        load_catalog,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.hub import (
-        weights_present,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.machine_fit import (
-        machine_fit,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
-    m = load_catalog().get(model_id)
+    m = catalog_mod.load_catalog().get(model_id)
     fit = machine_fit(m)
     present = weights_present(m)
     if json_:

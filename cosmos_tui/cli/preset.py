@@ -9,6 +9,19 @@ from typing import TYPE_CHECKING
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
+from cosmos_tui.core import launch
+from cosmos_tui.core.engines.base import get_adapter
+from cosmos_tui.core.errors import UsageError, UserError
+from cosmos_tui.core.launch_multinode import for_node, node_commands, warnings
+from cosmos_tui.core.presets import (
+    apply_sets,
+    dump_preset,
+    load_preset,
+    resolve_preset,
+    save_preset,
+    shipped_presets,
+)
+from cosmos_tui.core.slurm import render_sbatch
 
 if TYPE_CHECKING:
     from cosmos_tui.core.presets import Preset
@@ -24,11 +37,6 @@ SetOption = typer.Option(
 
 def load_with_sets(name_or_path: str, sets: list[str]):
     """The preset named or at ``name_or_path`` with ``sets`` applied, and its path."""
-    from cosmos_tui.core.presets import (
-        apply_sets,
-        load_preset,
-        resolve_preset,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     path = resolve_preset(name_or_path)
     preset = load_preset(path)
@@ -43,10 +51,6 @@ preset_app = typer.Typer(
 @preset_app.command("list")
 def list_(json: bool = JsonOption) -> None:
     """List the shipped presets."""
-    from cosmos_tui.core.presets import (
-        load_preset,
-        shipped_presets,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     rows = []
     for name, path in shipped_presets().items():
@@ -83,9 +87,6 @@ def show(
     json: bool = JsonOption,
 ) -> None:
     """Print a preset (with --set applied) as TOML, or as JSON with --json."""
-    from cosmos_tui.core.presets import (
-        dump_preset,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     p, path = load_with_sets(preset, sets)
     if json:
@@ -102,12 +103,6 @@ def validate(
     json: bool = JsonOption,
 ) -> None:
     """Check presets: schema, engine problems and warnings. Exit 1 if any is invalid."""
-    from cosmos_tui.core.engines.base import (
-        get_adapter,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.errors import (
-        UserError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     results = []
     for name in presets:
@@ -147,13 +142,6 @@ def new(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the TOML instead of writing it."),
 ) -> None:
     """Create a preset file from another one, with --set changes."""
-    from cosmos_tui.core.errors import (
-        UsageError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.presets import (
-        dump_preset,
-        save_preset,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     if path.suffix != ".toml":
         raise UsageError(f"{path}: a preset file name must end in .toml")
@@ -193,13 +181,6 @@ def render(
 ) -> None:
     """Print the exact command and environment a run of this preset would use: for this
     machine, for each node of a multi-node job, or as an sbatch script for Slurm."""
-    from cosmos_tui.core import launch  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.errors import (
-        UsageError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.launch_multinode import (
-        for_node,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     p, path = load_with_sets(preset, sets)
     chosen = target or ("slurm" if p.launch.target == "slurm" else "local")
@@ -249,11 +230,6 @@ def render(
 
 
 def _render_nodes(p: Preset, ref: str, static: bool, json: bool) -> None:
-    from cosmos_tui.core.launch_multinode import (
-        node_commands,
-        warnings,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     nodes = node_commands(p, static=static, preset_ref=ref)
     notes = warnings(p)
     if json:
@@ -296,13 +272,6 @@ def _render_nodes(p: Preset, ref: str, static: bool, json: bool) -> None:
 
 
 def _render_slurm(p: Preset, path: Path, output: Path | None, yes: bool, json: bool) -> None:
-    from cosmos_tui.core.errors import (
-        UserError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.slurm import (
-        render_sbatch,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     script = render_sbatch(p, source=str(path))
     if output is not None:
         if output.exists() and not yes:

@@ -20,6 +20,9 @@ from cosmos_tui.cli.common import (
 )
 from cosmos_tui.cli.preset import SetOption, load_with_sets
 from cosmos_tui.cli.runview import exit_code_for, follow_run, print_notes, status_text
+from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.launch_multinode import for_node
+from cosmos_tui.core.runs import launch_prepared, prepare, stop_run
 
 if TYPE_CHECKING:
     from cosmos_tui.core.presets import Preset
@@ -42,12 +45,6 @@ def with_scaleout(
     rdzv_id: str | None,
 ) -> Preset:
     """``preset`` with the command line's --target and multi-node options applied."""
-    from cosmos_tui.core.errors import (
-        UsageError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.launch_multinode import (
-        for_node,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     if target is not None:
         if target not in ("local", "slurm"):
@@ -103,10 +100,6 @@ def run(
 
     A job folder that already holds checkpoints is never resumed silently: pass --resume to
     continue it or --fresh to start over under a new job name."""
-    from cosmos_tui.core.runs import (
-        launch_prepared,
-        prepare,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     base, path = load_with_sets(preset, sets)
     base = with_scaleout(base, target, nnodes, node_rank, rdzv_endpoint, rdzv_id)
@@ -159,7 +152,6 @@ def _print_dry_run(prepared: Prepared, json: bool) -> None:
 def _follow(record: RunRecord, *, json: bool, stop_on_interrupt: bool) -> None:
     """Follow a started run's log to its end and exit with its code; Ctrl-C detaches, or stops it
     with ``stop_on_interrupt``."""
-    from cosmos_tui.core.runs import stop_run  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     try:
         final = follow_run(record, to_stderr=json)

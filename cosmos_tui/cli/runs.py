@@ -33,6 +33,19 @@ from cosmos_tui.cli.runview import (
     where_text,
 )
 from cosmos_tui.core.display import printable
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.monitor.logtail import last_lines
+from cosmos_tui.core.runs import (
+    get_run,
+    list_runs,
+    plan_removal,
+    plan_resume,
+    remove_run,
+    rerun,
+    resume_run,
+    stop_run,
+)
+from cosmos_tui.core.units import human_bytes
 
 if TYPE_CHECKING:
     from cosmos_tui.core.runs import Removal, RunRecord
@@ -57,10 +70,6 @@ def _removal_json(plan: Removal, *, done: bool) -> dict:
 
 
 def _print_removal(plan: Removal, *, done: bool) -> None:
-    from cosmos_tui.core.units import (
-        human_bytes,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
     verb = "deleted" if done else "would delete"
     for item in plan.delete:
         info(f"{verb} {shown(item.path)} ({human_bytes(item.size_bytes)}): {shown(item.why)}")
@@ -84,7 +93,6 @@ def list_(
     json: bool = JsonOption,
 ) -> None:
     """List runs, oldest first, with their current status."""
-    from cosmos_tui.core.runs import list_runs  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     records = [r for r in list_runs() if r.active or not active]
     if json:
@@ -122,7 +130,6 @@ def list_(
 @runs_app.command("show")
 def show(run: str = RunArg, json: bool = JsonOption) -> None:
     """Everything recorded about one run."""
-    from cosmos_tui.core.runs import get_run  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     r = get_run(run)
     if json:
@@ -172,10 +179,6 @@ def logs(
     json: bool = JsonOption,
 ) -> None:
     """Print the run's console output (torchrun and every rank)."""
-    from cosmos_tui.core.monitor.logtail import (
-        last_lines,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.runs import get_run  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     r = get_run(run)
     tail = last_lines(r.console_log, lines, max_bytes=max(64 << 10, lines * 512))
@@ -211,10 +214,6 @@ def stop(
 ) -> None:
     """Stop a run: SIGTERM to its ranks (the engine saves and exits 0, and torchrun with it; torchrun
     itself when it has no ranks yet or restarts them), SIGKILL to leftovers after --timeout."""
-    from cosmos_tui.core.runs import (
-        get_run,
-        stop_run,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     r = get_run(run)
     if r.active and not json:
@@ -260,10 +259,6 @@ def resume(
     json: bool = JsonOption,
 ) -> None:
     """Relaunch a stopped or failed run's job; the engine continues from its latest checkpoint."""
-    from cosmos_tui.core.runs import (
-        plan_resume,
-        resume_run,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     plan = plan_resume(run, sets=sets, force=force)
     if dry_run:
@@ -290,7 +285,6 @@ def rerun_(
 ) -> None:
     """Start a new run with the same preset and overrides. When its job folder holds
     checkpoints, choose: --resume continues the job, --fresh starts over as a new job."""
-    from cosmos_tui.core.runs import rerun  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     new = rerun(run, sets=sets, force=force, existing=existing_choice(resume_, fresh))  # type: ignore[arg-type]
     _started(new, json=json, follow=follow_)
@@ -307,13 +301,6 @@ def rm(
     json: bool = JsonOption,
 ) -> None:
     """Remove a run's record and logs; its checkpoints only with --outputs --yes."""
-    from cosmos_tui.core.errors import (
-        UserError,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-    from cosmos_tui.core.runs import (
-        plan_removal,
-        remove_run,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     plan = plan_removal(run, delete_outputs=outputs)
     if dry_run or not yes:

@@ -3,12 +3,16 @@ notes; following its output; the CLI exit code it ends with. Shared by `run`, `r
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
 from cosmos_tui.cli.common import info, shown
+from cosmos_tui.core.runs import follow, get_run
+from cosmos_tui.core.runs.ownership import iteration_range
 
 if TYPE_CHECKING:
     from cosmos_tui.core.runs import RunRecord
@@ -69,9 +73,6 @@ def status_text(record: RunRecord) -> str:
 def iteration_text(record: RunRecord) -> str:
     """This run's own iteration range: ``0→10``, ``1599→1694`` (resumed), ``-`` when it never
     trained or was recorded before runs owned their range."""
-    from cosmos_tui.core.runs.ownership import (
-        iteration_range,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     start, last = iteration_range(record)
     if last is None:
@@ -91,7 +92,6 @@ def resumed_text(record: RunRecord) -> str:
 def shell_lines(text: str) -> list[str]:
     """A recorded shell command in the lines bash reads it as: a newline inside quotes (an old or
     edited record) stays in its line, where :func:`printable` shows it as ``\\n``."""
-    import shlex  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     lines: list[str] = []
     pending = ""
@@ -114,12 +114,6 @@ def print_notes(record: RunRecord) -> None:
 
 def follow_run(record: RunRecord, *, to_stderr: bool = False, from_offset: int = 0) -> RunRecord:
     """Print the run's console output until it ends; returns the final record."""
-    import sys  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
-
-    from cosmos_tui.core.runs import (
-        follow,
-        get_run,
-    )  # deferred: CLI, hoisted it slows cosmos-tui --help by ~110 ms
 
     stream = sys.stderr if to_stderr else sys.stdout
     for line in follow(record, from_offset=from_offset):
