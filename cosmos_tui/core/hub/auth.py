@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cosmos_tui.core.errors import UserError
@@ -32,6 +34,31 @@ class Account:
 
 def _network_error(e: BaseException) -> bool:
     return settings.is_network_error(e)
+
+
+@contextmanager
+def _hub_errors(
+    token: str, *, rejected: str, failed: str, unreachable: str, value_errors: bool = False
+) -> Iterator[None]:
+    """Turn what a Hub call raises into one :class:`UserError`: ``rejected`` for HTTP 401,
+    ``failed: <reason>`` (token scrubbed) for other HTTP errors (and ``ValueError`` when
+    ``value_errors``), ``unreachable`` for a network error. Anything else propagates."""
+    from huggingface_hub.errors import HfHubHTTPError  # deferred: huggingface_hub, only when the Hub is used
+
+    try:
+        yield
+    except HfHubHTTPError as e:
+        if e.response is not None and e.response.status_code == 401:
+            raise UserError(rejected) from None
+        raise UserError(f"{failed}: {settings.scrub(str(e), token)}") from None
+    except ValueError as e:
+        if not value_errors:
+            raise
+        raise UserError(f"{failed}: {settings.scrub(str(e), token)}") from None
+    except Exception as e:
+        if _network_error(e):
+            raise UserError(unreachable) from None
+        raise
 
 
 def _account(info: dict) -> Account:
@@ -62,25 +89,15 @@ def login(token: str) -> Account:
     if settings.offline():
         raise UserError("HF_HUB_OFFLINE=1 is set, so the token cannot be checked; unset it to log in.")
     hub = settings.hf()
-    from huggingface_hub.errors import HfHubHTTPError  # deferred: huggingface_hub, only when the Hub is used
-
-    try:
+    with _hub_errors(
+        token,
+        rejected=f"{settings.endpoint()} rejected the token (invalid or expired); "
+        f"create a new Read token at {TOKENS_PAGE}.",
+        failed="Could not log in",
+        unreachable=f"Cannot reach {settings.endpoint()} to check the token; check the network.",
+        value_errors=True,
+    ):
         hub.login(token=token, add_to_git_credential=False, skip_if_logged_in=False)
-    except HfHubHTTPError as e:
-        if e.response is not None and e.response.status_code == 401:
-            raise UserError(
-                f"{settings.endpoint()} rejected the token (invalid or expired); "
-                f"create a new Read token at {TOKENS_PAGE}."
-            ) from None
-        raise UserError(f"Could not log in: {settings.scrub(str(e), token)}") from None
-    except ValueError as e:
-        raise UserError(f"Could not log in: {settings.scrub(str(e), token)}") from None
-    except Exception as e:
-        if _network_error(e):
-            raise UserError(
-                f"Cannot reach {settings.endpoint()} to check the token; check the network."
-            ) from None
-        raise
     _check_mode()
     account = whoami()
     assert account is not None
@@ -104,23 +121,13 @@ def whoami() -> Account | None:
         return None
     if settings.offline():
         raise UserError("HF_HUB_OFFLINE=1 is set, so the token cannot be checked; unset it to ask the Hub.")
-    hub = settings.hf()
-    from huggingface_hub.errors import HfHubHTTPError  # deferred: huggingface_hub, only when the Hub is used
-
-    try:
-        info = hub.HfApi(endpoint=settings.endpoint()).whoami(token=token)
-    except HfHubHTTPError as e:
-        if e.response is not None and e.response.status_code == 401:
-            where = "HF_TOKEN" if settings.token_source() == "env" else "the stored token"
-            raise UserError(
-                f"The Hugging Face token from {where} is invalid or expired; "
-                f"run 'cosmos-tui hf login' with a new token from {TOKENS_PAGE}."
-            ) from None
-        raise UserError(f"The Hub could not say who you are: {settings.scrub(str(e), token)}") from None
-    except Exception as e:
-        if _network_error(e):
-            raise UserError(
-                f"Cannot reach {settings.endpoint()}; check the network or set HF_ENDPOINT."
-            ) from None
-        raise
+    where = "HF_TOKEN" if settings.token_source() == "env" else "the stored token"
+    with _hub_errors(
+        token,
+        rejected=f"The Hugging Face token from {where} is invalid or expired; "
+        f"run 'cosmos-tui hf login' with a new token from {TOKENS_PAGE}.",
+        failed="The Hub could not say who you are",
+        unreachable=f"Cannot reach {settings.endpoint()}; check the network or set HF_ENDPOINT.",
+    ):
+        info = settings.hf().HfApi(endpoint=settings.endpoint()).whoami(token=token)
     return _account(info)
