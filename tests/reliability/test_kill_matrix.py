@@ -100,49 +100,48 @@ def _quiet() -> dict:
     return {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
-def _supervisor(data: Path, tmp: Path, out: dict, phase: str) -> None:
-    markers = tmp / f"sup-{phase}"
-    if phase == "train":
-        # Killed inside iteration 3; the run goes on without it to the end.
-        fault, max_iter = "slow_step:3:3", 6
-    else:
-        # Killed inside the save of iteration 2; then stopped (no supervisor left to forward it).
-        fault, max_iter = "slow_save:2:3", 1000
-    rec = launch(
-        job_sets(data, f"sup-{phase}", nproc=1, max_iter=max_iter, save_iter=2), fault=fault, markers=markers
-    )
-    running = wait_run(rec.id, lambda r: r.supervisor is not None and len(r.procs) >= 1)
-    wait_file(markers / ("step.0" if phase == "train" else "saving.0"), 120)
-    os.kill(running.supervisor.pid, signal.SIGKILL)
-    time.sleep(0.5)
-    out[f"sup-{phase}-after-kill"] = get_run(rec.id)
-    if phase == "save":
-        out[f"sup-{phase}-stop"] = stop_run(rec.id)
-    out[f"sup-{phase}"] = wait_run(rec.id, lambda r: not r.active, 120)
+#: For the supervisor and the torchrun agent: (ranks launched, the record attribute naming the
+#: process killed, per phase: (engine fault, max_iter, stop after the kill), seconds to wait).
+_KILLS = {
+    # sup-train: killed inside iteration 3; the run goes on without it to the end.
+    # sup-save: killed inside the save of iteration 2; then stopped (no supervisor left to forward it).
+    "sup": (
+        1,
+        "supervisor",
+        {"train": ("slow_step:3:3", 6, False), "save": ("slow_save:2:3", 1000, True)},
+        0.5,
+    ),
+    # agent-train: killed inside iteration 3; the orphaned ranks train on until `runs stop`.
+    # agent-save: killed inside the save of iteration 2; the orphaned ranks finish the job (6 iterations).
+    "agent": (2, "agent", {"train": ("slow_step:3:3", 1000, True), "save": ("slow_save:2:3", 6, False)}, 2.0),
+}
 
 
-def _agent(data: Path, tmp: Path, out: dict, phase: str) -> None:
-    markers = tmp / f"agent-{phase}"
-    if phase == "train":
-        # Killed inside iteration 3; the orphaned ranks train on until `runs stop`.
-        fault, max_iter = "slow_step:3:3", 1000
-    else:
-        # Killed inside the save of iteration 2; the orphaned ranks finish the job (6 iterations).
-        fault, max_iter = "slow_save:2:3", 6
+def _process_kill(kind: str, data: Path, tmp: Path, out: dict, phase: str) -> None:
+    """SIGKILL the run's supervisor or torchrun agent inside a step or a save of ``phase``."""
+    nproc, attr, phases, settle_s = _KILLS[kind]
+    fault, max_iter, stop_after = phases[phase]
+    markers = tmp / f"{kind}-{phase}"
     rec = launch(
-        job_sets(data, f"agent-{phase}", nproc=2, max_iter=max_iter, save_iter=2),
+        job_sets(data, f"{kind}-{phase}", nproc=nproc, max_iter=max_iter, save_iter=2),
         fault=fault,
         markers=markers,
     )
-    running = wait_run(rec.id, lambda r: r.agent is not None and len(r.procs) >= 2)
+    running = wait_run(rec.id, lambda r: getattr(r, attr) is not None and len(r.procs) >= nproc)
     wait_file(markers / ("step.0" if phase == "train" else "saving.0"), 120)
-    os.kill(running.agent.pid, signal.SIGKILL)
-    time.sleep(2.0)
-    ranks = [p for p in running.procs if psutil.pid_exists(p.pid)]
-    out[f"agent-{phase}-after-kill"] = (get_run(rec.id), len(ranks))
-    if phase == "train":
-        out[f"agent-{phase}-stop"] = stop_run(rec.id)
-    out[f"agent-{phase}"] = wait_run(rec.id, lambda r: not r.active, 120)
+    os.kill(getattr(running, attr).pid, signal.SIGKILL)
+    time.sleep(settle_s)
+    after = get_run(rec.id)
+    if kind == "agent":
+        out[f"{kind}-{phase}-after-kill"] = (
+            after,
+            len([p for p in running.procs if psutil.pid_exists(p.pid)]),
+        )
+    else:
+        out[f"{kind}-{phase}-after-kill"] = after
+    if stop_after:
+        out[f"{kind}-{phase}-stop"] = stop_run(rec.id)
+    out[f"{kind}-{phase}"] = wait_run(rec.id, lambda r: not r.active, 120)
 
 
 def _rank(data: Path, tmp: Path, out: dict, phase: str) -> None:
@@ -175,8 +174,12 @@ def matrix(module_home: Path, rel_data: Path, tmp_path_factory: pytest.TempPathF
     jobs = [threading.Thread(target=guarded, args=(_faces, rel_data, tmp, out))]
     for name in SCENARIOS:
         kind, phase = name.split("-")
-        fn = {"sup": _supervisor, "agent": _agent, "rank": _rank}[kind]
-        jobs.append(threading.Thread(target=guarded, args=(fn, rel_data, tmp, out, phase)))
+        if kind == "rank":
+            jobs.append(threading.Thread(target=guarded, args=(_rank, rel_data, tmp, out, phase)))
+        else:
+            jobs.append(
+                threading.Thread(target=guarded, args=(_process_kill, kind, rel_data, tmp, out, phase))
+            )
     for job in jobs:
         job.start()
         time.sleep(0.5)
