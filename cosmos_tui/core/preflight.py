@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -158,6 +159,27 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
+def _shared_with_others(job_dir: Path, base: Path) -> str | None:
+    """Why another local user could read or replace what the job writes, or ``None``. ``base``
+    is the job folder or its nearest existing parent: owned by another user (root aside), or
+    world-writable with the job folder still to be created in it (``/tmp``, where upstream's
+    default output root lies), where anyone can create it first and own it."""
+    try:
+        st = base.stat()
+    except OSError:
+        return None
+    if st.st_uid not in (os.geteuid(), 0):
+        return (
+            f"{base} belongs to another user (uid {st.st_uid}), who can read or replace what the job writes"
+        )
+    if base != job_dir and st.st_mode & stat.S_IWOTH:
+        return (
+            f"{job_dir} would be created in {base}, which every user can write "
+            "(another user could create it first)"
+        )
+    return None
+
+
 def check_output(job_dir: Path | None) -> list[Check]:
     """The job folder can be written, and its disk has room."""
     if job_dir is None:
@@ -172,6 +194,9 @@ def check_output(job_dir: Path | None) -> list[Check]:
             )
         ]
     checks = [Check("output", "ok", f"job folder {job_dir} is writable")]
+    shared = _shared_with_others(job_dir, base)
+    if shared:
+        checks.append(Check("output", "warn", f"{shared}; set env.output_root to a folder you own"))
     free = shutil.disk_usage(base).free
     gib = free / (1 << 30)
     if free < MIN_FREE_BYTES:

@@ -96,6 +96,28 @@ def test_preflight_output_not_writable(tmp_path: Path) -> None:
         locked.chmod(0o700)
 
 
+def test_output_shared_with_other_users_is_a_warning(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o755)
+    assert [c.level for c in preflight.check_output(mine / "proj" / "job")] == ["ok", "ok"]
+    # A world-writable parent (as /tmp, where upstream's default output root lies): anyone can
+    # create the job folder first.
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o1777)
+    warned = [c for c in preflight.check_output(open_dir / "out" / "job") if c.level == "warn"]
+    assert len(warned) == 1 and "every user can write" in warned[0].message
+    assert "env.output_root" in warned[0].message
+    # A folder another user made (needs root to make one here).
+    if os.geteuid() != 0:
+        pytest.skip("making a folder another user owns needs root")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 54321, 54321)
+    warned = [c for c in preflight.check_output(theirs / "job") if c.level == "warn"]
+    assert len(warned) == 1 and "belongs to another user (uid 54321)" in warned[0].message
+
+
 def test_gpu_check_explains_the_cpu_fallback(demo) -> None:
     assert preflight.check_gpus(demo, gpus=0).level == "ok"
     assert "gloo" in preflight.check_gpus(demo, gpus=0).message
