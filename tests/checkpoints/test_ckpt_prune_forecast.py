@@ -174,3 +174,19 @@ def test_confirmed_plan_deletes_only_what_was_shown_and_is_still_to_delete() -> 
     agreed = confirmed_plan(shown, fresh)
     assert [c.iteration for c in agreed.to_delete] == [10]
     assert {d.checkpoint.iteration: d.reason for d in agreed.decisions}[30] == "not in the confirmed plan"
+
+
+def test_prune_of_a_symlinked_checkpoint_frees_only_the_link(ckpt_dir: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "other-disk"
+    elsewhere.mkdir()
+    write_dcp_checkpoint(elsewhere, 100, latest=False)
+    (ckpt_dir / "iter_000000100").symlink_to(elsewhere / "iter_000000100")
+    for it in (200, 300):
+        write_dcp_checkpoint(ckpt_dir, it, latest=it == 300)
+    plan = plan_prune(scan_checkpoints(ckpt_dir), keep_last=1)
+    linked, real = sorted(plan.to_delete, key=lambda c: c.iteration)
+    assert linked.size_bytes > 0  # listed with its target's size
+    assert plan.bytes_freed == real.size_bytes  # but removing the link frees none of it
+    apply_prune(plan)
+    assert not (ckpt_dir / "iter_000000100").is_symlink()
+    assert (elsewhere / "iter_000000100" / "model").is_dir()  # the target stays

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cosmos_tui.core.checkpoints.scan import CheckpointInfo, checkpoint_files, is_being_written
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo, checkpoint_files, is_being_written, tree_stats
 from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 from cosmos_tui.core.containment import safe_rmtree
 from cosmos_tui.core.errors import UsageError
@@ -54,13 +54,23 @@ class PrunePlan:
 
     @property
     def bytes_freed(self) -> int:
-        """Bytes the plan frees."""
-        return sum(c.size_bytes for c in self.to_delete)
+        """Bytes the plan frees: a checkpoint that is (or whose files are) a symlink is removed
+        as a link, so its target's bytes stay on disk and are not counted."""
+        return sum(freed_bytes(c) for c in self.to_delete)
 
     @property
     def unverified(self) -> list[PruneDecision]:
         """Decisions about checkpoints that look complete but fail verification."""
         return [d for d in self.decisions if d.unverified]
+
+
+def freed_bytes(info: CheckpointInfo) -> int:
+    """Bytes removing ``info`` gives back: its size, less what sits behind symlinks (removed as
+    links, their targets kept)."""
+    paths = checkpoint_files(info)
+    if not any(p.is_symlink() for p in paths):
+        return info.size_bytes
+    return sum(tree_stats(p)[0] for p in paths if not p.is_symlink())
 
 
 Verifier = Callable[[CheckpointInfo], "str | None"]

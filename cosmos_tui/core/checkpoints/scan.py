@@ -70,7 +70,7 @@ MAX_TREE_ENTRIES = 20_000
 symlinked step folder that leads to ``/`` or a huge tree is not walked to its end."""
 
 
-def _tree_stats(path: Path) -> tuple[int, float]:
+def tree_stats(path: Path) -> tuple[int, float]:
     """Total size and newest mtime of the files under ``path`` (or of ``path`` itself), counting
     at most :data:`MAX_TREE_ENTRIES` entries."""
     size, newest = 0, 0.0
@@ -219,7 +219,7 @@ def _scan_pt(checkpoints_dir: Path, names: list[str], latest: str | None, pins: 
         files = [p for paths in kinds.values() for p in paths]
         size, newest = 0, 0.0
         for p in files:
-            s, t = _tree_stats(p)
+            s, t = tree_stats(p)
             size += s
             newest = max(newest, t)
         required_ok = all(
@@ -258,7 +258,7 @@ def scan_checkpoints(checkpoints_dir: Path) -> list[CheckpointInfo]:
             continue
         iteration = int(m.group(1))
         complete = all(dcp_part_complete(step_dir / part) for part in DCP_PARTS)
-        size, newest = _tree_stats(step_dir)
+        size, newest = tree_stats(step_dir)
         found.append(
             CheckpointInfo(
                 iteration=iteration,

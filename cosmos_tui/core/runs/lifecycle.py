@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from cosmos_tui.core import containment, launch, preflight
-from cosmos_tui.core.checkpoints.scan import LATEST_FILE, _tree_stats, checkpoint_files, scan_checkpoints
+from cosmos_tui.core.checkpoints.scan import LATEST_FILE, checkpoint_files, scan_checkpoints, tree_stats
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.engines.registry import DEFAULT_KIND
 from cosmos_tui.core.errors import UserError
@@ -498,7 +498,8 @@ class Removal:
 
 
 def _tree_bytes(path: Path) -> int:
-    return _tree_stats(path)[0]
+    """Bytes under ``path``; 0 for a symlink (removed as a link, its target kept)."""
+    return 0 if path.is_symlink() else tree_stats(path)[0]
 
 
 def _output_root(record: RunRecord) -> Path | None:
