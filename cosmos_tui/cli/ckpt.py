@@ -18,8 +18,7 @@ from cosmos_tui.core.checkpoints.job_forecast import forecast_job
 from cosmos_tui.core.checkpoints.locate import open_checkpoints
 from cosmos_tui.core.checkpoints.pins import set_pinned
 from cosmos_tui.core.checkpoints.prune import apply_prune, plan_prune
-from cosmos_tui.core.checkpoints.scan import is_being_written
-from cosmos_tui.core.checkpoints.verify import verify_checkpoint
+from cosmos_tui.core.checkpoints.verify import checkpoint_state, verify_checkpoint
 from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.units import human_bytes
 
@@ -30,12 +29,6 @@ ckpt_app = typer.Typer(
 )
 
 TargetArg = typer.Argument(..., help="Job dir, its checkpoints/ folder, an iter_N folder, or a run id.")
-
-
-def _state(c) -> str:
-    if c.complete:
-        return "complete"
-    return "saving" if is_being_written(c) else "incomplete"
 
 
 def _scan(target: str, *, need_pointer: bool = False):
@@ -55,7 +48,7 @@ def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
 
     directory, found = _scan(target)
     if json:
-        emit_json([{**to_jsonable(c), "state": _state(c)} for c in found])
+        emit_json([{**to_jsonable(c), "state": checkpoint_state(c)} for c in found])
         return
     if not found:
         info(f"No checkpoints in {shown(directory)} yet.")
@@ -68,7 +61,7 @@ def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
             str(c.iteration),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(c.mtime)),
             human_bytes(c.size_bytes),
-            _state(c),
+            checkpoint_state(c),
             "*" if c.is_latest else "",
             "pin" if c.pinned else "",
             "yes" if c.has_ema else "no",

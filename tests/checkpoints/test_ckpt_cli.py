@@ -34,6 +34,18 @@ def test_list_json_and_table(ckpt_dir: Path) -> None:
     assert "2 checkpoint(s)" in res.stderr
 
 
+def test_list_names_a_truncated_shard(ckpt_dir: Path) -> None:
+    step = write_dcp_checkpoint(ckpt_dir, 100)
+    write_dcp_checkpoint(ckpt_dir, 200)
+    shard = next((step / "model").glob("*.distcp"))
+    with open(shard, "r+b") as f:
+        f.truncate(shard.stat().st_size // 2)
+    rows = json.loads(_run("list", str(ckpt_dir), "--json").stdout)
+    assert [(r["iteration"], r["state"]) for r in rows] == [(100, "truncated"), (200, "complete")]
+    res = _run("list", str(ckpt_dir))
+    assert res.exit_code == 0 and "truncated" in res.stdout
+
+
 def test_unknown_target_is_a_clean_error(tmp_path: Path) -> None:
     res = _run("list", "no-such-run")
     assert res.exit_code == 1 and res.stderr.startswith("error: ") and "no run 'no-such-run'" in res.stderr

@@ -165,3 +165,13 @@ def verify_checkpoint(info: CheckpointInfo, *, deep: bool = False) -> Verdict:
         f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
     )
     return Verdict(info.iteration, info.path, status, message, tuple(p for _, p in problems))
+
+
+def checkpoint_state(info: CheckpointInfo) -> str:
+    """One word for listings: ``complete`` (its save finished and every shard its metadata names
+    is whole: the quick check, sizes only), the verdict's status when that check fails
+    (``truncated``, ``missing-shard``, ``bad-metadata``, ``unsafe``), ``saving`` or ``incomplete``."""
+    if not info.complete:
+        return "saving" if is_being_written(info) else "incomplete"
+    verdict = verify_checkpoint(info)
+    return "complete" if verdict.ok else verdict.status
