@@ -82,6 +82,14 @@ def _root(
     ),
 ) -> None:
     if ctx.invoked_subcommand is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # Drawn into a pipe the TUI would hang unseen, waiting for keys that never come.
+            typer.echo(
+                "error: the TUI needs a terminal (stdin and stdout are not one here); "
+                "run it in a terminal, or use the commands: cosmos-tui --help",
+                err=True,
+            )
+            raise typer.Exit(2)
         from cosmos_tui.tui.app import run_app  # deferred: textual, the TUI loads only when it is opened
 
         run_app()

@@ -75,7 +75,9 @@ class RunsScreen(Screen):
         self.query_one("#runs-empty").display = not has_rows
         table.display = has_rows
         table.show(message.rows, self.app.backend.clock())  # type: ignore[attr-defined]
-        self.sub_title = f"{len(message.rows)} runs" if has_rows else "runs"
+        self.sub_title = (
+            (f"{len(message.rows)} run" + ("" if len(message.rows) == 1 else "s")) if has_rows else "runs"
+        )
         self._update_hint()
 
     def _update_hint(self) -> None:

@@ -54,8 +54,9 @@ class SetupStep(Vertical):
             "trainer.max_iter=100 optimizer.lr=1e-4 (key=value, space separated)",
         )
         with Horizontal(classes="row"):
-            yield Label("nproc / nnodes")
+            yield Label("Processes/node")
             yield Input("1", id="setup-nproc", type="integer", compact=True)
+            yield Label("Nodes", classes="second")
             yield Input("1", id="setup-nnodes", type="integer", compact=True)
         with Horizontal(classes="row"):
             yield Label("W&B mode")

@@ -1,0 +1,109 @@
+"""The app in a real terminal (tmux), driven by keystrokes and read back with ``capture-pane``:
+from the empty runs list through the wizard to a launched run (real torchrun, 2 CPU ranks), a
+resize while it trains, a stop, quitting, and reattaching from a new app."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.tmux import Tmux
+
+from cosmos_tui.core.runs.lifecycle import list_runs
+
+APP = [sys.executable, "-m", "cosmos_tui"]
+_ITER = re.compile(r"iter (\d+)/400")
+
+
+def _env(home: Path) -> dict[str, str]:
+    keys = ("COSMOS_TUI_HOME", "HF_HOME", "WANDB_MODE", "WANDB_DIR", "WANDB_SILENT", "IMAGINAIRE_OUTPUT_ROOT")
+    env = {k: os.environ[k] for k in keys}
+    return {**env, "OMP_NUM_THREADS": "1", "PATH": os.environ["PATH"], "HOME": str(home), "TERM": "xterm"}
+
+
+def _iteration(screen: str) -> int:
+    m = _ITER.search(screen)
+    return int(m.group(1)) if m else -1
+
+
+def test_without_a_terminal_the_app_says_so_and_exits_2(isolated_home: Path) -> None:
+    res = subprocess.run(APP, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert res.stdout == ""  # nothing drawn into the pipe
+    assert "needs a terminal" in res.stderr and "cosmos-tui --help" in res.stderr
+
+
+@pytest.fixture
+def term(tmp_path: Path):
+    t = Tmux(tmp_path, width=120, height=36)
+    yield t
+    t.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_wizard_launch_resize_stop_and_reattach_in_tmux(isolated_home: Path, term: Tmux) -> None:
+    env = _env(isolated_home)
+    term.start(APP, env)
+    term.wait_for("No runs yet", 60)
+    term.send("n")
+    term.wait_for("models · ", 30)  # the catalog is read (typing before goes nowhere)
+    term.type("s2mv tiny")
+    term.wait_for(lambda s: "builtin-s2mv-tiny" in s and "builtin-s2mv-small" not in s, 20)
+    term.send("C-Right")
+    assert "no Hugging Face weights" in term.wait_for("2 · Hugging Face")
+    term.send("C-Right")
+    term.wait_for("3 · Data")
+    # The folder field has the focus; Tab x3 reaches "Make a synthetic set here".
+    term.type(str(isolated_home / "data"))
+    term.send("Tab", "Tab", "Tab", "Enter")
+    screen = term.wait_for("valid:", 90)
+    assert "4 clips" in screen
+    assert f"Folder          {isolated_home / 'data'}" in screen  # the label beside its field
+    term.send("C-Right")
+    term.wait_for(lambda s: "4 · Setup" in s and "trainer.max_iter=" in s)  # prefilled from the model
+    time.sleep(0.5)  # the step puts the focus on its first field after it is drawn
+    term.send("Tab")  # -> Overrides (typing replaces the prefilled text)
+    term.type("trainer.max_iter=400 checkpoint.save_iter=5 trainer.logging_iter=1")
+    screen = term.wait_for("trainer.max_iter=400 \\")  # the command preview follows the field
+    assert "torchrun --nproc_per_node=2" in screen
+    term.send("C-Right")
+    term.wait_for("Ready.", 120)
+    term.send("Tab", "Enter")  # -> the Launch button
+    screen = term.wait_for(lambda s: "RUNNING" in s and _iteration(s) >= 2, 150)
+    run_id = next(r.id for r in list_runs(reconcile=False))
+    assert run_id in screen
+
+    # A resize while it trains: the dashboard redraws at 80x24 and keeps following the run.
+    before = _iteration(screen)
+    term.resize(80, 24)
+    screen = term.wait_for(lambda s: _iteration(s) > before + 2, 90)
+    assert all(len(line) <= 80 for line in screen.splitlines())
+    assert "RUNNING" in screen and "console.log" in screen
+    term.resize(120, 36)
+
+    term.send("s")
+    term.wait_for(lambda s: f"Stop {run_id}?" in s and "The engine saves" in s, 20)
+    term.send("y")
+    screen = term.wait_for("STOPPED", 120)
+    stopped_at = _iteration(screen)
+    record = next(r for r in list_runs(reconcile=False) if r.id == run_id)
+    assert record.status == "stopped" and record.last_iteration == stopped_at
+    term.wait_for("checkpoint saved", 30)  # the engine's own line, in the log panel
+    term.send("Escape")
+    term.wait_for("1 run", 20)
+    term.send("q")
+    term.wait_for("[exited 0]", 30)
+
+    # A new app finds the run on disk and reattaches to it.
+    term.start(APP, env)
+    screen = term.wait_for(run_id, 60)
+    assert "stopped" in screen and f"{stopped_at}/400" in screen
+    term.send("Enter")
+    screen = term.wait_for(lambda s: "STOPPED" in s and f"iter {stopped_at}/400" in s, 30)
+    assert "latest" in screen  # the checkpoints panel names the checkpoint the stop saved
