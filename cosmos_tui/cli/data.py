@@ -6,6 +6,7 @@ Exit codes of ``data validate``: 0 valid (warnings allowed), 1 at least one erro
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -16,11 +17,11 @@ import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown, to_jsonable
 from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
-from cosmos_tui.core.datasets.layouts import LAYOUTS, detect_layout, get_layout
-from cosmos_tui.core.datasets.synth import synthesize
-from cosmos_tui.core.datasets.synth_cosmos3 import synthesize_vision_jsonl
+from cosmos_tui.core.datasets.layouts import LAYOUTS, detect_layout
+from cosmos_tui.core.datasets.synth import MARKER, synthesize
 from cosmos_tui.core.datasets.validate import validate
 from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 if TYPE_CHECKING:
     from cosmos_tui.core.datasets.findings import Report
@@ -298,16 +299,8 @@ def synth_cmd(
     """Write a small valid dataset of real mp4s (moving patterns) and embeddings/captions."""
 
     started = time.perf_counter()
-    if get_layout(layout).format == "vision-jsonl":
-        frames, fps = frames or 61, fps or 24
-        path = synthesize_vision_jsonl(
-            root, clips=clips, frames=frames, size=_parse_size(size), fps=fps, seed=seed
-        )
-    else:
-        frames, fps = frames or 16, fps or 10
-        path = synthesize(
-            root, layout, clips=clips, frames=frames, size=_parse_size(size), fps=fps, seed=seed
-        )
+    path = synthesize(root, layout, clips=clips, frames=frames, size=_parse_size(size), fps=fps, seed=seed)
+    frames = json.loads(read_text_capped(path / MARKER, CONFIG_CAP, what="synth marker"))["frames"]
     elapsed = time.perf_counter() - started
     if json_:
         emit_json({"root": path, "layout": layout, "clips": clips, "frames": frames, "elapsed_s": elapsed})

@@ -229,3 +229,33 @@ def test_cli_synth_then_validate_json(tmp_path: Path) -> None:
     assert kinds["jsonl-bad-line"] == ["line 2"] and kinds["jsonl-bad-field"] == ["line 1"]
     res = runner.invoke(app, ["data", "synth", str(tmp_path / "x"), "--layout", LAYOUT, "--frames", "20"])
     assert res.exit_code == 2 and "61" in res.output
+
+
+def test_missing_index_no_windows_duplicates_and_caption_schema(clean: Path, tmp_path: Path) -> None:
+    root = _copy(clean, tmp_path)
+    assert _check(root).get("jsonl-missing") is not None
+    rec = _records(clean)[0]
+    w = dict(rec["t2w_windows"][0])
+    w["caption_json"] = dict(w["caption_json"], fps="fast", subjects="one", resolution={"H": 1, "W": 2})
+    w["caption"] = "A red\x1b[31m square."
+    del w["caption_json"]["temporal_caption"]
+    _write(
+        root,
+        [
+            json.dumps({**rec, "t2w_windows": [w]}),
+            json.dumps({**rec, "uuid": "y", "t2w_windows": []}),
+            json.dumps(rec),
+            json.dumps({**rec, "uuid": "x", "t2w_windows": [dict(w, caption_json=None)]}),
+        ],
+    )
+    report = _check(root)
+    assert report.get("jsonl-no-windows").clips == ("line 2",)
+    assert report.get("jsonl-duplicate-uuid").clips == ("line 3",)
+    schema = report.get("caption-json-field")
+    assert set(schema.clips) == {"line 1", "line 4"}
+    assert any(".fps is text" in x for x in schema.items) and any("resolution" in x for x in schema.items)
+    assert report.get("jsonl-no-caption").clips == ("line 4",)  # str(None) == "None"
+    nothing = tmp_path / "empty"
+    (nothing / "train").mkdir(parents=True)
+    (nothing / JSONL).write_text("")
+    assert _check(nothing).get("empty-file") is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.containment import resolved
-from cosmos_tui.core.datasets.synth import (
+from cosmos_tui.core.datasets.paint import (
     _DIRECTIONS,
     MARKER,
     _caption,
@@ -41,7 +41,7 @@ def _caption_json(scene: dict[str, Any], h: int, w: int, seconds: float, fps: in
         "temporal_caption": _caption(scene),
         "resolution": {"H": h, "W": w},
         "aspect_ratio": ratio,
-        "duration": f"{int(round(seconds))}s",
+        "duration": f"{round(seconds)}s",
         "fps": fps,
     }
 

@@ -61,7 +61,8 @@ RECIPE_MAX_CAPTION_TOKENS = 2048
 BYTES_PER_TOKEN = 3.0
 """The estimate's bytes per Qwen3 token (conservative: English averages about 4)."""
 TEMPLATE_TOKENS = 8
-"""The chat template around the caption: ``<|im_start|>user\\n`` ... ``<|im_end|>\\n<|im_start|>assistant\\n``."""
+"""The chat template around the caption (``<|im_start|>user``, ``<|im_end|>``,
+``<|im_start|>assistant`` and their line breaks)."""
 CAPTION_KEYS = ("caption_json", "qwen3_32b_rewrite-dense", "caption")
 STYLE_KEYS = tuple(
     f"{m}_{s}"
@@ -393,7 +394,8 @@ def _check_video(checker: _LineChecker, clip: _Clip, info: VideoInfo) -> None:
             checker.add(
                 "caption-json-field",
                 n,
-                f"t2w_windows[{i}].caption_json.resolution is {res}, the video is H={info.height} W={info.width}",
+                f"t2w_windows[{i}].caption_json.resolution is {res}, "
+                f"the video is H={info.height} W={info.width}",
             )
         fps = cj.get("fps")
         if _is_int(fps) and info.fps and abs(fps - info.fps) > 0.5:
