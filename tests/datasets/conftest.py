@@ -19,8 +19,9 @@ CLEAN_EXPERIMENT = {
     "transfer25-multiview-hdmap": "transfer_multiview_hdmap_tiny",
     "predict25-video2world": None,
     "cosmos3-vision-jsonl": "vision_sft_nano",
+    "lerobot-v3": "action_policy_libero_nano",
 }
-SYNTH_ARGS = {"cosmos3-vision-jsonl": {"frames": 61, "fps": 24}}
+SYNTH_ARGS = {"cosmos3-vision-jsonl": {"frames": 61, "fps": 24}, "lerobot-v3": {"frames": 20, "fps": 10}}
 """Layouts whose loader needs more: Cosmos 3 drops windows under 61 frames."""
 
 

@@ -184,7 +184,7 @@ class Layout:
     """How the loader derives a caption's, control's or embedding's name from a video's (names.py)."""
     fps_must_match: bool = False
     """The loader raises when the views of a clip, or a control and its clip, differ in frame rate."""
-    format: Literal["folders", "vision-jsonl"] = "folders"
+    format: Literal["folders", "vision-jsonl", "lerobot-v3"] = "folders"
     """``folders``: the clip list comes from video folders (the fields above); ``vision-jsonl``:
     Cosmos 3's JSON-lines index (``vision_jsonl.py`` validates it, with ``experiments`` frames)."""
     clip_list: Literal["mp4-names", "every-entry", "caption-stems"] = "mp4-names"
@@ -422,6 +422,27 @@ LAYOUTS: dict[str, Layout] = {
                 "caption_json (structured) is preferred over caption; max_caption_tokens 2048.",
             ),
         ),
+        Layout(
+            id="lerobot-v3",
+            title="LeRobot v3.0 (Cosmos 3 action recipes: LIBERO, DROID)",
+            loader="cosmos_framework/data/generator/action/datasets/base_dataset.py (LIBERO); "
+            "lerobot (DROID)",
+            views=(),
+            videos=(),
+            format="lerobot-v3",
+            # a window is chunk_length + 1 frames: LIBERO chunk_length=16, DROID 32
+            default_min_frames=17,
+            experiments={
+                "action_policy_libero_nano": 17,
+                "action_policy_libero_all_nano": 17,
+                "action_policy_droid_nano": 33,
+            },
+            notes=(
+                "data.root is the dataset root holding meta/info.json (LIBERO_ROOT / DROID_ROOT); "
+                "action_policy_libero_all_nano reads four suites under LIBERO_ROOT: validate each.",
+                "LIBERO reads cameras observation.images.image and observation.images.wrist_image.",
+            ),
+        ),
     )
 }
 
@@ -465,6 +486,8 @@ def detect_layout(root: Path) -> str | None:
     root = Path(root)
     if (root / "train" / "video_dataset_file.jsonl").exists():
         return "cosmos3-vision-jsonl"
+    if (root / "meta" / "info.json").exists():
+        return "lerobot-v3"
     videos = root / "videos"
     if not videos.is_dir():
         return None

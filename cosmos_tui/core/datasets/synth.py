@@ -26,7 +26,7 @@ from cosmos_tui.core.datasets.paint import (
     _scene,
     write_mp4,
 )
-from cosmos_tui.core.datasets.synth_cosmos3 import synthesize_vision_jsonl
+from cosmos_tui.core.datasets.synth_cosmos3 import synthesize_lerobot_v3, synthesize_vision_jsonl
 from cosmos_tui.core.errors import UsageError
 
 __all__ = ["MARKER", "synthesize", "write_mp4"]
@@ -86,6 +86,15 @@ def synthesize(
             fps=24 if fps is None else fps,
             seed=seed,
             workers=workers,
+        )
+    if spec.format == "lerobot-v3":
+        return synthesize_lerobot_v3(
+            root,
+            episodes=clips,
+            frames=24 if frames is None else frames,
+            size=size,
+            fps=10 if fps is None else fps,
+            seed=seed,
         )
     frames = 16 if frames is None else frames
     fps = 10 if fps is None else fps

@@ -1,6 +1,7 @@
-"""Synthesize a small Cosmos 3 vision SFT set: real H.264 clips under ``train/videos/`` and the
+"""Synthesize small Cosmos 3 sets. Vision SFT: real H.264 clips under ``train/videos/`` and the
 ``train/video_dataset_file.jsonl`` index the loader reads, one record a clip with one window that
-spans the clip, a structured ``caption_json`` and the dense ``caption`` backup."""
+spans the clip, a structured ``caption_json`` and the dense ``caption`` backup. LeRobot v3.0: the
+``meta/`` files, one data parquet and one mp4 per LIBERO camera holding every episode."""
 
 from __future__ import annotations
 
@@ -108,5 +109,100 @@ def synthesize_vision_jsonl(
         lines.append(json.dumps(record, ensure_ascii=False))
     _put(root / JSONL, "\n".join(lines) + "\n", root)
     meta = {"layout": "cosmos3-vision-jsonl", "clips": clips, "frames": frames, "size": [h, w], "fps": fps}
+    _put(root / MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
+    return root
+
+
+def synthesize_lerobot_v3(
+    root: Path,
+    *,
+    episodes: int = 2,
+    frames: int = 24,
+    size: tuple[int, int] = (64, 96),
+    fps: int = 10,
+    seed: int = 0,
+) -> Path:
+    """Write a valid ``lerobot-v3`` set (LIBERO's cameras and columns) under ``root``."""
+    import pyarrow as pa  # deferred: pyarrow, only for LeRobot datasets
+    import pyarrow.parquet as pq  # deferred: pyarrow, only for LeRobot datasets
+
+    from cosmos_tui.core.datasets.lerobot_v3 import (
+        CODEBASE_VERSION,
+        LIBERO_CAMERAS,
+    )  # deferred: pyarrow users
+
+    h, w = size
+    if episodes < 1 or frames < 17 or fps < 1:
+        raise UsageError(
+            "--clips (episodes) >= 1, --frames >= 17 (LIBERO windows are 17 frames), --fps >= 1."
+        )
+    if h < 16 or w < 16 or h % 2 or w % 2:
+        raise UsageError(f"--size {h}x{w} is not usable: height and width must be even and at least 16.")
+    root = resolved(root)
+    _check_target(root)
+    root.mkdir(parents=True, exist_ok=True)
+    scenes = [_scene(seed, i) for i in range(episodes)]
+    video_path = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+    for vi, key in enumerate(LIBERO_CAMERAS):
+        import numpy as np  # deferred: numpy, only for frames
+
+        clip = np.concatenate([_frames(s, vi, frames, (h, w), "rgb") for s in scenes])
+        write_mp4(root / video_path.format(video_key=key, chunk_index=0, file_index=0), clip, fps, root=root)
+    total = episodes * frames
+    feature = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"]}
+    info = {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": "synthetic",
+        "total_episodes": episodes,
+        "total_frames": total,
+        "total_tasks": episodes,
+        "chunks_size": 1000,
+        "fps": fps,
+        "splits": {"train": f"0:{episodes}"},
+        "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+        "video_path": video_path,
+        "features": {
+            **{k: {**feature, "info": {"video.fps": fps, "video.codec": "h264"}} for k in LIBERO_CAMERAS},
+            "action": {"dtype": "float32", "shape": [7], "names": None},
+            **{
+                n: {"dtype": "int64", "shape": [1], "names": None}
+                for n in ("index", "episode_index", "task_index", "frame_index")
+            },
+            "timestamp": {"dtype": "float32", "shape": [1], "names": None},
+        },
+    }
+    _put(root / "meta/info.json", json.dumps(info, indent=2) + "\n", root)
+
+    def parquet(rel: str, columns: dict[str, list[Any]]) -> None:
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table(columns), sink)
+        _put(root / rel, sink.getvalue().to_pybytes(), root)
+
+    parquet(
+        "meta/tasks.parquet", {"task": [_caption(s) for s in scenes], "task_index": list(range(episodes))}
+    )
+    ep: dict[str, list[Any]] = {"episode_index": list(range(episodes)), "length": [frames] * episodes}
+    ep["tasks"] = [[_caption(s)] for s in scenes]
+    ep["dataset_from_index"] = [i * frames for i in range(episodes)]
+    ep["dataset_to_index"] = [(i + 1) * frames for i in range(episodes)]
+    ep["data/chunk_index"] = ep["data/file_index"] = [0] * episodes
+    for key in LIBERO_CAMERAS:
+        ep[f"videos/{key}/chunk_index"] = ep[f"videos/{key}/file_index"] = [0] * episodes
+        ep[f"videos/{key}/from_timestamp"] = [i * frames / fps for i in range(episodes)]
+        ep[f"videos/{key}/to_timestamp"] = [(i + 1) * frames / fps for i in range(episodes)]
+    parquet("meta/episodes/chunk-000/file-000.parquet", ep)
+    rows = range(total)
+    parquet(
+        "data/chunk-000/file-000.parquet",
+        {
+            "index": list(rows),
+            "episode_index": [r // frames for r in rows],
+            "frame_index": [r % frames for r in rows],
+            "task_index": [r // frames for r in rows],
+            "timestamp": [(r % frames) / fps for r in rows],
+            "action": [[0.01 * ((r % 7) - 3)] * 6 + [1.0] for r in rows],
+        },
+    )
+    meta = {"layout": "lerobot-v3", "clips": episodes, "frames": frames, "size": [h, w], "fps": fps}
     _put(root / MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
     return root

@@ -34,6 +34,7 @@ from cosmos_tui.core.datasets.layouts import (
     is_builtin_experiment,
     min_frames_for,
 )
+from cosmos_tui.core.datasets.lerobot_v3 import validate_lerobot_v3
 from cosmos_tui.core.datasets.names import RULE_TEXT, companion_stem
 from cosmos_tui.core.datasets.probe import ProbeError, VideoInfo, probe_video
 from cosmos_tui.core.datasets.vision_jsonl import validate_vision_jsonl
@@ -449,6 +450,8 @@ def validate(
             workers=workers,
             max_caption_tokens=max_caption_tokens,
         )
+    if spec.format == "lerobot-v3":
+        return validate_lerobot_v3(root, spec, experiment=experiment, need=need, deep=deep)
     tally = Tally()
     if spec.captions is not None:
         tally.severity["missing-caption"] = spec.captions.missing_severity
