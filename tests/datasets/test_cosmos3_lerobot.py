@@ -103,3 +103,17 @@ def test_videos_truncated_missing_or_declared_wrong(root: Path) -> None:
     info["fps"] = 30
     (root / "meta/info.json").write_text(json.dumps(info))
     assert "lerobot-video-mismatch" in _check(root).ids()
+
+
+def test_libero_all_reads_four_suites_under_the_parent(clean: Path, tmp_path: Path) -> None:
+    parent = tmp_path / "LIBERO_LeRobot_v3"
+    for suite in ("libero_spatial", "libero_object", "libero_goal"):
+        shutil.copytree(clean, parent / suite)
+    report = _check(parent, "action_policy_libero_all_nano")
+    assert report.get("lerobot-missing-file").items == ("libero_10/ (a LIBERO suite the recipe reads)",)
+    shutil.copytree(clean, parent / "libero_10")
+    (parent / "libero_goal/meta/info.json").write_text("{}")
+    report = _check(parent, "action_policy_libero_all_nano")
+    assert report.clips == 6 and all(
+        i.startswith("libero_goal/") for i in report.get("lerobot-version").items
+    )

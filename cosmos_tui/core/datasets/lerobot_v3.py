@@ -16,6 +16,7 @@ from_timestamp, to_timestamp}``), ``data/chunk-*/file-*.parquet`` (``index``, ``
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from cosmos_tui.core.safeio import CONFIG_CAP, PARQUET_CAP, read_bytes_capped, r
 CODEBASE_VERSION = "v3.0"
 LIBERO_CAMERAS = ("observation.images.image", "observation.images.wrist_image")
 DATA_COLUMNS = ("index", "episode_index", "task_index", "timestamp", "action")
+LIBERO_SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
+"""``action_policy_libero_all_nano`` reads ``${LIBERO_ROOT}/<suite>`` for each of these."""
 
 
 def read_parquet(path: Path, rel: str, tally: Tally, columns: tuple[str, ...] | None = None) -> Any:
@@ -119,8 +122,24 @@ def _cameras(info: dict[str, Any], experiment: str | None, tally: Tally) -> dict
 def validate_lerobot_v3(
     root: Path, spec: Layout, *, experiment: str | None, need: int, deep: bool = False
 ) -> Report:
-    """Validate the LeRobot v3.0 dataset at ``root``; ``need`` is ``chunk_length + 1`` frames."""
+    """Validate the LeRobot v3.0 dataset at ``root``; ``need`` is ``chunk_length + 1`` frames.
+
+    For ``action_policy_libero_all_nano`` a ``root`` without ``meta/info.json`` is the parent of the
+    four LIBERO suites, each validated as a dataset of its own (details start with the suite)."""
     started = time.perf_counter()
+    if experiment == "action_policy_libero_all_nano" and not os.path.lexists(root / "meta" / "info.json"):
+        tally = Tally()
+        clips = videos = 0
+        for suite in LIBERO_SUITES:
+            if not (root / suite).is_dir():
+                tally.add("lerobot-missing-file", f"{suite}/ (a LIBERO suite the recipe reads)")
+                continue
+            sub = validate_lerobot_v3(root / suite, spec, experiment=experiment, need=need, deep=deep)
+            clips, videos = clips + sub.clips, videos + sub.videos
+            for f in sub.findings:
+                for item in f.items:
+                    tally.add(f.id, f"{suite}/{item}")
+        return _report(root, spec, experiment, need, clips, videos, deep, started, tally)
     tally = Tally()
     videos = 0
     info = _info(root, tally)
