@@ -6,6 +6,7 @@ Exit codes of ``data validate``: 0 valid (warnings allowed), 1 at least one erro
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -17,9 +18,10 @@ import typer
 from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown, to_jsonable
 from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
 from cosmos_tui.core.datasets.layouts import LAYOUTS, detect_layout
-from cosmos_tui.core.datasets.synth import synthesize
+from cosmos_tui.core.datasets.synth import MARKER, synthesize
 from cosmos_tui.core.datasets.validate import validate
 from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 if TYPE_CHECKING:
     from cosmos_tui.core.datasets.findings import Report
@@ -83,9 +85,18 @@ def _run_validate(
     deep: bool,
     workers: int | None,
     show_progress: bool,
+    max_caption_tokens: int | None = None,
 ) -> Report:
     if not show_progress:
-        return validate(root, layout, experiment=experiment, min_frames=frames, deep=deep, workers=workers)
+        return validate(
+            root,
+            layout,
+            experiment=experiment,
+            min_frames=frames,
+            deep=deep,
+            workers=workers,
+            max_caption_tokens=max_caption_tokens,
+        )
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -109,6 +120,7 @@ def _run_validate(
             deep=deep,
             workers=workers,
             progress=progress,
+            max_caption_tokens=max_caption_tokens,
         )
 
 
@@ -219,6 +231,11 @@ def validate_cmd(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: write the fixed files."),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: only show the plan (the default)."),
+    max_caption_tokens: int | None = typer.Option(
+        None,
+        "--max-caption-tokens",
+        help="Cosmos 3: the recipe's [dataloader_train].max_caption_tokens (default 2048).",
+    ),
     json_: bool = JsonOption,
 ) -> None:
     """Check a dataset against what the loader opens. Exit 0 valid, 1 errors found, 2 usage error."""
@@ -254,7 +271,7 @@ def validate_cmd(
                     f"dry run: {len(actions)} fix(es) planned; run again with --fix --yes to write them"
                 )
     show_progress = not json_ and err.is_terminal and sys.stderr.isatty()
-    report = _run_validate(root, layout, experiment, frames, deep, workers, show_progress)
+    report = _run_validate(root, layout, experiment, frames, deep, workers, show_progress, max_caption_tokens)
     if json_:
         data = _report_json(report)
         if fix_plan is not None:
@@ -271,9 +288,11 @@ def synth_cmd(
     root: Path = typer.Argument(..., help="Folder to create (new, empty, or an earlier synth)."),
     layout: str = typer.Option(..., "--layout", "-l", help="Layout id (see `data layouts`)."),
     clips: int = typer.Option(4, "--clips", help="Number of clips."),
-    frames: int = typer.Option(16, "--frames", help="Frames per clip."),
+    frames: int | None = typer.Option(
+        None, "--frames", help="Frames per clip (default 16; Cosmos 3 vision: 61, the loader's minimum)."
+    ),
     size: str = typer.Option("64x96", "--size", help="Frame size HxW (even numbers)."),
-    fps: int = typer.Option(10, "--fps", help="Frame rate."),
+    fps: int | None = typer.Option(None, "--fps", help="Frame rate (default 10; Cosmos 3 vision: 24)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data)."),
     json_: bool = JsonOption,
 ) -> None:
@@ -281,6 +300,7 @@ def synth_cmd(
 
     started = time.perf_counter()
     path = synthesize(root, layout, clips=clips, frames=frames, size=_parse_size(size), fps=fps, seed=seed)
+    frames = json.loads(read_text_capped(path / MARKER, CONFIG_CAP, what="synth marker"))["frames"]
     elapsed = time.perf_counter() - started
     if json_:
         emit_json({"root": path, "layout": layout, "clips": clips, "frames": frames, "elapsed_s": elapsed})

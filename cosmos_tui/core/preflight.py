@@ -116,6 +116,10 @@ def check_dataset(preset: Preset, job_dir: Path | None = None) -> Check:
         layout = get_layout(layout_id)
     except UserError as e:
         return Check("dataset", "fail", e.message)
+    if layout.format != "folders":  # an index file, not video folders: the validator reads it
+        return Check(
+            "dataset", "ok", f"{root} exists; run `cosmos-tui data validate {root} --layout {layout_id}`"
+        )
     video = layout.video
     folders = (
         [root / video.folder / d for d in layout.view_dirs()] if video.per_view else [root / video.folder]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 KiB = 1 << 10
@@ -36,6 +37,12 @@ PICKLE_CAP = 256 * MiB
 """One embedding pickle (a 512 x 1024 float32 embedding is 2 MiB)."""
 METADATA_CAP = 2 * GiB
 """A DCP part's ``.metadata`` (tens of MB for a large sharded model)."""
+JSONL_CAP = 8 * GiB
+"""A dataset's JSON-lines index (Cosmos 3's ``video_dataset_file.jsonl``: a few kB a clip)."""
+JSONL_LINE_CAP = 4 * MiB
+"""One line of a JSON-lines index (one clip with all its windows and structured captions)."""
+PARQUET_CAP = 2 * GiB
+"""One parquet file of a LeRobot dataset (LeRobot writes files of about 100 MB)."""
 
 _KINDS = (
     (stat.S_ISDIR, errno.EISDIR, "is a folder, not a file"),
@@ -139,6 +146,56 @@ def read_bytes_capped(
     return data
 
 
+def iter_lines_capped(
+    path: str | Path, cap: int, line_cap: int, *, what: str = "file"
+) -> Iterator[tuple[int, bytes | None]]:
+    """The lines of the regular file ``path`` as ``(line number, bytes without the newline)``,
+    numbered from 1; a line longer than ``line_cap`` bytes comes as ``(number, None)`` and is
+    skipped without being held in memory.
+
+    The file is checked as in :func:`read_bytes_capped` (a regular file of at most ``cap`` bytes,
+    :class:`ReadRefused` otherwise) before the first line, and reading stops with
+    :class:`ReadRefused` once more than ``cap`` bytes were read (a file that grows while read).
+    Memory stays under ``line_cap`` plus one read block whatever the file holds.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        check_regular(st, path, what=what)
+        if st.st_size > cap:
+            raise _too_big(path, cap, what)
+        number, total = 1, 0
+        pending: list[bytes] = []
+        held = 0
+        skipping = False
+        while True:
+            block = os.read(fd, 1 * MiB)
+            if not block:
+                break
+            total += len(block)
+            if total > cap:
+                raise _too_big(path, cap, what)
+            start = 0
+            while True:
+                end = block.find(b"\n", start)
+                piece = block[start:] if end < 0 else block[start:end]
+                if not skipping:
+                    if held + len(piece) > line_cap:
+                        skipping, pending, held = True, [], 0
+                    else:
+                        pending.append(piece)
+                        held += len(piece)
+                if end < 0:
+                    break
+                yield number, None if skipping else b"".join(pending)
+                number, pending, held, skipping = number + 1, [], 0, False
+                start = end + 1
+        if skipping or held:
+            yield number, None if skipping else b"".join(pending)
+    finally:
+        os.close(fd)
+
+
 def read_text_capped(
     path: str | Path,
     cap: int,
@@ -165,7 +222,10 @@ def describe_decode_error(e: UnicodeDecodeError, path: str | Path, *, what: str 
 __all__ = [
     "CAPTION_CAP",
     "CONFIG_CAP",
+    "JSONL_CAP",
+    "JSONL_LINE_CAP",
     "METADATA_CAP",
+    "PARQUET_CAP",
     "PICKLE_CAP",
     "POINTER_CAP",
     "RECORD_CAP",
@@ -173,6 +233,7 @@ __all__ = [
     "check_regular",
     "describe_decode_error",
     "human_cap",
+    "iter_lines_capped",
     "read_bytes_capped",
     "read_text_capped",
     "regular_file",

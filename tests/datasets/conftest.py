@@ -18,14 +18,24 @@ CLEAN_EXPERIMENT = {
     "transfer25-singleview": "transfer_singleview_depth_tiny",
     "transfer25-multiview-hdmap": "transfer_multiview_hdmap_tiny",
     "predict25-video2world": None,
+    "cosmos3-vision-jsonl": "vision_sft_nano",
+    "lerobot-v3": "action_policy_libero_nano",
 }
+SYNTH_ARGS = {"cosmos3-vision-jsonl": {"frames": 61, "fps": 24}, "lerobot-v3": {"frames": 20, "fps": 10}}
+"""Layouts whose loader needs more: Cosmos 3 drops windows under 61 frames."""
 
 
 @pytest.fixture(scope="session")
 def _bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bases")
     return {
-        layout: synthesize(root / layout, layout, clips=2, frames=FRAMES, size=(32, 32), fps=10)
+        layout: synthesize(
+            root / layout,
+            layout,
+            clips=2,
+            size=(32, 32),
+            **SYNTH_ARGS.get(layout, {"frames": FRAMES, "fps": 10}),
+        )
         for layout in CLEAN_EXPERIMENT
     }
 

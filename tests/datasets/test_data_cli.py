@@ -105,6 +105,8 @@ def test_layouts_lists_every_layout() -> None:
         "transfer25-singleview",
         "transfer25-multiview-hdmap",
         "predict25-video2world",
+        "cosmos3-vision-jsonl",
+        "lerobot-v3",
     ]
     assert data[0]["embeddings"]["dim"] == 1024
     assert "cache/prefix_{view}.pkl" in run("layouts").stdout

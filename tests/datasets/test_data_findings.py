@@ -1099,7 +1099,8 @@ def test_fix_does_not_touch_an_embedding_with_nan(dataset: Make) -> None:
 
 
 def test_every_finding_kind_has_a_test() -> None:
-    source = "".join(p.read_text() for p in Path(__file__).parent.glob("test_data_*.py"))
+    here = Path(__file__).parent
+    source = "".join(p.read_text() for pat in ("test_data_*.py", "test_cosmos3_*.py") for p in here.glob(pat))
     untested = [fid for fid in KINDS if f'"{fid}"' not in source]
     assert not untested
 

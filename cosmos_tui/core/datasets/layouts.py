@@ -184,6 +184,9 @@ class Layout:
     """How the loader derives a caption's, control's or embedding's name from a video's (names.py)."""
     fps_must_match: bool = False
     """The loader raises when the views of a clip, or a control and its clip, differ in frame rate."""
+    format: Literal["folders", "vision-jsonl", "lerobot-v3"] = "folders"
+    """``folders``: the clip list comes from video folders (the fields above); ``vision-jsonl``:
+    Cosmos 3's JSON-lines index (``vision_jsonl.py`` validates it, with ``experiments`` frames)."""
     clip_list: Literal["mp4-names", "every-entry", "caption-stems"] = "mp4-names"
     """What the loader takes as its clips: every name ending in ``.mp4`` in the clip folder (hidden
     names too), every entry of the first view's folder (Predict1's ``os.listdir``), or the stems of
@@ -396,6 +399,50 @@ LAYOUTS: dict[str, Layout] = {
             ),
             names="remove-mp4",
         ),
+        Layout(
+            id="cosmos3-vision-jsonl",
+            title="Cosmos 3 vision SFT (train/video_dataset_file.jsonl, cosmos-framework)",
+            loader="cosmos_framework/data/generator/local_datasets/sft_dataset.py::get_sft_dataset",
+            views=(),
+            videos=(),
+            format="vision-jsonl",
+            # _load_sft_metadata_from_s3(min_frames=61): windows of fewer frames are dropped
+            default_min_frames=61,
+            experiments={
+                "vision_sft_nano": 61,
+                "vision_sft_nano_mapstyle_dataloader": 61,
+                "vision_sft_super": 61,
+                "vision_sft_edge": 61,
+            },
+            notes=(
+                "DATASET_PATH/train/video_dataset_file.jsonl; a relative vision_path is read from "
+                "DATASET_PATH/train/ (the JSONL's folder).",
+                "Windows shorter than 61 frames and clips longer than 61 s are dropped silently.",
+                "The recipes use num_video_frames=-1: each window's own temporal_interval is used.",
+                "caption_json (structured) is preferred over caption; max_caption_tokens 2048.",
+            ),
+        ),
+        Layout(
+            id="lerobot-v3",
+            title="LeRobot v3.0 (Cosmos 3 action recipes: LIBERO, DROID)",
+            loader="cosmos_framework/data/generator/action/datasets/base_dataset.py (LIBERO); "
+            "lerobot (DROID)",
+            views=(),
+            videos=(),
+            format="lerobot-v3",
+            # a window is chunk_length + 1 frames: LIBERO chunk_length=16, DROID 32
+            default_min_frames=17,
+            experiments={
+                "action_policy_libero_nano": 17,
+                "action_policy_libero_all_nano": 17,
+                "action_policy_droid_nano": 33,
+            },
+            notes=(
+                "data.root is the dataset root holding meta/info.json (LIBERO_ROOT / DROID_ROOT); "
+                "action_policy_libero_all_nano reads four suites under LIBERO_ROOT: validate each.",
+                "LIBERO reads cameras observation.images.image and observation.images.wrist_image.",
+            ),
+        ),
     )
 }
 
@@ -437,6 +484,10 @@ def _has_mp4(folder: Path) -> bool:
 def detect_layout(root: Path) -> str | None:
     """Guess the layout of the dataset at ``root`` from its folders, or None if nothing fits."""
     root = Path(root)
+    if (root / "train" / "video_dataset_file.jsonl").exists():
+        return "cosmos3-vision-jsonl"
+    if (root / "meta" / "info.json").exists():
+        return "lerobot-v3"
     videos = root / "videos"
     if not videos.is_dir():
         return None

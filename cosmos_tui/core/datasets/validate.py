@@ -34,8 +34,10 @@ from cosmos_tui.core.datasets.layouts import (
     is_builtin_experiment,
     min_frames_for,
 )
+from cosmos_tui.core.datasets.lerobot_v3 import validate_lerobot_v3
 from cosmos_tui.core.datasets.names import RULE_TEXT, companion_stem
 from cosmos_tui.core.datasets.probe import ProbeError, VideoInfo, probe_video
+from cosmos_tui.core.datasets.vision_jsonl import validate_vision_jsonl
 from cosmos_tui.core.datasets.walk import check_file, scan_entries
 from cosmos_tui.core.errors import UserError
 
@@ -422,11 +424,13 @@ def validate(
     deep: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    max_caption_tokens: int | None = None,
 ) -> Report:
     """Validate the dataset at ``root`` as layout ``layout_id`` and return the grouped report.
 
     ``experiment`` sets the frames each clip needs (``min_frames`` overrides it); ``deep`` decodes
-    every video to count its real frames; ``workers`` threads check clips (default: CPU count).
+    every video to count its real frames; ``workers`` threads check clips (default: CPU count);
+    ``max_caption_tokens`` is the recipe's caption cap (Cosmos 3 vision layouts only).
     Raises :class:`UsageError` for an unknown layout or experiment and :class:`UserError` when
     ``root`` is not a folder.
     """
@@ -436,6 +440,18 @@ def validate(
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
+    if spec.format == "vision-jsonl":
+        return validate_vision_jsonl(
+            root,
+            spec,
+            experiment=experiment,
+            need=need,
+            deep=deep,
+            workers=workers,
+            max_caption_tokens=max_caption_tokens,
+        )
+    if spec.format == "lerobot-v3":
+        return validate_lerobot_v3(root, spec, experiment=experiment, need=need, deep=deep)
     tally = Tally()
     if spec.captions is not None:
         tally.severity["missing-caption"] = spec.captions.missing_severity

@@ -1,0 +1,208 @@
+"""Synthesize small Cosmos 3 sets. Vision SFT: real H.264 clips under ``train/videos/`` and the
+``train/video_dataset_file.jsonl`` index the loader reads, one record a clip with one window that
+spans the clip, a structured ``caption_json`` and the dense ``caption`` backup. LeRobot v3.0: the
+``meta/`` files, one data parquet and one mp4 per LIBERO camera holding every episode."""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from cosmos_tui.core.containment import resolved
+from cosmos_tui.core.datasets.paint import (
+    _DIRECTIONS,
+    MARKER,
+    _caption,
+    _check_target,
+    _frames,
+    _put,
+    _scene,
+    write_mp4,
+)
+from cosmos_tui.core.datasets.vision_jsonl import JSONL, MIN_WINDOW_FRAMES
+from cosmos_tui.core.errors import UsageError
+
+
+def _caption_json(scene: dict[str, Any], h: int, w: int, seconds: float, fps: int) -> dict[str, Any]:
+    """A structured caption in the fields of cosmos-framework's ``StructuredCaption``."""
+    ratio = "16,9" if w / h >= 1.55 else "4,3" if w / h >= 1.16 else "1,1" if w / h >= 0.88 else "3,4"
+    return {
+        "subjects": [
+            {
+                "description": f"a {scene['colour_name']} square",
+                "action": f"moves {_DIRECTIONS[scene['direction']]}",
+            }
+        ],
+        "background_setting": "a striped road scene seen from a car",
+        "cinematography": {"camera_motion": "static", "framing": "wide shot"},
+        "actions": [{"time": f"0:00-0:{int(seconds):02d}", "description": "the square crosses the frame"}],
+        "temporal_caption": _caption(scene),
+        "resolution": {"H": h, "W": w},
+        "aspect_ratio": ratio,
+        "duration": f"{round(seconds)}s",
+        "fps": fps,
+    }
+
+
+def synthesize_vision_jsonl(
+    root: Path,
+    *,
+    clips: int = 4,
+    frames: int = MIN_WINDOW_FRAMES,
+    size: tuple[int, int] = (64, 96),
+    fps: int = 24,
+    seed: int = 0,
+    workers: int | None = None,
+) -> Path:
+    """Write a valid ``cosmos3-vision-jsonl`` set under ``root`` (new, empty, or an earlier synth)."""
+    h, w = size
+    if clips < 1 or fps < 1:
+        raise UsageError("--clips and --fps must each be at least 1.")
+    if frames < MIN_WINDOW_FRAMES:
+        raise UsageError(
+            f"--frames {frames} is too few for Cosmos 3: the loader drops windows shorter than "
+            f"{MIN_WINDOW_FRAMES} frames; pass --frames {MIN_WINDOW_FRAMES} or more."
+        )
+    if frames / fps > 61.0:
+        raise UsageError(f"{frames} frames at {fps} fps last over 61 s, which the loader drops; raise --fps.")
+    if h < 16 or w < 16 or h % 2 or w % 2:
+        raise UsageError(f"--size {h}x{w} is not usable: height and width must be even and at least 16.")
+    root = resolved(root)
+    _check_target(root)
+    root.mkdir(parents=True, exist_ok=True)
+    train = root / Path(JSONL).parent
+    names = [f"clip_{i:04d}" for i in range(clips)]
+    scenes = [_scene(seed, i) for i in range(clips)]
+
+    def encode(i: int) -> None:
+        write_mp4(
+            train / "videos" / f"{names[i]}.mp4", _frames(scenes[i], 0, frames, (h, w), "rgb"), fps, root=root
+        )
+
+    n = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=max(1, min(n, clips)), thread_name_prefix="synth") as pool:
+        list(pool.map(encode, range(clips)))
+    seconds = frames / fps
+    lines = []
+    for name, scene in zip(names, scenes, strict=True):
+        record = {
+            "uuid": name,
+            "duration": round(seconds, 3),
+            "width": w,
+            "height": h,
+            "vision_path": f"videos/{name}.mp4",
+            "nb_frames": frames,
+            "framerate": fps,
+            "t2w_windows": [
+                {
+                    "start_frame": 0,
+                    "end_frame": frames - 1,
+                    "temporal_interval": 1,
+                    "caption_json": _caption_json(scene, h, w, seconds, fps),
+                    "caption": _caption(scene),
+                }
+            ],
+        }
+        lines.append(json.dumps(record, ensure_ascii=False))
+    _put(root / JSONL, "\n".join(lines) + "\n", root)
+    meta = {"layout": "cosmos3-vision-jsonl", "clips": clips, "frames": frames, "size": [h, w], "fps": fps}
+    _put(root / MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
+    return root
+
+
+def synthesize_lerobot_v3(
+    root: Path,
+    *,
+    episodes: int = 2,
+    frames: int = 24,
+    size: tuple[int, int] = (64, 96),
+    fps: int = 10,
+    seed: int = 0,
+) -> Path:
+    """Write a valid ``lerobot-v3`` set (LIBERO's cameras and columns) under ``root``."""
+    import pyarrow as pa  # deferred: pyarrow, only for LeRobot datasets
+    import pyarrow.parquet as pq  # deferred: pyarrow, only for LeRobot datasets
+
+    from cosmos_tui.core.datasets.lerobot_v3 import (
+        CODEBASE_VERSION,
+        LIBERO_CAMERAS,
+    )  # deferred: pyarrow users
+
+    h, w = size
+    if episodes < 1 or frames < 17 or fps < 1:
+        raise UsageError(
+            "--clips (episodes) >= 1, --frames >= 17 (LIBERO windows are 17 frames), --fps >= 1."
+        )
+    if h < 16 or w < 16 or h % 2 or w % 2:
+        raise UsageError(f"--size {h}x{w} is not usable: height and width must be even and at least 16.")
+    root = resolved(root)
+    _check_target(root)
+    root.mkdir(parents=True, exist_ok=True)
+    scenes = [_scene(seed, i) for i in range(episodes)]
+    video_path = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+    for vi, key in enumerate(LIBERO_CAMERAS):
+        import numpy as np  # deferred: numpy, only for frames
+
+        clip = np.concatenate([_frames(s, vi, frames, (h, w), "rgb") for s in scenes])
+        write_mp4(root / video_path.format(video_key=key, chunk_index=0, file_index=0), clip, fps, root=root)
+    total = episodes * frames
+    feature = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"]}
+    info = {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": "synthetic",
+        "total_episodes": episodes,
+        "total_frames": total,
+        "total_tasks": episodes,
+        "chunks_size": 1000,
+        "fps": fps,
+        "splits": {"train": f"0:{episodes}"},
+        "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+        "video_path": video_path,
+        "features": {
+            **{k: {**feature, "info": {"video.fps": fps, "video.codec": "h264"}} for k in LIBERO_CAMERAS},
+            "action": {"dtype": "float32", "shape": [7], "names": None},
+            **{
+                n: {"dtype": "int64", "shape": [1], "names": None}
+                for n in ("index", "episode_index", "task_index", "frame_index")
+            },
+            "timestamp": {"dtype": "float32", "shape": [1], "names": None},
+        },
+    }
+    _put(root / "meta/info.json", json.dumps(info, indent=2) + "\n", root)
+
+    def parquet(rel: str, columns: dict[str, list[Any]]) -> None:
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table(columns), sink)
+        _put(root / rel, sink.getvalue().to_pybytes(), root)
+
+    parquet(
+        "meta/tasks.parquet", {"task": [_caption(s) for s in scenes], "task_index": list(range(episodes))}
+    )
+    ep: dict[str, list[Any]] = {"episode_index": list(range(episodes)), "length": [frames] * episodes}
+    ep["tasks"] = [[_caption(s)] for s in scenes]
+    ep["dataset_from_index"] = [i * frames for i in range(episodes)]
+    ep["dataset_to_index"] = [(i + 1) * frames for i in range(episodes)]
+    ep["data/chunk_index"] = ep["data/file_index"] = [0] * episodes
+    for key in LIBERO_CAMERAS:
+        ep[f"videos/{key}/chunk_index"] = ep[f"videos/{key}/file_index"] = [0] * episodes
+        ep[f"videos/{key}/from_timestamp"] = [i * frames / fps for i in range(episodes)]
+        ep[f"videos/{key}/to_timestamp"] = [(i + 1) * frames / fps for i in range(episodes)]
+    parquet("meta/episodes/chunk-000/file-000.parquet", ep)
+    rows = range(total)
+    parquet(
+        "data/chunk-000/file-000.parquet",
+        {
+            "index": list(rows),
+            "episode_index": [r // frames for r in rows],
+            "frame_index": [r % frames for r in rows],
+            "task_index": [r // frames for r in rows],
+            "timestamp": [(r % frames) / fps for r in rows],
+            "action": [[0.01 * ((r % 7) - 3)] * 6 + [1.0] for r in rows],
+        },
+    )
+    meta = {"layout": "lerobot-v3", "clips": episodes, "frames": frames, "size": [h, w], "fps": fps}
+    _put(root / MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
+    return root
