@@ -23,6 +23,7 @@ from cosmos_tui.core.engines.revisions import RevisionSet, select
 from cosmos_tui.core.engines.steps import StepSpec, train_only
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.interpolation import problem_in_override
+from cosmos_tui.core.monitor.samples import SampleLayout
 from cosmos_tui.core.presets import Preset
 
 CheckpointLayout = Literal["dcp", "pt"]
@@ -166,6 +167,8 @@ class EngineAdapter(ABC):
     weights_in_checkout: ClassVar[bool] = False
     """Whether the engine reads its Hugging Face weights from its checkout's ``checkpoints/``
     folder (a download needs ``--checkpoint-dir``) rather than from the Hugging Face cache."""
+    sample_layout: ClassVar[SampleLayout | None] = None
+    """Where the engine writes the sample images it draws while training (``None``: none)."""
     stop_sentinel: ClassVar[StopSentinel | None] = None
     """How the engine is asked to save and stop through files (``None``: SIGTERM does it)."""
     revision_sets: ClassVar[tuple[RevisionSet, ...]] = ()
