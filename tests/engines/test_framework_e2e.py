@@ -16,42 +16,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from replay_engine.checkout import make_fake_framework_checkout
+from support.framework_world import framework_preset
 from support.runs import wait_run
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
 from cosmos_tui.core.monitor.runmonitor import RunMonitor
-from cosmos_tui.core.presets import preset_from_dict
-from cosmos_tui.core.runs import TERMINAL, get_run, resume_run, start_run, stop_run
-from cosmos_tui.core.runs import engine_view
+from cosmos_tui.core.runs import TERMINAL, engine_view, get_run, resume_run, start_run, stop_run
 
 pytestmark = pytest.mark.slow
-
-
-def framework_preset(tmp_path: Path, *overrides: str, nproc: int = 2, **pipeline: bool):
-    repo = make_fake_framework_checkout(tmp_path)
-    (tmp_path / "data").mkdir(exist_ok=True)
-    (tmp_path / "Wan2.2_VAE.pth").write_bytes(b"vae")
-    base = repo / "examples" / "checkpoints" / "Cosmos3-Nano"
-    return preset_from_dict(
-        {
-            "engine": {"kind": "cosmos-framework", "repo": str(repo), "python": sys.executable},
-            "experiment": {
-                "name": "vision_sft_nano",
-                "config": "examples/toml/sft_config/vision_sft_nano.toml",
-                "overrides": list(overrides),
-            },
-            "data": {"root": str(tmp_path / "data")},
-            "launch": {"nproc_per_node": nproc},
-            "env": {
-                "output_root": str(tmp_path / "out"),
-                "extra": {"BASE_CHECKPOINT_PATH": str(base), "WAN_VAE_PATH": str(tmp_path / "Wan2.2_VAE.pth")},
-            },
-            "pipeline": pipeline,
-        },
-        source="test",
-    ), repo
 
 
 def _steps(record) -> dict[str, str]:
@@ -59,7 +32,7 @@ def _steps(record) -> dict[str, str]:
 
 
 def test_cosmos3_recipe_converts_trains_stops_resumes_and_exports(tmp_path: Path) -> None:
-    preset, repo = framework_preset(tmp_path, "trainer.max_iter=30", "replay.sleep=0.25")
+    preset, repo = framework_preset(tmp_path, "trainer.max_iter=40", "replay.sleep=0.3")
     record = start_run(preset, force=True)  # force: preflight wants GPUs for upstream engines
     job = tmp_path / "out" / "cosmos3" / "sft" / "vision_sft_nano"
     assert record.job_dir == str(job)
@@ -85,8 +58,11 @@ def test_cosmos3_recipe_converts_trains_stops_resumes_and_exports(tmp_path: Path
     assert snap.progress.tokens_series, (current.reason, current.console_log.read_text()[-2000:])
     assert snap.progress.tokens_per_s and snap.progress.tokens_per_s > 0
     assert _steps(current)["convert"] == "done" and _steps(current)["train"] == "running"
-    assert (record.run_dir / "convert.log").read_text().strip().endswith(
-        f"Saved checkpoint to {repo / 'examples' / 'checkpoints' / 'Cosmos3-Nano'}"
+    assert (
+        (record.run_dir / "convert.log")
+        .read_text()
+        .strip()
+        .endswith(f"Saved checkpoint to {repo / 'examples' / 'checkpoints' / 'Cosmos3-Nano'}")
     )
 
     # stop: the sentinel makes the engine save and exit 0 (SIGTERM is only logged by it)
@@ -108,7 +84,7 @@ def test_cosmos3_recipe_converts_trains_stops_resumes_and_exports(tmp_path: Path
     assert engine_view.parallelism(stopped) == "DP 2 x CP 1 (FSDP shard 2 x replicate 1)"
 
     # resume: the conversion is skipped, training continues from the emergency checkpoint, export
-    again = resume_run(record.id)
+    again = resume_run(record.id, force=True)  # force: no GPU here
     final = wait_run(again.id, lambda r: r.status in TERMINAL, 180)
     assert final.status == "finished", (final.reason, final.console_log.read_text()[-2000:])
     assert _steps(final) == {"convert": "skipped", "train": "done", "export": "done"}
@@ -117,9 +93,9 @@ def test_cosmos3_recipe_converts_trains_stops_resumes_and_exports(tmp_path: Path
     export_log = (final.run_dir / "export.log").read_text()
     assert "Skipping --verify: no CUDA device" in export_log
     export = final.steps[2]
-    assert export.argv[-1] == "--verify" and str(job / "checkpoints" / "iter_000000030") in export.argv
+    assert export.argv[-1] == "--verify" and str(job / "checkpoints" / "iter_000000040") in export.argv
     meta = json.loads((job / "model" / "checkpoint.json").read_text())
-    assert meta["checkpoint_path"] == str(job / "checkpoints" / "iter_000000030" / "model")
+    assert meta["checkpoint_path"] == str(job / "checkpoints" / "iter_000000040" / "model")
     assert (job / "model" / "model.safetensors").is_file()
 
     # as a person: runs show names the steps and the layout
@@ -128,4 +104,4 @@ def test_cosmos3_recipe_converts_trains_stops_resumes_and_exports(tmp_path: Path
     assert "step export" in shown.output and "DP 2 x CP 1" in shown.output
     data = json.loads(CliRunner().invoke(app, ["runs", "show", final.id, "--json"]).stdout)
     assert [s["status"] for s in data["steps"]] == ["skipped", "done", "done"]
-    assert data["samples"] and data["samples"][-1]["iteration"] <= 30
+    assert data["samples"] and data["samples"][-1]["iteration"] <= 40
