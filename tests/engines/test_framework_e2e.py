@@ -105,3 +105,35 @@ def test_cosmos3_recipe_converts_trains_stops_resumes_and_exports(tmp_path: Path
     data = json.loads(CliRunner().invoke(app, ["runs", "show", final.id, "--json"]).stdout)
     assert [s["status"] for s in data["steps"]] == ["skipped", "done", "done"]
     assert data["samples"] and data["samples"][-1]["iteration"] <= 40
+
+    # ckpt convert: safetensors then Diffusers for this engine; an existing export needs --yes
+    refused = CliRunner().invoke(app, ["ckpt", "convert", final.id])
+    assert refused.exit_code != 0 and "pass --yes" in refused.output
+    done = CliRunner().invoke(app, ["ckpt", "convert", final.id, "--yes", "--json"])
+    assert done.exit_code == 0, done.output
+    plan = json.loads(done.stdout)
+    assert plan["method"] == "upstream-steps" and "convert_model_to_diffusers" in plan["shell"]
+    assert (job / "diffusers" / "model_index.json").is_file()
+
+
+def test_supervisor_killed_mid_step_leaves_the_step_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    monkeypatch.setenv("REPLAY_STEP_SLEEP", "4")  # the converter's double sleeps before writing
+    preset, _ = framework_preset(tmp_path, "trainer.max_iter=4", nproc=1)
+    record = start_run(preset, force=True)
+    running = wait_run(record.id, lambda r: any(s.status == "running" for s in r.steps), 60)
+    assert running.steps[0].name == "convert" and running.steps[0].pid
+    os.kill(running.supervisor.pid, signal.SIGKILL)
+    orphan = wait_run(record.id, lambda r: "still run" in (r.reason or "") or not r.active, 30)
+    assert orphan.active and str(running.steps[0].pid) in (orphan.reason or "")
+    lost = wait_run(record.id, lambda r: not r.active, 60)
+    assert lost.status == "lost"
+    assert [(s.name, s.status) for s in lost.steps] == [
+        ("convert", "lost"),
+        ("train", "pending"),
+        ("export", "pending"),
+    ]

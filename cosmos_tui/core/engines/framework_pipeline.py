@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 from cosmos_tui.core import jobconfig
-from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
+from cosmos_tui.core.engines import conversion
 from cosmos_tui.core.engines.base import StopSentinel
 from cosmos_tui.core.engines.steps import TRAIN, StepSpec
+from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.samples import SampleLayout
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import Preset
@@ -176,6 +179,65 @@ class FrameworkPipeline:
         if iteration < max_iter:
             return None
         return f"the job's checkpoint {latest.name} is at trainer.max_iter={max_iter}"
+
+    def convert(
+        self,
+        checkpoint: CheckpointInfo,
+        checkout: Path | None,
+        python: str = "python",
+        *,
+        yes: bool = False,
+        dry_run: bool = False,
+    ) -> conversion.ConversionPlan:
+        """``ckpt convert`` for Cosmos 3: the DCP step folder exported to Hugging Face safetensors
+        (``export_model ... -o JOB/model --verify``), then converted to Diffusers
+        (``convert_model_to_diffusers ... -o JOB/diffusers``), as upstream's docs order them."""
+        step = Path(checkpoint.path)
+        job = step.parent.parent
+        if not checkpoint.complete:
+            raise UserError(f"{step} is incomplete (a part lacks .metadata); pick a complete checkpoint")
+        if checkout is None or not (Path(checkout) / "cosmos_framework").is_dir():
+            raise UserError(f"converting {step} needs the cosmos-framework checkout; pass --repo CHECKOUT")
+        if not (job / "config.yaml").is_file():
+            raise UserError(f"{job} has no config.yaml (export_model's --config-file); is it a job folder?")
+        export, diffusers = job / EXPORT_DIR, job / DIFFUSERS_DIR
+        outputs = (export / "checkpoint.json", diffusers / "model_index.json")
+        conversion.refuse_existing(outputs, yes)
+        head = (python, "-m", "cosmos_framework.scripts.")
+        commands = (
+            (
+                *head[:2],
+                head[2] + "export_model",
+                "--checkpoint-path",
+                str(step),
+                "--config-file",
+                str(job / "config.yaml"),
+                "-o",
+                str(export),
+                "--verify",
+            ),
+            (
+                *head[:2],
+                head[2] + "convert_model_to_diffusers",
+                "--checkpoint-path",
+                str(export),
+                "-o",
+                str(diffusers),
+            ),
+        )
+        plan = conversion.ConversionPlan(
+            "upstream-steps", step, outputs, cwd=Path(checkout), commands=commands
+        )
+        if dry_run:
+            return plan
+        for argv in commands:
+            done = subprocess.run(list(argv), cwd=checkout, capture_output=True, text=True)
+            if done.returncode != 0:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [
+                    f"exit code {done.returncode}"
+                ]
+                raise UserError(f"{argv[2]} failed on {step}: {tail[0][:300]}")
+        return plan
 
     def parallelism(self, preset: Preset, job_dir: Path | None, world_size: int) -> str | None:
         """``DP 4 x CP 2 (FSDP shard 8 x replicate 1)`` from the job's composed config, the
