@@ -35,7 +35,9 @@ from cosmos_tui.cli.runview import (
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.logtail import last_lines
+from cosmos_tui.core.monitor.samples import latest_line
 from cosmos_tui.core.runs import (
+    engine_view,
     get_run,
     list_runs,
     plan_removal,
@@ -45,6 +47,7 @@ from cosmos_tui.core.runs import (
     resume_run,
     stop_run,
 )
+from cosmos_tui.core.runs.steps import summary
 from cosmos_tui.core.units import human_bytes
 
 if TYPE_CHECKING:
@@ -133,7 +136,13 @@ def show(run: str = RunArg, json: bool = JsonOption) -> None:
 
     r = get_run(run)
     if json:
-        emit_json(r.to_dict())
+        data = r.to_dict()
+        data["parallelism"] = engine_view.parallelism(r)
+        data["samples"] = [
+            {"iteration": s.iteration, "images": [str(i.path) for i in s.images]}
+            for s in engine_view.samples(r)
+        ]
+        emit_json(data)
         return
     out.print(f"[bold]{'id':>11}[/bold]  {shown(r.id)}")
     out.print(f"[bold]{'status':>11}[/bold]  {status_text(r)}")  # markup of our own, flags escaped
@@ -162,8 +171,16 @@ def show(run: str = RunArg, json: bool = JsonOption) -> None:
         ("processes", ", ".join(f"{p.role} {p.pid}" for p in r.procs) or "-"),
         ("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items() if v) or "-"),
     ]
+    layout = engine_view.parallelism(r)
+    if layout:
+        rows.insert(3, ("parallel", layout))
+    drawn = engine_view.samples(r)
+    if drawn:
+        rows.append(("samples", latest_line(drawn) or "-"))
     for key, value in rows:
         out.print(f"[bold]{key:>11}[/bold]  {shown(value)}")
+    for step in r.steps:
+        out.print(f"[bold]{'step ' + step.name:>11}[/bold]  {shown(summary(step))}")
     out.print(f"[bold]{'command':>11}[/bold]")
     for line in shell_lines(r.shell):
         out.print(printable(line), markup=False)

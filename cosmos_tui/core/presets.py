@@ -298,6 +298,14 @@ class WandbSection(_Section):
     mode: WandbMode | None = Field(None, description="W&B mode; unset leaves the engine's default.")
 
 
+class PipelineSection(_Section):
+    """Optional steps of the engine's pipeline around training (engines that have them)."""
+
+    export: bool = Field(True, description="Export the last checkpoint once training finished.")
+    verify: bool = Field(True, description="Smoke-test the export (cosmos-framework: `--verify`).")
+    diffusers: bool = Field(False, description="Convert the export to Diffusers as the last step.")
+
+
 class Preset(_Section):
     """A whole preset. Every section is optional in the file."""
 
@@ -308,6 +316,7 @@ class Preset(_Section):
     launch: LaunchSection = Field(default_factory=LaunchSection)
     env: EnvSection = Field(default_factory=EnvSection)
     wandb: WandbSection = Field(default_factory=WandbSection)
+    pipeline: PipelineSection = Field(default_factory=PipelineSection)
     description: str | None = Field(None, description="One line saying what this preset is for.")
 
     def to_dict(self) -> dict[str, Any]:

@@ -38,11 +38,12 @@ from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, defa
 from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
 from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
+from cosmos_tui.core.monitor.samples import latest_line
 from cosmos_tui.core.monitor.watchdog import MonitorEvent
 from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import get_run, list_runs, resume_run, stop_run
+from cosmos_tui.core.runs import engine_view, get_run, list_runs, resume_run, stop_run
 from cosmos_tui.core.runs.jobs import get_job, job_history
 from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
@@ -145,6 +146,8 @@ class Backend:
         self.config_error: str | None = None
         """Why ``config.toml`` could not be used (the defaults apply meanwhile)."""
         self._watches: dict[str, _Watch] = {}
+        self._layouts: dict[str, str | None] = {}
+        """Each run's parallel layout, read once (see :meth:`_parallelism`)."""
         self._lock = threading.Lock()
         self._exporting: set[Path] = set()
         """Export folders being written now (two exports into one folder would mix their files)."""
@@ -299,7 +302,18 @@ class Backend:
             disk_message=message,
             cpu_percent=snap.procs.cpu_percent if snap.procs is not None else None,
             rss_bytes=snap.procs.rss_bytes if snap.procs is not None else None,
+            tokens_per_s=progress.tokens_per_s,
+            tokens=tuple((int(x), y) for x, y in progress.tokens_series),
+            parallelism=self._parallelism(record),
+            samples=latest_line(engine_view.samples(record)),
+            steps=tuple((st.name, st.status) for st in record.steps),
         )
+
+    def _parallelism(self, record: RunRecord) -> str | None:
+        """The run's parallel layout, read once per run (the job's config.yaml can be large)."""
+        if record.id not in self._layouts or (self._layouts[record.id] is None and record.active):
+            self._layouts[record.id] = engine_view.parallelism(record)
+        return self._layouts[record.id]
 
     def _disk_forecast(self, watch: _Watch, snap: RunSnapshot) -> tuple[str | None, str | None]:
         """Saves still to come x the average checkpoint size, against the free space."""

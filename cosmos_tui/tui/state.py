@@ -107,6 +107,16 @@ class RunView:
     """CPU use of the run's process tree, % of one core (live runs)."""
     rss_bytes: int | None = None
     """Host memory of the run's process tree (live runs)."""
+    tokens_per_s: float | None = None
+    """Latest tokens per second (Cosmos 3's iter_speed suffix, the builtin engine's metrics)."""
+    tokens: tuple[tuple[int, float], ...] = ()
+    """``(iteration, tokens/s)`` points, downsampled for the chart (empty: the engine says none)."""
+    parallelism: str | None = None
+    """How the processes split the work (``DP 4 x CP 2 ...``), when the engine says."""
+    samples: str | None = None
+    """The sample images the engine drew, in one line (``None``: none)."""
+    steps: tuple[tuple[str, str], ...] = ()
+    """The pipeline's ``(step, status)`` pairs (empty for an engine that only trains)."""
 
 
 @dataclass(frozen=True)

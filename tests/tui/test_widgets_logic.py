@@ -43,3 +43,27 @@ def test_gpu_history_row_has_its_full_width_and_fills_from_the_right() -> None:
     assert row.plain == "········▁█" and len(row.plain) == 10
     assert timeline([50.0] * 30, 10, "green").plain == "▄" * 10
     assert timeline([], 4, "green").plain == "····"
+
+
+def test_run_header_shows_tokens_layout_steps_and_samples() -> None:
+    from cosmos_tui.tui.state import RunRow, RunView
+    from cosmos_tui.tui.widgets.run_header import RunHeader
+
+    header = RunHeader()
+    view = RunView(
+        row=RunRow(id="r1", status="running", iteration=9, max_iter=40),
+        sec_per_iter=0.3,
+        tokens_per_s=150187.0,
+        tokens=((6, 149000.0), (8, 150187.0)),
+        parallelism="DP 4 x CP 2 (FSDP shard 8 x replicate 1)",
+        samples="2 iteration(s) drawn, latest 8 (ema, reg: jpg, gif)",
+        steps=(("convert", "done"), ("train", "running"), ("export", "pending")),
+    )
+    header.view = view
+    text = header.render().plain
+    assert "150,187 tokens/s" in text and "DP 4 x CP 2" in text and "FSDP" not in text
+    assert "convert done > train running > export pending" in text
+    assert "latest 8 (ema, reg" in text
+    plain = RunView(row=RunRow(id="r2", status="running"))
+    header.view = plain
+    assert "tokens/s" not in header.render().plain and "steps" not in header.render().plain

@@ -73,7 +73,9 @@ def convert_checkpoint(
     kind, checkout, python = engine_of(target, repo)
     if kind == "upstream" and checkout is not None:  # a folder with --repo: the checkout's interpreter
         python = detect_python(checkout)[0] or "python"
-    adapter = adapter_for_layout(chosen.layout)
+    adapter = get_adapter(kind) if kind != "upstream" else None
+    if adapter is None or adapter.checkpoint_layout != chosen.layout:
+        adapter = adapter_for_layout(chosen.layout)  # a folder: the first engine of that layout
     # Rendered first: a checkout path no shell line can hold is refused before anything moves.
     inference = adapter.inference_command(chosen, checkout, python)
     plan = adapter.convert(chosen, checkout, python, yes=yes, dry_run=dry_run)

@@ -20,8 +20,10 @@ from cosmos_tui.core.engines import conversion
 from cosmos_tui.core.engines.registry import get_adapter as get_adapter  # re-exported
 from cosmos_tui.core.engines.registry import register as register  # re-exported
 from cosmos_tui.core.engines.revisions import RevisionSet, select
+from cosmos_tui.core.engines.steps import StepSpec, train_only
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.interpolation import problem_in_override
+from cosmos_tui.core.monitor.samples import SampleLayout
 from cosmos_tui.core.presets import Preset
 
 CheckpointLayout = Literal["dcp", "pt"]
@@ -57,6 +59,20 @@ class LaunchSpec:
         characters refused)."""
         groups = _wrap(list(self.argv)) if multiline else None
         return shell.command(str(self.cwd), self.env, self.argv, groups=groups)
+
+
+@dataclass(frozen=True)
+class StopSentinel:
+    """An engine that is asked to save and stop through files rather than signals (Cosmos 3's
+    ``TerminationSignalCheckpoint``: SIGTERM is only logged; the trainer polls for a file at each
+    step end, saves, writes a second file, exits 0)."""
+
+    env_var: str
+    """The variable naming the folder the engine polls (``SLURM_LOG_DIR``)."""
+    request: str
+    """The file whose appearance asks for the save (``SIGUSR1_RECEIVED``)."""
+    saved: str
+    """The file the engine writes once the save is complete (``SIGUSR1_CHECKPOINT_SUCCEEDED``)."""
 
 
 def _wrap(parts: list[str]) -> list[list[str]]:
@@ -151,6 +167,10 @@ class EngineAdapter(ABC):
     weights_in_checkout: ClassVar[bool] = False
     """Whether the engine reads its Hugging Face weights from its checkout's ``checkpoints/``
     folder (a download needs ``--checkpoint-dir``) rather than from the Hugging Face cache."""
+    sample_layout: ClassVar[SampleLayout | None] = None
+    """Where the engine writes the sample images it draws while training (``None``: none)."""
+    stop_sentinel: ClassVar[StopSentinel | None] = None
+    """How the engine is asked to save and stop through files (``None``: SIGTERM does it)."""
     revision_sets: ClassVar[tuple[RevisionSet, ...]] = ()
     """The Hugging Face revisions this engine's code pins, one set per span of its history,
     oldest first (see :mod:`.revisions`)."""
@@ -239,6 +259,18 @@ class EngineAdapter(ABC):
     ) -> tuple[str, str | None] | None:
         """The shell text that runs this engine's inference on ``checkpoint`` once converted, and
         a note where it departs from the engine's doc; ``None`` when cosmos-tui prints none."""
+        return None
+
+    def pipeline(self, preset: Preset, job_dir: Path | None, environ: dict[str, str]) -> tuple[StepSpec, ...]:
+        """The run's steps in order, one of them ``train`` (see :mod:`.steps`), each saying
+        whether its output is already complete (``job_dir``: the job folder, when known;
+        ``environ``: the run's environment). Asked at launch and again before each step starts.
+        Default: training alone."""
+        return train_only()
+
+    def parallelism(self, preset: Preset, job_dir: Path | None, world_size: int) -> str | None:
+        """How the run's ``world_size`` processes split the work (``DP 4 x CP 2``), from the
+        job's composed config when there is one; ``None`` when the engine does not say."""
         return None
 
     def param_count(self, preset: Preset) -> tuple[int, int] | str | None:

@@ -25,7 +25,7 @@ from cosmos_tui.core.errors import UserError
 
 CONVERT_SCRIPT = "scripts/convert_distcp_to_pt.py"
 DCP_OUTPUTS: tuple[str, ...] = ("model.pt", "model_ema_fp32.pt", "model_ema_bf16.pt")
-Method = Literal["upstream-script", "export", "place-ema"]
+Method = Literal["upstream-script", "export", "place-ema", "upstream-steps"]
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,16 @@ class ConversionPlan:
     """Where the command runs (the checkout root)."""
     links: tuple[tuple[Path, str], ...] = ()
     """``(link, target)`` symbolic links it makes (``place-ema`` only)."""
+    commands: tuple[tuple[str, ...], ...] = ()
+    """The upstream commands run in order (``upstream-steps``: cosmos-framework's export, then
+    its Diffusers conversion)."""
 
     def shell(self) -> str:
         """The equivalent shell command(s)."""
         if self.method == "upstream-script":
             return shell.command(str(self.cwd), {}, self.argv)
+        if self.method == "upstream-steps":
+            return "\n".join(shell.command(str(self.cwd), {}, argv) for argv in self.commands)
         if self.method == "export":
             return shell.join(["cosmos-tui", "ckpt", "export", str(self.source), "--out", str(self.source)])
         dest, *aliases = self.outputs

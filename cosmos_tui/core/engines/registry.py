@@ -25,6 +25,7 @@ ADAPTER_MODULES: dict[str, str] = {
     "cosmos-transfer2.5": "cosmos_tui.core.engines.transfer25",
     "cosmos-predict2.5": "cosmos_tui.core.engines.predict25",
     "cosmos-predict1": "cosmos_tui.core.engines.predict1",
+    "cosmos-framework": "cosmos_tui.core.engines.framework",
 }
 """Engine kind -> the module holding its adapter, in the order kinds are listed."""
 

@@ -50,7 +50,12 @@ _PY_ERROR_RE = re.compile(r"^(?:Traceback \(most recent call last\)|[\w.]+(?:Err
 # engine prints too. Losses may be negative, exactly 0.0000, nan or inf.
 _LOSS = r"(-?[\d.]+|-?nan|-?inf)"
 _HIT = r"Iteration (\d+): Hit counter: (\d+)/(\d+) \| Loss: " + _LOSS + r" \| Time: ([\d.]+)s"
-_SPEED = r"(\d+) : iter_speed ([\d.]+) seconds per iteration \| Loss: " + _LOSS
+_SPEED = (
+    r"(\d+) : iter_speed ([\d.]+) seconds per iteration \| Loss: "
+    + _LOSS
+    # Cosmos 3 (cosmos-framework callbacks/iter_speed.py) appends the window's throughput.
+    + r"(?: \| ([\d,.]+) tokens per iteration \(([\d,.]+) tokens/s\))?"
+)
 #: The hit phase (first iterations of a process): iteration, hit k, of K, loss, wall time.
 HIT_RE = re.compile("^" + _HIT + "$")
 #: Every ``every_n`` iterations: iteration, average seconds per iteration, loss.

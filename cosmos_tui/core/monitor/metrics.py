@@ -69,11 +69,17 @@ class IterSample:
         return math.isfinite(self.loss)
 
 
+def _speed(iteration: str | bytes, sec: str | bytes, loss: str | bytes, tokens_s: str | None) -> IterSample:
+    """A speed line's sample; ``tokens_s`` is Cosmos 3's ``(M tokens/s)`` with its thousands commas."""
+    tokens = float(tokens_s.replace(",", "")) if tokens_s else None
+    return IterSample(int(iteration), float(loss), float(sec), "speed", tokens_per_s=tokens)
+
+
 def parse_message(message: str) -> IterSample | None:
     """Parse an IterSpeed message (the text after ``] ``); ``None`` if it is not one."""
     m = SPEED_RE.match(message)
     if m:
-        return IterSample(int(m.group(1)), float(m.group(3)), float(m.group(2)), "speed")
+        return _speed(m.group(1), m.group(2), m.group(3), m.group(5))
     m = HIT_RE.match(message)
     if m:
         hit = int(m.group(2))
@@ -91,7 +97,8 @@ def parse_message(message: str) -> IterSample | None:
 def _fast_sample(raw: bytes) -> IterSample | None:
     m = RAW_SPEED_RE.match(raw)
     if m:
-        return IterSample(int(m.group(1)), float(m.group(3)), float(m.group(2)), "speed")
+        tokens = m.group(5)
+        return _speed(m.group(1), m.group(2), m.group(3), tokens.decode() if tokens else None)
     m = RAW_HIT_RE.match(raw)
     if m:
         hit = int(m.group(2))

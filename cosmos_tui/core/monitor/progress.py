@@ -45,7 +45,7 @@ class ProgressSnapshot:
     samples_per_s: float | None = None
     """Latest samples per second (builtin engine only)."""
     tokens_per_s: float | None = None
-    """Latest tokens per second (builtin engine only)."""
+    """Latest tokens per second (the builtin engine's metrics, Cosmos 3's ``iter_speed`` suffix)."""
     mfu: float | None = None
     """Latest model FLOPs utilisation (builtin engine only)."""
     peak_mem_gb: float | None = None
@@ -58,6 +58,9 @@ class ProgressSnapshot:
     """How many reports the series holds."""
     loss_series: tuple[tuple[float, float], ...] = field(default=())
     """``(iteration, loss)`` downsampled for a chart (finite losses only)."""
+    tokens_series: tuple[tuple[float, float], ...] = field(default=())
+    """``(iteration, tokens/s)`` downsampled for a chart: the reports that carry a throughput
+    (Cosmos 3's suffixed ``iter_speed`` lines, the builtin engine's metrics); empty otherwise."""
 
 
 class ProgressTracker:
@@ -84,6 +87,9 @@ class ProgressTracker:
         self._series_points = series_points
         self._series_cache: tuple[int, tuple[tuple[float, float], ...]] = (-1, ())
         self._series_at = float("-inf")
+        self._tok_iters = array("q")
+        self._tokens = array("d")
+        self._tok_cache: tuple[int, tuple[tuple[float, float], ...]] = (-1, ())
         self.series_refresh_s = series_refresh_s
         """Redo the chart series at most this often (seconds)."""
         self._last: IterSample | None = None
@@ -103,10 +109,16 @@ class ProgressTracker:
                 cut = bisect.bisect_left(self._iters, s.iteration)
                 del self._iters[cut:]
                 del self._losses[cut:]
+                cut = bisect.bisect_left(self._tok_iters, s.iteration)
+                del self._tok_iters[cut:]
+                del self._tokens[cut:]
             elif last is not None:
                 self._iter_gaps.append(s.iteration - last.iteration)
             self._iters.append(s.iteration)
             self._losses.append(s.loss)
+            if s.tokens_per_s is not None and math.isfinite(s.tokens_per_s):
+                self._tok_iters.append(s.iteration)
+                self._tokens.append(s.tokens_per_s)
             if s.sec_per_iter is not None and s.sec_per_iter > 0:
                 self._step_times.append(s.sec_per_iter)
             if not math.isfinite(s.loss):
@@ -133,6 +145,12 @@ class ProgressTracker:
             self._series_cache = (n, tuple(lttb(self._iters, self._losses, self._series_points)))
             self._series_at = now
         return self._series_cache[1]
+
+    def _token_series(self) -> tuple[tuple[float, float], ...]:
+        n = len(self._tok_iters)
+        if self._tok_cache[0] != n:
+            self._tok_cache = (n, tuple(lttb(self._tok_iters, self._tokens, self._series_points)))
+        return self._tok_cache[1]
 
     def expected_report_interval(self) -> float | None:
         """Seconds between two progress reports at the recent pace: the larger of the wall-clock
@@ -171,5 +189,6 @@ class ProgressTracker:
             last_nonfinite_iteration=self._last_nonfinite,
             reports=len(self._iters),
             loss_series=self._series(),
+            tokens_series=self._token_series(),
             **self._extras,
         )

@@ -26,7 +26,7 @@ from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.preflight import Check
 from cosmos_tui.core.presets import Preset, apply_sets
-from cosmos_tui.core.runs import joblock, ownership, registry, targets
+from cosmos_tui.core.runs import joblock, ownership, registry, steps, targets
 from cosmos_tui.core.runs.record import RunRecord, new_run_id, redact_env
 from cosmos_tui.core.runs.resume import ResumePoint, latest_checkpoint
 from cosmos_tui.core.runs.targets import Existing, Prepared, StopReport
@@ -235,6 +235,7 @@ def launch_prepared(
                 f"job {job_dir} gained checkpoint iteration {point.iteration} since the preflight; "
                 "launch again to choose --resume or --fresh"
             )
+        pipeline = _pipeline(preset, job_dir, spec.env)
         record = RunRecord(
             id=run_id,
             run_dir=registry.run_dir_for(run_id),
@@ -259,6 +260,7 @@ def launch_prepared(
             job_id=preset.launch.rdzv_id if multinode else None,
             node_rank=preset.launch.node_rank if multinode else None,
             nnodes=preset.launch.nnodes,
+            steps=pipeline,
             **ownership.start_fields(job_dir, expected, prepared.resume_writer),
         )
         registry.create(record)
@@ -266,6 +268,14 @@ def launch_prepared(
         joblock.release(job_dir, run_id)
         raise
     return targets.get(preset.launch.target).submit(record, prepared)
+
+
+def _pipeline(preset: Preset, job_dir: Path | None, env: dict[str, str]) -> tuple[steps.StepRecord, ...]:
+    """The run's steps as its engine declares them at launch; ``()`` when it only trains."""
+    specs = get_adapter(preset.engine.kind).pipeline(preset, job_dir, {**os.environ, **env})
+    if [s.name for s in specs] == [steps.TRAIN]:
+        return ()
+    return steps.planned(specs)
 
 
 def start_run(
@@ -384,7 +394,10 @@ def plan_resume(run_id: str, *, sets: Iterable[str] = (), force: bool = False) -
         by = f"written by run {writer}" if writer else "not written by a run cosmos-tui knows"
         notes.append(f"continues job {job} from {point.describe()} ({by})")
         max_iter = _max_iter(preset, None, job)
-        if max_iter is not None and point.iteration >= max_iter:
+        todo = steps.unfinished_after_train(record.steps)
+        if max_iter is not None and point.iteration >= max_iter and todo:
+            notes.append(f"training is at trainer.max_iter={max_iter}; the resume runs {', '.join(todo)}")
+        elif max_iter is not None and point.iteration >= max_iter:
             raise UserError(
                 f"job {job} is already at trainer.max_iter={max_iter} (checkpoint iteration "
                 f"{point.iteration}), so a resume trains nothing; extend it with "
@@ -416,6 +429,9 @@ def resume_run(run_id: str, *, sets: Iterable[str] = (), force: bool = False) ->
     ):
         notes.append(f"the job folder changed to {prepared.job_dir}, so it will not find the old checkpoints")
     said = [c for c in prepared.checks if not (c.name == "job" and c.level == "ok")]  # plan's note says it
+    if prepared.resume_trains_nothing and steps.unfinished_after_train(plan.record.steps):
+        # Training is complete but the pipeline is not: the resume runs the steps left.
+        said = [c for c in said if not (c.name == "job" and "trains nothing" in c.message)]
     prepared = replace(prepared, checks=tuple(said))
     return launch_prepared(
         prepared,

@@ -26,7 +26,7 @@ from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import ownership, procs, registry, targets
+from cosmos_tui.core.runs import ownership, procs, registry, sentinel, steps, targets
 from cosmos_tui.core.runs.record import ProcRef, RunRecord
 from cosmos_tui.core.runs.targets import Prepared, StopReport
 
@@ -153,7 +153,10 @@ def reconcile_local(record: RunRecord) -> RunRecord:
             return r
         if r.supervisor is None and registry.age(r) < START_GRACE_S:
             return r
-        return r.replace(status="lost", reason=_gone_reason(r), ended_at=time.time())
+        why = _gone_reason(r)
+        return r.replace(
+            status="lost", reason=why, ended_at=time.time(), steps=steps.settle_active(r.steps, "lost", why)
+        )
 
     return ownership.settle(record.run_dir, lost)
 
@@ -166,6 +169,12 @@ def stop_local(record: RunRecord, timeout: float) -> StopReport:
     )
     tree = _tree(record)
     gpu_before = _gpu_memory({r.pid for r in tree})
+    if procs.alive(record.agent):
+        asked = sentinel.request_stop(record)  # an engine that saves on a file, not on SIGTERM
+        if asked is not None:
+            record = registry.update(
+                record.run_dir, lambda r: r.replace(notes=(*r.notes, f"stop asked through {asked}"))
+            )
     signalled: list[ProcRef] = procs.terminate_ranks(record.agent)
     if signalled:
         pass  # the ranks save and exit; torchrun then ends with their exit code (no SignalException)
@@ -196,7 +205,12 @@ def stop_local(record: RunRecord, timeout: float) -> StopReport:
         def mark(r: RunRecord) -> RunRecord:
             if not r.active or procs.alive(r.supervisor):
                 return r
-            return r.replace(status="stopped", reason=reason, ended_at=time.time())
+            return r.replace(
+                status="stopped",
+                reason=reason,
+                ended_at=time.time(),
+                steps=steps.settle_active(r.steps, "stopped", reason),
+            )
 
         current = ownership.settle(record.run_dir, mark)
         current = reconcile_local(current)

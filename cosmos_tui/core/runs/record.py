@@ -19,6 +19,7 @@ from typing import Any, Literal
 from cosmos_tui.core.engines.registry import DEFAULT_KIND
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.presets import SECRET_NAME, Preset, preset_from_dict
+from cosmos_tui.core.runs.steps import StepRecord
 
 Status = Literal[
     "created", "starting", "running", "stopping", "finished", "failed", "stopped", "lost", "unreadable"
@@ -144,6 +145,12 @@ class RunRecord:
     health: dict[str, Any] | None = None
     """The supervisor's watchdog verdict: ``state`` (running, saving, stalled, finished,
     crashed...), ``flags`` (NaN loss, unstable loss, low disk, host memory), ``iteration``."""
+    steps: tuple[StepRecord, ...] = ()
+    """The engine's pipeline steps and where each stands (:mod:`~cosmos_tui.core.runs.steps`);
+    empty for an engine whose pipeline is training alone."""
+    slurm_segments: tuple[str, ...] = ()
+    """Earlier Slurm job ids of this run: segments that saved an emergency checkpoint and handed
+    the job to a dependent segment (the current one is :attr:`slurm_job_id`)."""
     schema: int = SCHEMA
     """Record format version."""
 

@@ -21,9 +21,12 @@ import time
 from pathlib import Path
 
 from cosmos_tui.core import jobconfig
+from cosmos_tui.core.engines.base import get_adapter
+from cosmos_tui.core.engines.steps import StepSpec
 from cosmos_tui.core.monitor.logtail import last_lines
-from cosmos_tui.core.runs import joblock, outcome, ownership, procs, registry
+from cosmos_tui.core.runs import joblock, outcome, ownership, procs, registry, sentinel, steps
 from cosmos_tui.core.runs.record import CONSOLE_LOG, SUPERVISOR_LOG, TERMINAL, ProcRef, RunRecord
+from cosmos_tui.core.runs.resume import latest_checkpoint
 from cosmos_tui.core.runs.watch import RunWatch
 
 TREE_POLL_S = 1.0
@@ -50,6 +53,8 @@ class Supervisor:
         """Processes seen below the agent (ranks, workers), kept while they live."""
         self.orphans_note: str | None = None
         """Set when torchrun ended while some of its ranks still ran (they were waited for)."""
+        self.step_child: subprocess.Popen[bytes] | None = None
+        """The process of a pipeline step other than training, while it runs."""
 
     def say(self, message: str) -> None:
         """A timestamped line in ``supervisor.log``."""
@@ -59,6 +64,13 @@ class Supervisor:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stop_signal = signum
+        step = self.step_child
+        if step is not None and step.poll() is None:
+            try:
+                step.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            return
         child = self.child
         if child is not None and child.poll() is None:
             # The ranks first: they save and exit 0, and torchrun then ends as a success instead
@@ -96,6 +108,21 @@ class Supervisor:
         if record.stop_requested or self.stop_signal is not None:
             self._finish(None, "stopped before torchrun started", status="stopped")
             return 0
+        specs = self._pipeline(record)
+        for spec in steps.before_train(specs):
+            ended = self._run_step(spec.name)
+            if ended is not None:
+                return ended
+        if specs:
+            train = self._spec(steps.TRAIN)
+            if train is not None and train.done:
+                return self._skip_training(specs, train.done)
+            registry.update(
+                self.run_dir,
+                lambda r: r.replace(
+                    steps=steps.replace_step(r.steps, steps.TRAIN, status="running", started_at=time.time())
+                ),
+            )
         self.say(f"starting: {' '.join(record.exec_argv)} (cwd {record.cwd})")
         console = open(self.run_dir / CONSOLE_LOG, "ab")  # noqa: SIM115
         try:
@@ -105,7 +132,7 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
-                env=os.environ.copy(),
+                env={**os.environ, **sentinel.local_env(record)},
             )
         except OSError as e:
             self.say(f"could not start torchrun: {e}")
@@ -127,12 +154,162 @@ class Supervisor:
         self.watch = self._start_watch(record)
         code = self._wait(agent)
         self.say(f"torchrun exited with {code}")
-        final = self._finish(code, None)
+        final = self._after_training(specs, code)
         if self.watch is not None:
             # the end: finished, stopped or crashed, announced
             self.watch.tick(code, force=True, stopped=final.status == "stopped")
             self.watch.close()
         return code
+
+    # -- the pipeline's other steps ------------------------------------------------------------
+
+    def _pipeline(self, record: RunRecord) -> tuple[StepSpec, ...]:
+        """The steps the run's engine declares now (``()`` when training is all it does)."""
+        if not record.steps:
+            return ()
+        preset = record.launched_preset()
+        job = Path(record.job_dir) if record.job_dir else None
+        return get_adapter(preset.engine.kind).pipeline(preset, job, {**os.environ})
+
+    def _spec(self, name: str) -> StepSpec | None:
+        record = registry.read(self.run_dir)
+        return next((s for s in self._pipeline(record) if s.name == name), None)
+
+    def _run_step(self, name: str) -> int | None:
+        """Run one step other than training to its end; ``None`` when the pipeline goes on, else
+        the supervisor's return value (the run was recorded as failed or stopped)."""
+        spec = self._spec(name)
+        if spec is None:
+            why = f"the engine no longer declares the {name} step"
+            self._finish(None, why, status="failed")
+            return 1
+        if spec.done:
+            self.say(f"step {name}: skipped ({spec.done})")
+            now = time.time()
+            registry.update(
+                self.run_dir,
+                lambda r: r.replace(
+                    steps=steps.replace_step(
+                        r.steps, name, status="skipped", reason=spec.done, argv=spec.argv, ended_at=now
+                    )
+                ),
+            )
+            return None
+        if self.stop_signal is not None or registry.read(self.run_dir).stop_requested:
+            self._finish(None, f"stopped before the {name} step started", status="stopped")
+            return 0
+        log_path = self.run_dir / spec.log_name
+        self.say(f"step {name}: starting {' '.join(spec.argv)}")
+        with open(log_path, "ab") as log:
+            try:
+                self.step_child = subprocess.Popen(
+                    list(spec.argv),
+                    cwd=str(spec.cwd) if spec.cwd else None,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **spec.env},
+                )
+            except OSError as e:
+                why = f"the {name} step could not start: {e.strerror or e}"
+                self._end_step(name, "failed", None, why)
+                self._finish(None, why, status="failed")
+                return 127
+        child = self.step_child
+        ref = procs.ref_of(child.pid, "step")
+        started = time.time()
+
+        def running(r: RunRecord) -> RunRecord:
+            status = "stopping" if r.stop_requested or r.status == "stopping" else "running"
+            changed = steps.replace_step(
+                r.steps, name, status="running", argv=spec.argv, started_at=started, pid=child.pid
+            )
+            extra = (ref,) if ref is not None else ()
+            return r.replace(
+                steps=changed, status=status, started_at=r.started_at or started, procs=(*r.procs, *extra)
+            )
+
+        registry.update(self.run_dir, running)
+        if self.stop_signal is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+        code = child.wait()
+        self.step_child = None
+        registry.update(self.run_dir, lambda r: r.replace(procs=tuple(p for p in r.procs if p != ref)))
+        self.say(f"step {name}: exited with {code}")
+        if code == 0:
+            self._end_step(name, "done", code, None)
+            return None
+        tail = [line for line in last_lines(log_path, 20, max_bytes=64 << 10) if line.strip()]
+        last = tail[-1] if tail else "its log is empty"
+        if self.stop_signal is not None:
+            why = f"stopped during the {name} step (exit {code}); `cosmos-tui runs resume` runs it again"
+            self._end_step(name, "stopped", code, why)
+            self._finish(code, why, status="stopped")
+            return 0
+        why = f"the {name} step exited with {code}: {last[:300]} (see {spec.log_name})"
+        self._end_step(name, "failed", code, why)
+        self._finish(code, why, status="failed")
+        return code
+
+    def _end_step(self, name: str, status: str, code: int | None, why: str | None) -> None:
+        now = time.time()
+        registry.update(
+            self.run_dir,
+            lambda r: r.replace(
+                steps=steps.replace_step(
+                    r.steps, name, status=status, exit_code=code, reason=why, ended_at=now, pid=None
+                )
+            ),
+        )
+
+    def _skip_training(self, specs: tuple[StepSpec, ...], why: str) -> int:
+        """Training has nothing left (the job is at ``trainer.max_iter``): the steps after it run."""
+        self.say(f"step train: skipped ({why})")
+        now = time.time()
+        registry.update(
+            self.run_dir,
+            lambda r: r.replace(
+                steps=steps.replace_step(r.steps, steps.TRAIN, status="skipped", reason=why, ended_at=now)
+            ),
+        )
+        for spec in steps.after_train(specs):
+            ended = self._run_step(spec.name)
+            if ended is not None:
+                return ended
+        done = ", ".join(s.name for s in steps.after_train(specs))
+        self._finish(
+            0, f"training had nothing left ({why}); {done or 'nothing else'} done", status="finished"
+        )
+        return 0
+
+    def _after_training(self, specs: tuple[StepSpec, ...], code: int) -> RunRecord:
+        """Record the train step's end and, when training finished, run the steps after it."""
+        if not specs:
+            return self._finish(code, None)
+        stopped = self.stop_signal is not None or registry.read(self.run_dir).stop_requested
+        trained = code == 0 and not stopped
+        point = latest_checkpoint(Path(registry.read(self.run_dir).job_dir or "."))
+        status = "done" if trained else ("stopped" if stopped else "failed")
+        now = time.time()
+        registry.update(
+            self.run_dir,
+            lambda r: r.replace(
+                steps=steps.replace_step(
+                    r.steps,
+                    steps.TRAIN,
+                    status=status,
+                    exit_code=code,
+                    ended_at=now,
+                    output=point.path.name if point else None,
+                )
+            ),
+        )
+        if not trained:
+            return self._finish(code, None)
+        for spec in steps.after_train(specs):
+            if self._run_step(spec.name) is not None:
+                return registry.read(self.run_dir)
+        return self._finish(code, None)
 
     def _start_watch(self, record: RunRecord) -> RunWatch | None:
         try:
@@ -224,8 +401,14 @@ class Supervisor:
             if not reason and code not in (0, None) and not stop:
                 full = outcome.disk_full_note(r.job_dir, tail)
                 why += f"; {full}" if full else ""
+            left = {"stopped": "stopped", "lost": "lost"}.get(final, "failed")
             return r.replace(
-                status=final, exit_code=code, reason=why, ended_at=time.time(), stop_requested=stop
+                status=final,
+                exit_code=code,
+                reason=why,
+                ended_at=time.time(),
+                stop_requested=stop,
+                steps=steps.settle_active(r.steps, left, why),  # type: ignore[arg-type]
             )
 
         record = ownership.settle(self.run_dir, change)

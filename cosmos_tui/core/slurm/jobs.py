@@ -9,6 +9,7 @@ state whenever a record is read, and :func:`stop_slurm_run` asks Slurm to signal
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,12 +19,12 @@ from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.logline import AGENT_SIGTERMED_RE
 from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import outcome, ownership, registry, targets
+from cosmos_tui.core.runs import outcome, ownership, registry, sentinel, targets
 from cosmos_tui.core.runs.record import RunRecord
 from cosmos_tui.core.runs.targets import Prepared, StopReport
 from cosmos_tui.core.safeio import POINTER_CAP, read_text_capped
 from cosmos_tui.core.slurm import client
-from cosmos_tui.core.slurm.script import render_sbatch, signal_lead
+from cosmos_tui.core.slurm.script import NEXT_JOB_FILE, STOP_FILE, render_sbatch, signal_lead
 
 SCRIPT_FILE = "job.sbatch"
 """The submitted script, in the run folder."""
@@ -75,6 +76,7 @@ def submit_run(record: RunRecord, preset: Preset) -> RunRecord:
         output=str(record.console_log),
         exit_file=record.run_dir / EXIT_FILE,
         source=record.preset_path,
+        run_dir=record.run_dir,
     )
     script_path.write_text(script.text, encoding="utf-8")
     script_path.chmod(0o755)
@@ -112,7 +114,50 @@ def _exit_file_code(record: RunRecord) -> int | None:
     return int(text) if text.lstrip("-").isdigit() else None
 
 
+_JOB_ID = re.compile(r"\d{1,20}(?:_\d{1,20})?")
+
+
+def next_segment(record: RunRecord) -> str | None:
+    """The job id of the dependent segment the run's script submitted after an emergency save
+    (``None``: none, or one the record already follows)."""
+    try:
+        text = read_text_capped(record.run_dir / NEXT_JOB_FILE, POINTER_CAP, what="next segment file").strip()
+    except (OSError, UnicodeDecodeError, UserError):
+        return None
+    if not _JOB_ID.fullmatch(text) or text == record.slurm_job_id or text in record.slurm_segments:
+        return None
+    return text
+
+
+def follow_segment(record: RunRecord, job_id: str) -> RunRecord:
+    """The record moved on to its next segment (pure): the ended job joins ``slurm_segments``."""
+    old = record.slurm_job_id or "?"
+    saved = " after an emergency checkpoint" if sentinel.saved(record, old) else ""
+    n = len(record.slurm_segments) + 2
+    why = (
+        f"segment {n}: Slurm job {old} was signalled (time limit or preemption) and saved{saved}; "
+        f"job {job_id} continues from latest_checkpoint.txt"
+    )
+    return record.replace(
+        slurm_segments=(*record.slurm_segments, old),
+        slurm_job_id=job_id,
+        job_id=job_id,
+        slurm_state="PENDING",
+        status="starting",
+        reason=why,
+        notes=(*record.notes, why),
+    )
+
+
 def _ended_reason(record: RunRecord, state: client.JobState, code: int | None) -> str:
+    said = _ended_reason_plain(record, state, code)
+    protocol = sentinel.of(record)
+    if protocol is not None and sentinel.saved(record, state.job_id or record.slurm_job_id):
+        said += f"; the engine saved an emergency checkpoint on the signal ({protocol.saved})"
+    return said
+
+
+def _ended_reason_plain(record: RunRecord, state: client.JobState, code: int | None) -> str:
     job = f"Slurm job {state.job_id} {state.state}"
     tail = last_lines(record.console_log, 400, max_bytes=256 << 10)
     if record.stop_requested:
@@ -216,6 +261,14 @@ def reconcile_slurm(record: RunRecord) -> RunRecord:
             return r.replace(status="lost", reason=why, ended_at=time.time())
 
         return ownership.settle(record.run_dir, forgotten)
+    if state.ended and not record.stop_requested:
+        following = next_segment(record)
+        if following is not None:
+            moved = registry.update(
+                record.run_dir,
+                lambda r: follow_segment(r, following) if r.active and not r.stop_requested else r,
+            )
+            return reconcile_slurm(moved) if moved.slurm_job_id == following else moved
     return ownership.settle(record.run_dir, lambda r: apply_state(r, state) if r.active else r)
 
 
@@ -236,6 +289,11 @@ def stop_slurm_run(record: RunRecord, timeout: float) -> StopReport:
         if state.pending:
             client.cancel(job)
             actions.append(f"scancel {job} (it had not started, so there was nothing to save)")
+        elif sentinel.of(record) is not None and _ask_sentinel(record):
+            actions.append(
+                f"created {sentinel.folder(record)}/{sentinel.of(record).request}: "  # type: ignore[union-attr]
+                "the engine saves at its next step end and exits"
+            )
         else:
             client.cancel(job, "TERM")
             actions.append(f"scancel --signal=TERM {job}: each node's torchrun has its ranks save and exit")
@@ -251,9 +309,26 @@ def stop_slurm_run(record: RunRecord, timeout: float) -> StopReport:
             while state is not None and not state.ended and time.monotonic() < end:
                 time.sleep(STOP_POLL_S)
                 state = client.query(job)
+    following = next_segment(record)
+    if following is not None:  # a segment submitted as the stop arrived never runs
+        client.cancel(following)
+        actions.append(f"scancel {following} (the next segment, submitted as the stop arrived)")
     final = reconcile_slurm(registry.read(record.run_dir))
     note = "GPU memory: held on the Slurm nodes, not measured from here"
     return StopReport(final, (), (), note, actions=tuple(actions), forced=forced)
+
+
+def _ask_sentinel(record: RunRecord) -> bool:
+    """Ask a sentinel engine to save and stop: the stop marker first (so the script chains no
+    next segment), then the request file; ``False`` when the segment's folder is not there."""
+    where = sentinel.folder(record)
+    if where.is_symlink() or not where.is_dir():
+        return False
+    try:
+        (where / STOP_FILE).touch()
+    except OSError:
+        return False
+    return sentinel.request_stop(record) is not None
 
 
 class SlurmTarget:

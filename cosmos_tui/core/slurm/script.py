@@ -12,6 +12,19 @@ its ranks; the engine finishes its step, saves a checkpoint and exits. ``--reque
 restart the job after a node failure or preemption; the same job folder then resumes from the
 latest complete checkpoint. Secrets never appear in the script: ``--export=ALL`` carries the
 submitting shell's environment (HF_TOKEN, WANDB_API_KEY) to the job.
+
+An engine that saves on a sentinel file rather than on SIGTERM (its adapter's ``stop_sentinel``;
+Cosmos 3's ``TerminationSignalCheckpoint``, which only logs SIGTERM and whose SIGUSR1 never
+reaches a Pyxis/Enroot container) gets the protocol its callback expects instead:
+``--signal=B:SIGUSR1@N`` (to the batch shell only), the sentinel folder exported in the engine's
+variable (``SLURM_LOG_DIR``, one folder per Slurm job so one segment's files never stop the
+next), srun in the background so a trap can run, and the trap creating the request file
+(``SIGUSR1_RECEIVED``). The engine saves at its next step end, writes the ``saved`` file
+(``SIGUSR1_CHECKPOINT_SUCCEEDED``) and exits 0; only then, and only when no stop was asked for
+(``cosmos-tui runs stop`` writes :data:`STOP_FILE` first), the script submits the next segment:
+the same script with ``--dependency=afterany:$SLURM_JOB_ID``, which resumes the job folder from
+its ``latest_checkpoint.txt``, and writes its job id to :data:`NEXT_JOB_FILE` in the run folder
+so the run record follows it.
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_tui.core import shell
-from cosmos_tui.core.engines.base import get_adapter, refuse_unsafe
+from cosmos_tui.core.engines.base import StopSentinel, get_adapter, refuse_unsafe
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.presets import MANAGED_SBATCH_OPTIONS, SECRET_NAME, Preset
 
@@ -33,7 +46,17 @@ PORT_BASE, PORT_SPAN = 20000, 20000
 """The rendezvous port is ``PORT_BASE + SLURM_JOB_ID % PORT_SPAN`` unless MASTER_PORT is set,
 so two jobs sharing a node do not collide."""
 
+NEXT_JOB_FILE = "slurm_next_job"
+"""The dependent segment's job id, written by the script into the run folder."""
+STOP_FILE = "COSMOS_TUI_STOP"
+"""Written into the segment's sentinel folder by ``runs stop`` before the request file: the save
+that follows ends the run instead of handing it to a next segment."""
+MAX_SEGMENTS = 50
+"""How many dependent segments one run may chain (a guard against a job that saves and is
+signalled again at once, forever)."""
+
 _TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+_FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _JOB_NAME = re.compile(r"[A-Za-z0-9._+-]{1,128}")
 
 
@@ -114,18 +137,69 @@ def _srun_line(preset: Preset, python: str, module_args: list[str]) -> str:
     return " \\\n    ".join(p for p in parts if p)
 
 
+def _sentinel_body(protocol: StopSentinel, srun: str, run_dir: Path | None) -> list[str]:
+    """srun under the sentinel protocol (see the module doc): trap, background srun, wait, and the
+    next segment when the engine saved on the signal."""
+    var = shell.check_env_name(protocol.env_var, "the engine's sentinel variable")
+    request, saved = protocol.request, protocol.saved
+    if not all(_FILE_NAME.fullmatch(n) for n in (request, saved)):
+        raise UserError(
+            f"sentinel file names {request!r}, {saved!r} must be letters, digits, '.', '_' or '-'"
+        )
+    if run_dir is not None:
+        root = shell.quote(str(run_dir / "slurm"), "the run folder")
+    else:
+        root = '"${SLURM_SUBMIT_DIR:-$PWD}/cosmos-tui-slurm"'
+    lines = [
+        f"# The engine polls ${var}/{request} at each step end, saves, writes {saved}, exits 0.",
+        f'{var}={root}/"$SLURM_JOB_ID"',
+        f'export {var}; mkdir -p "${var}"',
+        f'trap \'echo "cosmos-tui: SIGUSR1 (time limit or preemption): asking the engine to save"; '
+        f'touch "${var}/{request}"\' USR1',
+        srun + " &",
+        "srun_pid=$!",
+        'wait "$srun_pid"; code=$?',
+        'while kill -0 "$srun_pid" 2>/dev/null; do wait "$srun_pid"; code=$?; done',
+        f'if [ -f "${var}/{saved}" ] && [ ! -e "${var}/{STOP_FILE}" ]; then',
+        '    echo "cosmos-tui: the engine saved an emergency checkpoint"',
+    ]
+    if run_dir is None:
+        lines.append('    echo "cosmos-tui: submit this script again to continue from latest_checkpoint.txt"')
+    else:
+        script = shell.quote(str(run_dir / "job.sbatch"), "the run folder")
+        next_file = shell.quote(str(run_dir / NEXT_JOB_FILE), "the run folder")
+        lines += [
+            "    segment=$(( ${COSMOS_TUI_SEGMENT:-0} + 1 ))",
+            f'    if [ "$segment" -le {MAX_SEGMENTS} ]; then',
+            f'        next=$(COSMOS_TUI_SEGMENT="$segment" sbatch --parsable --export=ALL '
+            f'--dependency="afterany:$SLURM_JOB_ID" {script})',
+            f'        if [ -n "$next" ]; then echo "${{next%%;*}}" > {next_file}; fi',
+            '        echo "cosmos-tui: segment $segment is job ${next:-(not submitted)}; '
+            'it resumes from latest_checkpoint.txt"',
+            "    else",
+            f'        echo "cosmos-tui: {MAX_SEGMENTS} segments already; not chaining another"',
+            "    fi",
+        ]
+    lines.append("fi")
+    return lines
+
+
 def render_sbatch(
     preset: Preset,
     *,
     output: str = DEFAULT_OUTPUT,
     exit_file: Path | None = None,
     source: str | None = None,
+    run_dir: Path | None = None,
 ) -> SbatchScript:
     """The sbatch script that runs ``preset`` on ``launch.nnodes`` nodes of a Slurm cluster.
 
     ``output`` is the ``--output`` pattern (``run --target slurm`` points it at the run's
     console.log); ``exit_file``, when given, receives srun's exit status so the run record knows
     it even where Slurm keeps no accounting. ``source`` names the preset in a comment.
+    ``run_dir`` (the run's folder, on a filesystem the nodes share) holds an engine's sentinel
+    folders and lets the script chain dependent segments; without it (``preset render``) the
+    sentinels go under the submit folder and no segment is chained.
     """
     adapter = get_adapter(preset.engine.kind)
     problems = adapter.problems(preset)
@@ -158,7 +232,7 @@ def render_sbatch(
         shell.sbatch_line("--output", output, what="the job's output file"),
         shell.sbatch_line("--open-mode", "append"),
         shell.sbatch_line("--requeue"),
-        shell.sbatch_line("--signal", f"TERM@{lead}"),
+        shell.sbatch_line("--signal", f"B:SIGUSR1@{lead}" if adapter.stop_sentinel else f"TERM@{lead}"),
         shell.sbatch_line("--export", "ALL"),
     ]
     for item in slurm.extra:
@@ -181,7 +255,10 @@ def render_sbatch(
         '$SLURM_NNODES node(s) $SLURM_JOB_NODELIST; rendezvous $MASTER_ADDR:$MASTER_PORT"',
     ]
     srun = _srun_line(preset, adapter.python(preset), adapter.module_args(preset))
-    body += [srun, "code=$?"]
+    if adapter.stop_sentinel is None:
+        body += [srun, "code=$?"]
+    else:
+        body += _sentinel_body(adapter.stop_sentinel, srun, run_dir)
     if exit_file is not None:
         body.append(f'echo "$code" > {shell.quote(str(exit_file), "the exit-code file")}')
     body += ['echo "cosmos-tui: srun exited $code"', 'exit "$code"', ""]

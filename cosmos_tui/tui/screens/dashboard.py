@@ -102,6 +102,7 @@ class DashboardScreen(Screen):
         with Horizontal(id="dash-middle"):
             with Vertical(id="loss-box"):
                 yield LossChart(id="loss-chart")
+                yield LossChart(id="tokens-chart")
             yield CheckpointsTable(id="ckpt-table")
         yield LogView(id="log")
         yield Input(placeholder="search the log (enter to apply, empty to clear)", id="log-search")
@@ -117,6 +118,7 @@ class DashboardScreen(Screen):
         self.query_one("#ckpt-table").border_title = "checkpoints"
         self.query_one("#log").border_title = "console.log"
         self.query_one("#log-search").display = False
+        self.query_one("#tokens-chart").display = False
         self.poll_run()
         self.poll_gpus()
 
@@ -167,7 +169,11 @@ class DashboardScreen(Screen):
         self.polls += 1
         now = self.app.backend.clock()  # type: ignore[attr-defined]
         self.query_one(RunHeader).show(view)
-        self.query_one(LossChart).series = {view.row.id: view.losses}
+        self.query_one("#loss-chart", LossChart).series = {view.row.id: view.losses}
+        tokens = self.query_one("#tokens-chart", LossChart)
+        tokens.display = bool(view.tokens)
+        if view.tokens:
+            tokens.series = {"tokens/s": view.tokens}
         self.query_one(CheckpointsTable).show(view.checkpoints, now)
         self.query_one("#ckpt-table").border_subtitle = str(len(view.checkpoints))
         if not self._following:

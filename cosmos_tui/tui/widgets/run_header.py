@@ -55,6 +55,11 @@ class RunHeader(Widget):
         text.append(f"{v.sec_per_iter:.2f} s/it" if v.sec_per_iter else "–")
         if v.samples_per_s:
             text.append(f" {v.samples_per_s:.1f} samples/s")
+        if v.tokens_per_s:
+            text.append(f" {v.tokens_per_s:,.0f} tokens/s")
+        if v.parallelism:
+            text.append("  ", style="dim")
+            text.append(v.parallelism.split(" (")[0])
         text.append("  ETA ", style="dim")
         text.append(duration(v.eta_s))
         if r.exit_code is not None and not r.active:
@@ -68,6 +73,11 @@ class RunHeader(Widget):
             text.append(f" rss {size(v.rss_bytes)}", style="dim")
         for flag in v.flags:
             text.append(f"  ⚠ {flag}", style="bold red")
+        if v.steps:
+            text.append("  steps ", style="dim")
+            text.append(" > ".join(f"{name} {status}" for name, status in v.steps))
+        if v.samples:
+            text.append(f"  samples {v.samples}", style="dim")
         if v.disk_message:
             text.append("  disk ", style="dim")
             text.append(v.disk_message, style=DISK_STYLE.get(v.disk_verdict or "unknown", ""))

@@ -40,3 +40,59 @@ def make_fake_checkout(root: Path, kind: str, *, converter: bool = True, version
                 repo / "scripts" / "convert_distcp_to_pt.py", "from replay_engine.convert import main\nmain()"
             )
     return repo
+
+
+FRAMEWORK_SCRIPTS = {
+    "train": "train_main",
+    "convert_model_to_dcp": "convert_main",
+    "export_model": "export_main",
+    "convert_model_to_diffusers": "diffusers_main",
+}
+"""cosmos-framework's entry modules (``python -m cosmos_framework.scripts.NAME``) and the
+ReplayFramework function standing in for each."""
+
+RECIPE_TOML = """\
+# A small vision SFT recipe in the upstream recipes' shape (written for the tests).
+[job]
+task = "vfm"
+experiment = "{recipe}"
+project = "cosmos3"
+group = "sft"
+name = "{recipe}"
+wandb_mode = "disabled"
+
+[model.parallelism]
+data_parallel_shard_degree = -1
+data_parallel_replicate_degree = 1
+context_parallel_shard_degree = {cp}
+
+[model.tokenizer]
+vae_path = "${{oc.env:WAN_VAE_PATH}}"
+
+[trainer]
+logging_iter = 2
+max_iter = 12
+
+[checkpoint]
+load_path = "${{oc.env:BASE_CHECKPOINT_PATH}}"
+save_iter = 6
+"""
+
+
+def make_fake_framework_checkout(root: Path, *, version: str = "1.2.3") -> Path:
+    """Create ``root/cosmos-framework``: a checkout whose ``cosmos_framework.scripts.*`` entry
+    modules are the ReplayFramework test double, with recipe TOMLs under
+    ``examples/toml/sft_config/`` (vision_sft_nano, vision_sft_super with CP 2)."""
+    repo = root / "cosmos-framework"
+    scripts = repo / "cosmos_framework" / "scripts"
+    scripts.mkdir(parents=True, exist_ok=True)
+    (repo / "cosmos_framework" / "__init__.py").write_text("")
+    (scripts / "__init__.py").write_text("")
+    for module, function in FRAMEWORK_SCRIPTS.items():
+        _stub(scripts / f"{module}.py", f"from replay_engine.framework import {function}\n{function}()")
+    (repo / "pyproject.toml").write_text(f'[project]\nname = "cosmos-framework"\nversion = "{version}"\n')
+    recipes = repo / "examples" / "toml" / "sft_config"
+    recipes.mkdir(parents=True, exist_ok=True)
+    for recipe, cp in (("vision_sft_nano", 1), ("vision_sft_super", 2)):
+        (recipes / f"{recipe}.toml").write_text(RECIPE_TOML.format(recipe=recipe, cp=cp))
+    return repo
