@@ -48,7 +48,7 @@ def demo(
             continue
         of = f"/{total}" if total else ""
         speed = f"  {sample.sec_per_iter:.2f} s/it" if sample.sec_per_iter else ""
-        lr = f"  lr {sample.lr:.2e}" if sample.lr is not None else ""
+        lr = f"  lr {sample.rates.lr:.2e}" if sample.rates.lr is not None else ""
         err.print(f"iteration    {sample.iteration}{of}  loss {sample.loss:.4f}{lr}{speed}")
 
     result = core_demo.finish(record.id)

@@ -284,7 +284,7 @@ class Backend:
             row=row,
             losses=tuple((int(x), y) for x, y in progress.loss_series),
             sec_per_iter=progress.sec_per_iter,
-            samples_per_s=progress.samples_per_s,
+            samples_per_s=progress.rates.samples_per_s,
             eta_s=progress.eta_s if record.active else None,
             checkpoints=tuple(
                 CheckpointRow(
@@ -302,7 +302,7 @@ class Backend:
             disk_message=message,
             cpu_percent=snap.procs.cpu_percent if snap.procs is not None else None,
             rss_bytes=snap.procs.rss_bytes if snap.procs is not None else None,
-            tokens_per_s=progress.tokens_per_s,
+            tokens_per_s=progress.rates.tokens_per_s,
             tokens=tuple((int(x), y) for x, y in progress.tokens_series),
             parallelism=self._parallelism(record),
             samples=latest_line(engine_view.samples(record)),

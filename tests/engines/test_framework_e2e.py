@@ -56,7 +56,7 @@ def test_cosmos3_recipe_converts_trains_stops_resumes_and_exports(tmp_path: Path
         time.sleep(0.5)
     current = get_run(record.id)
     assert snap.progress.tokens_series, (current.reason, current.console_log.read_text()[-2000:])
-    assert snap.progress.tokens_per_s and snap.progress.tokens_per_s > 0
+    assert snap.progress.rates.tokens_per_s and snap.progress.rates.tokens_per_s > 0
     assert _steps(current)["convert"] == "done" and _steps(current)["train"] == "running"
     assert (
         (record.run_dir / "convert.log")

@@ -88,7 +88,8 @@ def test_metrics_jsonl_records() -> None:
     }
     s = parse_jsonl_record(json.dumps(rec))
     assert s is not None
-    assert (s.iteration, s.loss, s.lr, s.sec_per_iter, s.mfu, s.phase) == (10, 0.25, 1e-4, 0.5, 0.3, "jsonl")
+    got = (s.iteration, s.loss, s.rates.lr, s.sec_per_iter, s.rates.mfu, s.phase)
+    assert got == (10, 0.25, 1e-4, 0.5, 0.3, "jsonl")
     torn = json.dumps(rec)[:20]
     lines = [json.dumps(rec), "", torn, "[1, 2]", '{"iteration": 11, "loss": NaN}']
     got = [x for x in map(parse_jsonl_record, lines) if x is not None]

@@ -104,7 +104,8 @@ def test_real_engine_run(tmp_path: Path) -> None:
     assert seen_alive
     assert final.health.state == "finished" and [e.kind for e in final.events] == ["finished"]
     assert final.metrics_source == "metrics.jsonl"
-    assert final.progress.iteration == 6 and final.progress.max_iter == 6 and final.progress.lr is not None
+    assert final.progress.iteration == 6 and final.progress.max_iter == 6
+    assert final.progress.rates.lr is not None
     assert final.checkpoints is not None
     assert [c.iteration for c in final.checkpoints.checkpoints if c.complete] == [3, 6]
     assert final.checkpoints.latest is not None and final.checkpoints.latest.iteration == 6

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import mmap
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +34,35 @@ Phase = Literal["hit", "speed", "jsonl"]
 
 
 @dataclass(frozen=True, slots=True)
+class Rates:
+    """What a progress report may carry beside the loss; ``None`` where it does not say."""
+
+    lr: float | None = None
+    """Learning rate (only the builtin engine reports it; upstream sends it to W&B only)."""
+    grad_norm: float | None = None
+    """Gradient norm (builtin engine)."""
+    samples_per_s: float | None = None
+    """Training samples per second (builtin engine)."""
+    tokens_per_s: float | None = None
+    """Tokens per second (builtin engine; Cosmos 3's ``iter_speed`` suffix)."""
+    mfu: float | None = None
+    """Model FLOPs utilisation, 0..1 (builtin engine)."""
+    peak_mem_gb: float | None = None
+    """Peak accelerator memory in GB (builtin engine)."""
+
+    def updated(self, newer: Rates) -> Rates:
+        """These rates with each one ``newer`` states replacing the older value."""
+        given = {f: v for f in RATE_FIELDS if (v := getattr(newer, f)) is not None}
+        return replace(self, **given) if given else self
+
+
+RATE_FIELDS = tuple(f.name for f in fields(Rates))
+"""The :class:`Rates` names, as ``metrics.jsonl`` spells its keys too."""
+NO_RATES = Rates()
+"""A report that carries no rate."""
+
+
+@dataclass(frozen=True, slots=True)
 class IterSample:
     """One progress report for one iteration."""
 
@@ -50,18 +79,8 @@ class IterSample:
     """The hit counter ``k`` of ``k/K`` in the hit phase."""
     hit_total: int | None = None
     """``K``: how many iterations the hit phase lasts."""
-    lr: float | None = None
-    """Learning rate (only the builtin engine reports it; upstream sends it to W&B only)."""
-    grad_norm: float | None = None
-    """Gradient norm (builtin engine)."""
-    samples_per_s: float | None = None
-    """Training samples per second (builtin engine)."""
-    tokens_per_s: float | None = None
-    """Tokens per second (builtin engine)."""
-    mfu: float | None = None
-    """Model FLOPs utilisation, 0..1 (builtin engine)."""
-    peak_mem_gb: float | None = None
-    """Peak accelerator memory in GB (builtin engine)."""
+    rates: Rates = NO_RATES
+    """The rates this report carries beside the loss (the builtin engine's; Cosmos 3's tokens/s)."""
 
     @property
     def finite(self) -> bool:
@@ -72,7 +91,7 @@ class IterSample:
 def _speed(iteration: str | bytes, sec: str | bytes, loss: str | bytes, tokens_s: str | None) -> IterSample:
     """A speed line's sample; ``tokens_s`` is Cosmos 3's ``(M tokens/s)`` with its thousands commas."""
     tokens = float(tokens_s.replace(",", "")) if tokens_s else None
-    return IterSample(int(iteration), float(loss), float(sec), "speed", tokens_per_s=tokens)
+    return IterSample(int(iteration), float(loss), float(sec), "speed", rates=Rates(tokens_per_s=tokens))
 
 
 def parse_message(message: str) -> IterSample | None:
@@ -187,10 +206,5 @@ def parse_jsonl_record(line: str) -> IterSample | None:
         loss,
         _opt_float(record, "sec_per_iter"),
         "jsonl",
-        lr=_opt_float(record, "lr"),
-        grad_norm=_opt_float(record, "grad_norm"),
-        samples_per_s=_opt_float(record, "samples_per_s"),
-        tokens_per_s=_opt_float(record, "tokens_per_s"),
-        mfu=_opt_float(record, "mfu"),
-        peak_mem_gb=_opt_float(record, "peak_mem_gb"),
+        rates=Rates(**{key: _opt_float(record, key) for key in RATE_FIELDS}),
     )

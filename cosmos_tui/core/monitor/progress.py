@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cosmos_tui.core.monitor.metrics import IterSample, Phase
+from cosmos_tui.core.monitor.metrics import NO_RATES, IterSample, Phase, Rates
 from cosmos_tui.core.monitor.series import lttb
 
 
@@ -38,18 +38,8 @@ class ProgressSnapshot:
     """``iteration / max_iter``, 0..1."""
     expected_report_interval_s: float | None = None
     """How long, at the recent pace, one waits between two progress reports (the watchdog's unit)."""
-    lr: float | None = None
-    """Latest learning rate (builtin engine only)."""
-    grad_norm: float | None = None
-    """Latest gradient norm (builtin engine only)."""
-    samples_per_s: float | None = None
-    """Latest samples per second (builtin engine only)."""
-    tokens_per_s: float | None = None
-    """Latest tokens per second (the builtin engine's metrics, Cosmos 3's ``iter_speed`` suffix)."""
-    mfu: float | None = None
-    """Latest model FLOPs utilisation (builtin engine only)."""
-    peak_mem_gb: float | None = None
-    """Latest peak accelerator memory in GB (builtin engine only)."""
+    rates: Rates = NO_RATES
+    """The latest value of each rate the reports carried."""
     nonfinite: int = 0
     """How many reports had a NaN or infinite loss."""
     last_nonfinite_iteration: int | None = None
@@ -93,7 +83,7 @@ class ProgressTracker:
         self.series_refresh_s = series_refresh_s
         """Redo the chart series at most this often (seconds)."""
         self._last: IterSample | None = None
-        self._extras: dict[str, float] = {}
+        self._rates = NO_RATES
         self._nonfinite = 0
         self._last_nonfinite: int | None = None
         self.last_progress_at: float | None = None
@@ -116,18 +106,15 @@ class ProgressTracker:
                 self._iter_gaps.append(s.iteration - last.iteration)
             self._iters.append(s.iteration)
             self._losses.append(s.loss)
-            if s.tokens_per_s is not None and math.isfinite(s.tokens_per_s):
+            if s.rates.tokens_per_s is not None and math.isfinite(s.rates.tokens_per_s):
                 self._tok_iters.append(s.iteration)
-                self._tokens.append(s.tokens_per_s)
+                self._tokens.append(s.rates.tokens_per_s)
             if s.sec_per_iter is not None and s.sec_per_iter > 0:
                 self._step_times.append(s.sec_per_iter)
             if not math.isfinite(s.loss):
                 self._nonfinite += 1
                 self._last_nonfinite = s.iteration
-            for key in ("lr", "grad_norm", "samples_per_s", "tokens_per_s", "mfu", "peak_mem_gb"):
-                value = getattr(s, key)
-                if value is not None:
-                    self._extras[key] = value
+            self._rates = self._rates.updated(s.rates)
             if last is None or s.iteration > last.iteration:
                 advanced += 1
             self._last = s
@@ -190,5 +177,5 @@ class ProgressTracker:
             reports=len(self._iters),
             loss_series=self._series(),
             tokens_series=self._token_series(),
-            **self._extras,
+            rates=self._rates,
         )
