@@ -18,7 +18,8 @@ import typer
 from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown, to_jsonable
 from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
 from cosmos_tui.core.datasets.layouts import LAYOUTS, detect_layout
-from cosmos_tui.core.datasets.synth import MARKER, synthesize
+from cosmos_tui.core.datasets.paint import MARKER
+from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.datasets.validate import validate
 from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cosmos_tui.core.datasets.synth import write_mp4
+from cosmos_tui.core.datasets.paint import write_mp4
 
 FRAMES = 8
 

@@ -20,10 +20,10 @@ _COLOURS = (
     ("blue", (50, 80, 240)),
     ("yellow", (240, 220, 40)),
 )
-_DIRECTIONS = ("left to right", "right to left")
+DIRECTIONS = ("left to right", "right to left")
 
 
-def _scene(seed: int, clip: int) -> dict[str, Any]:
+def make_scene(seed: int, clip: int) -> dict[str, Any]:
     """The per-clip scene parameters: colour, speed, direction, stripe period."""
     import numpy as np  # deferred: numpy, only for embeddings and frames
 
@@ -42,7 +42,7 @@ def _scene(seed: int, clip: int) -> dict[str, Any]:
     }
 
 
-def _frames(scene: dict[str, Any], view: int, frames: int, size: tuple[int, int], kind: str):
+def render_frames(scene: dict[str, Any], view: int, frames: int, size: tuple[int, int], kind: str):
     """``(frames, H, W, 3)`` uint8 frames of the scene seen from view ``view``, as ``kind``."""
     import numpy as np  # deferred: numpy, only for embeddings and frames
 
@@ -113,20 +113,20 @@ def _mkdir(folder: Path, root: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def _put(path: Path, data: bytes | str, root: Path) -> None:
+def put(path: Path, data: bytes | str, root: Path) -> None:
     """Write one small file inside ``root`` (atomically, through no link; see ``write_contained``)."""
     _mkdir(path.parent, root)
     write_contained(path, data, root, what=_OWNED)
 
 
-def _caption(scene: dict[str, Any]) -> str:
+def caption_of(scene: dict[str, Any]) -> str:
     return (
-        f"A {scene['colour_name']} square moves {_DIRECTIONS[scene['direction']]} "
+        f"A {scene['colour_name']} square moves {DIRECTIONS[scene['direction']]} "
         "across a striped road scene seen from a car."
     )
 
 
-def _check_target(root: Path) -> None:
+def check_target(root: Path) -> None:
     if root.exists() and not root.is_dir():
         raise UserError(f"{root} exists and is not a folder; pick another path for the dataset.")
     if root.is_dir() and any(root.iterdir()) and not (root / MARKER).is_file():

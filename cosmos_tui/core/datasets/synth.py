@@ -16,20 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.containment import resolved
+from cosmos_tui.core.datasets import paint
 from cosmos_tui.core.datasets.layouts import CaptionSource, Layout, VideoSet, get_layout
-from cosmos_tui.core.datasets.paint import (
-    MARKER,
-    _caption,
-    _check_target,
-    _frames,
-    _put,
-    _scene,
-    write_mp4,
-)
 from cosmos_tui.core.datasets.synth_cosmos3 import synthesize_lerobot_v3, synthesize_vision_jsonl
 from cosmos_tui.core.errors import UsageError
 
-__all__ = ["MARKER", "synthesize", "write_mp4"]
+__all__ = ["synthesize"]
 
 
 def _caption_object(src: CaptionSource, text: str) -> dict[str, Any]:
@@ -104,16 +96,16 @@ def synthesize(
     if h < 16 or w < 16 or h % 2 or w % 2:
         raise UsageError(f"--size {h}x{w} is not usable: height and width must be even and at least 16.")
     root = resolved(root)  # the folder the person named, wherever a link of theirs leads
-    _check_target(root)
+    paint.check_target(root)
     root.mkdir(parents=True, exist_ok=True)
 
     names = [f"clip_{i:04d}" for i in range(clips)]
-    scenes = [_scene(seed, i) for i in range(clips)]
+    scenes = [paint.make_scene(seed, i) for i in range(clips)]
     jobs = _video_jobs(spec, root, names)
 
     def encode(job: tuple[Path, int, int, str]) -> None:
         path, ci, vi, kind = job
-        write_mp4(path, _frames(scenes[ci], vi, frames, (h, w), kind), fps, root=root)
+        paint.write_mp4(path, paint.render_frames(scenes[ci], vi, frames, (h, w), kind), fps, root=root)
 
     n = workers or os.cpu_count() or 1
     if n > 1 and len(jobs) > 1:
@@ -127,27 +119,27 @@ def synthesize(
         src = spec.captions.sources[spec.captions.synth_source]
         folder = root / src.folder
         for name, scene in zip(names, scenes, strict=True):
-            text = _caption(scene)
+            text = paint.caption_of(scene)
             if src.ext == ".json":
-                _put(folder / f"{name}.json", json.dumps(_caption_object(src, text)) + "\n", root)
+                paint.put(folder / f"{name}.json", json.dumps(_caption_object(src, text)) + "\n", root)
             else:
-                _put(folder / f"{name}.txt", text + "\n", root)
+                paint.put(folder / f"{name}.txt", text + "\n", root)
 
     if spec.embeddings is not None:
         emb = spec.embeddings
         for vi, view in enumerate(spec.views):
             prefix = root / emb.prefix_folder / f"{emb.prefix_stem.format(view=view)}{emb.ext}"
-            _put(prefix, pickle.dumps(_embedding(seed, f"prefix/{view}", 12 + vi)), root)
+            paint.put(prefix, pickle.dumps(_embedding(seed, f"prefix/{view}", 12 + vi)), root)
             folder = root / emb.clip_folder / view
             for ci, name in enumerate(names):
-                _put(
+                paint.put(
                     folder / f"{name}{emb.ext}",
                     pickle.dumps([_embedding(seed, f"{view}/{name}", 16 + ci % 8)]),
                     root,
                 )
 
-    _put(
-        root / MARKER,
+    paint.put(
+        root / paint.MARKER,
         json.dumps(
             {"layout": layout, "clips": clips, "frames": frames, "size": [h, w], "fps": fps, "seed": seed},
             indent=2,

@@ -12,16 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.containment import resolved
-from cosmos_tui.core.datasets.paint import (
-    _DIRECTIONS,
-    MARKER,
-    _caption,
-    _check_target,
-    _frames,
-    _put,
-    _scene,
-    write_mp4,
-)
+from cosmos_tui.core.datasets import paint
 from cosmos_tui.core.datasets.vision_jsonl import JSONL, MIN_WINDOW_FRAMES
 from cosmos_tui.core.errors import UsageError
 
@@ -33,13 +24,13 @@ def _caption_json(scene: dict[str, Any], h: int, w: int, seconds: float, fps: in
         "subjects": [
             {
                 "description": f"a {scene['colour_name']} square",
-                "action": f"moves {_DIRECTIONS[scene['direction']]}",
+                "action": f"moves {paint.DIRECTIONS[scene['direction']]}",
             }
         ],
         "background_setting": "a striped road scene seen from a car",
         "cinematography": {"camera_motion": "static", "framing": "wide shot"},
         "actions": [{"time": f"0:00-0:{int(seconds):02d}", "description": "the square crosses the frame"}],
-        "temporal_caption": _caption(scene),
+        "temporal_caption": paint.caption_of(scene),
         "resolution": {"H": h, "W": w},
         "aspect_ratio": ratio,
         "duration": f"{round(seconds)}s",
@@ -71,15 +62,18 @@ def synthesize_vision_jsonl(
     if h < 16 or w < 16 or h % 2 or w % 2:
         raise UsageError(f"--size {h}x{w} is not usable: height and width must be even and at least 16.")
     root = resolved(root)
-    _check_target(root)
+    paint.check_target(root)
     root.mkdir(parents=True, exist_ok=True)
     train = root / Path(JSONL).parent
     names = [f"clip_{i:04d}" for i in range(clips)]
-    scenes = [_scene(seed, i) for i in range(clips)]
+    scenes = [paint.make_scene(seed, i) for i in range(clips)]
 
     def encode(i: int) -> None:
-        write_mp4(
-            train / "videos" / f"{names[i]}.mp4", _frames(scenes[i], 0, frames, (h, w), "rgb"), fps, root=root
+        paint.write_mp4(
+            train / "videos" / f"{names[i]}.mp4",
+            paint.render_frames(scenes[i], 0, frames, (h, w), "rgb"),
+            fps,
+            root=root,
         )
 
     n = workers or os.cpu_count() or 1
@@ -102,14 +96,14 @@ def synthesize_vision_jsonl(
                     "end_frame": frames - 1,
                     "temporal_interval": 1,
                     "caption_json": _caption_json(scene, h, w, seconds, fps),
-                    "caption": _caption(scene),
+                    "caption": paint.caption_of(scene),
                 }
             ],
         }
         lines.append(json.dumps(record, ensure_ascii=False))
-    _put(root / JSONL, "\n".join(lines) + "\n", root)
+    paint.put(root / JSONL, "\n".join(lines) + "\n", root)
     meta = {"layout": "cosmos3-vision-jsonl", "clips": clips, "frames": frames, "size": [h, w], "fps": fps}
-    _put(root / MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
+    paint.put(root / paint.MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
     return root
 
 
@@ -139,15 +133,17 @@ def synthesize_lerobot_v3(
     if h < 16 or w < 16 or h % 2 or w % 2:
         raise UsageError(f"--size {h}x{w} is not usable: height and width must be even and at least 16.")
     root = resolved(root)
-    _check_target(root)
+    paint.check_target(root)
     root.mkdir(parents=True, exist_ok=True)
-    scenes = [_scene(seed, i) for i in range(episodes)]
+    scenes = [paint.make_scene(seed, i) for i in range(episodes)]
     video_path = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
     for vi, key in enumerate(LIBERO_CAMERAS):
         import numpy as np  # deferred: numpy, only for frames
 
-        clip = np.concatenate([_frames(s, vi, frames, (h, w), "rgb") for s in scenes])
-        write_mp4(root / video_path.format(video_key=key, chunk_index=0, file_index=0), clip, fps, root=root)
+        clip = np.concatenate([paint.render_frames(s, vi, frames, (h, w), "rgb") for s in scenes])
+        paint.write_mp4(
+            root / video_path.format(video_key=key, chunk_index=0, file_index=0), clip, fps, root=root
+        )
     total = episodes * frames
     feature = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"]}
     info = {
@@ -171,18 +167,19 @@ def synthesize_lerobot_v3(
             "timestamp": {"dtype": "float32", "shape": [1], "names": None},
         },
     }
-    _put(root / "meta/info.json", json.dumps(info, indent=2) + "\n", root)
+    paint.put(root / "meta/info.json", json.dumps(info, indent=2) + "\n", root)
 
     def parquet(rel: str, columns: dict[str, list[Any]]) -> None:
         sink = pa.BufferOutputStream()
         pq.write_table(pa.table(columns), sink)
-        _put(root / rel, sink.getvalue().to_pybytes(), root)
+        paint.put(root / rel, sink.getvalue().to_pybytes(), root)
 
     parquet(
-        "meta/tasks.parquet", {"task": [_caption(s) for s in scenes], "task_index": list(range(episodes))}
+        "meta/tasks.parquet",
+        {"task": [paint.caption_of(s) for s in scenes], "task_index": list(range(episodes))},
     )
     ep: dict[str, list[Any]] = {"episode_index": list(range(episodes)), "length": [frames] * episodes}
-    ep["tasks"] = [[_caption(s)] for s in scenes]
+    ep["tasks"] = [[paint.caption_of(s)] for s in scenes]
     ep["dataset_from_index"] = [i * frames for i in range(episodes)]
     ep["dataset_to_index"] = [(i + 1) * frames for i in range(episodes)]
     ep["data/chunk_index"] = ep["data/file_index"] = [0] * episodes
@@ -204,5 +201,5 @@ def synthesize_lerobot_v3(
         },
     )
     meta = {"layout": "lerobot-v3", "clips": episodes, "frames": frames, "size": [h, w], "fps": fps}
-    _put(root / MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
+    paint.put(root / paint.MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
     return root
