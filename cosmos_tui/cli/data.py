@@ -6,6 +6,7 @@ Exit codes of ``data validate``: 0 valid (warnings allowed), 1 at least one erro
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -88,16 +89,18 @@ def _run_validate(
     show_progress: bool,
     max_caption_tokens: int | None = None,
 ) -> Report:
+    run = functools.partial(
+        validate,
+        root,
+        layout,
+        experiment=experiment,
+        min_frames=frames,
+        deep=deep,
+        workers=workers,
+        max_caption_tokens=max_caption_tokens,
+    )
     if not show_progress:
-        return validate(
-            root,
-            layout,
-            experiment=experiment,
-            min_frames=frames,
-            deep=deep,
-            workers=workers,
-            max_caption_tokens=max_caption_tokens,
-        )
+        return run()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -113,16 +116,7 @@ def _run_validate(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return validate(
-            root,
-            layout,
-            experiment=experiment,
-            min_frames=frames,
-            deep=deep,
-            workers=workers,
-            progress=progress,
-            max_caption_tokens=max_caption_tokens,
-        )
+        return run(progress=progress)
 
 
 data_app = typer.Typer(

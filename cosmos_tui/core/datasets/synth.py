@@ -23,6 +23,10 @@ from cosmos_tui.core.errors import UsageError
 
 __all__ = ["synthesize"]
 
+_DEFAULT_FRAMES_FPS = {"vision-jsonl": (61, 24), "lerobot-v3": (24, 10)}
+"""Per layout format, the ``frames`` and ``fps`` a synthesized set gets by default (folder
+layouts: 16 and 10): Cosmos 3's vision loader drops windows under 61 frames."""
+
 
 def _caption_object(src: CaptionSource, text: str) -> dict[str, Any]:
     """A JSON caption in the schema the loader reads."""
@@ -66,30 +70,18 @@ def synthesize(
     patterns; per-layout extras are written as the loaders read them (captions, controls, T5
     embedding pickles). ``root`` must be new, empty, or an earlier synthesized dataset.
     ``workers`` threads encode in parallel (default: the CPU count). ``frames`` and ``fps`` default
-    to 16 and 10, for Cosmos 3's index to 61 and 24 (the loader drops windows under 61 frames).
+    per layout format (:data:`_DEFAULT_FRAMES_FPS`).
     """
     spec = get_layout(layout)
+    default_frames, default_fps = _DEFAULT_FRAMES_FPS.get(spec.format, (16, 10))
+    frames = default_frames if frames is None else frames
+    fps = default_fps if fps is None else fps
     if spec.format == "vision-jsonl":
         return synthesize_vision_jsonl(
-            root,
-            clips=clips,
-            frames=61 if frames is None else frames,
-            size=size,
-            fps=24 if fps is None else fps,
-            seed=seed,
-            workers=workers,
+            root, clips=clips, frames=frames, size=size, fps=fps, seed=seed, workers=workers
         )
     if spec.format == "lerobot-v3":
-        return synthesize_lerobot_v3(
-            root,
-            episodes=clips,
-            frames=24 if frames is None else frames,
-            size=size,
-            fps=10 if fps is None else fps,
-            seed=seed,
-        )
-    frames = 16 if frames is None else frames
-    fps = 10 if fps is None else fps
+        return synthesize_lerobot_v3(root, episodes=clips, frames=frames, size=size, fps=fps, seed=seed)
     h, w = size
     if clips < 1 or frames < 1 or fps < 1:
         raise UsageError("--clips, --frames and --fps must each be at least 1.")
