@@ -7,6 +7,7 @@ every clip that has the finding for scripts (``--json``), so memory grows with t
 
 from __future__ import annotations
 
+import time
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -112,6 +113,25 @@ class Report:
     def get(self, finding_id: str) -> Finding | None:
         """The finding with id ``finding_id``, if present."""
         return next((f for f in self.findings if f.id == finding_id), None)
+
+
+@dataclass(frozen=True)
+class ValidationPass:
+    """One validation of one dataset from its start: what is checked and how; :meth:`report`
+    closes it into the :class:`Report`."""
+
+    root: Path
+    layout: str
+    experiment: str | None
+    min_frames: int
+    deep: bool
+    started: float = field(default_factory=time.perf_counter)
+
+    def report(self, tally: Tally, *, clips: int, videos: int, embeddings: int = 0) -> Report:
+        """The report of this pass: ``tally``'s findings and what was counted."""
+        elapsed = time.perf_counter() - self.started
+        head = (self.root, self.layout, self.experiment, self.min_frames)
+        return Report(*head, clips, videos, embeddings, self.deep, elapsed, tally.findings())
 
 
 class Tally:

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
-from cosmos_tui.core.datasets.findings import Report, Tally
+from cosmos_tui.core.datasets.findings import Report, Tally, ValidationPass
 from cosmos_tui.core.datasets.layouts import Layout
 from cosmos_tui.core.datasets.probe import ProbeError, probe_video
 from cosmos_tui.core.datasets.walk import fs_finding
@@ -126,7 +125,7 @@ def validate_lerobot_v3(
 
     For ``action_policy_libero_all_nano`` a ``root`` without ``meta/info.json`` is the parent of the
     four LIBERO suites, each validated as a dataset of its own (details start with the suite)."""
-    started = time.perf_counter()
+    checking = ValidationPass(root, spec.id, experiment, need, deep)
     if experiment == "action_policy_libero_all_nano" and not os.path.lexists(root / "meta" / "info.json"):
         tally = Tally()
         clips = videos = 0
@@ -139,7 +138,7 @@ def validate_lerobot_v3(
             for f in sub.findings:
                 for item in f.items:
                     tally.add(f.id, f"{suite}/{item}")
-        return _report(root, spec, experiment, need, clips, videos, deep, started, tally)
+        return checking.report(tally, clips=clips, videos=videos)
     tally = Tally()
     videos = 0
     info = _info(root, tally)
@@ -202,7 +201,7 @@ def validate_lerobot_v3(
                     )
                 except (KeyError, IndexError, ValueError, TypeError) as err:
                     tally.add("lerobot-bad-info", f"meta/info.json: video_path does not format ({err})")
-                    return _report(root, spec, experiment, need, len(episodes), videos, deep, started, tally)
+                    return checking.report(tally, clips=len(episodes), videos=videos)
                 if rel not in probed:
                     probed[rel] = _probe(root, rel, deep, tally, subject)
                     videos += 1
@@ -228,7 +227,7 @@ def validate_lerobot_v3(
                     tally.add("lerobot-video-mismatch", detail, subject=subject)
         if episodes and all(ep["length"] < need for ep in episodes):
             tally.add("lerobot-no-samples", f"every episode is shorter than {need} frames")
-    return _report(root, spec, experiment, need, len(episodes), videos, deep, started, tally)
+    return checking.report(tally, clips=len(episodes), videos=videos)
 
 
 def _probe(root: Path, rel: str, deep: bool, tally: Tally, subject: str) -> Any:
@@ -243,31 +242,6 @@ def _probe(root: Path, rel: str, deep: bool, tally: Tally, subject: str) -> Any:
     except OSError as e:
         tally.add(*fs_finding(e, rel), subject=subject)
     return None
-
-
-def _report(
-    root: Path,
-    spec: Layout,
-    experiment: str | None,
-    need: int,
-    n: int,
-    videos: int,
-    deep: bool,
-    t0: float,
-    tally: Tally,
-) -> Report:
-    return Report(
-        root=root,
-        layout=spec.id,
-        experiment=experiment,
-        min_frames=need,
-        clips=n,
-        videos=videos,
-        embeddings=0,
-        deep=deep,
-        elapsed_s=time.perf_counter() - t0,
-        findings=tally.findings(),
-    )
 
 
 __all__ = ["CODEBASE_VERSION", "read_parquet", "validate_lerobot_v3"]

@@ -10,7 +10,6 @@ opens and decodes, so threads spread over the cores without process start-up cos
 from __future__ import annotations
 
 import os
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +26,7 @@ from cosmos_tui.core.datasets.captions import (
     plan_captions,
 )
 from cosmos_tui.core.datasets.embeddings import check_embedding
-from cosmos_tui.core.datasets.findings import Report, Tally
+from cosmos_tui.core.datasets.findings import Report, Tally, ValidationPass
 from cosmos_tui.core.datasets.layouts import (
     Layout,
     get_layout,
@@ -434,10 +433,10 @@ def validate(
     Raises :class:`UsageError` for an unknown layout or experiment and :class:`UserError` when
     ``root`` is not a folder.
     """
-    started = time.perf_counter()
     spec = get_layout(layout_id)
     need = min_frames_for(spec, experiment, min_frames)
     root = Path(root)
+    checking = ValidationPass(root, spec.id, experiment, need, deep)
     if not root.is_dir():
         raise UserError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
     if spec.format == "vision-jsonl":
@@ -499,15 +498,4 @@ def validate(
                 progress(done, total)
     if spec.captions is not None and tally.counts[STAND_IN]:
         tally.titles[STAND_IN] = fallback_title(spec.captions, len(tally.subjects[STAND_IN]))
-    return Report(
-        root=root,
-        layout=spec.id,
-        experiment=experiment,
-        min_frames=need,
-        clips=total,
-        videos=n_videos,
-        embeddings=n_emb,
-        deep=deep,
-        elapsed_s=time.perf_counter() - started,
-        findings=tally.findings(),
-    )
+    return checking.report(tally, clips=total, videos=n_videos, embeddings=n_emb)

@@ -36,14 +36,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.datasets.caption_text import text_problem
-from cosmos_tui.core.datasets.findings import Report, Tally
+from cosmos_tui.core.datasets.findings import Report, Tally, ValidationPass
 from cosmos_tui.core.datasets.layouts import Layout
 from cosmos_tui.core.datasets.probe import ProbeError, VideoInfo, probe_video
 from cosmos_tui.core.datasets.walk import check_file, fs_finding
@@ -417,7 +416,7 @@ def validate_vision_jsonl(
     max_caption_tokens: int | None = None,
 ) -> Report:
     """Validate ``root/train/video_dataset_file.jsonl`` and the videos it names (see the module doc)."""
-    started = time.perf_counter()
+    checking = ValidationPass(root, spec.id, experiment, need, deep)
     if max_caption_tokens is not None and max_caption_tokens < 1:
         raise UsageError(f"--max-caption-tokens must be at least 1, not {max_caption_tokens}.")
     tally = Tally()
@@ -454,15 +453,4 @@ def validate_vision_jsonl(
                 checker.add(fid, clip.line, detail)
         if info is not None:
             _check_video(checker, clip, info)
-    return Report(
-        root=root,
-        layout=spec.id,
-        experiment=experiment,
-        min_frames=need,
-        clips=checker.records,
-        videos=len(paths),
-        embeddings=0,
-        deep=deep,
-        elapsed_s=time.perf_counter() - started,
-        findings=tally.findings(),
-    )
+    return checking.report(tally, clips=checker.records, videos=len(paths))
