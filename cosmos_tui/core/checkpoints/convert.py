@@ -78,6 +78,6 @@ def convert_checkpoint(
         adapter = adapter_for_layout(chosen.layout)  # a folder: the first engine of that layout
     # Rendered first: a checkout path no shell line can hold is refused before anything moves.
     inference = adapter.inference_command(chosen, checkout, python)
-    plan = adapter.convert(chosen, checkout, python, yes=yes, dry_run=dry_run)
+    plan = adapter.convert(chosen, conversion.ConvertRequest(checkout, python, yes=yes, dry_run=dry_run))
     shell_text, note = inference if inference is not None else (None, None)
     return Conversion(kind, chosen, plan, shell_text, note)

@@ -241,18 +241,18 @@ class EngineAdapter(ABC):
         return chosen.revision(repo_id, files)
 
     def convert(
-        self,
-        checkpoint: CheckpointInfo,
-        checkout: Path | None,
-        python: str = "python",
-        *,
-        yes: bool = False,
-        dry_run: bool = False,
+        self, checkpoint: CheckpointInfo, request: conversion.ConvertRequest
     ) -> conversion.ConversionPlan:
         """Make ``checkpoint`` (of this engine's :attr:`checkpoint_layout`) loadable by the
-        engine's inference; ``checkout`` and ``python`` are the engine's when known. DCP: the
+        engine's inference with ``request``'s checkout and interpreter. DCP: the
         three inference files beside the parts (:func:`.conversion.convert_dcp`)."""
-        return conversion.convert_dcp(checkpoint.path, repo=checkout, python=python, yes=yes, dry_run=dry_run)
+        return conversion.convert_dcp(
+            checkpoint.path,
+            repo=request.checkout,
+            python=request.python,
+            yes=request.yes,
+            dry_run=request.dry_run,
+        )
 
     def inference_command(
         self, checkpoint: CheckpointInfo, checkout: Path | None, python: str = "python"

@@ -29,6 +29,20 @@ Method = Literal["upstream-script", "export", "place-ema", "upstream-steps"]
 
 
 @dataclass(frozen=True)
+class ConvertRequest:
+    """How ``ckpt convert`` asks an engine to convert one checkpoint."""
+
+    checkout: Path | None
+    """The engine's checkout, when known."""
+    python: str = "python"
+    """The checkout's interpreter."""
+    yes: bool = False
+    """Existing outputs may be replaced."""
+    dry_run: bool = False
+    """Only plan; run nothing."""
+
+
+@dataclass(frozen=True)
 class ConversionPlan:
     """What converting one checkpoint will do (or did)."""
 

@@ -181,13 +181,7 @@ class FrameworkPipeline:
         return f"the job's checkpoint {latest.name} is at trainer.max_iter={max_iter}"
 
     def convert(
-        self,
-        checkpoint: CheckpointInfo,
-        checkout: Path | None,
-        python: str = "python",
-        *,
-        yes: bool = False,
-        dry_run: bool = False,
+        self, checkpoint: CheckpointInfo, request: conversion.ConvertRequest
     ) -> conversion.ConversionPlan:
         """``ckpt convert`` for Cosmos 3: the DCP step folder exported to Hugging Face safetensors
         (``export_model ... -o JOB/model --verify``), then converted to Diffusers
@@ -196,14 +190,14 @@ class FrameworkPipeline:
         job = step.parent.parent
         if not checkpoint.complete:
             raise UserError(f"{step} is incomplete (a part lacks .metadata); pick a complete checkpoint")
-        if checkout is None or not (Path(checkout) / "cosmos_framework").is_dir():
+        if request.checkout is None or not (Path(request.checkout) / "cosmos_framework").is_dir():
             raise UserError(f"converting {step} needs the cosmos-framework checkout; pass --repo CHECKOUT")
         if not (job / "config.yaml").is_file():
             raise UserError(f"{job} has no config.yaml (export_model's --config-file); is it a job folder?")
         export, diffusers = job / EXPORT_DIR, job / DIFFUSERS_DIR
         outputs = (export / "checkpoint.json", diffusers / "model_index.json")
-        conversion.refuse_existing(outputs, yes)
-        head = (python, "-m", "cosmos_framework.scripts.")
+        conversion.refuse_existing(outputs, request.yes)
+        head = (request.python, "-m", "cosmos_framework.scripts.")
         commands = (
             (
                 *head[:2],
@@ -226,12 +220,12 @@ class FrameworkPipeline:
             ),
         )
         plan = conversion.ConversionPlan(
-            "upstream-steps", step, outputs, cwd=Path(checkout), commands=commands
+            "upstream-steps", step, outputs, cwd=Path(request.checkout), commands=commands
         )
-        if dry_run:
+        if request.dry_run:
             return plan
         for argv in commands:
-            done = subprocess.run(list(argv), cwd=checkout, capture_output=True, text=True)
+            done = subprocess.run(list(argv), cwd=request.checkout, capture_output=True, text=True)
             if done.returncode != 0:
                 tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [
                     f"exit code {done.returncode}"

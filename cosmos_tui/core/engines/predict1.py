@@ -37,7 +37,7 @@ from pathlib import Path
 from cosmos_tui.core import shell
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, pt_member
 from cosmos_tui.core.engines.base import register
-from cosmos_tui.core.engines.conversion import ConversionPlan, refuse_existing
+from cosmos_tui.core.engines.conversion import ConversionPlan, ConvertRequest, refuse_existing
 from cosmos_tui.core.engines.dataroot import TRAIN_SAMPLER_AND_VAL
 from cosmos_tui.core.engines.jobdir import JobName, same_group
 from cosmos_tui.core.engines.revisions import RevisionSet
@@ -165,19 +165,16 @@ class Predict1Adapter(UpstreamAdapter):
             return [f"checkpoint.load_path={found}"]
         return []
 
-    def convert(
-        self,
-        checkpoint: CheckpointInfo,
-        checkout: Path | None,
-        python: str = "python",
-        *,
-        yes: bool = False,
-        dry_run: bool = False,
-    ) -> ConversionPlan:
+    def convert(self, checkpoint: CheckpointInfo, request: ConvertRequest) -> ConversionPlan:
         """No conversion: the set's EMA file is placed in the checkout (:func:`place_p1_ema`)."""
-        if checkout is None:
+        if request.checkout is None:
             raise UserError("placing a Predict1 checkpoint needs its checkout; pass --repo PATH")
-        return place_p1_ema(pt_member(checkpoint.path, "ema_model"), checkout, yes=yes, dry_run=dry_run)
+        return place_p1_ema(
+            pt_member(checkpoint.path, "ema_model"),
+            request.checkout,
+            yes=request.yes,
+            dry_run=request.dry_run,
+        )
 
     def inference_command(
         self, checkpoint: CheckpointInfo, checkout: Path | None, python: str = "python"
