@@ -30,16 +30,14 @@ Method = Literal["upstream-script", "export", "place-ema", "upstream-steps"]
 
 @dataclass(frozen=True)
 class ConvertRequest:
-    """How ``ckpt convert`` asks an engine to convert one checkpoint."""
+    """How ``ckpt convert`` asks an engine to convert one checkpoint: with the engine's checkout
+    and its interpreter when known, replacing existing outputs only with ``yes``, running nothing
+    with ``dry_run``."""
 
     checkout: Path | None
-    """The engine's checkout, when known."""
     python: str = "python"
-    """The checkout's interpreter."""
     yes: bool = False
-    """Existing outputs may be replaced."""
     dry_run: bool = False
-    """Only plan; run nothing."""
 
 
 @dataclass(frozen=True)
