@@ -17,7 +17,7 @@ from cosmos_tui.core import catalog as catalog_mod
 from cosmos_tui.core import hub
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.engines.checkout import detect_kind
-from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.presets import load_preset, resolve_preset
 from cosmos_tui.core.units import human_bytes
 
@@ -80,6 +80,10 @@ def login(
     elif os.environ.get("HF_TOKEN"):
         info("Using the token in HF_TOKEN.")
         token = os.environ["HF_TOKEN"]
+    elif not sys.stdin.isatty():
+        raise UsageError(
+            "hf login needs a terminal to ask for the token; pipe it with --stdin or set HF_TOKEN."
+        )
     else:
         info("Create a Read token at https://huggingface.co/settings/tokens")
         token = typer.prompt("Token", hide_input=True, err=True)
@@ -94,8 +98,11 @@ def login(
 def logout() -> None:
     """Remove the stored token."""
 
-    if hub.logout():
-        warn("The stored token is gone, but HF_TOKEN still logs this shell in; unset it too.")
+    outcome = hub.logout()
+    if outcome == "env-remains":
+        warn("No stored token is left, but HF_TOKEN still logs this shell in; unset it too.")
+    elif outcome == "not-logged-in":
+        info("No token was stored; nothing to do.")
     else:
         info("Logged out.")
 

@@ -37,10 +37,10 @@ def test_login_with_bad_token_is_a_user_error_without_the_token(hf_server) -> No
 
 def test_logout_removes_token(hf_server) -> None:
     hub.login(GOOD_TOKEN)
-    still_env = hub.logout()
-    assert still_env is False
+    assert hub.logout() == "logged-out"
     assert not settings.token_path().exists()
     assert hub.whoami() is None
+    assert hub.logout() == "not-logged-in"
 
 
 def test_hf_token_env_takes_precedence_and_invalid_env_token_is_explained(hf_server, monkeypatch) -> None:

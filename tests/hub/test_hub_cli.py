@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from hub_world import GOOD_TOKEN, WEIGHTS
 from typer.testing import CliRunner
@@ -110,3 +112,24 @@ def test_predict1_download_needs_checkpoint_dir_and_uses_experiment_folder(
 def test_predict1_download_without_checkpoint_dir_is_a_usage_error() -> None:
     res = runner.invoke(app, ["hf", "download", "predict1-7b-s2mv-text2world"])
     assert res.exit_code == 2 and "--checkpoint-dir" in res.stderr
+
+
+def test_login_without_a_terminal_and_logout_when_logged_out_say_one_thing(hf_server, monkeypatch) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "cosmos_tui", "hf", "login"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2
+    assert "GetPassWarning" not in res.stderr and "Traceback" not in res.stderr
+    assert "--stdin" in res.stderr
+    res = runner.invoke(app, ["hf", "logout"])
+    assert res.exit_code == 0
+    assert "No token was stored" in res.output and "Not logged in!" not in res.output
+    assert "Logged out." not in res.output
+    runner.invoke(app, ["hf", "login", "--stdin"], input=GOOD_TOKEN + "\n")
+    res = runner.invoke(app, ["hf", "logout"])
+    assert "Logged out." in res.output and "Not logged in!" not in res.output

@@ -2,7 +2,7 @@
 
 Built on huggingface_hub (imported lazily, inside functions). Public API::
 
-    login(token) -> Account          logout() -> bool          whoami() -> Account | None
+    login(token) -> Account          logout() -> LoggedOut     whoami() -> Account | None
     check_access(model) -> list[RepoAccess]
     plan_download(model, checkpoint_dir=None) -> DownloadPlan
     download(plan, progress=callback, cancel=event) -> list[Path]

@@ -7,11 +7,13 @@ exception message: every message that could carry it goes through :func:`setting
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
+from typing import Literal
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.hub import settings
@@ -104,14 +106,23 @@ def login(token: str) -> Account:
     return account
 
 
-def logout() -> bool:
-    """Remove the stored token(s). Returns True if ``HF_TOKEN`` still logs this shell in."""
-    hub = settings.hf()
-    try:
-        hub.logout()
-    except OSError:  # huggingface_hub raises when HF_TOKEN keeps the session logged in
-        pass
-    return settings.token_source() == "env"
+LoggedOut = Literal["logged-out", "not-logged-in", "env-remains"]
+
+
+def logout() -> LoggedOut:
+    """Remove the stored token(s): ``logged-out`` when one was stored, ``not-logged-in`` when none
+    was, ``env-remains`` when ``HF_TOKEN`` still logs this shell in."""
+    stored = [p for p in (settings.token_path(), settings.hf_home() / "stored_tokens") if os.path.lexists(p)]
+    if stored:
+        hub = settings.hf()
+        try:  # huggingface_hub prints its own words (stdout); ours are the CLI's
+            with redirect_stdout(io.StringIO()):
+                hub.logout()
+        except OSError:  # huggingface_hub raises when HF_TOKEN keeps the session logged in
+            pass
+    if settings.token_source() == "env":
+        return "env-remains"
+    return "logged-out" if stored else "not-logged-in"
 
 
 def whoami() -> Account | None:
