@@ -284,7 +284,12 @@ def synth_cmd(
     layout: str = typer.Option(..., "--layout", "-l", help="Layout id (see `data layouts`)."),
     clips: int = typer.Option(4, "--clips", help="Number of clips."),
     frames: int | None = typer.Option(
-        None, "--frames", help="Frames per clip (default 16; Cosmos 3 vision: 61, the loader's minimum)."
+        None,
+        "--frames",
+        help="Frames per clip (default: what --experiment, else the layout's default, needs).",
+    ),
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="Make clips long enough for this experiment (see `data layouts`)."
     ),
     size: str = typer.Option("64x96", "--size", help="Frame size HxW (even numbers)."),
     fps: int | None = typer.Option(None, "--fps", help="Frame rate (default 10; Cosmos 3 vision: 24)."),
@@ -294,7 +299,10 @@ def synth_cmd(
     """Write a small valid dataset of real mp4s (moving patterns) and embeddings/captions."""
 
     started = time.perf_counter()
-    path = synthesize(root, layout, clips=clips, frames=frames, size=_parse_size(size), fps=fps, seed=seed)
+    size_hw = _parse_size(size)
+    path = synthesize(
+        root, layout, clips=clips, frames=frames, size=size_hw, fps=fps, seed=seed, experiment=experiment
+    )
     frames = json.loads(read_text_capped(path / MARKER, CONFIG_CAP, what="synth marker"))["frames"]
     elapsed = time.perf_counter() - started
     if json_:

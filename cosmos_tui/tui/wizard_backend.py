@@ -171,12 +171,12 @@ def validate(root: str, layout: str, experiment: str | None, progress: Callable[
         raise UserError(describe_os_error(e, doing="read")) from None
 
 
-def synthesize(root: str, layout: str) -> None:
-    """Write a small valid dataset of real mp4s under ``root``; a :class:`UserError` when the
-    folder cannot take it."""
+def synthesize(root: str, layout: str, experiment: str | None) -> None:
+    """Write a small valid dataset of real mp4s under ``root``, with clips as long as
+    ``experiment`` needs; a :class:`UserError` when the folder cannot take it."""
 
     try:
-        synth(Path(root).expanduser(), layout)
+        synth(Path(root).expanduser(), layout, experiment=experiment)
     except OSError as e:  # read-only or unwritable folder: one sentence, no crash
         raise UserError(describe_os_error(e, doing="write")) from None
 

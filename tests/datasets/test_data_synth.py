@@ -10,8 +10,9 @@ import av
 import numpy as np
 import pytest
 
-from cosmos_tui.core.datasets.layouts import HDMAP_CAMERAS, LAYOUTS, P1_VIEWS
+from cosmos_tui.core.datasets.layouts import HDMAP_CAMERAS, LAYOUTS, P1_VIEWS, min_frames_for
 from cosmos_tui.core.datasets.synth import synthesize
+from cosmos_tui.core.datasets.validate import validate
 from cosmos_tui.core.errors import UsageError, UserError
 
 
@@ -62,6 +63,21 @@ def test_every_layout_synthesizes(tmp_path: Path, layout: str) -> None:
         text = (root / src.folder / f"clip_0000{src.ext}").read_text()
         caption = json.loads(text)["caption"] if src.ext == ".json" else text
         assert "square moves" in caption
+
+
+@pytest.mark.parametrize(
+    ("layout", "experiment"),
+    [(k, None) for k in sorted(LAYOUTS)] + [("predict1-waymo", "s2mv_text2world_2b")],
+)
+def test_a_default_synth_passes_the_default_validate(
+    tmp_path: Path, layout: str, experiment: str | None
+) -> None:
+    # What a person types first: synth with no flags, then validate with no flags (or both with
+    # the same --experiment): the set must be long enough for what validate then asks.
+    root = synthesize(tmp_path / "ds", layout, clips=2, size=(32, 32), experiment=experiment)
+    report = validate(root, layout, experiment=experiment)
+    assert report.ok, [(f.id, f.examples[:1]) for f in report.findings if f.severity == "error"]
+    assert report.min_frames == min_frames_for(LAYOUTS[layout], experiment)
 
 
 def test_hdmap_has_seven_cameras_and_front_wide_captions(tmp_path: Path) -> None:

@@ -17,15 +17,15 @@ from typing import Any
 
 from cosmos_tui.core.containment import resolved
 from cosmos_tui.core.datasets import paint
-from cosmos_tui.core.datasets.layouts import CaptionSource, Layout, VideoSet, get_layout
+from cosmos_tui.core.datasets.layouts import CaptionSource, Layout, VideoSet, get_layout, min_frames_for
 from cosmos_tui.core.datasets.synth_cosmos3 import synthesize_lerobot_v3, synthesize_vision_jsonl
 from cosmos_tui.core.errors import UsageError
 
 __all__ = ["synthesize"]
 
 _DEFAULT_FRAMES_FPS = {"vision-jsonl": (61, 24), "lerobot-v3": (24, 10)}
-"""Per layout format, the ``frames`` and ``fps`` a synthesized set gets by default (folder
-layouts: 16 and 10): Cosmos 3's vision loader drops windows under 61 frames."""
+"""Per layout format, the fewest ``frames`` and the ``fps`` a synthesized set gets by default
+(folder layouts: 16 and 10): Cosmos 3's vision loader drops windows under 61 frames."""
 
 
 def _caption_object(src: CaptionSource, text: str) -> dict[str, Any]:
@@ -63,18 +63,22 @@ def synthesize(
     fps: int | None = None,
     seed: int = 0,
     workers: int | None = None,
+    experiment: str | None = None,
 ) -> Path:
     """Write a small valid dataset of layout ``layout`` under ``root`` and return ``root``.
 
     ``size`` is (height, width) and must be even (yuv420p). Videos are real H.264 mp4s of moving
     patterns; per-layout extras are written as the loaders read them (captions, controls, T5
     embedding pickles). ``root`` must be new, empty, or an earlier synthesized dataset.
-    ``workers`` threads encode in parallel (default: the CPU count). ``frames`` and ``fps`` default
-    per layout format (:data:`_DEFAULT_FRAMES_FPS`).
+    ``workers`` threads encode in parallel (default: the CPU count). ``frames`` defaults
+    to what ``experiment`` (else the layout's default experiment) needs, so that ``data validate``
+    accepts the set, and at least the layout format's floor (:data:`_DEFAULT_FRAMES_FPS`); ``fps``
+    to the format's.
     """
     spec = get_layout(layout)
     default_frames, default_fps = _DEFAULT_FRAMES_FPS.get(spec.format, (16, 10))
-    frames = default_frames if frames is None else frames
+    if frames is None:
+        frames = max(default_frames, min_frames_for(spec, experiment))
     fps = default_fps if fps is None else fps
     if spec.format == "vision-jsonl":
         return synthesize_vision_jsonl(

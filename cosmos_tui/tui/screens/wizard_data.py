@@ -102,7 +102,7 @@ class DataStep(Vertical):
         """The equivalent command, quoted for a shell and escaped for markup (a path holding
         ``[/]`` or ``[bold]`` shows as itself and pastes as itself)."""
         argv = ["cosmos-tui", "data", verb, self.data_root or "DIR", "--layout", self.layout_id or "ID"]
-        if self.experiment and verb == "validate":
+        if self.experiment:
             argv += ["--experiment", self.experiment]
         return markup_safe("$ " + shlex.join(argv))
 
@@ -183,13 +183,13 @@ class DataStep(Vertical):
         self.query_one("#data-summary", Static).update(
             f"Writing a synthetic {markup_safe(self.layout_id)} set…\n[dim]{self._cli('synth')}[/dim]"
         )
-        self.synth(self.data_root, self.layout_id)
+        self.synth(self.data_root, self.layout_id, self.experiment)
 
     @work(thread=True, exclusive=True, group="data-validate", name="synthesizer")
-    def synth(self, root: str, layout: str) -> None:
-        """Write a small valid dataset of real mp4s, then validate it."""
+    def synth(self, root: str, layout: str, experiment: str | None) -> None:
+        """Write a small valid dataset of real mp4s, as long as ``experiment`` needs, then validate it."""
         try:
-            wizard_backend.synthesize(root, layout)
+            wizard_backend.synthesize(root, layout, experiment)
         except UserError as e:
             self.post_message(ValidationDone(error=str(e)))
             return
