@@ -10,7 +10,9 @@ It is a test double, named as one. The real ``huggingface_hub`` client talks to 
 
 and the failure cases the Hub signals: gated (401/403 with ``X-Error-Code: GatedRepo``), denied
 (403 without a code), disabled, missing repo (``RepoNotFound``), missing file (``EntryNotFound``),
-missing revision (``RevisionNotFound``), and slow or dropped downloads. Every request is logged in
+missing revision (``RevisionNotFound``), a pinned revision of a readable repo that answers 403
+without an error code (``forbidden_revisions``: what old pins can do after the Hub's storage
+migration), and slow or dropped downloads. Every request is logged in
 ``requests`` so tests can assert what the client sent (a ``Range`` header on resume, for example).
 """
 
@@ -41,6 +43,9 @@ class TestRepo:
     forbidden: set[str] = field(default_factory=set)  # users refused outright (403, no GatedRepo)
     disabled: bool = False
     revisions: set[str] = field(default_factory=lambda: {"main"})  # extra accepted revisions
+    # Revisions (also add them to ``revisions``) whose files answer 403 with no error code while
+    # ``main`` still reads: pins made before the Hub's storage migration can do that.
+    forbidden_revisions: set[str] = field(default_factory=set)
     commit: str = ""
 
     def sha256(self, path: str) -> str:
@@ -278,6 +283,8 @@ class _Handler(BaseHTTPRequestHandler):
         commit = self._revision(repo, revision)
         if commit is None:
             return self._error(404, {"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id"})
+        if revision in repo.forbidden_revisions:
+            return self._error(403, {"X-Error-Message": "Forbidden"})
         if filename not in repo.files:
             return self._error(404, {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found"})
         data = repo.files[filename]
