@@ -23,7 +23,7 @@ from cosmos_tui.core.errors import UserError
 
 LayoutId = one_of(LAYOUTS)
 """A dataset layout id: a key of :data:`~cosmos_tui.core.datasets.layouts.LAYOUTS`."""
-Role = Literal["weights", "tokenizer", "text-encoder", "guardrail"]
+Role = Literal["weights", "tokenizer", "text-encoder", "guardrail", "dataset"]
 Purpose = Literal["train", "inference", "reasoner-sft"]
 """train: post-training loads it; inference: only inference does; reasoner-sft: only the Cosmos 3
 reasoner SFT recipes do (shown, but neither downloaded nor access-checked: cosmos-tui has no
@@ -42,6 +42,7 @@ class RepoSpec(_Frozen):
 
     key: str = Field(description="Key of this entry in catalog.toml's [repos] table.")
     repo_id: str = Field(description="Hugging Face repo id, e.g. nvidia/Cosmos-Transfer2.5-2B.")
+    repo_type: RepoType = Field("model", description="model, or dataset (a model's training data).")
     revision: str = Field(
         "main",
         description="The revision the model's engine loads (a 40-hex commit where its code pins one, "
@@ -75,7 +76,8 @@ class RepoSpec(_Frozen):
 
     def page_url(self, endpoint: str = "https://huggingface.co") -> str:
         """The repo's page, where a gated licence is accepted."""
-        return f"{endpoint.rstrip('/')}/{self.repo_id}"
+        kind = "datasets/" if self.repo_type == "dataset" else ""
+        return f"{endpoint.rstrip('/')}/{kind}{self.repo_id}"
 
 
 class DatasetSpec(_Frozen):
@@ -108,8 +110,23 @@ class DatasetSpec(_Frozen):
 
     def page_url(self, endpoint: str = "https://huggingface.co") -> str:
         """The dataset's page on the Hub."""
-        kind = "datasets/" if self.repo_type == "dataset" else ""
-        return f"{endpoint.rstrip('/')}/{kind}{self.repo_id}"
+        return self.as_repo().page_url(endpoint)
+
+    def as_repo(self) -> RepoSpec:
+        """This dataset as a :class:`RepoSpec` (role ``dataset``), for the access check."""
+        return RepoSpec(
+            key=self.key,
+            repo_id=self.repo_id,
+            repo_type=self.repo_type,
+            revision=self.revision,
+            files=self.files,
+            role="dataset",
+            needed_for="train",
+            gated=bool(self.gated),
+            licence_url="",
+            local_dir=self.local_dir,
+            notes=self.notes,
+        )
 
 
 class ComputeNeeds(_Frozen):

@@ -113,3 +113,42 @@ def test_a_pin_the_repo_does_not_have_says_so(hf_server, catalog, logged_in) -> 
     for repo_id in ("acme/World-2B", "acme/Encoder-7B"):
         assert res[repo_id].status is AccessStatus.NOT_FOUND
         assert f"revision {PIN} is not in {repo_id}" in res[repo_id].detail
+
+
+def test_datasets_are_checked_at_the_revision_upstream_pins(hf_server, logged_in) -> None:
+    """A model's training data is a dataset repo (``/api/datasets/...``, ``/datasets/.../resolve``);
+    its pinned revision can answer 403 like a model's, and the fix is about the download command."""
+    from support.catalog_toml import ACME_WEIGHTS, catalog, model
+
+    from cosmos_tui.core.catalog import parse_catalog
+
+    text = catalog(
+        ACME_WEIGHTS,
+        f'[datasets.clips]\nrepo_id = "acme/Clips"\nrevision = "{PIN}"\nsubdir = "sft"\n',
+        '[datasets.filter]\nrepo_id = "acme/Filters"\nrepo_type = "model"\nfiles = ["keep.json"]\n',
+        model(
+            "acme-2b",
+            "cosmos-framework",
+            "cosmos3-vision-jsonl",
+            uses=["weights"],
+            datasets=["clips", "filter"],
+        ),
+    )
+    m = parse_catalog(text).get("acme-2b")
+    clips = hf_server.add_repo("datasets/acme/Clips", {"README.md": b"r", "sft/a.jsonl": b"{}"})
+    clips.revisions.add(PIN)
+    hf_server.add_repo("acme/Filters", {"keep.json": b"{}"})
+    assert [r.repo_id for r in hub.check_access(m)] == ["acme/World-2B"]  # datasets only when asked
+
+    res = _by_repo(hub.check_access(m, datasets=True))
+    assert res["acme/Clips"].status is AccessStatus.OK and res["acme/Clips"].repo_type == "dataset"
+    assert res["acme/Clips"].page_url == f"{hf_server.url}/datasets/acme/Clips"
+    assert res["acme/Filters"].status is AccessStatus.OK and res["acme/Filters"].repo_type == "model"
+    assert hf_server.seen("HEAD", f"/datasets/acme/Clips/resolve/{PIN}/README.md")
+
+    clips.forbidden_revisions.add(PIN)
+    verdict = _by_repo(hub.check_access(m, datasets=True))["acme/Clips"]
+    assert verdict.status is AccessStatus.REVISION_FORBIDDEN
+    assert f"drop --revision {PIN}" in verdict.detail and "--repo-type dataset acme/Clips" in verdict.detail
+    del hf_server.repos["datasets/acme/Clips"]
+    assert _by_repo(hub.check_access(m, datasets=True))["acme/Clips"].status is AccessStatus.NOT_FOUND

@@ -46,6 +46,7 @@ class RepoAccess:
     status: AccessStatus
     detail: str
     page_url: str  # where to accept the licence or ask for access
+    repo_type: str = "model"  # or "dataset": the model's training data (``check_access(datasets=True)``)
 
     @property
     def ok(self) -> bool:
@@ -62,16 +63,18 @@ def _file_to_ask(spec: RepoSpec, ep: str) -> str | None:
     if spec.files:
         return spec.files[0]
     api = settings.hf().HfApi(endpoint=ep)
-    api.auth_check(spec.repo_id)
+    api.auth_check(spec.repo_id, repo_type=spec.repo_type)
     if not spec.pinned:
         return None
-    names = [s.rfilename for s in api.model_info(spec.repo_id, revision=spec.revision).siblings or ()]
+    info = api.repo_info(spec.repo_id, revision=spec.revision, repo_type=spec.repo_type)
+    names = [s.rfilename for s in info.siblings or ()]
     return "README.md" if "README.md" in names else (names[0] if names else None)
 
 
 def _head(spec: RepoSpec, path: str, revision: str, ep: str) -> None:
     hub = settings.hf()
-    hub.get_hf_file_metadata(hub.hf_hub_url(spec.repo_id, path, revision=revision, endpoint=ep), endpoint=ep)
+    url = hub.hf_hub_url(spec.repo_id, path, repo_type=spec.repo_type, revision=revision, endpoint=ep)
+    hub.get_hf_file_metadata(url, endpoint=ep)
 
 
 def _main_reads(spec: RepoSpec, path: str | None, ep: str) -> bool:
@@ -83,6 +86,24 @@ def _main_reads(spec: RepoSpec, path: str | None, ep: str) -> bool:
     except Exception:  # any failure at main means the 403 is not (only) the pin's
         return False
     return True
+
+
+def _stale_pin_fix(spec: RepoSpec, engine: str) -> str:
+    """What to do when ``spec``'s pinned revision answers 403 but ``main`` reads."""
+    said = (
+        f"the pinned revision {spec.revision} answers 403 while main reads fine (pins from before the "
+        "Hub's storage migration can)"
+    )
+    if spec.role == "dataset":  # pinned by upstream's docs, which the catalog follows
+        return (
+            f"{said}: download it at main instead (drop --revision {spec.revision} from upstream's "
+            f"`hf download --repo-type {spec.repo_type} {spec.repo_id}` command) or at a current commit"
+        )
+    where = f"your {engine} checkout" if engine else "the engine checkout"
+    return (
+        f"{said}: update {where} to a commit that pins a current revision of {spec.repo_id}, or "
+        f"replace the pin {spec.revision} with main where the checkout sets it"
+    )
 
 
 def _verdict(spec: RepoSpec, logged_in: bool, engine: str = "") -> tuple[AccessStatus, str]:
@@ -120,14 +141,7 @@ def _verdict(spec: RepoSpec, logged_in: bool, engine: str = "") -> tuple[AccessS
         if code == 401:
             return AccessStatus.NOT_LOGGED_IN, "the token is invalid or expired; run 'cosmos-tui hf login'"
         if code == 403 and spec.pinned and _main_reads(spec, path, ep):
-            where = f"your {engine} checkout" if engine else "the engine checkout"
-            return (
-                AccessStatus.REVISION_FORBIDDEN,
-                f"the pinned revision {spec.revision} answers 403 while main reads fine (pins from before "
-                f"the Hub's storage migration can): update {where} to a commit that pins a current "
-                f"revision of {spec.repo_id}, or replace the pin {spec.revision} with main where the "
-                "checkout sets it",
-            )
+            return AccessStatus.REVISION_FORBIDDEN, _stale_pin_fix(spec, engine)
         if code == 403:
             return (
                 AccessStatus.DENIED,
@@ -146,21 +160,24 @@ def _verdict(spec: RepoSpec, logged_in: bool, engine: str = "") -> tuple[AccessS
 
 
 def check_access(
-    model: ModelSpec, *, inference: bool = False, checkout: Path | None = None
+    model: ModelSpec, *, inference: bool = False, checkout: Path | None = None, datasets: bool = False
 ) -> list[RepoAccess]:
     """One :class:`RepoAccess` per repository the model needs (train; plus inference extras), at
-    the revision its engine (the checkout at ``checkout``, when given) loads."""
+    the revision its engine (the checkout at ``checkout``, when given) loads; with ``datasets``
+    also each dataset its recipes train on, at the revision upstream's docs pin."""
     specs = model.repos_for(inference=inference, checkout=checkout)
+    if datasets:
+        specs += tuple(d.as_repo() for d in model.datasets)
     ep = settings.endpoint()
     if settings.offline():
         return [
             _result(s, AccessStatus.OFFLINE, "HF_HUB_OFFLINE=1 is set; nothing was asked", ep) for s in specs
         ]
     logged_in = settings.current_token() is not None
-    seen: dict[tuple[str, str, str], tuple[AccessStatus, str]] = {}
+    seen: dict[tuple[str, str, str, str], tuple[AccessStatus, str]] = {}
     results = []
     for spec in specs:
-        key = (spec.repo_id, spec.revision, spec.files[0] if spec.files else "")
+        key = (spec.repo_type, spec.repo_id, spec.revision, spec.files[0] if spec.files else "")
         if key not in seen:
             seen[key] = _verdict(spec, logged_in, model.engine)
         status, detail = seen[key]
@@ -177,4 +194,5 @@ def _result(spec: RepoSpec, status: AccessStatus, detail: str, ep: str) -> RepoA
         status=status,
         detail=detail,
         page_url=spec.page_url(ep),
+        repo_type=spec.repo_type,
     )
