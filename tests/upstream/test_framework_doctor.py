@@ -58,7 +58,7 @@ def _script(folder: Path, name: str, body: str) -> Path:
 def _doubles(
     tmp_path: Path,
     *,
-    uv: str | None = "0.11.5",
+    uv: str | None = "0.11.15",
     driver: str | None = "580.82.07",
     python: str | None = "3.13.2",
 ) -> dict[str, str]:
@@ -76,7 +76,8 @@ def _doubles(
         _script(
             bin_dir,
             "uv",
-            f'if [ "$1" = "--version" ]; then echo "uv {uv} (2c6b8f1 2026-08-01)"; '
+            f'echo "warning: The native-tls setting is deprecated" >&2; '
+            f'if [ "$1" = "--version" ]; then echo "uv {uv} (x86_64-unknown-linux-gnu)"; '
             f'elif [ "$1 $2" = "python find" ]; then {find}; else exit 2; fi',
         )
     if driver is not None:
@@ -93,7 +94,7 @@ def test_a_good_machine_passes_every_check(tmp_path: Path) -> None:
     assert is_framework_checkout(repo)
     checks = _by_name(repo, _doubles(tmp_path))
     assert [checks[n].ok for n in ("uv", "cuda", "python")] == [True, True, True]
-    assert "uv 0.11.5 meets required-version >=0.11.3" in checks["uv"].detail
+    assert "uv 0.11.15 meets required-version >=0.11.3" in checks["uv"].detail
     assert (
         checks["cuda"].detail == "driver 580.82.07 runs CUDA 13.0: uv sync --all-extras --group=cu130-train"
     )
@@ -120,6 +121,7 @@ def test_uv_missing_or_too_old(tmp_path: Path, uv: str | None, detail: str, fix:
     ("driver", "venv_torch", "ok", "detail", "fix"),
     [
         ("575.51.03", None, True, "runs CUDA 12.8: uv sync --all-extras --group=cu128-train", ""),
+        ("580.159.04", None, True, "runs CUDA 13.0: uv sync --all-extras --group=cu130-train", ""),
         ("570.26", None, True, "runs CUDA 12.8", ""),
         ("565.57.01", None, False, "older than every CUDA build", "update the NVIDIA driver to >= 570.26"),
         (
