@@ -1,5 +1,6 @@
 """`cosmos-tui doctor`: this machine (Python, torch, GPUs, disk) and each upstream checkout
-(version, git commit, its Python, whether its package imports)."""
+(version, git commit, its Python, whether its package imports); for a cosmos-framework checkout
+also uv, the CUDA dependency group against the driver, and the Python it requires."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, out, shown
 from cosmos_tui.core.engines.checkout import inspect_checkout
+from cosmos_tui.core.engines.framework_setup import framework_setup, is_framework_checkout
 from cosmos_tui.core.engines.registry import get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.paths import state_root
@@ -70,9 +72,14 @@ def doctor(
         inspect_checkout(path, kind=kind, python=python, check_imports=imports)
         for path, kind, python in targets
     ]
+    setups = {
+        str(c.repo): framework_setup(c.repo)
+        for c in checkouts
+        if c.exists and (c.kind == "cosmos-framework" or is_framework_checkout(c.repo))
+    }
     machine = _machine()
     if json_:
-        emit_json({"machine": machine, "checkouts": checkouts})
+        emit_json({"machine": machine, "checkouts": checkouts, "framework_setup": setups})
     else:
         gpus = machine["gpus"]
         out.print(f"python   {machine['python']}  ({machine['platform']})")
@@ -97,5 +104,12 @@ def doctor(
                 out.print(f"  import   {c.package or '?'}: {state}")
             for problem in c.problems:
                 out.print(f"  [red]-[/red] {shown(problem)}")
-    if any(not c.ok for c in checkouts):
+            for check in setups.get(str(c.repo), ()):
+                mark = {True: "[green]ok[/green]", False: "[red]FAIL[/red]", None: "[yellow]n/a[/yellow]"}[
+                    check.ok
+                ]
+                fix = f" -> {shown(check.fix)}" if check.ok is False and check.fix else ""
+                out.print(f"  {check.name:<8} {mark}  {shown(check.detail)}{fix}")
+    failed_setup = any(check.ok is False for checks in setups.values() for check in checks)
+    if any(not c.ok for c in checkouts) or failed_setup:
         raise typer.Exit(1)

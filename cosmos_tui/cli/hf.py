@@ -135,11 +135,11 @@ def access(
     json_: bool = JsonOption,
 ) -> None:
     """Check, repo by repo, whether you can download what MODEL needs, at the revisions its
-    engine checkout loads (exit 1 if any cannot)."""
+    engine checkout loads, and the datasets its recipes train on (exit 1 if any cannot)."""
     from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     model, checkout = _model_and_checkout(model_id, repo, preset)
-    results = hub.check_access(model, inference=inference, checkout=checkout)
+    results = hub.check_access(model, inference=inference, checkout=checkout, datasets=True)
     if json_:
         emit_json(
             {"model": model.id, "checkout": checkout, "ok": all(r.ok for r in results), "repos": results}

@@ -75,6 +75,16 @@ def show(
                 what += f" (except {', '.join(r.exclude)})"
             rev = r.revision if r.pinned else f"{r.revision} (not pinned)"
             gated = "\\[gated]" if r.gated else "\\[open]"
-            out.print(f"  - {r.role:<12} {r.needed_for:<9} {r.repo_id}@{rev} {gated}: {what}")
+            out.print(f"  - {r.role:<12} {r.needed_for:<12} {r.repo_id}@{rev} {gated}: {what}")
+    if m.datasets:
+        out.print("datasets (its recipes train on; 'hf download' does not fetch them):")
+        for d in m.datasets:
+            what = ", ".join(d.files) or "all files"
+            if d.subdir:
+                what += f"; the recipe reads {d.subdir}/"
+            rev = d.revision if d.pinned else f"{d.revision} (not pinned)"
+            gated = {True: "\\[gated]", False: "\\[open]", None: "\\[gating not stated]"}[d.gated]
+            kind = "" if d.repo_type == "dataset" else f" ({d.repo_type} repo)"
+            out.print(f"  - {d.repo_id}@{rev}{kind} {gated}: {what}")
     if m.notes:
         out.print(f"notes: {m.notes}")

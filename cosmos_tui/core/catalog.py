@@ -23,8 +23,12 @@ from cosmos_tui.core.errors import UserError
 
 LayoutId = one_of(LAYOUTS)
 """A dataset layout id: a key of :data:`~cosmos_tui.core.datasets.layouts.LAYOUTS`."""
-Role = Literal["weights", "tokenizer", "text-encoder", "guardrail"]
-Purpose = Literal["train", "inference"]
+Role = Literal["weights", "tokenizer", "text-encoder", "guardrail", "dataset"]
+Purpose = Literal["train", "inference", "reasoner-sft"]
+"""train: post-training loads it; inference: only inference does; reasoner-sft: only the Cosmos 3
+reasoner SFT recipes do (shown, but neither downloaded nor access-checked: cosmos-tui has no
+dataset layout for those recipes yet)."""
+RepoType = Literal["dataset", "model"]
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -38,6 +42,7 @@ class RepoSpec(_Frozen):
 
     key: str = Field(description="Key of this entry in catalog.toml's [repos] table.")
     repo_id: str = Field(description="Hugging Face repo id, e.g. nvidia/Cosmos-Transfer2.5-2B.")
+    repo_type: RepoType = Field("model", description="model, or dataset (a model's training data).")
     revision: str = Field(
         "main",
         description="The revision the model's engine loads (a 40-hex commit where its code pins one, "
@@ -48,7 +53,7 @@ class RepoSpec(_Frozen):
     include: tuple[str, ...] = Field((), description="Glob patterns of further files; all files if empty.")
     exclude: tuple[str, ...] = Field((), description="Glob patterns of files never fetched.")
     role: Role = Field(description="weights | tokenizer | text-encoder | guardrail.")
-    needed_for: Purpose = Field(description="train: post-training loads it; inference: only inference does.")
+    needed_for: Purpose = Field(description="train | inference | reasoner-sft (see :data:`Purpose`).")
     gated: bool = Field(description="Whether the Hub page asks users to accept a licence first.")
     licence_url: str = Field(description="Where the licence text lives.")
     local_dir: str = Field("", description="Folder under a --checkpoint-dir that upstream code reads.")
@@ -71,7 +76,57 @@ class RepoSpec(_Frozen):
 
     def page_url(self, endpoint: str = "https://huggingface.co") -> str:
         """The repo's page, where a gated licence is accepted."""
-        return f"{endpoint.rstrip('/')}/{self.repo_id}"
+        kind = "datasets/" if self.repo_type == "dataset" else ""
+        return f"{endpoint.rstrip('/')}/{kind}{self.repo_id}"
+
+
+class DatasetSpec(_Frozen):
+    """A dataset (or a data file) that a model's recipes train on, at the revision upstream pins."""
+
+    key: str = Field(description="Key of this entry in catalog.toml's [datasets] table.")
+    repo_id: str = Field(
+        description="Hugging Face repo id, e.g. nvidia/BridgeData2-Subset-Synthetic-Captions."
+    )
+    repo_type: RepoType = Field(
+        "dataset", description="dataset, or model for data files kept in a model repo."
+    )
+    revision: str = Field(
+        "main", description="The revision upstream's docs download (a 40-hex commit when pinned)."
+    )
+    files: tuple[str, ...] = Field((), description="Exact files to fetch; the whole repo if empty.")
+    subdir: str = Field("", description="The folder inside the download that the recipe reads.")
+    gated: bool | None = Field(
+        None, description="Whether the Hub asks for a licence; None: upstream does not say."
+    )
+    local_dir: str = Field(
+        "", description="Where upstream's docs put it, or the folder name its loader needs."
+    )
+    notes: str = Field("", description="Anything a user should know about this dataset.")
+
+    @property
+    def pinned(self) -> bool:
+        """Whether ``revision`` is a fixed commit rather than a moving branch."""
+        return bool(_COMMIT.match(self.revision))
+
+    def page_url(self, endpoint: str = "https://huggingface.co") -> str:
+        """The dataset's page on the Hub."""
+        return self.as_repo().page_url(endpoint)
+
+    def as_repo(self) -> RepoSpec:
+        """This dataset as a :class:`RepoSpec` (role ``dataset``), for the access check."""
+        return RepoSpec(
+            key=self.key,
+            repo_id=self.repo_id,
+            repo_type=self.repo_type,
+            revision=self.revision,
+            files=self.files,
+            role="dataset",
+            needed_for="train",
+            gated=bool(self.gated),
+            licence_url="",
+            local_dir=self.local_dir,
+            notes=self.notes,
+        )
 
 
 class ComputeNeeds(_Frozen):
@@ -93,6 +148,7 @@ class ModelSpec(_Frozen):
     dataset_layout: LayoutId = Field(description="The dataset layout id its experiments read.")
     experiments: tuple[str, ...] = Field(description="Upstream `experiment=` names that post-train it.")
     repos: tuple[RepoSpec, ...] = Field((), description="Hugging Face repos it loads, in order.")
+    datasets: tuple[DatasetSpec, ...] = Field((), description="Datasets its recipes train on, in order.")
     compute: ComputeNeeds = Field(description="What a machine needs to post-train it.")
     notes: str = Field("", description="Anything a user should know.")
 
@@ -102,7 +158,8 @@ class ModelSpec(_Frozen):
         Each at the revision its engine loads it: for the engine checkout at ``checkout`` when
         given (revisions move between upstream commits), else for the version cosmos-tui targets.
         """
-        repos = tuple(r for r in self.repos if inference or r.needed_for == "train")
+        wanted = ("train", "inference") if inference else ("train",)
+        repos = tuple(r for r in self.repos if r.needed_for in wanted)
         if checkout is None:
             return repos
         return tuple(_pinned(r, self.engine, checkout) for r in repos)
@@ -132,6 +189,23 @@ class _RepoEntry(_Frozen):
     notes: str = ""
 
 
+class _DatasetEntry(_Frozen):
+    repo_id: str
+    repo_type: RepoType = "dataset"
+    revision: str = "main"
+    files: tuple[str, ...] = ()
+    subdir: str = ""
+    gated: bool | None = None
+    local_dir: str = ""
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> _DatasetEntry:
+        if self.revision != "main" and not _COMMIT.match(self.revision):
+            raise ValueError(f"revision {self.revision!r} is neither 'main' nor a 40-hex commit")
+        return self
+
+
 class _ModelEntry(_Frozen):
     id: str
     family: str
@@ -140,6 +214,7 @@ class _ModelEntry(_Frozen):
     dataset_layout: LayoutId
     experiments: tuple[str, ...]
     uses: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
     compute: ComputeNeeds
     notes: str = ""
 
@@ -147,6 +222,7 @@ class _ModelEntry(_Frozen):
 class _CatalogFile(_Frozen):
     schema_: int = Field(alias="schema")
     repos: dict[str, _RepoEntry] = {}
+    datasets: dict[str, _DatasetEntry] = {}
     models: tuple[_ModelEntry, ...]
 
     @model_validator(mode="after")
@@ -159,6 +235,9 @@ class _CatalogFile(_Frozen):
             missing = [k for k in m.uses if k not in self.repos]
             if missing:
                 raise ValueError(f"model {m.id!r} uses unknown repos {missing}")
+            missing = [k for k in m.datasets if k not in self.datasets]
+            if missing:
+                raise ValueError(f"model {m.id!r} names unknown datasets {missing}")
         return self
 
 
@@ -205,8 +284,9 @@ def parse_catalog(text: str, source: Path | None = None) -> Catalog:
     models = []
     for m in data.models:
         repos = tuple(_pinned(RepoSpec(key=k, **data.repos[k].model_dump()), m.engine, None) for k in m.uses)
-        fields = m.model_dump(exclude={"uses", "compute"})
-        models.append(ModelSpec(**fields, compute=m.compute, repos=repos))
+        datasets = tuple(DatasetSpec(key=k, **data.datasets[k].model_dump()) for k in m.datasets)
+        fields = m.model_dump(exclude={"uses", "datasets", "compute"})
+        models.append(ModelSpec(**fields, compute=m.compute, repos=repos, datasets=datasets))
     return Catalog(tuple(models), source)
 
 

@@ -64,3 +64,68 @@ def test_machine_fit() -> None:
     reasons = machine_fit(big, gpus=(t4,) * 8).reasons
     assert any("GB per GPU" in r for r in reasons) and any("compute capability" in r for r in reasons)
     assert machine_fit(c.get("builtin-s2mv-tiny"), gpus=()).can_run
+
+
+def test_cosmos3_models_name_every_artefact_their_recipes_load() -> None:
+    """Read from NVIDIA/cosmos-framework at 5eee9ed: inference/args.py _CHECKPOINTS (base repos),
+    inference/common/checkpoints.py (Wan2.2 VAE, Qwen3-VL, DATASETS), guardrail/common/core.py."""
+    c = load_catalog()
+    for model_id, base in [
+        ("cosmos3-nano", "nvidia/Cosmos3-Nano"),
+        ("cosmos3-super", "nvidia/Cosmos3-Super"),
+        ("cosmos3-edge", "nvidia/Cosmos3-Edge"),
+        ("cosmos3-nano-policy-droid", "nvidia/Cosmos3-Nano"),
+    ]:
+        m = c.get(model_id)
+        assert m.engine == "cosmos-framework"
+        train = m.repos_for()
+        assert train[0].repo_id == base and train[0].whole_repo
+        vae = next(r for r in train if r.repo_id == "Wan-AI/Wan2.2-TI2V-5B")
+        assert vae.files == ("Wan2.2_VAE.pth",) and not vae.gated
+        assert m.compute.min_gpus >= 4 and m.compute.gpu_memory_gb == 80
+    assert c.get("Cosmos3-Nano").id == "cosmos3-nano"  # upstream's spelling works on the command line
+    assert not c.get("cosmos3-edge").repos[0].gated  # "public, ungated" (docs/training.md)
+    # Reasoner backbones are listed, but not part of a training download or an access check.
+    nano, super_ = c.get("cosmos3-nano"), c.get("cosmos3-super")
+    assert [r.repo_id for r in nano.repos if r.needed_for == "reasoner-sft"] == ["Qwen/Qwen3-VL-8B-Instruct"]
+    assert [r.repo_id for r in super_.repos if r.needed_for == "reasoner-sft"] == [
+        "Qwen/Qwen3-VL-32B-Instruct"
+    ]
+    for inference in (False, True):
+        assert all(r.needed_for != "reasoner-sft" for r in nano.repos_for(inference=inference))
+    assert "nvidia/Cosmos-Guardrail1" in {r.repo_id for r in nano.repos_for(inference=True)}
+    assert "nvidia/Cosmos-1.0-Guardrail" in nano.notes  # the vLLM-Omni path's guardrail
+    bridge = nano.datasets[0]
+    assert (bridge.repo_id, bridge.revision, bridge.subdir) == (
+        "nvidia/BridgeData2-Subset-Synthetic-Captions",
+        "40d018ac1c1a2a4b9734f17fdb21f3d933c49a01",
+        "sft_dataset_bridge",
+    )
+    assert bridge.pinned and bridge.page_url().endswith(
+        "/datasets/nvidia/BridgeData2-Subset-Synthetic-Captions"
+    )
+    droid = c.get("cosmos3-nano-policy-droid")
+    assert droid.dataset_layout == "lerobot-v3" and droid.experiments == ("action_policy_droid_nano",)
+    assert [d.repo_id for d in droid.datasets] == ["nvidia/Cosmos3-DROID", "KarlP/droid"]
+    keep = droid.datasets[1]
+    assert keep.repo_type == "model" and keep.files == ("keep_ranges_1_0_1.json",)
+    assert keep.page_url() == "https://huggingface.co/KarlP/droid"
+    assert "nvidia/Cosmos3-Nano-Policy-DROID" in {r.repo_id for r in droid.repos_for(inference=True)}
+
+
+@pytest.mark.parametrize(
+    ("datasets", "uses_datasets", "match"),
+    [
+        ("", '["nope"]', "unknown datasets"),
+        ("[datasets.d]\nrepo_id = 'a/b'\nrevision = 'v1.0'\n", '["d"]', "neither 'main' nor a 40-hex"),
+        ("[datasets.d]\nrepo_id = 'a/b'\nrepo_type = 'space'\n", '["d"]', "repo_type"),
+    ],
+)
+def test_bad_dataset_entries_are_user_errors(datasets: str, uses_datasets: str, match: str) -> None:
+    text = (
+        "schema = 1\n" + datasets + "[[models]]\nid='m'\nfamily='f'\nname='n'\nengine='builtin'\n"
+        "dataset_layout='predict1-waymo'\nexperiments=['s2mv_text2world_tiny']\n"
+        f"datasets={uses_datasets}\n[models.compute]\nmin_gpus=0\ngpu_memory_gb=0\n"
+    )
+    with pytest.raises(UserError, match=match):
+        parse_catalog(text)

@@ -133,3 +133,35 @@ def test_login_without_a_terminal_and_logout_when_logged_out_say_one_thing(hf_se
     runner.invoke(app, ["hf", "login", "--stdin"], input=GOOD_TOKEN + "\n")
     res = runner.invoke(app, ["hf", "logout"])
     assert "Logged out." in res.output and "Not logged in!" not in res.output
+
+
+def test_cosmos3_models_in_list_and_show() -> None:
+    res = runner.invoke(app, ["models", "list", "--json"])
+    rows = {m["id"]: m for m in json.loads(res.stdout)}
+    for model_id in ("cosmos3-nano", "cosmos3-super", "cosmos3-edge", "cosmos3-nano-policy-droid"):
+        assert rows[model_id]["engine"] == "cosmos-framework"
+    res = runner.invoke(app, ["models", "show", "Cosmos3-Nano"], env={"COLUMNS": "240"})
+    assert res.exit_code == 0, res.output
+    assert "Wan-AI/Wan2.2-TI2V-5B" in res.stdout and "Wan2.2_VAE.pth" in res.stdout
+    assert "reasoner-sft" in res.stdout and "Qwen/Qwen3-VL-8B-Instruct" in res.stdout
+    assert (
+        "nvidia/BridgeData2-Subset-Synthetic-Captions@40d018ac1c1a2a4b9734f17fdb21f3d933c49a01" in res.stdout
+    )
+
+
+def test_access_names_a_forbidden_pin_and_its_fix(hf_server, monkeypatch) -> None:
+    from hub_world import TEST_CATALOG
+
+    pin = "89abcdef0123456789abcdef0123456789abcdef"
+    test_catalog = catalog_mod.parse_catalog(TEST_CATALOG)
+    model = test_catalog.get("acme-2b")
+    repos = tuple(r.model_copy(update={"revision": pin}) if r.key == "weights" else r for r in model.repos)
+    _use_test_catalog(monkeypatch, catalog_mod.Catalog((model.model_copy(update={"repos": repos}),)))
+    hf_server.repos["acme/World-2B"].revisions.add(pin)
+    hf_server.repos["acme/World-2B"].forbidden_revisions.add(pin)
+    monkeypatch.setenv("HF_TOKEN", GOOD_TOKEN)
+    res = runner.invoke(app, ["hf", "access", "acme-2b"], env={"COLUMNS": "400"})
+    assert res.exit_code == 1
+    line = next(ln for ln in res.stdout.splitlines() if "acme/World-2B" in ln)
+    assert "revision-forbidden" in line and f"replace the pin {pin} with main" in line
+    assert GOOD_TOKEN not in res.output

@@ -48,17 +48,21 @@ def model(
     dataset_layout: str,
     *,
     uses: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
     family: str | None = None,
     name: str | None = None,
     experiments: Sequence[str] = ("x",),
     min_gpus: int = 8,
     gpu_memory_gb: int = 80,
 ) -> str:
-    """A ``[[models]]`` entry with its ``[models.compute]`` table (``uses`` left out when ``None``)."""
+    """A ``[[models]]`` entry with its ``[models.compute]`` table (``uses`` and ``datasets`` left
+    out when ``None``)."""
     fields: dict[str, TomlValue] = {"id": model_id, "family": family or model_id, "name": name or model_id}
     fields.update(engine=engine, dataset_layout=dataset_layout, experiments=experiments)
     if uses is not None:
         fields["uses"] = uses
+    if datasets is not None:
+        fields["datasets"] = datasets
     compute = _table("[models.compute]", {"min_gpus": min_gpus, "gpu_memory_gb": gpu_memory_gb})
     return _table("[[models]]", fields) + compute
 

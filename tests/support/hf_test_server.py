@@ -8,9 +8,14 @@ It is a test double, named as one. The real ``huggingface_hub`` client talks to 
 - ``GET /api/models/<org>/<name>/auth-check``              (can this token read the repo)
 - ``HEAD|GET /<org>/<name>/resolve/<rev>/<path>``          (file metadata and downloads, with Range)
 
+and the same under ``/api/datasets/...`` and ``/datasets/<org>/<name>/resolve/...`` for dataset
+repos, which are added with the key ``datasets/<org>/<name>``;
+
 and the failure cases the Hub signals: gated (401/403 with ``X-Error-Code: GatedRepo``), denied
 (403 without a code), disabled, missing repo (``RepoNotFound``), missing file (``EntryNotFound``),
-missing revision (``RevisionNotFound``), and slow or dropped downloads. Every request is logged in
+missing revision (``RevisionNotFound``), a pinned revision of a readable repo that answers 403
+without an error code (``forbidden_revisions``: what old pins can do after the Hub's storage
+migration), and slow or dropped downloads. Every request is logged in
 ``requests`` so tests can assert what the client sent (a ``Range`` header on resume, for example).
 """
 
@@ -41,6 +46,9 @@ class TestRepo:
     forbidden: set[str] = field(default_factory=set)  # users refused outright (403, no GatedRepo)
     disabled: bool = False
     revisions: set[str] = field(default_factory=lambda: {"main"})  # extra accepted revisions
+    # Revisions (also add them to ``revisions``) whose files answer 403 with no error code while
+    # ``main`` still reads: pins made before the Hub's storage migration can do that.
+    forbidden_revisions: set[str] = field(default_factory=set)
     commit: str = ""
 
     def sha256(self, path: str) -> str:
@@ -144,6 +152,11 @@ class HfTestServer:
         return repo
 
 
+def _key(kind: str, repo_id: str) -> str:
+    """The key of a repo in ``HfTestServer.repos``: the id for models, ``datasets/<id>`` for datasets."""
+    return f"datasets/{repo_id}" if kind.startswith("datasets") else repo_id
+
+
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -199,15 +212,16 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query)
         if path == "/api/whoami-v2":
             return self._whoami()
-        m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/auth-check", path)
+        m = re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)/auth-check", path)
         if m:
-            return self._auth_check(m.group(1))
-        m = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
+            return self._auth_check(_key(m.group(1), m.group(2)))
+        m = re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
         if m:
-            return self._model_info(m.group(1), m.group(2) or "main", query.get("blobs") == ["true"])
-        m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+            key = _key(m.group(1), m.group(2))
+            return self._model_info(key, m.group(3) or "main", query.get("blobs") == ["true"])
+        m = re.fullmatch(r"/(datasets/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
         if m:
-            return self._resolve_file(m.group(1), m.group(2), m.group(3))
+            return self._resolve_file(_key(m.group(1) or "models", m.group(2)), m.group(3), m.group(4))
         self._error(404, {"X-Error-Message": "Not found"})
 
     def _whoami(self) -> None:
@@ -278,6 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
         commit = self._revision(repo, revision)
         if commit is None:
             return self._error(404, {"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id"})
+        if revision in repo.forbidden_revisions:
+            return self._error(403, {"X-Error-Message": "Forbidden"})
         if filename not in repo.files:
             return self._error(404, {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found"})
         data = repo.files[filename]

@@ -84,7 +84,7 @@ def test_inspect_good_and_broken_checkouts(tmp_path: Path) -> None:
     wrong = inspect_checkout(repo, kind="cosmos-predict1", check_imports=False)
     assert any("holds cosmos-transfer2.5, not cosmos-predict1" in p for p in wrong.problems)
     missing = inspect_checkout(tmp_path / "nope")
-    assert not missing.exists and "is not a folder" in missing.problems[0]
+    assert not missing.exists and "does not exist" in missing.problems[0]
 
 
 def test_doctor_cli_reports_machine_and_checkouts(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_doctor_cli_reports_machine_and_checkouts(tmp_path: Path) -> None:
     assert checkout["kind"] == "cosmos-predict2.5" and checkout["imports_ok"] is True
     result = runner.invoke(app, ["doctor", "--repo", str(good), "--repo", str(tmp_path / "absent")])
     assert result.exit_code == 1
-    assert "is not a folder" in result.stdout and "cosmos_predict2: ok" in result.stdout
+    assert "absent does not exist" in result.stdout and "cosmos_predict2: ok" in result.stdout
     result = runner.invoke(app, ["doctor", "--preset", "transfer25-vid2vid"])
     # The root turns the UserError into `error: ...` (stderr once the root handler prints it under
     # CliRunner too; today CliRunner surfaces it as the exception).

@@ -189,6 +189,27 @@ def check_import(
     return False, (lines[-1] if lines else f"exit code {done.returncode}")
 
 
+def _checkout_folder(given: Path) -> tuple[Path, str]:
+    """The checkout folder (resolved) and, when it is not a usable folder, one sentence saying why."""
+    fix = "clone the upstream repo there or set engine.repo to its path"
+    try:
+        path = given.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError on a symlink loop
+        where = given.absolute()
+        return (
+            where,
+            f"{where} is a symlink loop (it never reaches a folder); pass the checkout's root folder",
+        )
+    try:
+        if path.is_dir():
+            return path, ""
+        if path.exists():
+            return path, f"{path} is a file, not a folder; pass the checkout's root folder instead"
+    except OSError as e:  # ELOOP on 3.13, permissions, ...
+        return path, f"{path} cannot be read ({e.strerror or e}); {fix}"
+    return path, f"{path} does not exist; {fix}"
+
+
 def inspect_checkout(
     repo: str | Path,
     *,
@@ -199,15 +220,9 @@ def inspect_checkout(
     environ: dict[str, str] | None = None,
 ) -> CheckoutInfo:
     """Everything about the checkout at ``repo``; ``kind`` (when given) is the engine it must be."""
-    path = Path(repo).expanduser().resolve()
-    if not path.is_dir():
-        return CheckoutInfo(
-            repo=path,
-            exists=False,
-            problems=(
-                f"{path} is not a folder; clone the upstream repo there or set engine.repo to its path",
-            ),
-        )
+    path, problem = _checkout_folder(Path(repo).expanduser())
+    if problem:
+        return CheckoutInfo(repo=path, exists=False, problems=(problem,))
     problems: list[str] = []
     found_kind = detect_kind(path)
     if kind is not None and found_kind is not None and found_kind != kind:
