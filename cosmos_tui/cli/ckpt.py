@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, to_jsonable, warn
+from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core.checkpoints.convert import convert_checkpoint
 from cosmos_tui.core.checkpoints.export import checkpoint_to_export, export_checkpoint, find_checkpoint
 from cosmos_tui.core.checkpoints.job_forecast import forecast_job
@@ -44,7 +45,6 @@ def _scan(target: str, *, need_pointer: bool = False):
 @ckpt_app.command("list")
 def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
     """Every checkpoint: iteration, time, size, complete or not, latest, pinned, EMA."""
-    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     directory, found = _scan(target)
     if json:
@@ -53,11 +53,18 @@ def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
     if not found:
         info(f"No checkpoints in {shown(directory)} yet.")
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("ITER", "SAVED", "SIZE", "STATE", "LATEST", "PINNED", "EMA", "LAYOUT"):
-        table.add_column(col, justify="right" if col in ("ITER", "SIZE") else "left")
-    for c in found:
-        table.add_row(
+    columns = (
+        Col("ITER", key=True, justify="right"),
+        Col("SAVED", 2),
+        Col("SIZE", 4, justify="right"),
+        Col("STATE", 5),
+        Col("LATEST", 3),
+        Col("PINNED", 3),
+        Col("EMA", 1),
+        Col("LAYOUT", 0),
+    )
+    rows = [
+        [
             str(c.iteration),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(c.mtime)),
             human_bytes(c.size_bytes),
@@ -66,8 +73,10 @@ def list_cmd(target: str = TargetArg, json: bool = JsonOption) -> None:
             "pin" if c.pinned else "",
             "yes" if c.has_ema else "no",
             shown(c.layout),
-        )
-    out.print(table)
+        ]
+        for c in found
+    ]
+    print_table(out, columns, rows, err)
     info(f"{len(found)} checkpoint(s) in {shown(directory)}, {human_bytes(sum(c.size_bytes for c in found))}")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
+from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core import catalog as catalog_mod
 from cosmos_tui.core import hub
 from cosmos_tui.core.engines.base import get_adapter
@@ -136,7 +137,6 @@ def access(
 ) -> None:
     """Check, repo by repo, whether you can download what MODEL needs, at the revisions its
     engine checkout loads, and the datasets its recipes train on (exit 1 if any cannot)."""
-    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     model, checkout = _model_and_checkout(model_id, repo, preset)
     results = hub.check_access(model, inference=inference, checkout=checkout, datasets=True)
@@ -147,13 +147,23 @@ def access(
     elif not results:
         out.print(f"{model.id} needs no Hugging Face downloads.")
     else:
-        table = Table("repo", "revision", "role", "for", "status", "what to do", box=None, pad_edge=False)
+        columns = (
+            Col("repo", key=True),
+            Col("revision", 1),
+            Col("role", 0),
+            Col("for", 2),
+            Col("status", 5),
+            Col("what to do", 4, prose=True),
+        )
+        rows = []
         for r in results:
             colour = "green" if r.ok else "red"
-            todo = "" if r.ok else r.detail
+            todo = "" if r.ok else shown(r.detail)
             status = f"[{colour}]{r.status.value}[/{colour}]"
-            table.add_row(r.repo_id, r.revision[:12], r.role, r.needed_for, status, todo)
-        out.print(table)
+            rows.append(
+                [shown(r.repo_id), shown(r.revision[:12]), shown(r.role), shown(r.needed_for), status, todo]
+            )
+        print_table(out, columns, rows, err)
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 

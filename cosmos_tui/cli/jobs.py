@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, info, out, shown
+from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown
 from cosmos_tui.cli.runview import status_text
+from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core.runs.jobs import Job, Segment, get_job, job_history, list_jobs
 from cosmos_tui.core.units import human_bytes
 
@@ -71,7 +72,6 @@ def _job_json(job: Job, segments: list[Segment] | None = None) -> dict:
 @jobs_app.command("list")
 def list_(json: bool = JsonOption) -> None:
     """Every job with a run: its runs, its newest run's status and who holds it."""
-    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     found = list_jobs()
     if json:
@@ -80,21 +80,30 @@ def list_(json: bool = JsonOption) -> None:
     if not found:
         info("no jobs yet; a job appears with its first run (`cosmos-tui run PRESET`)")
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("JOB", "RUNS", "LATEST", "STATUS", "CHECKPOINTS", "HELD BY"):
-        table.add_column(col, overflow="fold")
+    columns = (
+        Col("JOB", key=True),
+        Col("RUNS", 2),
+        Col("LATEST", 3),
+        Col("STATUS", 4),
+        Col("CHECKPOINTS", 1),
+        Col("HELD BY", 0),
+    )
+    rows = []
     for job in found:
         done = [c for c in job.checkpoints if c.complete]
         ckpts = f"{len(done)} (last {done[-1].iteration})" if done else "0"
-        table.add_row(
-            shown(job.name),
-            str(len(job.runs)),
-            job.latest.id,
-            status_text(job.latest),
-            ckpts,
-            job.holder.run_id if job.holder else "-",
+        holder = job.holder.run_id if job.holder else "-"
+        rows.append(
+            [
+                shown(job.name),
+                str(len(job.runs)),
+                shown(job.latest.id),
+                status_text(job.latest),
+                ckpts,
+                holder,
+            ]
         )
-    out.print(table)
+    print_table(out, columns, rows, err)
 
 
 @jobs_app.command("show")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from cosmos_tui.cli.common import JsonOption, emit_json, out
+from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown
+from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core import catalog as catalog_mod
 from cosmos_tui.core.hub import weights_present
 from cosmos_tui.core.machine_fit import machine_fit
@@ -15,7 +16,6 @@ models_app = typer.Typer(help="Model catalog: list models and show what each nee
 @models_app.command("list")
 def list_models(json_: bool = JsonOption) -> None:
     """List every model the catalog knows, with its engine, dataset layout and GPU needs."""
-    from rich.table import Table  # deferred: rich renderables, only when that output is printed
 
     catalog = catalog_mod.load_catalog()
     rows = []
@@ -35,13 +35,20 @@ def list_models(json_: bool = JsonOption) -> None:
     if json_:
         emit_json(rows)
         return
-    table = Table("id", "engine", "dataset layout", "GPUs", "weights", box=None, pad_edge=False)
     from_hub = {m.id for m in catalog if m.needs_hub}
+    cells = []
     for r in rows:
         gpus = "CPU ok" if r["min_gpus"] == 0 else f"{r['min_gpus']}x{r['gpu_memory_gb']}GB"
         weights = "-" if r["id"] not in from_hub else ("on disk" if r["weights_present"] else "missing")
-        table.add_row(r["id"], r["engine"], r["dataset_layout"], gpus, weights)
-    out.print(table)
+        cells.append([shown(r["id"]), shown(r["engine"]), shown(r["dataset_layout"]), gpus, weights])
+    columns = (
+        Col("id", key=True),
+        Col("engine", 3),
+        Col("dataset layout", 1),
+        Col("GPUs", 2),
+        Col("weights", 2),
+    )
+    print_table(out, columns, cells, err)
 
 
 @models_app.command("show")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, warn
+from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core import launch
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
@@ -68,16 +69,24 @@ def list_(json: bool = JsonOption) -> None:
     if json:
         emit_json(rows)
         return
-    from rich.table import Table  # deferred: rich renderables, only when that output is printed
-
-    table = Table(box=None, pad_edge=False)
-    for col in ("NAME", "ENGINE", "EXPERIMENT", "GPUS", "DESCRIPTION"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            r["name"], r["engine"], r["experiment"], str(r["nproc_per_node"]), r["description"] or ""
-        )
-    out.print(table)
+    columns = (
+        Col("NAME", key=True),
+        Col("ENGINE", 3),
+        Col("EXPERIMENT", 1),
+        Col("GPUS", 2),
+        Col("DESCRIPTION", 0, prose=True),
+    )
+    cells = [
+        [
+            shown(r["name"]),
+            shown(r["engine"]),
+            shown(r["experiment"]),
+            str(r["nproc_per_node"]),
+            shown(r["description"] or ""),
+        ]
+        for r in rows
+    ]
+    print_table(out, columns, cells, err)
 
 
 @preset_app.command("show")

@@ -32,6 +32,7 @@ from cosmos_tui.cli.runview import (
     when_text,
     where_text,
 )
+from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.logtail import last_lines
@@ -52,9 +53,6 @@ from cosmos_tui.core.units import human_bytes
 
 if TYPE_CHECKING:
     from cosmos_tui.core.runs import Removal, RunRecord
-
-WIDE_COLUMNS = 120
-"""Terminal width from which `runs list` shows every column."""
 
 RunArg = typer.Argument(..., help="Run id, a unique part of it, or `latest`.")
 
@@ -104,30 +102,35 @@ def list_(
     if not records:
         info("no runs yet; start one with `cosmos-tui run PRESET`")
         return
-    from rich.table import Table  # deferred: rich renderables, only when that output is printed
-
-    table = Table(box=None, pad_edge=False)
     # The id and status never wrap (a folded id reads as two runs). A narrow terminal gets the
     # columns that tell runs apart; `runs show ID` and --json have the rest.
-    wide = out.width >= WIDE_COLUMNS
-    table.add_column("ID", no_wrap=True, min_width=max(len(r.id) for r in records))
-    table.add_column("STATUS", no_wrap=True)
-    columns = ("EXPERIMENT", "ITER", "WHERE", "STARTED", "TIME", "NOTE") if wide else ("ITER", "TIME")
-    for col in columns:
-        table.add_column(col, overflow="fold", ratio=1 if col == "NOTE" else None)
+    columns = (
+        Col("ID", key=True),
+        Col("STATUS", key=True),
+        Col("EXPERIMENT", 1),
+        Col("ITER", 5),
+        Col("WHERE", 2),
+        Col("STARTED", 3),
+        Col("TIME", 4),
+        Col("NOTE", 0, prose=True),
+    )
+    rows = []
     for r in records:
         note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
-        cells = {
-            "EXPERIMENT": shown(r.experiment),
-            "ITER": iteration_text(r),
-            "WHERE": shown(where_text(r)),
-            "STARTED": when_text(r.started_at),
-            "TIME": duration_text(r.duration),
-            "NOTE": shown(note),
-        }
         # the status is markup of our own (its flags are escaped)
-        table.add_row(shown(r.id), status_text(r), *(cells[c] for c in columns))
-    out.print(table)
+        rows.append(
+            [
+                shown(r.id),
+                status_text(r),
+                shown(r.experiment),
+                iteration_text(r),
+                shown(where_text(r)),
+                when_text(r.started_at),
+                duration_text(r.duration),
+                shown(note),
+            ]
+        )
+    print_table(out, columns, rows, err)
 
 
 @runs_app.command("show")
