@@ -65,6 +65,28 @@ MANAGED_SBATCH_OPTIONS: dict[str, str] = {
 }
 """``#SBATCH`` options ``launch.slurm.extra`` may not name, and why."""
 
+SBATCH_OPTIONS_PREFIXING_MANAGED = frozenset({"--gpus", "--ntasks"})
+"""Real sbatch options whose names begin a managed one's (``--gpus`` / ``--gpus-per-node``):
+sbatch takes an exact name as itself, so these are not abbreviations."""
+
+
+def managed_sbatch_reason(option: str) -> str | None:
+    """Why ``launch.slurm.extra`` may not name ``option`` (an option name as
+    :func:`shell.parse_sbatch_extra` returns it), or ``None``.
+
+    sbatch parses ``#SBATCH`` lines with ``getopt_long``, which takes any unambiguous prefix of a
+    long option as that option (``--out=F`` is ``--output=F``, ``--sig=KILL`` is ``--signal``), and
+    refuses an ambiguous one; so a long option that begins a managed name is refused too, unless it
+    is itself a real option (:data:`SBATCH_OPTIONS_PREFIXING_MANAGED`)."""
+    if option in MANAGED_SBATCH_OPTIONS:
+        return MANAGED_SBATCH_OPTIONS[option]
+    if len(option) > 2 and option.startswith("--") and option not in SBATCH_OPTIONS_PREFIXING_MANAGED:
+        for name, why in MANAGED_SBATCH_OPTIONS.items():
+            if name.startswith("--") and name.startswith(option):
+                return f"sbatch reads {option} as an abbreviation of {name}; {why}"
+    return None
+
+
 RESERVED_ENV: dict[str, str] = {
     **dict.fromkeys(("IMAGINAIRE_OUTPUT_ROOT", "OUTPUT_ROOT"), "set it with env.output_root"),
     "HF_HOME": "set it with env.HF_HOME",
@@ -245,8 +267,9 @@ class SlurmSection(_Section):
                 option, _ = shell.parse_sbatch_extra(item, "")
             except UserError as e:
                 raise ValueError(e.message.strip()) from None
-            if option in MANAGED_SBATCH_OPTIONS:
-                raise ValueError(f"{item!r}: {MANAGED_SBATCH_OPTIONS[option]}")
+            reason = managed_sbatch_reason(option)
+            if reason:
+                raise ValueError(f"{item!r}: {reason}")
         return value
 
 

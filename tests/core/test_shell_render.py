@@ -381,6 +381,43 @@ def test_a_preset_built_in_code_is_refused_at_render_for_every_target() -> None:
         render_sbatch(preset)
 
 
+@pytest.mark.parametrize(
+    ("item", "managed"),
+    [
+        ("--out=/tmp/x", "--output"),
+        ("--outp=/tmp/x", "--output"),
+        ("--expo=NONE", "--export"),
+        ("--sig=KILL", "--signal"),
+        ("--open-m=truncate", "--open-mode"),
+        ("--no-req", "--no-requeue"),
+        ("--err=/tmp/x", "--error"),
+        ("--part=debug", "--partition"),
+        ("--gpus-per=4", "--gpus-per-node"),
+    ],
+)
+def test_an_abbreviated_managed_sbatch_option_is_refused(item: str, managed: str) -> None:
+    """sbatch's getopt_long takes an unambiguous prefix as the whole option, and a later line wins:
+    ``--out=F`` after the script's own ``--output`` would move its log (with ``--open-mode=append``)
+    into any file the preset names."""
+    with pytest.raises(UserError) as refused:
+        apply_sets(load_preset(resolve_preset("builtin-demo")), [f"launch.slurm.extra+={item}"])
+    assert f"abbreviation of {managed}" in refused.value.message
+    preset = load_preset(resolve_preset("builtin-demo"))
+    preset.launch.slurm.__dict__["extra"] = [item]  # past the preset's validation: the script checks too
+    with pytest.raises(UserError, match=f"abbreviation of {managed}"):
+        render_sbatch(preset)
+
+
+def test_real_sbatch_options_that_begin_a_managed_name_are_kept() -> None:
+    preset = apply_sets(
+        load_preset(resolve_preset("builtin-demo")),
+        ["launch.slurm.extra+=--gpus=8", "launch.slurm.extra+=--ntasks=4", "launch.slurm.extra+=--mem=0"],
+    )
+    lines = render_sbatch(preset).text.splitlines()
+    for line in ("#SBATCH --gpus=8", "#SBATCH --ntasks=4", "#SBATCH --mem=0"):
+        assert line in lines
+
+
 def test_sbatch_values_with_blanks_and_quotes_are_quoted_for_sbatch() -> None:
     for val in ("my job", 'say "hi"', "back\\slash", "x#y", ":lead"):
         line = shell.sbatch_line("--comment", val)
@@ -400,6 +437,7 @@ def test_sbatch_values_with_blanks_and_quotes_are_quoted_for_sbatch() -> None:
         (["launch.slurm.account=a b"], "one word"),
         (["launch.slurm.extra+=--export=NONE"], "sets this option itself"),
         (["launch.slurm.extra+=--mem=1 --uid=0"], "more than one option"),
+        (["launch.slurm.extra+=--out=/tmp/x"], "abbreviation of --output"),
     ],
 )
 def test_set_gives_one_sentence_naming_the_key(sets: list[str], needle: str) -> None:

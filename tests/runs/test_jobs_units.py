@@ -106,8 +106,15 @@ def test_a_damaged_lock_file_counts_as_none(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    [b'{"id": "x", "status": "runn', b'{"id": 5, "created_at": "soon"}', b"\x89PNG\x00\xff", b"null", "dir"],
-    ids=["truncated", "wrong-types", "binary", "null", "directory"],
+    [
+        b'{"id": "x", "status": "runn',
+        b'{"id": 5, "created_at": "soon"}',
+        b"\x89PNG\x00\xff",
+        b"null",
+        "dir",
+        b'{"id": "../../elsewhere", "preset": {}, "status": "finished"}',
+    ],
+    ids=["truncated", "wrong-types", "binary", "null", "directory", "another-run-s-id"],
 )
 def test_an_unreadable_record_is_listed_never_hides_others_and_can_be_removed(damage) -> None:
     good = "20260101-000000-good-0001"

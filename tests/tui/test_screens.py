@@ -131,3 +131,28 @@ async def test_help_and_command_palette(make_app) -> None:
         assert isinstance(app.screen, RunsScreen)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"New run", "Runs", "Help"} <= set(titles)
+
+
+async def test_the_loss_chart_keeps_its_rows_when_the_tokens_chart_is_shown(make_app, fixed_runs) -> None:
+    """An engine that reports tokens/s gets a second chart in the loss box; the loss curve must
+    still be drawn beside it, not squeezed to 'no loss reported yet'."""
+    import json
+    from pathlib import Path
+
+    ok = next(r for r in fixed_runs if r.id == RUN_OK)
+    assert ok.metrics_end is None  # the whole file is this run's: lines may grow
+    metrics = Path(ok.job_dir) / "metrics.jsonl"
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    with_tokens = [{**m, "tokens_per_s": 9000.0 + m["iteration"]} for m in lines]
+    metrics.write_text("".join(json.dumps(m) + "\n" for m in with_tokens))
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+        dash = app.screen
+        tokens = dash.query_one("#tokens-chart", LossChart)
+        await wait_for(pilot, lambda: tokens.display and tokens.series)
+        await pilot.pause(0.2)
+        loss = dash.query_one("#loss-chart", LossChart)
+        assert loss.content_size.height >= 3 and tokens.content_size.height >= 3
+        assert "no loss reported yet" not in loss.render().plain
+        assert "it 40" in loss.render().plain

@@ -81,9 +81,16 @@ def read(run_dir: Path) -> RunRecord:
     if not isinstance(data, dict):
         raise UserError(f"{path} holds a JSON {type(data).__name__}, not a run record; {fix}")
     try:
-        return RunRecord.from_dict(data, Path(run_dir))
+        record = RunRecord.from_dict(data, Path(run_dir))
     except ValueError as e:
         raise UserError(f"{path} is damaged: {e}; {fix}") from None
+    if record.id != Path(run_dir).name:
+        # A record is found, shown and removed by its folder's name: one that names another run
+        # (copied by hand, or crafted) would be listed under an id no command can reach.
+        raise UserError(
+            f"{path} names run {record.id!r}, not the folder it is in ({Path(run_dir).name}); {fix}"
+        )
+    return record
 
 
 def read_or_unreadable(run_dir: Path) -> RunRecord:

@@ -36,7 +36,7 @@ from pathlib import Path
 from cosmos_tui.core import shell
 from cosmos_tui.core.engines.base import StopSentinel, get_adapter, refuse_unsafe
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.core.presets import MANAGED_SBATCH_OPTIONS, SECRET_NAME, Preset
+from cosmos_tui.core.presets import SECRET_NAME, Preset, managed_sbatch_reason
 
 DEFAULT_OUTPUT = "%x-%j.out"
 """Slurm's output file pattern: job name and job id."""
@@ -237,7 +237,7 @@ def render_sbatch(
     ]
     for item in slurm.extra:
         option, value = shell.parse_sbatch_extra(item, f"{what}: launch.slurm.extra")
-        managed = MANAGED_SBATCH_OPTIONS.get(option)
+        managed = managed_sbatch_reason(option)
         if managed:
             raise UserError(f"{what}: launch.slurm.extra {item!r}: {managed}")
         head.append(shell.sbatch_line(option, value, what=f"launch.slurm.extra {item!r}"))
