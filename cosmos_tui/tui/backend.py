@@ -165,15 +165,19 @@ class Backend:
                 self._notify = NotifyConfig()
         return self._notify
 
-    def _announce(self, events: Sequence[MonitorEvent]) -> None:
+    def _announce(self, events: Sequence[MonitorEvent], delivered: Sequence[MonitorEvent]) -> None:
+        """Show ``events`` (and ring the bell); run the ``[notify]`` command for those of them in
+        ``delivered``, the ones no supervisor delivers (a local run's supervisor runs the command
+        for its own events, so a person with the TUI open gets each once)."""
         config = self.notify_config
         chosen = [e for e in events if e.kind in config.events]
         if not chosen:
             return
-        if config.command:
+        sent = [e for e in chosen if e in delivered]
+        if config.command and sent:
             if self._notifier is None:
                 self._notifier = Notifier(dataclasses.replace(config, bell=False))
-            self._notifier.notify(chosen)
+            self._notifier.notify(sent)
         if self.announce is not None:
             self.announce(chosen, config.bell)
 
@@ -210,14 +214,17 @@ class Backend:
                 watch.settings = _job_settings(watch.monitor.job_dir, record.launched)
                 watch.settings_final = watch.settings.from_config
             events = list(snap.events) if watch.live_when_seen else []
+            # A local run's supervisor delivers its run's events; Slurm runs have none here.
+            delivered = [] if record.supervisor is not None else list(events)
             if ended and record.exit_code is None and watch.live_when_seen and not watch.lost_announced:
                 watch.lost_announced = True
                 kind = "stopped" if stopped else "crashed"
-                events.append(
-                    MonitorEvent(kind, f"run {record.status}: {record.reason or 'no exit code'}", record.id)
-                )
+                why = record.reason or "no exit code"
+                lost = MonitorEvent(kind, f"run {record.status}: {why}", record.id)
+                events.append(lost)
+                delivered.append(lost)  # the supervisor is gone: nobody else says it
         if events:
-            self._announce(events)
+            self._announce(events, delivered)
         return watch, snap
 
     def list_runs(self) -> list[RunRow]:

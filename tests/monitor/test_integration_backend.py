@@ -122,14 +122,39 @@ def test_live_run_health_gpu_claims_and_notifications(live_run, tmp_path: Path) 
     view = backend.run_view(RUN)
     assert view.health == "finished" and view.eta_s is None
     assert backend.gpu_claims() == {}
-    backend._notifier.join(10)  # the command runs in the background
     kinds = [k for batch_kinds, _ in shown for k in batch_kinds]
     assert kinds.count("low_disk") == 1 and kinds.count("finished") == 1
     assert all(bell for _, bell in shown)
-    delivered = [json.loads(x) for x in received.read_text().splitlines()]
-    assert {d["kind"] for d in delivered} == {"low_disk", "finished"}
-    assert all(d["run"] == RUN for d in delivered)
+    # The run's supervisor runs the [notify] command for its run's events; the TUI showing them
+    # too must not deliver each a second time.
+    assert backend._notifier is None and not received.exists()
     assert load_notify_config().bell is True
+
+
+def test_a_run_whose_supervisor_died_is_delivered_by_the_tui_once(live_run, tmp_path: Path) -> None:
+    record, rank_pid = live_run
+    received = tmp_path / "events.jsonl"
+    hook = tmp_path / "hook.py"
+    hook.write_text(
+        f"import sys\nwith open({str(received)!r}, 'a') as f:\n    f.write(sys.stdin.read() + '\\n')\n"
+    )
+    (state_root() / "config.toml").write_text(
+        f"[notify]\ncommand = [{json.dumps(sys.executable)}, {json.dumps(str(hook))}]\n"
+    )
+    shown: list = []
+    backend = Backend(announce=lambda events, bell: shown.append([e.kind for e in events]))
+    assert backend.run_view(RUN).row.status == "running"
+    for pid in (rank_pid, record.supervisor.pid):  # kill -9: nobody is left to say it ended
+        psutil.Process(pid).kill()
+    deadline = time.monotonic() + 20
+    while backend.run_view(RUN).row.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for _ in range(3):
+        backend.run_view(RUN)
+    backend._notifier.join(10)  # the command runs in the background
+    delivered = [json.loads(x) for x in received.read_text().splitlines()]
+    assert [d["kind"] for d in delivered] == ["crashed"] and delivered[0]["run"] == RUN
+    assert [k for kinds in shown for k in kinds].count("crashed") == 1
 
 
 def test_ended_runs_never_announce(live_run) -> None:
