@@ -90,14 +90,16 @@ KEYS = {
 
 
 def settings(job_dir: Path | None, overrides: list[str] | tuple[str, ...] = ()) -> JobSettings:
-    """The job's settings from its ``config.yaml`` (the engine's composed truth), each falling back
-    to the last override of it in ``overrides`` where the config is missing or does not say."""
+    """The job's settings: the last override of each in ``overrides`` (the launch's, which the
+    engine applies last), else the job's ``config.yaml`` (the engine's composed truth). The override
+    comes first because the config may be an earlier run's: a resume with ``trainer.max_iter=N``
+    runs to N although the config beside the checkpoints still says what the last run ran to."""
     data = load(job_dir) if job_dir is not None else None
     numbers: dict[str, int | None] = {}
     for field_name, dotted in KEYS.items():
-        value = lookup(data, dotted)
-        if value is None:
-            value = override_value(overrides, dotted)
+        value = override_value(overrides, dotted)
+        if as_int(value) is None:
+            value = lookup(data, dotted)
         numbers[field_name] = as_int(value)
     dataset_dir = lookup(data, "dataloader_train.dataset.dataset_dir")
     return JobSettings(

@@ -30,13 +30,23 @@ def test_a_resumed_job_is_forecast_from_its_real_checkpoints(tmp_path: Path) -> 
     (job / "config.yaml").write_text("trainer:\n  max_iter: 1000\ncheckpoint:\n  save_iter: 100\n")
     free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
     _sparse_step(job / "checkpoints", 100, free // 4)  # each checkpoint: about the whole free space
-    check = preflight.check_disk_forecast(_preset("builtin-demo"), job)
+    demo = _preset("builtin-demo")
+    unset = [
+        o
+        for o in demo.experiment.overrides
+        if not o.startswith(("trainer.max_iter=", "checkpoint.save_iter="))
+    ]
+    preset = demo.model_copy(update={"experiment": demo.experiment.model_copy(update={"overrides": unset})})
+    check = preflight.check_disk_forecast(preset, job)  # the job's config says how far it runs
     assert check.level == "fail", check
     assert "The disk will fill: 9 more checkpoint(s)" in check.message
     assert "average of 1 saved checkpoint(s)" in check.message
     # Keeping only the last two bounds the need: still more than the disk has.
-    check = preflight.check_disk_forecast(_preset("builtin-demo", "checkpoint.keep_last_n=2"), job)
+    check = preflight.check_disk_forecast(apply_sets(preset, ["checkpoint.keep_last_n=2"]), job)
     assert check.level == "fail" and "2 more checkpoint(s)" in check.message
+    # This launch's own max_iter wins over the earlier run's config: 300 is two saves away.
+    check = preflight.check_disk_forecast(apply_sets(preset, ["trainer.max_iter=300"]), job)
+    assert "2 more checkpoint(s)" in check.message, check
 
 
 def test_a_new_builtin_job_is_estimated_from_the_engines_parameter_count(tmp_path: Path) -> None:
