@@ -10,6 +10,7 @@ from support.upstream_config import upstream_config
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
+from cosmos_tui.core.datasets.synth import synthesize
 
 runner = CliRunner()
 
@@ -44,6 +45,25 @@ def test_list_names_a_truncated_shard(ckpt_dir: Path) -> None:
     assert [(r["iteration"], r["state"]) for r in rows] == [(100, "truncated"), (200, "complete")]
     res = _run("list", str(ckpt_dir))
     assert res.exit_code == 0 and "truncated" in res.stdout
+
+
+def test_a_resume_onto_a_truncated_newest_checkpoint_fails_preflight(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    # The engine would die loading it (EOFError) after preflight said ok; preflight says so first.
+    job = isolated_home / "output" / "cosmos_engine" / "s2mv_text2world" / "s2mv_text2world_tiny"
+    write_dcp_checkpoint(job / "checkpoints", 50)
+    step = write_dcp_checkpoint(job / "checkpoints", 100)
+    shard = next((step / "model").glob("*.distcp"))
+    with open(shard, "r+b") as f:
+        f.truncate(shard.stat().st_size // 2)
+    synthesize(tmp_path / "ds", "predict1-waymo", clips=2, experiment="s2mv_text2world_tiny")
+    args = ["run", "builtin-tiny-cpu", "--dry-run", "--set", f"data.root={tmp_path / 'ds'}"]
+    res = runner.invoke(app, [*args, "--resume"])
+    assert res.exit_code == 1, res.output
+    assert "iter_000000100" in res.output and "is truncated" in res.output and "--fresh" in res.output
+    res = runner.invoke(app, [*args, "--fresh"])  # starting over does not load it
+    assert "is truncated" not in res.output
 
 
 def test_unknown_target_is_a_clean_error(tmp_path: Path) -> None:

@@ -82,6 +82,18 @@ def _job_checks(
     if point is None or shared:
         return checks  # every node of a multi-node job launches onto the same job
     by = f", written by run {writer}" if writer else ""
+    if point.state != "complete" and existing != "fresh":
+        checks.append(
+            Check(
+                "job",
+                "fail",
+                f"the newest checkpoint of job {prepared_job}, {point.path.name}{by}, is {point.state} "
+                f"(`cosmos-tui ckpt verify {point.path}` says more), so a resume would fail loading it; "
+                "move it out of checkpoints/ (and point latest_checkpoint.txt at the one before) to resume "
+                "from there, or start over with --fresh",
+            )
+        )
+        return checks
     done = max_iter is not None and point.iteration >= max_iter
     if existing == "ask" and done:
         checks.append(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_tui.core.checkpoints.scan import latest_complete, resume_states, scan_checkpoints
+from cosmos_tui.core.checkpoints.verify import checkpoint_state
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class ResumePoint:
 
     iteration: int
     """Iteration it was saved at (training continues from the next one)."""
+    state: str
+    """:func:`~cosmos_tui.core.checkpoints.verify.checkpoint_state`: ``complete``, or what is
+    wrong with it (``truncated``, ``missing-shard``, ...) by the quick size check."""
     path: Path
     """The step folder (DCP) or trainer file (Predict1 ``.pt``)."""
     states: dict[str, bool]
@@ -43,4 +47,5 @@ def latest_checkpoint(job_dir: Path) -> ResumePoint | None:
     info = latest_complete(scan_checkpoints(ckpt_dir))
     if info is None:
         return None
-    return ResumePoint(iteration=info.iteration, path=info.path, states=resume_states(info))
+    state = checkpoint_state(info)
+    return ResumePoint(iteration=info.iteration, state=state, path=info.path, states=resume_states(info))
