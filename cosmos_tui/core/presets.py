@@ -112,6 +112,8 @@ RESERVED_ENV: dict[str, str] = {
 Slurm's own ``SLURM_*`` variables by their prefix)."""
 
 _JOB_OVERRIDE = re.compile(r"^\+{0,2}job\.(project|group|name)=(.*)$", re.S)
+_WHOLE_JOB = re.compile(r"^(?:\+{0,2}|~)job(?:=|$)")
+"""An override that sets (or deletes) the whole ``job`` node: its name parts would escape the check."""
 _EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 _SLURM_VALUE = re.compile(r"[A-Za-z0-9_.,:+@%=/\-\[\]]+")
 
@@ -205,6 +207,11 @@ class ExperimentSection(_Section):
             problem = problem_in_override(item)
             if problem:
                 raise ValueError(f"override {item!r}: {problem}")
+            if _WHOLE_JOB.match(item):
+                raise ValueError(
+                    f"override {item!r} sets the whole job node; set job.project, job.group and "
+                    "job.name one by one (each is checked to be one folder under the output root)"
+                )
             job = _JOB_OVERRIDE.match(item)
             problem = job and job_name_problem(job.group(1), job.group(2))
             if problem:

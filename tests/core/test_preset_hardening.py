@@ -147,6 +147,9 @@ def test_cli_says_one_sentence_for_each(tmp_path: Path) -> None:
         assert "Traceback" not in result.output and "RecursionError" not in result.output
     result = CliRunner().invoke(app, ["preset", "render", "builtin-demo", "--set", "job.name=../../x"])
     assert result.exit_code == 1 and "one folder under the output root" in result.stderr
+    for whole in ("job={name:../../x}", "+job={project:..}", "~job"):  # the whole node at once
+        result = CliRunner().invoke(app, ["run", "builtin-demo", "--dry-run", "--set", whole])
+        assert result.exit_code != 0 and "sets the whole job node" in result.output, (whole, result.output)
 
 
 @pytest.mark.parametrize(
