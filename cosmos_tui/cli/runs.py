@@ -154,7 +154,7 @@ def show(run: str = RunArg, json: bool = JsonOption) -> None:
         ("experiment", f"{r.experiment} ({r.engine_kind}, world size {r.world_size})"),
         ("origin", f"{r.origin}" + (f" of {r.parent}" if r.parent else "")),
         ("iterations", iteration_text(r)),
-        ("resumed", resumed_text(r)),
+        ("lineage", resumed_text(r)),
         (
             "checkpoints",
             ", ".join(r.checkpoints) if r.checkpoints else ("-" if r.checkpoints is not None else "?"),

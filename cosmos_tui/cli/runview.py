@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from cosmos_tui.cli.common import info, shown
 from cosmos_tui.core.runs import follow, get_run
+from cosmos_tui.core.runs.jobs import resume_lineage
 from cosmos_tui.core.runs.ownership import iteration_range
 
 if TYPE_CHECKING:
@@ -81,12 +82,12 @@ def iteration_text(record: RunRecord) -> str:
 
 
 def resumed_text(record: RunRecord) -> str:
-    """Which run and checkpoint this one resumed, ``-`` for a fresh start, ``?`` when unknown."""
-    came = record.resumed_from
-    if not came:
+    """Which run and checkpoint this one resumed (:func:`~cosmos_tui.core.runs.jobs.resume_lineage`),
+    ``-`` for a fresh start, ``?`` when unknown."""
+    lineage = resume_lineage(record)
+    if lineage is None:
         return "-" if record.start_iteration is not None else "?"
-    who = f"run {came['run']}" if came.get("run") else "a checkpoint no known run wrote"
-    return f"{who} at iteration {came.get('iteration')} ({came.get('checkpoint')})"
+    return lineage
 
 
 def shell_lines(text: str) -> list[str]:

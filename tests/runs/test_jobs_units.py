@@ -18,6 +18,7 @@ from cosmos_tui.cli.app import app
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.runmonitor import RunMonitor
 from cosmos_tui.core.runs import joblock, list_runs, registry
+from cosmos_tui.core.runs.jobs import resume_lineage
 from cosmos_tui.core.runs.ownership import end_fields, monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
 
@@ -217,3 +218,12 @@ def test_a_record_reads_its_preset_typed_and_a_damaged_one_degrades(tmp_path: Pa
     assert bad.launched is None
     with pytest.raises(UserError, match="run 20260101-000000-e-0001's recorded preset"):
         bad.launched_preset()
+
+
+def test_lineage_of_a_resume_that_never_trained_says_it_was_only_meant(tmp_path: Path) -> None:
+    came = {"run": "A", "iteration": 20, "checkpoint": "iter_000000020"}
+    never = RunRecord(id="b", run_dir=tmp_path, preset={}, status="failed", exit_code=1, resumed_from=came)
+    assert resume_lineage(never) == "was to resume run A at iteration 20 (iter_000000020)"
+    trained = never.replace(last_iteration=25)
+    assert resume_lineage(trained) == "resumed run A at iteration 20 (iter_000000020)"
+    assert resume_lineage(never.replace(resumed_from=None)) is None

@@ -43,11 +43,19 @@ class Segment:
     @property
     def resumed(self) -> str | None:
         """``resumed run A at iteration K`` (``None`` for a fresh start)."""
-        came = self.run.resumed_from
-        if not came:
-            return None
-        who = f"run {came['run']}" if came.get("run") else "a checkpoint no known run wrote"
-        return f"resumed {who} at iteration {came.get('iteration')}"
+        return resume_lineage(self.run)
+
+
+def resume_lineage(run: RunRecord) -> str | None:
+    """``resumed run A at iteration K (iter_...)``; ``was to resume ...`` for a run that ended
+    without training; ``None`` for a fresh start."""
+    came = run.resumed_from
+    if not came:
+        return None
+    who = f"run {came['run']}" if came.get("run") else "a checkpoint no known run wrote"
+    verb = "was to resume" if run.last_iteration is None and not run.active else "resumed"
+    where = f" ({came['checkpoint']})" if came.get("checkpoint") else ""
+    return f"{verb} {who} at iteration {came.get('iteration')}{where}"
 
 
 @dataclass(frozen=True)
