@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from checkpoints.ckpt_writers import write_dcp_checkpoint
 from helpers import wait_for
 from support.waymo import synth_waymo
 from textual.app import App, ComposeResult
@@ -22,11 +23,10 @@ class _LaunchOnly(App):
 
 
 def _job_with_checkpoint(iteration: int) -> Path:
+    """A job folder holding one real (DCP) checkpoint at ``iteration``: preflight's quick check
+    reads it, so a hollow folder of empty files would read as truncated."""
     job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "cosmos_engine" / "s2mv_text2world" / "mine"
-    step = job / "checkpoints" / f"iter_{iteration:09d}"
-    for part in ("model", "optim", "scheduler", "trainer"):
-        (step / part).mkdir(parents=True)
-        (step / part / ".metadata").write_bytes(b"")
+    write_dcp_checkpoint(job / "checkpoints", iteration)
     return job
 
 
