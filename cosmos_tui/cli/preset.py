@@ -218,6 +218,9 @@ def render(
         return
     spec = launch.render(p)
     job_dir = spec.job_dir
+    adapter = get_adapter(p.engine.kind)
+    document = adapter.config_document(p)
+    notes = adapter.warnings(p)
     if json:
         emit_json(
             {
@@ -228,10 +231,19 @@ def render(
                 "python": spec.python,
                 "job_dir": str(job_dir) if job_dir else None,
                 "shell": spec.shell(),
+                "config_file": str(document[0]) if document else None,
+                "config_text": document[1] if document else None,
+                "warnings": notes,
             }
         )
         return
     out.print(spec.shell(multiline=True), markup=False)
+    if document:
+        # As comments, so the output stays a script that runs.
+        lines = [f"#   {shown(line)}".rstrip() for line in document[1].split("\n")]
+        out.print(f"# {shown(document[0])}, as the engine reads it:", *lines, sep="\n")
+    for note in notes:
+        warn(shown(note))
     if p.launch.master_port is None and p.launch.nnodes == 1:
         info("# `cosmos-tui run` adds --master_port=<a free port> when launching")
     if job_dir:

@@ -24,6 +24,9 @@ Sources:
 - p1_s2mv_*_node: seed 003 (Predict1 Single2MultiView guide) and upstream-contracts.md §1.2.
 - p1_s2mv_inference: cosmos-predict1 2b446eb examples/post-training_diffusion_single2multiview.md
   "Running Inference" (rejected by the script's argparse; p1_s2mv_inference_code.sh is accepted).
+- c3_fd_droid_*: cosmos-framework 5eee9ed docs/action_fd_droid_posttrain.md "Validate The Config"
+  and "Run Training" (the multi-node block's override is refused; c3_fd_droid_multi_node_code.sh
+  has the Hydra key). c3_launch_vision_sft_*: the command examples/launch_sft_<recipe>.sh runs.
 - convert_dcp_t25: cosmos-transfer2.5 2ff49d0 docs/post-training_singleview.md "Convert DCP to
   PyTorch" (globs a job folder no experiment writes; convert_dcp_t25_code.sh names the real one).
 """
@@ -250,3 +253,88 @@ def test_p1_placement_is_what_the_code_accepted_command_loads(tmp_path: Path) ->
     assert "ln -sfn ../google-t5" in plan.shell()
     place_p1_ema(ema, repo, yes=True)  # again: links already there are kept
     assert (root / "google-t5").is_symlink()
+
+
+# cosmos-framework (Cosmos 3) at 5eee9ed: docs/action_fd_droid_posttrain.md's blocks, verbatim, and
+# each vision launcher's command written out from examples/launch_sft_<recipe>.sh (docs/training.md
+# runs those scripts; what they run is the code, so the golden is the code's command).
+C3_LAUNCH_CASES = [
+    ("c3_launch_vision_sft_nano.sh", "cosmos3-vision-sft-nano"),
+    ("c3_launch_vision_sft_super.sh", "cosmos3-vision-sft-super"),
+    ("c3_launch_vision_sft_edge.sh", "cosmos3-vision-sft-edge"),
+]
+
+
+def _framework_checkout(root: Path, *recipes: str) -> Path:
+    """The FakeCheckout of cosmos-framework, with a small recipe TOML for each of ``recipes``."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+    from replay_engine.checkout import RECIPE_TOML, make_fake_framework_checkout
+
+    repo = make_fake_framework_checkout(root).resolve()
+    for recipe in recipes:
+        (repo / "examples/toml/sft_config" / f"{recipe}.toml").write_text(
+            RECIPE_TOML.format(recipe=recipe, cp=1)
+        )
+    return repo
+
+
+@pytest.mark.parametrize(("golden", "preset_name"), C3_LAUNCH_CASES, ids=[c[0] for c in C3_LAUNCH_CASES])
+def test_cosmos3_presets_render_their_launchers_command(
+    tmp_path: Path, golden: str, preset_name: str
+) -> None:
+    repo = _framework_checkout(tmp_path, "vision_sft_edge")
+    doc = read_doc_block(GOLDEN / golden, {"WORKDIR": str(repo)})
+    preset = apply_sets(load_preset(resolve_preset(preset_name)), [f"engine.repo={repo}"])
+    adapter = get_adapter(preset.engine.kind)
+    spec = adapter.render(preset, {})
+    rendered = spec.shell().splitlines()
+    assert rendered[0] == f"cd {shlex.quote(str(repo))}"
+    assert rendered[-1] == doc.commands[0]
+    assert doc.command_env == {"PYTHONPATH": "."} and spec.env["PYTHONPATH"] == str(repo)  # cwd is the repo
+    assert {k: spec.env[k] for k in doc.exports} == doc.exports
+    assert set(spec.env) == {*doc.exports, "PYTHONPATH"}
+    assert adapter.warnings(preset) == []
+
+
+def test_cosmos3_fd_droid_doc_commands(tmp_path: Path) -> None:
+    repo = _framework_checkout(tmp_path, "action_fd_droid_posttrain")
+    recipe = repo / "examples/toml/sft_config/action_fd_droid_posttrain.toml"  # FSDP 8, as upstream's
+    recipe.write_text(
+        recipe.read_text().replace("data_parallel_shard_degree = -1", "data_parallel_shard_degree = 8")
+    )
+    preset = apply_sets(
+        load_preset(resolve_preset("cosmos3-action-fd-droid-posttrain")), [f"engine.repo={repo}"]
+    )
+    adapter = get_adapter(preset.engine.kind)
+    # The doc's block leaves the port to torchrun; the preset keeps the launcher's 50012.
+    doc_preset = preset.model_copy(deep=True)
+    doc_preset.launch.master_port = None
+    single = read_doc_block(GOLDEN / "c3_fd_droid_single_node.sh")
+    assert adapter.render(doc_preset, {}).shell().splitlines()[-1] == single.commands[0]
+    assert single.command_env == {"PYTHONPATH": "."}
+
+    dryrun = read_doc_block(GOLDEN / "c3_fd_droid_dryrun.sh")
+    argv = adapter.dryrun_argv(preset)
+    assert shlex.join(["python", *argv[1:]]) == dryrun.commands[0]
+
+    # Multi-node: the doc's override is refused (the key is not Hydra's); the code's is accepted.
+    supplied = {"NNODES": "2", "NODE_RANK": "0"}
+    doc = read_doc_block(GOLDEN / "c3_fd_droid_multi_node.sh", supplied)
+    code = read_doc_block(GOLDEN / "c3_fd_droid_multi_node_code.sh", supplied)
+    for block, refused in ((doc, True), (code, False)):
+        override = block.commands[0].split(" -- ", 1)[1]
+        two = apply_sets(
+            preset, ["launch.nnodes=2", f"experiment.overrides=[{override!r}]".replace("'", '"')]
+        )
+        problems = adapter.problems(two)
+        assert bool(problems) is refused, problems
+    assert (
+        "model.config.parallelism.data_parallel_replicate_degree"
+        in adapter.problems(
+            apply_sets(
+                preset, ['experiment.overrides=["model.parallelism.data_parallel_replicate_degree=2"]']
+            )
+        )[0]
+    )

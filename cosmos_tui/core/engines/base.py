@@ -278,6 +278,12 @@ class EngineAdapter(ABC):
         itself, or why it could not; ``None`` when the engine cannot say before the first save."""
         return None
 
+    def config_document(self, preset: Preset) -> tuple[Path, str] | None:
+        """``(path, text)`` of a config file the engine reads whole, which ``preset render`` shows
+        with the command (cosmos-framework: the recipe TOML); ``None`` when there is none or it
+        cannot be read."""
+        return None
+
     def engine_version(self, preset: Preset) -> str | None:
         """The engine's version (or upstream commit), for the run record; ``None`` when unknown."""
         return None
@@ -286,7 +292,7 @@ class EngineAdapter(ABC):
         """The full launch for ``preset``; raises :class:`UserError` listing what it refuses."""
         problems = self.problems(preset)
         if problems:
-            raise UserError(" ".join(problems))
+            raise UserError("; ".join(problems))
         args = self.module_args(preset)
         refuse_unsafe(args, self.env(preset))
         return LaunchSpec(

@@ -204,7 +204,7 @@ def render_sbatch(
     adapter = get_adapter(preset.engine.kind)
     problems = adapter.problems(preset)
     if problems:
-        raise UserError(" ".join(problems))
+        raise UserError("; ".join(problems))
     refuse_unsafe(adapter.module_args(preset), adapter.env(preset))
     launch, slurm = preset.launch, preset.launch.slurm
     name = _job_name(preset)

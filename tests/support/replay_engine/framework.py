@@ -4,7 +4,7 @@ It stands where ``cosmos_framework/scripts/{train,convert_model_to_dcp,export_mo
 convert_model_to_diffusers}.py`` would be in a checkout and behaves as upstream does at its edges
 (read from the upstream code, not its docs):
 
-- ``train``: ``--sft-toml=TOML [--dryrun] [-- key=value ...]`` (argparse, the TOML is required);
+- ``train``: ``--sft-toml TOML [--dryrun] [-- key=value ...]`` (argparse, the TOML is required);
   the job folder is ``$IMAGINAIRE_OUTPUT_ROOT/<[job].project>/<group>/<name>`` (overrides
   ``job.*`` win); ``--dryrun`` writes ``<job>/config.yaml`` and prints its path. Training needs
   ``DATASET_PATH`` (a folder, as the experiment SKU reads it) and, on a fresh start,

@@ -1,0 +1,3 @@
+PYTHONPATH=. python -m cosmos_framework.scripts.train \
+  --sft-toml examples/toml/sft_config/action_fd_droid_posttrain.toml \
+  --dryrun

@@ -1,0 +1,2 @@
+PYTHONPATH=. torchrun --nproc_per_node=8 -m cosmos_framework.scripts.train \
+  --sft-toml examples/toml/sft_config/action_fd_droid_posttrain.toml
