@@ -258,7 +258,7 @@ def check_dryrun(preset: Preset, source: str, note: str | None) -> list[Check]:
     if get_adapter(preset.engine.kind).dryrun_refuses(note):
         return [Check("dryrun", "fail", f"{note.rstrip('.')}; fix the override or preset it names")]
     fallback = (
-        "the job folder comes from cosmos-tui's own table of upstream experiments"
+        f"the job folder comes from {get_adapter(preset.engine.kind).job_dir_fallback}"
         if source == "adapter"
         else "the job folder is not known before launch"
     )
@@ -295,10 +295,10 @@ def estimate_checkpoint_bytes(preset: Preset) -> tuple[int | None, str]:
     return checkpoint_bytes_from_params(params, with_ema), f"estimated from {params:,} parameters"
 
 
-def _job_settings(preset: Preset, job_dir: Path) -> jobconfig.JobSettings:
-    """``max_iter``, ``save_iter``, ``keep_last_n`` from the job's ``config.yaml`` (written by the
-    engine's ``--dryrun``), else from the preset's overrides."""
-    return jobconfig.settings(job_dir, preset.experiment.overrides)
+def job_settings(preset: Preset, job_dir: Path | None) -> jobconfig.JobSettings:
+    """``max_iter``, ``save_iter``, ``keep_last_n`` from the launch's overrides (the engine's config
+    file's own first, :meth:`~.EngineAdapter.planned_overrides`), else the job's ``config.yaml``."""
+    return jobconfig.settings(job_dir, get_adapter(preset.engine.kind).planned_overrides(preset))
 
 
 def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:
@@ -306,7 +306,7 @@ def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:
 
     if job_dir is None:
         return Check("forecast", "ok", "disk forecast skipped: the job folder is not known before launch")
-    settings = _job_settings(preset, job_dir)
+    settings = job_settings(preset, job_dir)
     if not settings.max_iter or not settings.save_iter:  # known before the estimate is paid for
         return Check(
             "forecast",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cosmos_tui.core import jobconfig
+from cosmos_tui.core import jobconfig, preflight
 from cosmos_tui.core.checkpoints import export as ckpt_export
 from cosmos_tui.core.checkpoints import prune as ckpt_prune
 from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown, forecast_job
@@ -80,7 +80,7 @@ def _job_settings(job_dir: Path | None, preset: Preset | None) -> jobconfig.JobS
     ``config.yaml`` (the engine's composed truth), else the preset's overrides (``None`` where
     neither says); ``from_config`` says whether the config was there (then it need not be read
     again)."""
-    return jobconfig.settings(job_dir, preset.experiment.overrides if preset else ())
+    return preflight.job_settings(preset, job_dir) if preset else jobconfig.settings(job_dir)
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,8 @@ def test_wizard_launch_resize_stop_and_reattach_in_tmux(isolated_home: Path, ter
 
     # A new app finds the run on disk and reattaches to it.
     term.start(APP, env)
-    screen = term.wait_for(run_id, 60)
-    assert "stopped" in screen and f"{stopped_at}/400" in screen
+    # The row appears first, its progress once the run's files are read (on a loaded machine, later).
+    term.wait_for(lambda s: run_id in s and "stopped" in s and f"{stopped_at}/400" in s, 60)
     term.send("Enter")
     screen = term.wait_for(lambda s: "STOPPED" in s and f"iter {stopped_at}/400" in s, 30)
     assert "latest" in screen  # the checkpoints panel names the checkpoint the stop saved

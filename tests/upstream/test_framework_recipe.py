@@ -308,3 +308,40 @@ def test_apply_sets_keeps_the_recipe_check(tmp_path: Path) -> None:
         ADAPTER.problems(bad)
         and "model.config.parallelism.context_parallel_shard_degree" in ADAPTER.problems(bad)[0]
     )
+
+
+def test_the_launchers_input_checks_are_said_before_the_launch(tmp_path: Path, monkeypatch) -> None:
+    repo = make_fake_framework_checkout(tmp_path).resolve()
+    preset = _preset(repo, "vision_sft_nano", data={"root": str(tmp_path / "nodata")})
+    notes = ADAPTER.warnings(preset)
+    assert notes[0] == f"DATASET_PATH {tmp_path / 'nodata'} is not a folder; set data.root to your dataset"
+    assert (
+        notes[1].startswith("WAN_VAE_PATH ")
+        and f"--checkpoint-dir {repo / 'examples/checkpoints'}" in notes[1]
+    )
+    # The base checkpoint is the convert step's to write (Cosmos3-Nano is a registered name) ...
+    assert not any(n.startswith("BASE_CHECKPOINT_PATH") for n in notes)
+    # ... but a folder of another name is the user's to provide.
+    mine = _preset(repo, "vision_sft_nano", env={"extra": {"BASE_CHECKPOINT_PATH": str(tmp_path / "mine")}})
+    assert any(
+        n.startswith(f"BASE_CHECKPOINT_PATH {tmp_path / 'mine'} is not a folder")
+        for n in ADAPTER.warnings(mine)
+    )
+    # The caller's environment wins over a launcher default, as the launcher's ${VAR:=default} does.
+    monkeypatch.setenv("DATASET_PATH", str(tmp_path))
+    assert "DATASET_PATH" not in ADAPTER.env(_preset(repo, "vision_sft_nano"))
+    assert ADAPTER.env(_preset(repo, "vision_sft_nano", data={"root": "/d"}))["DATASET_PATH"] == "/d"
+
+
+def test_the_recipe_iterations_reach_the_disk_forecast(tmp_path: Path) -> None:
+    repo = make_fake_framework_checkout(tmp_path)  # the recipe: max_iter 12, save_iter 6
+    preset = _preset(repo, "vision_sft_nano", "trainer.max_iter=30")
+    assert ADAPTER.planned_overrides(preset) == [
+        "trainer.max_iter=12",
+        "checkpoint.save_iter=6",
+        "trainer.max_iter=30",
+    ]
+    from cosmos_tui.core.preflight import job_settings
+
+    settings = job_settings(preset, tmp_path / "job")
+    assert (settings.max_iter, settings.save_iter) == (30, 6)

@@ -295,6 +295,11 @@ def test_cosmos3_presets_render_their_launchers_command(
     assert doc.command_env == {"PYTHONPATH": "."} and spec.env["PYTHONPATH"] == str(repo)  # cwd is the repo
     assert {k: spec.env[k] for k in doc.exports} == doc.exports
     assert set(spec.env) == {*doc.exports, "PYTHONPATH"}
+    # What the launcher checks before torchrun is said before the launch, until it is there.
+    assert [w.split(" ", 1)[0] for w in adapter.warnings(preset)] == ["DATASET_PATH", "WAN_VAE_PATH"]
+    Path(spec.env["DATASET_PATH"]).mkdir(parents=True)
+    Path(spec.env["WAN_VAE_PATH"]).parent.mkdir(parents=True)
+    Path(spec.env["WAN_VAE_PATH"]).write_bytes(b"vae")
     assert adapter.warnings(preset) == []
 
 

@@ -150,6 +150,18 @@ class EngineAdapter(ABC):
     """With no GPU visible: ``None`` when the engine needs GPUs, else what it does instead, a
     sentence with ``{nproc}`` for the number of processes."""
 
+    job_dir_fallback: ClassVar[str] = "cosmos-tui's own table of upstream experiments"
+    """Where the job folder comes from when the engine's ``--dryrun`` does not answer."""
+
+    def config_overrides(self, preset: Preset) -> list[str]:
+        """What the preset's config file itself sets that cosmos-tui reads before launch
+        (``trainer.max_iter=...``), as overrides that the preset's own follow (and so win)."""
+        return []
+
+    def planned_overrides(self, preset: Preset) -> list[str]:
+        """:meth:`config_overrides`, then the preset's overrides: what a launch sets, in order."""
+        return [*self.config_overrides(preset), *preset.experiment.overrides]
+
     def dryrun_refuses(self, note: str) -> bool:
         """Whether a failed ``--dryrun`` (``note``: how it ended, with the engine's last line)
         means the engine refuses this config, so the launch would fail the same way, rather than

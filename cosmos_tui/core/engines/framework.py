@@ -22,6 +22,7 @@ around training, the stop sentinel, the sample images and the parallel layout of
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,8 @@ from cosmos_tui.core.presets import Preset, job_name_problem
 from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 RECIPES_DIR = "examples/toml/sft_config"
-WAN_VAE_DEFAULT = "examples/checkpoints/wan22_vae/Wan2.2_VAE.pth"
+CHECKPOINTS_DIR = "examples/checkpoints"
+WAN_VAE_DEFAULT = f"{CHECKPOINTS_DIR}/wan22_vae/Wan2.2_VAE.pth"
 """``_sft_launcher_common.sh``: set whenever ``BASE_CHECKPOINT_PATH`` is."""
 MAX_CP = 32
 """``utils/generator/parallelism.py`` ``_MAX_CP``: context parallel must be in ``[1, 32]``."""
@@ -126,6 +128,13 @@ REVISION_SETS: tuple[RevisionSet, ...] = (
 )
 
 
+def _data_set(preset: Preset, launcher: Launcher | None) -> tuple[str, ...]:
+    """The variables ``data.root`` sets (they win over the caller's environment)."""
+    if not preset.data.root:
+        return ()
+    return launcher.data_vars if launcher is not None else ("DATASET_PATH",)
+
+
 def _model_override_problems(overrides: list[str], schema: framework_recipe.RecipeSchema) -> list[str]:
     """An override of a recipe ``[model]`` key written as the TOML path (``model.parallelism.X``):
     ``PATH_REMAPS`` moves the TOML's ``[model]`` to ``model.config`` but overrides after ``--`` go
@@ -175,6 +184,23 @@ class FrameworkAdapter(FrameworkPipeline, UpstreamAdapter):
             found = LAUNCHERS.get(job.get("experiment", "")) if isinstance(job, dict) else None
         return found
 
+    job_dir_fallback = "the recipe TOML's [job] table"
+
+    def config_overrides(self, preset: Preset) -> list[str]:
+        """The recipe's ``[trainer].max_iter`` and ``[checkpoint].save_iter`` (Hydra keys of the same
+        name: ``PATH_REMAPS`` passes those sections through)."""
+        try:
+            data = framework_recipe.load_recipe(self.recipe_path(preset))
+        except (OSError, ValueError):
+            return []
+        found = []
+        for section, key in (("trainer", "max_iter"), ("checkpoint", "save_iter")):
+            table = data.get(section)
+            value = as_int(table.get(key)) if isinstance(table, dict) else None
+            if value is not None:
+                found.append(f"{section}.{key}={value}")
+        return found
+
     def config_document(self, preset: Preset) -> tuple[Path, str] | None:
         path = self.recipe_path(preset)
         try:
@@ -191,7 +217,8 @@ class FrameworkAdapter(FrameworkPipeline, UpstreamAdapter):
         return [*args, "--", *overrides] if overrides else args
 
     def env(self, preset: Preset) -> dict[str, str]:
-        """The launcher's exports (defaults under the checkout), ``data.root`` for the dataset
+        """The launcher's exports (defaults under the checkout, unless the caller's environment
+        sets them, as its ``: "${VAR:=default}"`` lines do), ``data.root`` for the dataset
         variables, then the preset's own (``env.extra`` wins)."""
         own = super().env(preset)
         repo = self.repo(preset)
@@ -209,7 +236,9 @@ class FrameworkAdapter(FrameworkPipeline, UpstreamAdapter):
                 env[var] = str(Path(preset.data.root).expanduser())
         if "BASE_CHECKPOINT_PATH" in env or "BASE_CHECKPOINT_PATH" in own:
             env["WAN_VAE_PATH"] = str(here / WAN_VAE_DEFAULT)
-        return {**env, **own}
+        given = set(os.environ) - set(launcher.env if launcher is not None else ())
+        defaults = {k: v for k, v in env.items() if k not in given or k in _data_set(preset, launcher)}
+        return {**defaults, **own}
 
     def problems(self, preset: Preset) -> list[str]:
         if preset.engine.repo is None:
@@ -267,9 +296,36 @@ class FrameworkAdapter(FrameworkPipeline, UpstreamAdapter):
         except (OSError, ValueError):
             return []
         notes = self._layout_problems(preset, data)[1]
+        if preset.launch.target == "local":
+            notes += self._missing_inputs(preset)
         if framework_recipe.read_schema(repo) is None:
             notes.append(
                 f"{repo} has no {framework_recipe.SCHEMA_FILE}; the recipe is not checked before the launch"
+            )
+        return notes
+
+    def _missing_inputs(self, preset: Preset) -> list[str]:
+        """What ``_sft_launcher_common.sh`` checks before torchrun (a dataset folder, a base
+        checkpoint folder, the VAE file), said before the launch; a base checkpoint the convert
+        step will write is not missing."""
+        env = {**os.environ, **self.env(preset)}
+        launcher = self.launcher(preset)
+        notes = []
+        for var in launcher.data_vars if launcher is not None else ("DATASET_PATH",):
+            if env.get(var) and not Path(env[var]).is_dir():
+                notes.append(f"{var} {env[var]} is not a folder; set data.root to your dataset")
+        base = env.get("BASE_CHECKPOINT_PATH")
+        if base and not Path(base).is_dir() and self.base_checkpoint(preset, dict(os.environ)) is None:
+            notes.append(
+                f"BASE_CHECKPOINT_PATH {base} is not a folder; convert the base weights there "
+                "(convert_model_to_dcp) or set env.extra.BASE_CHECKPOINT_PATH"
+            )
+        vae = env.get("WAN_VAE_PATH")
+        if vae and not Path(vae).is_file():
+            notes.append(
+                f"WAN_VAE_PATH {vae} is not a file; download it (cosmos-tui hf download "
+                f"{preset.model.id or 'cosmos3-nano'} --checkpoint-dir {self.cwd(preset) / CHECKPOINTS_DIR}"
+                ") or set env.extra.WAN_VAE_PATH"
             )
         return notes
 

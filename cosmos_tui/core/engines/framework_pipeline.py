@@ -170,7 +170,7 @@ class FrameworkPipeline:
         if job_dir is None:
             return None
         latest = _latest_complete(job_dir)
-        max_iter = jobconfig.settings(job_dir, preset.experiment.overrides).max_iter
+        max_iter = jobconfig.settings(job_dir, self.planned_overrides(preset)).max_iter  # type: ignore[attr-defined]
         given = as_int(override_value(preset.experiment.overrides, "trainer.max_iter"))
         max_iter = given if given is not None else max_iter
         if latest is None or max_iter is None:
