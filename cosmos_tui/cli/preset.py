@@ -216,6 +216,11 @@ def render(
     if chosen == "multinode":
         _render_nodes(p, preset, static, json)
         return
+    _render_local(p, json)
+
+
+def _render_local(p: Preset, json: bool) -> None:
+    """This machine's command, its environment and the engine's config file (as comments)."""
     spec = launch.render(p)
     job_dir = spec.job_dir
     adapter = get_adapter(p.engine.kind)
