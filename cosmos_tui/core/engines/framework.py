@@ -47,6 +47,9 @@ MAX_CP = 32
 _NANO = "examples/checkpoints/Cosmos3-Nano"
 _BRIDGE = "examples/data/BridgeData2-Subset-Synthetic-Captions/sft_dataset_bridge"
 _SUPER_ALLOC = {"PYTORCH_ALLOC_CONF": "expandable_segments:True"}
+FORCED = ("PYTHONPATH", "LD_LIBRARY_PATH")
+"""What the launchers set whatever the caller's environment holds (``PYTHONPATH=.``, vision
+Super's ``export LD_LIBRARY_PATH=""``); every other export is a ``${VAR:-default}``."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ class FrameworkAdapter(FrameworkPipeline, UpstreamAdapter):
                 env[var] = str(Path(preset.data.root).expanduser())
         if "BASE_CHECKPOINT_PATH" in env or "BASE_CHECKPOINT_PATH" in own:
             env["WAN_VAE_PATH"] = str(here / WAN_VAE_DEFAULT)
-        given = set(os.environ) - set(launcher.env if launcher is not None else ())
+        given = set(os.environ) - set(FORCED)
         defaults = {k: v for k, v in env.items() if k not in given or k in _data_set(preset, launcher)}
         return {**defaults, **own}
 
