@@ -42,85 +42,9 @@ def make_fake_checkout(root: Path, kind: str, *, converter: bool = True, version
     return repo
 
 
-SCHEMA_PY = '''"""A recipe schema in the shape of upstream's sft_config.py (pydantic models, extra="forbid"),
-written for the tests: a few of its sections and fields, not upstream's text."""
-
-from __future__ import annotations
-
-from typing import Any, Optional
-
-from pydantic import BaseModel, ConfigDict, Field
-
-_CONFIG = ConfigDict(extra="forbid", protected_namespaces=())
-
-
-class JobConfig(BaseModel):
-    model_config = _CONFIG
-    task: str = "vfm"
-    experiment: str = ""
-    project: str = ""
-    group: str = ""
-    name: str = ""
-    wandb_mode: str = "disabled"
-
-
-class ParallelismConfig(BaseModel):
-    model_config = _CONFIG
-    data_parallel_shard_degree: int = -1
-    data_parallel_replicate_degree: int = 1
-    context_parallel_shard_degree: int = 1
-    cfg_parallel_shard_degree: int = 1
-
-
-class TokenizerConfig(BaseModel):
-    model_config = _CONFIG
-    vae_path: str = ""
-
-
-class ModelConfig(BaseModel):
-    model_config = _CONFIG
-    lora_enabled: bool = False
-    lora_rank: int = 16
-    parallelism: ParallelismConfig = Field(default_factory=ParallelismConfig)
-    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
-
-
-class OptimizerConfig(BaseModel):
-    model_config = _CONFIG
-    lr: float = 1e-4
-    betas: list[float] = Field(default_factory=lambda: [0.9, 0.99])
-    lr_multipliers: dict[str, float] = Field(default_factory=dict)
-
-
-class TrainerConfig(BaseModel):
-    model_config = _CONFIG
-    logging_iter: int = 1
-    max_iter: int = 100
-
-
-class CheckpointConfig(BaseModel):
-    model_config = _CONFIG
-    load_path: str = ""
-    save_iter: int = 100
-
-
-class DataloaderTrainConfig(BaseModel):
-    model_config = _CONFIG
-    max_samples_per_batch: Optional[int] = None
-    max_caption_tokens: int | None = None
-
-
-class SFTExperimentConfig(BaseModel):
-    model_config = _CONFIG
-    job: JobConfig = Field(default_factory=JobConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
-    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
-    dataloader_train: DataloaderTrainConfig = Field(default_factory=DataloaderTrainConfig)
-    custom: dict[str, Any] = Field(default_factory=dict)
-'''
-"""The fake checkout's ``cosmos_framework/configs/toml_config/sft_config.py`` (read, never imported)."""
+SCHEMA_PY = (Path(__file__).parent / "fake_sft_config.py.txt").read_text()
+"""The fake checkout's ``cosmos_framework/configs/toml_config/sft_config.py`` (read, never imported),
+kept as a data file beside this module: content written into the fake checkout, not code the tests run."""
 
 HELPER_PY = """TASK_TO_BASE_CONFIG: dict[str, str] = {
     "vfm": "cosmos_framework/configs/base/config.py",
