@@ -30,6 +30,21 @@ def _iter_line(i: int, loss: str) -> str:
     return f"{prefix} Iteration {i}: Hit counter: 1/1 | Loss: {loss} | Time: 0.500s\n"
 
 
+def _notify_command_to_file(tmp_path: Path, *, bell: bool = False) -> Path:
+    """Write the user's ``[notify]`` config: its command appends each event batch it is given on
+    stdin to a file, whose path is returned (it exists once the command has run)."""
+    received = tmp_path / "events.jsonl"
+    hook = tmp_path / "hook.py"
+    hook.write_text(
+        f"import sys\nwith open({str(received)!r}, 'a') as f:\n    f.write(sys.stdin.read() + '\\n')\n"
+    )
+    bell_line = "bell = true\n" if bell else ""
+    (state_root() / "config.toml").write_text(
+        f"[notify]\n{bell_line}command = [{json.dumps(sys.executable)}, {json.dumps(str(hook))}]\n"
+    )
+    return received
+
+
 @pytest.fixture
 def live_run(tmp_path: Path):
     """A running run: a supervisor process with a child standing in for the rank."""
@@ -72,14 +87,7 @@ def live_run(tmp_path: Path):
 
 def test_live_run_health_gpu_claims_and_notifications(live_run, tmp_path: Path) -> None:
     record, rank_pid = live_run
-    received = tmp_path / "events.jsonl"
-    hook = tmp_path / "hook.py"
-    hook.write_text(
-        f"import sys\nwith open({str(received)!r}, 'a') as f:\n    f.write(sys.stdin.read() + '\\n')\n"
-    )
-    (state_root() / "config.toml").write_text(
-        f"[notify]\nbell = true\ncommand = [{json.dumps(sys.executable)}, {json.dumps(str(hook))}]\n"
-    )
+    received = _notify_command_to_file(tmp_path, bell=True)
     nvml = FakeNvml(devices=[fake_device(0), fake_device(1, processes=[(rank_pid, 2 << 30)])])
     shown: list = []
     backend = Backend(
@@ -133,14 +141,7 @@ def test_live_run_health_gpu_claims_and_notifications(live_run, tmp_path: Path) 
 
 def test_a_run_whose_supervisor_died_is_delivered_by_the_tui_once(live_run, tmp_path: Path) -> None:
     record, rank_pid = live_run
-    received = tmp_path / "events.jsonl"
-    hook = tmp_path / "hook.py"
-    hook.write_text(
-        f"import sys\nwith open({str(received)!r}, 'a') as f:\n    f.write(sys.stdin.read() + '\\n')\n"
-    )
-    (state_root() / "config.toml").write_text(
-        f"[notify]\ncommand = [{json.dumps(sys.executable)}, {json.dumps(str(hook))}]\n"
-    )
+    received = _notify_command_to_file(tmp_path)
     shown: list = []
     backend = Backend(announce=lambda events, bell: shown.append([e.kind for e in events]))
     assert backend.run_view(RUN).row.status == "running"
