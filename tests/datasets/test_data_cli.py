@@ -10,6 +10,7 @@ from data_helpers import dump, emb
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
+from cosmos_tui.core.datasets.layouts import LAYOUTS
 
 Make = Callable[[str], Path]
 P1 = "predict1-waymo"
@@ -100,14 +101,7 @@ def test_layouts_lists_every_layout() -> None:
     r = run("layouts", "--json")
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert [d["id"] for d in data] == [
-        "predict1-waymo",
-        "transfer25-singleview",
-        "transfer25-multiview-hdmap",
-        "predict25-video2world",
-        "cosmos3-vision-jsonl",
-        "lerobot-v3",
-    ]
+    assert [d["id"] for d in data] == list(LAYOUTS)  # the ids themselves: test_data_layouts.py
     assert data[0]["embeddings"]["dim"] == 1024
     assert "cache/prefix_{view}.pkl" in run("layouts").stdout
 

@@ -14,14 +14,14 @@ Make = Callable[[str], Path]
 
 
 def test_the_shared_layout_ids() -> None:
-    assert set(LAYOUTS) == {
+    assert list(LAYOUTS) == [  # in the order `data layouts` lists them
         "predict1-waymo",
         "transfer25-singleview",
         "transfer25-multiview-hdmap",
         "predict25-video2world",
         "cosmos3-vision-jsonl",
         "lerobot-v3",
-    }
+    ]
     assert len(get_layout("transfer25-multiview-hdmap").views) == 7
     assert get_layout("predict1-waymo").view_dirs()[0] == "pinhole_front"
 
