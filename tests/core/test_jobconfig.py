@@ -43,9 +43,9 @@ def test_the_dashboard_and_preflight_read_the_same_settings(tmp_path: Path) -> N
     # they do not set comes from the composed config.
     assert (found.max_iter, found.save_iter, found.keep_last_n, found.from_config) == (7, 9, 3, True)
     assert _job_settings(tmp_path / "nothing-here", None).max_iter is None  # a snapshot that did not validate
-    assert preflight._job_settings(preset, job).save_iter == 9
-    assert preflight._job_settings(preset, job).max_iter == 10  # the preset's, not the old config's 5000
-    assert preflight._job_settings(preset, tmp_path / "nothing-here").save_iter == 9
+    assert preflight.job_settings(preset, job).save_iter == 9
+    assert preflight.job_settings(preset, job).max_iter == 10  # the preset's, not the old config's 5000
+    assert preflight.job_settings(preset, tmp_path / "nothing-here").save_iter == 9
 
 
 @pytest.mark.parametrize(
