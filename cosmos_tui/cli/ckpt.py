@@ -30,6 +30,7 @@ ckpt_app = typer.Typer(
 )
 
 TargetArg = typer.Argument(..., help="Job dir, its checkpoints/ folder, an iter_N folder, or a run id.")
+LatestIterOption = typer.Option(None, "--iter", help="Iteration (default: latest complete).")
 
 
 def _scan(target: str, *, need_pointer: bool = False):
@@ -109,7 +110,7 @@ def verify_cmd(
 def export_cmd(
     target: str = TargetArg,
     out_dir: Path = typer.Option(..., "--out", help="Folder for the exported files."),
-    iteration: int | None = typer.Option(None, "--iter", help="Iteration (default: latest complete)."),
+    iteration: int | None = LatestIterOption,
     dtype: str | None = typer.Option(
         None, "--dtype", help="bf16 or fp32: only that EMA file (default both)."
     ),
@@ -253,7 +254,7 @@ def forecast_cmd(
 @ckpt_app.command("convert")
 def convert_cmd(
     target: str = TargetArg,
-    iteration: int | None = typer.Option(None, "--iter", help="Iteration (default: latest complete)."),
+    iteration: int | None = LatestIterOption,
     repo: Path | None = typer.Option(
         None, "--repo", help="Upstream checkout (default: the run's engine.repo when TARGET is a run)."
     ),
