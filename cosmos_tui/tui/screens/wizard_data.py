@@ -4,7 +4,6 @@ in a worker with progress and ends in a findings table (severity, count, example
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -20,27 +19,30 @@ from cosmos_tui.tui import wizard_backend
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
 
-@dataclass(eq=False)
 class ValidationProgress(Message):
     """Clips checked so far."""
 
-    done: int
-    total: int
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
 
 
-@dataclass(eq=False)
 class ValidationDone(Message):
     """The report (``None`` with ``error`` when validation could not run)."""
 
-    report: object | None = None
-    error: str = ""
+    def __init__(self, report=None, error: str = "") -> None:
+        super().__init__()
+        self.report = report
+        self.error = error
 
 
-@dataclass(eq=False)
 class LayoutDetected(Message):
     """The layout the folder looks like (``None``: not recognised)."""
 
-    layout_id: str | None
+    def __init__(self, layout: str | None) -> None:
+        super().__init__()
+        self.layout_id = layout
 
 
 class DataStep(Vertical):

@@ -7,8 +7,6 @@ screen, in a command line or in a preset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -21,33 +19,38 @@ from cosmos_tui.tui import wizard_backend
 from cosmos_tui.tui.widgets.format import size
 
 
-@dataclass(eq=False)
 class HubStatus(Message):
     """Login state, access verdicts, and the download plan, as far as they are known."""
 
-    account: str | None
-    offline: bool
-    access: tuple = ()
-    plan: object | None = None
-    error: str = ""
+    def __init__(
+        self, account: str | None, offline: bool, access: tuple = (), plan=None, error: str = ""
+    ) -> None:
+        super().__init__()
+        self.account = account
+        self.offline = offline
+        self.access = access
+        self.plan = plan
+        self.error = error
 
 
-@dataclass(eq=False)
 class DownloadStep(Message):
     """Progress of the download: the file, its bytes, and the total."""
 
-    filename: str
-    file_done: int
-    file_total: int | None
-    done: int
-    total: int
+    def __init__(self, filename: str, file_done: int, file_total: int | None, done: int, total: int) -> None:
+        super().__init__()
+        self.filename = filename
+        self.file_done = file_done
+        self.file_total = file_total
+        self.done = done
+        self.total = total
 
 
-@dataclass(eq=False)
 class DownloadDone(Message):
     """The download ended (``error`` empty when it worked)."""
 
-    error: str = ""
+    def __init__(self, error: str = "") -> None:
+        super().__init__()
+        self.error = error
 
 
 class HubStep(Vertical):
