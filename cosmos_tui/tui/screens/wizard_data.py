@@ -4,6 +4,7 @@ in a worker with progress and ends in a findings table (severity, count, example
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -19,30 +20,27 @@ from cosmos_tui.tui import wizard_backend
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
 
+@dataclass(eq=False)
 class ValidationProgress(Message):
     """Clips checked so far."""
 
-    def __init__(self, done: int, total: int) -> None:
-        super().__init__()
-        self.done = done
-        self.total = total
+    done: int
+    total: int
 
 
+@dataclass(eq=False)
 class ValidationDone(Message):
     """The report (``None`` with ``error`` when validation could not run)."""
 
-    def __init__(self, report=None, error: str = "") -> None:
-        super().__init__()
-        self.report = report
-        self.error = error
+    report: object | None = None
+    error: str = ""
 
 
+@dataclass(eq=False)
 class LayoutDetected(Message):
     """The layout the folder looks like (``None``: not recognised)."""
 
-    def __init__(self, layout: str | None) -> None:
-        super().__init__()
-        self.layout_id = layout
+    layout_id: str | None
 
 
 class DataStep(Vertical):

@@ -7,6 +7,8 @@ screen, in a command line or in a preset.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -19,38 +21,33 @@ from cosmos_tui.tui import wizard_backend
 from cosmos_tui.tui.widgets.format import size
 
 
+@dataclass(eq=False)
 class HubStatus(Message):
     """Login state, access verdicts, and the download plan, as far as they are known."""
 
-    def __init__(
-        self, account: str | None, offline: bool, access: tuple = (), plan=None, error: str = ""
-    ) -> None:
-        super().__init__()
-        self.account = account
-        self.offline = offline
-        self.access = access
-        self.plan = plan
-        self.error = error
+    account: str | None
+    offline: bool
+    access: tuple = ()
+    plan: object | None = None
+    error: str = ""
 
 
+@dataclass(eq=False)
 class DownloadStep(Message):
     """Progress of the download: the file, its bytes, and the total."""
 
-    def __init__(self, filename: str, file_done: int, file_total: int | None, done: int, total: int) -> None:
-        super().__init__()
-        self.filename = filename
-        self.file_done = file_done
-        self.file_total = file_total
-        self.done = done
-        self.total = total
+    filename: str
+    file_done: int
+    file_total: int | None
+    done: int
+    total: int
 
 
+@dataclass(eq=False)
 class DownloadDone(Message):
     """The download ended (``error`` empty when it worked)."""
 
-    def __init__(self, error: str = "") -> None:
-        super().__init__()
-        self.error = error
+    error: str = ""
 
 
 class HubStep(Vertical):

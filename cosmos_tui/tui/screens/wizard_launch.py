@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,26 +18,24 @@ from cosmos_tui.tui import wizard_backend
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
+@dataclass(eq=False)
 class PreflightDone(Message):
     """Preflight verdicts for the preset (or why they could not be worked out)."""
 
-    def __init__(self, checks: tuple = (), command: str = "", error: str = "", prepared=None) -> None:
-        super().__init__()
-        self.checks = checks
-        self.command = command
-        self.error = error
-        self.prepared = prepared
-        """The prepared launch (:class:`~cosmos_tui.core.runs.lifecycle.Prepared`): Launch starts
-        exactly this, so what the step previews is what runs."""
+    checks: tuple = ()
+    command: str = ""
+    error: str = ""
+    prepared: object | None = None
+    """The prepared launch (:class:`~cosmos_tui.core.runs.lifecycle.Prepared`): Launch starts
+    exactly this, so what the step previews is what runs."""
 
 
+@dataclass(eq=False)
 class RunStarted(Message):
     """The run was launched (``run_id``) or refused (``error``)."""
 
-    def __init__(self, run_id: str | None = None, error: str = "") -> None:
-        super().__init__()
-        self.run_id = run_id
-        self.error = error
+    run_id: str | None = None
+    error: str = ""
 
 
 class LaunchStep(Vertical):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,14 +17,13 @@ from cosmos_tui.tui.wizard_backend import ModelRow
 __all__ = ["CatalogLoaded", "ModelRow", "ModelStep", "fits"]
 
 
+@dataclass(eq=False)
 class CatalogLoaded(Message):
     """The catalog and the machine's GPU count were read."""
 
-    def __init__(self, rows: tuple[ModelRow, ...], specs: dict, gpus_here: int | None) -> None:
-        super().__init__()
-        self.rows = rows
-        self.specs = specs
-        self.gpus_here = gpus_here
+    rows: tuple[ModelRow, ...]
+    specs: dict
+    gpus_here: int | None
 
 
 def fits(row: ModelRow, gpus_here: int | None) -> bool:
