@@ -29,6 +29,11 @@ def test_refusals_are_one_clear_sentence_each(tmp_path: Path) -> None:
         t25.render(_shipped("transfer25-singleview-edge"), {})
     with pytest.raises(UserError, match="is not a folder"):
         t25.render(_shipped("transfer25-singleview-edge", f"engine.repo={tmp_path / 'nope'}"), {})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    # An empty folder (or one holding some other project) is no checkout: refused before launch.
+    with pytest.raises(UserError, match=r"holds no cosmos-transfer2\.5 checkout \(no cosmos_transfer2/"):
+        t25.render(_shipped("transfer25-singleview-edge", f"engine.repo={empty}"), {})
     p1_repo = make_fake_checkout(tmp_path, "cosmos-predict1")
     with pytest.raises(
         UserError, match=r"is a cosmos-predict1 checkout but engine\.kind is cosmos-transfer2\.5"

@@ -128,7 +128,12 @@ class UpstreamAdapter(EngineAdapter):
                 )
             else:
                 found = detect_kind(repo)
-                if found is not None and found != self.kind:
+                if found is None:
+                    problems.append(
+                        f"engine.repo {repo} holds no {self.kind} checkout (no {self.package}/ folder "
+                        f"in it); clone {self.kind} there or point engine.repo at the clone"
+                    )
+                elif found != self.kind:
                     problems.append(
                         f"engine.repo {repo} is a {found} checkout but engine.kind is {self.kind}; "
                         "fix one of them"
