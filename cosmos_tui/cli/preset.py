@@ -20,6 +20,7 @@ from cosmos_tui.core.presets import (
     load_preset,
     resolve_preset,
     save_preset,
+    saved_presets,
     shipped_presets,
 )
 from cosmos_tui.core.slurm import render_sbatch
@@ -51,14 +52,21 @@ preset_app = typer.Typer(
 
 @preset_app.command("list")
 def list_(json: bool = JsonOption) -> None:
-    """List the shipped presets."""
+    """List the shipped presets, then those saved by name (the wizard's "Save preset")."""
 
     rows = []
-    for name, path in shipped_presets().items():
-        p = load_preset(path)
+    found = [(n, p, "shipped") for n, p in shipped_presets().items()]
+    found += [(n, p, "saved") for n, p in saved_presets().items()]
+    for name, path, origin in found:
+        try:
+            p = load_preset(path)
+        except UserError as e:  # a damaged saved preset is listed with why, not a traceback
+            warn(str(e))
+            continue
         rows.append(
             {
                 "name": name,
+                "origin": origin,
                 "path": str(path),
                 "engine": p.engine.kind,
                 "experiment": p.experiment.name,
@@ -82,7 +90,7 @@ def list_(json: bool = JsonOption) -> None:
             shown(r["engine"]),
             shown(r["experiment"]),
             str(r["nproc_per_node"]),
-            shown(r["description"] or ""),
+            ("(saved) " if r["origin"] == "saved" else "") + shown(r["description"] or ""),
         ]
         for r in rows
     ]

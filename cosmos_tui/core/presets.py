@@ -21,10 +21,11 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cosmos_tui.core import shell
+from cosmos_tui.core.display import printable
 from cosmos_tui.core.engines.registry import DEFAULT_KIND, EngineKind
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.interpolation import problem_in_override
-from cosmos_tui.core.paths import shipped_presets_dir
+from cosmos_tui.core.paths import shipped_presets_dir, state_root
 
 WandbMode = Literal["online", "offline", "disabled"]
 Target = Literal["local", "slurm"]
@@ -571,14 +572,44 @@ def shipped_presets() -> dict[str, Path]:
     return {p.stem: p for p in sorted(shipped_presets_dir().glob("*.toml"))}
 
 
+PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+"""A saved preset's name: its file stem, runnable by name (``cosmos-tui run NAME``)."""
+
+
+def saved_presets_dir() -> Path:
+    """Where presets saved by name (the wizard's "Save preset") live: ``STATE/presets``."""
+    return state_root() / "presets"
+
+
+def saved_presets() -> dict[str, Path]:
+    """Presets saved by name, by name; a shipped name always means the shipped preset."""
+    folder = saved_presets_dir()
+    if not folder.is_dir():
+        return {}
+    shipped = shipped_presets()
+    return {p.stem: p for p in sorted(folder.glob("*.toml")) if p.stem not in shipped and p.is_file()}
+
+
+def save_named_preset(preset: Preset, name: str, *, overwrite: bool = False) -> Path:
+    """Save ``preset`` as ``name`` among the saved presets, so ``cosmos-tui run NAME`` runs it."""
+    if not PRESET_NAME.fullmatch(name) or name.endswith(".toml"):
+        raise UserError(
+            f"{printable(name)!r} cannot name a preset; use letters, digits, '.', '_' and '-' "
+            "(up to 80, starting with a letter or digit)"
+        )
+    if name in shipped_presets():
+        raise UserError(f"'{name}' is a shipped preset's name; choose another name")
+    return save_preset(preset, saved_presets_dir() / f"{name}.toml", overwrite=overwrite)
+
+
 def resolve_preset(name_or_path: str | Path) -> Path:
-    """A path as given, or the shipped preset of that name."""
+    """A path as given, or the shipped (else saved) preset of that name."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists() or "/" in str(name_or_path):
         if not path.exists():
             raise UserError(f"{path}: no such preset file; `cosmos-tui preset list` shows the shipped ones")
         return path
-    shipped = shipped_presets()
+    shipped = {**saved_presets(), **shipped_presets()}
     if str(name_or_path) in shipped:
         return shipped[str(name_or_path)]
     close = difflib.get_close_matches(str(name_or_path), list(shipped), n=3)

@@ -11,6 +11,8 @@ functions, so importing a screen stays cheap and tests can replace a core functi
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +34,14 @@ from cosmos_tui.core.hub.plan import plan_download, weights_present
 from cosmos_tui.core.launch import render
 from cosmos_tui.core.paths import state_root
 from cosmos_tui.core.preflight import visible_gpus
-from cosmos_tui.core.presets import apply_sets, preset_from_dict
-from cosmos_tui.core.presets import save_preset as save
+from cosmos_tui.core.presets import (
+    apply_sets,
+    load_preset,
+    preset_from_dict,
+    save_named_preset,
+    saved_presets,
+    shipped_presets,
+)
 from cosmos_tui.core.runs.lifecycle import launch_prepared
 from cosmos_tui.core.runs.lifecycle import prepare as prepare_launch
 
@@ -120,15 +128,52 @@ def read_catalog() -> Catalog:
 # -- step 2: Hugging Face -------------------------------------------------------------------------
 
 
-def hub_state(model: ModelSpec) -> HubState:
-    """Login state, per-repo access and the download plan of ``model`` (a ``ModelSpec``)."""
+def needs_checkout(model: ModelSpec) -> bool:
+    """The model's engine runs from a checkout of its upstream repo (``engine.repo``)."""
+
+    return get_adapter(model.engine).runs_from_checkout
+
+
+def checkout_problem(model: ModelSpec, checkout: str) -> str | None:
+    """Why ``checkout`` cannot be ``model``'s engine checkout on this machine (``None``: it can)."""
+
+    adapter = get_adapter(model.engine)
+    repo = Path(checkout).expanduser()
+    if not repo.is_absolute():
+        return f"{checkout} is a relative path; give the checkout's absolute path"
+    preset = preset_from_dict(
+        {"model": {"id": model.id}, "engine": {"kind": model.engine, "repo": str(repo)}}, source="the form"
+    )
+    problems = [p for p in adapter.problems(preset) if "engine.repo" in p]
+    return problems[0] if problems else None
+
+
+def _plan(model: ModelSpec, checkout: str | None) -> DownloadPlan:
+    adapter = get_adapter(model.engine)
+    repo = Path(checkout).expanduser() if checkout else None
+    if adapter.weights_in_checkout and repo is None:
+        raise UserError(
+            f"{model.id} reads its weights from the checkpoints/ folder of its {model.engine} "
+            "checkout: give the checkout's folder above"
+        )
+    return plan_download(
+        model,
+        repo / "checkpoints" if adapter.weights_in_checkout and repo is not None else None,
+        checkout=repo if repo is not None and repo.is_dir() else None,
+    )
+
+
+def hub_state(model: ModelSpec, checkout: str | None = None) -> HubState:
+    """Login state, per-repo access and the download plan of ``model`` (a ``ModelSpec``), its
+    weights placed as its engine reads them (a Predict1 checkout's ``checkpoints/``)."""
 
     offline = settings.offline()
+    account = None
     try:
         account = None if offline else whoami()
-        return HubState(account.name if account else None, offline, plan_download(model))
+        return HubState(account.name if account else None, offline, _plan(model, checkout))
     except UserError as e:
-        return HubState(None, offline, error=str(e))
+        return HubState(account.name if account else None, offline, error=str(e))
 
 
 def login(token: str) -> None:
@@ -137,10 +182,12 @@ def login(token: str) -> None:
     hub_login(token)
 
 
-def download(model: ModelSpec, progress: Callable[[DownloadProgress], None]) -> None:
+def download(
+    model: ModelSpec, progress: Callable[[DownloadProgress], None], checkout: str | None = None
+) -> None:
     """Fetch what is missing of ``model``'s weights; ``progress`` gets each ``DownloadProgress``."""
 
-    fetch(plan_download(model), progress=progress)
+    fetch(_plan(model, checkout), progress=progress)
 
 
 # -- step 3: data ---------------------------------------------------------------------------------
@@ -181,6 +228,17 @@ def synthesize(root: str, layout: str, experiment: str | None) -> None:
         raise UserError(describe_os_error(e, doing="write")) from None
 
 
+def missing_folders(root: str) -> tuple[str, ...]:
+    """The folders a synthetic set at ``root`` would create, outermost first (empty: it exists)."""
+
+    path = Path(root).expanduser().absolute()
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(str(path))
+        path = path.parent
+    return tuple(reversed(missing))
+
+
 # -- step 4: setup --------------------------------------------------------------------------------
 
 
@@ -198,18 +256,93 @@ def build_preset(data: dict[str, Any], sets: Sequence[str]) -> Preset:
     return apply_sets(preset, list(sets), source="overrides") if sets else preset
 
 
+def with_sets(preset: Preset, sets: Sequence[str]) -> Preset:
+    """``preset`` with the ``--set`` items ``sets`` applied (``cosmos-tui run PRESET --set ...``);
+    a :class:`UserError` naming what is wrong."""
+
+    return apply_sets(preset, list(sets), source="the form") if sets else preset
+
+
 def render_command(preset: Preset) -> str:
     """The command ``preset`` launches, one argument group a line."""
 
     return render(preset).shell(multiline=True)
 
 
-def save_preset(preset: Preset, name: str) -> Path:
-    """Save ``preset`` as ``NAME.toml`` under the state root's ``presets/`` folder; its path."""
+@dataclass(frozen=True)
+class StartingPoint:
+    """A preset the setup form can start from: shipped, or saved by the person earlier."""
 
-    path = Path(state_root()) / "presets" / f"{name}.toml"
-    save(preset, path)
-    return path
+    name: str
+    """What ``cosmos-tui run NAME`` takes."""
+    origin: str
+    """``shipped`` or ``saved``."""
+    description: str
+    data: dict[str, Any]
+    """The preset as its file holds it (only what differs from the defaults)."""
+
+
+def starting_points(model_id: str) -> tuple[StartingPoint, ...]:
+    """The shipped presets for ``model_id``, then the saved ones (a damaged file is passed over:
+    ``cosmos-tui preset list`` says why)."""
+
+    found = [(n, p, "shipped") for n, p in shipped_presets().items()]
+    found += [(n, p, "saved") for n, p in saved_presets().items()]
+    points = []
+    for name, path, origin in found:
+        try:
+            preset = load_preset(path)
+        except UserError:
+            continue
+        if preset.model.id == model_id:
+            points.append(StartingPoint(name, origin, preset.description or "", preset.to_dict()))
+    return tuple(points)
+
+
+def save_preset(preset: Preset, name: str, *, overwrite: bool = False) -> Path:
+    """Save ``preset`` as ``name`` among the saved presets (``cosmos-tui run NAME`` runs it)."""
+
+    return save_named_preset(preset, name, overwrite=overwrite)
+
+
+def render_elsewhere(preset: Preset) -> str:
+    """The command ``preset`` would launch on the machine that has its checkout, weights and
+    data (rendered as for a Slurm node: nothing of it need exist here)."""
+
+    away = preset.model_copy(deep=True)
+    away.launch.target = "slurm"
+    return render(away).shell(multiline=True)
+
+
+# -- the wizard's draft ---------------------------------------------------------------------------
+
+DRAFT_FILE = "wizard-draft.json"
+
+
+def load_draft() -> dict[str, Any]:
+    """What the person had entered when they last left the wizard (``{}``: nothing, or unreadable)."""
+
+    path = state_root() / DRAFT_FILE
+    try:
+        if path.is_file() and path.stat().st_size < 64 << 10:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        pass
+    return {}
+
+
+def save_draft(draft: dict[str, Any]) -> None:
+    """Keep the wizard's fields for the next time it opens (never a token: the form has none)."""
+
+    path = state_root() / DRAFT_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{DRAFT_FILE}.tmp")
+        tmp.write_text(json.dumps(draft, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only state folder: the draft is only a convenience
 
 
 # -- step 5: launch -------------------------------------------------------------------------------
@@ -226,3 +359,21 @@ def launch(prepared: Prepared, preset: Preset) -> str:
     """Start exactly ``prepared`` (what was previewed); the new run's id."""
 
     return launch_prepared(prepared, base=preset).id
+
+
+def shell_join(argv: Sequence[str]) -> str:
+    """``argv`` as one shell line a person can paste (each word quoted as the shell needs)."""
+
+    return shlex.join(argv)
+
+
+def hub_command(verb: str, model: ModelSpec, checkout: str | None) -> str:
+    """``cosmos-tui hf VERB MODEL`` with the checkout (and, where the engine reads its weights
+    from the checkout, its ``checkpoints/`` folder), as the step does it."""
+
+    argv = ["cosmos-tui", "hf", verb, model.id]
+    if checkout:
+        argv += ["--repo", checkout]
+        if verb == "download" and get_adapter(model.engine).weights_in_checkout:
+            argv += ["--checkpoint-dir", str(Path(checkout) / "checkpoints")]
+    return shell_join(argv)

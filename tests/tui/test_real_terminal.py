@@ -71,15 +71,16 @@ def test_wizard_launch_resize_stop_and_reattach_in_tmux(isolated_home: Path, ter
     assert "4 clips" in screen
     assert f"Folder          {isolated_home / 'data'}" in screen  # the label beside its field
     term.send("C-Right")
-    term.wait_for(lambda s: "4 · Setup" in s and "trainer.max_iter=" in s)  # prefilled from the model
-    time.sleep(0.5)  # the step puts the focus on its first field after it is drawn
-    term.send("Tab")  # -> Overrides (typing replaces the prefilled text)
+    # The form starts from the model's shipped preset (what `preset render` prints for it).
+    term.wait_for(lambda s: "4 · Setup" in s and "builtin-demo (shipped)" in s and "trainer.max_iter=" in s)
+    time.sleep(0.5)  # the step puts the focus on Overrides (`--set` items) after it is drawn
     term.type("trainer.max_iter=400 checkpoint.save_iter=5 trainer.logging_iter=1")
     screen = term.wait_for("trainer.max_iter=400 \\")  # the command preview follows the field
     assert "torchrun --nproc_per_node=2" in screen
-    term.send("C-Right")
-    term.wait_for("Ready.", 120)
-    term.send("Tab", "Enter")  # -> the Launch button
+    assert "cosmos-tui run builtin-demo --set data.root=" in screen
+    term.send("C-n")  # ctrl+n: Next where the terminal takes ctrl+arrows (macOS)
+    term.wait_for("Ready", 120)
+    term.send("Enter")  # the Launch button has the focus once preflight passes
     screen = term.wait_for(lambda s: "RUNNING" in s and _iteration(s) >= 2, 150)
     run_id = next(r.id for r in list_runs(reconcile=False))
     assert run_id in screen

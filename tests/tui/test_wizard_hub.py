@@ -11,12 +11,14 @@ import pytest
 from helpers import wait_for
 from support.catalog_toml import ACME_WEIGHTS, acme_model, catalog, repo
 from support.hf_test_server import HfTestServer
+from support.replay_engine.checkout import make_fake_checkout
 from textual.widgets import DataTable, Input
 
 from cosmos_tui.core import catalog as catalog_mod
 from cosmos_tui.tui.screens.new_run import NewRunScreen
 from cosmos_tui.tui.screens.wizard_hub import DownloadStep, HubStep
 
+ENGINE = "cosmos-predict2.5"  # acme-2b's engine: it runs from a checkout
 TOKEN = "hf_WizardCanary0123456789abcdefXYZ"  # a canary: must never be shown
 
 CATALOG = catalog(
@@ -53,7 +55,7 @@ def _cells(table: DataTable) -> list[list[str]]:
 
 
 @pytest.mark.timeout(120)
-async def test_login_access_licence_and_download(make_app, hub: HfTestServer, monkeypatch) -> None:
+async def test_login_access_licence_and_download(make_app, hub: HfTestServer, monkeypatch, tmp_path) -> None:
     steps: list[DownloadStep] = []
     original = HubStep.on_download_step
 
@@ -112,7 +114,15 @@ async def test_login_access_licence_and_download(make_app, hub: HfTestServer, mo
         weights = [s for s in steps if s.filename == "ckpt/model_ema_bf16.pt"]
         assert len(weights) >= 2 and weights[-1].file_done == weights[-1].file_total == len(WEIGHTS)
         assert steps[-1].done == steps[-1].total == len(WEIGHTS) + sum(map(len, ENCODER.values()))
-        await wait_for(pilot, lambda: "0 B to fetch" in str(state.render()), timeout=30)
+        await wait_for(pilot, lambda: "all 3 files on disk" in str(state.render()), timeout=30)
         assert TOKEN not in app.export_screenshot()
+        # The weights are here; the engine's checkout is still to be given (Next says so).
+        await pilot.press("ctrl+right")
+        assert wizard.step == 1 and "checkout" in step.blocker
+        checkout = wizard.query_one("#hub-checkout", Input)
+        checkout.value = str(make_fake_checkout(tmp_path, ENGINE))
+        checkout.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: step.blocker is None, timeout=30)
         await pilot.press("ctrl+right")
         assert wizard.step == 2  # on to the data step

@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui.screens.dialogs import ConfirmDialog
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
@@ -34,6 +35,8 @@ class ValidationDone(Message):
 
     report: object | None = None
     error: str = ""
+    validated_for: tuple | None = None
+    """``(folder, layout, experiment)`` the report is about."""
 
 
 @dataclass(eq=False)
@@ -48,8 +51,12 @@ class DataStep(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(classes="step", **kwargs)
-        self.report = None
+        self._report = None
+        self._validated_for: tuple | None = None
         self.experiment: str | None = None
+        self._model_id: str | None = None
+        self.elsewhere = False
+        """The dataset is on the machine that will run (the hub step's 'another machine')."""
 
     def compose(self) -> ComposeResult:
         yield Label("3 · Data", classes="step-title")
@@ -79,11 +86,50 @@ class DataStep(Vertical):
         )
         self.query_one("#data-progress").display = False
 
-    def enter(self, model, experiment: str | None) -> None:
-        """Show this step for ``model``; its layout is preselected."""
+    def enter(self, model, experiment: str | None, *, elsewhere: bool = False) -> None:
+        """Show this step for ``model``; its layout is preselected. A report made for another
+        folder, layout or experiment no longer counts (the step says so)."""
         self.experiment = experiment
-        if model is not None and self.query_one("#data-layout", Select).is_blank():
-            self.query_one("#data-layout", Select).value = model.dataset_layout
+        self.elsewhere = elsewhere
+        layout = self.query_one("#data-layout", Select)
+        changed = model is not None and model.id != self._model_id
+        if model is not None and (layout.is_blank() or (changed and self._model_id is not None)):
+            layout.value = model.dataset_layout  # a model picked anew brings its own layout
+        self._model_id = model.id if model is not None else None
+        if self.stale:
+            self.query_one("#findings-table", DataTable).clear()
+            self.query_one("#data-summary", Static).update(
+                "[yellow]The last validation was for another folder, layout or experiment; "
+                "validate again.[/yellow]"
+            )
+        elif elsewhere and self.report is None:
+            self.query_one("#data-summary", Static).update(
+                "[dim]The dataset may be on the other machine: give its path there; validate it "
+                "there with the command below (or here, if it is here too).[/dim]\n"
+                f"[dim]{self._cli()}[/dim]"
+            )
+
+    def _current(self) -> tuple:
+        return (self.data_root, self.layout_id, self.experiment)
+
+    @property
+    def report(self):
+        """The validation report of the folder, layout and experiment now chosen (``None``: not
+        validated, or validated for something else since changed)."""
+        return self._report if self._validated_for == self._current() else None
+
+    @property
+    def stale(self) -> bool:
+        """A validation was made, but for another folder, layout or experiment than now."""
+        return self._report is not None and self.report is None
+
+    @on(Input.Changed, "#data-root")
+    @on(Select.Changed, "#data-layout")
+    def _changed(self) -> None:
+        if self.stale:
+            self.query_one("#data-summary", Static).update(
+                "[yellow]Changed since the last validation; validate again.[/yellow]"
+            )
 
     @property
     def data_root(self) -> str:
@@ -140,7 +186,7 @@ class DataStep(Vertical):
                 experiment,
                 lambda done, total: self.post_message(ValidationProgress(done, total)),
             )
-            self.post_message(ValidationDone(report))
+            self.post_message(ValidationDone(report, validated_for=(root, layout, experiment)))
         except UserError as e:
             self.post_message(ValidationDone(error=str(e)))
 
@@ -148,7 +194,9 @@ class DataStep(Vertical):
         self.query_one("#data-progress", ProgressBar).update(total=message.total or 1, progress=message.done)
 
     def on_validation_done(self, message: ValidationDone) -> None:
-        self.report = message.report
+        self.query_one("#data-progress").display = False  # ended: no bar that looks like it goes on
+        self._report = message.report
+        self._validated_for = message.validated_for
         table = self.query_one("#findings-table", DataTable)
         table.clear()
         summary = self.query_one("#data-summary", Static)
@@ -178,6 +226,29 @@ class DataStep(Vertical):
         if not self.data_root or not self.layout_id:
             self.notify("Give an empty folder and a layout first.", severity="warning")
             return
+        missing = wizard_backend.missing_folders(self.data_root)
+        if not missing:
+            self._start_synth()
+            return
+        if len(missing) == 1:
+            self._start_synth()  # the set's own folder: synth makes it, as `data synth` does
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start_synth()
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Create {len(missing)} folders for the synthetic set?",
+                self._cli("synth").removeprefix("$ "),
+                yes="Create",
+                details="These do not exist yet:\n" + "\n".join(f"  {printable(m)}" for m in missing),
+            ),
+            answered,
+        )
+
+    def _start_synth(self) -> None:
         self.query_one("#data-summary", Static).update(
             f"Writing a synthetic {markup_safe(self.layout_id)} set…\n[dim]{self._cli('synth')}[/dim]"
         )

@@ -1,21 +1,25 @@
-"""Wizard step 5: the preflight summary, then launch and go straight to the dashboard."""
+"""Wizard step 5: the preflight verdict first, failures and warnings above the passes and whole
+(wrapped, never cut), then launch and go straight to the dashboard. For a run on another machine
+(the hub step's "elsewhere") it shows what to copy there instead of a Launch button."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, Label, Static
+from textual.widgets import Button, Label, Static
 
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui import wizard_backend
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+LEVEL_ORDER = {"fail": 0, "warn": 1, "ok": 2}
 
 
 @dataclass(eq=False)
@@ -51,25 +55,37 @@ class LaunchStep(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("5 · Launch", classes="step-title")
-        yield DataTable(id="preflight-table", cursor_type="row")
         yield Static("Running preflight checks…", id="launch-summary")
         with Horizontal(classes="row", id="launch-choice"):
             yield Button("Resume the job", id="launch-resume", variant="primary")
             yield Button("Start fresh", id="launch-fresh")
         with Horizontal(classes="row"):
             yield Button("Launch", id="launch-go", variant="success", disabled=True)
+        yield Static("", id="preflight-table")
 
     def on_mount(self) -> None:
-        self.query_one("#preflight-table", DataTable).add_columns("check", "", "finding")
         self.query_one("#launch-choice").display = False
 
-    def enter(self, preset) -> None:
-        """Run preflight for ``preset`` (a new preset asks again about an existing job)."""
+    def enter(self, preset, *, elsewhere: bool = False) -> None:
+        """Run preflight for ``preset`` (a new preset asks again about an existing job); for a run
+        on another machine, show what to take there."""
         if preset != self.preset:
             self.existing = "ask"
         self.preset = preset
         self.prepared = None
-        self.query_one("#launch-go", Button).disabled = True
+        go = self.query_one("#launch-go", Button)
+        go.disabled = True
+        go.display = not elsewhere
+        if elsewhere:
+            self.query_one("#launch-choice").display = False
+            self.query_one("#preflight-table", Static).update("")
+            self.query_one("#launch-summary", Static).update(
+                "[b]Nothing is launched here.[/b] Save the preset in step 4, copy it to the machine "
+                "that has the checkout, weights and data, and there run the first command below "
+                "(it checks everything again before it starts). On a Slurm login node, "
+                "`cosmos-tui preset render NAME --target slurm -o job.sbatch` writes the script."
+            )
+            return
         self.query_one("#launch-summary", Static).update("Running preflight checks…")
         self.preflight(preset)
 
@@ -82,9 +98,20 @@ class LaunchStep(Vertical):
         except UserError as e:
             self.post_message(PreflightDone(error=str(e)))
 
+    @staticmethod
+    def checks_table(checks) -> Table:
+        """The checks, failures then warnings then passes, each finding whole (wrapped)."""
+        table = Table(show_header=True, header_style="bold", expand=True, box=None, pad_edge=False)
+        table.add_column("check", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        table.add_column("finding", ratio=1, overflow="fold")
+        for c in sorted(checks, key=lambda c: LEVEL_ORDER.get(c.level, 3)):
+            table.add_row(
+                c.name, Text(c.level, style=LEVEL_STYLE.get(c.level, "")), Text(printable(c.message))
+            )
+        return table
+
     def on_preflight_done(self, message: PreflightDone) -> None:
-        table = self.query_one("#preflight-table", DataTable)
-        table.clear()
         self.checks = message.checks
         self.prepared = message.prepared
         choose = message.prepared is not None and message.prepared.needs_choice
@@ -95,10 +122,9 @@ class LaunchStep(Vertical):
             resume.label = f"Resume from iteration {point.iteration}"
             resume.display = not message.prepared.resume_trains_nothing  # it would train nothing
             self.query_one("#launch-fresh", Button).label = f"Start fresh as {message.prepared.fresh_name}"
-        for c in message.checks:
-            level = Text(c.level, style=LEVEL_STYLE.get(c.level, ""))
-            table.add_row(c.name, level, Text(printable(c.message)))
+        self.query_one("#preflight-table", Static).update(self.checks_table(message.checks))
         fails = [c for c in message.checks if c.level == "fail"]
+        warns = [c for c in message.checks if c.level == "warn"]
         summary = self.query_one("#launch-summary", Static)
         if message.error:
             summary.update(f"[red]{markup_safe(message.error)}[/red]")
@@ -107,10 +133,18 @@ class LaunchStep(Vertical):
                 "[yellow]This job folder already holds checkpoints: resume it, or start a new job.[/yellow]"
             )
         elif fails:
-            summary.update(f"[red]{len(fails)} check(s) fail; fix them and come back.[/red]")
+            summary.update(f"[red]{len(fails)} check(s) fail (listed first); fix them and come back.[/red]")
+        elif warns:
+            summary.update(
+                f"[yellow]Ready, with {len(warns)} warning(s) listed first: read them before you launch."
+                "[/yellow]"
+            )
         else:
-            summary.update("[green]Ready.[/green] [dim]$ cosmos-tui run PRESET (save it in step 4)[/dim]")
-        self.query_one("#launch-go", Button).disabled = bool(fails or message.error)
+            summary.update("[green]Ready.[/green] [dim]Save it in step 4 to run it again by name.[/dim]")
+        go = self.query_one("#launch-go", Button)
+        go.disabled = bool(fails or message.error or choose)
+        if not go.disabled:
+            go.focus()
 
     @on(Button.Pressed, "#launch-resume")
     def _resume(self) -> None:

@@ -39,6 +39,8 @@ class ModelStep(Vertical):
         self.rows: tuple[ModelRow, ...] = ()
         self.specs: dict = {}
         self.gpus_here: int | None = None
+        self.wanted: str | None = None
+        """A model to put the cursor on once the catalog is read (the wizard's draft)."""
 
     def compose(self) -> ComposeResult:
         yield Label("1 · Model", classes="step-title")
@@ -69,6 +71,9 @@ class ModelStep(Vertical):
             f"{len(self.rows)} models · {here} · models that do not fit are dimmed · $ cosmos-tui models list"
         )
         self.render_rows()
+        if self.wanted:
+            self.select_model(self.wanted)
+            self.wanted = None
 
     @on(Input.Changed, "#model-filter")
     def render_rows(self) -> None:
