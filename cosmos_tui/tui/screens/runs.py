@@ -24,6 +24,9 @@ EMPTY = (
     "or try the whole flow on CPU with [b]cosmos-tui demo[/b].\n\n"
     "[dim]Runs live on disk: they keep going when this app closes, and show up here again.[/dim]"
 )
+LOADING = "[dim]Loading runs…[/dim]"
+"""Shown until the first read of the run registry completes (it reconciles every record, which
+can take a few seconds), so an existing history is never announced as "No runs yet"."""
 
 
 class RunsScreen(Screen):
@@ -46,11 +49,13 @@ class RunsScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._wake = threading.Event()
+        self.loaded = False
+        """Whether the first read of the registry has arrived (tests wait on it)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="runs-body"):
-            yield Static(EMPTY, id="runs-empty")
+            yield Static(LOADING, id="runs-empty")
             yield RunsTable(id="runs-table")
             yield LossChart(id="compare-chart", empty="select runs with space, then press c")
         yield Static("$ cosmos-tui runs list", id="cli-hint", classes="cli-line", markup=False)
@@ -72,6 +77,9 @@ class RunsScreen(Screen):
     def on_runs_updated(self, message: RunsUpdated) -> None:
         table = self.query_one(RunsTable)
         has_rows = bool(message.rows)
+        if not self.loaded:
+            self.loaded = True
+            self.query_one("#runs-empty", Static).update(EMPTY)
         self.query_one("#runs-empty").display = not has_rows
         table.display = has_rows
         table.show(message.rows, self.app.backend.clock())  # type: ignore[attr-defined]
