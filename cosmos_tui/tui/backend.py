@@ -29,8 +29,9 @@ from typing import Any
 from cosmos_tui.core import jobconfig, preflight
 from cosmos_tui.core.checkpoints import export as ckpt_export
 from cosmos_tui.core.checkpoints import prune as ckpt_prune
-from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown, forecast_job
+from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown
 from cosmos_tui.core.checkpoints.locate import open_run_checkpoints
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
 from cosmos_tui.core.monitor.claims import assigned_devices, record_roots
@@ -44,6 +45,7 @@ from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs import engine_view, get_run, list_runs, resume_run, stop_run
+from cosmos_tui.core.runs.disk_forecast import forecast_run
 from cosmos_tui.core.runs.jobs import get_job, job_history
 from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
@@ -118,6 +120,9 @@ class _Watch:
     settings: jobconfig.JobSettings | None = None
     settings_final: bool = False
     lost_announced: bool = False
+    job_checkpoints: tuple[tuple, list[CheckpointInfo]] | None = None
+    """Every checkpoint of the job (any run's) for the disk forecast, with what the run's own
+    looked like when they were scanned (scanned again when that changes)."""
 
 
 class Backend:
@@ -286,7 +291,7 @@ class Backend:
             flags.append(record.reason)
         verdict = message = None
         if record.active and watch.monitor.job_dir is not None:
-            verdict, message = self._disk_forecast(watch, snap)
+            verdict, message = self._disk_forecast(record, watch, snap)
         return RunView(
             row=row,
             losses=tuple((int(x), y) for x, y in progress.loss_series),
@@ -322,20 +327,29 @@ class Backend:
             self._layouts[record.id] = engine_view.parallelism(record)
         return self._layouts[record.id]
 
-    def _disk_forecast(self, watch: _Watch, snap: RunSnapshot) -> tuple[str | None, str | None]:
-        """Saves still to come x the average checkpoint size, against the free space."""
+    def _disk_forecast(
+        self, record: RunRecord, watch: _Watch, snap: RunSnapshot
+    ) -> tuple[str | None, str | None]:
+        """Saves still to come x the average checkpoint size, against the free space: core's
+        :func:`~cosmos_tui.core.runs.disk_forecast.forecast_run`, as ``cosmos-tui ckpt forecast
+        RUN`` says it (the run's settings, every checkpoint of its job)."""
 
+        own = snap.checkpoints.checkpoints if snap.checkpoints else ()
+        key = tuple((c.iteration, c.complete, c.size_bytes) for c in own)
+        if watch.job_checkpoints is None or watch.job_checkpoints[0] != key:
+            ckdir = watch.monitor.job_dir / "checkpoints"  # type: ignore[operator]
+            watch.job_checkpoints = (key, scan_checkpoints(ckdir) if ckdir.is_dir() else [])
         try:
-            result = forecast_job(
-                watch.monitor.job_dir / "checkpoints",  # type: ignore[operator]
-                snap.checkpoints.checkpoints if snap.checkpoints else (),
-                max_iter=snap.progress.max_iter,
+            result = forecast_run(
+                record,
+                checkpoints=watch.job_checkpoints[1],
                 settings=watch.settings or jobconfig.JobSettings(),
-                current_iter=snap.progress.iteration or 0,
                 free_bytes=snap.disk_free_bytes,
             )
         except SettingsUnknown:
             return "unknown", "Disk forecast: checkpoint.save_iter or trainer.max_iter is not known yet."
+        except UserError as e:
+            return "unknown", f"Disk forecast: {e}"
         return result.verdict, result.message
 
     def log_batch(self, run_id: str, after: int | None, *, limit: int = LOG_VIEW_LINES) -> LogBatch:
