@@ -8,9 +8,7 @@ typed message with an immutable snapshot; the handlers here only hand snapshots 
 
 from __future__ import annotations
 
-import shlex
 import threading
-from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -22,6 +20,7 @@ from textual.widgets import Footer, Header, Input, Static
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui.backend import PruneProposal
+from cosmos_tui.tui.commands import PRUNE_KEEP_LAST, dashboard_commands
 from cosmos_tui.tui.messages import (
     ActionFinished,
     ExportChecked,
@@ -40,25 +39,10 @@ from cosmos_tui.tui.widgets.log_view import LogView
 from cosmos_tui.tui.widgets.loss_chart import LossChart
 from cosmos_tui.tui.widgets.run_header import RunHeader
 
-PRUNE_KEEP_LAST = 2
-"""Complete checkpoints the dashboard's prune keeps (besides the latest, pinned and in-progress ones)."""
-
 
 def cli_commands(run_id: str, view: RunView | None) -> dict[str, str]:
-    """The headless command for every dashboard action."""
-    job = view.job_dir if view and view.job_dir else "JOB_DIR"
-    q = shlex.quote
-    return {
-        "show": f"cosmos-tui runs show {run_id}",
-        "logs": f"cosmos-tui runs logs {run_id} -f",
-        "stop": f"cosmos-tui runs stop {run_id}",
-        "save": f"touch {q(str(Path(job) / 'SAVE_NOW'))}",
-        "resume": f"cosmos-tui runs resume {run_id}",
-        "export": f"cosmos-tui ckpt export {run_id} --out {q(str(Path(job) / 'export'))}",
-        "prune": f"cosmos-tui ckpt prune {run_id} --keep-last {PRUNE_KEEP_LAST} --yes",
-        "list_ckpt": f"cosmos-tui ckpt list {run_id}",
-        "gpus": "cosmos-tui gpus --watch",
-    }
+    """The headless command for every dashboard action (see :mod:`cosmos_tui.tui.commands`)."""
+    return dashboard_commands(run_id, view.job_dir if view else None)
 
 
 class DashboardScreen(Screen):
@@ -107,7 +91,10 @@ class DashboardScreen(Screen):
         yield LogView(id="log")
         yield Input(placeholder="search the log (enter to apply, empty to clear)", id="log-search")
         yield Static(
-            f"$ cosmos-tui runs logs {self.run_id} -f", id="cli-hint", classes="cli-line", markup=False
+            "$ " + printable(cli_commands(self.run_id, None)["logs"]),
+            id="cli-hint",
+            classes="cli-line",
+            markup=False,
         )
         yield Footer()
 

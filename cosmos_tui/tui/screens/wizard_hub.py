@@ -18,6 +18,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui.commands import hub_download, hub_status
 from cosmos_tui.tui.widgets.format import size
 
 
@@ -131,7 +132,8 @@ class HubStep(Vertical):
             self.ready = plan.complete
         if message.error:
             parts.append(f"[red]{message.error}[/red]")
-        self.query_one("#hub-state", Static).update(" · ".join(parts) + "\n[dim]$ cosmos-tui hf status[/dim]")
+        hint = f"\n[dim]$ {markup_safe(hub_status(self.model.id if self.model else 'MODEL'))}[/dim]"
+        self.query_one("#hub-state", Static).update(" · ".join(parts) + hint)
 
     @on(Button.Pressed, "#hub-login")
     def _login(self) -> None:
@@ -178,7 +180,7 @@ class HubStep(Vertical):
         file_total = size(message.file_total) if message.file_total else "?"
         self.query_one("#hub-file", Static).update(
             f"{markup_safe(message.filename)}: {size(message.file_done)} / {file_total}"
-            f"   [dim]$ cosmos-tui models download {self.model.id}[/dim]"
+            f"   [dim]$ {markup_safe(hub_download(self.model.id))}[/dim]"
         )
 
     def on_download_done(self, message: DownloadDone) -> None:

@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Label, Static
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui.commands import run_preset
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -109,7 +110,7 @@ class LaunchStep(Vertical):
         elif fails:
             summary.update(f"[red]{len(fails)} check(s) fail; fix them and come back.[/red]")
         else:
-            summary.update("[green]Ready.[/green] [dim]$ cosmos-tui run PRESET (save it in step 4)[/dim]")
+            summary.update(f"[green]Ready.[/green] [dim]$ {run_preset()} (save it in step 4)[/dim]")
         self.query_one("#launch-go", Button).disabled = bool(fails or message.error)
 
     @on(Button.Pressed, "#launch-resume")

@@ -3,7 +3,6 @@ HF_HOME; the exact command previewed live (``core.launch.render``); save as a pr
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -14,6 +13,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui.commands import run_preset
 
 if TYPE_CHECKING:
     from cosmos_tui.core.presets import Preset
@@ -152,4 +152,4 @@ class SetupStep(Vertical):
         except UserError as e:
             self.notify(markup_safe(e), severity="error")
             return
-        self.notify(markup_safe(f"Saved {path}. Run it with: cosmos-tui run {shlex.quote(str(path))}"))
+        self.notify(markup_safe(f"Saved {path}. Run it with: {run_preset(path)}"))

@@ -1,0 +1,112 @@
+"""The headless commands the TUI shows beside its actions ("equivalent command" lines, the ``y``
+dialogs, the wizard's hints), built in one place so each is a real ``cosmos-tui`` command with
+every word shell-quoted (core's :func:`cosmos_tui.core.shell.join`). A test parses every one of
+them with the real CLI.
+
+Words from disk (a run id, a job folder) may hold anything; a word core refuses to render (a
+control character) is quoted by :func:`shlex.quote` alone, and screens show the line through
+:func:`~cosmos_tui.core.display.printable`, so what is shown is what is on disk.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from cosmos_tui.core import shell
+from cosmos_tui.core.errors import UserError
+
+PROGRAM = "cosmos-tui"
+
+PRUNE_KEEP_LAST = 2
+"""Complete checkpoints the dashboard's prune keeps (besides the latest, pinned and in-progress ones)."""
+
+
+def words(*argv: object) -> str:
+    """``argv`` as one shell line, each word quoted."""
+    items = [str(a) for a in argv]
+    try:
+        return shell.join(items)
+    except UserError:  # a control character: still one quoted word each, shown escaped
+        return shlex.join(items)
+
+
+def cli(*argv: object) -> str:
+    """``cosmos-tui ARGV...``, each word quoted."""
+    return f"{PROGRAM} {words(*argv)}"
+
+
+def runs_commands(run_id: str | None) -> dict[str, str]:
+    """What the runs screen's keys do, headless (``ID`` when no run is highlighted)."""
+    rid = run_id or "ID"
+    return {
+        "list": cli("runs", "list"),
+        "show": cli("runs", "show", rid),
+        "logs": cli("runs", "logs", rid, "-f"),
+        "job": cli("jobs", "show", rid),
+        "stop": cli("runs", "stop", rid),
+        "resume": cli("runs", "resume", rid),
+        "rerun": cli("runs", "rerun", rid),
+        "rm": cli("runs", "rm", rid, "--yes"),
+        "rm_outputs": cli("runs", "rm", rid, "--outputs", "--yes"),
+    }
+
+
+def job_commands(run_id: str) -> dict[str, str]:
+    """What the job screen shows, headless."""
+    return {
+        "show": cli("jobs", "show", run_id),
+        "list": cli("jobs", "list"),
+        "resume": cli("runs", "resume", run_id),
+    }
+
+
+def dashboard_commands(run_id: str, job_dir: str | None) -> dict[str, str]:
+    """The headless command for every dashboard action (``JOB_DIR`` while the job folder is not
+    known)."""
+    job = job_dir or "JOB_DIR"
+    return {
+        "show": cli("runs", "show", run_id),
+        "logs": cli("runs", "logs", run_id, "-f"),
+        "stop": cli("runs", "stop", run_id),
+        "save": words("touch", str(Path(job) / "SAVE_NOW")),
+        "resume": cli("runs", "resume", run_id),
+        "export": cli("ckpt", "export", run_id, "--out", str(Path(job) / "export")),
+        "prune": cli("ckpt", "prune", run_id, "--keep-last", PRUNE_KEEP_LAST, "--yes"),
+        "list_ckpt": cli("ckpt", "list", run_id),
+        "gpus": cli("gpus", "--watch"),
+    }
+
+
+def hub_status(model_id: str) -> str:
+    """Who is logged in, and what a download of ``model_id`` would fetch."""
+    return f"{cli('hf', 'whoami')} && {cli('hf', 'download', model_id, '--dry-run')}"
+
+
+def hub_download(model_id: str) -> str:
+    """Download what ``model_id``'s engine loads."""
+    return cli("hf", "download", model_id)
+
+
+def run_preset(path: str | Path = "PRESET") -> str:
+    """Launch a preset file."""
+    return cli("run", str(path))
+
+
+def models_list() -> str:
+    """The catalog."""
+    return cli("models", "list")
+
+
+def every_command(run_id: str = "ID", job_dir: str = "JOB_DIR", model_id: str = "MODEL") -> list[str]:
+    """Every command line the TUI can show, for the given names (the test parses each)."""
+    lines = [
+        *runs_commands(run_id).values(),
+        *job_commands(run_id).values(),
+        *dashboard_commands(run_id, job_dir).values(),
+        *hub_status(model_id).split(" && "),
+        hub_download(model_id),
+        run_preset(),
+        models_list(),
+    ]
+    return [line for line in lines if line.startswith(PROGRAM + " ")]
