@@ -44,9 +44,19 @@ from cosmos_tui.core.monitor.watchdog import MonitorEvent
 from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import engine_view, get_run, list_runs, resume_run, stop_run
+from cosmos_tui.core.runs import (
+    engine_view,
+    get_run,
+    list_runs,
+    plan_removal,
+    remove_run,
+    rerun,
+    resume_run,
+    stop_run,
+)
 from cosmos_tui.core.runs.disk_forecast import forecast_run
 from cosmos_tui.core.runs.jobs import get_job, job_history
+from cosmos_tui.core.runs.lifecycle import Removal
 from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
 from cosmos_tui.core.units import human_bytes
@@ -263,6 +273,7 @@ class Backend:
             status=status,
             experiment=record.experiment or (record.launched.experiment.name if record.launched else ""),
             model=(record.launched.model.id or "") if record.launched else "",
+            job=Path(record.job_dir).name if record.job_dir else "",
             iteration=progress.iteration,
             max_iter=progress.max_iter,
             loss=progress.loss,
@@ -434,6 +445,36 @@ class Backend:
         """Relaunch a run so it continues from its latest complete checkpoint; the new run's id."""
 
         return resume_run(run_id).id
+
+    def plan_removal(self, run_id: str, *, outputs: bool = False) -> Removal:
+        """What ``cosmos-tui runs rm RUN [--outputs]`` would delete and keep (nothing is deleted
+        here); a :class:`UserError` for a live run."""
+        return plan_removal(run_id, delete_outputs=outputs)
+
+    def remove(self, run_id: str, *, outputs: bool = False) -> str:
+        """Delete the run (core's ``remove_run``, which plans again: what became needed since is
+        kept); what was deleted, in one sentence."""
+        try:
+            done = remove_run(run_id, delete_outputs=outputs)
+        except OSError as e:
+            raise UserError(describe_os_error(e, doing="delete")) from None
+        with self._lock:
+            self._watches.pop(run_id, None)
+        return f"Deleted run {done.run_id}: {len(done.delete)} path(s), freed {human_bytes(done.size_bytes)}."
+
+    def job_checkpoint_count(self, run_id: str) -> int:
+        """Complete checkpoints in the run's job folder (a rerun onto it must choose: continue or
+        fresh)."""
+        record = get_run(run_id, reconcile_=False)
+        if not record.job_dir:
+            return 0
+        ckdir = Path(record.job_dir) / "checkpoints"
+        return sum(1 for c in scan_checkpoints(ckdir) if c.complete) if ckdir.is_dir() else 0
+
+    def rerun(self, run_id: str, existing: str = "ask") -> str:
+        """Start a new run with the run's preset and overrides (``cosmos-tui runs rerun``); with
+        ``existing`` ``resume`` or ``fresh`` for a job that holds checkpoints. The new run's id."""
+        return rerun(run_id, existing=existing).id  # type: ignore[arg-type]
 
     def save_now(self, run_id: str) -> str:
         """Ask the engine to save at its next step boundary (the ``SAVE_NOW`` control file)."""

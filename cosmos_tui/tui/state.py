@@ -45,6 +45,9 @@ class RunRow:
     """Experiment name."""
     model: str = ""
     """Catalog id of the model."""
+    job: str = ""
+    """The job's name: the last part of its output folder (``PROJECT/GROUP/NAME``), so runs of
+    different jobs of one experiment are told apart (empty while the folder is not known)."""
     iteration: int | None = None
     """Last iteration seen."""
     max_iter: int | None = None
