@@ -327,6 +327,7 @@ class Backend:
             rss_bytes=snap.procs.rss_bytes if snap.procs is not None else None,
             tokens_per_s=progress.rates.tokens_per_s,
             tokens=tuple((int(x), y) for x, y in progress.tokens_series),
+            metrics={k: tuple((int(x), y) for x, y in v) for k, v in progress.rate_series.items()},
             parallelism=self._parallelism(record),
             samples=latest_line(engine_view.samples(record)),
             steps=tuple((st.name, st.status) for st in record.steps),

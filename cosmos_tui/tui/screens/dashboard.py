@@ -36,7 +36,7 @@ from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
 from cosmos_tui.tui.widgets.format import size
 from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
 from cosmos_tui.tui.widgets.log_view import LogView
-from cosmos_tui.tui.widgets.loss_chart import LossChart
+from cosmos_tui.tui.widgets.loss_chart import LossChart, chart_points, chart_title, next_metric
 from cosmos_tui.tui.widgets.run_header import RunHeader
 
 
@@ -60,6 +60,8 @@ class DashboardScreen(Screen):
         Binding("f", "follow", "Follow", show=False),
         Binding("slash", "search", "Search"),
         Binding("l", "level", "Level"),
+        Binding("m", "next_metric", "Metric", show=False),
+        Binding("z", "smooth", "Smooth", show=False),
     ]
     """Keys of the dashboard (see the help screen for the commands they match)."""
 
@@ -78,6 +80,10 @@ class DashboardScreen(Screen):
         self._following = False
         self.polls = 0
         """Run snapshots received (tests wait on it)."""
+        self.metric = "loss"
+        """What the chart shows (``m`` cycles through :data:`.loss_chart.CHART_METRICS`)."""
+        self.smooth = False
+        """Whether the chart is smoothed (EMA; ``z`` toggles)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -156,7 +162,7 @@ class DashboardScreen(Screen):
         self.polls += 1
         now = self.app.backend.clock()  # type: ignore[attr-defined]
         self.query_one(RunHeader).show(view)
-        self.query_one("#loss-chart", LossChart).series = {view.row.id: view.losses}
+        self._draw_chart()
         tokens = self.query_one("#tokens-chart", LossChart)
         tokens.display = bool(view.tokens)
         if view.tokens:
@@ -166,6 +172,24 @@ class DashboardScreen(Screen):
         if not self._following:
             self._following = True
             self.follow_log()
+
+    def _draw_chart(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        points = chart_points(self.metric, view.losses, view.metrics, smooth=self.smooth)
+        self.query_one("#loss-chart", LossChart).series = {view.row.id: points}
+        self.query_one("#loss-box").border_title = chart_title(self.metric, self.smooth)
+
+    def action_next_metric(self) -> None:
+        """Chart the next metric the run reports (loss, lr, grad norm, throughput, memory)."""
+        self.metric = next_metric(self.metric, self.view.metrics if self.view else {})
+        self._draw_chart()
+
+    def action_smooth(self) -> None:
+        """Smooth the chart (EMA) or show the raw points."""
+        self.smooth = not self.smooth
+        self._draw_chart()
 
     def on_gpus_updated(self, message: GpusUpdated) -> None:
         self.query_one(GpuPanel).show(message.snapshot)

@@ -49,6 +49,8 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `o` | open the preset | `cosmos-tui runs show ID` |
 | `y` | show the equivalent commands | |
 | `f` / `/` / `l` | follow, search, level filter of the log | `cosmos-tui runs logs ID -f` |
+| `m` | chart the next metric: loss, learning rate, grad norm, samples/s, tokens/s, memory | |
+| `z` | smooth the chart (EMA) or show the raw points | |
 | `escape` | back to the runs | |
 
 ## Everywhere
