@@ -98,15 +98,23 @@ def models_list() -> str:
     return cli("models", "list")
 
 
+def demo() -> str:
+    """The whole flow on CPU (the empty runs list suggests it)."""
+    return cli("demo")
+
+
 def every_command(run_id: str = "ID", job_dir: str = "JOB_DIR", model_id: str = "MODEL") -> list[str]:
     """Every command line the TUI can show, for the given names (the test parses each)."""
+    dashboard = dashboard_commands(run_id, job_dir)
     lines = [
         *runs_commands(run_id).values(),
         *job_commands(run_id).values(),
-        *dashboard_commands(run_id, job_dir).values(),
+        *dashboard.values(),
+        dashboard["export"] + " --yes",  # the export's confirmation, when it would replace files
         *hub_status(model_id).split(" && "),
         hub_download(model_id),
         run_preset(),
         models_list(),
+        demo(),
     ]
     return [line for line in lines if line.startswith(PROGRAM + " ")]

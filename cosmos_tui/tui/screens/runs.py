@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.units import human_bytes
-from cosmos_tui.tui.commands import runs_commands
+from cosmos_tui.tui.commands import demo, runs_commands
 from cosmos_tui.tui.messages import ActionFinished, LossSeriesLoaded, RemovalPlanned, RerunAsked, RunsUpdated
 from cosmos_tui.tui.pollers import poll
 from cosmos_tui.tui.screens.dialogs import ChoiceDialog, ConfirmDialog, TextDialog
@@ -27,7 +27,7 @@ from cosmos_tui.tui.widgets.runs_table import SORTS, RunsTable, select_rows
 EMPTY = (
     "[b]No runs yet.[/b]\n\n"
     "Press [b]n[/b] to set up a new run, step by step,\n"
-    "or try the whole flow on CPU with [b]cosmos-tui demo[/b].\n\n"
+    f"or try the whole flow on CPU with [b]{demo()}[/b].\n\n"
     "[dim]Runs live on disk: they keep going when this app closes, and show up here again.[/dim]"
 )
 LOADING = "[dim]Loading runs…[/dim]"
