@@ -355,7 +355,7 @@ class Backend:
             result = forecast_run(
                 record,
                 checkpoints=watch.job_checkpoints[1],
-                settings=watch.settings or jobconfig.JobSettings(),
+                settings=watch.settings,  # the run's, read by _snapshot (None: forecast_run reads them)
                 free_bytes=snap.disk_free_bytes,
             )
         except SettingsUnknown:
