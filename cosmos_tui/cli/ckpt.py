@@ -16,11 +16,13 @@ from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core.checkpoints.convert import convert_checkpoint
 from cosmos_tui.core.checkpoints.export import checkpoint_to_export, export_checkpoint, find_checkpoint
 from cosmos_tui.core.checkpoints.job_forecast import forecast_job
-from cosmos_tui.core.checkpoints.locate import open_checkpoints
+from cosmos_tui.core.checkpoints.locate import names_run, open_checkpoints
 from cosmos_tui.core.checkpoints.pins import set_pinned
 from cosmos_tui.core.checkpoints.prune import apply_prune, plan_prune
 from cosmos_tui.core.checkpoints.verify import checkpoint_state, verify_checkpoint
 from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.runs import get_run
+from cosmos_tui.core.runs.disk_forecast import forecast_run
 from cosmos_tui.core.units import human_bytes
 
 ckpt_app = typer.Typer(
@@ -239,10 +241,17 @@ def forecast_cmd(
     keep_last_n: int | None = typer.Option(None, "--keep-last-n", help="checkpoint.keep_last_n, if pruning."),
     json: bool = JsonOption,
 ) -> None:
-    """Will the disk hold the checkpoints still to come? (average size x saves left vs free space)"""
+    """Will the disk hold the checkpoints still to come? (average size x saves left vs free space)
+
+    For a run id, the settings are the run's launch overrides, else its job's config.yaml (what
+    the dashboard forecasts with)."""
 
     directory, found = _scan(target)
-    fc = forecast_job(directory, found, max_iter=max_iter, save_iter=save_iter, keep_last_n=keep_last_n)
+    given = {"max_iter": max_iter, "save_iter": save_iter, "keep_last_n": keep_last_n}
+    if names_run(target):
+        fc = forecast_run(get_run(target, reconcile_=False), checkpoints=found, **given)
+    else:
+        fc = forecast_job(directory, found, **given)
     if json:
         emit_json(fc)
     else:

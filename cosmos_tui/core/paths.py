@@ -29,6 +29,11 @@ def runs_root() -> Path:
     return _ensure_dir(state_root() / "runs")
 
 
+def screenshots_root() -> Path:
+    """Where the TUI saves its screenshots (the command palette's Screenshot)."""
+    return _ensure_dir(state_root() / "screenshots")
+
+
 def _ensure_dir(path: Path) -> Path:
     """Create the state folder ``path`` if needed; a :class:`UserError` naming ``COSMOS_TUI_HOME``
     when a file stands in the way or the file system refuses (read-only, no permission)."""

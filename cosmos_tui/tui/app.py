@@ -8,13 +8,18 @@ actions), which tests build with a fixed clock and a GPU test double, and the wi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from cosmos_tui.core.display import markup_safe
+from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import describe_os_error
+from cosmos_tui.core.paths import screenshots_root
 from cosmos_tui.tui.backend import Backend
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
 from cosmos_tui.tui.screens.help import HelpScreen
@@ -40,6 +45,8 @@ class CosmosApp(App):
         self.initial_run_id = initial_run_id
         self.announced: list = []
         """Watchdog events shown so far (tests read it)."""
+        self.last_screenshot: Path | None = None
+        """Where the last screenshot was saved (tests read it)."""
 
     def on_mount(self) -> None:
         if self.backend.announce is None:
@@ -98,8 +105,42 @@ class CosmosApp(App):
         while len(self.screen_stack) > 2:
             self.pop_screen()
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen under the state folder's ``screenshots/`` (Textual's own goes
+        to ``~/Downloads`` and fails without a reason where that folder is missing) and say where."""
+        svg = self.export_screenshot()
+        name = filename or time.strftime("cosmos-tui-%Y%m%d-%H%M%S.svg")
+        self.run_worker(
+            lambda: self._write_screenshot(svg, name, path),
+            thread=True,
+            name="screenshot",
+            group="screenshot",
+        )
+
+    def _write_screenshot(self, svg: str, name: str, folder: str | None) -> None:
+        try:
+            where = Path(folder) if folder else screenshots_root()
+            target = where / name
+            target.write_text(svg, encoding="utf-8")
+        except UserError as e:
+            self.call_from_thread(self.notify, markup_safe(e), title="Screenshot", severity="error")
+            return
+        except OSError as e:
+            why = describe_os_error(e, doing="write")
+            self.call_from_thread(self.notify, markup_safe(why), title="Screenshot", severity="error")
+            return
+        self.last_screenshot = target
+        self.call_from_thread(self.notify, markup_safe(f"Saved {target.absolute()}"), title="Screenshot")
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # ours: under the state folder, with the path shown
+                command = SystemCommand(
+                    "Screenshot",
+                    "Save an SVG of the screen under the state folder (screenshots/)",
+                    lambda: self.set_timer(0.1, self.action_screenshot),
+                )
+            yield command
         yield SystemCommand("New run", "Set up and launch a run, step by step", self.action_new_run)
         yield SystemCommand("Runs", "The list of runs", self.action_runs)
         yield SystemCommand("Help", "Keys and the equivalent commands", self.action_help)

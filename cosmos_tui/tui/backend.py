@@ -29,8 +29,9 @@ from typing import Any
 from cosmos_tui.core import jobconfig, preflight
 from cosmos_tui.core.checkpoints import export as ckpt_export
 from cosmos_tui.core.checkpoints import prune as ckpt_prune
-from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown, forecast_job
+from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown
 from cosmos_tui.core.checkpoints.locate import open_run_checkpoints
+from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
 from cosmos_tui.core.monitor.claims import assigned_devices, record_roots
@@ -43,8 +44,19 @@ from cosmos_tui.core.monitor.watchdog import MonitorEvent
 from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import Preset
-from cosmos_tui.core.runs import engine_view, get_run, list_runs, resume_run, stop_run
+from cosmos_tui.core.runs import (
+    engine_view,
+    get_run,
+    list_runs,
+    plan_removal,
+    remove_run,
+    rerun,
+    resume_run,
+    stop_run,
+)
+from cosmos_tui.core.runs.disk_forecast import forecast_run
 from cosmos_tui.core.runs.jobs import get_job, job_history
+from cosmos_tui.core.runs.lifecycle import Removal
 from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
 from cosmos_tui.core.units import human_bytes
@@ -118,6 +130,9 @@ class _Watch:
     settings: jobconfig.JobSettings | None = None
     settings_final: bool = False
     lost_announced: bool = False
+    job_checkpoints: tuple[tuple, list[CheckpointInfo]] | None = None
+    """Every checkpoint of the job (any run's) for the disk forecast, with what the run's own
+    looked like when they were scanned (scanned again when that changes)."""
 
 
 class Backend:
@@ -258,6 +273,7 @@ class Backend:
             status=status,
             experiment=record.experiment or (record.launched.experiment.name if record.launched else ""),
             model=(record.launched.model.id or "") if record.launched else "",
+            job=Path(record.job_dir).name if record.job_dir else "",
             iteration=progress.iteration,
             max_iter=progress.max_iter,
             loss=progress.loss,
@@ -286,7 +302,7 @@ class Backend:
             flags.append(record.reason)
         verdict = message = None
         if record.active and watch.monitor.job_dir is not None:
-            verdict, message = self._disk_forecast(watch, snap)
+            verdict, message = self._disk_forecast(record, watch, snap)
         return RunView(
             row=row,
             losses=tuple((int(x), y) for x, y in progress.loss_series),
@@ -311,6 +327,7 @@ class Backend:
             rss_bytes=snap.procs.rss_bytes if snap.procs is not None else None,
             tokens_per_s=progress.rates.tokens_per_s,
             tokens=tuple((int(x), y) for x, y in progress.tokens_series),
+            metrics={k: tuple((int(x), y) for x, y in v) for k, v in progress.rate_series.items()},
             parallelism=self._parallelism(record),
             samples=latest_line(engine_view.samples(record)),
             steps=tuple((st.name, st.status) for st in record.steps),
@@ -322,20 +339,29 @@ class Backend:
             self._layouts[record.id] = engine_view.parallelism(record)
         return self._layouts[record.id]
 
-    def _disk_forecast(self, watch: _Watch, snap: RunSnapshot) -> tuple[str | None, str | None]:
-        """Saves still to come x the average checkpoint size, against the free space."""
+    def _disk_forecast(
+        self, record: RunRecord, watch: _Watch, snap: RunSnapshot
+    ) -> tuple[str | None, str | None]:
+        """Saves still to come x the average checkpoint size, against the free space: core's
+        :func:`~cosmos_tui.core.runs.disk_forecast.forecast_run`, as ``cosmos-tui ckpt forecast
+        RUN`` says it (the run's settings, every checkpoint of its job)."""
 
+        own = snap.checkpoints.checkpoints if snap.checkpoints else ()
+        key = tuple((c.iteration, c.complete, c.size_bytes) for c in own)
+        if watch.job_checkpoints is None or watch.job_checkpoints[0] != key:
+            ckdir = watch.monitor.job_dir / "checkpoints"  # type: ignore[operator]
+            watch.job_checkpoints = (key, scan_checkpoints(ckdir) if ckdir.is_dir() else [])
         try:
-            result = forecast_job(
-                watch.monitor.job_dir / "checkpoints",  # type: ignore[operator]
-                snap.checkpoints.checkpoints if snap.checkpoints else (),
-                max_iter=snap.progress.max_iter,
-                settings=watch.settings or jobconfig.JobSettings(),
-                current_iter=snap.progress.iteration or 0,
+            result = forecast_run(
+                record,
+                checkpoints=watch.job_checkpoints[1],
+                settings=watch.settings,  # the run's, read by _snapshot (None: forecast_run reads them)
                 free_bytes=snap.disk_free_bytes,
             )
         except SettingsUnknown:
             return "unknown", "Disk forecast: checkpoint.save_iter or trainer.max_iter is not known yet."
+        except UserError as e:
+            return "unknown", f"Disk forecast: {e}"
         return result.verdict, result.message
 
     def log_batch(self, run_id: str, after: int | None, *, limit: int = LOG_VIEW_LINES) -> LogBatch:
@@ -420,6 +446,36 @@ class Backend:
         """Relaunch a run so it continues from its latest complete checkpoint; the new run's id."""
 
         return resume_run(run_id).id
+
+    def plan_removal(self, run_id: str, *, outputs: bool = False) -> Removal:
+        """What ``cosmos-tui runs rm RUN [--outputs]`` would delete and keep (nothing is deleted
+        here); a :class:`UserError` for a live run."""
+        return plan_removal(run_id, delete_outputs=outputs)
+
+    def remove(self, run_id: str, *, outputs: bool = False) -> str:
+        """Delete the run (core's ``remove_run``, which plans again: what became needed since is
+        kept); what was deleted, in one sentence."""
+        try:
+            done = remove_run(run_id, delete_outputs=outputs)
+        except OSError as e:
+            raise UserError(describe_os_error(e, doing="delete")) from None
+        with self._lock:
+            self._watches.pop(run_id, None)
+        return f"Deleted run {done.run_id}: {len(done.delete)} path(s), freed {human_bytes(done.size_bytes)}."
+
+    def job_checkpoint_count(self, run_id: str) -> int:
+        """Complete checkpoints in the run's job folder (a rerun onto it must choose: continue or
+        fresh)."""
+        record = get_run(run_id, reconcile_=False)
+        if not record.job_dir:
+            return 0
+        ckdir = Path(record.job_dir) / "checkpoints"
+        return sum(1 for c in scan_checkpoints(ckdir) if c.complete) if ckdir.is_dir() else 0
+
+    def rerun(self, run_id: str, existing: str = "ask") -> str:
+        """Start a new run with the run's preset and overrides (``cosmos-tui runs rerun``); with
+        ``existing`` ``resume`` or ``fresh`` for a job that holds checkpoints. The new run's id."""
+        return rerun(run_id, existing=existing).id  # type: ignore[arg-type]
 
     def save_now(self, run_id: str) -> str:
         """Ask the engine to save at its next step boundary (the ``SAVE_NOW`` control file)."""

@@ -90,6 +90,28 @@ class PrunePlanned(Message):
 
 
 @dataclass(eq=False)
+class RemovalPlanned(Message):
+    """What deleting a run would delete and keep (or why it cannot be deleted); nothing is deleted yet."""
+
+    run_id: str
+    outputs: bool
+    """Whether the plan takes the run's outputs (its checkpoints) too."""
+    plan: object | None = None
+    """Core's :class:`~cosmos_tui.core.runs.lifecycle.Removal`."""
+    error: str = ""
+
+
+@dataclass(eq=False)
+class RerunAsked(Message):
+    """What a rerun of a run would start from: how many checkpoints its job holds (0: nothing to
+    choose), or why it cannot be rerun."""
+
+    run_id: str
+    checkpoints: int = 0
+    error: str = ""
+
+
+@dataclass(eq=False)
 class JobViewUpdated(Message):
     """A new snapshot of the job screen's job (or why it could not be read)."""
 

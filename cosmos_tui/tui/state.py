@@ -45,6 +45,9 @@ class RunRow:
     """Experiment name."""
     model: str = ""
     """Catalog id of the model."""
+    job: str = ""
+    """The job's name: the last part of its output folder (``PROJECT/GROUP/NAME``), so runs of
+    different jobs of one experiment are told apart (empty while the folder is not known)."""
     iteration: int | None = None
     """Last iteration seen."""
     max_iter: int | None = None
@@ -111,6 +114,10 @@ class RunView:
     """Latest tokens per second (Cosmos 3's iter_speed suffix, the builtin engine's metrics)."""
     tokens: tuple[tuple[int, float], ...] = ()
     """``(iteration, tokens/s)`` points, downsampled for the chart (empty: the engine says none)."""
+    metrics: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    """``(iteration, value)`` points of each metric besides the loss that the engine reports
+    (``lr``, ``grad_norm``, ``samples_per_s``, ``tokens_per_s``, ``peak_mem_gb``, ``mfu``: the
+    ``metrics.jsonl`` keys), downsampled for the chart; absent ones are not there."""
     parallelism: str | None = None
     """How the processes split the work (``DP 4 x CP 2 ...``), when the engine says."""
     samples: str | None = None

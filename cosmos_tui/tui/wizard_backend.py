@@ -12,7 +12,6 @@ functions, so importing a screen stays cheap and tests can replace a core functi
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,19 +360,7 @@ def launch(prepared: Prepared, preset: Preset) -> str:
     return launch_prepared(prepared, base=preset).id
 
 
-def shell_join(argv: Sequence[str]) -> str:
-    """``argv`` as one shell line a person can paste (each word quoted as the shell needs)."""
+def weights_in_checkout(model: ModelSpec) -> bool:
+    """The engine reads its weights from its checkout's ``checkpoints/`` folder (Predict1)."""
 
-    return shlex.join(argv)
-
-
-def hub_command(verb: str, model: ModelSpec, checkout: str | None) -> str:
-    """``cosmos-tui hf VERB MODEL`` with the checkout (and, where the engine reads its weights
-    from the checkout, its ``checkpoints/`` folder), as the step does it."""
-
-    argv = ["cosmos-tui", "hf", verb, model.id]
-    if checkout:
-        argv += ["--repo", checkout]
-        if verb == "download" and get_adapter(model.engine).weights_in_checkout:
-            argv += ["--checkpoint-dir", str(Path(checkout) / "checkpoints")]
-    return shell_join(argv)
+    return get_adapter(model.engine).weights_in_checkout

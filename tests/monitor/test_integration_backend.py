@@ -124,7 +124,8 @@ def test_live_run_health_gpu_claims_and_notifications(live_run, tmp_path: Path) 
         (step / part / ".metadata").write_bytes(b"")
     (step.parent / "latest_checkpoint.txt").write_text("iter_000000010\n")
     view = backend.run_view(RUN)
-    assert view.disk_verdict == "ok" and "10 more checkpoint(s)" in view.disk_message, view.disk_message
+    # Saves after the newest checkpoint (20..100), as `cosmos-tui ckpt forecast RUN` counts them.
+    assert view.disk_verdict == "ok" and "9 more checkpoint(s)" in view.disk_message, view.disk_message
 
     registry.update(record.run_dir, lambda r: r.replace(status="finished", exit_code=0, ended_at=time.time()))
     view = backend.run_view(RUN)

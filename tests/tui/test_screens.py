@@ -19,11 +19,36 @@ from cosmos_tui.tui.widgets.runs_table import RunsTable
 async def test_no_runs_shows_a_deliberate_empty_state(make_app) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.sub_title == "runs")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded)
         assert app.screen.query_one("#runs-empty").display
         assert not app.screen.query_one(RunsTable).display
         assert "No runs yet" in str(app.screen.query_one("#runs-empty").render())
+
+
+async def test_runs_list_says_loading_until_the_first_read(make_app, fixed_runs) -> None:
+    """The first read reconciles every record (seconds on a long history): until it is in, the
+    list says it is loading, never "No runs yet"."""
+    import threading
+
+    app = make_app()
+    release = threading.Event()
+    read = app.backend.list_runs
+
+    def slow_list_runs():
+        release.wait(10)
+        return read()
+
+    app.backend.list_runs = slow_list_runs
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await pilot.pause(0.3)
+        empty = app.screen.query_one("#runs-empty")
+        assert empty.display and "Loading runs" in str(empty.render())
+        assert "No runs yet" not in str(empty.render())
+        release.set()
+        table = app.screen.query_one(RunsTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert table.display and not empty.display
 
 
 async def test_runs_list_then_dashboard_shows_progress_checkpoints_and_log(make_app, fixed_runs) -> None:

@@ -44,7 +44,8 @@ def test_runs(snap_compare, make_app, fixed_runs, size) -> None:
 
 def test_runs_empty(snap_compare, make_app) -> None:
     async def ready(pilot) -> None:
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: pilot.app.screen.loaded)
+        await pilot.pause(0.1)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=ready)
 

@@ -31,6 +31,12 @@ def run_job_dir(run_id: str) -> Path:
     return Path(record.job_dir)
 
 
+def names_run(target: str) -> bool:
+    """Whether ``target`` means a run id (no such file or folder, and no ``/`` in it), as
+    :func:`resolve_checkpoints_dir` reads it."""
+    return not Path(target).expanduser().exists() and "/" not in target
+
+
 def resolve_checkpoints_dir(target: str) -> Path:
     """The ``checkpoints/`` folder meant by ``target``: a job dir (holding ``checkpoints/``), a
     checkpoints dir itself, one ``iter_N`` step folder (its parent), or a run id."""

@@ -1,5 +1,7 @@
 """Training progress from a stream of :class:`IterSample`: current iteration and loss, recent step
-time, throughput, ETA from ``trainer.max_iter``, and a downsampled loss series for charts."""
+time, throughput, ETA from ``trainer.max_iter``, and downsampled series for charts: the loss, and
+each rate the reports carry (learning rate, grad norm, throughput, memory: the builtin engine's
+``metrics.jsonl``, read by :func:`~cosmos_tui.core.monitor.metrics.parse_jsonl_record`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cosmos_tui.core.monitor.metrics import NO_RATES, IterSample, Phase, Rates
+from cosmos_tui.core.monitor.metrics import NO_RATES, RATE_FIELDS, IterSample, Phase, Rates
 from cosmos_tui.core.monitor.series import lttb
 
 
@@ -51,6 +53,9 @@ class ProgressSnapshot:
     tokens_series: tuple[tuple[float, float], ...] = field(default=())
     """``(iteration, tokens/s)`` downsampled for a chart: the reports that carry a throughput
     (Cosmos 3's suffixed ``iter_speed`` lines, the builtin engine's metrics); empty otherwise."""
+    rate_series: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    """``(iteration, value)`` downsampled for a chart, for each :class:`Rates` field (its name, as
+    ``metrics.jsonl`` spells it) that some report carried; the others are absent."""
 
 
 class ProgressTracker:
@@ -80,6 +85,9 @@ class ProgressTracker:
         self._tok_iters = array("q")
         self._tokens = array("d")
         self._tok_cache: tuple[int, tuple[tuple[float, float], ...]] = (-1, ())
+        self._rates_seen: dict[str, tuple[array, array]] = {}
+        """Each rate reported so far (other than tokens/s, kept above): its iterations and values."""
+        self._rate_cache: dict[str, tuple[int, float, tuple[tuple[float, float], ...]]] = {}
         self.series_refresh_s = series_refresh_s
         """Redo the chart series at most this often (seconds)."""
         self._last: IterSample | None = None
@@ -102,6 +110,10 @@ class ProgressTracker:
                 cut = bisect.bisect_left(self._tok_iters, s.iteration)
                 del self._tok_iters[cut:]
                 del self._tokens[cut:]
+                for xs, ys in self._rates_seen.values():
+                    cut = bisect.bisect_left(xs, s.iteration)
+                    del xs[cut:]
+                    del ys[cut:]
             elif last is not None:
                 self._iter_gaps.append(s.iteration - last.iteration)
             self._iters.append(s.iteration)
@@ -109,6 +121,8 @@ class ProgressTracker:
             if s.rates.tokens_per_s is not None and math.isfinite(s.rates.tokens_per_s):
                 self._tok_iters.append(s.iteration)
                 self._tokens.append(s.rates.tokens_per_s)
+            if s.rates is not NO_RATES:
+                self._add_rates(s.iteration, s.rates)
             if s.sec_per_iter is not None and s.sec_per_iter > 0:
                 self._step_times.append(s.sec_per_iter)
             if not math.isfinite(s.loss):
@@ -138,6 +152,31 @@ class ProgressTracker:
         if self._tok_cache[0] != n:
             self._tok_cache = (n, tuple(lttb(self._tok_iters, self._tokens, self._series_points)))
         return self._tok_cache[1]
+
+    def _add_rates(self, iteration: int, rates: Rates) -> None:
+        for name in RATE_FIELDS:
+            value = getattr(rates, name)
+            if name == "tokens_per_s" or value is None or not math.isfinite(value):
+                continue
+            xs, ys = self._rates_seen.setdefault(name, (array("q"), array("d")))
+            xs.append(iteration)
+            ys.append(value)
+
+    def _rate_series(self) -> dict[str, tuple[tuple[float, float], ...]]:
+        # As the loss series: redone when it changed, at most every series_refresh_s seconds.
+        now = time.monotonic()
+        out: dict[str, tuple[tuple[float, float], ...]] = {}
+        for name, (xs, ys) in self._rates_seen.items():
+            n, at, pts = self._rate_cache.get(name, (-1, float("-inf"), ()))
+            if n != len(xs) and (now - at >= self.series_refresh_s or len(xs) < 3):
+                pts = tuple(lttb(xs, ys, self._series_points))
+                self._rate_cache[name] = (len(xs), now, pts)
+            if pts:
+                out[name] = pts
+        tokens = self._token_series()
+        if tokens:
+            out["tokens_per_s"] = tokens
+        return out
 
     def expected_report_interval(self) -> float | None:
         """Seconds between two progress reports at the recent pace: the larger of the wall-clock
@@ -177,5 +216,6 @@ class ProgressTracker:
             reports=len(self._iters),
             loss_series=self._series(),
             tokens_series=self._token_series(),
+            rate_series=self._rate_series(),
             rates=self._rates,
         )

@@ -43,3 +43,20 @@ def lttb(xs: Sequence[float], ys: Sequence[float], n: int) -> list[tuple[float, 
         a = best
     out.append(pts[-1])
     return out
+
+
+def ema(points: Sequence[tuple[float, float]], smoothing: float = 0.9) -> list[tuple[float, float]]:
+    """``points`` smoothed by an exponential moving average of weight ``smoothing`` (0: none,
+    towards 1: smoother), debiased so the curve starts at the data rather than at 0 (as
+    TensorBoard's smoothing does); non-finite values are passed over."""
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError("smoothing must be in [0, 1)")
+    out: list[tuple[float, float]] = []
+    last, count = 0.0, 0
+    for x, y in points:
+        if not math.isfinite(y):
+            continue
+        count += 1
+        last = last * smoothing + (1.0 - smoothing) * y
+        out.append((x, last / (1.0 - smoothing**count)))
+    return out

@@ -8,9 +8,7 @@ typed message with an immutable snapshot; the handlers here only hand snapshots 
 
 from __future__ import annotations
 
-import shlex
 import threading
-from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -22,6 +20,7 @@ from textual.widgets import Footer, Header, Input, Static
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.tui.backend import PruneProposal
+from cosmos_tui.tui.commands import PRUNE_KEEP_LAST, dashboard_commands
 from cosmos_tui.tui.messages import (
     ActionFinished,
     ExportChecked,
@@ -37,28 +36,13 @@ from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
 from cosmos_tui.tui.widgets.format import size
 from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
 from cosmos_tui.tui.widgets.log_view import LogView
-from cosmos_tui.tui.widgets.loss_chart import LossChart
+from cosmos_tui.tui.widgets.loss_chart import LossChart, chart_points, chart_title, next_metric
 from cosmos_tui.tui.widgets.run_header import RunHeader
-
-PRUNE_KEEP_LAST = 2
-"""Complete checkpoints the dashboard's prune keeps (besides the latest, pinned and in-progress ones)."""
 
 
 def cli_commands(run_id: str, view: RunView | None) -> dict[str, str]:
-    """The headless command for every dashboard action."""
-    job = view.job_dir if view and view.job_dir else "JOB_DIR"
-    q = shlex.quote
-    return {
-        "show": f"cosmos-tui runs show {run_id}",
-        "logs": f"cosmos-tui runs logs {run_id} -f",
-        "stop": f"cosmos-tui runs stop {run_id}",
-        "save": f"touch {q(str(Path(job) / 'SAVE_NOW'))}",
-        "resume": f"cosmos-tui runs resume {run_id}",
-        "export": f"cosmos-tui ckpt export {run_id} --out {q(str(Path(job) / 'export'))}",
-        "prune": f"cosmos-tui ckpt prune {run_id} --keep-last {PRUNE_KEEP_LAST} --yes",
-        "list_ckpt": f"cosmos-tui ckpt list {run_id}",
-        "gpus": "cosmos-tui gpus --watch",
-    }
+    """The headless command for every dashboard action (see :mod:`cosmos_tui.tui.commands`)."""
+    return dashboard_commands(run_id, view.job_dir if view else None)
 
 
 class DashboardScreen(Screen):
@@ -76,6 +60,8 @@ class DashboardScreen(Screen):
         Binding("f", "follow", "Follow", show=False),
         Binding("slash", "search", "Search"),
         Binding("l", "level", "Level"),
+        Binding("m", "next_metric", "Metric", show=False),
+        Binding("z", "smooth", "Smooth", show=False),
     ]
     """Keys of the dashboard (see the help screen for the commands they match)."""
 
@@ -94,6 +80,10 @@ class DashboardScreen(Screen):
         self._following = False
         self.polls = 0
         """Run snapshots received (tests wait on it)."""
+        self.metric = "loss"
+        """What the chart shows (``m`` cycles through :data:`.loss_chart.CHART_METRICS`)."""
+        self.smooth = False
+        """Whether the chart is smoothed (EMA; ``z`` toggles)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -107,7 +97,10 @@ class DashboardScreen(Screen):
         yield LogView(id="log")
         yield Input(placeholder="search the log (enter to apply, empty to clear)", id="log-search")
         yield Static(
-            f"$ cosmos-tui runs logs {self.run_id} -f", id="cli-hint", classes="cli-line", markup=False
+            "$ " + printable(cli_commands(self.run_id, None)["logs"]),
+            id="cli-hint",
+            classes="cli-line",
+            markup=False,
         )
         yield Footer()
 
@@ -169,7 +162,7 @@ class DashboardScreen(Screen):
         self.polls += 1
         now = self.app.backend.clock()  # type: ignore[attr-defined]
         self.query_one(RunHeader).show(view)
-        self.query_one("#loss-chart", LossChart).series = {view.row.id: view.losses}
+        self._draw_chart()
         tokens = self.query_one("#tokens-chart", LossChart)
         tokens.display = bool(view.tokens)
         if view.tokens:
@@ -179,6 +172,24 @@ class DashboardScreen(Screen):
         if not self._following:
             self._following = True
             self.follow_log()
+
+    def _draw_chart(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        points = chart_points(self.metric, view.losses, view.metrics, smooth=self.smooth)
+        self.query_one("#loss-chart", LossChart).series = {view.row.id: points}
+        self.query_one("#loss-box").border_title = chart_title(self.metric, self.smooth)
+
+    def action_next_metric(self) -> None:
+        """Chart the next metric the run reports (loss, lr, grad norm, throughput, memory)."""
+        self.metric = next_metric(self.metric, self.view.metrics if self.view else {})
+        self._draw_chart()
+
+    def action_smooth(self) -> None:
+        """Smooth the chart (EMA) or show the raw points."""
+        self.smooth = not self.smooth
+        self._draw_chart()
 
     def on_gpus_updated(self, message: GpusUpdated) -> None:
         self.query_one(GpuPanel).show(message.snapshot)

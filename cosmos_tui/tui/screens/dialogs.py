@@ -16,12 +16,22 @@ class ConfirmDialog(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("y", "dismiss(True)", "Yes")]
     """Escape cancels, y confirms."""
 
-    def __init__(self, question: str, command: str = "", *, yes: str = "Yes", details: str = "") -> None:
+    def __init__(
+        self,
+        question: str,
+        command: str = "",
+        *,
+        yes: str = "Yes",
+        details: str = "",
+        cancel_focused: bool = False,
+    ) -> None:
         super().__init__()
         self.question = question
         self.command = command
         self.yes = yes
         self.details = details
+        self.cancel_focused = cancel_focused
+        """Start on Cancel, so a stray enter deletes nothing."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide" if self.details else "dialog"):
@@ -35,8 +45,44 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")
 
+    def on_mount(self) -> None:
+        if self.cancel_focused:
+            self.query_one("#no", Button).focus()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """Ask which of a few ways to go (each a button), or none (Cancel, focused; escape): the
+    chosen button's key, or ``None``. Shows the equivalent command of each way."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    """Escape cancels."""
+
+    def __init__(self, question: str, choices: list[tuple[str, str]], commands: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.choices = choices
+        """``(key, button label)`` pairs."""
+        self.commands = commands
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(self.question, classes="dialog-title", markup=False)
+            if self.commands:
+                yield Static(self.commands, classes="cli-line", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                for key, label in self.choices:
+                    yield Button(label, variant="warning", id=f"choice-{key}")
+                yield Button("Cancel", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        bid = event.button.id or ""
+        self.dismiss(bid.removeprefix("choice-") if bid.startswith("choice-") else None)
 
 
 class TextDialog(ModalScreen[None]):

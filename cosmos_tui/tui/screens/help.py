@@ -22,12 +22,19 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `space` | select a run to compare | |
 | `c` | compare loss of the selected runs | |
 | `j` | the run's job: every run on it, lineage, the whole curve | `cosmos-tui jobs show ID` |
+| `/` | filter by id, experiment, job, model or status (`escape` clears) | |
+| `s` | sort: started, status, iteration | |
+| `d` | delete the run's record and logs (asks first) | `cosmos-tui runs rm ID --yes` |
+| `D` | delete it with the outputs no other run needs (asks first) | `cosmos-tui runs rm ID --outputs --yes` |
+| `R` | rerun: a new run, same preset and overrides (asks first) | `cosmos-tui runs rerun ID` |
 | `r` | refresh now | `cosmos-tui runs list` |
+| `y` | show the equivalent commands | |
 
 ## Job
 | key | does | command |
 |---|---|---|
 | `enter` | open the run's dashboard | `cosmos-tui runs show ID` |
+| `r` | refresh now | `cosmos-tui jobs show ID` |
 | `y` | show the equivalent commands | `cosmos-tui jobs show ID` |
 | `escape` | back | |
 
@@ -38,14 +45,17 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `w` | save a checkpoint now | `touch JOB_DIR/SAVE_NOW` |
 | `R` | resume from the latest checkpoint | `cosmos-tui runs resume ID` |
 | `e` | export the latest checkpoint | `cosmos-tui ckpt export ID --out DIR` |
-| `p` | prune old checkpoints | `cosmos-tui ckpt prune ID --keep-last 2` |
+| `p` | prune old checkpoints | `cosmos-tui ckpt prune ID --keep-last 2 --yes` |
 | `o` | open the preset | `cosmos-tui runs show ID` |
-| `c` | show the equivalent commands | |
+| `y` | show the equivalent commands | |
 | `f` / `/` / `l` | follow, search, level filter of the log | `cosmos-tui runs logs ID -f` |
+| `m` | chart the next metric: loss, learning rate, grad norm, samples/s, tokens/s, memory | |
+| `z` | smooth the chart (EMA) or show the raw points | |
 | `escape` | back to the runs | |
 
 ## Everywhere
-`ctrl+p` command palette · `?` this help · `q` quit (runs keep going; they live on disk).
+`ctrl+p` command palette (its Screenshot is saved under the state folder's `screenshots/`) ·
+`ctrl+n` new run · `?` this help · `q` quit (runs keep going; they live on disk).
 """
 
 

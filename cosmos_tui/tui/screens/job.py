@@ -12,8 +12,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from cosmos_tui.core.display import markup_safe
+from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.tui.commands import job_commands
 from cosmos_tui.tui.messages import JobViewUpdated
 from cosmos_tui.tui.pollers import poll
 from cosmos_tui.tui.screens.dialogs import TextDialog
@@ -46,7 +47,8 @@ class JobScreen(Screen):
         yield Static("Loading the job…", id="job-title")
         yield DataTable(id="job-runs", cursor_type="row", zebra_stripes=True)
         yield LossChart(id="job-chart", empty="no run of this job reported a loss yet")
-        yield Static(f"$ cosmos-tui jobs show {self.run_id}", id="cli-hint", classes="cli-line", markup=False)
+        hint = "$ " + printable(job_commands(self.run_id)["show"])
+        yield Static(hint, id="cli-hint", classes="cli-line", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -125,8 +127,7 @@ class JobScreen(Screen):
         self.app.push_screen(
             TextDialog(
                 "Equivalent commands",
-                f"# {self.view.path if self.view else 'job folder'}\n"
-                f"cosmos-tui jobs show {self.run_id}\ncosmos-tui jobs list\n"
-                f"cosmos-tui runs resume {self.run_id}",
+                f"# {printable(self.view.path) if self.view else 'job folder'}\n"
+                + "\n".join(printable(c) for c in job_commands(self.run_id).values()),
             )
         )

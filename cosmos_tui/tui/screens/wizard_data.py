@@ -3,7 +3,6 @@ in a worker with progress and ends in a findings table (severity, count, example
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -15,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select
 
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui import commands, wizard_backend
 from cosmos_tui.tui.screens.dialogs import ConfirmDialog
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
@@ -145,10 +144,8 @@ class DataStep(Vertical):
     def _cli(self, verb: str = "validate") -> str:
         """The equivalent command, quoted for a shell and escaped for markup (a path holding
         ``[/]`` or ``[bold]`` shows as itself and pastes as itself)."""
-        argv = ["cosmos-tui", "data", verb, self.data_root or "DIR", "--layout", self.layout_id or "ID"]
-        if self.experiment:
-            argv += ["--experiment", self.experiment]
-        return markup_safe("$ " + shlex.join(argv))
+        line = commands.data_command(verb, self.data_root or "DIR", self.layout_id or "ID", self.experiment)
+        return markup_safe("$ " + line)
 
     @on(Input.Submitted, "#data-root")
     def _detect(self) -> None:

@@ -20,7 +20,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Label, ProgressB
 
 from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui import commands, wizard_backend
 from cosmos_tui.tui.widgets.format import size
 
 
@@ -224,7 +224,7 @@ class HubStep(Vertical):
             )
             table.add_row(a.repo_id, a.role, str(getattr(a.status, "value", a.status)), todo[:60])
         line, self.blocker = self._status_line(message)
-        command = wizard_backend.hub_command("access", self.model, self.checkout)
+        command = commands.hub_access(self.model.id, self.checkout)
         hint = f"\n[dim]$ {markup_safe(command)}[/dim]" if self.model.needs_hub and not self.elsewhere else ""
         self.query_one("#hub-state", Static).update(line + hint)
         for wid in ("#hub-login-row", "#hub-access", "#hub-download-row"):
@@ -276,7 +276,11 @@ class HubStep(Vertical):
             total=message.total or None, progress=message.done
         )
         file_total = size(message.file_total) if message.file_total else "?"
-        command = wizard_backend.hub_command("download", self.model, self.checkout)
+        checkout = self.checkout
+        into = (
+            f"{checkout}/checkpoints" if checkout and wizard_backend.weights_in_checkout(self.model) else None
+        )
+        command = commands.hub_download(self.model.id, checkout, into)
         self.query_one("#hub-file", Static).update(
             f"{markup_safe(message.filename)}: {size(message.file_done)} / {file_total}"
             f"   [dim]$ {markup_safe(command)}[/dim]"

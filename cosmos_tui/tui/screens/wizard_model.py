@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
 from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui.commands import models_list
 from cosmos_tui.tui.wizard_backend import ModelRow
 
 __all__ = ["CatalogLoaded", "ModelRow", "ModelStep", "fits"]
@@ -68,7 +69,7 @@ class ModelStep(Vertical):
         self.rows, self.specs, self.gpus_here = message.rows, message.specs, message.gpus_here
         here = "no NVIDIA GPU here" if not self.gpus_here else f"{self.gpus_here} GPU(s) here"
         self.query_one("#model-note", Static).update(
-            f"{len(self.rows)} models · {here} · models that do not fit are dimmed · $ cosmos-tui models list"
+            f"{len(self.rows)} models · {here} · models that do not fit are dimmed · $ {models_list()}"
         )
         self.render_rows()
         if self.wanted:

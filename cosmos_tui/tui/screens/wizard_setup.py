@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from cosmos_tui.core.display import markup_safe
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.tui import wizard_backend
+from cosmos_tui.tui import commands, wizard_backend
 from cosmos_tui.tui.screens.dialogs import ConfirmDialog
 
 if TYPE_CHECKING:
@@ -196,11 +196,9 @@ class SetupStep(Vertical):
 
     def cli_line(self) -> str:
         """The ``cosmos-tui run`` line that launches what the form describes."""
-        name = self.start_name or "SAVED-PRESET"
-        argv = ["cosmos-tui", "run", name]
-        for item in [] if self.start_name is None else self.sets:
-            argv += ["--set", item]
-        return shlex.join(argv)
+        if self.start_name is None:
+            return commands.run_preset("SAVED-PRESET")
+        return commands.run_with_sets(self.start_name, self.sets)
 
     def _build(self) -> Preset:
         def value(wid: str) -> str:
@@ -276,7 +274,7 @@ class SetupStep(Vertical):
                 return
             self.notify(markup_safe(e), severity="error")
             return
-        self.notify(markup_safe(f"Saved {path}. Run it with: {shlex.join(['cosmos-tui', 'run', name])}"))
+        self.notify(markup_safe(f"Saved {path}. Run it with: {commands.run_preset(name)}"))
 
     TEXT_FIELDS = (
         "setup-overrides",

@@ -1,4 +1,5 @@
-"""A compact line chart drawn with braille dots: one or more loss curves over iterations.
+"""A compact line chart drawn with braille dots: one or more curves (loss, or another metric)
+over iterations, and which metric the dashboard's chart shows (:data:`CHART_METRICS`).
 
 Textual has no chart widget; braille gives 2x4 dots per cell, enough for a readable curve in a
 few rows. The widget only renders the series it is given.
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from cosmos_tui.core.monitor.series import ema
 
 Series = Sequence[tuple[float, float]]
 # Bit of each dot in a braille cell, by (column, row) within the 2x4 cell.
@@ -96,3 +99,45 @@ class LossChart(Widget):
             line.append("■ ", style=PALETTE[i % len(PALETTE)])
             line.append(f"{name}  ")
         return Text("\n").join([line, chart])
+
+
+CHART_METRICS = (
+    ("loss", "loss"),
+    ("lr", "learning rate"),
+    ("grad_norm", "grad norm"),
+    ("samples_per_s", "samples/s"),
+    ("tokens_per_s", "tokens/s"),
+    ("peak_mem_gb", "peak memory GB"),
+    ("mfu", "MFU"),
+)
+"""What the dashboard's chart can show, in the order ``m`` cycles through: ``(key, title)``; the
+keys are ``metrics.jsonl``'s."""
+SMOOTHING = 0.9
+"""The EMA weight of the smoothed view."""
+
+
+def chart_choices(metrics: dict[str, object]) -> tuple[str, ...]:
+    """The metrics there is something to chart for: the loss, and each of ``metrics`` that has points."""
+    return tuple(k for k, _ in CHART_METRICS if k == "loss" or metrics.get(k))
+
+
+def next_metric(current: str, metrics: dict[str, object]) -> str:
+    """The metric after ``current`` among :func:`chart_choices` (round to the loss)."""
+    choices = chart_choices(metrics)
+    if current not in choices:
+        return choices[0]
+    return choices[(choices.index(current) + 1) % len(choices)]
+
+
+def chart_title(metric: str, smooth: bool) -> str:
+    """The chart box's title: the metric, and ``EMA`` when smoothed."""
+    title = dict(CHART_METRICS).get(metric, metric)
+    return f"{title} · EMA {SMOOTHING}" if smooth else title
+
+
+def chart_points(
+    metric: str, losses: Series, metrics: dict[str, Series], *, smooth: bool = False
+) -> tuple[tuple[float, float], ...]:
+    """The points to draw for ``metric`` (``losses`` for the loss), smoothed (EMA) when asked."""
+    points = losses if metric == "loss" else metrics.get(metric, ())
+    return tuple(ema(points, SMOOTHING)) if smooth else tuple(points)

@@ -1,4 +1,5 @@
-"""The list of runs: status, progress, loss, age, the watchdog's flags; a mark for comparison."""
+"""The list of runs: status, progress, loss, age, the watchdog's flags, the run and its job; a
+mark for comparison; a filter and a sort order (:func:`select_rows`, plain functions of the rows)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from cosmos_tui.core.display import printable
+from cosmos_tui.core.runs.record import ACTIVE
 from cosmos_tui.tui.state import RunRow
 from cosmos_tui.tui.widgets.format import STATUS_STYLE, age, loss, progress
 
@@ -21,6 +23,35 @@ def flags(row: RunRow) -> Text:
             text.append(" ")
         text.append(badge, style=BADGE_STYLE.get(badge, "bold red"))
     return text
+
+
+SORTS = ("started", "status", "iteration")
+"""The orders the runs list cycles through: newest first; live, then failed, stopped, finished;
+furthest iteration first."""
+
+_STATUS_RANK = {**{s: 0 for s in ACTIVE}, "failed": 1, "lost": 1, "unreadable": 1, "stopped": 2}
+"""Where each status sorts (the rest, finished and created, last)."""
+
+
+def matches(row: RunRow, query: str) -> bool:
+    """Whether every blank-separated word of ``query`` is in the run's id, experiment, job, model or
+    status (case-insensitive)."""
+    hay = " ".join((row.id, row.experiment, row.job, row.model, row.status)).lower()
+    return all(word in hay for word in query.lower().split())
+
+
+def select_rows(rows: tuple[RunRow, ...], query: str = "", sort: str = "started") -> tuple[RunRow, ...]:
+    """The rows that match ``query`` (:func:`matches`), in the ``sort`` order (:data:`SORTS`);
+    ties keep the newest first."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+    shown = [r for r in rows if matches(r, query)] if query.strip() else list(rows)
+    shown.sort(key=lambda r: (r.started or 0.0, r.id), reverse=True)  # newest first, then stable
+    if sort == "status":
+        shown.sort(key=lambda r: _STATUS_RANK.get(r.status, 3))
+    elif sort == "iteration":
+        shown.sort(key=lambda r: -1 if r.iteration is None else r.iteration, reverse=True)
+    return tuple(shown)
 
 
 class RunsTable(DataTable):
@@ -39,6 +70,7 @@ class RunsTable(DataTable):
         self.add_column("started", key="started")
         self.add_column("flags", key="flags")
         self.add_column("run", key="id")
+        self.add_column("job", key="job")
 
     def show(self, rows: tuple[RunRow, ...], now: float) -> None:
         """Render ``rows``, keeping the cursor on the same run."""
@@ -54,6 +86,7 @@ class RunsTable(DataTable):
                 age(r.started, now),
                 flags(r),
                 Text(printable(r.id)),
+                Text(printable(r.job)),
                 key=r.id,
             )
         if current is not None and current in {r.id for r in rows}:

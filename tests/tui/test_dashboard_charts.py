@@ -1,0 +1,57 @@
+"""The dashboard's chart shows each metric the run's metrics.jsonl carries (m cycles through
+them), smoothed or not (z)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import wait_for
+from tui_world import RUN_OK
+
+from cosmos_tui.tui.screens.dashboard import DashboardScreen
+from cosmos_tui.tui.widgets.loss_chart import LossChart, chart_choices, next_metric
+
+
+def test_the_choices_are_the_loss_and_what_was_reported() -> None:
+    metrics = {"grad_norm": ((1, 2.0),), "lr": ((1, 1e-4),), "mfu": ()}
+    assert chart_choices(metrics) == ("loss", "lr", "grad_norm")
+    assert next_metric("loss", metrics) == "lr" and next_metric("grad_norm", metrics) == "loss"
+    assert next_metric("peak_mem_gb", metrics) == "loss"  # gone from the run: back to the loss
+
+
+async def test_m_cycles_the_metrics_and_z_smooths(make_app, fixed_runs) -> None:
+    ok = next(r for r in fixed_runs if r.id == RUN_OK)
+    metrics = Path(ok.job_dir) / "metrics.jsonl"
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    richer = [
+        {**m, "grad_norm": 3.0 + (m["iteration"] % 5), "peak_mem_gb": 20.0 + m["iteration"] / 10}
+        for m in lines
+    ]
+    metrics.write_text("".join(json.dumps(m) + "\n" for m in richer))
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+        dash = app.screen
+        chart = dash.query_one("#loss-chart", LossChart)
+        box = dash.query_one("#loss-box")
+        assert set(dash.view.metrics) == {"lr", "grad_norm", "samples_per_s", "peak_mem_gb"}
+        seen = []
+        for _ in range(5):
+            await pilot.press("m")
+            seen.append((dash.metric, str(box.border_title)))
+        assert [m for m, _ in seen] == ["lr", "grad_norm", "samples_per_s", "peak_mem_gb", "loss"]
+        assert seen[1][1] == "grad norm" and seen[3][1] == "peak memory GB"
+        await pilot.press("m", "m")  # grad norm
+        raw = list(chart.series[RUN_OK])
+        assert [y for _, y in raw[:5]] == [4.0, 5.0, 6.0, 7.0, 3.0]
+        await pilot.press("z")
+        smooth = list(chart.series[RUN_OK])
+        assert "EMA" in str(box.border_title) and len(smooth) == len(raw)
+        assert smooth[0] == raw[0] and smooth[4][1] != raw[4][1]
+        spread = max(y for _, y in smooth) - min(y for _, y in smooth)
+        assert spread < max(y for _, y in raw) - min(y for _, y in raw)
+        await pilot.pause(1.5)  # the next poll keeps the choice
+        assert dash.metric == "grad_norm" and list(chart.series[RUN_OK]) == smooth
+        await pilot.press("z")
+        assert list(chart.series[RUN_OK]) == raw and str(box.border_title) == "grad norm"
