@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -155,8 +156,6 @@ def _saved_tokens() -> dict[str, str]:
 @contextmanager
 def _hub_quiet() -> Iterator[None]:
     """huggingface_hub's prints (stdout) and its logger's warnings, swallowed."""
-    import logging
-
     logger = logging.getLogger("huggingface_hub")
     level = logger.level
     logger.setLevel(logging.ERROR)
