@@ -144,7 +144,7 @@ def export_cmd(
         fmt=fmt,
         overwrite=yes,  # type: ignore[arg-type]
     )
-    rate = result.bytes_read / max(result.seconds, 1e-9) / 1e6
+    rate = result.bytes_read / max(result.seconds, 1e-9)
     if json:
         emit_json(result)
         return
@@ -153,7 +153,8 @@ def export_cmd(
     if result.skipped:
         warn(f"left out non-tensor entries: {', '.join(result.skipped)}")
     info(
-        f"Done in {result.seconds:.1f} s ({human_bytes(result.bytes_written)} written, {rate:.0f} MB/s read)."
+        f"Done in {result.seconds:.1f} s ({human_bytes(result.bytes_written)} written, "
+        f"{human_bytes(rate)}/s read)."
     )
 
 

@@ -20,6 +20,7 @@ from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.paths import state_root
 from cosmos_tui.core.preflight import visible_gpus
 from cosmos_tui.core.presets import load_preset, resolve_preset
+from cosmos_tui.core.units import human_bytes
 
 
 def _machine() -> dict[str, object]:
@@ -40,6 +41,8 @@ def _machine() -> dict[str, object]:
         "state_root": str(root),
         "disk_free_gb": round(usage.free / 1e9, 1),
         "disk_total_gb": round(usage.total / 1e9, 1),
+        "disk_free_bytes": usage.free,
+        "disk_total_bytes": usage.total,
     }
 
 
@@ -86,7 +89,8 @@ def doctor(
         out.print(f"torch    {machine['torch'] or 'not installed'}")
         out.print(f"gpus     {gpus if gpus is not None else 'none (NVML not available)'}")
         out.print(
-            f"disk     {machine['disk_free_gb']} GB free of {machine['disk_total_gb']} GB "
+            f"disk     {human_bytes(machine['disk_free_bytes'])} free of "
+            f"{human_bytes(machine['disk_total_bytes'])} "
             f"at {machine['state_root']}"
         )
         if not checkouts:

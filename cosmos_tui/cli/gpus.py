@@ -13,6 +13,7 @@ from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown
 from cosmos_tui.core.monitor.claims import claims_for
 from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.runs import list_runs
+from cosmos_tui.core.units import human_bytes
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -50,7 +51,7 @@ def render_table(snap: GpuSnapshot) -> Table:
             table.add_row(str(d.index), shown(d.name), f"[red]{shown(d.error)}[/red]", "", "", "", "", "", "")
             continue
         procs = ", ".join(
-            f"{p.pid}" + (f" ({_gib(p.used_memory_bytes)} GiB)" if p.used_memory_bytes else "")
+            f"{p.pid}" + (f" ({human_bytes(p.used_memory_bytes)})" if p.used_memory_bytes else "")
             for p in d.processes
         )
         power = _num(d.power_w) + ("" if d.power_limit_w is None else f"/{d.power_limit_w:.0f}")

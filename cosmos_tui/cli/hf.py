@@ -103,7 +103,7 @@ def logout() -> None:
     if outcome == "env-remains":
         warn("No stored token is left, but HF_TOKEN still logs this shell in; unset it too.")
     elif outcome == "not-logged-in":
-        info("No token was stored; nothing to do.")
+        info("Not logged in.")
     else:
         info("Logged out.")
 

@@ -41,10 +41,12 @@ def list_models(json_: bool = JsonOption) -> None:
         gpus = "CPU ok" if r["min_gpus"] == 0 else f"{r['min_gpus']}x{r['gpu_memory_gb']}GB"
         weights = "-" if r["id"] not in from_hub else ("on disk" if r["weights_present"] else "missing")
         cells.append([shown(r["id"]), shown(r["engine"]), shown(r["dataset_layout"]), gpus, weights])
+    # The dataset layout is what tells look-alike rows apart (builtin-transfer-singleview-tiny and
+    # builtin-transfer-multiview-tiny are both "builtin, CPU ok"); the engine is in the id's prefix.
     columns = (
         Col("id", key=True),
-        Col("engine", 3),
-        Col("dataset layout", 1),
+        Col("engine", 1),
+        Col("dataset layout", 3),
         Col("GPUs", 2),
         Col("weights", 2),
     )

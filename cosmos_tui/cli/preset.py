@@ -42,7 +42,13 @@ def load_with_sets(name_or_path: str, sets: list[str]):
 
     path = resolve_preset(name_or_path)
     preset = load_preset(path)
-    return (apply_sets(preset, sets) if sets else preset), path
+    if not sets:
+        return preset, path
+    for item in sets:  # not `key=value` at all: the command line's fault (exit 2); a value the
+        # preset refuses is the preset's (exit 1, as the same value in the file)
+        if "=" not in item and not item.startswith("~"):
+            raise UsageError(f"--set {item!r}: expected `key=value` (for example `trainer.max_iter=100`)")
+    return apply_sets(preset, sets), path
 
 
 preset_app = typer.Typer(

@@ -3,6 +3,7 @@ records with the processes first, so what it shows is true now."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import typer
@@ -34,7 +35,9 @@ from cosmos_tui.cli.runview import (
 )
 from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core.display import printable
-from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.errors import UsageError, UserError
+from cosmos_tui.core.monitor.loggrep import with_context
+from cosmos_tui.core.monitor.logsearch import search_file
 from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.monitor.samples import latest_line
 from cosmos_tui.core.runs import (
@@ -191,15 +194,58 @@ def show(run: str = RunArg, json: bool = JsonOption) -> None:
         out.print(f"[bold]{'note':>11}[/bold]  {shown(note)}", markup=True)
 
 
+GREP_MAX = 10_000
+"""``runs logs --grep`` prints at most this many matching lines unless -m says otherwise."""
+
+
 @runs_app.command("logs")
 def logs(
     run: str = RunArg,
     follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
     lines: int = typer.Option(50, "--lines", "-n", help="How many of the last lines to print first."),
+    grep: str | None = typer.Option(
+        None,
+        "--grep",
+        "-g",
+        metavar="PATTERN",
+        help="Search the whole log: print the lines containing PATTERN with their line numbers "
+        "(exit 1 when none does, as grep).",
+    ),
+    ignore_case: bool = typer.Option(False, "--ignore-case", "-i", help="With --grep: ignore case."),
+    regex: bool = typer.Option(
+        False, "--regex", "-E", help="With --grep: PATTERN is a regular expression (Python syntax)."
+    ),
+    context: int = typer.Option(
+        0,
+        "--context",
+        "-C",
+        min=0,
+        metavar="N",
+        help="With --grep: also N lines before and after each match.",
+    ),
+    max_count: int = typer.Option(
+        GREP_MAX, "--max-count", "-m", min=1, help="With --grep: print at most this many matching lines."
+    ),
     json: bool = JsonOption,
 ) -> None:
-    """Print the run's console output (torchrun and every rank)."""
+    """Print the run's console output (torchrun and every rank), or with --grep the lines of the
+    whole log that match."""
 
+    if grep is None and (ignore_case or regex or context):
+        raise UsageError("-i, --regex and -C go with --grep PATTERN; add --grep or drop them")
+    if grep is not None:
+        if follow_:
+            raise UsageError("--grep searches the log as it is now; drop --follow (or pipe `-f` into grep)")
+        _grep(
+            get_run(run),
+            grep,
+            ignore_case=ignore_case,
+            regex=regex,
+            context=context,
+            max_count=max_count,
+            json=json,
+        )
+        return
     r = get_run(run)
     tail = last_lines(r.console_log, lines, max_bytes=max(64 << 10, lines * 512))
     if json:
@@ -222,6 +268,61 @@ def logs(
     info(
         f"run {shown(final.id)}: {status_text(final)}" + (f" — {shown(final.reason)}" if final.reason else "")
     )
+
+
+def _grep(
+    r: RunRecord, pattern: str, *, ignore_case: bool, regex: bool, context: int, max_count: int, json: bool
+) -> None:
+    """``runs logs --grep``: the matching lines of the whole console.log, numbered; exit 1 when none."""
+    if not pattern:
+        raise UsageError("--grep needs some text to search for")
+    if "\n" in pattern:
+        raise UsageError("--grep matches within one line; drop the line break from the pattern")
+    if regex:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise UsageError(
+                f"--grep {pattern!r} is not a valid regular expression ({e}); fix it or drop --regex"
+            ) from None
+    path = r.console_log
+    if path.exists():
+        found = search_file(path, pattern, regex=regex, ignore_case=ignore_case, max_hits=max_count)
+        count, truncated = found.count, found.truncated
+        groups = with_context(path, found.hits, context)
+    else:
+        count, truncated, groups = 0, False, []
+    if json:
+        emit_json(
+            {
+                "id": r.id,
+                "path": str(path),
+                "pattern": pattern,
+                "count": count,
+                "truncated": truncated,
+                "groups": [
+                    [{"line": ln.number, "text": ln.text, "match": ln.match} for ln in g] for g in groups
+                ],
+            }
+        )
+    else:
+        if not path.exists():
+            info(f"no output yet ({shown(path)})")
+        for k, group in enumerate(groups):
+            if context and k:
+                out.print("--", markup=False, highlight=False)
+            for ln in group:
+                out.print(
+                    f"{ln.number}{':' if ln.match else '-'}{printable(ln.text)}",
+                    markup=False,
+                    highlight=False,
+                )
+        if truncated:
+            info(f"{count} lines match; the first {max_count} are shown (raise --max-count for more)")
+        elif not count:
+            info(f"no line of {shown(path)} matches {shown(repr(pattern))}")
+    if not count:
+        raise typer.Exit(1)
 
 
 @runs_app.command("stop")

@@ -26,6 +26,7 @@ from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.launch import port_is_free
 from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.units import human_bytes
 
 Level = Literal["ok", "warn", "fail"]
 
@@ -202,13 +203,13 @@ def check_output(job_dir: Path | None) -> list[Check]:
     if shared:
         checks.append(Check("output", "warn", f"{shared}; set env.output_root to a folder you own"))
     free = shutil.disk_usage(base).free
-    gib = free / (1 << 30)
+    left = human_bytes(free)
     if free < MIN_FREE_BYTES:
-        checks.append(Check("disk", "fail", f"only {gib:.2f} GiB free under {base}; free some space first"))
+        checks.append(Check("disk", "fail", f"only {left} free under {base}; free some space first"))
     elif free < LOW_FREE_BYTES:
-        checks.append(Check("disk", "warn", f"only {gib:.1f} GiB free under {base}; checkpoints may not fit"))
+        checks.append(Check("disk", "warn", f"only {left} free under {base}; checkpoints may not fit"))
     else:
-        checks.append(Check("disk", "ok", f"{gib:.0f} GiB free under {base}"))
+        checks.append(Check("disk", "ok", f"{left} free under {base}"))
     return checks
 
 

@@ -128,11 +128,25 @@ def test_login_without_a_terminal_and_logout_when_logged_out_say_one_thing(hf_se
     assert "--stdin" in res.stderr
     res = runner.invoke(app, ["hf", "logout"])
     assert res.exit_code == 0
-    assert "No token was stored" in res.output and "Not logged in!" not in res.output
-    assert "Logged out." not in res.output
+    assert res.output == "Not logged in.\n"
     runner.invoke(app, ["hf", "login", "--stdin"], input=GOOD_TOKEN + "\n")
     res = runner.invoke(app, ["hf", "logout"])
     assert "Logged out." in res.output and "Not logged in!" not in res.output
+
+
+def test_logout_with_an_empty_token_file_says_not_logged_in_once(monkeypatch) -> None:
+    import os
+    from pathlib import Path
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    home = Path(os.environ["HF_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "token").write_text("")  # a login that never finished, or a `touch`
+    (home / "stored_tokens").write_text("")
+    res = runner.invoke(app, ["hf", "logout"])
+    assert res.exit_code == 0
+    assert res.output == "Not logged in.\n"  # not huggingface_hub's "Not logged in!" and "Logged out."
+    assert not (home / "token").exists() and not (home / "stored_tokens").exists()
 
 
 def test_cosmos3_models_in_list_and_show() -> None:

@@ -30,6 +30,7 @@ from cosmos_tui.core.checkpoints.scan import (
 )
 from cosmos_tui.core.fserrors import reason
 from cosmos_tui.core.safeio import regular_file
+from cosmos_tui.core.units import human_bytes
 
 Status = Literal["ok", "in-progress", "incomplete", "missing-shard", "truncated", "bad-metadata", "unsafe"]
 
@@ -147,7 +148,7 @@ def verify_checkpoint(info: CheckpointInfo, *, deep: bool = False) -> Verdict:
     """Verify one checkpoint found by :func:`~cosmos_tui.core.checkpoints.scan.scan_checkpoints`."""
     problems = _verify_dcp(info, deep) if info.layout == "dcp" else _verify_pt(info)
     if not problems:
-        size = f"{info.size_bytes / 1e6:.1f} MB"
+        size = human_bytes(info.size_bytes)
         return Verdict(info.iteration, info.path, "ok", f"iteration {info.iteration}: ok ({size}).")
     kinds = {k for k, _ in problems}
     status = next(s for s in _SEVERITY if s in kinds)

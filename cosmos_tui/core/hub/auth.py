@@ -7,7 +7,9 @@ exception message: every message that could carry it goes through :func:`setting
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -111,18 +113,57 @@ LoggedOut = Literal["logged-out", "not-logged-in", "env-remains"]
 
 def logout() -> LoggedOut:
     """Remove the stored token(s): ``logged-out`` when one was stored, ``not-logged-in`` when none
-    was, ``env-remains`` when ``HF_TOKEN`` still logs this shell in."""
-    stored = [p for p in (settings.token_path(), settings.hf_home() / "stored_tokens") if os.path.lexists(p)]
+    was (an empty token file left behind is removed too), ``env-remains`` when ``HF_TOKEN`` still
+    logs this shell in. huggingface_hub's own words ("Not logged in!", "Successfully logged
+    out...") are kept quiet: the CLI and the TUI say one thing."""
+    paths = (settings.token_path(), settings.hf_home() / "stored_tokens")
+    stored = [p for p in paths if os.path.lexists(p)]
+    had_token = False
     if stored:
         hub = settings.hf()
-        try:  # huggingface_hub prints its own words (stdout); ours are the CLI's
-            with redirect_stdout(io.StringIO()):
+        had_token = _token_in(settings.token_path()) or bool(_saved_tokens())
+        with _hub_quiet():
+            try:
                 hub.logout()
-        except OSError:  # huggingface_hub raises when HF_TOKEN keeps the session logged in
-            pass
+            except OSError:  # huggingface_hub raises when HF_TOKEN keeps the session logged in
+                pass
+        for path in stored:  # an empty or unreadable leftover huggingface_hub saw no token in
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
     if settings.token_source() == "env":
         return "env-remains"
-    return "logged-out" if stored else "not-logged-in"
+    return "logged-out" if had_token else "not-logged-in"
+
+
+def _token_in(path: os.PathLike[str]) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return bool(f.read(4096).strip())
+    except OSError:
+        return False
+
+
+def _saved_tokens() -> dict[str, str]:
+    """The named tokens ``hf auth login`` saved (``stored_tokens``), as huggingface_hub reads them."""
+    try:
+        from huggingface_hub.utils import get_stored_tokens  # deferred: huggingface_hub
+
+        return dict(get_stored_tokens())
+    except Exception:  # an unreadable stored_tokens file holds no token we can use
+        return {}
+
+
+@contextmanager
+def _hub_quiet() -> Iterator[None]:
+    """huggingface_hub's prints (stdout) and its logger's warnings, swallowed."""
+    logger = logging.getLogger("huggingface_hub")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def whoami() -> Account | None:

@@ -29,8 +29,7 @@ from cosmos_tui.core.hub.plan import (
     _partial_path,
     is_sha256,
 )
-
-GB = 1024**3
+from cosmos_tui.core.units import human_bytes
 
 
 class DownloadCancelled(UserError):
@@ -94,8 +93,8 @@ def _check_before(plan: DownloadPlan) -> None:
         raise UserError(f"Cannot plan {plan.model_id}: {'; '.join(plan.unresolved)}.")
     if not plan.fits:
         raise UserError(
-            f"Not enough disk space: {plan.model_id} needs {plan.missing_bytes / GB:.1f} GB more, "
-            f"{plan.free_bytes / GB:.1f} GB are free at {plan.target}; "
+            f"Not enough disk space: {plan.model_id} needs {human_bytes(plan.missing_bytes)} more, "
+            f"{human_bytes(plan.free_bytes)} are free at {plan.target}; "
             "free some space or use --checkpoint-dir."
         )
 
@@ -190,7 +189,7 @@ def download(
                 progress(DownloadProgress(pf, file_done, pf.size, done, total))
             if cancel is not None and cancel.is_set():
                 raise DownloadCancelled(
-                    f"Download of {plan.model_id} stopped; run it again to resume from {done / GB:.2f} GB."
+                    f"Download of {plan.model_id} stopped; run it again to resume from {human_bytes(done)}."
                 )
 
         try:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cosmos_tui.core.units import human_bytes
+
 #: Warn when less than this fraction of host memory is available...
 LOW_MEMORY_FRACTION = 0.10
 #: ...or less than this many bytes, whichever is larger.
@@ -57,7 +59,7 @@ def host_memory(
     warning = None
     if vm.available < threshold:
         warning = (
-            f"host memory nearly exhausted: {vm.available / 2**30:.1f} GiB of {vm.total / 2**30:.1f} GiB "
+            f"host memory nearly exhausted: {human_bytes(vm.available)} of {human_bytes(vm.total)} "
             "available; the kernel may kill the run with signal 9 (exit -9) - lower "
             "dataloader_train.num_workers or the batch size"
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cosmos_tui.core.monitor.progress import ProgressSnapshot
+from cosmos_tui.core.units import human_bytes
 
 State = Literal["starting", "running", "saving", "stalled", "finished", "stopped", "crashed"]
 EventKind = Literal[
@@ -144,11 +145,11 @@ class Watchdog:
                 event("unstable_loss", unstable_lines[-1])
             self._unstable_seen = len(unstable_lines)
         if disk_free_bytes is not None and disk_free_bytes < cfg.low_disk_bytes:
-            flags.append(f"low disk: {disk_free_bytes / 2**30:.1f} GiB free")
+            flags.append(f"low disk: {human_bytes(disk_free_bytes)} free")
             if not self._low_disk:
                 event(
                     "low_disk",
-                    f"only {disk_free_bytes / 2**30:.1f} GiB free where the run writes checkpoints",
+                    f"only {human_bytes(disk_free_bytes)} free where the run writes checkpoints",
                 )
             self._low_disk = True
         else:

@@ -29,6 +29,7 @@ from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs import ownership, procs, registry, sentinel, steps, targets
 from cosmos_tui.core.runs.record import ProcRef, RunRecord
 from cosmos_tui.core.runs.targets import Prepared, StopReport
+from cosmos_tui.core.units import human_bytes
 
 START_GRACE_S = 60.0
 """A record still ``created`` with no supervisor after this long is lost (the spawn failed)."""
@@ -220,8 +221,7 @@ def stop_local(record: RunRecord, timeout: float) -> StopReport:
     elif gpu_before == 0:
         gpu_note = "GPU memory: the run held none"
     else:
-        before, after = gpu_before / 2**20, (gpu_after or 0) / 2**20
-        gpu_note = f"GPU memory: {before:.0f} MiB held before, {after:.0f} MiB after"
+        gpu_note = f"GPU memory: {human_bytes(gpu_before)} held before, {human_bytes(gpu_after or 0)} after"
     return StopReport(current, tuple(signalled), killed, gpu_note)
 
 

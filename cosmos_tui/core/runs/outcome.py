@@ -19,6 +19,7 @@ from cosmos_tui.core.monitor.logline import (
     USER_ERROR_LINE_RE,
 )
 from cosmos_tui.core.runs.procs import signal_name
+from cosmos_tui.core.units import human_bytes
 
 
 def _last_error(lines: list[str], rank: int | None = None) -> str | None:
@@ -146,5 +147,5 @@ def disk_full_note(job_dir: str | Path | None, log_tail: list[str] | None = None
         return None
     text = "the disk is full (No space left on device)"
     if free is not None:
-        text += f": {free / 2**20:.0f} MiB free under {where}"
+        text += f": {human_bytes(free)} free under {where}"
     return text + "; free space or point the output root elsewhere, then resume from the last checkpoint"
