@@ -88,7 +88,8 @@ NEEDS_A_TRAINED_RUN = ("ckpt convert", "ckpt export")
 
 def test_the_flow_runs_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
-    (home / "cosmos-transfer2.5").mkdir(parents=True)  # the user's checkout of the upstream repo
+    # the user's checkout of the upstream repo (its package folder is what marks it as one)
+    (home / "cosmos-transfer2.5" / "cosmos_transfer2").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
