@@ -34,15 +34,19 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 ## Dashboard
 | key | does | command |
 |---|---|---|
-| `s` | stop (the engine saves first) | `cosmos-tui runs stop ID` |
-| `w` | save a checkpoint now | `touch JOB_DIR/SAVE_NOW` |
-| `R` | resume from the latest checkpoint | `cosmos-tui runs resume ID` |
-| `e` | export the latest checkpoint | `cosmos-tui ckpt export ID --out DIR` |
+| `s` | stop a live run (the engine saves first) | `cosmos-tui runs stop ID` |
+| `w` | save a checkpoint now (live runs only) | `touch JOB_DIR/SAVE_NOW` |
+| `R` | resume an ended run from its latest checkpoint | `cosmos-tui runs resume ID` |
+| `e` | export the latest checkpoint (asks where) | `cosmos-tui ckpt export ID --out DIR` |
 | `p` | prune old checkpoints | `cosmos-tui ckpt prune ID --keep-last 2` |
+| `enter` | on a checkpoint: verify, export, pin/unpin, copy its path | `cosmos-tui ckpt verify ID --iter N` |
 | `o` | open the preset | `cosmos-tui runs show ID` |
-| `c` | show the equivalent commands | |
-| `f` / `/` / `l` | follow, search, level filter of the log | `cosmos-tui runs logs ID -f` |
-| `escape` | back to the runs | |
+| `y` | show the equivalent commands | |
+| `/` | search the whole console.log; `n` / `N` next / previous match | `grep -n TEXT console.log` |
+| `E` | jump to the log's first error | |
+| `f` / `l` | follow the log (or go back to it), level filter | `cosmos-tui runs logs ID -f` |
+| `z` / `c` | wrap long lines, short log prefix | |
+| `escape` | close the search, then back to the runs | |
 
 ## Everywhere
 `ctrl+p` command palette · `?` this help · `q` quit (runs keep going; they live on disk).
