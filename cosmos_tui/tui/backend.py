@@ -398,17 +398,13 @@ class Backend:
         path = get_run(run_id).console_log
         try:
             found = logsearch.search_file(path, query, ignore_case=True, max_hits=LOG_SEARCH_HITS)
-            starts = logjump.line_starts(path, end_offset, buffered) if end_offset else []
+            place = _placer(path, end_offset, buffered, first_seq)
         except FileNotFoundError:
             raise UserError("The run has no console.log yet; nothing to search.") from None
         except OSError as e:
             raise UserError(describe_os_error(e, doing="search the log")) from None
-        starts = starts if len(starts) == buffered else []  # the file changed under the view
-        hits = []
-        for h in found.hits:
-            index = logjump.index_in(starts, h.offset) if h.offset < (end_offset or 0) else None
-            hits.append(LogHit(h.offset, h.line, None if index is None else first_seq + index))
-        return LogSearch(query, found.count, tuple(hits), found.truncated)
+        hits = tuple(LogHit(h.offset, h.line, place(h.offset)) for h in found.hits)
+        return LogSearch(query, found.count, hits, found.truncated)
 
     def log_context(self, run_id: str, offset: int) -> logjump.LogContext:
         """The lines of the run's ``console.log`` around byte ``offset``."""
@@ -427,14 +423,11 @@ class Backend:
             hit = logjump.first_error(path)
             if hit is None:
                 return None
-            starts = logjump.line_starts(path, end_offset, buffered) if end_offset else []
+            return LogHit(hit.offset, hit.line, _placer(path, end_offset, buffered, first_seq)(hit.offset))
         except FileNotFoundError:
             return None
         except OSError as e:
             raise UserError(describe_os_error(e, doing="search the log")) from None
-        starts = starts if len(starts) == buffered else []
-        index = logjump.index_in(starts, hit.offset) if hit.offset < (end_offset or 0) else None
-        return LogHit(hit.offset, hit.line, None if index is None else first_seq + index)
 
     def loss_series(self, run_id: str) -> tuple[tuple[int, float], ...]:
         """The downsampled loss curve of one run (for comparing runs)."""
@@ -609,6 +602,21 @@ class Backend:
         self._read_checkpoints_again(proposal.run_id)
         freed = human_bytes(sum(c.size_bytes for c in removed))
         return f"Deleted {len(removed)} checkpoint(s), freed {freed}."
+
+
+def _placer(path: Path, end_offset: int | None, buffered: int, first_seq: int) -> Callable[[int], int | None]:
+    """Maps a byte offset of ``path`` to its line number in a view buffering the ``buffered`` lines
+    (numbered from ``first_seq``) that end at ``end_offset``; ``None`` outside them (or for every
+    offset when the file no longer holds those lines where the view saw them)."""
+    starts = logjump.line_starts(path, end_offset, buffered) if end_offset else []
+    if len(starts) != buffered:
+        starts = []
+
+    def place(offset: int) -> int | None:
+        index = logjump.index_in(starts, offset) if offset < (end_offset or 0) else None
+        return None if index is None else first_seq + index
+
+    return place
 
 
 def export_dir(job_dir: Path, out_dir: str | Path | None) -> Path:
