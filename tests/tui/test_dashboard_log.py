@@ -195,3 +195,27 @@ async def test_wrap_and_the_short_prefix_show_the_loss_in_a_narrow_panel(make_ap
         assert log.line_count == rows(width)
         await pilot.press("z", "c")
         assert log.lines == [loss_line, long_line]
+
+
+async def test_the_buffer_rolls_over_without_losing_the_current_match() -> None:
+    from textual.app import App
+
+    from cosmos_tui.core.monitor.logline import parse_line
+
+    class One(App):
+        def compose(self):
+            yield LogView(capacity=10, id="log")
+
+    app = One()
+    async with app.run_test(size=(60, 8)) as pilot:
+        log = app.query_one(LogView)
+        log.add_lines([parse_line(f"line {i}") for i in range(8)], end_offset=80)
+        log.set_search("line 5")
+        assert log.jump_to(5) and log.current_text == "line 5" and not log.follow
+        log.add_lines([parse_line(f"line {i}") for i in range(8, 13)])  # 3 old lines leave
+        assert log.lines == [f"line {i}" for i in range(3, 13)] and log.first_seq == 3
+        assert log.current_text == "line 5" and log.lines[log._current_rows.start] == "line 5"
+        log.add_lines([parse_line(f"line {i}") for i in range(13, 19)])  # the match leaves too
+        assert log.current_text is None and not log._current_rows
+        assert not log.jump_to(5)  # no longer buffered: the dashboard reads its context instead
+        await pilot.pause()

@@ -73,7 +73,7 @@ class LogView(Log):
         self._current: int | None = None
         """Source index (into the buffer or the context) of the current match's line."""
         self._current_rows: range = range(0)
-        self._row_counts: deque[int] = deque()
+        self._row_counts: list[int] = []
         """Rows each buffered line takes on screen (0: filtered out), oldest first."""
         self._rendered_width = 0
 
@@ -129,12 +129,10 @@ class LogView(Log):
             self._render()
             self._scroll_if_following()
             return
-        rows: list[str] = []
-        for ln in lines:
-            chunk = self._rows(ln) if self._keep(ln) else []
-            rows.extend(chunk)
-            self._row_counts.append(len(chunk))
-        gone = sum(self._row_counts.popleft() for _ in range(min(dropped, len(self._row_counts))))
+        rows = self._new_rows(lines)
+        dropped = min(dropped, len(self._row_counts))
+        gone = sum(self._row_counts[:dropped])
+        del self._row_counts[:dropped]
         if self._current is not None and dropped:
             self._current -= dropped
             if self._current < 0:
@@ -147,17 +145,35 @@ class LogView(Log):
             self.virtual_size = Size(self.virtual_size.width, len(self._lines))
             if not self.follow:
                 self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True)
-        if rows:
-            self.write_lines(rows, scroll_end=False)
+        if rows:  # (Log scrolls itself only when at the end: the explicit scroll below makes sure)
+            self.write_lines(rows, scroll_end=self.follow)
         elif gone:
             self.refresh()
         self._scroll_if_following()
+
+    def _new_rows(self, lines: list[LogLine]) -> list[str]:
+        """The rows of a batch, their counts recorded (the common case, no filter, no wrapping and
+        no short prefix, without Python per line beyond the list itself: the flood's path)."""
+        counts = self._row_counts
+        if not self.wrap and not self.compact:
+            if self.min_level is None and not self.query_text:
+                counts.extend([1] * len(lines))
+                return [ln.text for ln in lines]
+            kept = [self._keep(ln) for ln in lines]
+            counts.extend(map(int, kept))
+            return [ln.text for ln, k in zip(lines, kept, strict=True) if k]
+        rows: list[str] = []
+        for ln in lines:
+            chunk = self._rows(ln) if self._keep(ln) else []
+            rows.extend(chunk)
+            counts.append(len(chunk))
+        return rows
 
     def _render(self) -> None:
         """Draw the buffer (or the context) again with the current filters."""
         source = self.context if self.context is not None else self.buffer
         rows: list[str] = []
-        counts: deque[int] = deque()
+        counts: list[int] = []
         self._current_rows = range(0)
         for i, ln in enumerate(source):
             if not self._keep(ln) and i != self._current:
@@ -168,7 +184,7 @@ class LogView(Log):
             if i == self._current:
                 self._current_rows = range(len(rows), len(rows) + len(chunk))
             rows.extend(chunk)
-        self._row_counts = counts if self.context is None else deque()
+        self._row_counts = counts if self.context is None else []
         self._rendered_width = self._wrap_width()
         self.clear()
         self.write_lines(rows, scroll_end=False)
