@@ -57,3 +57,24 @@ def test_an_ended_run_is_refused_in_one_sentence(tmp_path: Path, status: str) ->
     with pytest.raises(UserError, match=rf"has ended \({status}\); only a running run can save"):
         request_save(record.id)
     assert list(Path(record.job_dir).iterdir()) == []
+
+
+@pytest.mark.timeout(60)
+def test_an_engine_without_a_save_request_file_is_never_sent_one(tmp_path: Path) -> None:
+    """Upstream engines poll no SAVE_NOW: a file written for them would stay in the job folder."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ref = ProcRef(proc.pid, psutil.Process(proc.pid).create_time(), "supervisor")
+        live = _record(
+            tmp_path,
+            "20260101-000000-upstream-cccc",
+            status="running",
+            supervisor=ref,
+            engine_kind="cosmos-predict2.5",
+        )
+        with pytest.raises(UserError, match="takes no save-now request"):
+            request_save(live.id)
+        assert list(Path(live.job_dir).iterdir()) == []
+    finally:
+        proc.kill()
+        proc.wait()

@@ -1,5 +1,6 @@
-"""Asking a running engine to save a checkpoint at its next step boundary: the ``SAVE_NOW`` control
-file in the job folder (the engine deletes it once the save is done).
+"""Asking a running engine to save a checkpoint at its next step boundary: a control file in the
+job folder (the builtin engine's ``SAVE_NOW``, its adapter's ``save_request_file``; the engine
+deletes it once the save is done). An engine whose adapter names no such file is never sent one.
 
 The file is only ever written for a run that is live: an engine that has ended never deletes it,
 and the next run on the job would find it and save at its first step. So the request is refused
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
 from cosmos_tui.core.runs.lifecycle import get_run
 from cosmos_tui.core.runs.record import RunRecord
 
 SAVE_NOW_FILE = "SAVE_NOW"
-"""The control file's name, in the job folder."""
+"""The builtin engine's control file, in the job folder."""
 
 
 def _refuse_ended(record: RunRecord) -> UserError:
@@ -31,9 +33,15 @@ def request_save(run_id: str) -> Path:
     record = get_run(run_id)
     if not record.active:
         raise _refuse_ended(record)
+    name = _request_file(record.engine_kind)
+    if name is None:
+        raise UserError(
+            f"The {record.engine_kind} engine takes no save-now request; it saves every "
+            "checkpoint.save_iter iterations (and a stop saves first)."
+        )
     if not record.job_dir or not Path(record.job_dir).is_dir():
         raise UserError("This run has no job folder yet; wait until training has started.")
-    path = Path(record.job_dir) / SAVE_NOW_FILE
+    path = Path(record.job_dir) / name
     try:
         path.touch()
     except OSError as e:
@@ -43,3 +51,10 @@ def request_save(run_id: str) -> Path:
         path.unlink(missing_ok=True)
         raise _refuse_ended(after)
     return path
+
+
+def _request_file(kind: str) -> str | None:
+    try:
+        return get_adapter(kind).save_request_file
+    except Exception:  # an unknown kind in an old or edited record: no request
+        return None
