@@ -78,3 +78,21 @@ def test_an_engine_without_a_save_request_file_is_never_sent_one(tmp_path: Path)
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.timeout(120)
+def test_a_launch_removes_a_request_an_earlier_run_left(launch_script, tmp_path: Path) -> None:
+    """A SAVE_NOW left by a run that ended before saving (killed, or written by an older version)
+    would make the next run on the job save at its first step: the launch, holding the job's lock,
+    removes it and says so."""
+    from cosmos_tui.core.runs import get_run, stop_run
+
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / SAVE_NOW_FILE).touch()
+    record = launch_script("--steps", "400", "--step-s", "0.05")
+    try:
+        assert not (job / SAVE_NOW_FILE).exists()
+        assert any(f"removed the {SAVE_NOW_FILE} an earlier run left" in n for n in get_run(record.id).notes)
+    finally:
+        stop_run(record.id)
