@@ -104,6 +104,7 @@ async def test_slash_searches_the_whole_file_and_n_moves_between_matches(make_ap
         assert dash._search.count == 2
         assert "needle saved (early" in log.current_text and log.context is not None
         assert not log.follow and "match 1/2" in str(log.border_subtitle)
+        assert not box.display and app.focused is log  # later keys are keys, not typing
         # the match is on screen, drawn highlighted
         row = log._current_rows.start
         assert log.scroll_y <= row < log.scroll_y + log.size.height
@@ -122,6 +123,8 @@ async def test_slash_searches_the_whole_file_and_n_moves_between_matches(make_ap
         assert "NEEDLE saved (late" in log.current_text
         await pilot.press("f")  # back to the live tail
         assert log.follow and log.scroll_y == log.max_scroll_y
+        await pilot.press("slash")  # the box again, holding the query to edit
+        assert box.display and box.value == query and app.focused is box
         await pilot.press("escape")  # the first escape closes the search ...
         assert isinstance(app.screen, DashboardScreen) and not box.display and dash._search is None
         await pilot.press("escape")  # ... the next leaves the dashboard

@@ -78,14 +78,14 @@ class LogPanelActions:
             return
         event.stop()
         query = event.value
-        if not query.strip():
-            event.input.display = False
-            self._clear_search()
-            self.query_one(LogView).focus()
-            return
+        # The box goes away (the subtitle names the query), so no later key looks like typing in it.
+        event.input.display = False
         log = self.query_one(LogView)
+        log.focus()
+        if not query.strip():
+            self._clear_search()
+            return
         self.search_log(query, log.end_offset, len(log.buffer), log.first_seq)
-        self.query_one(LogView).focus()
 
     def _clear_search(self) -> None:
         self._search, self._match = None, None
