@@ -4,6 +4,10 @@ Three thread workers poll through the backend: the run (1 s: the run's ``RunMoni
 checkpoints, processes, watchdog - and the disk forecast), the GPUs (1 s, the shared NVML sampler
 with the runs' claims) and the log (0.1 s: new lines from the monitor's ``LogTail``). Each posts a
 typed message with an immutable snapshot; the handlers here only hand snapshots to widgets.
+Actions run in workers too: stop, save now, resume, export (after asking where), prune (after its
+plan is confirmed) and, with Enter on a checkpoint, verify / export / pin / copy its path. Stop and
+save now are offered only while the run is live, resume only once it has ended; the log panel's
+search and navigation live in :mod:`.dashboard_log`.
 """
 
 from __future__ import annotations
