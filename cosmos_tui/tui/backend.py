@@ -31,9 +31,12 @@ from cosmos_tui.core.checkpoints import export as ckpt_export
 from cosmos_tui.core.checkpoints import prune as ckpt_prune
 from cosmos_tui.core.checkpoints.job_forecast import SettingsUnknown
 from cosmos_tui.core.checkpoints.locate import open_run_checkpoints
+from cosmos_tui.core.checkpoints.pins import set_pinned
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
+from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
+from cosmos_tui.core.monitor import logjump, logsearch
 from cosmos_tui.core.monitor.claims import assigned_devices, record_roots
 from cosmos_tui.core.monitor.gpus import GpuClaim, GpuSampler, GpuSnapshot, default_sampler
 from cosmos_tui.core.monitor.logline import LogLine
@@ -52,6 +55,7 @@ from cosmos_tui.core.runs import (
     remove_run,
     rerun,
     resume_run,
+    savenow,
     stop_run,
 )
 from cosmos_tui.core.runs.disk_forecast import forecast_run
@@ -80,6 +84,33 @@ class LogBatch:
     """Pass this back to get the lines after these."""
     skipped: int = 0
     """Lines that arrived faster than the view could take them and were passed over."""
+    end_offset: int | None = None
+    """Byte offset in ``console.log`` just after the last of ``lines``."""
+
+
+LOG_SEARCH_HITS = 1_000
+"""Matches a whole-log search keeps (the rest are only counted)."""
+
+
+@dataclass(frozen=True)
+class LogHit:
+    """One line of ``console.log`` matching a search."""
+
+    offset: int
+    """Byte offset of the line in the file."""
+    text: str
+    seq: int | None
+    """Its line number in the view's buffer (``None``: not buffered when the search ran)."""
+
+
+@dataclass(frozen=True)
+class LogSearch:
+    """A whole-log search: the matches in file order."""
+
+    query: str
+    count: int
+    hits: tuple[LogHit, ...]
+    truncated: bool
 
 
 def _overrides(record: RunRecord) -> list[str]:
@@ -382,7 +413,48 @@ class Backend:
                 skipped += end - limit - start
                 start = end - limit
             lines = tuple(tail.parsed(s) for s in range(start, end))
-        return LogBatch(lines, end, skipped)
+            consumed = tail.consumed
+        return LogBatch(lines, end, skipped, consumed)
+
+    def search_log(
+        self, run_id: str, query: str, *, end_offset: int | None, buffered: int, first_seq: int
+    ) -> LogSearch:
+        """Every line of the run's whole ``console.log`` holding ``query`` (ignoring case), each
+        placed in the view's buffer of ``buffered`` lines (line numbers from ``first_seq``) ending
+        at byte ``end_offset``, where it is there."""
+        path = get_run(run_id).console_log
+        try:
+            found = logsearch.search_file(path, query, ignore_case=True, max_hits=LOG_SEARCH_HITS)
+            place = _placer(path, end_offset, buffered, first_seq)
+        except FileNotFoundError:
+            raise UserError("The run has no console.log yet; nothing to search.") from None
+        except OSError as e:
+            raise UserError(describe_os_error(e, doing="search the log")) from None
+        hits = tuple(LogHit(h.offset, h.line, place(h.offset)) for h in found.hits)
+        return LogSearch(query, found.count, hits, found.truncated)
+
+    def log_context(self, run_id: str, offset: int) -> logjump.LogContext:
+        """The lines of the run's ``console.log`` around byte ``offset``."""
+        try:
+            return logjump.context_at(get_run(run_id).console_log, offset)
+        except OSError as e:
+            raise UserError(describe_os_error(e, doing="read the log")) from None
+
+    def first_error(
+        self, run_id: str, *, end_offset: int | None, buffered: int, first_seq: int
+    ) -> LogHit | None:
+        """The run's first error line (a traceback, an ERROR line, an exception), placed in the
+        view's buffer like :meth:`search_log`'s hits."""
+        path = get_run(run_id).console_log
+        try:
+            hit = logjump.first_error(path)
+            if hit is None:
+                return None
+            return LogHit(hit.offset, hit.line, _placer(path, end_offset, buffered, first_seq)(hit.offset))
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise UserError(describe_os_error(e, doing="search the log")) from None
 
     def loss_series(self, run_id: str) -> tuple[tuple[int, float], ...]:
         """The downsampled loss curve of one run (for comparing runs)."""
@@ -478,32 +550,43 @@ class Backend:
         return rerun(run_id, existing=existing).id  # type: ignore[arg-type]
 
     def save_now(self, run_id: str) -> str:
-        """Ask the engine to save at its next step boundary (the ``SAVE_NOW`` control file)."""
+        """Ask the engine to save at its next step boundary (core's ``SAVE_NOW`` request, refused
+        for an ended run)."""
 
-        job_dir = get_run(run_id).job_dir
-        if not job_dir or not Path(job_dir).is_dir():
-            raise UserError("this run has no job folder yet; wait until training has started")
-        (Path(job_dir) / "SAVE_NOW").touch()
+        savenow.request_save(run_id)
         return "Asked the engine to save a checkpoint at the next step."
 
     # -- checkpoints ----------------------------------------------------------------------------
 
-    def export_target(self, run_id: str) -> ExportTarget:
-        """The checkpoint an export of ``run_id`` reads (the latest complete one, verified) and
-        where it writes; a :class:`UserError` when there is none or it fails verification."""
+    def export_target(
+        self, run_id: str, *, out_dir: str | Path | None = None, iteration: int | None = None
+    ) -> ExportTarget:
+        """The checkpoint an export of ``run_id`` reads (``iteration``, or the latest complete one;
+        verified) and where it writes (``out_dir``, relative to the job folder; default
+        ``JOB/export``); a :class:`UserError` when there is none or it fails verification."""
         folder = open_run_checkpoints(run_id)
-        chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
-        out_dir = folder.directory.parent / "export"
+        chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, iteration)
+        out = export_dir(folder.directory.parent, out_dir)
+        if out.exists() and not out.is_dir():
+            raise UserError(f"cannot export to {out}: it is a file, not a folder; choose another place.")
         names = ckpt_export.default_output_names()
-        existing = tuple(n for n in names if os.path.lexists(out_dir / n))  # a dangling link counts
-        return ExportTarget(chosen.iteration, chosen.size_bytes, out_dir, existing)
+        existing = tuple(n for n in names if os.path.lexists(out / n))  # a dangling link counts
+        return ExportTarget(chosen.iteration, chosen.size_bytes, out, existing)
 
-    def export(self, run_id: str, *, overwrite: bool = False) -> str:
-        """Export ``run_id``'s latest complete checkpoint to ``JOB/export`` (upstream's inference
-        files); what was written, in one sentence."""
+    def export(
+        self,
+        run_id: str,
+        *,
+        out_dir: str | Path | None = None,
+        iteration: int | None = None,
+        overwrite: bool = False,
+    ) -> str:
+        """Export ``run_id``'s checkpoint ``iteration`` (default: the latest complete one) to
+        ``out_dir`` (default ``JOB/export``; upstream's inference files); what was written, in one
+        sentence."""
         folder = open_run_checkpoints(run_id)
-        chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, None)
-        out_dir = folder.directory.parent / "export"
+        chosen = ckpt_export.checkpoint_to_export(folder.checkpoints, iteration)
+        out_dir = export_dir(folder.directory.parent, out_dir)
         with self._lock:
             if out_dir in self._exporting:
                 raise UserError(f"An export to {out_dir} is already running; wait for it to finish.")
@@ -520,6 +603,41 @@ class Backend:
             f"Exported iteration {result.iteration} to {out_dir}: {names} "
             f"({human_bytes(result.bytes_written)} in {result.seconds:.1f} s)."
         )
+
+    def checkpoint_path(self, run_id: str, iteration: int) -> Path:
+        """Where checkpoint ``iteration`` of ``run_id`` is on disk."""
+        folder = open_run_checkpoints(run_id)
+        return ckpt_export.find_checkpoint(folder.checkpoints, iteration).path
+
+    def verify(self, run_id: str, iteration: int) -> tuple[bool, str]:
+        """Verify checkpoint ``iteration`` of ``run_id`` (core's quick check: metadata and every
+        shard it names); whether it is whole, and the verdict in one sentence."""
+        folder = open_run_checkpoints(run_id)
+        info = ckpt_export.find_checkpoint(folder.checkpoints, iteration)
+        try:
+            verdict = verify_checkpoint(info)
+        except OSError as e:
+            raise UserError(describe_os_error(e, doing="verify")) from None
+        return verdict.ok, verdict.message[:1].upper() + verdict.message[1:]
+
+    def set_pinned(self, run_id: str, iteration: int, pinned: bool) -> str:
+        """Pin (prune keeps it whatever the policy says) or unpin checkpoint ``iteration``."""
+        folder = open_run_checkpoints(run_id)
+        ckpt_export.find_checkpoint(folder.checkpoints, iteration)  # it exists
+        try:
+            set_pinned(folder.directory, iteration, pinned)
+        except OSError as e:
+            raise UserError(describe_os_error(e, doing="pin")) from None
+        self._read_checkpoints_again(run_id)
+        if pinned:
+            return f"Pinned iteration {iteration}: prune keeps it."
+        return f"Unpinned iteration {iteration}: prune may delete it."
+
+    def _read_checkpoints_again(self, run_id: str) -> None:
+        watch = self._watches.get(run_id)
+        if watch is not None:  # an ended run is read once: read its checkpoints again
+            with watch.lock:
+                watch.final = False
 
     def plan_prune(self, run_id: str, *, keep_last: int) -> PruneProposal:
         """What keeping the newest ``keep_last`` checkpoints of ``run_id`` would delete (nothing is
@@ -538,12 +656,33 @@ class Backend:
             removed = ckpt_prune.apply_prune(agreed, folder.directory)
         except OSError as e:  # a read-only or vanished folder: what was deleted so far stays deleted
             raise UserError(describe_os_error(e, doing="delete")) from None
-        watch = self._watches.get(proposal.run_id)
-        if watch is not None:  # an ended run is read once: read its checkpoints again
-            with watch.lock:
-                watch.final = False
+        self._read_checkpoints_again(proposal.run_id)
         freed = human_bytes(sum(c.size_bytes for c in removed))
         return f"Deleted {len(removed)} checkpoint(s), freed {freed}."
+
+
+def _placer(path: Path, end_offset: int | None, buffered: int, first_seq: int) -> Callable[[int], int | None]:
+    """Maps a byte offset of ``path`` to its line number in a view buffering the ``buffered`` lines
+    (numbered from ``first_seq``) that end at ``end_offset``; ``None`` outside them (or for every
+    offset when the file no longer holds those lines where the view saw them)."""
+    starts = logjump.line_starts(path, end_offset, buffered) if end_offset else []
+    if len(starts) != buffered:
+        starts = []
+
+    def place(offset: int) -> int | None:
+        index = logjump.index_in(starts, offset) if offset < (end_offset or 0) else None
+        return None if index is None else first_seq + index
+
+    return place
+
+
+def export_dir(job_dir: Path, out_dir: str | Path | None) -> Path:
+    """Where an export writes: ``out_dir`` (``~`` expanded, a relative one inside the job folder),
+    default ``JOB/export``."""
+    if out_dir is None or not str(out_dir).strip():
+        return job_dir / "export"
+    path = Path(str(out_dir).strip()).expanduser()
+    return path if path.is_absolute() else job_dir / path
 
 
 def _preset_toml(preset: dict[str, Any]) -> str:

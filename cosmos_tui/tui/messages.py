@@ -13,8 +13,9 @@ from dataclasses import KW_ONLY, dataclass
 from textual.message import Message
 
 from cosmos_tui.core.monitor.gpus import GpuSnapshot
+from cosmos_tui.core.monitor.logjump import LogContext
 from cosmos_tui.core.monitor.logline import LogLine
-from cosmos_tui.tui.backend import ExportTarget, PruneProposal
+from cosmos_tui.tui.backend import ExportTarget, LogHit, LogSearch, PruneProposal
 from cosmos_tui.tui.state import RunRow, RunView
 
 
@@ -53,6 +54,32 @@ class LogLinesArrived(Message):
     lines: tuple[LogLine, ...]
     skipped: int = 0
     """Lines passed over because they arrived faster than the view takes them."""
+    end_offset: int | None = None
+    """Byte offset in the file just after the last of ``lines``."""
+
+
+@dataclass(eq=False)
+class LogSearched(Message):
+    """A whole-log search finished (or why it could not run)."""
+
+    search: LogSearch | None = None
+    error: str = ""
+
+
+@dataclass(eq=False)
+class LogContextLoaded(Message):
+    """Lines read from the file around a match that is not in the view's buffer."""
+
+    context: LogContext | None = None
+    error: str = ""
+
+
+@dataclass(eq=False)
+class FirstErrorFound(Message):
+    """Where the log's first error is (``hit`` ``None``: it has none)."""
+
+    hit: LogHit | None = None
+    error: str = ""
 
 
 @dataclass(eq=False)

@@ -45,7 +45,7 @@ async def test_m_cycles_the_metrics_and_z_smooths(make_app, fixed_runs) -> None:
         await pilot.press("m", "m")  # grad norm
         raw = list(chart.series[RUN_OK])
         assert [y for _, y in raw[:5]] == [4.0, 5.0, 6.0, 7.0, 3.0]
-        await pilot.press("z")
+        await pilot.press("Z")
         smooth = list(chart.series[RUN_OK])
         assert "EMA" in str(box.border_title) and len(smooth) == len(raw)
         assert smooth[0] == raw[0] and smooth[4][1] != raw[4][1]
@@ -53,5 +53,5 @@ async def test_m_cycles_the_metrics_and_z_smooths(make_app, fixed_runs) -> None:
         assert spread < max(y for _, y in raw) - min(y for _, y in raw)
         await pilot.pause(1.5)  # the next poll keeps the choice
         assert dash.metric == "grad_norm" and list(chart.series[RUN_OK]) == smooth
-        await pilot.press("z")
+        await pilot.press("Z")
         assert list(chart.series[RUN_OK]) == raw and str(box.border_title) == "grad norm"

@@ -13,12 +13,14 @@ import pytest
 from checkpoints.ckpt_writers import write_dcp_checkpoint
 from helpers import wait_for
 from textual.screen import Screen
+from textual.widgets import Button, Input, OptionList
 from tui_world import NOW, RUN_OK, fake_gpus, write_run
 
-from cosmos_tui.core.checkpoints.pins import set_pinned
+from cosmos_tui.core.checkpoints.pins import read_pins, set_pinned
 from cosmos_tui.core.monitor.gpus import GpuSampler
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
-from cosmos_tui.tui.screens.dialogs import ConfirmDialog
+from cosmos_tui.tui.screens.dialogs import ActionDialog, ConfirmDialog, PathDialog
+from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
 
 
 @pytest.fixture(autouse=True)
@@ -58,12 +60,16 @@ async def _dashboard(pilot, app) -> DashboardScreen:
 async def _press_on_dashboard(
     make_app, key: str, seen: Callable[[str], bool], timeout: float = 10.0
 ) -> tuple[Screen, list[str]]:
-    """Open run RUN_OK's dashboard, press ``key`` and wait for a notification that ``seen``
-    accepts; the screen shown then and every notification so far."""
+    """Open run RUN_OK's dashboard, press ``key`` (and Enter in the export's folder question) and
+    wait for a notification that ``seen`` accepts; the screen shown then and every notification so
+    far."""
     app = make_app(initial_run_id=RUN_OK)
     async with app.run_test(size=(100, 30)) as pilot:
         await _dashboard(pilot, app)
         await pilot.press(key)
+        if key == "e":
+            await wait_for(pilot, lambda: isinstance(app.screen, PathDialog))
+            await pilot.press("enter")
         await wait_for(pilot, lambda: any(seen(n) for n in _notes(app)), timeout=timeout)
         return app.screen, _notes(app)
 
@@ -133,7 +139,11 @@ async def test_export_writes_the_inference_files_and_asks_before_replacing(make_
     app = make_app(initial_run_id=RUN_OK)
     async with app.run_test(size=(120, 40)) as pilot:
         await _dashboard(pilot, app)
-        await pilot.press("e")
+        await pilot.press("e")  # it asks where, JOB/export filled in
+        await wait_for(pilot, lambda: isinstance(app.screen, PathDialog))
+        assert app.screen.query_one(Input).value == str(out)
+        assert app.screen.command.endswith(f"--out {out}")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: any("Exported iteration 20" in n for n in _notes(app)), timeout=60)
         names = sorted(p.name for p in out.iterdir())
         assert names == ["model.pt", "model_ema_bf16.pt", "model_ema_fp32.pt"]
@@ -141,15 +151,16 @@ async def test_export_writes_the_inference_files_and_asks_before_replacing(make_
         assert ema["net.blocks.0.weight"].dtype == torch.bfloat16
         before = (out / "model.pt").stat().st_mtime_ns
 
-        await pilot.press("e")  # the files are there now: a question, not a silent overwrite
+        await pilot.press("e", "enter")  # the files are there now: a question, not a silent overwrite
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert "already holds" in app.screen.details and app.screen.command.endswith("--yes")
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert (out / "model.pt").stat().st_mtime_ns == before
 
-        await pilot.press("e")
+        await pilot.press("e", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert app.focused is not None and app.focused.id == "no"  # Enter out of habit cancels
         await pilot.press("y")
         await wait_for(pilot, lambda: (out / "model.pt").stat().st_mtime_ns != before, timeout=60)
 
@@ -200,3 +211,85 @@ async def test_export_into_a_folder_that_cannot_be_made_is_one_sentence(make_app
     )
     assert not any("Traceback" in n for n in notes)
     assert isinstance(screen, DashboardScreen)
+
+
+async def _choose(pilot, app, label_start: str) -> None:
+    """In the checkpoint's action list, pick the action whose label starts with ``label_start``."""
+    await wait_for(pilot, lambda: isinstance(app.screen, ActionDialog))
+    options = app.screen.query_one(OptionList)
+    index = next(
+        i
+        for i in range(options.option_count)
+        if str(options.get_option_at_index(i).prompt).startswith(label_start)
+    )
+    options.highlighted = index
+    await pilot.press("enter")
+
+
+@pytest.mark.timeout(120)
+async def test_checkpoints_newest_first_and_enter_opens_their_actions(make_app) -> None:
+    import torch
+
+    ckdir = _run_with_checkpoints(tuple(range(10, 130, 10)), latest=120)  # more than the panel shows
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(120, 40)) as pilot:
+        dash = await _dashboard(pilot, app)
+        table = dash.query_one(CheckpointsTable)
+        await wait_for(pilot, lambda: table.row_count == 12)
+        keys = [int(table.coordinate_to_cell_key((r, 0)).row_key.value) for r in range(table.row_count)]
+        assert keys == list(range(120, 0, -10))  # the newest on top
+        assert table.selected_iteration == 120
+        table.focus()
+        await pilot.press("ctrl+end")  # it scrolls to the oldest
+        assert table.selected_iteration == 10 and table.scroll_y > 0
+        await pilot.press("ctrl+home", "down", "down")
+        assert table.selected_iteration == 100
+
+        await pilot.press("enter")
+        await _choose(pilot, app, "Verify")
+        await wait_for(pilot, lambda: any("Iteration 100: ok" in n for n in _notes(app)))
+
+        await pilot.press("enter")
+        await _choose(pilot, app, "Pin")
+        await wait_for(pilot, lambda: read_pins(ckdir) == {100})
+        await wait_for(pilot, lambda: next(c for c in dash.view.checkpoints if c.iteration == 100).pinned)
+        assert table.selected_iteration == 100  # the rebuilt table kept the cursor on its row
+        await pilot.press("enter")
+        await _choose(pilot, app, "Unpin")
+        await wait_for(pilot, lambda: read_pins(ckdir) == set())
+
+        await pilot.press("enter")
+        await _choose(pilot, app, "Copy")
+        path = str(ckdir / "iter_000000100")
+        await wait_for(pilot, lambda: app.clipboard == path)
+        assert f"Copied the path: {path}" in _notes(app)
+
+        await pilot.press("enter")
+        await _choose(pilot, app, "Export")  # this one, to a folder of the person's choosing
+        await wait_for(pilot, lambda: isinstance(app.screen, PathDialog))
+        assert "iteration 100" in app.screen.question and "--iter 100" in app.screen.command
+        box = app.screen.query_one(Input)
+        box.value = "export-100"  # relative: inside the job folder
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("Exported iteration 100" in n for n in _notes(app)), timeout=60)
+        assert (ckdir.parent / "export-100" / "model.pt").is_file()
+        assert not (ckdir.parent / "export").exists()
+        assert torch.load(ckdir.parent / "export-100" / "model.pt", weights_only=True)
+
+
+async def test_confirm_dialogs_wrap_their_text_and_start_on_cancel(make_app) -> None:
+    ckdir = _run_with_checkpoints((10, 20, 30, 40), latest=40)
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _dashboard(pilot, app)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        dialog = app.screen
+        await pilot.pause(0.1)
+        assert app.focused is dialog.query_one("#no", Button)  # the safe button, not Delete
+        title = dialog.query_one(".dialog-title")
+        body = dialog.query_one(".dialog")
+        assert title.region.right <= body.region.right and title.region.height >= 2  # wrapped, not cut
+        await pilot.press("enter")  # Enter out of habit: cancels
+        await pilot.pause(0.3)
+        assert _steps(ckdir) == [10, 20, 30, 40] and not isinstance(app.screen, ConfirmDialog)

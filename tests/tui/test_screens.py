@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import wait_for
 from tui_world import RUN_FAILED, RUN_OK
 
@@ -94,8 +95,9 @@ async def test_log_level_filter_and_search(make_app, fixed_runs) -> None:
         await pilot.press("l")  # back to every line
         assert log.line_count == total
         await pilot.press("slash")
-        await pilot.press(*"Iteration 7:", "enter")
-        assert log.line_count == 1 and "Iteration 7:" in log.lines[0]
+        await pilot.press(*"Iteration 7:", "enter")  # a search of the whole file: it finds, not filters
+        await wait_for(pilot, lambda: log.current_text is not None)
+        assert "Iteration 7:" in log.current_text and log.line_count == total
         assert app.screen.view.row.crashed
         assert any("rank 1 exited" in f for f in app.screen.view.flags)
 
@@ -131,20 +133,73 @@ async def test_actions_show_their_cli_command(make_app, fixed_runs) -> None:
         assert f"cosmos-tui runs stop {RUN_OK}" in app.screen.text
         assert f"cosmos-tui ckpt export {RUN_OK}" in app.screen.text
         await pilot.press("escape")
-        await pilot.press("R")  # resume of a finished run: the hint line shows the command
-        hint = str(app.screen.query_one("#cli-hint").render())
-        assert f"cosmos-tui runs resume {RUN_OK}" in hint
+        dash = app.screen
+        await pilot.press("p")  # prune: the hint line shows the command
+        hint = str(dash.query_one("#cli-hint").render())
+        assert f"cosmos-tui ckpt prune {RUN_OK}" in hint
 
 
-async def test_save_now_writes_the_control_file(make_app, fixed_runs) -> None:
+@pytest.mark.parametrize(("run_id", "status"), [(RUN_OK, "finished"), (RUN_FAILED, "failed")])
+async def test_live_only_actions_are_refused_on_an_ended_run(make_app, fixed_runs, run_id, status) -> None:
+    """Stop and save now on a finished or failed run: not offered in the footer, and the key says
+    why in one sentence; save now never leaves a SAVE_NOW file (the next run would act on it).
+    Resume of a run that did all its iterations says how to extend it instead."""
     from pathlib import Path
 
-    app = make_app(initial_run_id=RUN_OK)
-    async with app.run_test(size=(80, 24)) as pilot:
+    app = make_app(initial_run_id=run_id)
+    async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+        dash = app.screen
+        await pilot.pause(0.1)
+        shown = {b.binding.key for b in dash.active_bindings.values() if b.enabled and b.binding.show}
+        assert not {"s", "w"} & shown, shown
+        assert ("R" in shown) == (status == "failed")
         await pilot.press("w")
-        control = Path(app.screen.view.job_dir) / "SAVE_NOW"
-        await wait_for(pilot, control.exists)
+        await pilot.press("s")
+        await pilot.press("R")
+        notes = [str(n.message) for n in app._notifications]
+        assert f"The run has ended ({status}); only a running run can save a checkpoint." in notes
+        assert f"The run has ended ({status}); there is nothing to stop." in notes
+        assert isinstance(app.screen, DashboardScreen)  # no stop dialog
+        if status == "finished":
+            assert any(f"runs resume {RUN_OK} --set trainer.max_iter=80" in n for n in notes)
+        await pilot.pause(0.3)
+        assert not (Path(dash.view.job_dir) / "SAVE_NOW").exists()
+
+
+@pytest.mark.timeout(60)
+async def test_save_now_and_stop_are_offered_on_a_live_run(make_app) -> None:
+    """A live run (a real process stands in for its supervisor): s and w in the footer, w writes
+    the control file, R says to stop first."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psutil
+    from tui_world import write_run
+
+    from cosmos_tui.core.runs import registry
+    from cosmos_tui.core.runs.record import ProcRef
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ref = ProcRef(proc.pid, psutil.Process(proc.pid).create_time(), "supervisor")
+        record = write_run(RUN_OK, status="running", iters=10, max_iter=40, exit_code=None)
+        registry.update(record.run_dir, lambda r: r.replace(supervisor=ref))
+        app = make_app(initial_run_id=RUN_OK)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+            dash = app.screen
+            assert dash.view.row.active
+            shown = {b.binding.key for b in dash.active_bindings.values() if b.enabled and b.binding.show}
+            assert {"s", "w"} <= shown and "R" not in shown
+            await pilot.press("w")
+            await wait_for(pilot, (Path(record.job_dir) / "SAVE_NOW").exists)
+            await pilot.press("R")
+            assert any("stop it first" in str(n.message) for n in app._notifications)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 async def test_help_and_command_palette(make_app) -> None:

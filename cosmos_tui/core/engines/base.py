@@ -183,6 +183,9 @@ class EngineAdapter(ABC):
     """Where the engine writes the sample images it draws while training (``None``: none)."""
     stop_sentinel: ClassVar[StopSentinel | None] = None
     """How the engine is asked to save and stop through files (``None``: SIGTERM does it)."""
+    save_request_file: ClassVar[str | None] = None
+    """The file in the job folder that asks the engine to save at its next step boundary (it
+    deletes it once saved); ``None``: the engine takes no such request, so none is written."""
     revision_sets: ClassVar[tuple[RevisionSet, ...]] = ()
     """The Hugging Face revisions this engine's code pins, one set per span of its history,
     oldest first (see :mod:`.revisions`)."""

@@ -174,3 +174,25 @@ def matches(
     if rank is not None and (line.rank or 0) != rank:
         return False
     return not (query and query.lower() not in line.text.lower())
+
+
+def compact_text(line: LogLine) -> str:
+    """``line`` with a short prefix instead of torchrun's and loguru's (``[rank1]:[01-01
+    12:00:07|INFO|cosmos_engine/trainer.py:212:train] `` becomes ``12:00:07 I r1 trainer:212 ``),
+    so a narrow view shows the message (the loss) rather than the prefix; a line without a prefix
+    is its text."""
+    if line.time is None and line.rank is None:
+        return line.text
+    parts = []
+    if line.time is not None:
+        parts.append(line.time[-8:])
+    if line.level is not None and line.time is not None:
+        parts.append(line.level[0])
+    if line.rank is not None:
+        parts.append(f"r{line.rank}")
+    if line.source:
+        path, _, rest = line.source.partition(":")
+        number = rest.split(":", 1)[0]
+        module = path.rsplit("/", 1)[-1].removesuffix(".py")
+        parts.append(f"{module}:{number}")
+    return " ".join(parts) + " " + line.message

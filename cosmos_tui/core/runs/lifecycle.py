@@ -21,6 +21,7 @@ from cosmos_tui.core.checkpoints.scan import LATEST_FILE, checkpoint_files, scan
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.engines.registry import DEFAULT_KIND
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fserrors import reason
 from cosmos_tui.core.monitor.runmonitor import read_max_iter
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import runs_root
@@ -248,6 +249,7 @@ def launch_prepared(
                 "launch again to choose --resume or --fresh"
             )
         pipeline = _pipeline(preset, job_dir, spec.env)
+        stale = _withdraw_stale_save_request(job_dir, preset.engine.kind) if not group else None
         record = RunRecord(
             id=run_id,
             run_dir=registry.run_dir_for(run_id),
@@ -267,7 +269,14 @@ def launch_prepared(
             versions=_versions(preset),
             parent=parent or prepared.resume_writer,
             origin=origin,  # type: ignore[arg-type]
-            notes=(*prepared.notes, *resumes, *notes, *([taken] if taken else []), *warnings),
+            notes=(
+                *prepared.notes,
+                *resumes,
+                *notes,
+                *([taken] if taken else []),
+                *([stale] if stale else []),
+                *warnings,
+            ),
             target=preset.launch.target,
             job_id=preset.launch.rdzv_id if multinode else None,
             node_rank=preset.launch.node_rank if multinode else None,
@@ -280,6 +289,19 @@ def launch_prepared(
         joblock.release(job_dir, run_id)
         raise
     return targets.get(preset.launch.target).submit(record, prepared)
+
+
+def _withdraw_stale_save_request(job_dir: Path | None, kind: str) -> str | None:
+    """Delete a save-now request an earlier run left in the job (it ended before saving): the new
+    run, which holds the job's lock now, would otherwise save at its first step. What was done."""
+    name = get_adapter(kind).save_request_file
+    if job_dir is None or name is None or not os.path.lexists(job_dir / name):
+        return None
+    try:
+        (job_dir / name).unlink()
+    except OSError as e:
+        return f"could not remove the {name} an earlier run left in the job ({reason(e)})"
+    return f"removed the {name} an earlier run left in the job (it would have saved at the first step)"
 
 
 def _pipeline(preset: Preset, job_dir: Path | None, env: dict[str, str]) -> tuple[steps.StepRecord, ...]:

@@ -4,23 +4,28 @@ Three thread workers poll through the backend: the run (1 s: the run's ``RunMoni
 checkpoints, processes, watchdog - and the disk forecast), the GPUs (1 s, the shared NVML sampler
 with the runs' claims) and the log (0.1 s: new lines from the monitor's ``LogTail``). Each posts a
 typed message with an immutable snapshot; the handlers here only hand snapshots to widgets.
+Actions run in workers too: stop, save now, resume, export (after asking where), prune (after its
+plan is confirmed) and, with Enter on a checkpoint, verify / export / pin / copy its path. Stop and
+save now are offered only while the run is live, resume only once it has ended; the log panel's
+search and navigation live in :mod:`.dashboard_log`.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
-from cosmos_tui.tui.backend import PruneProposal
-from cosmos_tui.tui.commands import PRUNE_KEEP_LAST, dashboard_commands
+from cosmos_tui.tui.backend import ExportTarget, LogSearch, PruneProposal
+from cosmos_tui.tui.commands import PRUNE_KEEP_LAST, cli, dashboard_commands
 from cosmos_tui.tui.messages import (
     ActionFinished,
     ExportChecked,
@@ -30,7 +35,8 @@ from cosmos_tui.tui.messages import (
     RunViewUpdated,
 )
 from cosmos_tui.tui.pollers import poll
-from cosmos_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
+from cosmos_tui.tui.screens.dashboard_log import LogPanelActions
+from cosmos_tui.tui.screens.dialogs import ActionDialog, ConfirmDialog, PathDialog, TextDialog
 from cosmos_tui.tui.state import RunView
 from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
 from cosmos_tui.tui.widgets.format import size
@@ -45,23 +51,43 @@ def cli_commands(run_id: str, view: RunView | None) -> dict[str, str]:
     return dashboard_commands(run_id, view.job_dir if view else None)
 
 
-class DashboardScreen(Screen):
+def export_command(run_id: str, out_dir: str, iteration: int | None = None) -> str:
+    """``ckpt export`` writing to ``out_dir`` (checkpoint ``iteration``, default the latest)."""
+    at = ("--iter", iteration) if iteration is not None else ()
+    return cli("ckpt", "export", run_id, *at, "--out", out_dir)
+
+
+LIVE_ONLY = {"stop", "save_now"}
+"""Actions that only mean something while the run is live."""
+SEARCH_SAFE = {"back", "search_submit"}
+"""Actions that still run while the search box has the focus (letters are the box's)."""
+
+
+class DashboardScreen(LogPanelActions, Screen):
     """The live view of one run."""
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Runs"),
+        Binding("escape", "back", "Runs"),
         Binding("s", "stop", "Stop"),
+        Binding("s", "ended('stop')", show=False),
         Binding("w", "save_now", "Save now"),
+        Binding("w", "ended('save')", show=False),
         Binding("R", "resume", "Resume"),
+        Binding("R", "not_resumable", show=False),
         Binding("e", "export", "Export", show=False),
         Binding("p", "prune", "Prune", show=False),
         Binding("o", "open_preset", "Preset", show=False),
         Binding("y", "show_cli", "CLI"),
         Binding("f", "follow", "Follow", show=False),
         Binding("slash", "search", "Search"),
+        Binding("n", "match(1)", "Next", show=False),
+        Binding("N", "match(-1)", "Prev", show=False),
+        Binding("E", "first_error", "First error", show=False),
         Binding("l", "level", "Level"),
         Binding("m", "next_metric", "Metric", show=False),
-        Binding("z", "smooth", "Smooth", show=False),
+        Binding("Z", "smooth", "Smooth", show=False),
+        Binding("z", "wrap", "Wrap", show=False),
+        Binding("c", "compact", "Short prefix", show=False),
     ]
     """Keys of the dashboard (see the help screen for the commands they match)."""
 
@@ -78,6 +104,8 @@ class DashboardScreen(Screen):
         self.view: RunView | None = None
         self._wake = threading.Event()
         self._following = False
+        self._search: LogSearch | None = None
+        self._match: int | None = None
         self.polls = 0
         """Run snapshots received (tests wait on it)."""
         self.metric = "loss"
@@ -150,7 +178,9 @@ class DashboardScreen(Screen):
         def produce() -> LogLinesArrived | None:
             batch = backend.log_batch(self.run_id, cursor[0], limit=LogView.CAPACITY)
             cursor[0] = batch.next_seq
-            return LogLinesArrived(batch.lines, batch.skipped) if batch.lines or batch.skipped else None
+            if not (batch.lines or batch.skipped):
+                return None
+            return LogLinesArrived(batch.lines, batch.skipped, batch.end_offset)
 
         poll(produce, self.post_message, self.LOG_POLL_S)
 
@@ -158,6 +188,7 @@ class DashboardScreen(Screen):
 
     def on_run_view_updated(self, message: RunViewUpdated) -> None:
         view = message.view
+        ended_before = None if self.view is None else not self.view.row.active
         self.view = view
         self.polls += 1
         now = self.app.backend.clock()  # type: ignore[attr-defined]
@@ -169,6 +200,8 @@ class DashboardScreen(Screen):
             tokens.series = {"tokens/s": view.tokens}
         self.query_one(CheckpointsTable).show(view.checkpoints, now)
         self.query_one("#ckpt-table").border_subtitle = str(len(view.checkpoints))
+        if ended_before is None or ended_before != (not view.row.active):
+            self.refresh_bindings()  # stop / save now / resume follow the run's state
         if not self._following:
             self._following = True
             self.follow_log()
@@ -196,22 +229,83 @@ class DashboardScreen(Screen):
 
     def on_log_lines_arrived(self, message: LogLinesArrived) -> None:
         log = self.query_one(LogView)
-        log.add_lines(message.lines)
+        log.add_lines(message.lines, end_offset=message.end_offset)
         if message.skipped:
             log.skipped += message.skipped
-            log.border_subtitle = f"skipped {log.skipped:,} lines of a burst"
+            self._log_subtitle()
 
     def on_action_finished(self, message: ActionFinished) -> None:
+        if message.action == "copy" and message.ok:
+            self.app.copy_to_clipboard(message.message)
+            self.notify(markup_safe(f"Copied the path: {message.message}"))
+            return
         self.notify(markup_safe(message.message), severity="information" if message.ok else "error")
         self._wake.set()
         if message.ok and message.action == "resume" and message.run_id:
             self.app.open_run(message.run_id, replace=True)  # type: ignore[attr-defined]
+
+    # -- which actions make sense -------------------------------------------------------------
+
+    def _ended(self) -> bool:
+        return self.view is not None and not self.view.row.active
+
+    def _at_max_iter(self) -> bool:
+        row = self.view.row if self.view else None
+        return bool(
+            row and row.status == "finished" and row.max_iter and (row.iteration or 0) >= row.max_iter
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Stop and save now only while the run is live, resume only once it has ended (and has
+        iterations left); the other binding of each key says why. While the search box has the
+        focus, its letters are text, never the screen's keys."""
+        box = self.query("#log-search")
+        if box and self.focused is box.first() and action not in SEARCH_SAFE:
+            return False
+        if action in LIVE_ONLY:
+            return not self._ended()
+        if action == "ended":
+            return self._ended()
+        if action == "resume":
+            return self._ended() and not self._at_max_iter()
+        if action == "not_resumable":
+            return not self._ended() or self._at_max_iter()
+        return True
+
+    def action_ended(self, what: str) -> None:
+        status = self.view.row.status if self.view else "ended"
+        doing = {"stop": "there is nothing to stop", "save": "only a running run can save a checkpoint"}
+        self.notify(f"The run has ended ({status}); {doing.get(what, 'nothing to do')}.", severity="warning")
+
+    def action_not_resumable(self) -> None:
+        if not self._ended():
+            self.notify("The run is still going; stop it first to resume later.", severity="warning")
+            return
+        row = self.view.row  # type: ignore[union-attr]
+        self.notify(
+            f"The run finished all {row.max_iter} iterations, so a resume trains nothing; to train "
+            f"longer: cosmos-tui runs resume {self.run_id} --set trainer.max_iter={2 * (row.max_iter or 1)}",
+            severity="warning",
+        )
 
     # -- actions -----------------------------------------------------------------------------
 
     def _hint(self, key: str) -> None:
         command = cli_commands(self.run_id, self.view)[key]
         self.query_one("#cli-hint", Static).update("$ " + printable(command))
+
+    def action_back(self) -> None:
+        """Escape: close the search (box, then highlights) before leaving the dashboard."""
+        box = self.query_one("#log-search", Input)
+        if box.display:
+            box.display = False
+            self._clear_search()
+            self.query_one(LogView).focus()
+            return
+        if self._search is not None:
+            self._clear_search()
+            return
+        self.app.pop_screen()
 
     def action_stop(self) -> None:
         self._hint("stop")
@@ -235,40 +329,112 @@ class DashboardScreen(Screen):
 
     def action_resume(self) -> None:
         self._hint("resume")
-        if self.view and self.view.row.active:
-            self.notify("The run is still going; stop it first to resume later.", severity="warning")
-            return
         self.run_action("resume")
 
-    def action_export(self) -> None:
+    def action_export(self, iteration: int | None = None) -> None:
+        """Ask where to export (default ``JOB/export``), then check what it would replace."""
         self._hint("export")
-        self.check_export()
+        job = self.view.job_dir if self.view and self.view.job_dir else None
+        if job is None:
+            self.notify("This run has no job folder yet, so there is nothing to export.", severity="error")
+            return
+        default = str(Path(job) / "export")
+        which = f"iteration {iteration}" if iteration is not None else "the latest complete checkpoint"
+
+        def chosen(out: str | None) -> None:
+            if out:
+                self.check_export(out, iteration)
+
+        self.app.push_screen(
+            PathDialog(
+                f"Export {which} to which folder? (a relative path is inside the job folder)",
+                default,
+                export_command(self.run_id, default, iteration),
+                ok="Export",
+            ),
+            chosen,
+        )
 
     def on_export_checked(self, message: ExportChecked) -> None:
         if message.error:
             self.notify(markup_safe(message.error), severity="error")
             return
         target = message.target
+        assert target is not None
         what = f"iteration {target.iteration} ({size(target.size_bytes)})"
         if not target.existing:
             self.notify(markup_safe(f"Exporting {what} to {target.out_dir} ..."))
-            self.run_action("export")
+            self.run_action("export", target=target)
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run_action("export-overwrite")
+                self.run_action("export-overwrite", target=target)
 
         self.app.push_screen(
             ConfirmDialog(
                 f"Replace the exported files with {what}?",
-                cli_commands(self.run_id, self.view)["export"] + " --yes",
+                export_command(self.run_id, str(target.out_dir), target.iteration) + " --yes",
                 yes="Replace",
                 details=f"{printable(str(target.out_dir))} already holds:\n"
-                + "\n".join(f"  {name}" for name in target.existing),
+                + "\n".join(f"  {printable(name)}" for name in target.existing),
             ),
             confirmed,
         )
+
+    # -- one checkpoint: Enter on its row -------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "ckpt-table" or event.row_key.value is None:
+            return
+        event.stop()
+        iteration = int(event.row_key.value)
+        row = (
+            next((c for c in self.view.checkpoints if c.iteration == iteration), None) if self.view else None
+        )
+        if row is None:
+            return
+        state = "complete" if row.complete else "still being written or incomplete"
+        tags = [t for t, on in (("latest", row.is_latest), ("pinned", row.pinned)) if on]
+        choices = [
+            ("verify", "Verify (metadata and every shard)"),
+            ("export", "Export this checkpoint…"),
+            ("unpin", "Unpin (prune may delete it)") if row.pinned else ("pin", "Pin (prune keeps it)"),
+            ("copy", "Copy its path"),
+        ]
+
+        def chosen(what: str | None) -> None:
+            if what == "export":
+                self.action_export(iteration)
+            elif what:
+                self.checkpoint_action(what, iteration)
+
+        self.app.push_screen(
+            ActionDialog(
+                f"Checkpoint iteration {iteration}",
+                choices,
+                details=f"{size(row.size_bytes)}, {state}" + (f" ({', '.join(tags)})" if tags else ""),
+            ),
+            chosen,
+        )
+
+    @work(thread=True, group="dash-action", name="checkpoint action")
+    def checkpoint_action(self, what: str, iteration: int) -> None:
+        """Verify, pin, unpin or find the path of one checkpoint through core, off the event loop."""
+        backend = self.app.backend  # type: ignore[attr-defined]
+        try:
+            if what == "verify":
+                ok, sentence = backend.verify(self.run_id, iteration)
+                msg = ActionFinished("verify", sentence, ok=ok)
+            elif what in ("pin", "unpin"):
+                msg = ActionFinished(what, backend.set_pinned(self.run_id, iteration, what == "pin"))
+            elif what == "copy":
+                msg = ActionFinished("copy", str(backend.checkpoint_path(self.run_id, iteration)))
+            else:
+                raise ValueError(f"unknown checkpoint action {what!r}")
+        except UserError as e:
+            msg = ActionFinished(what, str(e), ok=False)
+        self.post_message(msg)
 
     def action_prune(self) -> None:
         self._hint("prune")
@@ -311,31 +477,13 @@ class DashboardScreen(Screen):
             TextDialog("Equivalent commands", "\n".join(f"# {k}\n{v}" for k, v in cmds.items()))
         )
 
-    def action_follow(self) -> None:
-        on_ = self.query_one(LogView).toggle_follow()
-        self.notify("Following the log." if on_ else "Stopped following; f to follow again.")
-
-    def action_search(self) -> None:
-        box = self.query_one("#log-search", Input)
-        box.display = True
-        box.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "log-search":
-            self.query_one(LogView).set_filter(query=event.value)
-            event.input.display = bool(event.value)
-            self.query_one(LogView).focus()
-
-    def action_level(self) -> None:
-        level = self.query_one(LogView).cycle_level()
-        self.query_one("#log").border_subtitle = f"level ≥ {level}" if level else ""
-
     @work(thread=True, exclusive=True, group="dash-check", name="checkpoint check")
-    def check_export(self) -> None:
+    def check_export(self, out_dir: str, iteration: int | None = None) -> None:
         """Find the checkpoint an export would read, and what it would replace."""
         backend = self.app.backend  # type: ignore[attr-defined]
         try:
-            self.post_message(ExportChecked(backend.export_target(self.run_id)))
+            target = backend.export_target(self.run_id, out_dir=out_dir, iteration=iteration)
+            self.post_message(ExportChecked(target))
         except UserError as e:
             self.post_message(ExportChecked(error=str(e)))
 
@@ -349,7 +497,9 @@ class DashboardScreen(Screen):
             self.post_message(PrunePlanned(error=str(e)))
 
     @work(thread=True, group="dash-action", name="run action")
-    def run_action(self, action: str, proposal: PruneProposal | None = None) -> None:
+    def run_action(
+        self, action: str, proposal: PruneProposal | None = None, *, target: ExportTarget | None = None
+    ) -> None:
         """Stop, save now, resume, export or prune (a confirmed ``proposal``) through core, off
         the event loop."""
         backend = self.app.backend  # type: ignore[attr-defined]
@@ -358,8 +508,13 @@ class DashboardScreen(Screen):
                 msg = ActionFinished(action, backend.stop(self.run_id))
             elif action == "save":
                 msg = ActionFinished(action, backend.save_now(self.run_id))
-            elif action in ("export", "export-overwrite"):
-                done = backend.export(self.run_id, overwrite=action == "export-overwrite")
+            elif action in ("export", "export-overwrite") and target is not None:
+                done = backend.export(
+                    self.run_id,
+                    out_dir=target.out_dir,
+                    iteration=target.iteration,
+                    overwrite=action == "export-overwrite",
+                )
                 msg = ActionFinished("export", done)
             elif action == "prune" and proposal is not None:  # only a plan the person confirmed
                 msg = ActionFinished(action, backend.apply_prune(proposal))

@@ -41,17 +41,22 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 ## Dashboard
 | key | does | command |
 |---|---|---|
-| `s` | stop (the engine saves first) | `cosmos-tui runs stop ID` |
-| `w` | save a checkpoint now | `touch JOB_DIR/SAVE_NOW` |
-| `R` | resume from the latest checkpoint | `cosmos-tui runs resume ID` |
-| `e` | export the latest checkpoint | `cosmos-tui ckpt export ID --out DIR` |
-| `p` | prune old checkpoints | `cosmos-tui ckpt prune ID --keep-last 2 --yes` |
+| `s` | stop a live run (the engine saves first) | `cosmos-tui runs stop ID` |
+| `w` | save a checkpoint now (live runs only) | `touch JOB_DIR/SAVE_NOW` |
+| `R` | resume an ended run from its latest checkpoint | `cosmos-tui runs resume ID` |
+| `e` | export the latest checkpoint (asks where) | `cosmos-tui ckpt export ID --out DIR` |
+| `p` | prune old checkpoints | `cosmos-tui ckpt prune ID --keep-last 2` |
 | `o` | open the preset | `cosmos-tui runs show ID` |
 | `y` | show the equivalent commands | |
-| `f` / `/` / `l` | follow, search, level filter of the log | `cosmos-tui runs logs ID -f` |
+| `/` / `n` / `N` | search the whole log; next / previous match | `cosmos-tui runs logs ID --grep TEXT` |
+| `E` | jump to the log's first error | |
+| `f` / `l` | follow the log (or go back to it), level filter | `cosmos-tui runs logs ID -f` |
+| `z` / `c` | wrap long lines, short log prefix | |
 | `m` | chart the next metric: loss, learning rate, grad norm, samples/s, tokens/s, memory | |
-| `z` | smooth the chart (EMA) or show the raw points | |
-| `escape` | back to the runs | |
+| `Z` | smooth the chart (EMA) or show the raw points | |
+| `escape` | close the search, then back to the runs | |
+
+Enter on a checkpoint row: verify, export it, pin/unpin, copy its path (`cosmos-tui ckpt verify ID`).
 
 ## Everywhere
 `ctrl+p` command palette (its Screenshot is saved under the state folder's `screenshots/`) ·
