@@ -163,7 +163,8 @@ def cases(draw: st.DrawFn) -> Case:
 def _preset_data(case: Case, repo: Path) -> dict[str, object]:
     if case.engine == "builtin":
         base = load_preset(resolve_preset("builtin-demo")).to_dict()
-    else:  # an upstream checkout (an empty folder here) run by the `python` on PATH: the stub
+    else:  # an upstream checkout (its package folder only) run by the `python` on PATH: the stub
+        (repo / "cosmos_predict2").mkdir(exist_ok=True)  # what marks a folder as the checkout
         base = load_preset(resolve_preset("predict25-video2world-nemo")).to_dict()
         base["engine"].update(repo=str(repo), python="python")
     if case.data_root is not None:
