@@ -264,7 +264,7 @@ def _render_local(p: Preset, json: bool) -> None:
     for note in notes:
         warn(shown(note))
     if p.launch.master_port is None and p.launch.nnodes == 1:
-        info("# `cosmos-tui run` adds --master_port=<a free port> when launching")
+        info("# `cosmos-tui run` adds --standalone (torchrun binds a free port) when launching")
     if job_dir:
         info(f"# job folder: {shown(job_dir)}")
 

@@ -38,13 +38,6 @@ def world_size(preset: Preset) -> int:
     return preset.launch.nnodes * preset.launch.nproc_per_node
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     """Nothing is bound to ``port`` on ``host``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -54,17 +47,6 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
-
-
-def with_free_port(preset: Preset) -> Preset:
-    """A copy of a local single-node preset with ``launch.master_port`` set to a free port when
-    unset, so two runs on one machine never fight over torchrun's default port 29500."""
-    launch = preset.launch
-    if launch.nnodes > 1 or launch.master_port is not None or launch.rdzv_endpoint:
-        return preset
-    copy = preset.model_copy(deep=True)
-    copy.launch.master_port = free_port()
-    return copy
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,7 @@ def check_port(preset: Preset) -> Check:
     if launch.nnodes > 1 or launch.rdzv_endpoint:
         return Check("port", "ok", "multi-node rendezvous; the port is checked by torchrun on the host")
     if launch.master_port is None:
-        return Check("port", "ok", "a free master port is picked at launch")
+        return Check("port", "ok", "torchrun --standalone binds a free port at launch")
     if port_is_free(launch.master_port):
         return Check("port", "ok", f"port {launch.master_port} is free")
     return Check(

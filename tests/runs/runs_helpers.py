@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from cosmos_tui.core.engines.base import LaunchSpec
-from cosmos_tui.core.launch import free_port
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.runs import RunRecord, launch_prepared
 from cosmos_tui.core.runs.targets import Prepared
@@ -23,7 +22,7 @@ def script_spec(args: list[str], cwd: Path, nproc: int = 2) -> LaunchSpec:
     argv = (
         "torchrun",
         f"--nproc_per_node={nproc}",
-        f"--master_port={free_port()}",
+        "--standalone",
         str(SCRIPT),
         *args,
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cosmos_tui.core import jobconfig, launch, preflight
+from cosmos_tui.core.engines.base import NodeRole
 from cosmos_tui.core.presets import apply_sets, load_preset, resolve_preset
 from cosmos_tui.core.runs.outcome import describe_exit, status_for
 from cosmos_tui.core.runs.resume import latest_checkpoint
@@ -29,18 +30,23 @@ def test_render_gives_torchrun_with_the_experiment_and_overrides(demo) -> None:
 
 
 def test_the_multiline_shell_form_runs_the_same_argv(demo, tmp_path: Path) -> None:
-    spec = launch.render(launch.with_free_port(demo))
+    spec = launch.render(demo, role=NodeRole(standalone=True))
     script = spec.shell(multiline=True).replace("torchrun ", "printf '%s\\n' torchrun ", 1)
     got = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     assert tuple(got.splitlines()) == spec.argv
 
 
-def test_with_free_port_fills_only_an_unset_single_node_port(demo) -> None:
-    assert launch.with_free_port(demo).launch.master_port
+def test_a_local_launch_lets_torchrun_bind_its_own_port_unless_one_is_set(demo) -> None:
+    local = NodeRole(standalone=True)
+    assert "--standalone" in launch.render(demo, role=local).argv  # no choose-then-bind race
+    assert not any(a.startswith("--master_port") for a in launch.render(demo, role=local).argv)
     fixed = apply_sets(demo, ["launch.master_port=29999"])
-    assert launch.with_free_port(fixed).launch.master_port == 29999
+    assert "--master_port=29999" in launch.render(fixed, role=local).argv
+    assert "--standalone" not in launch.render(fixed, role=local).argv
+    # The shown form (preset render, the docs' golden commands) leaves the port to torchrun.
+    assert "--standalone" not in launch.render(demo).argv
     multi = apply_sets(demo, ["launch.nnodes=2", "launch.rdzv_endpoint=h:1"])
-    assert launch.with_free_port(multi).launch.master_port is None
+    assert "--standalone" not in launch.render(multi, role=local).argv
 
 
 def test_job_dir_comes_from_the_engine_dry_run(demo, tmp_path: Path) -> None:

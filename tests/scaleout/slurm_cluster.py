@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.ports import free_port
+
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo", "scontrol")
 SBIN = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
@@ -29,12 +31,6 @@ class SlurmUnavailable(RuntimeError):
 def _which(name: str) -> str | None:
     path = os.environ.get("PATH", "") + os.pathsep + os.pathsep.join(SBIN)
     return shutil.which(name, path=path)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _node_line() -> tuple[str, int, int]:
@@ -156,7 +152,7 @@ def start_cluster(root: Path, timeout: float = 30.0) -> LocalSlurmCluster:
         raise SlurmUnavailable(f"mungekey failed: {made.stderr.decode(errors='replace').strip()}")
     os.chmod(key, 0o600)
     host, cpus, mem_mb = _node_line()
-    ctld_port, slurmd_port = _free_port(), _free_port()
+    ctld_port, slurmd_port = free_port(), free_port()
     conf = root / "slurm.conf"
     conf.write_text(
         "\n".join(

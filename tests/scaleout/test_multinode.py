@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from support.ports import free_port
 from support.runs import ONE_QUIET_RANK, set_args
 from support.waymo import synth_waymo
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
-from cosmos_tui.core.launch import free_port
 from cosmos_tui.core.runs import get_run
 from cosmos_tui.core.runs.resume import latest_checkpoint
 

@@ -31,9 +31,12 @@ CheckpointLayout = Literal["dcp", "pt"]
 
 @dataclass(frozen=True)
 class NodeRole:
-    """One node's share of a multi-node job (``node_rank`` for static rendezvous)."""
+    """Where a render runs: one node's share of a multi-node job (``node_rank`` for static
+    rendezvous), or this machine's own launch (``standalone``: with no port set, torchrun binds a
+    free one itself, so no other process can take it between choosing and binding)."""
 
     node_rank: int | None = None
+    standalone: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,14 +114,17 @@ def torchrun_options(preset: Preset, role: NodeRole | None = None) -> list[str]:
                 "a multi-node launch needs launch.rdzv_endpoint (c10d) or launch.node_rank; "
                 "set one with --set launch.rdzv_endpoint=HOST:PORT"
             )
-    if launch.max_restarts and launch.nnodes == 1 and not launch.rdzv_endpoint:
-        # A static rendezvous (--master_port) keeps the first attempt's addresses in its store,
-        # so restarted ranks dial ports that are gone and hang; a c10d rendezvous on this host
-        # gives every attempt a fresh round.
-        endpoint = f"localhost:{launch.master_port}" if launch.master_port is not None else None
-        opts += ["--rdzv_backend=c10d", f"--rdzv_endpoint={endpoint}"] if endpoint else ["--standalone"]
-    elif launch.master_port is not None and not launch.rdzv_endpoint:
-        opts.append(f"--master_port={launch.master_port}")
+    if not launch.rdzv_endpoint:
+        single = launch.nnodes == 1
+        if single and launch.max_restarts and launch.master_port is not None:
+            # A static rendezvous (--master_port) keeps the first attempt's addresses in its store,
+            # so restarted ranks dial ports that are gone and hang; a c10d rendezvous on this host
+            # gives every attempt a fresh round.
+            opts += ["--rdzv_backend=c10d", f"--rdzv_endpoint=localhost:{launch.master_port}"]
+        elif launch.master_port is not None:
+            opts.append(f"--master_port={launch.master_port}")
+        elif single and (launch.max_restarts or (role is not None and role.standalone)):
+            opts.append("--standalone")
     if launch.max_restarts:
         opts.append(f"--max_restarts={launch.max_restarts}")
     return opts

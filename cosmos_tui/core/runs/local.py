@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 
 from cosmos_tui.core import launch, launch_multinode, preflight
+from cosmos_tui.core.engines.base import NodeRole
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.monitor.logtail import last_lines
@@ -232,8 +233,7 @@ class LocalTarget:
 
     def prepare(self, preset: Preset, *, dryrun: bool, environ: dict[str, str] | None) -> Prepared:
         preset = launch_multinode.for_node(preset)
-        preset = launch.with_free_port(preset)
-        spec = launch.render(preset, environ)
+        spec = launch.render(preset, environ, NodeRole(standalone=True))
         job = launch.resolve_job_dir(preset, environ, dryrun=dryrun)
         checks = preflight.check_dryrun(preset, job.source, job.note)
         checks += preflight.run_checks(preset, spec, job.path)  # includes the engine's warnings

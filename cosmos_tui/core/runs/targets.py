@@ -35,7 +35,7 @@ class Prepared:
     folder and the preflight verdicts."""
 
     preset: Preset
-    """The effective preset (``--set`` applied, a free master port filled in)."""
+    """The effective preset (``--set`` applied)."""
     spec: LaunchSpec
     """The exact command, folder and environment."""
     job_dir: Path | None
