@@ -21,7 +21,7 @@ from replay_engine.checkout import SCHEMA_PY, make_fake_framework_checkout
 
 from cosmos_tui.cli.app import app
 from cosmos_tui.core.engines.base import get_adapter
-from cosmos_tui.core.engines.framework_recipe import check_recipe, parse_schema, read_schema
+from cosmos_tui.core.engines.framework_recipe import check_recipe, load_recipe, parse_schema, read_schema
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.preflight import check_preset
 from cosmos_tui.core.presets import apply_sets, load_preset, preset_from_dict, resolve_preset
@@ -345,3 +345,20 @@ def test_the_recipe_iterations_reach_the_disk_forecast(tmp_path: Path) -> None:
 
     settings = job_settings(preset, tmp_path / "job")
     assert (settings.max_iter, settings.save_iter) == (30, 6)
+
+
+def test_recipe_and_schema_are_read_again_only_when_the_file_changes(tmp_path: Path) -> None:
+    repo = make_fake_framework_checkout(tmp_path)
+    path = _recipe(repo, "cached", "[model]\nlora_rank = 4\n")
+    first = load_recipe(path)
+    first["model"]["lora_rank"] = 99  # a caller's copy: the next read does not see it
+    assert load_recipe(path)["model"]["lora_rank"] == 4
+    _recipe(repo, "cached", "[model]\nlora_rank = 16\n")
+    assert load_recipe(path)["model"]["lora_rank"] == 16  # edited: read again
+    assert read_schema(repo) is read_schema(repo)  # parsed once for one version of the source
+    schema_file = repo / "cosmos_framework/configs/toml_config/sft_config.py"
+    schema_file.write_text(schema_file.read_text().replace("lora_rank", "lora_rank_renamed"))
+    assert "lora_rank_renamed" in read_schema(repo).models["ModelConfig"]
+    path.unlink()
+    with pytest.raises(OSError):
+        load_recipe(path)  # a file gone since is not served from memory

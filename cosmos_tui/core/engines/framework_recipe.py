@@ -19,6 +19,7 @@ The loader's own rules are read the same way: ``[job].experiment`` must be set
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import re
 import tomllib
@@ -151,9 +152,40 @@ def _tasks(helper: str | None) -> tuple[str, ...]:
     return ()
 
 
+def _stamp(*paths: Path) -> tuple[tuple[str, int, int], ...] | None:
+    """What identifies these files' contents now (path, mtime, size); ``None`` when one cannot be
+    read, so that the caller reads again and reports the error itself."""
+    try:
+        return tuple((str(p.resolve()), (st := p.stat()).st_mtime_ns, st.st_size) for p in paths)
+    except OSError:
+        return None
+
+
+_SCHEMAS: dict[tuple, RecipeSchema | None] = {}
+_RECIPES: dict[tuple, dict] = {}
+_CACHE_MAX = 32
+
+
+def _remember(cache: dict, key: tuple, value: object) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
 def read_schema(repo: Path) -> RecipeSchema | None:
     """The schema of the checkout at ``repo``; ``None`` when it has no readable ``sft_config.py``
-    (not a cosmos-framework checkout, or one from before recipe TOMLs)."""
+    (not a cosmos-framework checkout, or one from before recipe TOMLs). Parsed once per version
+    of the two files (a preflight, a render and the dashboard all ask)."""
+    key = _stamp(repo / SCHEMA_FILE, repo / HELPER_FILE) or _stamp(repo / SCHEMA_FILE)
+    if key is not None and key in _SCHEMAS:
+        return _SCHEMAS[key]
+    schema = _read_schema(repo)
+    if key is not None:
+        _remember(_SCHEMAS, key, schema)
+    return schema
+
+
+def _read_schema(repo: Path) -> RecipeSchema | None:
     try:
         source = read_text_capped(repo / SCHEMA_FILE, CONFIG_CAP, what="recipe schema")
     except (OSError, UnicodeDecodeError):
@@ -167,7 +199,18 @@ def read_schema(repo: Path) -> RecipeSchema | None:
 
 def load_recipe(path: Path) -> dict:
     """The recipe TOML at ``path``; raises :class:`OSError` (missing, not a file, too big) or
-    :class:`ValueError` with one sentence (not UTF-8 text, not TOML: its line and column)."""
+    :class:`ValueError` with one sentence (not UTF-8 text, not TOML: its line and column).
+    Read once per version of the file; each caller gets its own copy."""
+    key = _stamp(path)
+    if key is not None and key in _RECIPES:
+        return copy.deepcopy(_RECIPES[key])
+    data = _load_recipe(path)
+    if key is not None:
+        _remember(_RECIPES, key, data)
+    return copy.deepcopy(data)
+
+
+def _load_recipe(path: Path) -> dict:
     try:
         text = read_text_capped(path, CONFIG_CAP, what="recipe TOML")
     except UnicodeDecodeError:
