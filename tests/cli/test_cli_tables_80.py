@@ -28,6 +28,18 @@ def _ids_whole(stdout: str, ids: list[str]) -> None:
         assert any(row.split() and row.split()[0] == key for row in rows), (key, stdout)
 
 
+def _table_and_json(*args: str, key: str, code: int = 0) -> tuple[str, object]:
+    """The command's table at 80 columns (exit ``code``, every ``key`` of its --json whole on a
+    row of its own, no line over 80) and its --json."""
+    res = cli(*args)
+    assert res.returncode == code, res.stderr
+    whole = json.loads(cli(*args, "--json").stdout)
+    rows = whole["repos"] if isinstance(whole, dict) else whole
+    _ids_whole(res.stdout, [r[key] for r in rows])
+    assert all(len(line) <= 80 for line in res.stdout.splitlines()), res.stdout
+    return res.stdout, whole
+
+
 @pytest.fixture
 def runs(tmp_path: Path) -> list[str]:
     job = tmp_path / "out" / "proj" / "group" / "a-job-name-long-enough-to-matter-here"
@@ -63,14 +75,10 @@ def test_jobs_list_keeps_the_job_whole(runs: list[str]) -> None:
 
 
 def test_models_list_fits_80_and_tells_lookalikes_apart() -> None:
-    res = cli("models", "list")
-    assert res.returncode == 0, res.stderr
-    whole = json.loads(cli("models", "list", "--json").stdout)
-    _ids_whole(res.stdout, [m["id"] for m in whole])
-    assert all(len(line) <= 80 for line in res.stdout.splitlines()), res.stdout
-    rows = [line.split()[1:] for line in res.stdout.splitlines()[1:]]
+    stdout, whole = _table_and_json("models", "list", key="id")
+    rows = [line.split()[1:] for line in stdout.splitlines()[1:]]
     # the builtin transfer models: singleview and multiview differ in what they train on
-    by_id = {line.split()[0]: line for line in res.stdout.splitlines()[1:]}
+    by_id = {line.split()[0]: line for line in stdout.splitlines()[1:]}
     assert "transfer25-singleview" in by_id["builtin-transfer-singleview-tiny"]
     assert "transfer25-multiview-hdmap" in by_id["builtin-transfer-multiview-tiny"]
     builtin = [r for i, r in zip(by_id, rows, strict=True) if i.startswith("builtin-transfer")]
@@ -79,17 +87,10 @@ def test_models_list_fits_80_and_tells_lookalikes_apart() -> None:
 
 
 def test_preset_list_keeps_names_whole() -> None:
-    res = cli("preset", "list")
-    assert res.returncode == 0, res.stderr
-    whole = json.loads(cli("preset", "list", "--json").stdout)
-    _ids_whole(res.stdout, [p["name"] for p in whole])
-    assert all(len(line) <= 80 for line in res.stdout.splitlines()), res.stdout
+    _, whole = _table_and_json("preset", "list", key="name")
     assert all(p["description"] for p in whole)
 
 
 def test_hf_access_keeps_repo_ids_whole() -> None:
-    res = cli("hf", "access", "transfer2.5-2b-edge")  # offline: every repo says so, exit 1
-    assert res.returncode == 1, res.stderr
-    data = json.loads(cli("hf", "access", "transfer2.5-2b-edge", "--json").stdout)
-    _ids_whole(res.stdout, [r["repo_id"] for r in data["repos"]])
-    assert all(len(line) <= 80 for line in res.stdout.splitlines()), res.stdout
+    # offline: every repo says so, exit 1
+    _table_and_json("hf", "access", "transfer2.5-2b-edge", key="repo_id", code=1)
