@@ -115,7 +115,7 @@ def remove_entry(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w") as f:
         f.write(text)
@@ -167,7 +167,7 @@ def finalize(ckpt_dir: Path, iteration: int) -> None:
     """Rank 0, once every rank wrote every part: rename the staging folder, then move the pointer."""
     final = ckpt_dir / step_name(iteration)
     (ckpt_dir / f"{final.name}.partial").rename(final)
-    _write_atomic(ckpt_dir / POINTER, f"{final.name}\n")
+    write_atomic(ckpt_dir / POINTER, f"{final.name}\n")
     print(f"Saving last checkpoint file {final.name}", flush=True)
 
 
@@ -256,14 +256,30 @@ def dcp_step_dir(path: Path) -> Path:
     )
 
 
+def read_weights_file(path: Path) -> Any:
+    """The contents of a consolidated weights file: ``.safetensors``, else a ``.pt`` read with
+    ``torch.load(weights_only=True)`` (never plain unpickling); a file that does not read is a
+    :class:`DataError`."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path), device="cpu")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DataError(f"cannot read {path} as a weights-only checkpoint: {_first_line(exc)}") from None
+
+
 def load_consolidated(path: Path, model: torch.nn.Module, ema_enabled: bool) -> None:
     """Load a consolidated ``.pt`` (``weights_only=True``) into the unsharded model, before sharding."""
     if not path.is_file():
         raise DataError(f"checkpoint.load_path={path} does not exist.")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise DataError(f"cannot read {path} as a weights-only checkpoint: {_first_line(exc)}") from None
+    load_state(read_weights_file(path), path, model, ema_enabled)
+
+
+def load_state(blob: Any, path: Path, model: torch.nn.Module, ema_enabled: bool) -> None:
+    """Load the contents of the consolidated file ``path`` into the unsharded model (``net.*``
+    keys, or a bare network state dict; the EMA copy from ``net_ema.*``, else from ``net.*``)."""
     for key in ("model", "state_dict"):
         if isinstance(blob, dict) and isinstance(blob.get(key), dict):
             blob = blob[key]
@@ -278,7 +294,7 @@ def load_consolidated(path: Path, model: torch.nn.Module, ema_enabled: bool) -> 
     own = model.state_dict()
     missing = sorted(set(own) - set(blob))
     unexpected = sorted(set(blob) - set(own))
-    shapes = [k for k in own if k in blob and tuple(blob[k].shape) != tuple(own[k].shape)]
+    shapes = [k for k in own if k in blob and tuple(getattr(blob[k], "shape", ())) != tuple(own[k].shape)]
     if missing or unexpected or shapes:
         detail = "; ".join(
             f"{what}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
@@ -286,7 +302,10 @@ def load_consolidated(path: Path, model: torch.nn.Module, ema_enabled: bool) -> 
             if keys
         )
         raise DataError(f"{path} does not fit this experiment's model ({detail}).")
-    model.load_state_dict(blob)
+    try:
+        model.load_state_dict(blob)
+    except (RuntimeError, TypeError) as exc:
+        raise DataError(f"{path} does not fit this experiment's model ({_first_line(exc)}).") from None
 
 
 def export_pt(export_dir: Path, iteration: int, model: torch.nn.Module, rank: int) -> None:
