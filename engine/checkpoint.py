@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from cosmos_engine.errors import DataError
+from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
@@ -221,8 +222,8 @@ def load_parts(
             msd = get_model_state_dict(model)
             try:
                 dcp.load(msd, checkpoint_id=where)
-            except Exception as exc:
-                raise DataError(f"cannot load model weights from {where}: {_first_line(exc)}") from None
+            except (Exception, CheckpointException) as exc:  # DCP's own is a BaseException
+                raise DataError(f"cannot load model weights from {where}: {_load_failure(exc)}") from None
             set_model_state_dict(model, msd)
         elif part == "optim":
             assert optimizer is not None
@@ -238,6 +239,19 @@ def load_parts(
             dcp.load(state, checkpoint_id=where)
             out["trainer"] = state
     return out
+
+
+def _load_failure(exc: BaseException) -> str:
+    """What went wrong in a DCP load: the first rank's own error, else the error's first line."""
+    failures = getattr(exc, "failures", None)
+    if isinstance(failures, dict) and failures:
+        inner = next(iter(failures.values()))
+        inner = inner[0] if isinstance(inner, tuple) else inner
+        if isinstance(inner, BaseException):
+            exc = inner
+    if "Weights only load failed" in str(exc):  # torch's advice (weights_only=False) is not ours to give
+        return "a shard is damaged or holds more than tensors (it does not load with weights_only=True)"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -23,6 +23,8 @@ from cosmos_tui.core.checkpoints.verify import checkpoint_state, verify_checkpoi
 from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.runs import get_run
 from cosmos_tui.core.runs.disk_forecast import forecast_run
+from cosmos_tui.core.sampling.exportcheck import compare_with_base
+from cosmos_tui.core.sampling.jobs import engine_kind_of
 from cosmos_tui.core.units import human_bytes
 
 ckpt_app = typer.Typer(
@@ -170,9 +172,6 @@ def export_cmd(
 def _verify_export(chosen, files: list[Path], *, quiet: bool):  # type: ignore[no-untyped-def]
     """``ckpt export --verify``: each exported file against the base weights (see
     :mod:`cosmos_tui.core.sampling.exportcheck`); an engine that cannot check yet is said so."""
-    from cosmos_tui.core.sampling.exportcheck import compare_with_base
-    from cosmos_tui.core.sampling.jobs import engine_kind_of
-
     job_dir = chosen.path.parent.parent  # <job>/checkpoints/iter_N
     kind = engine_kind_of(job_dir.resolve())
     if not quiet:

@@ -36,7 +36,8 @@ from cosmos_tui.core.engines.base import SampleArgs
 from cosmos_tui.core.engines.registry import DEFAULT_KIND, get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.paths import samples_root
-from cosmos_tui.core.runs import procs
+from cosmos_tui.core.runs import list_runs, procs
+from cosmos_tui.core.runs.jobs import get_job
 from cosmos_tui.core.runs.record import ProcRef
 from cosmos_tui.core.runs.registry import flocked
 from cosmos_tui.core.safeio import RECORD_CAP, read_text_capped
@@ -187,8 +188,6 @@ def get_sample_job(ref: str) -> SampleJob:
 
 def engine_kind_of(job_dir: Path) -> str:
     """The engine kind of the newest run on ``job_dir`` (the default engine when none is recorded)."""
-    from cosmos_tui.core.runs import list_runs
-
     kinds = [
         r.engine_kind for r in list_runs(reconcile=False) if r.job_dir and resolved(r.job_dir) == job_dir
     ]
@@ -207,8 +206,6 @@ def resolve_job_dir(target: str) -> tuple[Path, str]:
         return real, engine_kind_of(real)
     if path.exists() or "/" in target:
         raise UserError(f"{path} is not a job folder; pass a job folder, a run id or a job name.")
-    from cosmos_tui.core.runs.jobs import get_job
-
     job = get_job(target)
     return resolved(job.path), job.latest.engine_kind
 
