@@ -167,8 +167,14 @@ def _ids() -> list[str]:
 
 
 def list_sample_jobs() -> list[SampleJob]:
-    """Every samples job, oldest first, reconciled."""
-    return [reconcile(read_job(samples_root() / i)) for i in _ids()]
+    """Every samples job with a readable record, oldest first, reconciled."""
+    jobs = []
+    for i in _ids():
+        try:
+            jobs.append(reconcile(read_job(samples_root() / i)))
+        except (UserError, OSError):
+            continue  # a damaged record: `samples stop` names it when asked for it
+    return jobs
 
 
 def get_sample_job(ref: str) -> SampleJob:
