@@ -116,7 +116,7 @@ def remove_entry(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w") as f:
         f.write(text)
@@ -168,7 +168,7 @@ def finalize(ckpt_dir: Path, iteration: int) -> None:
     """Rank 0, once every rank wrote every part: rename the staging folder, then move the pointer."""
     final = ckpt_dir / step_name(iteration)
     (ckpt_dir / f"{final.name}.partial").rename(final)
-    write_atomic(ckpt_dir / POINTER, f"{final.name}\n")
+    _write_atomic(ckpt_dir / POINTER, f"{final.name}\n")
     print(f"Saving last checkpoint file {final.name}", flush=True)
 
 

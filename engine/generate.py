@@ -267,8 +267,7 @@ def write_samples(
     out: Path, drawn: list[tuple[Request, Any, float]], meta: dict[str, Any], fps: int = 10
 ) -> Path:
     """The mp4s, contact sheets and ``index.json`` of ``drawn`` in ``out``; returns the index path."""
-    from cosmos_engine.checkpoint import write_atomic
-    from cosmos_engine.video import write_mp4, write_png
+    from cosmos_engine.video import replace_atomically, write_mp4, write_png
 
     entries = []
     for n, (req, frames, seconds) in enumerate(drawn):
@@ -288,7 +287,8 @@ def write_samples(
             }
         )
     index = out / "index.json"
-    write_atomic(index, json.dumps({**meta, "samples": entries}, indent=2) + "\n")
+    text = json.dumps({**meta, "samples": entries}, indent=2) + "\n"
+    replace_atomically(index, lambda tmp: tmp.write_text(text))
     return index
 
 

@@ -126,7 +126,7 @@ def _decode_window(container: Any, stream: Any, start: int, count: int, width: i
     return frames
 
 
-def _encode_atomic(path: Path, write: Any) -> None:
+def replace_atomically(path: Path, write: Any) -> None:
     """Run ``write(tmp_path)`` on a fresh temp file beside ``path``, then rename it over ``path``
     (a planted link at the temp name is removed as an entry, never written through)."""
     import os
@@ -158,7 +158,7 @@ def write_mp4(path: Path, frames: np.ndarray, fps: int = 10) -> None:
                 )
             container.mux(stream.encode(None))
 
-    _encode_atomic(path, write)
+    replace_atomically(path, write)
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -170,4 +170,4 @@ def write_png(path: Path, image: np.ndarray) -> None:
     codec.width, codec.height, codec.pix_fmt = w, h, "rgb24"
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
     data = b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)])
-    _encode_atomic(path, lambda tmp: tmp.write_bytes(data))
+    replace_atomically(path, lambda tmp: tmp.write_bytes(data))

@@ -100,3 +100,22 @@ def test_a_samples_job_is_listed_and_stops(job: Path) -> None:
     assert stopped["status"] == "stopped" and stopped["done"] == []
     assert not procs.alive(engine)
     assert not (job / "samples" / "iter_000000016" / "index.json").exists()
+
+
+def test_prompts_and_clips_reach_the_index_and_a_missing_clip_fails(job: Path, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.tsv"
+    prompts.write_text("a green square crossing stripes\t5\tclip_0001\n\t9\n")
+    args = ["samples", str(job), "--steps", "1", "--prompts", str(prompts), "--wait"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    index = json.loads((job / "samples" / "iter_000000016" / "index.json").read_text())
+    got = [(s["prompt"], s["seed"], s["clip"], s["video"]) for s in index["samples"]]
+    assert got == [
+        ("a green square crossing stripes", 5, "clip_0001", "000_seed5.mp4"),
+        (None, 9, None, "001_seed9.mp4"),
+    ]
+    assert index["ema"] is True  # the job keeps EMA weights: they are the default
+    prompts.write_text("x\t1\tclip_0042\n")
+    result = runner.invoke(app, [*args, "--yes", "--json"])
+    assert result.exit_code == 1
+    assert "no usable clip 'clip_0042'" in json.loads(result.stdout)["reason"]
