@@ -154,6 +154,12 @@ def _validate(cfg: Config) -> None:
         "model.ema.every_n": cfg.model.ema.every_n,
         "trainer.activation_checkpointing_every": cfg.trainer.activation_checkpointing_every,
     }
+    if cfg.trainer.sample_every < 0:
+        raise ConfigError(
+            f"trainer.sample_every must be 0 (never) or positive; got {cfg.trainer.sample_every}."
+        )
+    if not 1 <= cfg.trainer.sample_steps <= 1000:
+        raise ConfigError(f"trainer.sample_steps must be between 1 and 1000; got {cfg.trainer.sample_steps}.")
     for dotted, value in positive.items():
         if value < 1:
             raise ConfigError(f"{dotted} must be at least 1; got {value}.")

@@ -292,6 +292,35 @@ def write_samples(
     return index
 
 
+# -- from training ------------------------------------------------------------------------------
+
+_BACKGROUND: list[Any] = []
+"""Sampling processes started by :func:`sample_in_background` (reaped as they end)."""
+
+
+def sample_in_background(job_dir: Path, iteration: int, steps: int) -> Any:
+    """Start sampling checkpoint ``iteration`` of ``job_dir`` in a process of its own (seeds 0 and
+    1, the dataset's first clip; its output in ``samples/iter_%09d.log``); returns the process."""
+    import logging
+    import subprocess
+
+    _BACKGROUND[:] = [p for p in _BACKGROUND if p.poll() is None]
+    folder = job_dir / "samples"
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / f"iter_{iteration:09d}.log"
+    argv = [sys.executable, "-m", "cosmos_engine.generate", "--job", str(job_dir), "--iter", str(iteration)]
+    argv += ["--steps", str(steps), "--seeds", "0,1"]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    _BACKGROUND.append(proc)
+    logging.getLogger("cosmos_engine").info(
+        f"Sampling iteration {iteration} in the background (pid {proc.pid}); log {log_path}"
+    )
+    return proc
+
+
 # -- entry point --------------------------------------------------------------------------------
 
 
