@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from cosmos_engine.errors import DataError
+from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
@@ -221,8 +222,8 @@ def load_parts(
             msd = get_model_state_dict(model)
             try:
                 dcp.load(msd, checkpoint_id=where)
-            except Exception as exc:
-                raise DataError(f"cannot load model weights from {where}: {_first_line(exc)}") from None
+            except (Exception, CheckpointException) as exc:  # DCP's own is a BaseException
+                raise DataError(f"cannot load model weights from {where}: {_load_failure(exc)}") from None
             set_model_state_dict(model, msd)
         elif part == "optim":
             assert optimizer is not None
@@ -238,6 +239,19 @@ def load_parts(
             dcp.load(state, checkpoint_id=where)
             out["trainer"] = state
     return out
+
+
+def _load_failure(exc: BaseException) -> str:
+    """What went wrong in a DCP load: the first rank's own error, else the error's first line."""
+    failures = getattr(exc, "failures", None)
+    if isinstance(failures, dict) and failures:
+        inner = next(iter(failures.values()))
+        inner = inner[0] if isinstance(inner, tuple) else inner
+        if isinstance(inner, BaseException):
+            exc = inner
+    if "Weights only load failed" in str(exc):  # torch's advice (weights_only=False) is not ours to give
+        return "a shard is damaged or holds more than tensors (it does not load with weights_only=True)"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -256,14 +270,30 @@ def dcp_step_dir(path: Path) -> Path:
     )
 
 
+def read_weights_file(path: Path) -> Any:
+    """The contents of a consolidated weights file: ``.safetensors``, else a ``.pt`` read with
+    ``torch.load(weights_only=True)`` (never plain unpickling); a file that does not read is a
+    :class:`DataError`."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path), device="cpu")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DataError(f"cannot read {path} as a weights-only checkpoint: {_first_line(exc)}") from None
+
+
 def load_consolidated(path: Path, model: torch.nn.Module, ema_enabled: bool) -> None:
     """Load a consolidated ``.pt`` (``weights_only=True``) into the unsharded model, before sharding."""
     if not path.is_file():
         raise DataError(f"checkpoint.load_path={path} does not exist.")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise DataError(f"cannot read {path} as a weights-only checkpoint: {_first_line(exc)}") from None
+    load_state(read_weights_file(path), path, model, ema_enabled)
+
+
+def load_state(blob: Any, path: Path, model: torch.nn.Module, ema_enabled: bool) -> None:
+    """Load the contents of the consolidated file ``path`` into the unsharded model (``net.*``
+    keys, or a bare network state dict; the EMA copy from ``net_ema.*``, else from ``net.*``)."""
     for key in ("model", "state_dict"):
         if isinstance(blob, dict) and isinstance(blob.get(key), dict):
             blob = blob[key]
@@ -278,7 +308,7 @@ def load_consolidated(path: Path, model: torch.nn.Module, ema_enabled: bool) -> 
     own = model.state_dict()
     missing = sorted(set(own) - set(blob))
     unexpected = sorted(set(blob) - set(own))
-    shapes = [k for k in own if k in blob and tuple(blob[k].shape) != tuple(own[k].shape)]
+    shapes = [k for k in own if k in blob and tuple(getattr(blob[k], "shape", ())) != tuple(own[k].shape)]
     if missing or unexpected or shapes:
         detail = "; ".join(
             f"{what}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
@@ -286,7 +316,10 @@ def load_consolidated(path: Path, model: torch.nn.Module, ema_enabled: bool) -> 
             if keys
         )
         raise DataError(f"{path} does not fit this experiment's model ({detail}).")
-    model.load_state_dict(blob)
+    try:
+        model.load_state_dict(blob)
+    except (RuntimeError, TypeError) as exc:
+        raise DataError(f"{path} does not fit this experiment's model ({_first_line(exc)}).") from None
 
 
 def export_pt(export_dir: Path, iteration: int, model: torch.nn.Module, rank: int) -> None:

@@ -154,6 +154,12 @@ def _validate(cfg: Config) -> None:
         "model.ema.every_n": cfg.model.ema.every_n,
         "trainer.activation_checkpointing_every": cfg.trainer.activation_checkpointing_every,
     }
+    if cfg.trainer.sample_every < 0:
+        raise ConfigError(
+            f"trainer.sample_every must be 0 (never) or positive; got {cfg.trainer.sample_every}."
+        )
+    if not 1 <= cfg.trainer.sample_steps <= 1000:
+        raise ConfigError(f"trainer.sample_steps must be between 1 and 1000; got {cfg.trainer.sample_steps}.")
     for dotted, value in positive.items():
         if value < 1:
             raise ConfigError(f"{dotted} must be at least 1; got {value}.")
@@ -274,3 +280,25 @@ def compose_config(overrides: Sequence[str]) -> Config:
 def to_yaml(cfg: Config) -> str:
     """The composed config as YAML (what ``config.yaml`` holds)."""
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def config_from_yaml(text: str, source: str) -> Config:
+    """A job's ``config.yaml`` (as :func:`to_yaml` wrote it) back as a validated :class:`Config`;
+    a file that is not one is a :class:`DataError` naming ``source``."""
+    import yaml
+    from cosmos_engine.errors import DataError
+
+    try:
+        loaded = OmegaConf.create(yaml.safe_load(text))
+        if not isinstance(loaded, DictConfig):
+            raise ValueError("it is not a mapping")
+        _refuse_resolvers((), loaded)
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), loaded))
+        assert isinstance(cfg, Config)
+        _validate(cfg)
+    except ConfigError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    except (OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{source} is not a job config this engine wrote ({first_line}).") from None
+    return cfg

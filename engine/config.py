@@ -89,6 +89,13 @@ class TrainerConfig:
     (less memory); ``false`` keeps them until backward (no second gather: faster on one GPU)."""
     callbacks: dict[str, Any] = field(default_factory=lambda: {"iter_speed": {"every_n": 10, "hit_thres": 5}})
     """Callback settings by name, as upstream (``iter_speed.every_n``, ``iter_speed.hit_thres``)."""
+    sample_every: int = 0
+    """Draw samples from each saved checkpoint whose iteration is a multiple of this (0: never):
+    rank 0 starts :mod:`cosmos_engine.generate` in a process of its own once the save is complete
+    (seeds 0 and 1 on the dataset's first clip, into ``samples/iter_%09d/``), so training never
+    waits for it; it shares the device with training."""
+    sample_steps: int = 20
+    """Euler steps of those samples."""
 
 
 @dataclass

@@ -212,8 +212,31 @@ class ClipDataset(torch.utils.data.Dataset):
         arr = read_frames(path, start, self.cfg.num_frames, size)
         return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # T C H W, uint8
 
-    def _load(self, index: int, clip: Clip, start: int) -> dict[str, torch.Tensor]:
-        view_idx = self._views(index)
+    def conditioning(
+        self, clip_name: str | None, prompt: str | None, n_views: int
+    ) -> dict[str, torch.Tensor]:
+        """What a sample is conditioned on, as a training item of clip ``clip_name`` (its first
+        window; the first clip when None) with its first ``n_views`` views: frames (the first view
+        conditions video2world), control, text. ``prompt`` replaces the caption: embedded as
+        training embeds text captions (:func:`hash_text_embedding`; for the T5 Waymo layout, whose
+        captions this engine cannot encode, in place of the clip's T5 embedding, before the view
+        prefixes)."""
+        matches = [i for i, (c, _) in enumerate(self.windows) if clip_name in (None, c.name)]
+        if not matches:
+            names = sorted({c.name for c, _ in self.windows})
+            raise DataError(
+                f"no usable clip {clip_name!r} in {self.root}; use one of {', '.join(names[:5])}"
+                f"{' ...' if len(names) > 5 else ''}."
+            )
+        i = matches[0]
+        clip, start = self.windows[i]
+        n_all = len(self.cfg.view_keys) if self.cfg.kind != "singleview" else 1
+        return self._load(i, clip, start, list(range(min(n_views, n_all))), prompt)
+
+    def _load(
+        self, index: int, clip: Clip, start: int, views: list[int] | None = None, prompt: str | None = None
+    ) -> dict[str, torch.Tensor]:
+        view_idx = self._views(index) if views is None else views
         names = [self.cfg.view_keys[v] for v in view_idx] if self.cfg.kind != "singleview" else ["video"]
         video = torch.stack([self._frames(clip.videos[v], start) for v in names])
         out = {"video": video, "view_ids": torch.tensor(view_idx, dtype=torch.long)}
@@ -223,7 +246,13 @@ class ClipDataset(torch.utils.data.Dataset):
             out["control"] = to_uint8(control)
         elif ctrl:
             out["control"] = torch.stack([self._frames(clip.controls[v], start) for v in names])
-        text = self._text(clip, names)[: self.cfg.max_text_len]
+        if prompt is None:
+            text = self._text(clip, names)
+        else:
+            words = hash_text_embedding(prompt, self.text_dim)
+            prefixes = [self.prefixes[v] for v in names] if self.cfg.kind == "waymo" else []
+            text = np.concatenate([words, *prefixes], axis=0)
+        text = text[: self.cfg.max_text_len]
         padded = np.zeros((self.cfg.max_text_len, text.shape[1]), np.float32)
         padded[: len(text)] = text
         mask = torch.zeros(self.cfg.max_text_len, dtype=torch.bool)

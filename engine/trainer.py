@@ -326,6 +326,11 @@ class Trainer:
         pruned = ckpt.prune(self.ckpt_dir, self.cfg.checkpoint.keep_last_n)
         if pruned:
             self.log.info(f"Pruned checkpoints {', '.join(ckpt.step_name(i) for i in pruned)}")
+        every = self.cfg.trainer.sample_every
+        if every and iteration % every == 0:  # its own process: training goes on
+            from cosmos_engine.generate import sample_in_background
+
+            sample_in_background(self.job_dir, iteration, self.cfg.trainer.sample_steps)
 
     def finish_saves(self) -> None:
         """Wait until a background save (if any) is written."""

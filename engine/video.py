@@ -124,3 +124,50 @@ def _decode_window(container: Any, stream: Any, start: int, count: int, width: i
         if len(frames) == count:
             break
     return frames
+
+
+def replace_atomically(path: Path, write: Any) -> None:
+    """Run ``write(tmp_path)`` on a fresh temp file beside ``path``, then rename it over ``path``
+    (a planted link at the temp name is removed as an entry, never written through)."""
+    import os
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_mp4(path: Path, frames: np.ndarray, fps: int = 10) -> None:
+    """Encode ``(T, H, W, 3)`` uint8 RGB frames (even H and W) as an H.264 yuv420p mp4 at ``path``."""
+    import av
+
+    _, h, w, _ = frames.shape
+
+    def write(tmp: Path) -> None:
+        with av.open(str(tmp), "w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "18"})
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            stream.codec_context.thread_count = 1
+            for image in frames:
+                container.mux(
+                    stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24"))
+                )
+            container.mux(stream.encode(None))
+
+    replace_atomically(path, write)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Write one ``(H, W, 3)`` uint8 RGB image as a PNG at ``path`` (PyAV's png encoder)."""
+    import av
+
+    h, w, _ = image.shape
+    codec = av.CodecContext.create("png", "w")
+    codec.width, codec.height, codec.pix_fmt = w, h, "rgb24"
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+    data = b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)])
+    replace_atomically(path, lambda tmp: tmp.write_bytes(data))

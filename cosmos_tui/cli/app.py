@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from cosmos_tui import __version__
-from cosmos_tui.cli import ckpt, data, demo, doctor, gpus, hf, jobs, models, preset, run, runs
+from cosmos_tui.cli import ckpt, data, demo, doctor, gpus, hf, jobs, models, preset, run, runs, samples
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
@@ -106,6 +106,7 @@ app.command("run")(run.run)
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(ckpt.ckpt_app, name="ckpt")
+app.add_typer(samples.samples_app, name="samples")
 app.command("gpus")(gpus.gpus)
 app.command("doctor")(doctor.doctor)
 

@@ -23,6 +23,8 @@ from cosmos_tui.core.checkpoints.verify import checkpoint_state, verify_checkpoi
 from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.runs import get_run
 from cosmos_tui.core.runs.disk_forecast import forecast_run
+from cosmos_tui.core.sampling.exportcheck import compare_with_base
+from cosmos_tui.core.sampling.jobs import engine_kind_of
 from cosmos_tui.core.units import human_bytes
 
 ckpt_app = typer.Typer(
@@ -120,6 +122,9 @@ def export_cmd(
     full: bool = typer.Option(True, "--full/--no-full", help="Also write model.pt with every key."),
     fmt: str = typer.Option("pt", "--format", help="pt or safetensors."),
     yes: bool = typer.Option(False, "--yes", help="Overwrite existing output files."),
+    verify: bool = typer.Option(
+        False, "--verify", help="Load each file as the sampler does; compare a sample with the base weights'."
+    ),
     json: bool = JsonOption,
 ) -> None:
     """Consolidate a checkpoint into upstream's inference files (model.pt, model_ema_{fp32,bf16}.pt)."""
@@ -145,17 +150,36 @@ def export_cmd(
         overwrite=yes,  # type: ignore[arg-type]
     )
     rate = result.bytes_read / max(result.seconds, 1e-9)
+    if not json:
+        for path in result.files:
+            out.print(shown(path))
+        if result.skipped:
+            warn(f"left out non-tensor entries: {', '.join(result.skipped)}")
+        info(
+            f"Done in {result.seconds:.1f} s ({human_bytes(result.bytes_written)} written, "
+            f"{human_bytes(rate)}/s read)."
+        )
+    checks = _verify_export(chosen, list(result.files), quiet=json) if verify else None
     if json:
-        emit_json(result)
-        return
-    for path in result.files:
-        out.print(shown(path))
-    if result.skipped:
-        warn(f"left out non-tensor entries: {', '.join(result.skipped)}")
-    info(
-        f"Done in {result.seconds:.1f} s ({human_bytes(result.bytes_written)} written, "
-        f"{human_bytes(rate)}/s read)."
-    )
+        emit_json({**to_jsonable(result), "verify": checks} if verify else result)
+    for check in checks or ():
+        if not json:
+            (info if check.ok else warn)(shown(check.message))
+    if checks and not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+def _verify_export(chosen, files: list[Path], *, quiet: bool):  # type: ignore[no-untyped-def]
+    """``ckpt export --verify``: each exported file against the base weights (see
+    :mod:`cosmos_tui.core.sampling.exportcheck`); an engine that cannot check yet is said so."""
+    job_dir = chosen.path.parent.parent  # <job>/checkpoints/iter_N
+    kind = engine_kind_of(job_dir.resolve())
+    if not quiet:
+        info("Verifying: one tiny sample from each file and from the base weights, same seed ...")
+    checks = compare_with_base(job_dir, files, kind)
+    if checks is None:
+        warn(f"--verify is not yet supported for {kind} jobs; the files were exported unchecked.")
+    return checks
 
 
 @ckpt_app.command("prune")

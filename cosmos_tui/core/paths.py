@@ -29,6 +29,11 @@ def runs_root() -> Path:
     return _ensure_dir(state_root() / "runs")
 
 
+def samples_root() -> Path:
+    """The folder holding one directory per samples job (``cosmos-tui samples``)."""
+    return _ensure_dir(state_root() / "samples")
+
+
 def screenshots_root() -> Path:
     """Where the TUI saves its screenshots (the command palette's Screenshot)."""
     return _ensure_dir(state_root() / "screenshots")

@@ -139,6 +139,24 @@ CONFIG_ERROR = re.compile(
 exist, an experiment that is not there, an override of the wrong shape)."""
 
 
+@dataclass(frozen=True)
+class SampleArgs:
+    """What one sampling invocation draws (see :meth:`EngineAdapter.sample_argv`)."""
+
+    iteration: int | None
+    """The checkpoint's iteration; ``None``: the weights the job started from (``--base``)."""
+    prompts_json: Path
+    """The samples to draw: a JSON list of ``{"prompt", "seed", "clip"}``."""
+    out: Path
+    """The output folder, inside the job folder."""
+    steps: int
+    """ODE solver steps."""
+    ema: bool | None
+    """EMA weights (``None``: the engine's default, EMA when the job keeps it)."""
+    overwrite: bool = False
+    """Replace samples already in ``out``."""
+
+
 class EngineAdapter(ABC):
     """How one kind of engine is driven. Subclasses are stateless; methods take the preset."""
 
@@ -280,6 +298,19 @@ class EngineAdapter(ABC):
     ) -> tuple[str, str | None] | None:
         """The shell text that runs this engine's inference on ``checkpoint`` once converted, and
         a note where it departs from the engine's doc; ``None`` when cosmos-tui prints none."""
+        return None
+
+    def sample_argv(self, job_dir: Path, request: SampleArgs) -> list[str] | None:
+        """The command that draws the samples ``request`` asks for from ``job_dir``'s weights
+        into ``request.out``, in a process of its own; ``None``: cosmos-tui cannot sample this
+        engine yet."""
+        return None
+
+    def compare_base_argv(self, job_dir: Path, files: list[Path], prompts_json: Path) -> list[str] | None:
+        """The command that loads each exported ``files`` the way the engine's sampler loads
+        weights, draws one tiny sample from it and from ``job_dir``'s base weights with the first
+        sample of ``prompts_json``, and prints one JSON line per file (``loads``, ``identical``,
+        ``max_abs_diff``, ``error``); ``None``: not yet for this engine."""
         return None
 
     def pipeline(self, preset: Preset, job_dir: Path | None, environ: dict[str, str]) -> tuple[StepSpec, ...]:

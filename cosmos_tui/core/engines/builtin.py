@@ -9,7 +9,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from cosmos_tui.core.engines.base import EngineAdapter, register
+from cosmos_tui.core.engines.base import EngineAdapter, SampleArgs, register
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset
 
@@ -73,6 +73,32 @@ class BuiltinAdapter(EngineAdapter):
         folder, which counting does not read)."""
         args = tuple(a for a in self.module_args(preset)[3:] if not a.startswith(self.dataset_dir_key + "="))
         return _engine_param_count(self.python(preset), str(self.cwd(preset)), args)
+
+    generate_module = "cosmos_engine.generate"
+    """The engine's sampler (its own process; see ``engine/generate.py``)."""
+
+    def sample_argv(self, job_dir: Path, request: SampleArgs) -> list[str]:
+        argv = [sys.executable, "-m", self.generate_module, "--job", str(job_dir)]
+        argv += ["--base"] if request.iteration is None else ["--iter", str(request.iteration)]
+        argv += [
+            "--prompts",
+            str(request.prompts_json),
+            "--steps",
+            str(request.steps),
+            "--out",
+            str(request.out),
+        ]
+        if request.ema is not None:
+            argv.append("--ema" if request.ema else "--no-ema")
+        if request.overwrite:
+            argv.append("--overwrite")
+        return argv
+
+    def compare_base_argv(self, job_dir: Path, files: list[Path], prompts_json: Path) -> list[str]:
+        argv = [sys.executable, "-m", self.generate_module, "--job", str(job_dir), "--compare-base"]
+        for path in files:
+            argv += ["--weights", str(path)]
+        return [*argv, "--prompts", str(prompts_json)]
 
     def engine_version(self, preset: Preset) -> str | None:
         try:

@@ -1,0 +1,13 @@
+"""Samples from a job's checkpoints: the prompts file, the samples job (its own recorded,
+stoppable process) and the check that exported weights differ from the base.
+
+Public API::
+
+    read_prompts(path, seeds) -> tuple[SampleRequest, ...]
+    plan_samples(target, ...) -> SamplePlan
+    start_samples(plan) -> SampleJob
+    list_sample_jobs() -> list[SampleJob]
+    get_sample_job(id_or_prefix) -> SampleJob
+    stop_sample_job(id_or_prefix) -> SampleJob
+    compare_with_base(job_dir, files) -> list[ExportCheck]
+"""
