@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -97,7 +98,9 @@ def run_preset(preset_path: Path, data: Path | None, sets: list[str], work: Path
     print("$", shlex.join(argv), file=sys.stderr, flush=True)
     done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL)
     if done.returncode != 0:
-        raise SystemExit(f"error: the run failed with exit code {done.returncode}; see {work / 'state'}.")
+        raise SystemExit(
+            f"error: the run failed with exit code {done.returncode}; its record and log are under {work}."
+        )
     (jsonl,) = out.rglob("metrics.jsonl")
     return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
 
@@ -152,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             reference.Pending(args.pending, f"not measured yet on {short}", command),
         )
     else:
-        given = [] if argv is None else argv
-        command = shlex.join([".venv/bin/python", script, *(sys.argv[1:] if argv is None else given)])
-        with tempfile.TemporaryDirectory(prefix="cosmos-ref-") as tmp:
-            records = run_preset(preset_path, args.data, args.set, Path(tmp))
+        command = shlex.join([".venv/bin/python", script, *(sys.argv[1:] if argv is None else argv)])
+        work = Path(tempfile.mkdtemp(prefix="cosmos-ref-"))
+        records = run_preset(preset_path, args.data, args.set, work)  # a failed run's files stay there
+        shutil.rmtree(work)
         m = measurement(records, command, args.points)
         result = merge(old, preset_path.stem, m, None)
         print(
