@@ -163,6 +163,19 @@ def _validate(cfg: Config) -> None:
     for dotted, value in positive.items():
         if value < 1:
             raise ConfigError(f"{dotted} must be at least 1; got {value}.")
+    for dotted, value in {
+        "trainer.val_every": cfg.trainer.val_every,
+        "dataloader_train.dataset.val_clips": cfg.dataloader_train.dataset.val_clips,
+    }.items():
+        if value < 0:
+            raise ConfigError(f"{dotted} must be 0 (off) or more; got {value}.")
+    if cfg.trainer.val_every and (cfg.dataloader_train.dataset.val_clips < 1 or cfg.trainer.val_samples < 1):
+        raise ConfigError(
+            f"trainer.val_every={cfg.trainer.val_every} needs a held-out split: set "
+            "dataloader_train.dataset.val_clips=N (clips taken out of training) and "
+            "trainer.val_samples >= 1, "
+            "or trainer.val_every=0."
+        )
     if cfg.model.hidden % cfg.model.heads:
         raise ConfigError(
             f"model.hidden={cfg.model.hidden} must be a multiple of model.heads={cfg.model.heads}."

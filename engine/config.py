@@ -87,6 +87,12 @@ class TrainerConfig:
     fsdp_reshard_after_forward: bool = True
     """FSDP2: free each block's gathered parameters after forward and gather again in backward
     (less memory); ``false`` keeps them until backward (no second gather: faster on one GPU)."""
+    val_every: int = 0
+    """Compute the held-out loss every this many iterations (0: never). It needs clips held out
+    (``dataloader_train.dataset.val_clips``) and is written to ``metrics.jsonl`` as ``val_loss``."""
+    val_samples: int = 16
+    """Windows of the held-out clips the validation loss averages (spread evenly over them), each
+    with its own fixed noise and flow time: the same numbers at every evaluation and after a resume."""
     callbacks: dict[str, Any] = field(default_factory=lambda: {"iter_speed": {"every_n": 10, "hit_thres": 5}})
     """Callback settings by name, as upstream (``iter_speed.every_n``, ``iter_speed.hit_thres``)."""
     sample_every: int = 0
@@ -141,6 +147,9 @@ class DatasetConfig:
     """Control input: ``edge``, ``vis``, ``depth``, ``seg``, ``hdmap`` or empty for none."""
     max_text_len: int = 32
     """Text tokens per sample (padded or truncated, with a mask)."""
+    val_clips: int = 0
+    """Clips held out of training for the validation loss (``trainer.val_every``): the ones whose
+    names hash lowest (CRC-32), so the split is the same on every run, rank and resume; 0: none."""
 
 
 @dataclass

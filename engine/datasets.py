@@ -71,7 +71,16 @@ def _need_dir(path: Path, what: str) -> None:
 class ClipDataset(torch.utils.data.Dataset):
     """Windows of ``num_frames`` frames over all usable clips; items are dicts of tensors."""
 
-    def __init__(self, cfg: DatasetConfig, *, seed: int, text_dim: int = 1024, verbose: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: DatasetConfig,
+        *,
+        seed: int,
+        text_dim: int = 1024,
+        verbose: bool = True,
+        split: str = "train",
+    ) -> None:
+        """``split``: ``train`` (every clip but the ``cfg.val_clips`` held out) or ``val`` (those)."""
         self.cfg = cfg
         self.seed = seed
         self.text_dim = text_dim
@@ -85,7 +94,7 @@ class ClipDataset(torch.utils.data.Dataset):
             )
         _need_dir(self.root, "dataset folder")
         self.prefixes: dict[str, np.ndarray] = {}
-        clips = self._find_clips()
+        clips = held_out(self._find_clips(), cfg.val_clips, split, self.root)
         usable = [c for c in (self._probe(c) for c in clips) if c is not None]
         n = cfg.num_frames
         self.windows = [
@@ -259,6 +268,20 @@ class ClipDataset(torch.utils.data.Dataset):
         mask[: len(text)] = True
         out["text"], out["text_mask"] = torch.from_numpy(padded), mask
         return out
+
+
+def held_out(clips: list[Clip], n: int, split: str, root: Path) -> list[Clip]:
+    """The clips of ``split``: ``val`` is the ``n`` clips whose names hash lowest (CRC-32, ties by
+    name), ``train`` the rest, in their original order; the split depends on the names alone."""
+    if n <= 0:
+        return clips if split == "train" else []
+    if n >= len(clips):
+        raise DataError(
+            f"dataloader_train.dataset.val_clips={n} holds out every clip of the {len(clips)} in {root}; "
+            "lower it so at least one clip is left to train on."
+        )
+    val = {c.name for c in sorted(clips, key=lambda c: (zlib.crc32(c.name.encode()), c.name))[:n]}
+    return [c for c in clips if (c.name in val) == (split == "val")]
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:

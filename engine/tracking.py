@@ -87,6 +87,12 @@ class IterSpeed:
             log.info(f"{iteration} : iter_speed {speed:.2f} seconds per iteration | Loss: {float(loss):.4f}")
         self.timer_start = now
 
+    def pause(self, seconds: float) -> None:
+        """Leave ``seconds`` spent outside training steps (the held-out loss) out of the timings."""
+        self.last_hit_time += seconds
+        if self.timer_start is not None:
+            self.timer_start += seconds
+
 
 class Tracker:
     """``metrics.jsonl`` plus an optional W&B run, on rank 0."""
@@ -120,6 +126,8 @@ class Tracker:
                 "throughput/tokens_per_s": record["tokens_per_s"],
                 "DeviceMonitor/max_peak_mem_gb": record["peak_mem_gb"],
             }
+            if record.get("val_loss") is not None:
+                data["val/loss"] = record["val_loss"]
             if record.get("mfu") is not None:
                 data["throughput/mfu"] = record["mfu"]
             self.run.log(data, step=record["iteration"])

@@ -63,10 +63,15 @@ def train(cfg: Config, rank: int) -> int:
 
     ds_cfg = cfg.dataloader_train.dataset
     dataset = ClipDataset(ds_cfg, seed=cfg.trainer.seed, text_dim=cfg.model.text_dim, verbose=rank == 0)
+    val_dataset = None
+    if cfg.trainer.val_every:
+        val_dataset = ClipDataset(
+            ds_cfg, seed=cfg.trainer.seed, text_dim=cfg.model.text_dim, verbose=rank == 0, split="val"
+        )
 
     d = init_distributed()
     try:
-        return _run(cfg, rank, d, dataset)
+        return _run(cfg, rank, d, dataset, val_dataset)
     finally:
         # The sharded model's reference cycles still hold the process group; freed at interpreter
         # exit instead, gloo's worker threads can abort the process ("terminate called without an
@@ -77,7 +82,7 @@ def train(cfg: Config, rank: int) -> int:
             dist.destroy_process_group()
 
 
-def _run(cfg: Config, rank: int, d: Any, dataset: Any) -> int:
+def _run(cfg: Config, rank: int, d: Any, dataset: Any, val_dataset: Any = None) -> int:
     """The training loop proper, inside the process group."""
     import torch.distributed as dist
     from cosmos_engine.trainer import Trainer
@@ -90,7 +95,7 @@ def _run(cfg: Config, rank: int, d: Any, dataset: Any) -> int:
         log.info(f"Job directory: {job_dir}")
         mode = "fsdp2" if d.world_size > 1 else "none (one rank, nothing to shard)"
         log.info(f"Distributed parallelism mode: {mode} ({d.world_size} ranks, {d.device.type})")
-    trainer = Trainer(cfg, d, rank, dataset)
+    trainer = Trainer(cfg, d, rank, dataset, val_dataset)
     if rank == 0:
         log.info("Starting training...")
     iteration = trainer.start

@@ -119,7 +119,8 @@ def clip_in_optimizer(
 class Trainer:
     """Everything one rank needs to train: model, optimizer, loader, tracker, checkpointer."""
 
-    def __init__(self, cfg: Config, d: Any, rank: int, dataset: Any) -> None:
+    def __init__(self, cfg: Config, d: Any, rank: int, dataset: Any, val_dataset: Any = None) -> None:
+        """``val_dataset``: the held-out clips, scored every ``trainer.val_every`` iterations."""
         from cosmos_engine.model import flops_per_sample
         from cosmos_engine.sampler import build_loader
         from cosmos_engine.schedule import lr_lambda
@@ -156,6 +157,22 @@ class Trainer:
             cfg.model, views, ds.num_frames, list(ds.video_size), ds.max_text_len
         )
         self.peak = peak_flops(d.device)
+        self.device_name = torch.cuda.get_device_name(d.device) if d.device.type == "cuda" else "cpu"
+        """The device as ``metrics.jsonl`` names it (a reference s/iter holds for one kind only)."""
+        self.validator = None
+        if cfg.trainer.val_every and val_dataset is not None:
+            from cosmos_engine.validation import Validator
+
+            self.validator = Validator(
+                val_dataset,
+                samples=cfg.trainer.val_samples,
+                seed=cfg.trainer.seed,
+                rank=d.rank,
+                world_size=d.world_size,
+            )
+        streamed_alone = cfg.model.ema.offload and d.device.type == "cuda" and d.world_size == 1
+        self.val_weights = "ema" if cfg.model.ema.enabled and not streamed_alone else "reg"
+        """Which weights the held-out loss scores (:mod:`cosmos_engine.validation`)."""
         speed_cfg = cfg.trainer.callbacks.get("iter_speed") or {}
         self.iter_speed = IterSpeed(int(speed_cfg.get("every_n", 10)), int(speed_cfg.get("hit_thres", 5)))
         self.tracker = None
@@ -240,8 +257,19 @@ class Trainer:
         self.window_iters += 1
         if self.rank == 0:
             self.iter_speed.on_step_end(iteration, step_loss)  # reads the loss only when it prints
-        if iteration % cfg.trainer.logging_iter == 0:
+        if iteration % cfg.trainer.logging_iter == 0 or self.val_due(iteration):
             self._log_metrics(iteration, grad_norm)
+
+    def val_due(self, iteration: int) -> bool:
+        """Whether the held-out loss is computed (and a metrics line written) at ``iteration``."""
+        return self.validator is not None and iteration % self.cfg.trainer.val_every == 0
+
+    def validate(self) -> float:
+        """The held-out loss of the current weights (a collective), EMA ones when kept."""
+        assert self.validator is not None
+        self.join_ema()  # the last EMA update is queued before the forward reads its weights
+        net = self.model.net_ema if self.val_weights == "ema" else self.net
+        return self.validator.loss(net, self.d.device, self.cfg.model.task, self.autocast)
 
     def join_ema(self, host: bool = False) -> None:
         """Order the work queued next after the EMA update; ``host``: before the host reads it."""
@@ -282,6 +310,18 @@ class Trainer:
         sec = elapsed / self.window_iters
         samples = self.bsz * self.accum * d.world_size / sec
         mfu = self.flops_per_sample * samples / (self.peak * d.world_size) if self.peak else None
+        val: dict[str, Any] = {}
+        if self.val_due(iteration):  # timed apart from the steps: s/iter stays the training pace
+            began = time.time()
+            val["val_loss"] = self.validate()
+            val_s = time.time() - began
+            val.update(val_weights=self.val_weights, val_samples=self.validator.size, val_s=val_s)
+            if self.rank == 0:
+                self.iter_speed.pause(val_s)
+                self.log.info(
+                    f"Held-out val_loss={val['val_loss']:.6f} at iteration {iteration} "
+                    f"({self.val_weights} weights, {self.validator.size} samples, {val_s:.2f}s)"
+                )
         if self.tracker is not None:
             self.tracker.log(
                 {
@@ -295,6 +335,9 @@ class Trainer:
                     "mfu": mfu,
                     "peak_mem_gb": peak_memory_gb(d.device),
                     "sample_counter": iteration * self.bsz * self.accum * d.world_size,
+                    "device": self.device_name,
+                    "world_size": d.world_size,
+                    **val,
                     "time": time.time(),
                 }
             )

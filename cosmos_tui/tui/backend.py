@@ -297,6 +297,8 @@ class Backend:
             badges.append("LOW-DISK")
         if snap.procs is not None and snap.procs.host.warning:
             badges.append("HOST-MEM")
+        if any(f.startswith(("slow:", "CPU fallback")) for f in health.flags):
+            badges.append("SLOW")
         if status in ("failed", "lost") and not killed:
             badges.append("CRASH")
         return RunRow(
@@ -331,6 +333,8 @@ class Backend:
             flags.append(health.exit_message)
         if record.reason and record.status in ("failed", "lost") and record.reason not in flags:
             flags.append(record.reason)
+        refs = watch.monitor.references
+        ref = refs.matching(progress.device, progress.world_size) if refs is not None else None
         verdict = message = None
         if record.active and watch.monitor.job_dir is not None:
             verdict, message = self._disk_forecast(record, watch, snap)
@@ -359,6 +363,8 @@ class Backend:
             tokens_per_s=progress.rates.tokens_per_s,
             tokens=tuple((int(x), y) for x, y in progress.tokens_series),
             metrics={k: tuple((int(x), y) for x, y in v) for k, v in progress.rate_series.items()},
+            reference=ref.loss if ref is not None else (),
+            reference_label=f"reference {ref.device} x{ref.world_size}" if ref is not None else "",
             parallelism=self._parallelism(record),
             samples=latest_line(engine_view.samples(record)),
             steps=tuple((st.name, st.status) for st in record.steps),

@@ -118,6 +118,10 @@ class RunView:
     """``(iteration, value)`` points of each metric besides the loss that the engine reports
     (``lr``, ``grad_norm``, ``samples_per_s``, ``tokens_per_s``, ``peak_mem_gb``, ``mfu``: the
     ``metrics.jsonl`` keys), downsampled for the chart; absent ones are not there."""
+    reference: tuple[tuple[int, float], ...] = ()
+    """The run's preset's measured loss curve on the run's device and rank count (empty: none)."""
+    reference_label: str = ""
+    """What :attr:`reference` is, for the chart's legend (``reference cpu x2``)."""
     parallelism: str | None = None
     """How the processes split the work (``DP 4 x CP 2 ...``), when the engine says."""
     samples: str | None = None

@@ -55,3 +55,50 @@ async def test_m_cycles_the_metrics_and_z_smooths(make_app, fixed_runs) -> None:
         assert dash.metric == "grad_norm" and list(chart.series[RUN_OK]) == smooth
         await pilot.press("Z")
         assert list(chart.series[RUN_OK]) == raw and str(box.border_title) == "grad norm"
+
+
+async def test_the_loss_chart_draws_the_val_loss_and_the_presets_reference_dimmed(
+    make_app, fixed_runs, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from cosmos_tui.core import reference
+    from cosmos_tui.core.runs import registry
+    from cosmos_tui.tui.widgets.loss_chart import REFERENCE_STYLE
+
+    ok = next(r for r in fixed_runs if r.id == RUN_OK)
+    metrics = Path(ok.job_dir) / "metrics.jsonl"
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    lines = [
+        {
+            **m,
+            "device": "cpu",
+            "world_size": 2,
+            **({"val_loss": 2.0 - m["iteration"] / 100} if m["iteration"] % 3 == 0 else {}),
+        }
+        for m in lines
+    ]
+    metrics.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    preset = tmp_path / "mine.toml"
+    preset.write_text("")
+    measured = reference.Measurement(device="cpu", world_size=2, sec_per_iter=0.4, loss=((1, 1.5), (10, 0.9)))
+    other = reference.Measurement(
+        device="NVIDIA H200", world_size=2, sec_per_iter=0.1, loss=((1, 9.0), (10, 8.0))
+    )
+    path = reference.reference_path(preset)
+    path.parent.mkdir()
+    path.write_text(json.dumps(reference.References("mine", (other, measured)).to_json()))
+    registry.write(dataclasses.replace(ok, preset_path=str(preset)))
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
+        dash = app.screen
+        chart = dash.query_one("#loss-chart", LossChart)
+        names = list(chart.series)
+        assert names == ["reference cpu x2", RUN_OK, "val loss"]  # the reference of this device only
+        assert list(chart.series["reference cpu x2"]) == [(1, 1.5), (10, 0.9)]
+        assert [x for x, _ in chart.series["val loss"]] == [m["iteration"] for m in lines if "val_loss" in m]
+        assert chart.curve_styles == {"reference cpu x2": REFERENCE_STYLE}
+        assert "val loss" in str(chart.render()) and "reference cpu x2" in str(chart.render())
+        await pilot.press("m")  # another metric: the training loss's companions are not drawn
+        assert list(chart.series) == [RUN_OK] and chart.curve_styles == {}

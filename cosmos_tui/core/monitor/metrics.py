@@ -49,6 +49,9 @@ class Rates:
     """Model FLOPs utilisation, 0..1 (builtin engine)."""
     peak_mem_gb: float | None = None
     """Peak accelerator memory in GB (builtin engine)."""
+    val_loss: float | None = None
+    """The held-out loss (builtin engine, every ``trainer.val_every`` iterations; fixed noise, so
+    comparable across iterations)."""
 
     def updated(self, newer: Rates) -> Rates:
         """These rates with each one ``newer`` states replacing the older value."""
@@ -81,6 +84,10 @@ class IterSample:
     """``K``: how many iterations the hit phase lasts."""
     rates: Rates = NO_RATES
     """The rates this report carries beside the loss (the builtin engine's; Cosmos 3's tokens/s)."""
+    device: str | None = None
+    """The device the run trains on, as the builtin engine names it (``cpu``, ``NVIDIA H200``)."""
+    world_size: int | None = None
+    """How many ranks train (builtin engine)."""
 
     @property
     def finite(self) -> bool:
@@ -201,10 +208,13 @@ def parse_jsonl_record(line: str) -> IterSample | None:
         loss = float(record["loss"])
     except (TypeError, ValueError):
         return None
+    device, world = record.get("device"), record.get("world_size")
     return IterSample(
         iteration,
         loss,
         _opt_float(record, "sec_per_iter"),
         "jsonl",
         rates=Rates(**{key: _opt_float(record, key) for key in RATE_FIELDS}),
+        device=device if isinstance(device, str) else None,
+        world_size=world if isinstance(world, int) and not isinstance(world, bool) else None,
     )

@@ -48,6 +48,10 @@ class ProgressSnapshot:
     """The iteration of the latest NaN/Inf loss."""
     reports: int = 0
     """How many reports the series holds."""
+    device: str | None = None
+    """The device the latest report names (builtin engine), for comparing with a reference."""
+    world_size: int | None = None
+    """The ranks the latest report names (builtin engine)."""
     loss_series: tuple[tuple[float, float], ...] = field(default=())
     """``(iteration, loss)`` downsampled for a chart (finite losses only)."""
     tokens_series: tuple[tuple[float, float], ...] = field(default=())
@@ -214,6 +218,8 @@ class ProgressTracker:
             nonfinite=self._nonfinite,
             last_nonfinite_iteration=self._last_nonfinite,
             reports=len(self._iters),
+            device=last.device,
+            world_size=last.world_size,
             loss_series=self._series(),
             tokens_series=self._token_series(),
             rate_series=self._rate_series(),

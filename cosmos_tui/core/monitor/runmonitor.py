@@ -24,6 +24,7 @@ from cosmos_tui.core.monitor.notify import Notifier
 from cosmos_tui.core.monitor.procs import ProcSampler, ProcTreeSnapshot
 from cosmos_tui.core.monitor.progress import ProgressSnapshot, ProgressTracker
 from cosmos_tui.core.monitor.watchdog import Health, MonitorEvent, Watchdog
+from cosmos_tui.core.reference import References
 
 METRICS_JSONL = "metrics.jsonl"
 
@@ -86,6 +87,7 @@ class RunMonitor:
         metrics_start: int = 0,
         metrics_end: int | None = None,
         owns_checkpoint: Callable[[str], bool] | None = None,
+        references: References | None = None,
     ) -> None:
         self.console_log = None if console_log is None else Path(console_log)
         self.metrics_start = metrics_start
@@ -93,6 +95,9 @@ class RunMonitor:
         self.metrics_end = metrics_end
         """Where this run's lines end (``None``: still being written)."""
         self.job_dir = None if job_dir is None else Path(job_dir)
+        self.references = references
+        """The run's preset's measured loss curve and speed (the watchdog's pace check, the chart's
+        overlay), or ``None``."""
         self.run_id = run_id
         self.view_lines = view_lines
         self._clock = clock
@@ -198,6 +203,7 @@ class RunMonitor:
             stopped=stopped,
             disk_free_bytes=disk_free,
             host_warning=procs.host.warning if procs is not None else None,
+            references=self.references,
         )
         if procs is not None and not procs.alive and exit_code is None:
             health = Health(

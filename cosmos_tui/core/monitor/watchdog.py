@@ -1,4 +1,5 @@
-"""Is the run healthy? Stalls, NaN/Inf losses, ``Unstable loss`` lines, how it ended, low disk.
+"""Is the run healthy? Stalls, NaN/Inf losses, ``Unstable loss`` lines, how it ended, low disk,
+and a pace well below the preset's measured reference (:mod:`cosmos_tui.core.reference`).
 
 A run is *stalled* when no iteration progress has been seen for ``stall_factor`` times the recent
 interval between progress reports (and at least ``min_stall_s``), unless a checkpoint is being
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cosmos_tui.core.monitor.progress import ProgressSnapshot
+from cosmos_tui.core.reference import References
 from cosmos_tui.core.units import human_bytes
 
 State = Literal["starting", "running", "saving", "stalled", "finished", "stopped", "crashed"]
@@ -33,6 +35,47 @@ class WatchdogConfig:
     """Stalled if no progress at all this long after start (None: start-up may take any time)."""
     low_disk_bytes: int = 10 << 30
     """Warn when the job folder's file system has less free space than this."""
+    slow_factor: float = 1.5
+    """Flag a run this many times slower per iteration than its preset's reference (same device)."""
+    slow_min_reports: int = 3
+    """Judge the pace only after this many progress reports (the first ones include start-up)."""
+
+
+SLOW_CAUSES = (
+    "usual causes: too few data loader workers (raise dataloader_train.num_workers), a tiny dataset "
+    "re-decoded every epoch, or a CPU fallback (no GPU visible: check CUDA_VISIBLE_DEVICES and "
+    "`cosmos-tui gpus`)"
+)
+"""What makes a run slower than its reference, most often."""
+
+
+def pace_flag(
+    progress: ProgressSnapshot, references: References | None, config: WatchdogConfig
+) -> str | None:
+    """A warning when the run is ``slow_factor`` times slower than its reference on the same device
+    and rank count, or trains on the CPU where its preset was measured on GPUs only; else None."""
+    if references is None or progress.device is None:
+        return None
+    ref = references.matching(progress.device, progress.world_size)
+    if ref is None:
+        gpus = {m.device for m in references.measurements} | {p.device for p in references.pending}
+        if progress.device == "cpu" and gpus and "cpu" not in gpus:
+            return (
+                f"CPU fallback: the run trains on the CPU, its preset is meant for "
+                f"{', '.join(sorted(gpus))}; "
+                "check CUDA_VISIBLE_DEVICES and `cosmos-tui gpus`"
+            )
+        return None
+    spi = progress.sec_per_iter
+    if spi is None or progress.reports < config.slow_min_reports:
+        return None
+    ratio = spi / ref.sec_per_iter
+    if ratio < config.slow_factor:
+        return None
+    return (
+        f"slow: {spi:.3g} s/iter, {ratio:.1f}x the reference {ref.sec_per_iter:.3g} s/iter on "
+        f"{ref.device} with {ref.world_size} ranks; {SLOW_CAUSES}"
+    )
 
 
 @dataclass(frozen=True)
@@ -124,9 +167,11 @@ class Watchdog:
         stopped: bool = False,
         disk_free_bytes: int | None = None,
         host_warning: str | None = None,
+        references: References | None = None,
     ) -> tuple[Health, list[MonitorEvent]]:
         """Judge one poll. ``now``/``started_at``/``last_*_at`` are monotonic seconds, ``wall`` is
-        wall-clock time for the events; ``unstable_lines`` are all such lines seen so far."""
+        wall-clock time for the events; ``unstable_lines`` are all such lines seen so far;
+        ``references`` are the run's preset's measured expectations, if it has any."""
         cfg = self.config
         events: list[MonitorEvent] = []
 
@@ -159,6 +204,9 @@ class Watchdog:
             if not self._host_warned:
                 event("host_memory", host_warning)
         self._host_warned = bool(host_warning)
+        pace = pace_flag(progress, references, cfg)
+        if pace:
+            flags.append(pace)
 
         if exit_code is not None:
             message = describe_exit(exit_code)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cosmos_tui.core import reference
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
 from cosmos_tui.core.monitor.logtail import chunks_from_end
 from cosmos_tui.core.monitor.metrics import scan_bytes
@@ -97,6 +98,7 @@ def monitor_scope(record: RunRecord) -> dict[str, Any]:
         "console_log": record.console_log,
         "job_dir": Path(record.job_dir) if record.job_dir else None,
         "run_id": record.id,
+        "references": reference.load(record.preset_path),
     }
     piece = run_slice(record)
     if piece is not None:

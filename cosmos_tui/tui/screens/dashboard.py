@@ -42,7 +42,13 @@ from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
 from cosmos_tui.tui.widgets.format import size
 from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
 from cosmos_tui.tui.widgets.log_view import LogView
-from cosmos_tui.tui.widgets.loss_chart import LossChart, chart_points, chart_title, next_metric
+from cosmos_tui.tui.widgets.loss_chart import (
+    LossChart,
+    chart_points,
+    chart_title,
+    loss_series,
+    next_metric,
+)
 from cosmos_tui.tui.widgets.run_header import RunHeader
 
 
@@ -211,7 +217,14 @@ class DashboardScreen(LogPanelActions, Screen):
         if view is None:
             return
         points = chart_points(self.metric, view.losses, view.metrics, smooth=self.smooth)
-        self.query_one("#loss-chart", LossChart).series = {view.row.id: points}
+        chart = self.query_one("#loss-chart", LossChart)
+        series, chart.curve_styles = {view.row.id: points}, {}
+        if self.metric == "loss":  # the held-out loss and the dimmed reference beside it
+            val = view.metrics.get("val_loss", ())
+            series, chart.curve_styles = loss_series(
+                view.row.id, points, val, view.reference, view.reference_label
+            )
+        chart.series = series
         self.query_one("#loss-box").border_title = chart_title(self.metric, self.smooth)
 
     def action_next_metric(self) -> None:

@@ -26,9 +26,30 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
 
 
-def render_chart(series: dict[str, Series], width: int, height: int, *, empty: str = "no data yet") -> Text:
+def series_style(series: dict[str, Series], styles: dict[str, str] | None = None) -> list[str]:
+    """The style of each curve, in order: its own from ``styles``, else the next palette colour."""
+    styles = styles or {}
+    out, used = [], 0
+    for name in series:
+        if name in styles:
+            out.append(styles[name])
+        else:
+            out.append(PALETTE[used % len(PALETTE)])
+            used += 1
+    return out
+
+
+def render_chart(
+    series: dict[str, Series],
+    width: int,
+    height: int,
+    *,
+    empty: str = "no data yet",
+    styles: dict[str, str] | None = None,
+) -> Text:
     """The chart as styled text of ``height`` lines, ``width`` cells wide, with a y-axis label
-    column (max, min) and the x range on the last line."""
+    column (max, min) and the x range on the last line; ``styles`` overrides a curve's colour
+    (a dimmed reference). Where curves share a cell, the later one's colour shows."""
     pts = [(x, y) for s in series.values() for x, y in s if math.isfinite(y)]
     if not pts or width < 12 or height < 3:
         return Text(empty, style="dim", justify="center")
@@ -44,6 +65,7 @@ def render_chart(series: dict[str, Series], width: int, height: int, *, empty: s
     xspan = (xmax - xmin) or 1.0
     cells: list[list[int]] = [[0] * cols for _ in range(rows)]
     owner: list[list[int]] = [[-1] * cols for _ in range(rows)]
+    style_of = series_style(series, styles)
 
     def plot(dx: int, dy: int, idx: int) -> None:
         cx, cy = dx // 2, dy // 4
@@ -71,7 +93,7 @@ def render_chart(series: dict[str, Series], width: int, height: int, *, empty: s
         text.append(label.rjust(label_w - 1) + "│", style="dim")
         for c in range(cols):
             bits = cells[r][c]
-            text.append(chr(0x2800 + bits), style=PALETTE[owner[r][c] % len(PALETTE)] if bits else "")
+            text.append(chr(0x2800 + bits), style=style_of[owner[r][c]] if bits else "")
         text.append("\n")
     left, right = f"{int(xmin)}", f"it {int(xmax)}"
     text.append(" " * label_w + left + right.rjust(max(1, cols - len(left))), style="dim")
@@ -87,16 +109,21 @@ class LossChart(Widget):
     def __init__(self, *, empty: str = "no loss reported yet", **kwargs) -> None:
         super().__init__(**kwargs)
         self.empty = empty
+        self.curve_styles: dict[str, str] = {}
+        """A curve's own style by name (set before :attr:`series`); the rest take the palette."""
 
     def render(self) -> Text:
         width, height = self.content_size
         legend = len(self.series) > 1
-        chart = render_chart(dict(self.series), width, height - (1 if legend else 0), empty=self.empty)
+        series = dict(self.series)
+        chart = render_chart(
+            series, width, height - (1 if legend else 0), empty=self.empty, styles=self.curve_styles
+        )
         if not legend:
             return chart
         line = Text(no_wrap=True, overflow="ellipsis")
-        for i, name in enumerate(self.series):
-            line.append("■ ", style=PALETTE[i % len(PALETTE)])
+        for name, style in zip(series, series_style(series, self.curve_styles), strict=True):
+            line.append("■ ", style=style)
             line.append(f"{name}  ")
         return Text("\n").join([line, chart])
 
@@ -133,6 +160,26 @@ def chart_title(metric: str, smooth: bool) -> str:
     """The chart box's title: the metric, and ``EMA`` when smoothed."""
     title = dict(CHART_METRICS).get(metric, metric)
     return f"{title} · EMA {SMOOTHING}" if smooth else title
+
+
+REFERENCE_STYLE = "grey42"
+"""The dimmed colour of a preset's reference curve."""
+
+
+def loss_series(
+    name: str, losses: Series, val_loss: Series, reference: Series, reference_label: str
+) -> tuple[dict[str, Series], dict[str, str]]:
+    """The loss chart's curves and their own styles: the preset's reference first (drawn under
+    the others, dimmed), the training loss ``name``, then the held-out loss."""
+    series: dict[str, Series] = {}
+    styles: dict[str, str] = {}
+    if reference:
+        label = reference_label or "reference"
+        series[label], styles[label] = reference, REFERENCE_STYLE
+    series[name] = losses
+    if val_loss:
+        series["val loss"] = val_loss
+    return series, styles
 
 
 def chart_points(
