@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosmos_tui.core import catalog as catalog_mod
+from cosmos_tui.core.containment import write_contained
 from cosmos_tui.core.datasets.layouts import LAYOUTS
 from cosmos_tui.core.datasets.layouts import detect_layout as detect
 from cosmos_tui.core.datasets.synth import synthesize as synth
@@ -316,31 +317,37 @@ def render_elsewhere(preset: Preset) -> str:
 # -- the wizard's draft ---------------------------------------------------------------------------
 
 DRAFT_FILE = "wizard-draft.json"
+DRAFT_CAP = 64 << 10
+"""A draft larger than this is no draft the wizard wrote."""
 
 
-def load_draft() -> dict[str, Any]:
-    """What the person had entered when they last left the wizard (``{}``: nothing, or unreadable)."""
+def load_draft() -> tuple[dict[str, Any], str | None]:
+    """What the person had entered when they last left the wizard (``{}``: nothing), and a
+    one-line note when a draft was there but could not be used (truncated by a kill, damaged)."""
 
     path = state_root() / DRAFT_FILE
     try:
-        if path.is_file() and path.stat().st_size < 64 << 10:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        pass
-    return {}
+        if not path.is_file():
+            return {}, None
+        if path.stat().st_size > DRAFT_CAP:
+            raise ValueError("too large")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("setup", {}), dict):
+            raise ValueError("not a draft")
+    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return {}, f"The wizard's saved draft ({path}) was unreadable, so the form starts empty."
+    return data, None
 
 
 def save_draft(draft: dict[str, Any]) -> None:
-    """Keep the wizard's fields for the next time it opens (never a token: the form has none)."""
+    """Keep the wizard's fields for the next time it opens (never a token: the form has none).
+    Written to a temp file and renamed over the draft, so a kill mid-write leaves the old one."""
 
-    path = state_root() / DRAFT_FILE
+    root = state_root()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{DRAFT_FILE}.tmp")
-        tmp.write_text(json.dumps(draft, sort_keys=True), encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
+        root.mkdir(parents=True, exist_ok=True)
+        write_contained(root / DRAFT_FILE, json.dumps(draft, sort_keys=True), root, what="the state folder")
+    except (OSError, UserError):
         pass  # a read-only state folder: the draft is only a convenience
 
 

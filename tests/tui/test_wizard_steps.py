@@ -7,7 +7,12 @@ quoted values, a relative output root is refused, and the Launch step lists fail
 from __future__ import annotations
 
 import io
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -257,3 +262,47 @@ def test_saved_presets_run_by_name(tmp_path: Path) -> None:
             save_named_preset(preset, bad)
     with pytest.raises(UserError, match="already exists"):
         save_named_preset(preset, "my-run")
+
+
+async def test_a_truncated_draft_is_passed_over_with_a_note(make_app) -> None:
+    from cosmos_tui.core.paths import state_root
+    from cosmos_tui.tui import wizard_backend
+
+    draft = state_root() / wizard_backend.DRAFT_FILE
+    draft.parent.mkdir(parents=True, exist_ok=True)
+    draft.write_text('{"model": "builtin-s2mv-tiny", "data_root": "/da')  # cut by a kill -9
+    app = make_app(gpus=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        wizard = await _wizard(pilot, "builtin-s2mv-tiny")
+        notes = [n.message for n in app._notifications]
+        assert any("draft" in m and "unreadable" in m for m in notes), notes
+        assert wizard.query_one("#data-root", Input).value == ""  # nothing half-restored
+        await _next(pilot, wizard)  # the wizard works on, and writes a whole draft again
+        assert wizard.step == 1
+    assert wizard_backend.load_draft() == (json.loads(draft.read_text()), None)
+
+
+def test_kill_9_while_the_draft_is_written_leaves_a_whole_draft(tmp_path: Path) -> None:
+    """A writer killed at random moments in a loop of draft writes: the file read after each kill
+    is always a whole draft (the old one or the new one), never a truncated one."""
+    from cosmos_tui.core.paths import state_root
+    from cosmos_tui.tui import wizard_backend
+
+    wizard_backend.save_draft({"model": "first", "pad": ""})
+    writer = (
+        "import itertools\n"
+        "from cosmos_tui.tui import wizard_backend\n"
+        "print('ready', flush=True)\n"
+        "for i in itertools.count():\n"
+        "    wizard_backend.save_draft({'model': f'm{i}', 'pad': 'x' * 40000})\n"
+    )
+    for delay in (0.05, 0.13, 0.21, 0.34):
+        proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        draft, note = wizard_backend.load_draft()
+        assert note is None and draft["model"].startswith(("m", "first")), draft.get("model")
+    leftovers = [p.name for p in state_root().iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) <= 4  # at most one temp file per killed writer, never read as the draft

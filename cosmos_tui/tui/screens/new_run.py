@@ -44,7 +44,7 @@ class NewRunScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.step = 0
-        self.draft = wizard_backend.load_draft()
+        self.draft, self.draft_note = wizard_backend.load_draft()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -64,6 +64,8 @@ class NewRunScreen(Screen):
         self.title = "cosmos-tui"
         self.sub_title = "new run"
         self.restore_draft()
+        if self.draft_note:
+            self.notify(markup_safe(self.draft_note), severity="warning")
         self._show()
 
     def _show(self) -> None:
