@@ -32,10 +32,12 @@ from cosmos_tui.core.hub.auth import whoami
 from cosmos_tui.core.hub.fetch import download as fetch
 from cosmos_tui.core.hub.plan import plan_download, weights_present
 from cosmos_tui.core.launch import render
+from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import state_root
-from cosmos_tui.core.preflight import visible_gpus
+from cosmos_tui.core.preflight import nproc_problem, visible_gpus
 from cosmos_tui.core.presets import (
     apply_sets,
+    job_name_problem,
     load_preset,
     preset_from_dict,
     save_named_preset,
@@ -246,6 +248,70 @@ def trains_on_cpu(model: ModelSpec) -> bool:
     """The model needs no GPU and its engine falls back to CPU processes over gloo."""
 
     return get_adapter(model.engine).cpu_fallback and model.compute.min_gpus == 0
+
+
+TYPED_FIELDS: dict[str, tuple[str, str]] = {
+    "setup-iters": ("trainer.max_iter", "Iterations"),
+    "setup-save-iter": ("checkpoint.save_iter", "Save every"),
+    "setup-lr": ("optimizer.lr", "Learning rate"),
+    "setup-job": ("job.name", "Job name"),
+}
+"""The setup form's typed fields: field id -> (the override key every engine reads, the label).
+The keys are imaginaire's Hydra keys, which the builtin engine, Transfer2.5, Predict2.5, Predict1
+and cosmos-framework's recipes all take."""
+CPU_DEFAULTS = {"trainer.max_iter": "10", "checkpoint.save_iter": "5"}
+"""What the form proposes for a CPU model started from its defaults (a run of seconds)."""
+
+
+def preset_value(preset: Preset, key: str) -> str | None:
+    """What ``preset``'s overrides set ``key`` to (the last one wins, as in Hydra); ``None``: unset."""
+
+    value = override_value(preset.experiment.overrides, key)
+    return value.strip().strip("'\"") if value is not None else None
+
+
+def field_problem(key: str, label: str, text: str) -> str | None:
+    """Why ``text`` cannot be the typed field ``label`` (override ``key``), in one sentence; ``None``
+    when it can (empty: the preset's or engine's own value)."""
+
+    if not text:
+        return None
+    if key in ("trainer.max_iter", "checkpoint.save_iter"):
+        number = as_int(text)
+        if number is None or number < 1 or not text.isdigit():
+            return f"{label} must be a whole number above 0 ({key}), not {text!r}."
+        return None
+    if key == "optimizer.lr":
+        try:
+            lr = float(text)
+        except ValueError:
+            lr = -1.0
+        if not (0 < lr < float("inf")):
+            return f"{label} must be a positive number such as 1e-4 ({key}), not {text!r}."
+        return None
+    if key == "job.name":
+        problem = job_name_problem("name", text)
+        return f"{label}: {problem}." if problem else None
+    return None
+
+
+def setup_warnings(preset: Preset, gpus: int | None) -> list[str]:
+    """What the form allows but the person should know before launching, one sentence each: a save
+    interval longer than the run (only the final checkpoint), more ranks than this machine has
+    GPUs, or CPU cores on a CPU run."""
+
+    warnings = []
+    iters = as_int(preset_value(preset, "trainer.max_iter"))
+    every = as_int(preset_value(preset, "checkpoint.save_iter"))
+    if iters and every and every > iters:
+        warnings.append(
+            f"Save every {every} is more than the {iters} iterations, so the only checkpoint is the "
+            f"final one; set Save every to {iters} or less to save along the way."
+        )
+    problem = nproc_problem(preset, gpus)
+    if problem:
+        warnings.append(problem.replace("use --set launch.nproc_per_node=", "set Processes/node to ") + ".")
+    return warnings
 
 
 def build_preset(data: dict[str, Any], sets: Sequence[str]) -> Preset:

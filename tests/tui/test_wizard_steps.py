@@ -306,3 +306,85 @@ def test_kill_9_while_the_draft_is_written_leaves_a_whole_draft(tmp_path: Path) 
         assert note is None and draft["model"].startswith(("m", "first")), draft.get("model")
     leftovers = [p.name for p in state_root().iterdir() if p.name.endswith(".tmp")]
     assert len(leftovers) <= 4  # at most one temp file per killed writer, never read as the draft
+
+
+async def test_typed_fields_are_checked_and_next_says_why(make_app) -> None:
+    """Iterations, save interval, learning rate and job name are fields of their own: each refuses
+    what its engine would (one sentence, shown under the form and again when Next is refused), a
+    save interval longer than the run and more ranks than this machine has warn, and what is
+    typed reaches the command as the same --set items `cosmos-tui run` takes."""
+    from cosmos_tui.core.preflight import cpu_cores
+
+    app = make_app(gpus=0)
+    async with app.run_test(size=(120, 50)) as pilot:
+        wizard = await _wizard(pilot, "builtin-s2mv-tiny")
+        setup = wizard.query_one(SetupStep)
+        setup.enter(wizard.query_one(ModelStep).selected, "/data/waymo", "predict1-waymo", gpus=0)
+        wizard.step = 3
+        wizard._show()
+        await pilot.pause()
+        field = {
+            name: wizard.query_one(f"#setup-{name}", Input) for name in ("iters", "save-iter", "lr", "job")
+        }
+        # Started from builtin-demo: its own values, and no --set for them.
+        assert (field["iters"].value, field["save-iter"].value) == ("10", "5")
+        assert setup.preset is not None and not any("max_iter" in s for s in setup.sets)
+
+        async def refused(name: str, text: str, says: str) -> None:
+            field[name].value = text
+            await pilot.pause()
+            assert setup.preset is None and says in (setup.error or ""), setup.error
+            assert says in _text(wizard, "#setup-error")
+            assert setup.error.count(". ") == 0 and setup.error.endswith(".")  # one sentence
+            await _next(pilot, wizard)
+            assert wizard.step == 3  # Next refused, saying why
+            assert any(says in str(n.message) for n in app._notifications)
+
+        await refused("iters", "0", "Iterations must be a whole number above 0 (trainer.max_iter)")
+        await refused("iters", "-3", "Iterations must be a whole number above 0")
+        field["iters"].value = "200"
+        await refused("save-iter", "0", "Save every must be a whole number above 0 (checkpoint.save_iter)")
+        field["save-iter"].value = "20"
+        await refused("lr", "0", "Learning rate must be a positive number such as 1e-4 (optimizer.lr)")
+        await refused("lr", "abc", "Learning rate must be a positive number")
+        await refused("lr", "inf", "Learning rate must be a positive number")
+        field["lr"].value = "1e-4"
+        await refused("job", "a/b", "would not be one folder under the output root")
+        await refused("job", "..", "would not be one folder under the output root")
+        field["job"].value = "my-job"
+        await pilot.pause()
+        assert setup.preset is not None, setup.error
+        assert setup.sets[-4:] == [
+            "trainer.max_iter=200",
+            "checkpoint.save_iter=20",
+            "optimizer.lr=1e-4",
+            "job.name=my-job",
+        ]
+        assert "--set job.name=my-job" in _text(wizard, "#command-preview")
+        assert "optimizer.lr=1e-4" in _text(wizard, "#command-preview")
+        assert _text(wizard, "#setup-warning") == ""
+        # The integer fields take no letters at the keyboard.
+        field["iters"].focus()
+        await pilot.press("end", "x")
+        assert field["iters"].value == "200"
+        # A save interval longer than the run: allowed, with a warning saying what it means.
+        field["save-iter"].value = "500"
+        await pilot.pause()
+        assert setup.preset is not None
+        warning = _text(wizard, "#setup-warning")
+        assert "only checkpoint is the final one" in warning and "200 or less" in warning
+        field["save-iter"].value = "20"
+        # More CPU ranks than this machine has cores: a warning with what to do.
+        too_many = cpu_cores() + 1
+        wizard.query_one("#setup-nproc", Input).value = str(too_many)
+        await pilot.pause()
+        assert setup.preset is not None
+        warning = _text(wizard, "#setup-warning")
+        assert f"{too_many} CPU processes" in warning and f"set Processes/node to {cpu_cores()}" in warning
+        await _next(pilot, wizard)
+        assert wizard.step == 4  # a warning does not refuse Next
+        # On a GPU machine: more ranks than GPUs.
+        setup.enter(wizard.query_one(ModelStep).selected, "/data/waymo", "predict1-waymo", gpus=2)
+        await pilot.pause()
+        assert "2 GPU(s) visible" in _text(wizard, "#setup-warning")
+        assert "set Processes/node to 2" in _text(wizard, "#setup-warning")

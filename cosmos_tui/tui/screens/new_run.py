@@ -182,7 +182,14 @@ class NewRunScreen(Screen):
             data.enter(model, exp, elsewhere=hub.elsewhere)
         elif name == "setup":
             fresh = setup.model is None
-            setup.enter(model, data.data_root, data.layout_id, checkout=hub.checkout, elsewhere=hub.elsewhere)
+            setup.enter(
+                model,
+                data.data_root,
+                data.layout_id,
+                checkout=hub.checkout,
+                elsewhere=hub.elsewhere,
+                gpus=self.query_one(ModelStep).gpus_here,
+            )
             if fresh:
                 setup.restore(self.draft.get("setup", {}))
         elif name == "launch":
