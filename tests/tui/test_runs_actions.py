@@ -82,9 +82,10 @@ async def test_delete_asks_with_cancel_focused_then_deletes_the_record_only(make
         assert failed.run_dir.exists()
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-        assert "y Delete · n / esc Cancel · enter the focused button" in str(
+        assert "y Delete · n / esc Cancel\nenter: the focused button" in str(
             app.screen.query_one(".hint").render()
         )
+        assert "\\n" not in app.screen.question and "\n(D deletes" in app.screen.question
         await pilot.press("n")  # n cancels, as the hint says
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
         assert failed.run_dir.exists()

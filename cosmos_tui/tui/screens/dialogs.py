@@ -46,10 +46,10 @@ class ConfirmDialog(ModalScreen[bool]):
                     yield Static(self.details, markup=False, id="dialog-details")
             if self.command:
                 yield Static(f"$ {self.command}", classes="cli-line", markup=False)
-            with Horizontal(classes="dialog-buttons"):
+            with Horizontal(classes="dialog-buttons"):  # the keys beside the buttons: no row lost at 24
+                yield Label(f"y {self.yes} · n / esc Cancel\nenter: the focused button", classes="dim hint")
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")
-            yield Label(f"y {self.yes} · n / esc Cancel · enter the focused button", classes="dim hint")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

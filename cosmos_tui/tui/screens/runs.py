@@ -235,7 +235,7 @@ class RunsScreen(Screen):
         hint = "" if outputs else "\n(D deletes its outputs too, as --outputs does)"
         self.app.push_screen(
             ConfirmDialog(
-                markup_safe(f"Delete {what} ({human_bytes(plan.size_bytes)})?{hint}"),
+                f"Delete {what} ({human_bytes(plan.size_bytes)})?{hint}",  # shown as text, not markup
                 printable(cmds["rm_outputs" if outputs else "rm"]),
                 yes="Delete",
                 details=removal_text(plan),
