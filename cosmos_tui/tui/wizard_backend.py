@@ -402,7 +402,9 @@ def load_draft() -> tuple[dict[str, Any], str | None]:
             raise ValueError("not a draft")
     except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return {}, f"The wizard's saved draft ({path}) was unreadable, so the form starts empty."
-    return data, None
+    plain = (str, bool, type(None))  # what the wizard writes; a list or a table is no field's value
+    setup = {k: v for k, v in data.get("setup", {}).items() if isinstance(v, plain)}
+    return {**{k: v for k, v in data.items() if isinstance(v, plain)}, "setup": setup}, None
 
 
 def save_draft(draft: dict[str, Any]) -> None:

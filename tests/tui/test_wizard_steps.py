@@ -280,6 +280,14 @@ async def test_a_truncated_draft_is_passed_over_with_a_note(make_app) -> None:
         await _next(pilot, wizard)  # the wizard works on, and writes a whole draft again
         assert wizard.step == 1
     assert wizard_backend.load_draft() == (json.loads(draft.read_text()), None)
+    # A draft of the wrong shape (hand-edited): what is no field's value is dropped, nothing raises.
+    draft.write_text(
+        json.dumps({"model": ["x"], "layout": {"a": 1}, "data_root": "/d", "setup": {"start": []}})
+    )
+    assert wizard_backend.load_draft() == ({"data_root": "/d", "setup": {}}, None)
+    async with make_app(gpus=0).run_test(size=(120, 40)) as pilot:
+        wizard = await _wizard(pilot, "builtin-s2mv-tiny")
+        assert wizard.query_one("#data-root", Input).value == "/d"
 
 
 def test_kill_9_while_the_draft_is_written_leaves_a_whole_draft(tmp_path: Path) -> None:
