@@ -29,17 +29,18 @@ def printable(text: object) -> str:
     return UNPRINTABLE.sub(_escape, str(text))
 
 
-LOG_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-""":data:`UNPRINTABLE` less the tab, which a log line keeps (tracebacks and tables indent with it)."""
+def _escape_but_tab(match: re.Match[str]) -> str:
+    return "\t" if match.group() == "\t" else _escape(match)
 
 
 def printable_line(text: str) -> str:
     """One line of an engine's log made safe for a terminal: like :func:`printable`, every control
     (ESC, C1), direction override and invisible character written as its escape, except that a tab
-    stays a tab. Most lines hold none, and pay one C-level scan (``str.isprintable``)."""
+    stays a tab (tracebacks and tables indent with it). Most lines hold none, and pay one C-level
+    scan (``str.isprintable``)."""
     if text.isprintable():
         return text
-    return LOG_UNPRINTABLE.sub(_escape, text)
+    return UNPRINTABLE.sub(_escape_but_tab, text)
 
 
 def markup_safe(text: object) -> str:
