@@ -47,7 +47,8 @@ class ConfirmDialog(ModalScreen[bool]):
             if self.command:
                 yield Static(f"$ {self.command}", classes="cli-line", markup=False)
             with Horizontal(classes="dialog-buttons"):  # the keys beside the buttons: no row lost at 24
-                yield Label(f"y {self.yes} · n / esc Cancel\nenter: the focused button", classes="dim hint")
+                keys = f"y {self.yes} · n / esc Cancel\nenter: the focused button"
+                yield Label(keys, classes="dim hint", markup=False)
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")
 
