@@ -22,7 +22,7 @@ from cosmos_tui.core.datasets.layouts import LAYOUTS, detect_layout
 from cosmos_tui.core.datasets.paint import MARKER
 from cosmos_tui.core.datasets.synth import synthesize
 from cosmos_tui.core.datasets.validate import validate
-from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
 
 if TYPE_CHECKING:
@@ -233,12 +233,14 @@ def validate_cmd(
     ),
     json_: bool = JsonOption,
 ) -> None:
-    """Check a dataset against what the loader opens. Exit 0 valid, 1 errors found, 2 usage error."""
+    """Check a dataset against what the loader opens. Exit 0 valid, 1 errors found (or no such
+    folder), 2 usage error."""
 
-    if not root.is_dir():
-        raise UsageError(f"{root} is not a folder; pass the dataset root (the folder holding videos/).")
     if (yes or dry_run) and not fix:
         raise UsageError("--yes and --dry-run go with --fix.")
+    if not root.is_dir():  # the thing named is not there: 1, as for a missing run or preset
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise UserError(f"{root} {what}; pass the dataset root (the folder holding videos/).")
     if layout is None:
         layout = detect_layout(root)
         if layout is None:

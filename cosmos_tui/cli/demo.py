@@ -10,7 +10,7 @@ import typer
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown
 from cosmos_tui.cli.runview import iteration_text
 from cosmos_tui.core import demo as core_demo
-from cosmos_tui.core.monitor.logline import looks_like_error
+from cosmos_tui.core.monitor.logline import looks_like_error, shown_line
 from cosmos_tui.core.runs import get_run
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def demo(
     for line, sample in core_demo.follow_progress(record.id):
         if sample is None:
             if looks_like_error(line):
-                err.print(line, markup=False, style="dim")
+                err.print(shown_line(line), markup=False, style="dim")
             continue
         of = f"/{total}" if total else ""
         speed = f"  {sample.sec_per_iter:.2f} s/it" if sample.sec_per_iter else ""

@@ -37,6 +37,7 @@ from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.monitor.loggrep import with_context
+from cosmos_tui.core.monitor.logline import shown_line
 from cosmos_tui.core.monitor.logsearch import search_file
 from cosmos_tui.core.monitor.logtail import last_lines
 from cosmos_tui.core.monitor.samples import latest_line
@@ -253,12 +254,10 @@ def logs(
         return
     if not r.console_log.exists():
         info(f"no output yet ({shown(r.console_log)})")
+    for line in tail:  # an engine's line never drives the terminal (escapes shown, not sent)
+        out.print(shown_line(line), markup=False, highlight=False)
     if not follow_:
-        for line in tail:
-            out.print(line, markup=False, highlight=False)
         return
-    for line in tail:
-        out.print(line, markup=False, highlight=False)
     size = r.console_log.stat().st_size if r.console_log.exists() else 0
     try:
         final = follow_run(r, from_offset=size)
@@ -313,7 +312,7 @@ def _grep(
                 out.print("--", markup=False, highlight=False)
             for ln in group:
                 out.print(
-                    f"{ln.number}{':' if ln.match else '-'}{printable(ln.text)}",
+                    f"{ln.number}{':' if ln.match else '-'}{ln.text}",  # shown_line'd by the search
                     markup=False,
                     highlight=False,
                 )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from cosmos_tui.cli.common import info, shown
+from cosmos_tui.core.monitor.logline import shown_line
 from cosmos_tui.core.runs import follow, get_run
 from cosmos_tui.core.runs.jobs import resume_lineage
 from cosmos_tui.core.runs.ownership import iteration_range
@@ -118,7 +119,7 @@ def follow_run(record: RunRecord, *, to_stderr: bool = False, from_offset: int =
 
     stream = sys.stderr if to_stderr else sys.stdout
     for line in follow(record, from_offset=from_offset):
-        stream.write(line + "\n")
+        stream.write(shown_line(line) + "\n")
         stream.flush()
     return get_run(record.id)
 

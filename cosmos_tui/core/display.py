@@ -29,6 +29,20 @@ def printable(text: object) -> str:
     return UNPRINTABLE.sub(_escape, str(text))
 
 
+def _escape_but_tab(match: re.Match[str]) -> str:
+    return "\t" if match.group() == "\t" else _escape(match)
+
+
+def printable_line(text: str) -> str:
+    """One line of an engine's log made safe for a terminal: like :func:`printable`, every control
+    (ESC, C1), direction override and invisible character written as its escape, except that a tab
+    stays a tab (tracebacks and tables indent with it). Most lines hold none, and pay one C-level
+    scan (``str.isprintable``)."""
+    if text.isprintable():
+        return text
+    return UNPRINTABLE.sub(_escape_but_tab, text)
+
+
 def markup_safe(text: object) -> str:
     """:func:`printable` and then Rich markup escaped: safe to put inside a Rich or Textual markup
     string (a path holding ``[/]`` or ``[bold]`` shows as itself instead of breaking the markup)."""

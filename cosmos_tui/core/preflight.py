@@ -225,13 +225,49 @@ def visible_gpus() -> int | None:
     return count
 
 
-def check_gpus(preset: Preset, gpus: int | None = None) -> Check:
-    """Enough GPUs for nproc_per_node, or the CPU fallback explained."""
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, as a container or ``taskset`` sets it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def nproc_problem(preset: Preset, gpus: int | None, cores: int | None = None) -> str | None:
+    """Why ``launch.nproc_per_node`` does not fit this machine, in one sentence saying what to do:
+    more ranks than GPUs on a GPU run, or than CPU cores on a CPU run (``None``: it fits, or the
+    run is not a CPU run and there is no GPU, which :func:`check_gpus` fails on its own)."""
+    nproc = preset.launch.nproc_per_node
+    if gpus:
+        if nproc > gpus:
+            return (
+                f"{gpus} GPU(s) visible but launch.nproc_per_node is {nproc}; "
+                f"use --set launch.nproc_per_node={gpus}"
+            )
+        return None
+    if get_adapter(preset.engine.kind).cpu_fallback is None:
+        return None
+    cores = cpu_cores() if cores is None else cores
+    if nproc > cores:
+        return (
+            f"launch.nproc_per_node is {nproc} CPU processes but this machine has {cores} CPU core(s), "
+            f"so the ranks would crowd each other and run slower; use --set launch.nproc_per_node={cores} "
+            "or fewer"
+        )
+    return None
+
+
+def check_gpus(preset: Preset, gpus: int | None = None, cores: int | None = None) -> Check:
+    """Enough GPUs for nproc_per_node (fails when there are not), or the CPU fallback explained (a
+    warning when it runs more ranks than there are CPU cores)."""
     gpus = visible_gpus() if gpus is None else gpus
     nproc = preset.launch.nproc_per_node
     cpu_fallback = get_adapter(preset.engine.kind).cpu_fallback
+    problem = nproc_problem(preset, gpus, cores)
     if not gpus:
         if cpu_fallback is not None:
+            if problem:
+                return Check("gpus", "warn", f"no NVIDIA GPU visible: {problem}")
             return Check("gpus", "ok", "no NVIDIA GPU visible: " + cpu_fallback.format(nproc=nproc))
         return Check(
             "gpus",
@@ -239,13 +275,8 @@ def check_gpus(preset: Preset, gpus: int | None = None) -> Check:
             f"no NVIDIA GPU visible, and {preset.engine.kind} needs {nproc}; run on a GPU machine "
             "or check `nvidia-smi` and CUDA_VISIBLE_DEVICES",
         )
-    if gpus < nproc:
-        return Check(
-            "gpus",
-            "fail",
-            f"{gpus} GPU(s) visible but launch.nproc_per_node is {nproc}; "
-            f"use --set launch.nproc_per_node={gpus}",
-        )
+    if problem:
+        return Check("gpus", "fail", problem)
     return Check("gpus", "ok", f"{gpus} GPU(s) visible for {nproc} process(es) per node")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosmos_tui.core import catalog as catalog_mod
+from cosmos_tui.core.containment import write_contained
 from cosmos_tui.core.datasets.layouts import LAYOUTS
 from cosmos_tui.core.datasets.layouts import detect_layout as detect
 from cosmos_tui.core.datasets.synth import synthesize as synth
@@ -31,10 +32,12 @@ from cosmos_tui.core.hub.auth import whoami
 from cosmos_tui.core.hub.fetch import download as fetch
 from cosmos_tui.core.hub.plan import plan_download, weights_present
 from cosmos_tui.core.launch import render
+from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.paths import state_root
-from cosmos_tui.core.preflight import visible_gpus
+from cosmos_tui.core.preflight import nproc_problem, visible_gpus
 from cosmos_tui.core.presets import (
     apply_sets,
+    job_name_problem,
     load_preset,
     preset_from_dict,
     save_named_preset,
@@ -247,6 +250,70 @@ def trains_on_cpu(model: ModelSpec) -> bool:
     return get_adapter(model.engine).cpu_fallback and model.compute.min_gpus == 0
 
 
+TYPED_FIELDS: dict[str, tuple[str, str]] = {
+    "setup-iters": ("trainer.max_iter", "Iterations"),
+    "setup-save-iter": ("checkpoint.save_iter", "Save every"),
+    "setup-lr": ("optimizer.lr", "Learning rate"),
+    "setup-job": ("job.name", "Job name"),
+}
+"""The setup form's typed fields: field id -> (the override key every engine reads, the label).
+The keys are imaginaire's Hydra keys, which the builtin engine, Transfer2.5, Predict2.5, Predict1
+and cosmos-framework's recipes all take."""
+CPU_DEFAULTS = {"trainer.max_iter": "10", "checkpoint.save_iter": "5"}
+"""What the form proposes for a CPU model started from its defaults (a run of seconds)."""
+
+
+def preset_value(preset: Preset, key: str) -> str | None:
+    """What ``preset``'s overrides set ``key`` to (the last one wins, as in Hydra); ``None``: unset."""
+
+    value = override_value(preset.experiment.overrides, key)
+    return value.strip().strip("'\"") if value is not None else None
+
+
+def field_problem(key: str, label: str, text: str) -> str | None:
+    """Why ``text`` cannot be the typed field ``label`` (override ``key``), in one sentence; ``None``
+    when it can (empty: the preset's or engine's own value)."""
+
+    if not text:
+        return None
+    if key in ("trainer.max_iter", "checkpoint.save_iter"):
+        number = as_int(text)
+        if number is None or number < 1 or not text.isdigit():
+            return f"{label} must be a whole number above 0 ({key}), not {text!r}."
+        return None
+    if key == "optimizer.lr":
+        try:
+            lr = float(text)
+        except ValueError:
+            lr = -1.0
+        if not (0 < lr < float("inf")):
+            return f"{label} must be a positive number such as 1e-4 ({key}), not {text!r}."
+        return None
+    if key == "job.name":
+        problem = job_name_problem("name", text)
+        return f"{label}: {problem}." if problem else None
+    return None
+
+
+def setup_warnings(preset: Preset, gpus: int | None) -> list[str]:
+    """What the form allows but the person should know before launching, one sentence each: a save
+    interval longer than the run (only the final checkpoint), more ranks than this machine has
+    GPUs, or CPU cores on a CPU run."""
+
+    warnings = []
+    iters = as_int(preset_value(preset, "trainer.max_iter"))
+    every = as_int(preset_value(preset, "checkpoint.save_iter"))
+    if iters and every and every > iters:
+        warnings.append(
+            f"Save every {every} is more than the {iters} iterations, so the only checkpoint is the "
+            f"final one; set Save every to {iters} or less to save along the way."
+        )
+    problem = nproc_problem(preset, gpus)
+    if problem:
+        warnings.append(problem.replace("use --set launch.nproc_per_node=", "set Processes/node to ") + ".")
+    return warnings
+
+
 def build_preset(data: dict[str, Any], sets: Sequence[str]) -> Preset:
     """The preset the form describes (``data``, then the ``key=value`` overrides ``sets``); a
     :class:`UserError` naming what is wrong."""
@@ -316,31 +383,39 @@ def render_elsewhere(preset: Preset) -> str:
 # -- the wizard's draft ---------------------------------------------------------------------------
 
 DRAFT_FILE = "wizard-draft.json"
+DRAFT_CAP = 64 << 10
+"""A draft larger than this is no draft the wizard wrote."""
 
 
-def load_draft() -> dict[str, Any]:
-    """What the person had entered when they last left the wizard (``{}``: nothing, or unreadable)."""
+def load_draft() -> tuple[dict[str, Any], str | None]:
+    """What the person had entered when they last left the wizard (``{}``: nothing), and a
+    one-line note when a draft was there but could not be used (truncated by a kill, damaged)."""
 
     path = state_root() / DRAFT_FILE
     try:
-        if path.is_file() and path.stat().st_size < 64 << 10:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        pass
-    return {}
+        if not path.is_file():
+            return {}, None
+        if path.stat().st_size > DRAFT_CAP:
+            raise ValueError("too large")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("setup", {}), dict):
+            raise ValueError("not a draft")
+    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return {}, f"The wizard's saved draft ({path}) was unreadable, so the form starts empty."
+    plain = (str, bool, type(None))  # what the wizard writes; a list or a table is no field's value
+    setup = {k: v for k, v in data.get("setup", {}).items() if isinstance(v, plain)}
+    return {**{k: v for k, v in data.items() if isinstance(v, plain)}, "setup": setup}, None
 
 
 def save_draft(draft: dict[str, Any]) -> None:
-    """Keep the wizard's fields for the next time it opens (never a token: the form has none)."""
+    """Keep the wizard's fields for the next time it opens (never a token: the form has none).
+    Written to a temp file and renamed over the draft, so a kill mid-write leaves the old one."""
 
-    path = state_root() / DRAFT_FILE
+    root = state_root()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{DRAFT_FILE}.tmp")
-        tmp.write_text(json.dumps(draft, sort_keys=True), encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
+        root.mkdir(parents=True, exist_ok=True)
+        write_contained(root / DRAFT_FILE, json.dumps(draft, sort_keys=True), root, what="the state folder")
+    except (OSError, UserError):
         pass  # a read-only state folder: the draft is only a convenience
 
 

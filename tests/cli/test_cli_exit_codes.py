@@ -1,5 +1,6 @@
 """The exit-code convention of README's CLI reference, command by command: 0 ok, 1 the thing
-checked is bad (a preset, also one a --set makes), the thing named does not exist, or the
+checked is bad (a preset, also one a --set makes), the thing named (a run, a preset, a path)
+does not exist, or the
 run failed, 2 the command line is wrong
 (unknown option, missing argument, a --set that is not key=value, options that exclude each
 other, a value outside an option's fixed choices)."""
@@ -52,6 +53,19 @@ TABLE: list[tuple[list[str], str, int]] = [
     (["jobs", "list"], "a reader", 0),
     (["jobs", "show", "nosuch"], "an unknown job", 1),
     (["ckpt", "list", "{tmp}/none"], "a path that is not there", 1),
+    (["ckpt", "verify", "{tmp}/none"], "a path that is not there", 1),
+    (["ckpt", "forecast", "{tmp}/none"], "a path that is not there", 1),
+    (["ckpt", "prune", "{tmp}/none", "--keep-last", "1"], "a path that is not there", 1),
+    (["ckpt", "pin", "{tmp}/none", "10"], "a path that is not there", 1),
+    (["ckpt", "export", "{tmp}/none", "--out", "{tmp}/x"], "a path that is not there", 1),
+    (["ckpt", "convert", "{tmp}/none"], "a path that is not there", 1),
+    (["data", "validate", "{tmp}/none"], "a path that is not there", 1),
+    (["data", "validate", "{tmp}/none", "--json"], "a path that is not there", 1),
+    (["data", "validate", "{tmp}/none", "--yes"], "--yes without --fix (before the path)", 2),
+    (["data", "validate", "{tmp}/file"], "a file, not a dataset folder", 1),
+    (["data", "synth", "{tmp}/file", "--layout", "predict1-waymo"], "a file where the set goes", 1),
+    (["preset", "render", "{tmp}/missing.toml"], "a preset file that is not there", 1),
+    (["run", "{tmp}/missing.toml", "--dry-run"], "a preset file that is not there", 1),
     (["ckpt", "export", RUN], "a missing --out", 2),
     (["data", "layouts"], "a reader", 0),
     (["data", "validate", "{tmp}", "--layout", "nosuch"], "a value outside the choices", 2),
@@ -72,6 +86,7 @@ TABLE: list[tuple[list[str], str, int]] = [
 def test_exit_code(tmp_path: Path, argv: list[str], situation: str, code: int) -> None:
     record = add_ended_run(RUN)
     record.console_log.write_text("hello\nworld\n")
+    (tmp_path / "file").write_text("a file, not a folder")
     args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == code, f"{situation}: {result.output}"

@@ -69,7 +69,6 @@ def test_usage_errors_exit_2_without_traceback(tmp_path: Path, dataset: Make) ->
     root = str(dataset(P1))
     (tmp_path / "empty").mkdir()
     cases = [
-        ("validate", str(tmp_path / "nope"), "--layout", P1),
         ("validate", root, "--layout", "waymo"),
         ("validate", root, "--layout", P1, "--experiment", "no_such_experiment"),
         ("validate", str(tmp_path / "empty"), "--frames", "8"),  # nothing to guess from
@@ -80,6 +79,10 @@ def test_usage_errors_exit_2_without_traceback(tmp_path: Path, dataset: Make) ->
         r = run(*args)
         assert r.exit_code == 2, (args, r.stdout, r.stderr)
         assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    # A folder that is not there is the thing named missing, not a usage error (README's table).
+    r = run("validate", str(tmp_path / "nope"), "--layout", P1)
+    assert r.exit_code == 1 and "nope does not exist; pass the dataset root" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_fix_is_a_dry_run_unless_yes(dataset: Make) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from monitor_upstream_lines import P1_SPEED, T25_HIT, TRAINER_DONE, UNSTABLE
 
-from cosmos_tui.core.monitor.logline import matches, parse_line, strip_ansi
+from cosmos_tui.core.monitor.logline import matches, parse_line, shown_line
 
 
 def test_loguru_prefix_is_split_into_fields() -> None:
@@ -22,7 +22,7 @@ def test_coloured_line_parses_like_plain() -> None:
         "\x1b[36mcosmos_predict1/diffusion/training/callbacks/iter_speed.py:80:every_n_impl\x1b[0m] "
         "2000 : iter_speed 3.70 seconds per iteration | Loss: -0.7500"
     )
-    assert strip_ansi(coloured) == P1_SPEED
+    assert shown_line(coloured) == P1_SPEED
     assert parse_line(coloured) == parse_line(P1_SPEED)
 
 
@@ -39,7 +39,7 @@ def test_rank_tags_from_upstream_and_torchrun() -> None:
 def test_plain_lines_and_progress_redraws() -> None:
     line = parse_line("W0217 13:50:00.123 torch/distributed/run.py:793] Setting OMP_NUM_THREADS")
     assert line.level is None and line.time is None and line.message == line.text
-    assert strip_ansi("10%|#   |\r50%|#####  |\r") == "50%|#####  |"
+    assert shown_line("10%|#   |\r50%|#####  |\r") == "50%|#####  |"
     assert parse_line("RuntimeError: CUDA out of memory.").level == "ERROR"
 
 

@@ -13,6 +13,7 @@ from monitor_upstream_lines import P1_SPEED, P25_SPEED, T25_HIT, UNSTABLE
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor import bytescan
+from cosmos_tui.core.monitor.logline import shown_line
 from cosmos_tui.core.monitor.logsearch import search_file
 
 
@@ -126,7 +127,8 @@ def test_ignore_case_with_fold_partners(tmp_path: Path, rows: list[bytes], expec
     query = "moov[atom" if b"moov[atom" in rows else "moov atom"
     got = search_file(path, query, ignore_case=True, max_hits=3)
     assert got.count == expected * 3000 and got.truncated
-    assert [h.line for h in got.hits] == [r.decode() for r in rows * 3 if query.encode() in r.lower()][:3]
+    want = [shown_line(r.decode()) for r in rows * 3 if query.encode() in r.lower()][:3]
+    assert [h.line for h in got.hits] == want  # the hit as shown: a NUL as its escape
 
 
 def test_line_break_in_query_is_a_user_error(log: Path) -> None:

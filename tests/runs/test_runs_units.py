@@ -125,13 +125,32 @@ def test_output_shared_with_other_users_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_gpu_check_explains_the_cpu_fallback(demo) -> None:
-    assert preflight.check_gpus(demo, gpus=0).level == "ok"
-    assert "gloo" in preflight.check_gpus(demo, gpus=0).message
+    assert preflight.check_gpus(demo, gpus=0, cores=2).level == "ok"
+    assert "gloo" in preflight.check_gpus(demo, gpus=0, cores=2).message
     upstream = demo.model_copy(deep=True)
     upstream.engine.kind = "cosmos-predict2.5"
     assert preflight.check_gpus(upstream, gpus=0).level == "fail"
     assert preflight.check_gpus(upstream, gpus=1).level == "fail"  # demo wants 2
     assert preflight.check_gpus(upstream, gpus=8).level == "ok"
+
+
+def test_more_ranks_than_cpu_cores_or_gpus_is_said_with_what_to_do(demo) -> None:
+    many = apply_sets(demo, ["launch.nproc_per_node=64"])
+    check = preflight.check_gpus(many, gpus=0, cores=2)
+    assert check.level == "warn"  # it runs, crowded: a warning, not a refusal
+    assert "64 CPU processes" in check.message and "2 CPU core(s)" in check.message
+    assert "--set launch.nproc_per_node=2" in check.message
+    assert preflight.nproc_problem(many, 0, cores=64) is None
+    on_gpus = preflight.check_gpus(many, gpus=8)
+    assert on_gpus.level == "fail" and "--set launch.nproc_per_node=8" in on_gpus.message
+    assert preflight.nproc_problem(many, 8) == on_gpus.message
+    # The cores counted are those this process may run on (its affinity), not the host's.
+    if hasattr(os, "sched_getaffinity"):
+        assert preflight.cpu_cores() == len(os.sched_getaffinity(0))
+    # And the checks a launch runs carry it (`cosmos-tui run --dry-run` prints them).
+    checks = {c.name: c for c in preflight.run_checks(many)}
+    if not preflight.visible_gpus() and preflight.cpu_cores() < 64:
+        assert checks["gpus"].level == "warn" and "CPU core(s)" in checks["gpus"].message
 
 
 def _dcp_step(ckpt_dir: Path, it: int, parts=("model", "optim", "scheduler", "trainer")) -> None:

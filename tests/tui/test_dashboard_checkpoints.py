@@ -19,7 +19,7 @@ from tui_world import NOW, RUN_OK, fake_gpus, write_run
 from cosmos_tui.core.checkpoints.pins import read_pins, set_pinned
 from cosmos_tui.core.monitor.gpus import GpuSampler
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
-from cosmos_tui.tui.screens.dialogs import ActionDialog, ConfirmDialog, PathDialog
+from cosmos_tui.tui.screens.dialogs import ChoiceDialog, ConfirmDialog, PathDialog
 from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
 
 
@@ -215,7 +215,7 @@ async def test_export_into_a_folder_that_cannot_be_made_is_one_sentence(make_app
 
 async def _choose(pilot, app, label_start: str) -> None:
     """In the checkpoint's action list, pick the action whose label starts with ``label_start``."""
-    await wait_for(pilot, lambda: isinstance(app.screen, ActionDialog))
+    await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
     options = app.screen.query_one(OptionList)
     index = next(
         i

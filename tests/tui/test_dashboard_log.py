@@ -5,6 +5,7 @@ No mocks: the runs are written through the real registry and read through the re
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,24 @@ async def test_the_buffer_rolls_over_without_losing_the_current_match() -> None:
         assert log.current_text is None and not log._current_rows
         assert not log.jump_to(5)  # no longer buffered: the dashboard reads its context instead
         await pilot.pause()
+
+
+async def test_hostile_log_lines_reach_the_panel_as_visible_escapes(make_app) -> None:
+    """ESC c (a terminal reset), an 8-bit CSI, a bell, bidi overrides and isolates in an engine's
+    console.log are drawn as their escapes, never sent to the terminal (issue 23, item 4)."""
+    raw = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    hostile = ["loss 0.5 \x1bc", "bell\x07 \x9b2J", "name \u202egnp.exe", "iso \u2066x\u2069", "lone \x1b"]
+    _long_run(hostile)
+    app = make_app(initial_run_id=RUN_OK)
+    async with app.run_test(size=(120, 36)) as pilot:
+        _, log = await _open(pilot, app)
+        await wait_for(pilot, lambda: log.line_count >= len(hostile))
+        assert not any(raw.search(line) for line in log.lines), log.lines
+        assert [ln for ln in log.lines if ln.startswith(("loss", "name"))] == [
+            "loss 0.5 \\x1bc",
+            "name \\u202egnp.exe",
+        ]
+        await pilot.pause()
+        drawn = ["".join(seg.text for seg in log.render_line(y)) for y in range(log.size.height)]
+        assert not any(raw.search(row) for row in drawn), drawn
+        assert any("\\x9b2J" in row for row in drawn)

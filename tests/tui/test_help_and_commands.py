@@ -15,11 +15,17 @@ from cosmos_tui.cli.app import app as cli_app
 from cosmos_tui.tui import commands
 from cosmos_tui.tui.app import CosmosApp
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
+from cosmos_tui.tui.screens.dialogs import ConfirmDialog
 from cosmos_tui.tui.screens.help import HELP
 from cosmos_tui.tui.screens.job import JobScreen
 from cosmos_tui.tui.screens.runs import RunsScreen
 
-SECTIONS = {"Runs (home)": RunsScreen, "Job": JobScreen, "Dashboard": DashboardScreen}
+SECTIONS = {
+    "Runs (home)": RunsScreen,
+    "Job": JobScreen,
+    "Dashboard": DashboardScreen,
+    "Dialogs": ConfirmDialog,
+}
 SHOWN = {"slash": "/", "question_mark": "?"}
 """How the help spells a binding's key."""
 

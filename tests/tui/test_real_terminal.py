@@ -113,3 +113,41 @@ def test_wizard_launch_resize_stop_and_reattach_in_tmux(isolated_home: Path, ter
     term.send("Enter")
     screen = term.wait_for(lambda s: "STOPPED" in s and f"iter {stopped_at}/400" in s, 30)
     assert "latest" in screen  # the checkpoints panel names the checkpoint the stop saved
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+def test_runs_dashboard_help_and_back_read_whole_in_tmux(
+    isolated_home: Path, term: Tmux, size: tuple[int, int]
+) -> None:
+    """A finished run (written as the registry writes one) read in a real terminal at the smallest
+    and a large size: the runs list shows the run id whole, the dashboard and the help open and
+    close, and no row runs past the terminal's edge."""
+    from tui_world import RUN_OK, write_run
+
+    write_run(RUN_OK, status="finished", iters=40, max_iter=40, exit_code=0, checkpoints=(10, 20, 30, 40))
+    width, height = size
+    term.width, term.height = width, height  # the session starts at this size
+    term.start(APP, _env(isolated_home))
+
+    def fits(screen: str) -> bool:
+        return all(len(line) <= width for line in screen.splitlines())
+
+    def row_whole(screen: str) -> bool:  # the id whole, with its progress on the same row
+        return any(RUN_OK in line and "40/40" in line for line in screen.splitlines())
+
+    screen = term.wait_for(row_whole, 60)
+    assert fits(screen)
+    term.send("Enter")
+    screen = term.wait_for(lambda s: "FINISHED" in s and "iter 40/40" in s and "checkpoints" in s, 30)
+    assert "latest" in screen and fits(screen)
+    term.send("?")
+    screen = term.wait_for(lambda s: "Runs (home)" in s and "Post-train Cosmos" in s, 20)
+    assert fits(screen)
+    term.send("Escape")
+    screen = term.wait_for(lambda s: "Runs (home)" not in s and "FINISHED" in s, 20)
+    term.send("Escape")
+    screen = term.wait_for(lambda s: "1 run" in s and RUN_OK in s, 20)
+    assert fits(screen)
+    term.send("q")
+    term.wait_for("[exited 0]", 30)

@@ -82,7 +82,17 @@ async def test_delete_asks_with_cancel_focused_then_deletes_the_record_only(make
         assert failed.run_dir.exists()
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-        await pilot.click("#yes")
+        assert "y Delete · n / esc Cancel\nenter: the focused button" in str(
+            app.screen.query_one(".hint").render()
+        )
+        assert "\\n" not in app.screen.question and "\n(D deletes" in app.screen.question
+        await pilot.press("n")  # n cancels, as the hint says
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
+        assert failed.run_dir.exists()
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert app.screen.focused.id == "no"
+        await pilot.press("y")  # y confirms explicitly, though Cancel has the focus
         await wait_for(pilot, lambda: table.row_count == 1)
         assert not failed.run_dir.exists() and Path(failed.job_dir).exists()  # outputs only when asked
         assert RUN_FAILED not in registry.run_ids()
@@ -115,12 +125,21 @@ async def test_rerun_asks_then_goes_through_the_backend(make_app, fixed_runs) ->
         await _runs(app, pilot)
         await pilot.press("R")  # RUN_OK's job holds 4 checkpoints: continue or fresh
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
-        assert app.screen.focused.id == "no"
+        await pilot.pause()
+        assert app.screen.highlighted is None  # the highlight starts on Cancel
         assert f"cosmos-tui runs rerun {RUN_OK} --fresh" in app.screen.commands
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
         assert calls == []
+        for key in ("n", "escape"):  # n and Escape cancel too
+            await pilot.press("R")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+            await pilot.press(key)
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
+        assert calls == []
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
-        await pilot.click("#choice-fresh")
+        await pilot.press("up")  # Cancel -> Fresh job
+        assert app.screen.highlighted == "fresh"
+        await pilot.press("enter")
         await wait_for(pilot, lambda: calls == [(RUN_OK, "fresh")])

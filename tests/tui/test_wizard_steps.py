@@ -7,7 +7,12 @@ quoted values, a relative output root is refused, and the Launch step lists fail
 from __future__ import annotations
 
 import io
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -257,3 +262,137 @@ def test_saved_presets_run_by_name(tmp_path: Path) -> None:
             save_named_preset(preset, bad)
     with pytest.raises(UserError, match="already exists"):
         save_named_preset(preset, "my-run")
+
+
+async def test_a_truncated_draft_is_passed_over_with_a_note(make_app) -> None:
+    from cosmos_tui.core.paths import state_root
+    from cosmos_tui.tui import wizard_backend
+
+    draft = state_root() / wizard_backend.DRAFT_FILE
+    draft.parent.mkdir(parents=True, exist_ok=True)
+    draft.write_text('{"model": "builtin-s2mv-tiny", "data_root": "/da')  # cut by a kill -9
+    app = make_app(gpus=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        wizard = await _wizard(pilot, "builtin-s2mv-tiny")
+        notes = [n.message for n in app._notifications]
+        assert any("draft" in m and "unreadable" in m for m in notes), notes
+        assert wizard.query_one("#data-root", Input).value == ""  # nothing half-restored
+        await _next(pilot, wizard)  # the wizard works on, and writes a whole draft again
+        assert wizard.step == 1
+    assert wizard_backend.load_draft() == (json.loads(draft.read_text()), None)
+    # A draft of the wrong shape (hand-edited): what is no field's value is dropped, nothing raises.
+    draft.write_text(
+        json.dumps({"model": ["x"], "layout": {"a": 1}, "data_root": "/d", "setup": {"start": []}})
+    )
+    assert wizard_backend.load_draft() == ({"data_root": "/d", "setup": {}}, None)
+    async with make_app(gpus=0).run_test(size=(120, 40)) as pilot:
+        wizard = await _wizard(pilot, "builtin-s2mv-tiny")
+        assert wizard.query_one("#data-root", Input).value == "/d"
+
+
+def test_kill_9_while_the_draft_is_written_leaves_a_whole_draft(tmp_path: Path) -> None:
+    """A writer killed at random moments in a loop of draft writes: the file read after each kill
+    is always a whole draft (the old one or the new one), never a truncated one."""
+    from cosmos_tui.core.paths import state_root
+    from cosmos_tui.tui import wizard_backend
+
+    wizard_backend.save_draft({"model": "first", "pad": ""})
+    writer = (
+        "import itertools\n"
+        "from cosmos_tui.tui import wizard_backend\n"
+        "print('ready', flush=True)\n"
+        "for i in itertools.count():\n"
+        "    wizard_backend.save_draft({'model': f'm{i}', 'pad': 'x' * 40000})\n"
+    )
+    for delay in (0.05, 0.13, 0.21, 0.34):
+        proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        draft, note = wizard_backend.load_draft()
+        assert note is None and draft["model"].startswith(("m", "first")), draft.get("model")
+    leftovers = [p.name for p in state_root().iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) <= 4  # at most one temp file per killed writer, never read as the draft
+
+
+async def test_typed_fields_are_checked_and_next_says_why(make_app) -> None:
+    """Iterations, save interval, learning rate and job name are fields of their own: each refuses
+    what its engine would (one sentence, shown under the form and again when Next is refused), a
+    save interval longer than the run and more ranks than this machine has warn, and what is
+    typed reaches the command as the same --set items `cosmos-tui run` takes."""
+    from cosmos_tui.core.preflight import cpu_cores
+
+    app = make_app(gpus=0)
+    async with app.run_test(size=(120, 50)) as pilot:
+        wizard = await _wizard(pilot, "builtin-s2mv-tiny")
+        setup = wizard.query_one(SetupStep)
+        setup.enter(wizard.query_one(ModelStep).selected, "/data/waymo", "predict1-waymo", gpus=0)
+        wizard.step = 3
+        wizard._show()
+        await pilot.pause()
+        field = {
+            name: wizard.query_one(f"#setup-{name}", Input) for name in ("iters", "save-iter", "lr", "job")
+        }
+        # Started from builtin-demo: its own values, and no --set for them.
+        assert (field["iters"].value, field["save-iter"].value) == ("10", "5")
+        assert setup.preset is not None and not any("max_iter" in s for s in setup.sets)
+
+        async def refused(name: str, text: str, says: str) -> None:
+            field[name].value = text
+            await pilot.pause()
+            assert setup.preset is None and says in (setup.error or ""), setup.error
+            assert says in _text(wizard, "#setup-error")
+            assert setup.error.count(". ") == 0 and setup.error.endswith(".")  # one sentence
+            await _next(pilot, wizard)
+            assert wizard.step == 3  # Next refused, saying why
+            assert any(says in str(n.message) for n in app._notifications)
+
+        await refused("iters", "0", "Iterations must be a whole number above 0 (trainer.max_iter)")
+        await refused("iters", "-3", "Iterations must be a whole number above 0")
+        field["iters"].value = "200"
+        await refused("save-iter", "0", "Save every must be a whole number above 0 (checkpoint.save_iter)")
+        field["save-iter"].value = "20"
+        await refused("lr", "0", "Learning rate must be a positive number such as 1e-4 (optimizer.lr)")
+        await refused("lr", "abc", "Learning rate must be a positive number")
+        await refused("lr", "inf", "Learning rate must be a positive number")
+        field["lr"].value = "1e-4"
+        await refused("job", "a/b", "would not be one folder under the output root")
+        await refused("job", "..", "would not be one folder under the output root")
+        field["job"].value = "my-job"
+        await pilot.pause()
+        assert setup.preset is not None, setup.error
+        assert setup.sets[-4:] == [
+            "trainer.max_iter=200",
+            "checkpoint.save_iter=20",
+            "optimizer.lr=1e-4",
+            "job.name=my-job",
+        ]
+        assert "--set job.name=my-job" in _text(wizard, "#command-preview")
+        assert "optimizer.lr=1e-4" in _text(wizard, "#command-preview")
+        assert _text(wizard, "#setup-warning") == ""
+        # The integer fields take no letters at the keyboard.
+        field["iters"].focus()
+        await pilot.press("end", "x")
+        assert field["iters"].value == "200"
+        # A save interval longer than the run: allowed, with a warning saying what it means.
+        field["save-iter"].value = "500"
+        await pilot.pause()
+        assert setup.preset is not None
+        warning = _text(wizard, "#setup-warning")
+        assert "only checkpoint is the final one" in warning and "200 or less" in warning
+        field["save-iter"].value = "20"
+        # More CPU ranks than this machine has cores: a warning with what to do.
+        too_many = cpu_cores() + 1
+        wizard.query_one("#setup-nproc", Input).value = str(too_many)
+        await pilot.pause()
+        assert setup.preset is not None
+        warning = _text(wizard, "#setup-warning")
+        assert f"{too_many} CPU processes" in warning and f"set Processes/node to {cpu_cores()}" in warning
+        await _next(pilot, wizard)
+        assert wizard.step == 4  # a warning does not refuse Next
+        # On a GPU machine: more ranks than GPUs.
+        setup.enter(wizard.query_one(ModelStep).selected, "/data/waymo", "predict1-waymo", gpus=2)
+        await pilot.pause()
+        assert "2 GPU(s) visible" in _text(wizard, "#setup-warning")
+        assert "set Processes/node to 2" in _text(wizard, "#setup-warning")

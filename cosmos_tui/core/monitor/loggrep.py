@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cosmos_tui.core.monitor.logline import strip_ansi
+from cosmos_tui.core.monitor.logline import shown_line
 from cosmos_tui.core.monitor.logsearch import SearchHit
 
 BLOCK = 4 << 20
@@ -78,7 +78,7 @@ def _after(f, offset: int, n: int) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _text(raw: bytes) -> str:
-    return strip_ansi(raw.rstrip(b"\r").decode("utf-8", "replace"))
+    return shown_line(raw.rstrip(b"\r").decode("utf-8", "replace"))
 
 
 def with_context(path: Path, hits: Sequence[SearchHit], context: int = 0) -> list[list[Line]]:

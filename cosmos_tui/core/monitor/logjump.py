@@ -20,7 +20,7 @@ from cosmos_tui.core.monitor.logline import (
     LEVELS,
     USER_ERROR_LINE_RE,
     parse_line,
-    strip_ansi,
+    shown_line,
 )
 from cosmos_tui.core.monitor.logsearch import SearchHit, search_file
 
@@ -104,7 +104,7 @@ def context_at(path: Path, offset: int, *, before: int = 200, after: int = 200) 
     following = rest[: after + 1]
     raw = [*prior, *following]
     first_offset = offset - (len(head) - cut) - sum(len(p) + 1 for p in prior)
-    lines = tuple(strip_ansi(r.decode("utf-8", "replace")) for r in raw)
+    lines = tuple(shown_line(r.decode("utf-8", "replace")) for r in raw)
     return LogContext(lines, len(prior), first_offset)
 
 

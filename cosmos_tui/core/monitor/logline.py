@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cosmos_tui.core.display import printable_line
+
 #: CSI sequences (colours, cursor moves), OSC sequences (titles, links) and two-byte escapes.
 ANSI_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 ANSI_BYTES_RE = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -100,14 +102,17 @@ GPU_OOM_RE = re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLO
 ENOSPC_RE = re.compile(r"No space left on device|Errno 28\b|ENOSPC")
 
 
-def strip_ansi(text: str) -> str:
-    """``text`` without terminal escape sequences; a carriage-return redraw keeps its last frame."""
+def shown_line(text: str) -> str:
+    """``text`` without terminal escape sequences (colours, cursor moves, titles: what a log's
+    formatting adds); a carriage-return redraw keeps its last frame; any control, C1 or direction
+    character left (a lone ESC, ``ESC c``, U+202E) shown as its escape
+    (:func:`~cosmos_tui.core.display.printable_line`), so no log line drives the terminal."""
     if "\x1b" in text:
         text = ANSI_RE.sub("", text)
     if "\r" in text:
         frames = [f for f in text.split("\r") if f]
         text = frames[-1] if frames else ""
-    return text
+    return printable_line(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +140,7 @@ class LogLine:
 
 def parse_line(raw: str) -> LogLine:
     """Parse one console line (without its newline)."""
-    text = strip_ansi(raw)
+    text = shown_line(raw)
     rest = text
     rank: int | None = None
     m = TORCHRUN_PREFIX_RE.match(rest)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.bytescan import WINDOW, LiteralLines, Window, line_bounds, windows
-from cosmos_tui.core.monitor.logline import strip_ansi
+from cosmos_tui.core.monitor.logline import shown_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def search_file(
     scanned = 0
 
     def keep(w: Window, ls: int, le: int) -> None:
-        hits.append(SearchHit(w.base + ls, strip_ansi(w.buf[ls:le].decode("utf-8", "replace"))))
+        hits.append(SearchHit(w.base + ls, shown_line(w.buf[ls:le].decode("utf-8", "replace"))))
 
     for w in windows(path, start=start, end=end, window=window):
         scanned += w.hi - w.lo

@@ -36,7 +36,7 @@ from cosmos_tui.tui.messages import (
 )
 from cosmos_tui.tui.pollers import poll
 from cosmos_tui.tui.screens.dashboard_log import LogPanelActions
-from cosmos_tui.tui.screens.dialogs import ActionDialog, ConfirmDialog, PathDialog, TextDialog
+from cosmos_tui.tui.screens.dialogs import ChoiceDialog, ConfirmDialog, PathDialog, TextDialog
 from cosmos_tui.tui.state import RunView
 from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
 from cosmos_tui.tui.widgets.format import size
@@ -423,7 +423,7 @@ class DashboardScreen(LogPanelActions, Screen):
                 self.checkpoint_action(what, iteration)
 
         self.app.push_screen(
-            ActionDialog(
+            ChoiceDialog(
                 f"Checkpoint iteration {iteration}",
                 choices,
                 details=f"{size(row.size_bytes)}, {state}" + (f" ({', '.join(tags)})" if tags else ""),

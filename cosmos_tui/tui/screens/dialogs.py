@@ -1,5 +1,5 @@
-"""Small modal dialogs: a yes/no confirmation, a path to write to, a choice of actions and a
-read-only text (a command, a preset)."""
+"""Small modal dialogs: a yes/no confirmation, a choice among a few ways (or actions), a path to
+write to, and a read-only text (a command, a preset)."""
 
 from __future__ import annotations
 
@@ -20,29 +20,23 @@ DIALOG_CSS = """
 class ConfirmDialog(ModalScreen[bool]):
     """Ask before doing something that cannot be undone; shows what it would do (``details``, such
     as a prune plan) and the equivalent CLI command. The focus starts on Cancel, so an Enter
-    pressed out of habit does nothing destructive."""
+    pressed out of habit does nothing destructive: Enter presses the focused button, ``y`` says
+    yes explicitly (whichever button has the focus), ``n`` and Escape cancel."""
 
     DEFAULT_CSS = DIALOG_CSS
     AUTO_FOCUS = "#no"
-    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("y", "dismiss(True)", "Yes")]
-    """Escape cancels, y confirms."""
+    BINDINGS = [
+        Binding("escape,n", "dismiss(False)", "Cancel"),
+        Binding("y", "dismiss(True)", "Yes"),
+    ]
+    """Escape and n cancel, y confirms (Enter presses the focused button: Cancel at first)."""
 
-    def __init__(
-        self,
-        question: str,
-        command: str = "",
-        *,
-        yes: str = "Yes",
-        details: str = "",
-        cancel_focused: bool = False,
-    ) -> None:
+    def __init__(self, question: str, command: str = "", *, yes: str = "Yes", details: str = "") -> None:
         super().__init__()
         self.question = question
         self.command = command
         self.yes = yes
         self.details = details
-        self.cancel_focused = cancel_focused
-        """Start on Cancel, so a stray enter deletes nothing."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide" if self.details else "dialog"):
@@ -52,48 +46,81 @@ class ConfirmDialog(ModalScreen[bool]):
                     yield Static(self.details, markup=False, id="dialog-details")
             if self.command:
                 yield Static(f"$ {self.command}", classes="cli-line", markup=False)
-            with Horizontal(classes="dialog-buttons"):
+            with Horizontal(classes="dialog-buttons"):  # the keys beside the buttons: no row lost at 24
+                keys = f"y {self.yes} · n / esc Cancel\nenter: the focused button"
+                yield Label(keys, classes="dim hint", markup=False)
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")
-
-    def on_mount(self) -> None:
-        if self.cancel_focused:
-            self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
 
 
-class ChoiceDialog(ModalScreen[str | None]):
-    """Ask which of a few ways to go (each a button), or none (Cancel, focused; escape): the
-    chosen button's key, or ``None``. Shows the equivalent command of each way."""
+CANCEL = "-cancel-"
+"""The option id of a :class:`ChoiceDialog`'s Cancel (no choice key starts with ``-``)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
-    """Escape cancels."""
 
-    def __init__(self, question: str, choices: list[tuple[str, str]], commands: str = "") -> None:
+class ChoiceDialog(ModalScreen["str | None"]):
+    """Pick one of a few ways to go (``(key, label)`` pairs, as an option list ending in Cancel):
+    the chosen key, or ``None`` for Cancel, ``n`` or Escape. ``details`` and the equivalent
+    ``commands`` show above the list. The highlight starts on the first way, or on Cancel when
+    ``cancel_first`` (a choice that starts something, such as a rerun: a stray Enter does nothing)."""
+
+    DEFAULT_CSS = (
+        DIALOG_CSS
+        + """
+    ChoiceDialog { align: center middle; }
+    ChoiceDialog OptionList { height: auto; max-height: 12; }
+    """
+    )
+    AUTO_FOCUS = "OptionList"
+    BINDINGS = [Binding("escape,n", "dismiss(None)", "Cancel")]
+
+    def __init__(
+        self,
+        question: str,
+        choices: list[tuple[str, str]],
+        *,
+        details: str = "",
+        commands: str = "",
+        cancel_first: bool = False,
+    ) -> None:
         super().__init__()
         self.question = question
         self.choices = choices
-        """``(key, button label)`` pairs."""
+        """``(key, label)`` pairs."""
+        self.details = details
         self.commands = commands
+        self.cancel_first = cancel_first
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.question, classes="dialog-title", markup=False)
+            yield Static(self.question, classes="dialog-title", markup=False)
+            if self.details:
+                yield Static(self.details, markup=False, classes="dim")
             if self.commands:
                 yield Static(self.commands, classes="cli-line", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                for key, label in self.choices:
-                    yield Button(label, variant="warning", id=f"choice-{key}")
-                yield Button("Cancel", id="no")
+            yield OptionList(
+                *(Option(label, id=key) for key, label in self.choices), Option("Cancel", id=CANCEL)
+            )
+            yield Label("↑/↓ choose · enter pick · n / esc cancel", classes="dim hint")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        options = self.query_one(OptionList)
+        options.highlighted = len(self.choices) if self.cancel_first else 0
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        bid = event.button.id or ""
-        self.dismiss(bid.removeprefix("choice-") if bid.startswith("choice-") else None)
+    @property
+    def highlighted(self) -> str | None:
+        """The key of the highlighted way (``None``: Cancel)."""
+        options = self.query_one(OptionList)
+        if options.highlighted is None:
+            return None
+        key = options.get_option_at_index(options.highlighted).id
+        return None if key == CANCEL else key
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(None if event.option.id == CANCEL else event.option.id)
 
 
 class PathDialog(ModalScreen["str | None"]):
@@ -134,38 +161,6 @@ class PathDialog(ModalScreen["str | None"]):
             self._accept()
         else:
             self.dismiss(None)
-
-
-class ActionDialog(ModalScreen["str | None"]):
-    """Pick one of a few actions (``(id, label)`` pairs); Enter picks, Escape cancels (``None``)."""
-
-    DEFAULT_CSS = (
-        DIALOG_CSS
-        + """
-    ActionDialog { align: center middle; }
-    ActionDialog OptionList { height: auto; max-height: 12; }
-    """
-    )
-    AUTO_FOCUS = "OptionList"
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
-
-    def __init__(self, title: str, choices: list[tuple[str, str]], details: str = "") -> None:
-        super().__init__()
-        self.title_text = title
-        self.choices = choices
-        self.details = details
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title", markup=False)
-            if self.details:
-                yield Static(self.details, markup=False, classes="dim")
-            yield OptionList(*(Option(label, id=key) for key, label in self.choices))
-            yield Label("enter choose · esc cancel", classes="dim")
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.dismiss(event.option.id)
 
 
 class TextDialog(ModalScreen[None]):

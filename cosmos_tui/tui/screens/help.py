@@ -58,6 +58,16 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 
 Enter on a checkpoint row: verify, export it, pin/unpin, copy its path (`cosmos-tui ckpt verify ID`).
 
+## Dialogs
+| key | does | command |
+|---|---|---|
+| `y` | yes: do what the dialog asks (delete, stop, replace), whichever button has the focus | |
+| `n` / `escape` | cancel | |
+
+`enter` presses the focused button; a dialog that deletes or stops starts on Cancel, so a stray
+`enter` does nothing. In a list of choices (rerun, a checkpoint's actions) `↑`/`↓` move and
+`enter` picks; `n` / `escape` cancel.
+
 ## Everywhere
 `ctrl+p` command palette (its Screenshot is saved under the state folder's `screenshots/`) ·
 `ctrl+n` new run · `?` this help · `q` quit (runs keep going; they live on disk).

@@ -44,7 +44,7 @@ class NewRunScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.step = 0
-        self.draft = wizard_backend.load_draft()
+        self.draft, self.draft_note = wizard_backend.load_draft()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -64,6 +64,8 @@ class NewRunScreen(Screen):
         self.title = "cosmos-tui"
         self.sub_title = "new run"
         self.restore_draft()
+        if self.draft_note:
+            self.notify(markup_safe(self.draft_note), severity="warning")
         self._show()
 
     def _show(self) -> None:
@@ -180,7 +182,14 @@ class NewRunScreen(Screen):
             data.enter(model, exp, elsewhere=hub.elsewhere)
         elif name == "setup":
             fresh = setup.model is None
-            setup.enter(model, data.data_root, data.layout_id, checkout=hub.checkout, elsewhere=hub.elsewhere)
+            setup.enter(
+                model,
+                data.data_root,
+                data.layout_id,
+                checkout=hub.checkout,
+                elsewhere=hub.elsewhere,
+                gpus=self.query_one(ModelStep).gpus_here,
+            )
             if fresh:
                 setup.restore(self.draft.get("setup", {}))
         elif name == "launch":

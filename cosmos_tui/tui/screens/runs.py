@@ -235,11 +235,10 @@ class RunsScreen(Screen):
         hint = "" if outputs else "\n(D deletes its outputs too, as --outputs does)"
         self.app.push_screen(
             ConfirmDialog(
-                markup_safe(f"Delete {what} ({human_bytes(plan.size_bytes)})?{hint}"),
+                f"Delete {what} ({human_bytes(plan.size_bytes)})?{hint}",  # shown as text, not markup
                 printable(cmds["rm_outputs" if outputs else "rm"]),
                 yes="Delete",
                 details=removal_text(plan),
-                cancel_focused=True,
             ),
             confirmed,
         )
@@ -279,7 +278,7 @@ class RunsScreen(Screen):
             if existing:
                 self.run_action("rerun", run_id, existing=existing)
 
-        self.app.push_screen(ChoiceDialog(question, choices, commands), chosen)
+        self.app.push_screen(ChoiceDialog(question, choices, commands=commands, cancel_first=True), chosen)
 
     @work(thread=True, group="runs-action", name="runs action")
     def run_action(self, action: str, run_id: str, *, outputs: bool = False, existing: str = "ask") -> None:

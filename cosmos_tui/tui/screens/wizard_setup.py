@@ -1,5 +1,6 @@
 """Wizard step 4: the preset to start from (shipped, or saved earlier), experiment, overrides,
-nproc/nnodes, W&B mode, output root, HF_HOME; the exact command previewed live
+nproc/nnodes, iterations, save interval, learning rate and job name (typed, each checked as it is
+typed), W&B mode, output root, HF_HOME; the exact command previewed live
 (``core.launch.render``); save as a named preset.
 
 The form is the starting preset plus ``--set`` items, the same mechanism as
@@ -52,6 +53,9 @@ class SetupStep(Vertical):
         """The ``--set`` items the form adds to the starting preset."""
         self.preset: Preset | None = None
         self.error: str | None = "not set up yet"
+        self.warnings: list[str] = []
+        """What the form allows but the person should know (checkpoints, ranks vs this machine)."""
+        self.gpus: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("4 · Setup", classes="step-title")
@@ -83,6 +87,16 @@ class SetupStep(Vertical):
             yield Label("Nodes", classes="second")
             yield Input("1", id="setup-nnodes", type="integer", compact=True)
         with Horizontal(classes="row"):
+            yield Label("Iterations")
+            yield Input(placeholder="engine default", id="setup-iters", type="integer", compact=True)
+            yield Label("Save every", classes="second")
+            yield Input(placeholder="engine default", id="setup-save-iter", type="integer", compact=True)
+        with Horizontal(classes="row"):
+            yield Label("Learning rate")
+            yield Input(placeholder="engine default, e.g. 1e-4", id="setup-lr", type="number", compact=True)
+            yield Label("Job name", classes="second")
+            yield Input(placeholder="the experiment's", id="setup-job", compact=True)
+        with Horizontal(classes="row"):
             yield Label("W&B mode")
             yield Select(
                 [(m, m) for m in WANDB_MODES],
@@ -95,6 +109,7 @@ class SetupStep(Vertical):
         )
         yield from _text_row("HF_HOME", "setup-hfhome", "Hugging Face cache (default from the environment)")
         yield Static("", id="setup-error", classes="field-error")
+        yield Static("", id="setup-warning", classes="field-warning")
         yield Static("", id="command-preview", markup=False)
         with Horizontal(classes="row"):
             yield Label("Save as")
@@ -109,11 +124,14 @@ class SetupStep(Vertical):
         *,
         checkout: str | None = None,
         elsewhere: bool = False,
+        gpus: int | None = None,
     ) -> None:
-        """Show the form for ``model`` with what the earlier steps chose; a new model starts
-        again from its first shipped preset."""
+        """Show the form for ``model`` with what the earlier steps chose (``gpus``: those this
+        machine has, as the model step read them); a new model starts again from its first
+        shipped preset."""
         self.context = {"data.root": data_root or None, "data.layout": layout, "engine.repo": checkout}
         self.elsewhere = elsewhere
+        self.gpus = gpus
         if model is not None and (self.model is None or model.id != self.model.id):
             self.model = model
             self.points = {p.name: p for p in wizard_backend.starting_points(model.id)}
@@ -163,9 +181,13 @@ class SetupStep(Vertical):
                 wandb.clear()
             self.query_one("#setup-output", Input).value = start.env.output_root or ""
             self.query_one("#setup-hfhome", Input).value = start.env.HF_HOME or ""
-            overrides = ""
-            if point is None and wizard_backend.trains_on_cpu(model):
-                overrides = "trainer.max_iter=10 checkpoint.save_iter=5 trainer.logging_iter=1"
+            cpu_defaults = point is None and wizard_backend.trains_on_cpu(model)
+            for wid, (key, _) in wizard_backend.TYPED_FIELDS.items():
+                given = wizard_backend.preset_value(start, key)
+                if given is None and cpu_defaults:
+                    given = wizard_backend.CPU_DEFAULTS.get(key)
+                self.query_one(f"#{wid}", Input).value = given or ""
+            overrides = "trainer.logging_iter=1" if cpu_defaults else ""
             self.query_one("#setup-overrides", Input).value = overrides
 
     @property
@@ -189,10 +211,15 @@ class SetupStep(Vertical):
             preview.update(f"$ {self.cli_line()}\n\n$ " + command.replace("\n", "\n  "))
             self.error = None
             error_box.update("")
+            self.warnings = [] if self.elsewhere else wizard_backend.setup_warnings(self.preset, self.gpus)
         except UserError as e:
             self.preset, self.error = None, str(e)
             error_box.update(f"✗ {markup_safe(e)}")
             preview.update("(no command until the form is valid)")
+            self.warnings = []
+        self.query_one("#setup-warning", Static).update(
+            "\n".join(f"⚠ {markup_safe(w)}" for w in self.warnings)
+        )
 
     def cli_line(self) -> str:
         """The ``cosmos-tui run`` line that launches what the form describes."""
@@ -236,6 +263,12 @@ class SetupStep(Vertical):
                     "(a relative one would depend on the folder the run starts in)"
                 )
             put(key, text or None, old)
+        for wid, (key, label) in wizard_backend.TYPED_FIELDS.items():
+            text = value(f"#{wid}")
+            problem = wizard_backend.field_problem(key, label, text)
+            if problem:
+                raise UserError(problem)
+            put(key, text or None, wizard_backend.preset_value(start, key))
         wandb = self.query_one("#setup-wandb", Select)
         put("wandb.mode", None if wandb.is_blank() else str(wandb.value), start.wandb.mode)
         try:
@@ -280,6 +313,10 @@ class SetupStep(Vertical):
         "setup-overrides",
         "setup-nproc",
         "setup-nnodes",
+        "setup-iters",
+        "setup-save-iter",
+        "setup-lr",
+        "setup-job",
         "setup-output",
         "setup-hfhome",
         "setup-name",

@@ -1,4 +1,4 @@
-"""The list of runs: status, progress, loss, age, the watchdog's flags, the run and its job; a
+"""The list of runs: status, the run, progress, loss, age, the watchdog's flags and its job; a
 mark for comparison; a filter and a sort order (:func:`select_rows`, plain functions of the rows)."""
 
 from __future__ import annotations
@@ -64,12 +64,14 @@ class RunsTable(DataTable):
 
     def on_mount(self) -> None:
         self.add_column("", key="mark", width=1)
+        # The run id right after its status: at 80 columns it is shown whole (the columns after
+        # it are the ones the edge cuts, and the table scrolls sideways to them).
         self.add_column("status", key="status")
+        self.add_column("run", key="id")
         self.add_column("progress", key="progress")
         self.add_column("loss", key="loss")
         self.add_column("started", key="started")
         self.add_column("flags", key="flags")
-        self.add_column("run", key="id")
         self.add_column("job", key="job")
 
     def show(self, rows: tuple[RunRow, ...], now: float) -> None:
@@ -81,11 +83,11 @@ class RunsTable(DataTable):
             self.add_row(
                 Text("●", style="cyan") if r.id in self.marked else "",
                 Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                Text(printable(r.id)),
                 progress(r.iteration, r.max_iter),
                 loss(r.loss),
                 age(r.started, now),
                 flags(r),
-                Text(printable(r.id)),
                 Text(printable(r.job)),
                 key=r.id,
             )
