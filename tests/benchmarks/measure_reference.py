@@ -56,7 +56,9 @@ def curve(points: list[tuple[int, float]], n: int) -> tuple[tuple[int, float], .
     return tuple(out)
 
 
-def measurement(records: list[dict], command: str, points: int) -> reference.Measurement:
+def measurement(
+    records: list[dict], command: str, points: int, torch_version: str | None = None
+) -> reference.Measurement:
     """What a finished run's ``metrics.jsonl`` records say, start-up (the first record) left out."""
     import torch
 
@@ -71,7 +73,7 @@ def measurement(records: list[dict], command: str, points: int) -> reference.Mea
         loss=curve([(r["iteration"], r["loss"]) for r in train], points),
         val_loss=tuple((r["iteration"], r["val_loss"]) for r in records if "val_loss" in r),
         device_detail=_cpu_model() if device == "cpu" else device,
-        torch=torch.__version__,
+        torch=torch_version or torch.__version__,
         date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         command=command,
     )
@@ -134,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=8, help="points on the loss curve")
     parser.add_argument("--pending", metavar="DEVICE", help="record DEVICE as not measured yet; run nothing")
     parser.add_argument("--out", type=Path, help="reference file (default: presets/reference/<preset>.json)")
+    parser.add_argument(
+        "--metrics",
+        type=Path,
+        help="read a run made elsewhere (a GPU machine without cosmos-tui): its metrics.jsonl",
+    )
+    parser.add_argument("--command", help="with --metrics: the command that made that run")
+    parser.add_argument("--torch", help="with --metrics: that machine's torch version")
     args = parser.parse_args(argv)
     preset_path = resolve_preset(args.preset)
     if load_preset(preset_path).engine.kind != "builtin":
@@ -155,12 +164,25 @@ def main(argv: list[str] | None = None) -> int:
             reference.Pending(args.pending, f"not measured yet on {short}", command),
         )
     else:
-        command = shlex.join([".venv/bin/python", script, *(sys.argv[1:] if argv is None else argv)])
-        work = Path(tempfile.mkdtemp(prefix="cosmos-ref-"))
-        records = run_preset(preset_path, args.data, args.set, work)  # a failed run's files stay there
-        shutil.rmtree(work)
-        m = measurement(records, command, args.points)
+        if args.metrics is not None:
+            if not args.command:
+                raise SystemExit("error: --metrics needs --command (what made that run, for the record).")
+            lines = args.metrics.read_text().splitlines()
+            records = [json.loads(line) for line in lines if line.strip()]
+            m = measurement(records, args.command, args.points, args.torch)
+        else:
+            command = shlex.join([".venv/bin/python", script, *(sys.argv[1:] if argv is None else argv)])
+            work = Path(tempfile.mkdtemp(prefix="cosmos-ref-"))
+            records = run_preset(preset_path, args.data, args.set, work)  # a failed run's files stay
+            shutil.rmtree(work)
+            m = measurement(records, command, args.points)
         result = merge(old, preset_path.stem, m, None)
+        ranks = load_preset(preset_path).launch.nproc_per_node * load_preset(preset_path).launch.nnodes
+        if m.world_size != ranks and m.device != "cpu":  # the preset's own shape is still to measure
+            short = m.device.removeprefix("NVIDIA ")
+            note = f"not measured yet on {ranks}x {short} (measured: {m.world_size})"
+            todo = f".venv/bin/python {script} {preset_path.stem} --data DATASET_ROOT"
+            result = merge(result, preset_path.stem, None, reference.Pending(m.device, note, todo))
         print(
             f"{preset_path.stem}: {m.sec_per_iter:.4f} s/iter on {m.device} ({m.device_detail}), "
             f"{m.world_size} ranks, torch {m.torch}"
