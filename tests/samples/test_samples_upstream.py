@@ -98,7 +98,8 @@ def _plan(job: Path, requests: tuple[SampleRequest, ...], **kw: object):
 def _runner_argv(job: Path, plan, kind: str, checkout: Path, data: Path) -> list[str]:
     out = job.resolve() / "samples" / "iter_000000010"
     return [
-        sys.executable, "-m", "cosmos_tui.core.sampling.upstream", "--kind", kind, "--job", str(job.resolve()),
+        sys.executable, "-m", "cosmos_tui.core.sampling.upstream",
+        "--kind", kind, "--job", str(job.resolve()),
         "--iter", "10", "--prompts", str(plan.job.folder / "prompts.json"), "--out", str(out), "--steps", "7",
         "--checkout", str(checkout.resolve()), "--python", sys.executable,
         "--experiment", WORLDS[kind][0], "--data-root", str(data.resolve()),
@@ -124,7 +125,7 @@ def test_transfer25_renders_examples_inference_with_one_input_file_per_sample(tm
 
 def test_predict25_renders_one_call_per_seed_with_positional_params_and_output(tmp_path: Path) -> None:
     kind = "cosmos-predict2.5"
-    job, checkout, data = make_world(tmp_path, kind)
+    job, _checkout, _data = make_world(tmp_path, kind)
     requests = (SampleRequest("a", 0, None), SampleRequest("b", 1, None), SampleRequest("c", 0, "clip1"))
     plan = _plan(job, requests)
     out = job.resolve() / "samples" / "iter_000000010"
@@ -139,7 +140,7 @@ def test_predict25_renders_one_call_per_seed_with_positional_params_and_output(t
 
 def test_predict1_places_the_ema_file_and_renders_batch_mode_per_seed(tmp_path: Path) -> None:
     kind = "cosmos-predict1"
-    job, checkout, data = make_world(tmp_path, kind)
+    job, _checkout, _data = make_world(tmp_path, kind)
     plan = _plan(job, (SampleRequest("front", 5, None),))
     out = job.resolve() / "samples" / "iter_000000010"
     lines = plan.job.shown[0].splitlines()
@@ -155,7 +156,7 @@ def test_predict1_places_the_ema_file_and_renders_batch_mode_per_seed(tmp_path: 
 
 @pytest.mark.parametrize("kind", sorted(WORLDS))
 def test_a_samples_job_runs_the_inference_script_end_to_end(tmp_path: Path, kind: str) -> None:
-    job, checkout, data = make_world(tmp_path, kind)
+    job, _checkout, _data = make_world(tmp_path, kind)
     requests = (SampleRequest(HOSTILE, 0, "clip1"), SampleRequest("line one", 1, None))
     done = wait_sample_job(start_samples(_plan(job, requests)).id, timeout=120)
     log = done.log_path.read_text()
@@ -216,3 +217,14 @@ def test_a_framework_job_lists_the_images_its_trainer_drew(tmp_path: Path) -> No
     listed = json.loads(result.output)
     assert result.exit_code == 0 and listed["iterations"] == [{"iteration": 100, "images": [str(image)]}]
     assert not (job / "samples").exists()  # nothing ran
+
+
+def test_predict1_does_not_replace_another_placed_checkpoint_without_yes(tmp_path: Path) -> None:
+    job, checkout, _ = make_world(tmp_path, "cosmos-predict1")
+    placed = checkout / "checkpoints" / "Cosmos-Predict1-7B-SingleToMultiView_post-trained" / "model.pt"
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(b"someone else's weights")
+    with pytest.raises(UserError, match="already exists; pass --yes"):
+        _plan(job, (SampleRequest("x", 0, None),))
+    assert _plan(job, (SampleRequest("x", 0, None),), overwrite=True).job.shown[0].count("cp ") == 1
+    assert placed.read_bytes() == b"someone else's weights"  # planning touches nothing

@@ -366,6 +366,8 @@ def p1_sample_plan(job_dir: Path, request: SampleArgs, kind: str) -> InferencePl
     placement = plan_p1_placement(ema, ctx.checkout)
     dest, accepted = placement.outputs
     placed = dest.is_file() and ema.is_file() and os.path.samefile(dest, ema) and accepted.is_file()
+    if not placed and not request.overwrite:
+        refuse_existing(placement.outputs, False)  # another checkpoint is placed there: --yes replaces it
     transformer = f"{S2MV_DIR}/{p1_weights_name(ema)}"
     by_seed: dict[int, list[int]] = {}
     for i, req in enumerate(request.requests):
