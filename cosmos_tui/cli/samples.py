@@ -2,7 +2,9 @@
 
 ``cosmos-tui samples RUN|JOB [--iter K|latest|all] [--prompts FILE] [--seeds 0,1] [--steps N]
 [--base] [--ema/--no-ema]`` starts one (``samples new`` spelled out); ``samples list`` and
-``samples stop ID`` manage them. Exit codes: 0 ok, 1 a job, checkpoint or file is unusable or the
+``samples stop ID`` manage them. On an upstream job it runs the repo's own inference script (the
+exact commands are shown); on a Cosmos 3 job it lists the images the trainer drew.
+Exit codes: 0 ok, 1 a job, checkpoint or file is unusable or the
 sampling failed, 2 usage.
 """
 
@@ -98,7 +100,9 @@ def new_cmd(
     iteration: str | None = typer.Option(None, "--iter", help="Iteration K, latest (default) or all."),
     prompts: Path | None = typer.Option(None, "--prompts", help="prompt<TAB>seed<TAB>clip, one per line."),
     seeds: str = typer.Option("0", "--seeds", help="Seeds for prompts without one (comma-separated)."),
-    steps: int = typer.Option(DEFAULT_STEPS, "--steps", help="ODE solver steps."),
+    steps: int = typer.Option(
+        DEFAULT_STEPS, "--steps", help="Sampling steps (upstream: the script's own, where it has one)."
+    ),
     base: bool = typer.Option(False, "--base", help="Also sample the weights the job started from."),
     ema: bool | None = typer.Option(
         None, "--ema/--no-ema", help="EMA weights (default: when the job keeps them)."
