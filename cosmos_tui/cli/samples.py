@@ -2,7 +2,9 @@
 
 ``cosmos-tui samples RUN|JOB [--iter K|latest|all] [--prompts FILE] [--seeds 0,1] [--steps N]
 [--base] [--ema/--no-ema]`` starts one (``samples new`` spelled out); ``samples list`` and
-``samples stop ID`` manage them. Exit codes: 0 ok, 1 a job, checkpoint or file is unusable or the
+``samples stop ID`` manage them. On an upstream job it runs the repo's own inference script (the
+exact commands are shown); on a Cosmos 3 job it lists the images the trainer drew.
+Exit codes: 0 ok, 1 a job, checkpoint or file is unusable or the
 sampling failed, 2 usage.
 """
 
@@ -18,10 +20,12 @@ from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core.sampling.jobs import (
     DEFAULT_STEPS,
     SampleJob,
+    TrainerSamples,
     list_sample_jobs,
     plan_samples,
     start_samples,
     stop_sample_job,
+    trainer_samples,
     wait_sample_job,
 )
 from cosmos_tui.core.sampling.prompts import default_requests, parse_seeds, read_prompts
@@ -61,7 +65,33 @@ def _summary(job: SampleJob) -> dict[str, object]:
         "reason": job.reason,
         "log": str(job.log_path),
         "commands": [list(c) for c in job.commands],
+        "engine_commands": list(job.shown),
     }
+
+
+def _show_trainer_samples(found: TrainerSamples, json: bool) -> None:
+    """The images the trainer drew itself (nothing is started)."""
+    if json:
+        emit_json(
+            {
+                "job_dir": str(found.job_dir),
+                "folder": str(found.folder),
+                "iterations": [
+                    {"iteration": s.iteration, "images": [str(i.path) for i in s.images]}
+                    for s in found.iterations
+                ],
+            }
+        )
+        return
+    info(
+        f"This engine draws its samples while training (EveryNDrawSample); nothing to start. "
+        f"They are in {shown(found.folder)}."
+    )
+    if not found.iterations:
+        info("No sample images there yet; the trainer writes them every N iterations.")
+    for s in found.iterations:
+        for image in s.images:
+            out.print(f"{s.iteration}\t{shown(image.tag)}\t{shown(image.path)}", markup=False)
 
 
 @samples_app.command("new")
@@ -70,7 +100,9 @@ def new_cmd(
     iteration: str | None = typer.Option(None, "--iter", help="Iteration K, latest (default) or all."),
     prompts: Path | None = typer.Option(None, "--prompts", help="prompt<TAB>seed<TAB>clip, one per line."),
     seeds: str = typer.Option("0", "--seeds", help="Seeds for prompts without one (comma-separated)."),
-    steps: int = typer.Option(DEFAULT_STEPS, "--steps", help="ODE solver steps."),
+    steps: int = typer.Option(
+        DEFAULT_STEPS, "--steps", help="Sampling steps (upstream: the script's own, where it has one)."
+    ),
     base: bool = typer.Option(False, "--base", help="Also sample the weights the job started from."),
     ema: bool | None = typer.Option(
         None, "--ema/--no-ema", help="EMA weights (default: when the job keeps them)."
@@ -83,14 +115,24 @@ def new_cmd(
     """Draw samples from a job's checkpoint(s) (and its base weights) in a process of its own."""
     seed_list = parse_seeds(seeds)
     requests = read_prompts(prompts, seed_list) if prompts is not None else default_requests(seed_list)
+    found = trainer_samples(target)
+    if found is not None:
+        _show_trainer_samples(found, json)
+        return
     plan = plan_samples(target, requests, iteration=iteration, base=base, steps=steps, ema=ema, overwrite=yes)
     if dry_run:
         if json:
             emit_json({**_summary(plan.job), "dry_run": True})
             return
-        for label, argv, where in zip(plan.job.targets, plan.job.commands, plan.job.outputs, strict=True):
+        engine = plan.job.shown or ("",) * len(plan.job.targets)
+        for label, argv, where, text in zip(
+            plan.job.targets, plan.job.commands, plan.job.outputs, engine, strict=True
+        ):
             info(f"{label} -> {shown(where)}")
             out.print(shell_join(list(argv)), markup=False)
+            if text:
+                info("which runs the engine's own inference:")
+                out.print(text, markup=False)
         return
     job = start_samples(plan)
     if wait:
@@ -102,6 +144,10 @@ def new_cmd(
             f"Samples job {job.id} ({job.status}): {len(requests)} sample(s) x {len(job.targets)} target(s)."
         )
         info(f"Log: {shown(job.log_path)}; stop it with `cosmos-tui samples stop {job.id}`.")
+        for text in job.shown:
+            info("Engine inference:")
+            for line in text.splitlines():
+                info(shown(line))
         for where in job.outputs:
             out.print(shown(where))
         if job.reason:

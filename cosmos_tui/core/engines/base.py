@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 from cosmos_tui.core import shell
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo
 from cosmos_tui.core.engines import conversion
+from cosmos_tui.core.engines.inference import InferencePlan, SampleContext
 from cosmos_tui.core.engines.registry import get_adapter as get_adapter  # re-exported
 from cosmos_tui.core.engines.registry import register as register  # re-exported
 from cosmos_tui.core.engines.revisions import RevisionSet, select
@@ -25,6 +26,7 @@ from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.interpolation import problem_in_override
 from cosmos_tui.core.monitor.samples import SampleLayout
 from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.sampling.prompts import SampleRequest
 
 CheckpointLayout = Literal["dcp", "pt"]
 
@@ -155,6 +157,11 @@ class SampleArgs:
     """EMA weights (``None``: the engine's default, EMA when the job keeps it)."""
     overwrite: bool = False
     """Replace samples already in ``out``."""
+    requests: tuple[SampleRequest, ...] = ()
+    """The samples themselves (what ``prompts_json`` will hold), for engines whose input files
+    are written from them."""
+    context: SampleContext | None = None
+    """The job's checkout, experiment and dataset, for engines that run from a checkout."""
 
 
 class EngineAdapter(ABC):
@@ -304,6 +311,12 @@ class EngineAdapter(ABC):
         """The command that draws the samples ``request`` asks for from ``job_dir``'s weights
         into ``request.out``, in a process of its own; ``None``: cosmos-tui cannot sample this
         engine yet."""
+        return None
+
+    def inference_plan(self, job_dir: Path, request: SampleArgs) -> InferencePlan | None:
+        """How the engine's own inference script draws ``request`` (the conversion first, the input
+        files, each call); ``None`` when the engine has no such script cosmos-tui drives. Raises
+        :class:`UserError` for a request the script cannot serve (a sentence saying why)."""
         return None
 
     def compare_base_argv(self, job_dir: Path, files: list[Path], prompts_json: Path) -> list[str] | None:

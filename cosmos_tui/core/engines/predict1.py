@@ -36,9 +36,17 @@ from pathlib import Path
 
 from cosmos_tui.core import shell
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, pt_member
-from cosmos_tui.core.engines.base import register
+from cosmos_tui.core.engines.base import SampleArgs, register
 from cosmos_tui.core.engines.conversion import ConversionPlan, ConvertRequest, refuse_existing
 from cosmos_tui.core.engines.dataroot import TRAIN_SAMPLER_AND_VAL
+from cosmos_tui.core.engines.inference import (
+    InferenceCall,
+    InferencePlan,
+    checkpoint_step,
+    clip_video,
+    prompt_text,
+    spec_jsonl,
+)
 from cosmos_tui.core.engines.jobdir import JobName, same_group
 from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
@@ -79,6 +87,21 @@ P1_PROMPT_KEYS: tuple[str, ...] = (
     "prompt_back_left",
     "prompt_back_right",
 )
+P1_VIEW_PROMPTS: dict[str, str] = {
+    "prompt_left": "The video is captured from a camera mounted on a car. The camera is facing to the left. ",
+    "prompt_right": (
+        "The video is captured from a camera mounted on a car. The camera is facing to the right."
+    ),
+    "prompt_back": "The video is captured from a camera mounted on a car. The camera is facing backwards.",
+    "prompt_back_left": (
+        "The video is captured from a camera mounted on a car. The camera is facing the rear left side."
+    ),
+    "prompt_back_right": (
+        "The video is captured from a camera mounted on a car. The camera is facing the rear right side."
+    ),
+}
+"""The other views' prompts: the defaults of ``video2world_view_extend_multiview.py``'s argparse
+(49e02cd), which batch mode does not apply, so each JSONL line carries them."""
 P1_DOC_NOTE = (
     f"The post-training doc passes --diffusion_transformer_dir {POSTTRAINED_DIR}, which the script's "
     f"argparse rejects (it accepts only {' or '.join(P1_ACCEPTED_TRANSFORMERS)}); this command follows "
@@ -197,6 +220,9 @@ class Predict1Adapter(UpstreamAdapter):
         )
         return shell.command(str(checkout), {"PYTHONPATH": str(checkout)}, argv), P1_DOC_NOTE
 
+    def inference_plan(self, job_dir: Path, request: SampleArgs) -> InferencePlan | None:
+        return p1_sample_plan(job_dir, request, self.kind)
+
     def warnings(self, preset: Preset) -> list[str]:
         if override_value(preset.experiment.overrides, "checkpoint.load_path") is not None:
             return []
@@ -283,6 +309,17 @@ def place_p1_ema(ema_file: Path, repo: Path, *, yes: bool = False, dry_run: bool
     return plan
 
 
+def _p1_model_argv(python: str, checkpoint_dir: str, transformer: str) -> list[str]:
+    return [
+        python,
+        P1_INFERENCE_SCRIPT,
+        "--checkpoint_dir",
+        checkpoint_dir,
+        "--diffusion_transformer_dir",
+        transformer,
+    ]
+
+
 def p1_inference_argv(
     view_condition_video: str,
     prompts: dict[str, str],
@@ -301,12 +338,7 @@ def p1_inference_argv(
     if transformer not in P1_ACCEPTED_TRANSFORMERS:
         raise UserError(f"weights must be t2w_model.pt or v2w_model.pt, not {weights!r}")
     argv = [
-        python,
-        P1_INFERENCE_SCRIPT,
-        "--checkpoint_dir",
-        checkpoint_dir,
-        "--diffusion_transformer_dir",
-        transformer,
+        *_p1_model_argv(python, checkpoint_dir, transformer),
         "--view_condition_video",
         view_condition_video,
         "--num_input_frames",
@@ -317,3 +349,46 @@ def p1_inference_argv(
     for key in P1_PROMPT_KEYS:
         argv += [f"--{key}", prompts.get(key, "")]
     return [*argv, "--video_save_name", video_save_name]
+
+
+def p1_sample_plan(job_dir: Path, request: SampleArgs, kind: str) -> InferencePlan | None:
+    """Single2MultiView inference of a checkpoint (read at 49e02cd): the EMA file placed first
+    (:func:`plan_p1_placement`, skipped when the placed file is already it), then per seed (the
+    script takes one ``--seed``) ``python video2world_view_extend_multiview.py ... --batch_input_path
+    SEED.jsonl --video_save_folder OUT/seedS --seed S --num_steps N``: each JSONL line holds the six
+    view prompts and ``view_condition_input`` (the clip's front view), and line ``i`` lands at
+    ``OUT/seedS/<i>.mp4``."""
+    ctx = request.context
+    if ctx is None:
+        return None
+    step = checkpoint_step(job_dir, request.iteration, kind)
+    ema = step.parent / f"{step.name}_ema_model.pt"
+    placement = plan_p1_placement(ema, ctx.checkout)
+    dest, accepted = placement.outputs
+    placed = dest.is_file() and ema.is_file() and os.path.samefile(dest, ema) and accepted.is_file()
+    if not placed and not request.overwrite:
+        refuse_existing(placement.outputs, False)  # another checkpoint is placed there: --yes replaces it
+    transformer = f"{S2MV_DIR}/{p1_weights_name(ema)}"
+    by_seed: dict[int, list[int]] = {}
+    for i, req in enumerate(request.requests):
+        by_seed.setdefault(req.seed, []).append(i)
+    calls = []
+    env = {"PYTHONPATH": str(ctx.checkout)}
+    for seed, indices in by_seed.items():
+        rows = [
+            {
+                "prompt": prompt_text(request.requests[i].prompt, kind),
+                **P1_VIEW_PROMPTS,
+                "view_condition_input": str(clip_video(ctx, request.requests[i].clip)),
+            }
+            for i in indices
+        ]
+        spec = request.out / "inputs" / f"seed{seed}.jsonl"
+        folder = request.out / f"seed{seed}"
+        argv = [*_p1_model_argv(ctx.python, P1_POSTTRAINED_ROOT, transformer)]
+        argv += ["--num_input_frames", "1", "--condition_location", "first_cam"]
+        argv += ["--batch_input_path", str(spec), "--video_save_folder", str(folder)]
+        argv += ["--seed", str(seed), "--num_steps", str(request.steps)]
+        videos = tuple((i, folder / f"{n}.mp4") for n, i in enumerate(indices))
+        calls.append(InferenceCall(tuple(argv), ctx.checkout, env, ((spec, spec_jsonl(rows)),), videos))
+    return InferencePlan(dest.parent, None if placed else placement, tuple(calls))

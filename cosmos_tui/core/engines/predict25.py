@@ -22,7 +22,9 @@ What ``data.root`` stands for, per experiment (``cosmos_predict2/experiments/`` 
 
 from __future__ import annotations
 
-from cosmos_tui.core.engines.base import register
+from pathlib import Path
+
+from cosmos_tui.core.engines.base import SampleArgs, register
 from cosmos_tui.core.engines.dataroot import (
     SAMPLER,
     TRAIN_AND_SAMPLER,
@@ -31,6 +33,16 @@ from cosmos_tui.core.engines.dataroot import (
     VAL_SAMPLER,
     DataRoot,
     following,
+)
+from cosmos_tui.core.engines.inference import (
+    InferenceCall,
+    InferencePlan,
+    checkpoint_step,
+    clip_video,
+    dcp_inference_weights,
+    prompt_text,
+    sample_name,
+    spec_json,
 )
 from cosmos_tui.core.engines.jobdir import JobName
 from cosmos_tui.core.engines.revisions import RevisionSet
@@ -134,6 +146,15 @@ JOB_NAMES: dict[str, JobName] = {
 """Experiment -> ``job.project`` / ``job.group`` / ``job.name``, as the upstream experiment files set them."""
 
 
+P25_INFERENCE_SCRIPT = "examples/inference.py"
+"""Base-model inference (read at 50369b8, the newest snapshot the mirror holds): ``tyro.cli(Args,
+config=(PositionalRequiredArgs,))``, so the params file and ``SetupArguments.output_dir`` are
+positional, then ``--checkpoint-path`` (a file) and ``--experiment``. The params file
+(``InferenceArguments``, ``extra="forbid"``) holds ``inference_type``, ``samples`` (name ->
+``prompt``, ``input_path``) and one ``seed`` for all of them, and has no steps key (the sampler's
+own count is used). Each sample lands at ``<output dir>/<name>.mp4``."""
+
+
 @register
 class Predict25Adapter(UpstreamAdapter):
     kind = "cosmos-predict2.5"
@@ -187,3 +208,31 @@ class Predict25Adapter(UpstreamAdapter):
             f"{group}, but nproc_per_node x nnodes is {world}; launch on a multiple of {group} GPUs or add "
             f"the override {cp_key}=N with N dividing {world}"
         ]
+
+    def inference_plan(self, job_dir: Path, request: SampleArgs) -> InferencePlan | None:
+        """``python examples/inference.py PARAMS OUT --checkpoint-path ITER/model_ema_bf16.pt
+        --experiment EXP`` once per seed (the params file has one seed), video2world on each
+        sample's clip, after ``scripts/convert_distcp_to_pt.py``; ``--steps`` does not apply."""
+        ctx = request.context
+        if ctx is None:
+            return None
+        weights, convert = dcp_inference_weights(checkpoint_step(job_dir, request.iteration, self.kind), ctx)
+        by_seed: dict[int, list[int]] = {}
+        for i, req in enumerate(request.requests):
+            by_seed.setdefault(req.seed, []).append(i)
+        calls = []
+        for seed, indices in by_seed.items():
+            samples = {}
+            for i in indices:
+                req = request.requests[i]
+                samples[sample_name(i, seed)] = {
+                    "prompt": prompt_text(req.prompt, self.kind),
+                    "input_path": str(clip_video(ctx, req.clip)),
+                }
+            params = {"inference_type": "video2world", "samples": samples, "seed": seed}
+            spec = request.out / "inputs" / f"seed{seed}.json"
+            argv = [ctx.python, P25_INFERENCE_SCRIPT, str(spec), str(request.out)]
+            argv += ["--checkpoint-path", str(weights), "--experiment", ctx.experiment]
+            videos = tuple((i, request.out / f"{sample_name(i, seed)}.mp4") for i in indices)
+            calls.append(InferenceCall(tuple(argv), ctx.checkout, {}, ((spec, spec_json(params)),), videos))
+        return InferencePlan(weights, convert, tuple(calls))

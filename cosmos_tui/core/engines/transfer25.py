@@ -12,11 +12,24 @@ under torchrun; without it ``dataloader_train.sampler.dataset=...`` cannot be ov
 
 from __future__ import annotations
 
-from cosmos_tui.core.engines.base import register
+from pathlib import Path
+
+from cosmos_tui.core.engines.base import SampleArgs, register
 from cosmos_tui.core.engines.dataroot import TRAIN_AND_SAMPLER
+from cosmos_tui.core.engines.inference import (
+    InferenceCall,
+    InferencePlan,
+    checkpoint_step,
+    clip_video,
+    dcp_inference_weights,
+    prompt_text,
+    sample_name,
+    spec_json,
+)
 from cosmos_tui.core.engines.jobdir import JobName, same_group
 from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
+from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset
 
@@ -81,6 +94,20 @@ REVISION_SETS: tuple[RevisionSet, ...] = (
 )
 
 
+T25_INFERENCE_SCRIPT = "examples/inference.py"
+"""Single-view control inference (read at 2ff49d0): ``tyro.cli(Args)`` with ``-i`` input files
+(one JSON object each: ``name``, ``prompt``, ``seed``, ``video_path``, ``num_steps`` and one control
+key), ``-o`` the output folder, ``--checkpoint-path`` and ``--experiment`` (``CommonSetupArguments``
+in ``cosmos_transfer2/config.py``); each sample lands at ``<output dir>/<name>.mp4``."""
+
+T25_CONTROLS: dict[str, str] = {
+    f"transfer2_singleview_posttrain_{c}_example": c for c in ("edge", "depth", "seg", "vis")
+}
+"""Experiment -> the control key of its input file (``edge``, ``depth``, ``seg``, ``vis``: the
+``CONTROL_KEYS`` of ``cosmos_transfer2/config.py``; an empty object computes the control from the
+input video on the fly)."""
+
+
 def context_parallel_proposal(world_size: int, state_t: int) -> int:
     """The largest context-parallel size that divides both ``state_t`` and the world size."""
     return max(k for k in range(1, min(world_size, state_t) + 1) if state_t % k == 0 and world_size % k == 0)
@@ -138,3 +165,37 @@ class Transfer25Adapter(UpstreamAdapter):
             f"context parallelism {cp} (from {source}) does not divide state_t={state_t} across "
             f"{world} processes; add the override model_parallel.context_parallel_size={k}"
         ]
+
+    def inference_plan(self, job_dir: Path, request: SampleArgs) -> InferencePlan | None:
+        """``python examples/inference.py -i SPEC... -o OUT --checkpoint-path ITER/model_ema_bf16.pt
+        --experiment EXP`` (single process; the doc runs it under torchrun for context parallelism),
+        one input file per sample in ``OUT/inputs/``, after ``scripts/convert_distcp_to_pt.py``."""
+        ctx = request.context
+        if ctx is None:
+            return None
+        control = T25_CONTROLS.get(ctx.experiment)
+        if control is None:
+            raise UserError(
+                f"sampling {ctx.experiment} is not supported: only the single-view control experiments "
+                f"({', '.join(sorted(T25_CONTROLS))}) run examples/inference.py; multiview jobs use "
+                "examples/multiview.py, which cosmos-tui does not drive yet"
+            )
+        weights, convert = dcp_inference_weights(checkpoint_step(job_dir, request.iteration, self.kind), ctx)
+        specs: list[tuple[Path, str]] = []
+        videos: list[tuple[int, Path]] = []
+        for i, req in enumerate(request.requests):
+            name = sample_name(i, req.seed)
+            entry = {
+                "name": name,
+                "prompt": prompt_text(req.prompt, self.kind),
+                "seed": req.seed,
+                "video_path": str(clip_video(ctx, req.clip)),
+                "num_steps": request.steps,
+                control: {},
+            }
+            specs.append((request.out / "inputs" / f"{name}.json", spec_json(entry)))
+            videos.append((i, request.out / f"{name}.mp4"))
+        argv = [ctx.python, T25_INFERENCE_SCRIPT, "-i", *(str(p) for p, _ in specs), "-o", str(request.out)]
+        argv += ["--checkpoint-path", str(weights), "--experiment", ctx.experiment]
+        call = InferenceCall(tuple(argv), ctx.checkout, {}, tuple(specs), tuple(videos))
+        return InferencePlan(weights, convert, (call,))

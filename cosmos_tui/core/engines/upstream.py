@@ -15,10 +15,11 @@ validation loader's), from the adapter's per-experiment table.
 from __future__ import annotations
 
 import difflib
+import sys
 from pathlib import Path
 from typing import ClassVar
 
-from cosmos_tui.core.engines.base import EngineAdapter
+from cosmos_tui.core.engines.base import EngineAdapter, SampleArgs
 from cosmos_tui.core.engines.checkout import (
     detect_kind,
     detect_python,
@@ -175,6 +176,20 @@ class UpstreamAdapter(EngineAdapter):
         """From the shipped table (with ``job.*`` overrides); see :mod:`.jobdir` for the dry run."""
         name = table_job_name(self.kind, preset.experiment.name, preset.experiment.overrides)
         return name.path(self.output_root(preset, environ)) if name else None
+
+    runner_module: ClassVar[str] = "cosmos_tui.core.sampling.upstream"
+    """What runs :meth:`inference_plan` as the samples job's process (conversion, input files,
+    the script's calls, ``index.json``)."""
+
+    def sample_argv(self, job_dir: Path, request: SampleArgs) -> list[str] | None:
+        """The runner of :meth:`inference_plan` (validated now, so a plan that cannot run fails
+        before anything starts); ``None`` when the engine has no inference cosmos-tui drives."""
+        if request.context is None or self.inference_plan(job_dir, request) is None:
+            return None
+        argv = [sys.executable, "-m", self.runner_module, "--kind", self.kind, "--job", str(job_dir)]
+        argv += ["--iter", str(request.iteration), "--prompts", str(request.prompts_json)]
+        argv += ["--out", str(request.out), "--steps", str(request.steps), *request.context.runner_args()]
+        return [*argv, "--overwrite"] if request.overwrite else argv
 
     def experiment_hint(self, name: str) -> str | None:
         """A close known experiment name, for messages."""

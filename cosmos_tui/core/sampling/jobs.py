@@ -33,12 +33,14 @@ from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 from cosmos_tui.core.containment import contained, resolved, write_contained
 from cosmos_tui.core.engines.base import SampleArgs
+from cosmos_tui.core.engines.inference import SampleContext
 from cosmos_tui.core.engines.registry import DEFAULT_KIND, get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
+from cosmos_tui.core.monitor.samples import IterationSamples, list_samples
 from cosmos_tui.core.paths import samples_root
 from cosmos_tui.core.runs import list_runs, procs
 from cosmos_tui.core.runs.jobs import get_job
-from cosmos_tui.core.runs.record import ProcRef
+from cosmos_tui.core.runs.record import ProcRef, RunRecord
 from cosmos_tui.core.runs.registry import flocked
 from cosmos_tui.core.safeio import RECORD_CAP, read_text_capped
 from cosmos_tui.core.sampling.prompts import SampleRequest, requests_json
@@ -85,6 +87,10 @@ class SampleJob:
     engine: ProcRef | None = None
     """The engine process drawing now."""
     stop_requested: bool = False
+    shown: tuple[str, ...] = ()
+    """Per target, the engine's own inference commands as shell text (upstream engines: the
+    conversion, then the script's calls, which the command of :attr:`commands` runs); empty for
+    the builtin engine, whose command is its sampler."""
 
     @property
     def log_path(self) -> Path:
@@ -119,7 +125,7 @@ def read_job(folder: Path) -> SampleJob:
     try:
         data = json.loads(read_text_capped(path, RECORD_CAP, what="samples record"))
         data["supervisor"], data["engine"] = _ref(data.get("supervisor")), _ref(data.get("engine"))
-        for key in ("targets", "outputs", "done"):
+        for key in ("targets", "outputs", "done", "shown"):
             data[key] = tuple(data.get(key, ()))
         data["commands"] = tuple(tuple(c) for c in data.get("commands", ()))
         return SampleJob(folder=folder, **data)
@@ -192,12 +198,36 @@ def get_sample_job(ref: str) -> SampleJob:
 # -- planning -----------------------------------------------------------------------------------
 
 
+def _runs_on(job_dir: Path) -> list[RunRecord]:
+    return [r for r in list_runs(reconcile=False) if r.job_dir and resolved(r.job_dir) == job_dir]
+
+
 def engine_kind_of(job_dir: Path) -> str:
     """The engine kind of the newest run on ``job_dir`` (the default engine when none is recorded)."""
-    kinds = [
-        r.engine_kind for r in list_runs(reconcile=False) if r.job_dir and resolved(r.job_dir) == job_dir
-    ]
+    kinds = [r.engine_kind for r in _runs_on(job_dir)]
     return kinds[-1] if kinds else DEFAULT_KIND
+
+
+def sample_context(job_dir: Path, kind: str) -> SampleContext | None:
+    """The checkout, interpreter, experiment and dataset of the newest run on ``job_dir`` (for
+    engines that run from a checkout); ``None`` for the others, or with no such run recorded."""
+    adapter = get_adapter(kind)
+    runs = [r for r in _runs_on(job_dir) if r.engine_kind == kind]
+    preset = runs[-1].launched if runs and adapter.runs_from_checkout else None
+    if preset is None or not preset.engine.repo:
+        return None
+    root = preset.data.root
+    data_root = None
+    if root:
+        data_root = Path(root).expanduser()
+        data_root = resolved(data_root if data_root.is_absolute() else adapter.cwd(preset) / data_root)
+    return SampleContext(
+        checkout=resolved(adapter.cwd(preset)),
+        python=adapter.python(preset),
+        experiment=preset.experiment.name,
+        data_root=data_root,
+        layout=preset.data.layout,
+    )
 
 
 def resolve_job_dir(target: str) -> tuple[Path, str]:
@@ -245,6 +275,27 @@ def _targets(job_dir: Path, iteration: str | None, base: bool) -> list[int | Non
     return [*picked, None] if base else picked
 
 
+@dataclass(frozen=True)
+class TrainerSamples:
+    """The images an engine's trainer draws itself (Cosmos 3's ``EveryNDrawSample``), listed
+    instead of sampling: nothing runs."""
+
+    job_dir: Path
+    folder: Path
+    """Where the trainer writes them."""
+    iterations: tuple[IterationSamples, ...]
+
+
+def trainer_samples(target: str) -> TrainerSamples | None:
+    """For a job whose engine draws its own samples while training (its adapter's
+    ``sample_layout``: cosmos-tui runs no sampler for it): the images there; ``None`` otherwise."""
+    job_dir, kind = resolve_job_dir(target)
+    layout = get_adapter(kind).sample_layout
+    if layout is None:
+        return None
+    return TrainerSamples(job_dir, job_dir / layout.folder, list_samples(job_dir, layout))
+
+
 def _new_id(job_dir: Path) -> str:
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in job_dir.name)[:40]
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-{secrets.token_hex(2)}"
@@ -268,21 +319,30 @@ def plan_samples(
     iterations = _targets(job_dir, iteration, base)
     job_id = _new_id(job_dir)
     folder = samples_root() / job_id
-    labels, outputs, commands = [], [], []
+    context = sample_context(job_dir, kind)
+    if adapter.runs_from_checkout and context is None:
+        raise UserError(
+            f"no recorded {kind} run on {job_dir} names its checkout (engine.repo); sample a job "
+            "launched by cosmos-tui, whose run record holds it"
+        )
+    labels, outputs, commands, shown = [], [], [], []
     for it in iterations:
         label = "base" if it is None else f"iter_{it:09d}"
         out = contained(job_dir / "samples" / label, job_dir, what="the job folder")
         if (out / "index.json").exists() and not overwrite:
             raise UserError(f"{out} already holds samples; pass --yes to replace them.")
-        request = SampleArgs(it, folder / PROMPTS_FILE, out, steps, ema, overwrite)
+        request = SampleArgs(it, folder / PROMPTS_FILE, out, steps, ema, overwrite, requests, context)
         argv = adapter.sample_argv(job_dir, request)
         if argv is None:
             raise UserError(
                 f"sampling is not yet supported for {kind} jobs (only the builtin engine's, for now)."
             )
+        inference = adapter.inference_plan(job_dir, request)
         labels.append(label)
         outputs.append(str(out))
         commands.append(tuple(argv))
+        if inference is not None:
+            shown.append(inference.shell())
     job = SampleJob(
         id=job_id,
         folder=folder,
@@ -291,6 +351,7 @@ def plan_samples(
         targets=tuple(labels),
         outputs=tuple(outputs),
         commands=tuple(commands),
+        shown=tuple(shown),
         samples=len(requests),
         steps=steps,
         ema=ema,

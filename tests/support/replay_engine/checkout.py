@@ -18,8 +18,19 @@ def _stub(path: Path, call: str) -> None:
     path.write_text(f"import sys\nsys.path.insert(0, {str(SUPPORT_DIR)!r})\n{call}\n")
 
 
-def make_fake_checkout(root: Path, kind: str, *, converter: bool = True, version: str = "1.5.0") -> Path:
-    """Create ``root/<kind>`` as a fake checkout of ``kind``; returns its path."""
+INFERENCE_SCRIPTS = {
+    "cosmos-transfer2.5": "examples/inference.py",
+    "cosmos-predict2.5": "examples/inference.py",
+    "cosmos-predict1": "cosmos_predict1/diffusion/inference/video2world_view_extend_multiview.py",
+}
+"""Where each upstream repo keeps the inference script ``samples`` drives."""
+
+
+def make_fake_checkout(
+    root: Path, kind: str, *, converter: bool = True, version: str = "1.5.0", inference: bool = False
+) -> Path:
+    """Create ``root/<kind>`` as a fake checkout of ``kind``; returns its path. ``inference``: with
+    its inference script (the ReplayInference test double)."""
     repo = root / kind
     package = repo / PACKAGES[kind]
     package.mkdir(parents=True, exist_ok=True)
@@ -39,6 +50,8 @@ def make_fake_checkout(root: Path, kind: str, *, converter: bool = True, version
             _stub(
                 repo / "scripts" / "convert_distcp_to_pt.py", "from replay_engine.convert import main\nmain()"
             )
+    if inference:
+        _stub(repo / INFERENCE_SCRIPTS[kind], f"from replay_engine.inference import main\nmain({kind!r})")
     return repo
 
 
