@@ -18,9 +18,9 @@ import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, out, shown, to_jsonable
 from cosmos_tui.core.datasets.fix import apply_fixes, plan_fixes
-from cosmos_tui.core.datasets.layouts import LAYOUTS, detect_layout
+from cosmos_tui.core.datasets.layouts import LAYOUTS, detect_layout, get_layout
 from cosmos_tui.core.datasets.paint import MARKER
-from cosmos_tui.core.datasets.synth import synthesize
+from cosmos_tui.core.datasets.synth import refuse_missing_parents, synthesize
 from cosmos_tui.core.datasets.validate import validate
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.safeio import CONFIG_CAP, read_text_capped
@@ -296,12 +296,18 @@ def synth_cmd(
     size: str = typer.Option("64x96", "--size", help="Frame size HxW (even numbers)."),
     fps: int | None = typer.Option(None, "--fps", help="Frame rate (default 10; Cosmos 3 vision: 24)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data)."),
+    parents: bool = typer.Option(
+        False, "--parents", help="Also create missing folders above DIR (refused without it)."
+    ),
     json_: bool = JsonOption,
 ) -> None:
     """Write a small valid dataset of real mp4s (moving patterns) and embeddings/captions."""
 
     started = time.perf_counter()
     size_hw = _parse_size(size)
+    get_layout(layout)  # an unknown layout is a usage error before anything about the folder
+    if not parents:
+        refuse_missing_parents(root)
     path = synthesize(
         root, layout, clips=clips, frames=frames, size=size_hw, fps=fps, seed=seed, experiment=experiment
     )

@@ -120,12 +120,16 @@ def list_(
     )
     rows = []
     for r in records:
-        note = (r.reason or "").splitlines()[0][:70] if r.reason else ""
+        flags = (r.health or {}).get(
+            "flags"
+        ) or []  # the status cell has their badges, here the first in words
+        first = r.reason or (flags[0] if flags else "")
+        note = first.splitlines()[0][:70] if first else ""
         # the status is markup of our own (its flags are escaped)
         rows.append(
             [
                 shown(r.id),
-                status_text(r),
+                status_text(r, badges=True),
                 shown(r.experiment),
                 iteration_text(r),
                 shown(where_text(r)),

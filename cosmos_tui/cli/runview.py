@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from cosmos_tui.cli.common import info, shown
 from cosmos_tui.core.monitor.logline import shown_line
+from cosmos_tui.core.monitor.watchdog import flag_badge
 from cosmos_tui.core.runs import follow, get_run
 from cosmos_tui.core.runs.jobs import resume_lineage
 from cosmos_tui.core.runs.ownership import iteration_range
@@ -58,8 +59,9 @@ def where_text(record: RunRecord) -> str:
     return "local"
 
 
-def status_text(record: RunRecord) -> str:
-    """``[green]finished[/green] (exit 0)`` and the like."""
+def status_text(record: RunRecord, *, badges: bool = False) -> str:
+    """``[green]finished[/green] (exit 0)`` and the like, with the health flags as sentences, or
+    with ``badges`` as their short badges (``SLOW``: a table cell, never a paragraph)."""
     style = STATUS_STYLE.get(record.status, "")
     text = f"[{style}]{record.status}[/{style}]" if style else record.status
     if record.exit_code is not None:
@@ -67,8 +69,11 @@ def status_text(record: RunRecord) -> str:
     health = record.health or {}
     if record.active and health.get("state") == "stalled":
         text += " [bold red]STALLED[/bold red]"
-    if health.get("flags"):
-        text += " [yellow]" + escape("; ".join(health["flags"])) + "[/yellow]"
+    flags = health.get("flags") or []
+    if flags and badges:
+        text += " [yellow]" + escape(" ".join(dict.fromkeys(flag_badge(f) for f in flags))) + "[/yellow]"
+    elif flags:
+        text += " [yellow]" + escape("; ".join(flags)) + "[/yellow]"
     return text
 
 

@@ -77,6 +77,8 @@ class JobSettings:
     keep_last_n: int | None = None
     dataset_dir: str | None = None
     """``dataloader_train.dataset.dataset_dir``: where the engine reads its training data."""
+    val_clips: int | None = None
+    """``dataloader_train.dataset.val_clips``: clips held out of training (builtin engine)."""
     from_config: bool = False
     """Whether a readable ``config.yaml`` was there (the composed truth; then the settings need not
     be read again)."""
@@ -86,6 +88,7 @@ KEYS = {
     "max_iter": "trainer.max_iter",
     "save_iter": "checkpoint.save_iter",
     "keep_last_n": "checkpoint.keep_last_n",
+    "val_clips": "dataloader_train.dataset.val_clips",
 }
 
 

@@ -69,6 +69,13 @@ def _has_mp4(folder: Path) -> bool:
         return False
 
 
+def _count_mp4(folder: Path) -> int:
+    try:
+        return sum(e.name.endswith(".mp4") for e in os.scandir(folder))
+    except OSError:
+        return 0
+
+
 def _default_dataset_dir(job_dir: Path | None) -> str | None:
     """The engine's own ``dataloader_train.dataset.dataset_dir``, from the dry run's config.yaml."""
     return jobconfig.settings(job_dir).dataset_dir if job_dir is not None else None
@@ -134,6 +141,16 @@ def check_dataset(preset: Preset, job_dir: Path | None = None) -> Check:
             f"{root} does not look like {layout_id}: no .mp4 in {shown}; "
             f"run `cosmos-tui data validate {root} --layout {layout_id}`",
         )
+    held_out = job_settings(preset, job_dir).val_clips  # the launch's override, else config.yaml
+    if held_out:
+        clips = _count_mp4(folders[0])
+        if held_out >= clips:
+            return Check(
+                "dataset",
+                "fail",
+                f"dataloader_train.dataset.val_clips={held_out} holds out every clip of the {clips} "
+                f"in {root}; lower it (--set dataloader_train.dataset.val_clips=N) or add clips",
+            )
     detected = detect_layout(root)
     if detected and detected != layout_id:
         return Check("dataset", "warn", f"{root} looks like {detected}, not {layout_id}; check data.layout")

@@ -21,6 +21,7 @@ from cosmos_tui.core import catalog as catalog_mod
 from cosmos_tui.core.containment import write_contained
 from cosmos_tui.core.datasets.layouts import LAYOUTS
 from cosmos_tui.core.datasets.layouts import detect_layout as detect
+from cosmos_tui.core.datasets.synth import missing_folders as synth_missing_folders
 from cosmos_tui.core.datasets.synth import synthesize as synth
 from cosmos_tui.core.datasets.validate import validate as run_validator
 from cosmos_tui.core.engines.registry import get_adapter
@@ -233,12 +234,7 @@ def synthesize(root: str, layout: str, experiment: str | None) -> None:
 def missing_folders(root: str) -> tuple[str, ...]:
     """The folders a synthetic set at ``root`` would create, outermost first (empty: it exists)."""
 
-    path = Path(root).expanduser().absolute()
-    missing = []
-    while not path.exists() and path != path.parent:
-        missing.append(str(path))
-        path = path.parent
-    return tuple(reversed(missing))
+    return tuple(str(p) for p in synth_missing_folders(Path(root)))
 
 
 # -- step 4: setup --------------------------------------------------------------------------------

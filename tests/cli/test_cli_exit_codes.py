@@ -64,6 +64,11 @@ TABLE: list[tuple[list[str], str, int]] = [
     (["data", "validate", "{tmp}/none", "--yes"], "--yes without --fix (before the path)", 2),
     (["data", "validate", "{tmp}/file"], "a file, not a dataset folder", 1),
     (["data", "synth", "{tmp}/file", "--layout", "predict1-waymo"], "a file where the set goes", 1),
+    (
+        ["data", "synth", "{tmp}/no/such/set", "--layout", "predict1-waymo"],
+        "missing parents, no --parents",
+        1,
+    ),
     (["preset", "render", "{tmp}/missing.toml"], "a preset file that is not there", 1),
     (["run", "{tmp}/missing.toml", "--dry-run"], "a preset file that is not there", 1),
     (["ckpt", "export", RUN], "a missing --out", 2),

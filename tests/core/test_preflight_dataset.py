@@ -46,3 +46,16 @@ def test_an_engine_error_line_is_the_runs_reason() -> None:
     assert describe_exit(1, tail) == (
         "torchrun exited 1: dataloader_train.dataset.dataset_dir is not set; pass it after the '--'."
     )
+
+
+def test_holding_out_every_clip_fails_preflight_not_the_run(tmp_path: Path) -> None:
+    from cosmos_tui.core.datasets.synth import synthesize
+    from cosmos_tui.core.presets import load_preset, resolve_preset
+
+    data = synthesize(tmp_path / "one", "predict1-waymo", clips=1, frames=4, size=(16, 16))
+    shipped = load_preset(resolve_preset("builtin-tiny-cpu"))  # holds out one clip
+    preset = apply_sets(shipped, [f"data.root={data}"])
+    check = check_dataset(preset, tmp_path / "job")
+    assert check.level == "fail" and "holds out every clip of the 1" in check.message, check.message
+    more = synthesize(tmp_path / "two", "predict1-waymo", clips=2, frames=4, size=(16, 16))
+    assert check_dataset(apply_sets(shipped, [f"data.root={more}"]), tmp_path / "job").level == "ok"

@@ -133,3 +133,21 @@ def test_synth_refuses_user_data(tmp_path: Path) -> None:
     r = run("synth", str(tmp_path), "--layout", P1)
     assert r.exit_code == 1 and "not empty" in r.stderr
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_synth_creates_only_the_folder_named_unless_parents(tmp_path: Path) -> None:
+    root = tmp_path / "deep" / "er" / "new"
+    r = run("synth", str(root), "--layout", P1, "--clips", "1", "--frames", "4", "--size", "16x16")
+    assert r.exit_code == 1 and "pass --parents" in r.stderr and "Traceback" not in r.output
+    assert "create " + str(tmp_path / "deep" / "er") + " first" in r.stderr
+    assert not (tmp_path / "deep").exists()
+    (tmp_path / "deep" / "er").mkdir(parents=True)  # the parent made: its own folder is created
+    r = run("synth", str(root), "--layout", P1, "--clips", "1", "--frames", "4", "--size", "16x16")
+    assert r.exit_code == 0 and root.is_dir(), r.output
+    other = tmp_path / "a" / "b" / "set"
+    r = run(
+        "synth", str(other), "--layout", P1, "--clips", "1", "--frames", "4", "--size", "16x16", "--parents"
+    )
+    assert r.exit_code == 0 and other.is_dir(), r.output
+    r = run("synth", str(tmp_path / "x" / "y"), "--layout", "nope")
+    assert r.exit_code == 2 and not (tmp_path / "x").exists()  # the usage error comes first

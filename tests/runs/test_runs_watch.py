@@ -94,3 +94,35 @@ def test_the_watch_records_its_verdict_while_the_run_trains(launch_script) -> No
     live = wait_run(rec.id, lambda r: r.active and r.health is not None, timeout=45)
     assert live.health["state"] in ("starting", "running", "stalled")
     stop_run(rec.id)
+
+
+def test_runs_list_shows_a_flag_as_its_badge_and_keeps_the_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SLOW sentence is a paragraph: in the STATUS cell it pushed the ID out of an 80-column
+    table; there it is the badge, the sentence goes to NOTE and `runs show`."""
+    from typer.testing import CliRunner
+
+    from cosmos_tui.cli.app import app
+    from cosmos_tui.core.runs import registry
+    from cosmos_tui.core.runs.record import RunRecord
+
+    slow = (
+        "slow: 0.6 s/iter, 2.4x the reference 0.247 s/iter on cpu with 2 ranks; usual causes: too few "
+        "data loader workers (raise dataloader_train.num_workers), a tiny dataset re-decoded every epoch"
+    )
+    run_id = "20261203-140820-s2mv-text2world-tiny-2459"
+    run_dir = registry.run_dir_for(run_id)
+    run_dir.mkdir(parents=True)
+    health = {"state": "ok", "flags": [slow, "low disk: 1.0 GiB free"], "iteration": 9}
+    registry.write(
+        RunRecord(id=run_id, run_dir=run_dir, preset={}, status="finished", exit_code=0, health=health)
+    )
+    monkeypatch.setenv("COLUMNS", "80")
+    listed = CliRunner().invoke(app, ["runs", "list"])
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(run_id))
+    assert "SLOW LOW-DISK" in row and "usual causes" not in listed.stdout
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = CliRunner().invoke(app, ["runs", "list"]).stdout
+    assert "slow: 0.6 s/iter" in wide  # the first flag in words, in NOTE
+    shown = CliRunner().invoke(app, ["runs", "show", run_id]).stdout
+    assert "usual causes" in shown

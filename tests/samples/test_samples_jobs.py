@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -119,3 +120,55 @@ def test_prompts_and_clips_reach_the_index_and_a_missing_clip_fails(job: Path, t
     result = runner.invoke(app, [*args, "--yes", "--json"])
     assert result.exit_code == 1
     assert "no usable clip 'clip_0042'" in json.loads(result.stdout)["reason"]
+
+
+def _drawing(job: Path, *args: str) -> dict:
+    """Start a long samples job on ``job`` and wait until its sampler process runs."""
+    result = runner.invoke(
+        app, ["samples", str(job), "--steps", "1000", "--seeds", "0,1,2,3,4,5,6,7", "--json", *args]
+    )
+    assert result.exit_code == 0, result.output
+    started = json.loads(result.stdout)
+    deadline = time.monotonic() + 60
+    while get_sample_job(started["id"]).engine is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert get_sample_job(started["id"]).engine is not None
+    return started
+
+
+def _prune(job: Path) -> dict:
+    result = runner.invoke(app, ["ckpt", "prune", str(job), "--keep-last", "1", "--yes", "--json"])
+    assert result.exit_code == 0, result.output
+    return {d["iteration"]: d for d in json.loads(result.stdout)["decisions"]}
+
+
+def test_prune_keeps_what_a_samples_job_reads_and_a_second_job_cannot_share_its_outputs(job: Path) -> None:
+    older = job / "checkpoints" / "iter_000000008"
+    shutil.copytree(job / "checkpoints" / "iter_000000016", older)  # an older complete checkpoint
+    started = _drawing(job, "--iter", "8")
+    kept = _prune(job)[8]
+    assert kept["keep"] and kept["reason"] == f"read by samples job {started['id']}"
+    assert older.is_dir()
+    clash = runner.invoke(app, ["samples", str(job), "--iter", "8", "--yes"])
+    assert clash.exit_code == 1 and f"samples job {started['id']} is drawing into" in clash.output
+    assert runner.invoke(app, ["samples", "stop", started["id"]]).exit_code == 0
+    assert not _prune(job)[8]["keep"] and not older.exists()
+
+
+def test_a_samples_job_whose_supervisor_is_killed_is_lost_and_its_sampler_still_protected(job: Path) -> None:
+    older = job / "checkpoints" / "iter_000000008"
+    shutil.copytree(job / "checkpoints" / "iter_000000016", older)
+    started = _drawing(job, "--iter", "8")
+    record = get_sample_job(started["id"])
+    assert record.supervisor is not None and record.engine is not None
+    procs.signal_if_same(record.supervisor, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while procs.alive(record.supervisor) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    listed = json.loads(runner.invoke(app, ["samples", "list", "--json"]).stdout)
+    (lost,) = [j for j in listed if j["id"] == started["id"]]
+    assert lost["status"] == "lost" and "still runs" in lost["reason"], lost
+    assert _prune(job)[8]["keep"]  # its orphaned sampler still reads iteration 8
+    result = runner.invoke(app, ["samples", "stop", started["id"]])
+    assert result.exit_code == 0 and not procs.alive(record.engine), result.output
+    assert not _prune(job)[8]["keep"] and not older.exists()

@@ -95,7 +95,7 @@ async def test_the_loss_chart_draws_the_val_loss_and_the_presets_reference_dimme
         dash = app.screen
         chart = dash.query_one("#loss-chart", LossChart)
         names = list(chart.series)
-        assert names == ["reference cpu x2", RUN_OK, "val loss"]  # the reference of this device only
+        assert names == ["reference cpu x2", "train loss", "val loss"]  # the reference of this device only
         assert list(chart.series["reference cpu x2"]) == [(1, 1.5), (10, 0.9)]
         assert [x for x, _ in chart.series["val loss"]] == [m["iteration"] for m in lines if "val_loss" in m]
         assert chart.curve_styles == {"reference cpu x2": REFERENCE_STYLE}

@@ -213,9 +213,12 @@ async def test_help_and_command_palette(make_app) -> None:
         assert {"New run", "Runs", "Help"} <= set(titles)
 
 
-async def test_the_loss_chart_keeps_its_rows_when_the_tokens_chart_is_shown(make_app, fixed_runs) -> None:
-    """An engine that reports tokens/s gets a second chart in the loss box; the loss curve must
-    still be drawn beside it, not squeezed to 'no loss reported yet'."""
+async def test_the_tokens_chart_is_labelled_and_shown_only_where_both_charts_fit(
+    make_app, fixed_runs
+) -> None:
+    """An engine that reports tokens/s gets a second, labelled chart in the loss box when the box
+    holds both; a shorter terminal keeps the loss chart whole (never squeezed to 'no loss
+    reported yet' under a wrapped legend) and `m` reaches tokens/s."""
     import json
     from pathlib import Path
 
@@ -226,13 +229,28 @@ async def test_the_loss_chart_keeps_its_rows_when_the_tokens_chart_is_shown(make
     with_tokens = [{**m, "tokens_per_s": 9000.0 + m["iteration"]} for m in lines]
     metrics.write_text("".join(json.dumps(m) + "\n" for m in with_tokens))
     app = make_app(initial_run_id=RUN_OK)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=(120, 50)) as pilot:  # tall: both charts, the second one labelled
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)
         dash = app.screen
         tokens = dash.query_one("#tokens-chart", LossChart)
         await wait_for(pilot, lambda: tokens.display and tokens.series)
         await pilot.pause(0.2)
         loss = dash.query_one("#loss-chart", LossChart)
-        assert loss.content_size.height >= 3 and tokens.content_size.height >= 3
+        assert loss.content_size.height >= 5 and tokens.content_size.height >= 5
         assert "no loss reported yet" not in loss.render().plain
         assert "it 40" in loss.render().plain
+        assert tokens.render().plain.splitlines()[0] == "tokens/s"  # never a chart without a title
+    for size in ((120, 36), (80, 24)):  # short: the loss chart whole, tokens/s behind `m`
+        app = make_app(initial_run_id=RUN_OK)
+        async with app.run_test(size=size) as pilot:
+            await wait_for(pilot, lambda a=app: isinstance(a.screen, DashboardScreen) and a.screen.polls > 0)
+            await pilot.pause(0.3)
+            dash = app.screen
+            loss = dash.query_one("#loss-chart", LossChart)
+            assert not dash.query_one("#tokens-chart", LossChart).display, size
+            lines = loss.render().plain.splitlines()
+            assert len(lines) == loss.content_size.height and "it 40" in lines[-1], (size, lines)
+            assert "no loss reported yet" not in loss.render().plain
+            while dash.metric != "tokens_per_s":
+                await pilot.press("m")
+            assert str(dash.query_one("#loss-box").border_title) == "tokens/s"

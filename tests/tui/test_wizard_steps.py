@@ -396,3 +396,33 @@ async def test_typed_fields_are_checked_and_next_says_why(make_app) -> None:
         await pilot.pause()
         assert "2 GPU(s) visible" in _text(wizard, "#setup-warning")
         assert "set Processes/node to 2" in _text(wizard, "#setup-warning")
+
+
+async def test_a_synthetic_set_two_folders_deep_is_asked_and_its_command_says_parents(
+    make_app, tmp_path: Path
+) -> None:
+    import shlex
+
+    app = make_app(gpus=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        wizard = await _wizard(pilot, "builtin-s2mv-tiny")
+        await _next(pilot, wizard)
+        await _next(pilot, wizard)
+        root = tmp_path / "new" / "set"
+        wizard.query_one("#data-root").value = str(root)
+        await pilot.click("#data-synth")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        command = app.screen.command
+        assert command.endswith(" --parents") and not (tmp_path / "new").exists()
+        await pilot.press("n")  # cancelled: nothing made
+        assert not isinstance(app.screen, ConfirmDialog) and not (tmp_path / "new").exists()
+    from typer.testing import CliRunner
+
+    from cosmos_tui.cli.app import app as cli_app
+
+    argv = shlex.split(command)[1:]  # the command the dialog shows works as it stands
+    assert (
+        CliRunner().invoke(cli_app, [*argv, "--clips", "1", "--frames", "4", "--size", "16x16"]).exit_code
+        == 0
+    )
+    assert root.is_dir()

@@ -7,7 +7,9 @@ checkpoint that looks complete but fails verification (a truncated shard, a dama
 ``.metadata``) never takes one of the ``keep_last`` places: it is removed like an incomplete one,
 so a verified checkpoint is deleted only when ``keep_last`` newer verified ones stay. Whatever the
 policy says, these are always kept: the one ``latest_checkpoint.txt`` points at, every pinned one,
-and any incomplete one that is probably still being written (modified in the last few minutes);
+any incomplete one that is probably still being written (modified in the last few minutes), and
+any a running samples job reads or has yet to read (``cosmos-tui samples``, asked again just
+before each deletion);
 the plan says for each kept one that fails verification why. Deleting is a separate step from
 planning, so the CLI can show the plan (``--dry-run``, the default) before ``--yes``; it removes
 only entries inside the checkpoints folder, and a symlinked step folder as a link, never its
@@ -16,14 +18,15 @@ target (:func:`~cosmos_tui.core.containment.safe_rmtree`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, checkpoint_files, is_being_written, tree_stats
 from cosmos_tui.core.checkpoints.verify import verify_checkpoint
-from cosmos_tui.core.containment import safe_rmtree
+from cosmos_tui.core.containment import resolved, safe_rmtree
 from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.sampling.jobs import checkpoints_in_use
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,10 @@ class PruneDecision:
     checkpoint: CheckpointInfo
     keep: bool
     reason: str
-    """Why, in a few words (``latest``, ``pinned``, ``last 3``, ``every 1000``, ``being written``,
-    ``older than the last 3``, ``incomplete``, ``unverified``), followed for a checkpoint that fails
-    verification by what is wrong (``latest; unverified: model/__0_0.distcp has 10 bytes ...``)."""
+    """Why, in a few words (``latest``, ``pinned``, ``read by samples job ID``, ``last 3``,
+    ``every 1000``, ``being written``, ``older than the last 3``, ``incomplete``, ``unverified``),
+    followed for a checkpoint that fails verification by what is wrong
+    (``latest; unverified: model/__0_0.distcp has 10 bytes ...``)."""
     unverified: str | None = None
     """Why the checkpoint fails verification (None when it verifies or was not checked because it
     is incomplete)."""
@@ -93,13 +97,17 @@ def plan_prune(
     keep_every: int | None = None,
     now: float | None = None,
     verify: Verifier = verify_problem,
+    in_use: Mapping[Path, str] | None = None,
 ) -> PrunePlan:
     """Apply the policy to ``checkpoints`` (from ``scan_checkpoints``); ``verify`` checks each
-    complete one (reading metadata and sizes, never deleting)."""
+    complete one (reading metadata and sizes, never deleting); ``in_use`` (resolved checkpoint
+    path -> who reads it; default: :func:`~cosmos_tui.core.sampling.jobs.checkpoints_in_use`)
+    names the ones a running samples job needs."""
     if keep_last < 1:
         raise UsageError("--keep-last must be at least 1 (the newest checkpoint is always kept).")
     if keep_every is not None and keep_every < 1:
         raise UsageError("--keep-every must be a positive number of iterations.")
+    readers = checkpoints_in_use() if in_use is None else in_use
     problems = {id(c): verify(c) for c in checkpoints if c.complete}
     verified = [c for c in checkpoints if c.complete and problems[id(c)] is None]
     recent = {id(c) for c in verified[-keep_last:]}
@@ -111,6 +119,8 @@ def plan_prune(
             keep, why = True, "latest"
         elif c.pinned:
             keep, why = True, "pinned"
+        elif resolved(c.path) in readers:
+            keep, why = True, f"read by samples job {readers[resolved(c.path)]}"
         elif is_being_written(c, now=now):
             keep, why = True, "being written"
         elif ok and id(c) in recent:
@@ -153,10 +163,13 @@ def delete_checkpoint(info: CheckpointInfo, root: Path | None = None) -> None:
 
 def apply_prune(plan: PrunePlan, root: Path | None = None) -> list[CheckpointInfo]:
     """Delete what ``plan`` says to delete, inside ``root`` (the checkpoints folder; default each
-    checkpoint's own folder); returns what was removed."""
+    checkpoint's own folder); returns what was removed. A checkpoint a samples job started
+    reading since the plan was made is kept."""
     removed = []
     for info in plan.to_delete:
         if info.is_latest or info.pinned:  # belt and braces: a plan is never trusted blindly
+            continue
+        if resolved(info.path) in checkpoints_in_use():
             continue
         delete_checkpoint(info, root)
         removed.append(info)

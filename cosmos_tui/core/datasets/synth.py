@@ -19,7 +19,7 @@ from cosmos_tui.core.containment import resolved
 from cosmos_tui.core.datasets import paint
 from cosmos_tui.core.datasets.layouts import CaptionSource, Layout, VideoSet, get_layout, min_frames_for
 from cosmos_tui.core.datasets.synth_cosmos3 import synthesize_lerobot_v3, synthesize_vision_jsonl
-from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.errors import UsageError, UserError
 
 __all__ = ["synthesize"]
 
@@ -51,6 +51,28 @@ def _video_jobs(layout: Layout, root: Path, clips: list[str]) -> list[tuple[Path
             for vi, vd in enumerate(view_dirs if vs.per_view else (None,)):
                 jobs.append((layout.video_path(root, vs, clip, vd), ci, vi, vs.pattern))
     return jobs
+
+
+def missing_folders(root: Path) -> tuple[Path, ...]:
+    """The folders a synthetic set at ``root`` would create (``..`` and links resolved, as
+    :func:`synthesize` writes), outermost first; empty when it exists."""
+    path = resolved(root)
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return tuple(reversed(missing))
+
+
+def refuse_missing_parents(root: Path) -> None:
+    """A :class:`UserError` when more than ``root``'s own folder is missing: a synthetic set
+    creates its folder, never folders above it the person did not ask for."""
+    missing = missing_folders(root)
+    if len(missing) > 1:
+        raise UserError(
+            f"{missing[0]} does not exist; create {missing[-1].parent} first, or pass --parents "
+            f"to create the {len(missing) - 1} missing folder(s) above {missing[-1].name}."
+        )
 
 
 def synthesize(

@@ -78,6 +78,21 @@ def pace_flag(
     )
 
 
+def flag_badge(flag: str) -> str:
+    """The short badge of one health flag (``SLOW``, ``LOW-DISK``, ``NaN``, ``UNSTABLE``,
+    ``HOST-MEM``), as the runs screen shows it; a table cell holds the badge, ``runs show`` the
+    sentence."""
+    if flag.startswith(("slow:", "CPU fallback")):
+        return "SLOW"
+    if flag.startswith("low disk"):
+        return "LOW-DISK"
+    if flag.startswith("NaN/Inf"):
+        return "NaN"
+    if "'Unstable loss'" in flag:
+        return "UNSTABLE"
+    return "HOST-MEM"
+
+
 @dataclass(frozen=True)
 class MonitorEvent:
     """Something a person may want to be told about."""

@@ -156,9 +156,10 @@ def reconcile(job: SampleJob) -> SampleJob:
         job = read_job(job.folder)
         if job.status != "running" or procs.alive(job.supervisor):
             return job
-        job = dataclasses.replace(
-            job, status="lost", ended_at=time.time(), reason="its supervisor is gone without recording an end"
-        )
+        reason = "its supervisor is gone without recording an end"
+        if procs.alive(job.engine):
+            reason += f"; its sampler (pid {job.engine.pid}) still runs: `cosmos-tui samples stop` ends it"
+        job = dataclasses.replace(job, status="lost", ended_at=time.time(), reason=reason)
         write_job(job)
         return job
 
@@ -193,6 +194,25 @@ def get_sample_job(ref: str) -> SampleJob:
         what = "no samples jobs yet" if not ids else f"{len(matches)} samples jobs match"
         raise UserError(f"no single samples job '{ref}' ({what}); `cosmos-tui samples list` shows them.")
     return reconcile(read_job(samples_root() / matches[0]))
+
+
+def is_drawing(job: SampleJob) -> bool:
+    """``job`` is running, or was lost while its sampler process lives on (and still reads and
+    writes)."""
+    return job.status == "running" or (job.status == "lost" and procs.alive(job.engine))
+
+
+def checkpoints_in_use() -> dict[Path, str]:
+    """The checkpoint folders samples jobs read now or will read (resolved path -> the samples
+    job's id), so a prune keeps them: every target not yet done of a job :func:`is_drawing`."""
+    in_use: dict[Path, str] = {}
+    for job in list_sample_jobs():
+        if not is_drawing(job):
+            continue
+        for label in job.targets:
+            if label != "base" and label not in job.done:
+                in_use[resolved(Path(job.job_dir) / "checkpoints" / label)] = job.id
+    return in_use
 
 
 # -- planning -----------------------------------------------------------------------------------
@@ -363,28 +383,47 @@ def plan_samples(
 # -- launching and stopping ---------------------------------------------------------------------
 
 
+def refuse_busy_outputs(job: SampleJob) -> None:
+    """A :class:`UserError` when a running samples job draws into one of ``job``'s output folders
+    (two samplers writing one folder would mix their samples and indexes)."""
+    mine = {resolved(o) for o in job.outputs}
+    for other in list_sample_jobs():
+        if other.id == job.id or not is_drawing(other):
+            continue
+        pending = [o for t, o in zip(other.targets, other.outputs, strict=False) if t not in other.done]
+        clash = sorted(str(o) for o in mine & {resolved(o) for o in pending})
+        if clash:
+            raise UserError(
+                f"samples job {other.id} is drawing into {clash[0]} now; wait for it to end "
+                f"(`cosmos-tui samples list`) or stop it (`cosmos-tui samples stop {other.id}`)."
+            )
+
+
 def start_samples(plan: SamplePlan) -> SampleJob:
-    """Write the job's folder and start its supervisor in a session of its own."""
+    """Write the job's folder and start its supervisor in a session of its own; refused while
+    another samples job draws into the same output folders (checked and recorded under one lock,
+    so two starts at once cannot both pass)."""
     job = plan.job
-    job.folder.mkdir(parents=True)
-    write_contained(
-        job.folder / PROMPTS_FILE, requests_json(plan.requests), job.folder, what="the samples job's folder"
-    )
-    write_job(job)
-    with open(job.folder / "supervisor.log", "ab") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "cosmos_tui.core.sampling.supervise", str(job.folder)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    ref = procs.ref_of(child.pid, "supervisor") or ProcRef(child.pid, None, "supervisor")
-    with flocked(job.folder / LOCK_FILE):
-        current = read_job(job.folder)
-        if current.supervisor is None:
-            current = dataclasses.replace(current, supervisor=ref)
+    with flocked(samples_root() / LOCK_FILE):
+        refuse_busy_outputs(job)
+        job.folder.mkdir(parents=True)
+        prompts = requests_json(plan.requests)
+        write_contained(job.folder / PROMPTS_FILE, prompts, job.folder, what="the samples job's folder")
+        # The record is written and its supervisor recorded under the job's lock, so a reader
+        # reconciling meanwhile waits instead of finding a running job without a supervisor (lost).
+        with flocked(job.folder / LOCK_FILE):
+            write_job(job)
+            with open(job.folder / "supervisor.log", "ab") as log:
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "cosmos_tui.core.sampling.supervise", str(job.folder)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            ref = procs.ref_of(child.pid, "supervisor") or ProcRef(child.pid, None, "supervisor")
+            current = dataclasses.replace(read_job(job.folder), supervisor=ref)
             write_job(current)
     return current
 
@@ -401,8 +440,16 @@ def wait_sample_job(ref: str, timeout: float | None = None, poll: float = 0.2) -
 
 def stop_sample_job(ref: str, timeout: float = STOP_TIMEOUT_S) -> SampleJob:
     """Ask the supervisor to stop (it ends the engine and records ``stopped``); after ``timeout``
-    kill the recorded engine and supervisor processes themselves."""
+    kill the recorded engine and supervisor processes themselves. A lost job's sampler that
+    still runs (its supervisor was killed) is ended the same way."""
     job = get_sample_job(ref)
+    if job.status == "lost" and job.engine is not None and procs.alive(job.engine):
+        procs.signal_if_same(job.engine, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while procs.alive(job.engine) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        procs.signal_if_same(job.engine, signal.SIGKILL)
+        return update_job(job.folder, reason="its supervisor was gone; `samples stop` ended its sampler")
     if job.status != "running":
         return job
     job = update_job(job.folder, stop_requested=True)

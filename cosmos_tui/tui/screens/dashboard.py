@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -43,6 +44,7 @@ from cosmos_tui.tui.widgets.format import size
 from cosmos_tui.tui.widgets.gpu_panel import GpuPanel
 from cosmos_tui.tui.widgets.log_view import LogView
 from cosmos_tui.tui.widgets.loss_chart import (
+    MIN_CHART_ROWS,
     LossChart,
     chart_points,
     chart_title,
@@ -67,6 +69,11 @@ LIVE_ONLY = {"stop", "save_now"}
 """Actions that only mean something while the run is live."""
 SEARCH_SAFE = {"back", "search_submit"}
 """Actions that still run while the search box has the focus (letters are the box's)."""
+
+
+TALL_ROWS = 44
+"""A terminal this many rows high or more gets the taller chart box (``-tall`` in app.tcss), room
+for the loss chart and the tokens/s chart together."""
 
 
 class DashboardScreen(LogPanelActions, Screen):
@@ -126,7 +133,7 @@ class DashboardScreen(LogPanelActions, Screen):
         with Horizontal(id="dash-middle"):
             with Vertical(id="loss-box"):
                 yield LossChart(id="loss-chart")
-                yield LossChart(id="tokens-chart")
+                yield LossChart(id="tokens-chart", label="tokens/s", empty="no tokens/s reported yet")
             yield CheckpointsTable(id="ckpt-table")
         yield LogView(id="log")
         yield Input(placeholder="search the log (enter to apply, empty to clear)", id="log-search")
@@ -200,10 +207,9 @@ class DashboardScreen(LogPanelActions, Screen):
         now = self.app.backend.clock()  # type: ignore[attr-defined]
         self.query_one(RunHeader).show(view)
         self._draw_chart()
-        tokens = self.query_one("#tokens-chart", LossChart)
-        tokens.display = bool(view.tokens)
         if view.tokens:
-            tokens.series = {"tokens/s": view.tokens}
+            self.query_one("#tokens-chart", LossChart).series = {"tokens/s": view.tokens}
+        self._fit_tokens_chart()
         self.query_one(CheckpointsTable).show(view.checkpoints, now)
         self.query_one("#ckpt-table").border_subtitle = str(len(view.checkpoints))
         if ended_before is None or ended_before != (not view.row.active):
@@ -212,24 +218,45 @@ class DashboardScreen(LogPanelActions, Screen):
             self._following = True
             self.follow_log()
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.height >= TALL_ROWS, "-tall")  # a taller chart box (app.tcss)
+        self.call_after_refresh(self._fit_tokens_chart)
+
+    def _fit_tokens_chart(self) -> None:
+        """Show the tokens/s chart under the loss chart only when the engine reports it and the
+        box holds both readably (a short terminal keeps the loss chart whole; `m` still reaches
+        tokens/s)."""
+        box = self.query_one("#loss-box")
+        fits = box.content_size.height >= 2 * MIN_CHART_ROWS
+        self.query_one("#tokens-chart").display = bool(self.view and self.view.tokens) and fits
+
+    def _metrics(self) -> dict[str, Any]:
+        """The run's metric series, tokens/s taken from the log when ``metrics.jsonl`` has none."""
+        if self.view is None:
+            return {}
+        return {
+            **self.view.metrics,
+            "tokens_per_s": self.view.metrics.get("tokens_per_s") or self.view.tokens,
+        }
+
     def _draw_chart(self) -> None:
         view = self.view
         if view is None:
             return
-        points = chart_points(self.metric, view.losses, view.metrics, smooth=self.smooth)
+        points = chart_points(self.metric, view.losses, self._metrics(), smooth=self.smooth)
         chart = self.query_one("#loss-chart", LossChart)
         series, chart.curve_styles = {view.row.id: points}, {}
         if self.metric == "loss":  # the held-out loss and the dimmed reference beside it
             val = view.metrics.get("val_loss", ())
             series, chart.curve_styles = loss_series(
-                view.row.id, points, val, view.reference, view.reference_label
+                "train loss", points, val, view.reference, view.reference_label
             )
         chart.series = series
         self.query_one("#loss-box").border_title = chart_title(self.metric, self.smooth)
 
     def action_next_metric(self) -> None:
         """Chart the next metric the run reports (loss, lr, grad norm, throughput, memory)."""
-        self.metric = next_metric(self.metric, self.view.metrics if self.view else {})
+        self.metric = next_metric(self.metric, self._metrics())
         self._draw_chart()
 
     def action_smooth(self) -> None:

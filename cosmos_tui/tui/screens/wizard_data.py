@@ -238,7 +238,7 @@ class DataStep(Vertical):
         self.app.push_screen(
             ConfirmDialog(
                 f"Create {len(missing)} folders for the synthetic set?",
-                self._cli("synth").removeprefix("$ "),
+                self._cli("synth").removeprefix("$ ") + " --parents",  # as the CLI needs it
                 yes="Create",
                 details="These do not exist yet:\n" + "\n".join(f"  {printable(m)}" for m in missing),
             ),

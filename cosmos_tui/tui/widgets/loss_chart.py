@@ -100,32 +100,44 @@ def render_chart(
     return text
 
 
+MIN_CHART_ROWS = 5
+"""The fewest rows a chart with a label line is readable in: the label, three rows of dots (max,
+a middle, min) and the x range."""
+
+
 class LossChart(Widget):
-    """Loss over iterations for one run, or several runs in different colours (with a legend)."""
+    """Loss over iterations for one run, or several runs in different colours (with a legend);
+    a single curve gets a label line only when :attr:`label` is set (a second chart says what it
+    draws). The legend or label is one line, cut to the width, never wrapped over the chart."""
 
     series: reactive[dict[str, tuple[tuple[int, float], ...]]] = reactive(dict, layout=False)
     """Curves by name; each a sequence of ``(iteration, loss)``."""
 
-    def __init__(self, *, empty: str = "no loss reported yet", **kwargs) -> None:
+    def __init__(self, *, empty: str = "no loss reported yet", label: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.empty = empty
+        self.label = label
         self.curve_styles: dict[str, str] = {}
         """A curve's own style by name (set before :attr:`series`); the rest take the palette."""
 
     def render(self) -> Text:
         width, height = self.content_size
-        legend = len(self.series) > 1
         series = dict(self.series)
-        chart = render_chart(
-            series, width, height - (1 if legend else 0), empty=self.empty, styles=self.curve_styles
-        )
-        if not legend:
-            return chart
-        line = Text(no_wrap=True, overflow="ellipsis")
-        for name, style in zip(series, series_style(series, self.curve_styles), strict=True):
-            line.append("■ ", style=style)
-            line.append(f"{name}  ")
-        return Text("\n").join([line, chart])
+        legend = len(series) > 1
+        if not legend and self.label is None:
+            return render_chart(series, width, height, empty=self.empty, styles=self.curve_styles)
+        chart = render_chart(series, width, height - 1, empty=self.empty, styles=self.curve_styles)
+        line = Text(no_wrap=True, overflow="crop")
+        if legend:
+            for name, style in zip(series, series_style(series, self.curve_styles), strict=True):
+                line.append("■ ", style=style)
+                line.append(f"{name}  ")
+        else:
+            line.append(str(self.label), style="bold")
+        line.truncate(max(1, width), overflow="ellipsis")
+        text = Text("\n", no_wrap=True, overflow="crop").join([line, chart])
+        text.no_wrap, text.overflow = True, "crop"
+        return text
 
 
 CHART_METRICS = (
