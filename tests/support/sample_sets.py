@@ -1,0 +1,43 @@
+"""Sample sets for tests, written by the engine's own writer (``cosmos_engine.generate.
+write_samples``: real mp4s through PyAV, real PNG contact sheets, the real ``index.json``), from
+frames of one flat colour per set instead of a model's samples, so a test can tell sets apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cosmos_engine.generate import Request, write_samples
+
+PROMPTS = ("a red car turns left", "rain on an empty street")
+
+
+def write_sample_set(
+    job_dir: Path,
+    iteration: int | None,
+    colour: tuple[float, float, float],
+    *,
+    seeds: tuple[int, ...] = (0,),
+    prompts: tuple[str | None, ...] = PROMPTS,
+    frames: int = 4,
+    size: tuple[int, int] = (16, 24),
+) -> Path:
+    """``JOB/samples/base`` (``iteration`` None) or ``JOB/samples/iter_%09d`` holding one sample per
+    prompt and seed, every frame ``colour`` (RGB in [-1, 1]); returns the set's folder."""
+    import torch
+
+    label = "base" if iteration is None else f"iter_{iteration:09d}"
+    out = job_dir / "samples" / label
+    out.mkdir(parents=True, exist_ok=True)
+    h, w = size
+    video = torch.tensor(colour, dtype=torch.float32).view(1, 1, 3, 1, 1).expand(1, frames, 3, h, w)
+    drawn = [(Request(p, s, None), video.clone(), 0.01) for p in prompts for s in seeds]
+    meta = {
+        "engine": "cosmos_engine",
+        "checkpoint": {"kind": "base" if iteration is None else "iteration", "iteration": iteration},
+        "ema": False,
+        "steps": 2,
+        "device": "cpu",
+        "started_at": 0.0,
+    }
+    write_samples(out, drawn, meta)
+    return out
