@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import wait_for
 from support.sample_sets import PROMPTS, write_sample_set
-from tui_world import RUN_OK
 from textual.widgets import OptionList, Static
+from tui_world import RUN_OK
 
 from cosmos_tui.core.player import Opened, open_file
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
