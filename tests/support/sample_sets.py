@@ -22,15 +22,25 @@ def write_sample_set(
     size: tuple[int, int] = (16, 24),
 ) -> Path:
     """``JOB/samples/base`` (``iteration`` None) or ``JOB/samples/iter_%09d`` holding one sample per
-    prompt and seed, every frame ``colour`` (RGB in [-1, 1]); returns the set's folder."""
+    prompt and seed: frames of ``colour`` (RGB in [-1, 1]) with a white square moving left to right
+    (the seed moves it down); returns the set's folder."""
     import torch
 
     label = "base" if iteration is None else f"iter_{iteration:09d}"
     out = job_dir / "samples" / label
     out.mkdir(parents=True, exist_ok=True)
     h, w = size
-    video = torch.tensor(colour, dtype=torch.float32).view(1, 1, 3, 1, 1).expand(1, frames, 3, h, w)
-    drawn = [(Request(p, s, None), video.clone(), 0.01) for p in prompts for s in seeds]
+    side = max(2, h // 3)
+
+    def clip(seed: int) -> torch.Tensor:
+        video = torch.tensor(colour, dtype=torch.float32).view(1, 1, 3, 1, 1).repeat(1, frames, 1, h, w)
+        top = (seed * side // 2) % (h - side + 1)
+        for t in range(frames):
+            left = t * (w - side) // max(1, frames - 1)
+            video[0, t, :, top : top + side, left : left + side] = 1.0
+        return video
+
+    drawn = [(Request(p, s, None), clip(s), 0.01) for p in prompts for s in seeds]
     meta = {
         "engine": "cosmos_engine",
         "checkpoint": {"kind": "base" if iteration is None else "iteration", "iteration": iteration},
