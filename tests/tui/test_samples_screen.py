@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_for
+from rich.text import Text
 from support.sample_sets import PROMPTS, write_sample_set
 from textual.widgets import OptionList, Static
 from tui_world import RUN_OK
@@ -112,3 +113,31 @@ async def test_s_opens_the_samples_of_the_runs_job(make_app, fixed_runs, via: st
         await wait_for(pilot, lambda: pilot.app.screen.samples is not None)
         await pilot.pause()
         assert titles(pilot.app.screen) == ["iter 20"]
+
+
+async def test_n_on_a_job_without_checkpoints_says_why_nothing_started(make_app, fixed_runs) -> None:
+    from tui_world import RUN_FAILED
+
+    async with make_app().run_test(size=(120, 36)) as pilot:
+        screen = await open_samples(pilot, RUN_FAILED)
+        await pilot.press("n")
+        status = screen.query_one("#samples-status", Static)
+        await wait_for(pilot, lambda: "no complete checkpoint yet" in str(status.render()))
+        assert samples_started() == []
+
+
+def samples_started() -> list[str]:
+    from cosmos_tui.core.sampling.jobs import list_sample_jobs
+
+    return [j.id for j in list_sample_jobs()]
+
+
+async def test_a_prompt_is_shown_as_text_never_as_markup_or_escapes(make_app, fixed_runs) -> None:
+    hostile = "[bold red]boom[/] \x1b]52;c;ZXZpbA==\x07 [link=file:///etc/passwd]x[/link]"
+    write_sample_set(job_of(RUN_OK), None, RED, prompts=(hostile,))
+    async with make_app().run_test(size=(140, 40)) as pilot:
+        screen = await open_samples(pilot, RUN_OK)
+        prompt = screen.query_one("#samples-keys", OptionList).get_option_at_index(0).prompt
+        assert isinstance(prompt, Text)  # a str prompt would be parsed as markup
+        shown = prompt.plain
+        assert "[bold red]boom[/]" in shown and "\x1b" not in shown and "\\x1b" in shown

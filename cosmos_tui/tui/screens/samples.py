@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -119,7 +120,7 @@ class SamplesScreen(Screen):
         )
         keys = self.query_one("#samples-keys", OptionList)
         keys.clear_options()
-        keys.add_options([Option(key_label(*k)) for k in found.keys])
+        keys.add_options([Option(Text(key_label(*k))) for k in found.keys])  # Text: never markup
         empty = self.query_one("#samples-empty", Static)
         if not found.keys:
             empty.update(f"No samples yet: `{printable(samples_commands(self.ref)['new'])}`")
