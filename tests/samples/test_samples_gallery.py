@@ -5,16 +5,11 @@ samples jobs drawing for the job now."""
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
-from support.sample_sets import PROMPTS, write_sample_set
+from support.sample_sets import PROMPTS, write_sample_record, write_sample_set
 
-from cosmos_tui.core.paths import samples_root
-from cosmos_tui.core.runs import procs
 from cosmos_tui.core.sampling.gallery import job_samples
-from cosmos_tui.core.sampling.jobs import SampleJob, write_job
 
 RED, GREEN, BLUE = (1.0, -1.0, -1.0), (-1.0, 1.0, -1.0), (-1.0, -1.0, 1.0)
 
@@ -77,29 +72,6 @@ def test_running_samples_jobs_of_this_job_are_listed(tmp_path: Path) -> None:
     job, other = tmp_path / "job", tmp_path / "other"
     job.mkdir()
     other.mkdir()
-    me = procs.ref_of(os.getpid(), "supervisor")
     for n, (where, status) in enumerate([(job, "running"), (other, "running"), (job, "finished")]):
-        write_job(
-            SampleJob(
-                id=f"20260101-00000{n}-job-abcd",
-                folder=_folder(f"20260101-00000{n}-job-abcd"),
-                job_dir=str(where),
-                engine_kind="builtin",
-                targets=("iter_000000004",),
-                outputs=(str(where / "samples" / "iter_000000004"),),
-                commands=(("python", "-m", "cosmos_engine.generate"),),
-                samples=1,
-                steps=2,
-                ema=None,
-                status=status,  # type: ignore[arg-type]
-                created_at=time.time(),
-                supervisor=me,
-            )
-        )
+        write_sample_record(where, f"20260101-00000{n}-job-abcd", status)
     assert [j.id for j in job_samples(job).running] == ["20260101-000000-job-abcd"]
-
-
-def _folder(name: str) -> Path:
-    folder = samples_root() / name
-    folder.mkdir()
-    return folder

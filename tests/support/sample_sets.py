@@ -51,3 +51,34 @@ def write_sample_set(
     }
     write_samples(out, drawn, meta)
     return out
+
+
+def write_sample_record(job_dir: Path, job_id: str, status: str = "running") -> None:
+    """A samples job's record as ``start_samples`` leaves it, its supervisor this test process
+    (alive, so it reads as ``running`` until it ends), drawing ``iter_000000004`` of ``job_dir``."""
+    import os
+    import time
+
+    from cosmos_tui.core.paths import samples_root
+    from cosmos_tui.core.runs import procs
+    from cosmos_tui.core.sampling.jobs import SampleJob, write_job
+
+    folder = samples_root() / job_id
+    folder.mkdir()
+    write_job(
+        SampleJob(
+            id=job_id,
+            folder=folder,
+            job_dir=str(job_dir),
+            engine_kind="builtin",
+            targets=("iter_000000004",),
+            outputs=(str(job_dir / "samples" / "iter_000000004"),),
+            commands=(("python", "-m", "cosmos_engine.generate"),),
+            samples=1,
+            steps=2,
+            ema=None,
+            status=status,  # type: ignore[arg-type]
+            created_at=time.time(),
+            supervisor=procs.ref_of(os.getpid(), "supervisor"),
+        )
+    )

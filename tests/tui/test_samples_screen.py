@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import wait_for
 from rich.text import Text
-from support.sample_sets import PROMPTS, write_sample_set
+from support.sample_sets import PROMPTS, write_sample_record, write_sample_set
 from textual.widgets import OptionList, Static
 from tui_world import RUN_OK
 
@@ -141,3 +141,17 @@ async def test_a_prompt_is_shown_as_text_never_as_markup_or_escapes(make_app, fi
         assert isinstance(prompt, Text)  # a str prompt would be parsed as markup
         shown = prompt.plain
         assert "[bold red]boom[/]" in shown and "\x1b" not in shown and "\\x1b" in shown
+
+
+async def test_a_running_samples_job_is_shown_and_n_does_not_start_a_second(make_app, fixed_runs) -> None:
+    write_sample_record(job_of(RUN_OK), "20260101-120500-job-beef")
+    async with make_app().run_test(size=(120, 36)) as pilot:
+        screen = await open_samples(pilot, RUN_OK)
+        assert "drawing iter_000000004 (20260101-120500-job-beef, 0/1 done)" in str(
+            screen.query_one("#samples-running", Static).render()
+        )
+        await pilot.press("n")
+        assert "cosmos-tui samples stop 20260101-120500-job-beef" in str(
+            screen.query_one("#samples-status", Static).render()
+        )
+        assert samples_started() == ["20260101-120500-job-beef"]

@@ -194,11 +194,18 @@ class SamplesScreen(Screen):
 
     def action_new_samples(self) -> None:
         """Sample the latest checkpoint (and the base weights when they were never sampled)."""
+        status = self.query_one("#samples-status", Static)
+        if self.samples is not None and self.samples.running:
+            busy = self.samples.running[0].id
+            status.update(
+                f"Samples job {busy} is drawing for this job; wait, or `cosmos-tui samples stop {busy}`."
+            )
+            return
         base = self.samples is None or not any(s.iteration is None for s in self.samples.sets)
         command = samples_commands(self.ref)["new"]
         if not base:
             command = command.removesuffix(" --base")
-        self.query_one("#samples-status", Static).update(f"Starting: {printable(command)}")
+        status.update(f"Starting: {printable(command)}")
         self._start(base, command)
 
     @work(thread=True, exclusive=True, group="samples-start", name="samples starter")
