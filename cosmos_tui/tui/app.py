@@ -25,6 +25,7 @@ from cosmos_tui.tui.screens.dashboard import DashboardScreen
 from cosmos_tui.tui.screens.help import HelpScreen
 from cosmos_tui.tui.screens.new_run import NewRunScreen
 from cosmos_tui.tui.screens.runs import RunsScreen
+from cosmos_tui.tui.widgets.sample_image import probe as probe_images
 
 
 class CosmosApp(App):
@@ -148,4 +149,5 @@ class CosmosApp(App):
 
 def run_app(initial_run_id: str | None = None) -> None:
     """Open the TUI; with ``initial_run_id``, straight on that run's dashboard."""
+    probe_images()  # textual-image asks the terminal what it draws; only possible before the app owns stdin
     CosmosApp(initial_run_id=initial_run_id).run()

@@ -63,6 +63,9 @@ from cosmos_tui.core.runs.jobs import get_job, job_history
 from cosmos_tui.core.runs.lifecycle import Removal
 from cosmos_tui.core.runs.ownership import monitor_scope
 from cosmos_tui.core.runs.record import RunRecord
+from cosmos_tui.core.sampling.gallery import JobSamples, job_samples
+from cosmos_tui.core.sampling.jobs import SampleJob, plan_samples, resolve_job_dir, start_samples
+from cosmos_tui.core.sampling.prompts import default_requests
 from cosmos_tui.core.units import human_bytes
 from cosmos_tui.tui.state import CheckpointRow, JobRunRow, JobView, RunRow, RunView
 
@@ -495,6 +498,20 @@ class Backend:
                 )
         holder = job.holder.describe() if job.holder else None
         return JobView(str(job.path), job.name, holder, tuple(rows), series)
+
+    # -- samples ------------------------------------------------------------------------------
+
+    def samples_view(self, ref: str) -> JobSamples:
+        """The sample sets of the job of run ``ref`` (or the job folder ``ref``) and the samples
+        jobs drawing for it now."""
+        job_dir, _ = resolve_job_dir(ref)
+        return job_samples(job_dir)
+
+    def start_samples(self, ref: str, *, base: bool) -> SampleJob:
+        """Sample the latest checkpoint (and the base weights with ``base``) with seed 0, as
+        ``cosmos-tui samples new REF --iter latest [--base]`` does."""
+        plan = plan_samples(ref, default_requests((0,)), iteration="latest", base=base)
+        return start_samples(plan)
 
     # -- GPUs ---------------------------------------------------------------------------------
 

@@ -61,6 +61,14 @@ def job_commands(run_id: str) -> dict[str, str]:
     }
 
 
+def samples_commands(target: str) -> dict[str, str]:
+    """The samples screen's commands for a run id or a job folder."""
+    return {
+        "new": cli("samples", "new", target, "--iter", "latest", "--base"),
+        "list": cli("samples", "list"),
+    }
+
+
 def dashboard_commands(run_id: str, job_dir: str | None) -> dict[str, str]:
     """The headless command for every dashboard action (``JOB_DIR`` while the job folder is not
     known)."""

@@ -15,6 +15,7 @@ from textual.message import Message
 from cosmos_tui.core.monitor.gpus import GpuSnapshot
 from cosmos_tui.core.monitor.logjump import LogContext
 from cosmos_tui.core.monitor.logline import LogLine
+from cosmos_tui.core.sampling.gallery import JobSamples
 from cosmos_tui.tui.backend import ExportTarget, LogHit, LogSearch, PruneProposal
 from cosmos_tui.tui.state import RunRow, RunView
 
@@ -144,3 +145,19 @@ class JobViewUpdated(Message):
 
     view: object | None
     error: str | None = None
+
+
+@dataclass(eq=False)
+class SamplesUpdated(_Snapshot):
+    """A new reading of the samples screen's job (or why it could not be read)."""
+
+    samples: JobSamples | None
+    error: str | None = None
+
+
+@dataclass(eq=False)
+class SamplesStarted(Message):
+    """A samples job was started from the samples screen (or why it was not)."""
+
+    message: str
+    ok: bool

@@ -60,3 +60,13 @@ def make_app() -> Callable[..., CosmosApp]:
         return CosmosApp(backend, initial_run_id=initial_run_id)
 
     return factory
+
+
+@pytest.fixture(autouse=True)
+def halfcell_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sample images drawn as half-blocks with a fixed cell size (10x20 pixels, textual-image's
+    own default), so a snapshot never depends on the terminal pytest runs in."""
+    from textual_image._terminal import CellSize, get_cell_size
+
+    monkeypatch.setenv("COSMOS_TUI_IMAGES", "halfcell")
+    monkeypatch.setattr(get_cell_size, "_result", CellSize(10, 20), raising=False)

@@ -19,11 +19,13 @@ from cosmos_tui.tui.screens.dialogs import ConfirmDialog
 from cosmos_tui.tui.screens.help import HELP
 from cosmos_tui.tui.screens.job import JobScreen
 from cosmos_tui.tui.screens.runs import RunsScreen
+from cosmos_tui.tui.screens.samples import SamplesScreen
 
 SECTIONS = {
     "Runs (home)": RunsScreen,
     "Job": JobScreen,
     "Dashboard": DashboardScreen,
+    "Samples": SamplesScreen,
     "Dialogs": ConfirmDialog,
 }
 SHOWN = {"slash": "/", "question_mark": "?"}

@@ -32,6 +32,9 @@ def one_reading_each(monkeypatch: pytest.MonkeyPatch) -> None:
     from cosmos_tui.tui.screens.job import JobScreen
 
     monkeypatch.setattr(JobScreen, "POLL_S", 3600.0)
+    from cosmos_tui.tui.screens.samples import SamplesScreen
+
+    monkeypatch.setattr(SamplesScreen, "POLL_S", 3600.0)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -152,3 +155,26 @@ def test_job_of_three_runs(snap_compare, make_app, size) -> None:
         assert [r.id for r in pilot.app.screen.view.runs] == list(JOB_RUNS)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=ready)
+
+
+def test_samples(snap_compare, make_app, fixed_runs) -> None:
+    """The samples screen of a job sampled at its base weights and two checkpoints (real PNG
+    contact sheets from the engine's writer, drawn as half-blocks)."""
+    import os
+    from pathlib import Path
+
+    from support.sample_sets import write_sample_set
+
+    from cosmos_tui.tui.screens.samples import SamplesScreen
+
+    job = Path(os.environ["IMAGINAIRE_OUTPUT_ROOT"]) / "cosmos_engine" / "s2mv_text2world" / RUN_OK
+    for iteration, colour in ((None, (0.8, -0.6, -0.6)), (20, (-0.2, 0.5, -0.4)), (40, (-0.6, -0.2, 0.9))):
+        write_sample_set(job, iteration, colour, seeds=(0, 1), frames=8)
+
+    async def ready(pilot) -> None:
+        await pilot.app.push_screen(SamplesScreen(RUN_OK, opener=lambda path: None))
+        await wait_for(pilot, lambda: pilot.app.screen.samples is not None)
+        await pilot.press("right")
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=ready)

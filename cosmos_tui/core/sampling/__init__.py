@@ -1,5 +1,6 @@
 """Samples from a job's checkpoints: the prompts file, the samples job (its own recorded,
-stoppable process) and the check that exported weights differ from the base.
+stoppable process), the sets drawn (``gallery``) and the check that exported weights differ from
+the base.
 
 Public API::
 
@@ -10,4 +11,5 @@ Public API::
     get_sample_job(id_or_prefix) -> SampleJob
     stop_sample_job(id_or_prefix) -> SampleJob
     compare_with_base(job_dir, files) -> list[ExportCheck]
+    job_samples(job_dir) -> JobSamples      (gallery: the sets drawn, the samples jobs drawing)
 """

@@ -38,6 +38,7 @@ from cosmos_tui.tui.messages import (
 from cosmos_tui.tui.pollers import poll
 from cosmos_tui.tui.screens.dashboard_log import LogPanelActions
 from cosmos_tui.tui.screens.dialogs import ChoiceDialog, ConfirmDialog, PathDialog, TextDialog
+from cosmos_tui.tui.screens.samples import SamplesScreen
 from cosmos_tui.tui.state import RunView
 from cosmos_tui.tui.widgets.checkpoints_table import CheckpointsTable
 from cosmos_tui.tui.widgets.format import size
@@ -91,6 +92,7 @@ class DashboardScreen(LogPanelActions, Screen):
         Binding("p", "prune", "Prune", show=False),
         Binding("o", "open_preset", "Preset", show=False),
         Binding("y", "show_cli", "CLI"),
+        Binding("S", "samples", "Samples"),
         Binding("f", "follow", "Follow", show=False),
         Binding("slash", "search", "Search"),
         Binding("n", "match(1)", "Next", show=False),
@@ -510,6 +512,9 @@ class DashboardScreen(LogPanelActions, Screen):
         text = self.view.preset_text if self.view and self.view.preset_text else "(no preset recorded)"
         command = self.view.command if self.view else ""
         self.app.push_screen(TextDialog(f"Preset of {self.run_id}", f"{text}\n# command\n{command}"))
+
+    def action_samples(self) -> None:
+        self.app.push_screen(SamplesScreen(self.run_id))
 
     def action_show_cli(self) -> None:
         cmds = cli_commands(self.run_id, self.view)

@@ -36,6 +36,7 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `enter` | open the run's dashboard | `cosmos-tui runs show ID` |
 | `r` | refresh now | `cosmos-tui jobs show ID` |
 | `y` | show the equivalent commands | `cosmos-tui jobs show ID` |
+| `S` | the job's samples, one prompt over its checkpoints | `cosmos-tui samples list` |
 | `escape` | back | |
 
 ## Dashboard
@@ -48,6 +49,7 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `p` | prune old checkpoints | `cosmos-tui ckpt prune ID --keep-last 2` |
 | `o` | open the preset | `cosmos-tui runs show ID` |
 | `y` | show the equivalent commands | |
+| `S` | the job's samples, one prompt over its checkpoints | `cosmos-tui samples list` |
 | `/` / `n` / `N` | search the whole log; next / previous match | `cosmos-tui runs logs ID --grep TEXT` |
 | `E` | jump to the log's first error | |
 | `f` / `l` | follow the log (or go back to it), level filter | `cosmos-tui runs logs ID -f` |
@@ -57,6 +59,20 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `escape` | close the search, then back to the runs | |
 
 Enter on a checkpoint row: verify, export it, pin/unpin, copy its path (`cosmos-tui ckpt verify ID`).
+
+## Samples
+| key | does | command |
+|---|---|---|
+| ↑ / ↓ | pick a prompt and seed (the rows on the left) | |
+| `left` / `right` | pick a checkpoint (a column: base, then each iteration) | |
+| `p` / `enter` | play that sample's mp4 in your player (`xdg-open`, `open`) | |
+| `n` | sample the latest checkpoint (and the base) | `cosmos-tui samples new ID --iter latest --base` |
+| `r` | refresh now | `cosmos-tui samples list` |
+| `y` | show the equivalent commands | |
+| `escape` | back | |
+
+Images are drawn with Kitty graphics or Sixel where the terminal has them, half-blocks elsewhere;
+`COSMOS_TUI_IMAGES=halfcell` (or `tgp`, `sixel`, `unicode`) picks one.
 
 ## Dialogs
 | key | does | command |

@@ -18,6 +18,7 @@ from cosmos_tui.tui.commands import job_commands
 from cosmos_tui.tui.messages import JobViewUpdated
 from cosmos_tui.tui.pollers import poll
 from cosmos_tui.tui.screens.dialogs import TextDialog
+from cosmos_tui.tui.screens.samples import SamplesScreen
 from cosmos_tui.tui.state import JobView
 from cosmos_tui.tui.widgets.format import STATUS_STYLE
 from cosmos_tui.tui.widgets.loss_chart import LossChart
@@ -31,6 +32,7 @@ class JobScreen(Screen):
         Binding("enter", "open", "Open run", show=False),
         Binding("r", "refresh", "Refresh"),
         Binding("y", "show_cli", "CLI"),
+        Binding("S", "samples", "Samples"),
     ]
 
     POLL_S = 3.0
@@ -122,6 +124,9 @@ class JobScreen(Screen):
 
     def action_refresh(self) -> None:
         self._wake.set()
+
+    def action_samples(self) -> None:
+        self.app.push_screen(SamplesScreen(self.run_id))
 
     def action_show_cli(self) -> None:
         self.app.push_screen(
