@@ -83,11 +83,15 @@ async def test_without_a_player_the_path_and_the_command_are_shown(make_app, fix
     def nowhere(path: Path) -> Opened:
         return open_file(path, launch=started.append, which=lambda n: None)
 
-    async with make_app().run_test(size=(140, 40)) as pilot:
+    async with make_app().run_test(size=(80, 30)) as pilot:
         screen = await open_samples(pilot, RUN_OK, nowhere)
         await pilot.press("p")
-        status = str(screen.query_one("#samples-status", Static).render())
+        widget = screen.query_one("#samples-status", Static)
+        status = str(widget.render())
         assert started == [] and "No xdg-open" in status and "000_seed0.mp4" in status
+        await pilot.pause()
+        # The whole sentence is on screen at 80 columns (it wraps; one row used to hide the path).
+        assert widget.size.height * widget.size.width >= len(status) > widget.size.width
 
 
 async def test_a_job_without_samples_says_how_to_draw_them(make_app, fixed_runs) -> None:
