@@ -13,7 +13,7 @@ import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, err, info, out, shown, to_jsonable, warn
 from cosmos_tui.cli.tables import Col, print_table
-from cosmos_tui.core.checkpoints.convert import convert_checkpoint
+from cosmos_tui.core.checkpoints.convert import convert_checkpoint, verify_conversion
 from cosmos_tui.core.checkpoints.export import checkpoint_to_export, export_checkpoint, find_checkpoint
 from cosmos_tui.core.checkpoints.job_forecast import forecast_job
 from cosmos_tui.core.checkpoints.locate import names_run, open_checkpoints
@@ -23,7 +23,7 @@ from cosmos_tui.core.checkpoints.verify import checkpoint_state, verify_checkpoi
 from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.runs import get_run
 from cosmos_tui.core.runs.disk_forecast import forecast_run
-from cosmos_tui.core.sampling.exportcheck import compare_with_base
+from cosmos_tui.core.sampling.exportcheck import verify_files
 from cosmos_tui.core.sampling.jobs import engine_kind_of
 from cosmos_tui.core.units import human_bytes
 
@@ -110,6 +110,20 @@ def verify_cmd(
         raise typer.Exit(1)
 
 
+VERIFY_HELP = (
+    "Check each written file: builtin draws one tiny sample from it and from the base weights; "
+    "upstream engines (or with --base) get a tensor check: loads, finite, differs from --base."
+)
+BaseOption = typer.Option(None, "--base", help="With --verify: starting weights to compare the tensors with.")
+
+
+def _check_base(base: Path | None, verify: bool) -> None:
+    if base is not None and not verify:
+        raise UsageError("--base is the reference of --verify; add --verify.")
+    if base is not None and not base.is_file():
+        raise UsageError(f"--base {base} is not a file; pass the starting weights (.pt or .safetensors).")
+
+
 @ckpt_app.command("export")
 def export_cmd(
     target: str = TargetArg,
@@ -122,9 +136,8 @@ def export_cmd(
     full: bool = typer.Option(True, "--full/--no-full", help="Also write model.pt with every key."),
     fmt: str = typer.Option("pt", "--format", help="pt or safetensors."),
     yes: bool = typer.Option(False, "--yes", help="Overwrite existing output files."),
-    verify: bool = typer.Option(
-        False, "--verify", help="Load each file as the sampler does; compare a sample with the base weights'."
-    ),
+    verify: bool = typer.Option(False, "--verify", help=VERIFY_HELP),
+    base: Path | None = BaseOption,
     json: bool = JsonOption,
 ) -> None:
     """Consolidate a checkpoint into upstream's inference files (model.pt, model_ema_{fp32,bf16}.pt)."""
@@ -133,6 +146,7 @@ def export_cmd(
         raise UsageError(f"--dtype must be bf16 or fp32, not {dtype!r}.")
     if fmt not in ("pt", "safetensors"):
         raise UsageError(f"--format must be pt or safetensors, not {fmt!r}.")
+    _check_base(base, verify)
     _, found = _scan(target)
     chosen = checkpoint_to_export(found, iteration)
     if not json:
@@ -159,7 +173,11 @@ def export_cmd(
             f"Done in {result.seconds:.1f} s ({human_bytes(result.bytes_written)} written, "
             f"{human_bytes(rate)}/s read)."
         )
-    checks = _verify_export(chosen, list(result.files), quiet=json) if verify else None
+    if verify and not json:
+        info("Verifying each exported file ...")
+    job_dir = chosen.path.parent.parent  # <job>/checkpoints/iter_N
+    kind = engine_kind_of(job_dir.resolve())
+    checks = verify_files(job_dir, list(result.files), kind, base) if verify else None
     if json:
         emit_json({**to_jsonable(result), "verify": checks} if verify else result)
     for check in checks or ():
@@ -167,19 +185,6 @@ def export_cmd(
             (info if check.ok else warn)(shown(check.message))
     if checks and not all(c.ok for c in checks):
         raise typer.Exit(1)
-
-
-def _verify_export(chosen, files: list[Path], *, quiet: bool):  # type: ignore[no-untyped-def]
-    """``ckpt export --verify``: each exported file against the base weights (see
-    :mod:`cosmos_tui.core.sampling.exportcheck`); an engine that cannot check yet is said so."""
-    job_dir = chosen.path.parent.parent  # <job>/checkpoints/iter_N
-    kind = engine_kind_of(job_dir.resolve())
-    if not quiet:
-        info("Verifying: one tiny sample from each file and from the base weights, same seed ...")
-    checks = compare_with_base(job_dir, files, kind)
-    if checks is None:
-        warn(f"--verify is not yet supported for {kind} jobs; the files were exported unchecked.")
-    return checks
 
 
 @ckpt_app.command("prune")
@@ -294,6 +299,8 @@ def convert_cmd(
     ),
     yes: bool = typer.Option(False, "--yes", help="Replace existing output files."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be done; write nothing."),
+    verify: bool = typer.Option(False, "--verify", help=VERIFY_HELP),
+    base: Path | None = BaseOption,
     json: bool = JsonOption,
 ) -> None:
     """Make a checkpoint ready for its engine's inference, the way upstream documents it.
@@ -306,9 +313,15 @@ def convert_cmd(
     its argparse accepts printed, with where it departs from the doc.
     """
 
+    _check_base(base, verify)
     _, found = _scan(target)
     done = convert_checkpoint(target, found, iteration, repo=repo, yes=yes, dry_run=dry_run)
     plan = done.plan
+    checks = None
+    if verify and not dry_run:
+        if not json:
+            info("Verifying the written files ...")
+        checks = verify_conversion(done, base)
     if json:
         emit_json(
             {
@@ -318,8 +331,11 @@ def convert_cmd(
                 "shell": plan.shell(),
                 "inference": done.inference,
                 "inference_note": done.inference_note,
+                **({"verify": to_jsonable(checks)} if checks is not None else {}),
             }
         )
+        if checks and not all(c.ok for c in checks):
+            raise typer.Exit(1)
         return
     verb = "Would write" if dry_run else "Wrote"
     for path in plan.outputs:
@@ -332,3 +348,7 @@ def convert_cmd(
         info(f"Run inference (replace the <...> prompts and the input video):\n{lines}")
         if done.inference_note:
             info(f"Note: {done.inference_note}")
+    for check in checks or ():
+        (info if check.ok else warn)(shown(check.message))
+    if checks and not all(c.ok for c in checks):
+        raise typer.Exit(1)

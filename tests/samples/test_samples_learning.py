@@ -96,3 +96,15 @@ def test_export_verify_says_when_a_file_does_not_load(trained_job: Path, tmp_pat
     assert [c.loads for c in checks] == [False, False, True]
     assert "does not load" in checks[0].message and "truncated.pt" in checks[0].message
     assert checks[2].ok
+
+
+def test_convert_verify_samples_a_builtin_conversion(trained_job: Path, untouched_job: Path) -> None:
+    """``ckpt convert --verify`` on builtin jobs: the same sample-level check as export's, on the
+    files convert places beside the step folder."""
+    result = runner.invoke(app, ["ckpt", "convert", str(trained_job), "--verify", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("loads and differs from the base weights") == 3
+    result = runner.invoke(app, ["ckpt", "convert", str(untouched_job), "--verify", "--yes", "--json"])
+    assert result.exit_code == 1, result.output
+    checks = json.loads(result.stdout)["verify"]
+    assert len(checks) == 3 and all(c["identical"] and c["by"] == "sample" for c in checks)

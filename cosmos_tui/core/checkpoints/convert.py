@@ -21,6 +21,7 @@ from cosmos_tui.core.engines.checkout import detect_python
 from cosmos_tui.core.engines.registry import DEFAULT_KIND, adapter_for_layout, get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.runs import get_run
+from cosmos_tui.core.sampling.exportcheck import ExportCheck, verify_files
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,16 @@ def convert_checkpoint(
     plan = adapter.convert(chosen, conversion.ConvertRequest(checkout, python, yes=yes, dry_run=dry_run))
     shell_text, note = inference if inference is not None else (None, None)
     return Conversion(kind, chosen, plan, shell_text, note)
+
+
+def verify_conversion(done: Conversion, base: Path | None = None) -> list[ExportCheck]:
+    """``ckpt convert --verify``: each weights file the conversion wrote, checked the deepest way
+    this machine can. An engine whose sampler runs here (builtin) draws one tiny sample from each
+    file and from the job's base weights; the others get the tensor-level check against ``base``
+    (the starting weights), since their inference needs the upstream model on a GPU."""
+    files = [p for p in done.plan.outputs if Path(p).suffix in (".pt", ".safetensors")]
+    if not files:
+        raise UserError("the conversion wrote no weights file to check.")
+    kind = done.kind if done.kind != "upstream" else adapter_for_layout(done.checkpoint.layout).kind
+    job_dir = done.checkpoint.path.parent.parent  # <job>/checkpoints/<step>
+    return verify_files(job_dir, files, kind, base)
