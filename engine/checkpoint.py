@@ -10,6 +10,7 @@ complete one is left alone and the save skipped. Keys of the ``model`` part are 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ from torch.distributed.checkpoint.state_dict import (
 PARTS = ("model", "optim", "scheduler", "trainer")
 POINTER = "latest_checkpoint.txt"
 PINS_FILE = ".cosmos-tui-pins.json"  # written by the manager; pinned iterations are never pruned
+READERS_DIR = ".cosmos-tui-readers"  # reader leases <pid>.json: a live reader's iterations are never pruned
 FAULT_ENV = "COSMOS_ENGINE_FAULT"
 """Fault injection for the crash tests: ``kill_in_save:<iteration>:<rank>`` SIGKILLs that rank
 after it wrote the ``model`` part of that save."""
@@ -342,8 +344,70 @@ def export_pt(export_dir: Path, iteration: int, model: torch.nn.Module, rank: in
         os.replace(tmp, target)
 
 
+def _proc_started(pid: int) -> str | None:
+    """Process ``pid``'s start time (``/proc/PID/stat`` field 22); ``None`` without ``/proc``, for
+    no such process, or for a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _reader_alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    now = _proc_started(pid)
+    if now is None:  # a zombie, or no /proc to tell
+        return not Path("/proc/self/stat").exists()
+    return started is None or now == started
+
+
+def write_lease(ckpt_dir: Path, pid: int, iterations: list[int]) -> None:
+    """Lease ``iterations`` to process ``pid`` (a sampler reading them): prune keeps them while
+    it runs. The manager writes the same files (cosmos_tui.core.checkpoints.leases)."""
+    folder = ckpt_dir / READERS_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".lease-{pid}.tmp"
+        tmp.write_text(json.dumps({"pid": pid, "started": _proc_started(pid), "iterations": iterations}))
+        os.replace(tmp, folder / f"{pid}.json")
+    except OSError as e:  # only the extra safety is lost
+        log.warning(f"cannot write the reader lease for pid {pid}: {e}")
+
+
+def leased_iterations(ckpt_dir: Path) -> set[int]:
+    """Iterations a live process holds a reader lease on (a dead one's lease file is removed)."""
+    held: set[int] = set()
+    folder = ckpt_dir / READERS_DIR
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".json")]
+    except OSError:
+        return held
+    for name in names:
+        path = folder / name
+        try:
+            text = read_small_text(path, 1 << 20)
+            data = json.loads(text or "")
+            pid, started = int(data["pid"]), data.get("started")
+            iterations = {int(i) for i in data["iterations"]}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue
+        if _reader_alive(pid, started if isinstance(started, str) else None):
+            held |= iterations
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+    return held
+
+
 def prune(ckpt_dir: Path, keep_last_n: int) -> list[int]:
-    """Delete complete checkpoints beyond the newest ``keep_last_n`` (never pinned or the pointer's)."""
+    """Delete complete checkpoints beyond the newest ``keep_last_n`` (never pinned, leased to a live
+    reader, or the pointer's)."""
     if keep_last_n <= 0:
         return []
     done = complete_iterations(ckpt_dir)
@@ -359,7 +423,8 @@ def prune(ckpt_dir: Path, keep_last_n: int) -> list[int]:
             log.warning(f"cannot read {pins}; pruning nothing")
             return []
     latest = latest_iteration(ckpt_dir)
-    doomed = [i for i in done[:-keep_last_n] if i not in pinned and i != latest]
+    leased = leased_iterations(ckpt_dir)
+    doomed = [i for i in done[:-keep_last_n] if i not in pinned and i != latest and i not in leased]
     for iteration in doomed:
         remove_entry(ckpt_dir / step_name(iteration))
     return doomed

@@ -373,7 +373,8 @@ class Trainer:
         if every and iteration % every == 0:  # its own process: training goes on
             from cosmos_engine.generate import sample_in_background
 
-            sample_in_background(self.job_dir, iteration, self.cfg.trainer.sample_steps)
+            proc = sample_in_background(self.job_dir, iteration, self.cfg.trainer.sample_steps)
+            ckpt.write_lease(self.ckpt_dir, proc.pid, [iteration])  # no keep_last_n prune under it
 
     def finish_saves(self) -> None:
         """Wait until a background save (if any) is written."""

@@ -190,3 +190,21 @@ def test_prune_of_a_symlinked_checkpoint_frees_only_the_link(ckpt_dir: Path, tmp
     apply_prune(plan)
     assert not (ckpt_dir / "iter_000000100").is_symlink()
     assert (elsewhere / "iter_000000100" / "model").is_dir()  # the target stays
+
+
+def test_prune_keeps_what_a_live_reader_leases(ckpt_dir: Path) -> None:
+    """A reader lease (the engine's background sampler, a samples job's supervisor) keeps its
+    iterations in the plan, says who holds them, and is asked again just before deleting."""
+    from cosmos_tui.core.checkpoints.leases import write_lease
+
+    for it in (100, 200, 300):
+        write_dcp_checkpoint(ckpt_dir, it, latest=it == 300)
+    write_lease(ckpt_dir, [100], pid=os.getpid())
+    plan = plan_prune(scan_checkpoints(ckpt_dir), keep_last=1, now=time.time() + 3600, in_use={})
+    why = {d.checkpoint.iteration: (d.keep, d.reason) for d in plan.decisions}
+    assert why[100] == (True, f"read by process {os.getpid()}") and not why[200][0]
+    write_lease(ckpt_dir, [200], pid=os.getpid())  # the lease moved on after the plan was made
+    removed = apply_prune(plan, ckpt_dir)
+    assert [c.iteration for c in removed] == [] and (ckpt_dir / "iter_000000200").is_dir()
+    write_lease(ckpt_dir, [], pid=os.getpid())
+    assert [c.iteration for c in apply_prune(plan, ckpt_dir)] == [200]

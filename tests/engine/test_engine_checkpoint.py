@@ -92,3 +92,35 @@ def test_keep_last_n_removes_a_linked_in_checkpoint_as_a_link(tmp_path: Path) ->
     assert ckpt.prune(ckpt_dir, 2) == [1]  # shutil.rmtree refused the link and crashed the run
     assert not os.path.lexists(ckpt_dir / "iter_000000001")
     assert ckpt.is_complete(elsewhere / "iter_000000001")  # the archived checkpoint is untouched
+
+
+def test_keep_last_n_spares_what_a_live_reader_leases(tmp_path: Path) -> None:
+    """Reader leases (``.cosmos-tui-readers/<pid>.json``, written by the manager's samples jobs and
+    by the trainer for its background sampler): a live process's iterations are kept; a dead
+    one's, or one whose pid was reused by another process, are pruned and the lease removed."""
+    import subprocess
+    import sys
+
+    from cosmos_tui.core.checkpoints.leases import leased_iterations, write_lease
+
+    for it in (1, 2, 3, 4):
+        _fake_complete(tmp_path, it)
+    (tmp_path / "latest_checkpoint.txt").write_text("iter_000000004\n")
+    reader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ckpt.write_lease(tmp_path, reader.pid, [1])  # the engine's writer
+        write_lease(tmp_path, [2], pid=os.getpid())  # the manager's writer, same contract
+        assert leased_iterations(tmp_path) == {1: reader.pid, 2: os.getpid()}
+        assert ckpt.leased_iterations(tmp_path) == {1, 2}
+        reused = tmp_path / ckpt.READERS_DIR / "99.json"  # this pid, another process's start time
+        reused.write_text(json.dumps({"pid": os.getpid(), "started": "1", "iterations": [3]}))
+        (tmp_path / ckpt.READERS_DIR / "junk.json").write_text("{not json")
+        assert ckpt.prune(tmp_path, 1) == [3]
+        assert not reused.exists()
+    finally:
+        reader.kill()
+        reader.wait()
+    assert ckpt.prune(tmp_path, 1) == [1]  # the reader ended: its lease no longer counts
+    assert not (tmp_path / ckpt.READERS_DIR / f"{reader.pid}.json").exists()
+    write_lease(tmp_path, [], pid=os.getpid())
+    assert ckpt.prune(tmp_path, 1) == [2]

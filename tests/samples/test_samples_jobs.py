@@ -172,3 +172,24 @@ def test_a_samples_job_whose_supervisor_is_killed_is_lost_and_its_sampler_still_
     result = runner.invoke(app, ["samples", "stop", started["id"]])
     assert result.exit_code == 0 and not procs.alive(record.engine), result.output
     assert not _prune(job)[8]["keep"] and not older.exists()
+
+
+def test_the_engines_keep_last_n_spares_what_a_samples_job_has_yet_to_read(job: Path) -> None:
+    """Training goes on while a samples job waits on or reads a checkpoint: the engine's own
+    ``keep_last_n`` prune (which cannot read our records) keeps it through the supervisor's
+    reader lease, and prunes it once the job ends."""
+    from cosmos_engine import checkpoint as engine_ckpt
+
+    ckpts = job / "checkpoints"
+    older = ckpts / "iter_000000008"
+    shutil.copytree(ckpts / "iter_000000016", older)
+    started = _drawing(job, "--iter", "8")
+    leases = list((ckpts / engine_ckpt.READERS_DIR).glob("*.json"))
+    assert len(leases) == 1 and json.loads(leases[0].read_text())["iterations"] == [8]
+    assert engine_ckpt.prune(ckpts, 1) == [] and older.is_dir()
+    assert runner.invoke(app, ["samples", "stop", started["id"]]).exit_code == 0
+    deadline = time.monotonic() + 30
+    while any((ckpts / engine_ckpt.READERS_DIR).glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any((ckpts / engine_ckpt.READERS_DIR).glob("*.json"))  # the supervisor dropped it
+    assert engine_ckpt.prune(ckpts, 1) == [8] and not older.exists()

@@ -9,7 +9,8 @@ so a verified checkpoint is deleted only when ``keep_last`` newer verified ones 
 policy says, these are always kept: the one ``latest_checkpoint.txt`` points at, every pinned one,
 any incomplete one that is probably still being written (modified in the last few minutes), and
 any a running samples job reads or has yet to read (``cosmos-tui samples``, asked again just
-before each deletion);
+before each deletion), and any a live process holds a reader lease on (:mod:`.leases`: the
+engine's background sampler, a samples job's supervisor);
 the plan says for each kept one that fails verification why. Deleting is a separate step from
 planning, so the CLI can show the plan (``--dry-run``, the default) before ``--yes``; it removes
 only entries inside the checkpoints folder, and a symlinked step folder as a link, never its
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosmos_tui.core.checkpoints.leases import leased_iterations
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, checkpoint_files, is_being_written, tree_stats
 from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 from cosmos_tui.core.containment import resolved, safe_rmtree
@@ -121,6 +123,8 @@ def plan_prune(
             keep, why = True, "pinned"
         elif resolved(c.path) in readers:
             keep, why = True, f"read by samples job {readers[resolved(c.path)]}"
+        elif (reader := _lease_holder(c)) is not None:
+            keep, why = True, f"read by process {reader}"
         elif is_being_written(c, now=now):
             keep, why = True, "being written"
         elif ok and id(c) in recent:
@@ -137,6 +141,11 @@ def plan_prune(
             why = f"{why}: {bad}" if why == "unverified" else f"{why}; unverified: {bad}"
         decisions.append(PruneDecision(c, keep, why, bad))
     return PrunePlan(tuple(decisions))
+
+
+def _lease_holder(info: CheckpointInfo) -> int | None:
+    """The pid of a live process leasing ``info`` (:mod:`.leases`), or ``None``."""
+    return leased_iterations(info.path.parent).get(info.iteration)
 
 
 def confirmed_plan(shown: PrunePlan, fresh: PrunePlan) -> PrunePlan:
@@ -169,7 +178,7 @@ def apply_prune(plan: PrunePlan, root: Path | None = None) -> list[CheckpointInf
     for info in plan.to_delete:
         if info.is_latest or info.pinned:  # belt and braces: a plan is never trusted blindly
             continue
-        if resolved(info.path) in checkpoints_in_use():
+        if resolved(info.path) in checkpoints_in_use() or _lease_holder(info) is not None:
             continue
         delete_checkpoint(info, root)
         removed.append(info)
