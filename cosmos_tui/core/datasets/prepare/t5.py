@@ -100,7 +100,7 @@ class T5Encoder:
     ) -> None:
         try:
             import torch  # deferred: torch and transformers, only when embeddings are computed
-            from transformers import AutoTokenizer, T5EncoderModel
+            from transformers import AutoTokenizer, T5EncoderModel  # deferred: as torch
         except ImportError:
             raise UsageError(
                 "T5 embeddings need transformers and torch; install cosmos-tui[prepare] "
