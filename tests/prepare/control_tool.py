@@ -2,9 +2,11 @@
 
 Modes: ``copy`` (re-encode every frame), ``short`` (drop the last frame), ``small`` (half size),
 ``nothing`` (write no file), ``fail`` (exit 3 with a message), ``garbage`` (write non-video bytes),
-``sleep`` (hang), ``argv`` (write the argv it got, one per line, to OUTPUT + ".argv" and copy).
+``sleep`` (hang), ``link`` (a symlink to the clip instead of a file),
+``argv`` (write the argv it got, one per line, to OUTPUT + ".argv", then copy).
 """
 
+import os
 import sys
 import time
 
@@ -34,6 +36,9 @@ def main() -> int:
         print("model exploded: CUDA out of memory", file=sys.stderr)
         return 3
     if mode == "nothing":
+        return 0
+    if mode == "link":
+        os.symlink(src, dst)
         return 0
     if mode == "garbage":
         with open(dst, "wb") as f:

@@ -57,6 +57,22 @@ def test_edge_strength_changes_the_map(tmp_path: Path) -> None:
     assert (_frames(lo) > 127).sum() > (_frames(hi) > 127).sum()
 
 
+def test_edge_of_an_odd_sized_clip_keeps_its_size(tmp_path: Path) -> None:
+    src = tmp_path / "odd.mp4"
+    with av.open(str(src), "w", format="mp4") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 33, 21, "yuv444p"
+        for i in range(3):
+            image = np.full((21, 33, 3), 40, np.uint8)
+            image[5:15, 4 + i : 20 + i] = 220
+            c.mux(s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        c.mux(s.encode(None))
+    res = controls.edge_video(src, tmp_path / "e.mp4")
+    info = probe_video(res.path, deep=True)
+    assert (info.decoded_frames, info.width, info.height) == (3, 33, 21)
+    assert (_frames(res.path) > 127).any()
+
+
 def test_edge_unknown_strength_and_unreadable_clip(tmp_path: Path) -> None:
     src = make_clip(tmp_path / "clip.mp4", frames=2)
     with pytest.raises(UsageError, match="very_low, low, medium"):
@@ -132,6 +148,7 @@ def test_template_must_name_input_and_output() -> None:
         ("nothing", "wrote nothing"),
         ("fail", "exited with code 3.*CUDA out of memory"),
         ("garbage", "not a readable video"),
+        ("link", "left a symlink"),
     ],
 )
 def test_bad_tool_output_is_refused_and_no_half_file_left(tmp_path: Path, mode: str, message: str) -> None:

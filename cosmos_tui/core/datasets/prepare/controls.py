@@ -202,9 +202,11 @@ def edge_video(
 
 
 def _edge_stream(container: Any, rate: Fraction, width: int, height: int) -> Any:
-    # Thin 1-pixel lines: a low CRF keeps them; yuv420p halves only chroma, which an edge map has none of.
+    # Thin 1-pixel lines: a low CRF keeps them; yuv420p halves only chroma, which an edge map has
+    # none of, but needs even sizes: an odd-sized clip gets yuv444p, so the control keeps its size.
     stream = container.add_stream("libx264", rate=rate, options={"preset": "veryfast", "crf": "18"})
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    even = width % 2 == 0 and height % 2 == 0
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p" if even else "yuv444p"
     return stream
 
 
@@ -310,6 +312,11 @@ def command_control(
                 raise UserError(
                     f"The {kind} command exited with code {code} on {clip.name}"
                     f"{_tail(log)}; fix the command ({shlex.join(argv_t)})."
+                )
+            if tmp.is_symlink():
+                raise UserError(
+                    f"The {kind} command left a symlink at {{output}} for {clip.name}; "
+                    "it must write the mp4 itself."
                 )
             if not tmp.is_file():
                 raise UserError(
