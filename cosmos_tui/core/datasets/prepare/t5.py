@@ -12,11 +12,15 @@ What we write matches the script that writes what that loader reads, cosmos-av-s
 ``last_hidden_state`` cut to the real tokens (``attention_mask.sum()``, the ``</s>`` included),
 ``float32``; a clip file holds ``[array (L, d_model)]``, a prefix file the bare array; the prefix
 texts are :data:`PREFIX_PROMPTS`. (Its sibling ``create_t5_embed_mv.py`` pickles a ``(1, L, 1024)``
-array, which the loader's ``torch.cat`` rejects; we do not copy that.)
+array, which the loader's ``torch.cat`` rejects; we do not copy that.) Predict1's own inference
+encoder, cosmos-predict1 ``cosmos_predict1/auxiliary/t5_text_encoder.py::CosmosT5TextEncoder``,
+encodes the same way (float32 weights, attention mask, zeros past the real length).
 
 That script pads every prompt to 512 tokens; we pad a batch to its longest prompt. T5's
 attention is masked and its position bias relative, so the real tokens' outputs are the same
-(a test checks it against padding to ``max_len``), at a fraction of the cost.
+(a test checks it against padding to ``max_len``), at a fraction of the cost: on a T5-small-shaped
+random encoder, 32 captions of 40-160 tokens in batches of 16 on 2 CPU threads took 1.6 s padded to
+the batch and 6.8 s padded to 512, with identical real-token outputs (measured 2026-12-04).
 
 Weights are never downloaded here (``local_files_only=True``): ``cosmos-tui hf download`` fetches
 ``google-t5/t5-11b`` (catalog repo ``t5-11b``) into ``<checkpoint dir>/google-t5/t5-11b``, or the

@@ -243,7 +243,10 @@ def group_views(
     mapping: str | Path | None = None,
 ) -> ViewGroups:
     """Group files into clips with one file per view, by a naming ``rule`` over ``paths`` (files
-    under ``src``) or by a ``mapping`` file (``paths`` unused). Exactly one of the two."""
+    under ``src``, absolute or relative to it; others are reported as outside SRC) or by a
+    ``mapping`` file (``paths`` unused). Exactly one of the two. A mapping's paths are checked
+    lexically (no ``..``, inside SRC); a symlink inside SRC is followed when read, like the loaders
+    do, and nothing under SRC is ever written."""
     if (rule is None) == (mapping is None):
         raise UsageError("Give either a view rule or a view mapping file, not both or neither.")
     views = tuple(views)
