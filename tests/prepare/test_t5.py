@@ -175,3 +175,37 @@ def test_hostile_names_and_unknown_prefix_view(tmp_path: Path, encoder: t5.T5Enc
     with pytest.raises(UserError, match="outside"):
         t5.write_clip_embeddings(tmp_path, {"l": "a car"}, encoder=encoder, spec=SPEC)
     assert outside.read_bytes() == b"keep"
+
+
+def test_data_validate_accepts_a_predict1_dataset_embedded_here(
+    tmp_path: Path, encoder: t5.T5Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole `data validate` pass on predict1-waymo, its embeddings replaced by ours (width 16)."""
+    import dataclasses
+    import shutil
+
+    from cosmos_tui.core.datasets import layouts
+    from cosmos_tui.core.datasets.synth import synthesize
+    from cosmos_tui.core.datasets.validate import validate
+
+    narrow = dataclasses.replace(layouts.LAYOUTS["predict1-waymo"], embeddings=SPEC)
+    monkeypatch.setitem(layouts.LAYOUTS, "predict1-waymo", narrow)
+    root = synthesize(tmp_path / "ds", "predict1-waymo", clips=3, frames=8, size=(16, 16), workers=1)
+    shutil.rmtree(root / "t5_xxl")
+    shutil.rmtree(root / "cache")
+    clips = {p.stem: f"a car {p.stem}" for p in (root / "videos" / "pinhole_front").glob("*.mp4")}
+    assert len(clips) == 3
+    t5.write_clip_embeddings(root, clips, encoder=encoder, spec=SPEC)
+    t5.write_prefix_embeddings(root, narrow.views, encoder=encoder, spec=SPEC)
+    report = validate(root, "predict1-waymo", min_frames=8, workers=1)
+    assert report.ok, [(f.id, f.examples) for f in report.findings]
+    assert report.embeddings == 3  # the per-clip files it read (prefixes are checked apart)
+    # and the check is real: a prefix, then a clip file, of the wrong width fails it
+    prefix = root / "cache" / "prefix_pinhole_side_left.pkl"
+    good = prefix.read_bytes()
+    prefix.write_bytes(pickle.dumps(np.zeros((3, DIM * 2), np.float32)))
+    assert not validate(root, "predict1-waymo", min_frames=8, workers=1).ok
+    prefix.write_bytes(good)
+    with open(root / "t5_xxl" / "pinhole_front" / f"{next(iter(clips))}.pkl", "wb") as f:
+        pickle.dump([np.zeros((3, DIM * 2), np.float32)], f)
+    assert not validate(root, "predict1-waymo", min_frames=8, workers=1).ok
