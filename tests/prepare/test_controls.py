@@ -138,6 +138,19 @@ def test_template_must_name_input_and_output() -> None:
         controls.parse_template("")
     with pytest.raises(UsageError, match="Cannot read"):
         controls.parse_template("tool '{input} {output}")
+    with pytest.raises(UsageError, match="pastes a file name into the code after '-c'"):
+        controls.parse_template("sh -c 'depth {input} > {output}'")
+    with pytest.raises(UsageError, match="after '-c'"):
+        controls.parse_template(["python3", "-c", "import x; x.run('{input}', '{output}')"])
+
+
+def test_shell_wrapper_with_names_as_arguments_runs(tmp_path: Path) -> None:
+    # the way the refusal suggests: names reach the script as $1 and $2, never as code
+    src = make_clip(tmp_path / "it's $(touch pwned).mp4", frames=2)
+    tool = " ".join(f"'{a}'" for a in tool_command("copy")[:3])
+    template = ["sh", "-c", f'{tool} "$1" "$2"', "_", "{input}", "{output}"]
+    res = controls.command_control("depth", template, src, tmp_path / "depth" / "c.mp4", 60, cwd=tmp_path)
+    assert res.frames == 2 and not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.parametrize(

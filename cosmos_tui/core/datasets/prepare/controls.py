@@ -36,6 +36,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,6 +103,8 @@ SEG_PROMPT = "person, car, vehicle, building, tree, road, sky"
 (docs/post-training_singleview.md)."""
 
 PLACEHOLDERS = ("{input}", "{output}", "{scratch}", "{prompt}")
+_CODE_FLAGS = frozenset({"-c", "-e", "--command", "--eval", "-Command"})
+"""Flags after which shells and interpreters (sh, bash, python, perl, node, pwsh) take code."""
 _TAIL = 800  # characters of a failed tool's output shown in the error
 
 
@@ -212,7 +215,8 @@ def _edge_stream(container: Any, rate: Fraction, width: int, height: int) -> Any
 
 def parse_template(command_template: str | Sequence[str]) -> list[str]:
     """The argv template of a control command: a string is split as a shell would (``shlex``,
-    nothing expanded, never run through a shell); it must name ``{input}`` and ``{output}``."""
+    nothing expanded, never run through a shell); it must name ``{input}`` and ``{output}``, and
+    not inside the code of ``sh -c`` / ``python -c`` (a file name there would be run as code)."""
     if isinstance(command_template, str):
         try:
             argv = shlex.split(command_template)
@@ -233,6 +237,13 @@ def parse_template(command_template: str | Sequence[str]) -> list[str]:
         )
     if any("\0" in a or "\n" in a for a in argv):
         raise UsageError("The control command holds a NUL or newline; write it on one line.")
+    for prev, arg in pairwise(argv):
+        if prev in _CODE_FLAGS and any(p in arg for p in PLACEHOLDERS):
+            raise UsageError(
+                f"The control command pastes a file name into the code after '{prev}', where a "
+                "name holding quotes or '$(...)' would run as code; pass the names as arguments "
+                """instead, e.g. sh -c 'mytool "$1" "$2"' _ {input} {output}."""
+            )
     return argv
 
 
