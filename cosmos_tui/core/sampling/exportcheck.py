@@ -119,7 +119,7 @@ _PREFIXES = ("module.", "_orig_mod.", "model.", "net.")
 
 def _tensors(obj: object, prefix: str = "") -> dict[str, object]:
     """Every tensor in a loaded checkpoint, by dotted key (nested state dicts flattened)."""
-    import torch
+    import torch  # deferred: core never imports torch at import time
 
     found: dict[str, object] = {}
     if isinstance(obj, torch.Tensor):
@@ -142,10 +142,10 @@ def _plain_key(key: str) -> str:
 
 
 def _load_tensors(path: Path) -> dict[str, object]:
-    import torch
+    import torch  # deferred: core never imports torch at import time
 
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # deferred: only for .safetensors files
 
         return dict(load_file(str(path)))
     return _tensors(torch.load(path, map_location="cpu", mmap=True, weights_only=True))
@@ -156,7 +156,7 @@ def compare_tensors_with_base(files: list[Path], base: Path | None) -> list[Expo
     when given: it loads (tensors only, nothing unpickled), every floating tensor is finite, and
     the tensors it shares with ``base`` (keys matched without ``model.``/``net.`` wrappers)
     differ somewhere. A file sharing under half of its tensors with ``base`` is said so."""
-    import torch
+    import torch  # deferred: core never imports torch at import time
 
     reference: dict[str, object] | None = None
     if base is not None:
