@@ -139,6 +139,7 @@ class ClipCutter:
         """Decode the clip once and write each whole window as it fills; yields each written."""
         import av  # deferred: av (PyAV), only when a video is read or written
         import numpy as np  # deferred: numpy, only for frames
+        from av.video.reformatter import VideoReformatter  # deferred: av (PyAV)
 
         info = self.info or self.check()
         s = self.settings
@@ -148,13 +149,18 @@ class ClipCutter:
         buf = np.zeros((s.frames, h, w, 3), dtype=np.uint8)
         filled = start = written = shot = 0
         prev = None
+        # one reformatter for the clip: it keeps its scaler (a new one per frame costs 10x the scaling)
+        scaler = VideoReformatter()
+        interpolation = "AREA" if sh * sw <= info.height * info.width else "BICUBIC"
         with av.open(str(self.path)) as container:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate or Fraction(info.fps).limit_denominator(1001)
             fps = Fraction(rate)
             try:
                 for frame in container.decode(stream):
-                    img = frame.to_ndarray(width=sw, height=sh, format="rgb24")
+                    img = scaler.reformat(
+                        frame, width=sw, height=sh, format="rgb24", interpolation=interpolation
+                    ).to_ndarray()
                     n = self.frames_read
                     self.frames_read += 1
                     view = img[top : top + h, left : left + w] if s.fit == "crop" else None
