@@ -86,6 +86,9 @@ class ClipCutter:
     """Where window ``i`` is written."""
     root: Path
     """The folder the job owns (every write is checked to stay inside it)."""
+    starts: tuple[tuple[int, int], ...] | None = None
+    """``(window index, start frame)`` to cut at instead of finding windows (the other views of a
+    multiview clip follow its first view's windows)."""
     info: VideoInfo | None = None
     frames_read: int = 0
     cuts: list[int] = field(default_factory=list)
@@ -149,6 +152,7 @@ class ClipCutter:
         buf = np.zeros((s.frames, h, w, 3), dtype=np.uint8)
         filled = start = written = shot = 0
         prev = None
+        plan = self.starts
         # one reformatter for the clip: it keeps its scaler (a new one per frame costs 10x the scaling)
         scaler = VideoReformatter()
         interpolation = "AREA" if sh * sw <= info.height * info.width else "BICUBIC"
@@ -158,6 +162,9 @@ class ClipCutter:
             fps = Fraction(rate)
             try:
                 for frame in container.decode(stream):
+                    if plan is not None and filled == 0 and self.frames_read < plan[written][1]:
+                        self.frames_read += 1  # before the next planned window: not even scaled
+                        continue
                     img = scaler.reformat(
                         frame, width=sw, height=sh, format="rgb24", interpolation=interpolation
                     ).to_ndarray()
@@ -165,7 +172,8 @@ class ClipCutter:
                     self.frames_read += 1
                     view = img[top : top + h, left : left + w] if s.fit == "crop" else None
                     grid = (view if view is not None else img)[::step_h, ::step_w, 1].astype(np.int16)
-                    cut = s.scene_threshold is not None and prev is not None and prev.shape == grid.shape
+                    cut = plan is None and s.scene_threshold is not None and prev is not None
+                    cut = cut and prev.shape == grid.shape  # type: ignore[union-attr]
                     if cut and np.abs(grid - prev).mean() > s.scene_threshold:
                         self.cuts.append(n)
                         filled, shot = 0, 0
@@ -182,12 +190,15 @@ class ClipCutter:
                     filled += 1
                     if filled < s.frames:
                         continue
-                    path = self.target(written)
+                    index = written if plan is None else plan[written][0]
+                    path = self.target(index)
                     paint.write_mp4(path, buf, fps, root=self.root, preset=s.preset, crf=s.crf)
-                    yield Window(written, start, s.frames, float(fps), (h, w), path)
+                    yield Window(index, start, s.frames, float(fps), (h, w), path)
                     written += 1
                     filled = 0
                     if s.max_windows is not None and written >= s.max_windows:
+                        return
+                    if plan is not None and written >= len(plan):
                         return
             except av.error.FFmpegError as e:
                 why = f"decoding failed after {self.frames_read} frames ({e.strerror or e})"

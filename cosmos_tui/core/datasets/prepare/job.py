@@ -33,7 +33,7 @@ from cosmos_tui.core.datasets import paint
 from cosmos_tui.core.datasets.layouts import Layout, get_layout, min_frames_for
 from cosmos_tui.core.datasets.prepare.caption_command import CaptionCommand, CaptionFailed
 from cosmos_tui.core.datasets.prepare.clips import ClipCutter, ClipSettings, Dropped, Fit, Window
-from cosmos_tui.core.datasets.prepare.sources import Caption, SourceClip, check_roots, gather
+from cosmos_tui.core.datasets.prepare.sources import Caption, GroupViews, SourceClip, check_roots, gather
 from cosmos_tui.core.datasets.prepare.writers import CaptionFormat, LayoutWriter, writer_for
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.safeio import CONFIG_CAP, RECORD_CAP, read_bytes_capped, read_text_capped
@@ -61,6 +61,8 @@ class PreparedWindow:
     out: Path
     layout_id: str
     experiment: str | None
+    views: dict[str | None, Window] = field(default_factory=dict)
+    """Every view's window (multiview: view name -> window; single view: ``{None: window}``)."""
 
 
 class StepFailed(Exception):
@@ -73,9 +75,6 @@ window's video and caption are written. It may write files under ``out`` (throug
 ``paint.put``/``paint.write_mp4`` with ``root=out``, named ``<name>.<ext>`` so a resume sweeps a
 half-done clip's) and returns them; :class:`StepFailed` drops the window. An optional ``provides``
 attribute names the video folders it fills (``("depth",)``)."""
-GroupViews = Callable[[list[Path], Layout], tuple[dict[str, dict[str, Path]], list[tuple[Path, str]]]]
-"""Multiview grouping (``views.py``): source videos -> clip id -> view name -> path, and the
-dropped ``(path, reason)``."""
 Progress = Callable[[int, int, float], None]
 """``progress(done, total, elapsed_s)`` after each source video, from the calling thread."""
 
@@ -212,55 +211,103 @@ def _caption_missing(clip: SourceClip, has_command: bool) -> str | None:
     return None
 
 
+def _cut(clip: SourceClip, ctx: _Ctx, res: ItemResult) -> list[dict[str | None, Window]]:
+    """Phase one: every view's windows (single view: the view ``None``); the other views of a
+    multiview clip are cut where its first view's windows are. Only windows every view has are
+    kept (the others' files removed, each said); :class:`Dropped` when none is left."""
+    w, out = ctx.writer, ctx.out
+    views: dict[str | None, Path] = dict(clip.views) if clip.views else {None: clip.path}
+    order = list(views)
+
+    def target(view: str | None) -> Callable[[int], Path]:
+        return lambda i: w.video_path(out, f"{clip.slug}_{i:03d}", view)
+
+    cutters = {v: ClipCutter(p, ctx.settings, target(v), out) for v, p in views.items()}
+    for v, cutter in cutters.items():
+        try:
+            cutter.check()  # unreadable, too short, wrong aspect: said before any caption problem
+        except Dropped as e:
+            raise Dropped(f"{v}: {e}" if v else str(e)) from None
+    rates = {v: c.info.fps for v, c in cutters.items() if c.info is not None}
+    if w.layout.fps_must_match and len({round(r, 3) for r in rates.values()}) > 1:
+        raise Dropped(
+            "views differ in frame rate (" + ", ".join(f"{v} {r:g}" for v, r in rates.items()) + ")"
+        )
+    problem = _caption_missing(clip, ctx.command is not None)
+    if problem:
+        raise Dropped(problem)
+    got: dict[str | None, dict[int, Window]] = {}
+    for v in order:
+        cutter = cutters[v]
+        if v != order[0]:
+            cutter.starts = tuple((i, win.start) for i, win in got[order[0]].items())
+        try:
+            got[v] = {win.index: win for win in cutter.windows()}
+        except Dropped as e:
+            if v == order[0]:
+                raise Dropped(f"{v}: {e}" if v else str(e)) from None
+            got[v] = {}
+        if cutter.note:
+            res.note = f"{v}: {cutter.note}" if v else cutter.note
+    complete = []
+    for i in got[order[0]]:
+        short = [v for v in order if i not in got[v]]
+        if short:
+            _remove((got[v][i].path for v in order if i in got[v]), out)
+            res.dropped.append(
+                [f"{clip.rel} window {i}", f"view(s) {', '.join(map(str, short))} end before it"]
+            )
+        else:
+            complete.append({v: got[v][i] for v in order})
+    if not complete:
+        raise Dropped("no window is whole in every view")
+    return complete
+
+
 def prepare_clip(clip: SourceClip, ctx: _Ctx) -> ItemResult:
-    """Cut, encode and caption one source video (in a worker process)."""
+    """Cut, encode and caption one source video, or one multiview clip (in a worker process)."""
     started = time.perf_counter()
     res = ItemResult(clip.rel, clip.slug)
     w = ctx.writer
-    cutter = ClipCutter(
-        clip.path, ctx.settings, lambda i: w.video_path(ctx.out, f"{clip.slug}_{i:03d}"), ctx.out
-    )
     try:
-        cutter.check()  # unreadable, too short, wrong aspect: said before any caption problem
-        problem = _caption_missing(clip, ctx.command is not None)
-        if problem:
-            raise Dropped(problem)
-        for window in cutter.windows():
-            name = f"{clip.slug}_{window.index:03d}"
-            files = [window.path]
-            try:
-                caption = clip.caption
-                if caption is None:
-                    assert ctx.command is not None
-                    caption = Caption(ctx.command.run(window.path, clip.path), None, "command")
-                cap = w.write_caption(ctx.out, name, caption)
-                if cap is not None:
-                    files.append(cap)
-                record = w.record(name, window, caption)
-                here = PreparedWindow(
-                    name, window, clip.path, clip.rel, caption, ctx.out, ctx.layout_id, ctx.experiment
-                )
-                for step in ctx.steps:
-                    files.extend(step(here) or ())
-            except (CaptionFailed, StepFailed) as e:
-                _remove(files, ctx.out)
-                res.dropped.append([f"{clip.rel} window {window.index}", str(e)])
-                continue
-            if record is not None:
-                res.records.append(record)
-            res.windows.append(
-                {
-                    "name": name,
-                    "start": window.start,
-                    "frames": window.frames,
-                    "fps": window.fps,
-                    "size": list(window.size),
-                    "files": [os.path.relpath(f, ctx.out) for f in files],
-                }
-            )
+        windows = _cut(clip, ctx, res)
     except Dropped as e:
         res.dropped.append([clip.rel, str(e)])
-    res.note = cutter.note
+        windows = []
+    for views in windows:  # phase two: caption, index record and the per-window steps
+        window = next(iter(views.values()))
+        name = f"{clip.slug}_{window.index:03d}"
+        files = [v.path for v in views.values()]
+        try:
+            caption = clip.caption
+            if caption is None:
+                assert ctx.command is not None
+                caption = Caption(ctx.command.run(window.path, clip.path), None, "command")
+            cap = w.write_caption(ctx.out, name, caption)
+            if cap is not None:
+                files.append(cap)
+            record = w.record(name, window, caption)
+            here = PreparedWindow(
+                name, window, clip.path, clip.rel, caption, ctx.out, ctx.layout_id, ctx.experiment, views
+            )
+            for step in ctx.steps:
+                files.extend(step(here) or ())
+        except (CaptionFailed, StepFailed) as e:
+            _remove(files, ctx.out)
+            res.dropped.append([f"{clip.rel} window {window.index}", str(e)])
+            continue
+        if record is not None:
+            res.records.append(record)
+        res.windows.append(
+            {
+                "name": name,
+                "start": window.start,
+                "frames": window.frames,
+                "fps": window.fps,
+                "size": list(window.size),
+                "files": [os.path.relpath(f, ctx.out) for f in files],
+            }
+        )
     res.elapsed_s = time.perf_counter() - started
     return res
 
@@ -292,6 +339,7 @@ def _settings_record(
         "crf": opts.crf,
         "preset": opts.preset,
         "steps": [getattr(s, "__qualname__", repr(s)) for s in opts.extra_steps],
+        "group_views": getattr(opts.group_views, "__qualname__", None),
     }
 
 
@@ -348,9 +396,8 @@ def _sweep(out: Path, writer: LayoutWriter, unfinished: set[str]) -> int:
 
 def _resolve(opts: PrepareOptions) -> tuple[Layout, LayoutWriter, int, tuple[int, int] | None]:
     layout = get_layout(opts.layout)
-    if layout.views and opts.group_views is None:
-        writer_for(opts.layout, opts.experiment)  # raises the layout's "not yet" sentence
-    writer = writer_for(opts.layout, opts.experiment, opts.caption_format)
+    multiview = bool(layout.views) and opts.group_views is not None
+    writer = writer_for(opts.layout, opts.experiment, opts.caption_format, multiview=multiview)
     frames = min_frames_for(layout, opts.experiment, opts.frames)
     size = opts.size if opts.size is not None else layout.resolution_for(opts.experiment)
     if size is not None:
@@ -368,6 +415,11 @@ def _resolve(opts: PrepareOptions) -> tuple[Layout, LayoutWriter, int, tuple[int
                 f"experiment {opts.experiment} needs {vs.folder}/ control videos ({vs.description}), "
                 "which data prepare does not make from raw videos yet; pick an experiment without them."
             )
+    if layout.embeddings is not None and layout.embeddings.clip_folder not in provided:
+        raise UsageError(
+            f"{layout.id} needs T5 text embeddings ({layout.embeddings.clip_folder}/), and no step of "
+            "this job computes them."
+        )
     return layout, writer, frames, size
 
 
@@ -394,7 +446,8 @@ def _plan(
             item.reason = str(e)
         for i in range(item.windows):
             name = f"{clip.slug}_{i:03d}"
-            item.files.append(os.path.relpath(writer.video_path(out, name), out))
+            for view in [v for v, _ in writer.view_dirs] or [None]:
+                item.files.append(os.path.relpath(writer.video_path(out, name, view), out))
             if writer.caption_path:
                 item.files.append(writer.caption_path.format(name=name))
         items.append(item)
@@ -446,7 +499,7 @@ def prepare(
             f"({_differences(existing.get('settings', {}), record)}); "
             "run the same command as before to resume it, or pass --fresh to start over there."
         )
-    sources = gather(src_r, opts.captions_file)
+    sources = gather(src_r, opts.captions_file, opts.group_views, get_layout(opts.layout))
     if existing is not None and fresh and not dry_run:
         for top in (*writer.outputs, *_layout_outputs(existing), JOB_DIR):
             safe_rmtree(out_r / top, out_r, what=_OWNED)
@@ -462,7 +515,7 @@ def prepare(
             size,
             len(sources.clips),
             sum(p.windows for p in plan),
-            [(p.rel, p.reason) for p in plan if p.reason],
+            [*sources.dropped, *((p.rel, p.reason) for p in plan if p.reason)],
             sources.skipped,
             sum(p.done for p in plan),
             time.perf_counter() - started,
@@ -499,7 +552,7 @@ def prepare(
     results = [done[c.slug] for c in sources.clips if c.slug in done]
     writer.finish(out_r, [r for res in results for r in res["records"]])
     clips = sum(len(r["windows"]) for r in results)
-    dropped = [(d[0], d[1]) for r in results for d in r["dropped"]]
+    dropped = [*sources.dropped, *((d[0], d[1]) for r in results for d in r["dropped"])]
     job.update(status="complete", finished=time.time(), clips=clips, dropped=dropped, skipped=sources.skipped)
     paint.put(job_file, json.dumps(job, indent=2) + "\n", out_r)
     result = PrepareResult(

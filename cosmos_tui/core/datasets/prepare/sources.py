@@ -18,14 +18,20 @@ import json
 import os
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cosmos_tui.core.containment import resolved
 from cosmos_tui.core.datasets.caption_text import decode_problem, text_problem
+from cosmos_tui.core.datasets.layouts import Layout
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.safeio import CAPTION_CAP, CONFIG_CAP, read_bytes_capped
+
+GroupViews = Callable[[list[Path], Layout], tuple[dict[str, dict[str, Path]], list[tuple[Path, str]]]]
+"""Multiview grouping (``views.py``): SRC's videos -> clip id -> view name -> path, and the videos
+left out with the reason."""
 
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi")
 PROMPT_KEYS = ("long", "short", "medium")
@@ -62,6 +68,8 @@ class SourceClip:
     caption: Caption | None
     caption_problem: str | None = None
     """Why the caption beside it cannot be used (the clip is then dropped with this reason)."""
+    views: dict[str, Path] | None = None
+    """Multiview layouts: view name -> its video (``path`` is the first view's); None: single view."""
 
 
 @dataclass
@@ -72,6 +80,8 @@ class Sources:
     clips: list[SourceClip]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """``(rel path, reason)`` of files not taken (hidden names, unknown caption entries)."""
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    """``(rel path, reason)`` of videos the multiview grouping left out."""
 
 
 def check_roots(src: Path, out: Path) -> tuple[Path, Path]:
@@ -222,22 +232,69 @@ def _beside(path: Path) -> tuple[Caption | None, str | None]:
     return Caption(text, None, "txt"), None
 
 
-def gather(src: Path, captions_file: Path | None = None) -> Sources:
-    """Walk ``src`` (already resolved) for videos and pair each with its caption."""
-    rels, skipped = find_videos(src)
-    given = read_captions_file(captions_file, src) if captions_file is not None else {}
-    slugs = [slug_of(r) for r in rels]
+def _unique_slugs(names: list[str]) -> list[str]:
+    slugs = [slug_of(n) for n in names]
     counts: dict[str, int] = {}
     for s in slugs:
         counts[s] = counts.get(s, 0) + 1
+    # 'a b.mp4' and 'a-b.mp4': both get their path's digest
+    return [f"{s}-{_digest(n)}" if counts[s] > 1 else s for n, s in zip(names, slugs, strict=True)]
+
+
+def _caption_for(rels: list[str], src: Path, given: dict[str, Caption]) -> tuple[Caption | None, str | None]:
+    """The first caption of ``rels`` (the file's entry, else the ``.txt`` beside), or why not."""
+    problem = None
+    for rel in rels:
+        if rel in given:
+            return given[rel], None
+    for rel in rels:
+        caption, why = _beside(src / rel)
+        if caption is not None:
+            return caption, None
+        problem = problem or why
+    return None, problem
+
+
+def gather(
+    src: Path,
+    captions_file: Path | None = None,
+    group: GroupViews | None = None,
+    layout: Layout | None = None,
+) -> Sources:
+    """Walk ``src`` (already resolved) for videos and pair each with its caption. With ``group``
+    (a ``GroupViews``, for a multiview ``layout``) the videos become per-camera clips."""
+    rels, skipped = find_videos(src)
+    given = read_captions_file(captions_file, src) if captions_file is not None else {}
     clips = []
-    for rel, slug in zip(rels, slugs, strict=True):
-        if counts[slug] > 1:  # 'a b.mp4' and 'a-b.mp4': both get their path's digest
-            slug = f"{slug}-{_digest(rel)}"
-        path = src / rel
-        caption, problem = (given[rel], None) if rel in given else _beside(path)
-        clips.append(SourceClip(rel, path, slug, caption, problem))
-    known = set(rels)
-    for rel in sorted(set(given) - known):
+    dropped: list[tuple[str, str]] = []
+    taken = set(rels)
+    if group is None:
+        for rel, slug in zip(rels, _unique_slugs(rels), strict=True):
+            caption, problem = _caption_for([rel], src, given)
+            clips.append(SourceClip(rel, src / rel, slug, caption, problem))
+    else:
+        assert layout is not None
+        grouped, left = group([src / r for r in rels], layout)
+        dropped = [(_rel(p, src), reason) for p, reason in left]
+        ids = sorted(grouped)
+        for clip_id, slug in zip(ids, _unique_slugs(ids), strict=True):
+            views = {v: Path(grouped[clip_id][v]) for v in layout.views if v in grouped[clip_id]}
+            if len(views) != len(layout.views):
+                missing = [v for v in layout.views if v not in views]
+                dropped.append((clip_id, f"missing view(s): {', '.join(missing)}"))
+                continue
+            view_rels = [_rel(p, src) for p in views.values()]
+            caption, problem = _caption_for([clip_id, *view_rels], src, given)
+            first = next(iter(views.values()))
+            clips.append(SourceClip(clip_id, first, slug, caption, problem, views))
+        taken |= set(ids)
+    for rel in sorted(set(given) - taken):
         skipped.append((rel, "in the captions file, but no such video in SRC"))
-    return Sources(src, clips, skipped)
+    return Sources(src, clips, skipped, dropped)
+
+
+def _rel(path: Path, src: Path) -> str:
+    try:
+        return Path(path).relative_to(src).as_posix()
+    except ValueError:
+        return str(path)

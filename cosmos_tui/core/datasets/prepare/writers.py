@@ -44,17 +44,21 @@ class LayoutWriter:
     """Folder of the clip mp4s, under OUT."""
     caption_path: str | None
     """``<folder>/{name}<ext>`` of the caption file, or None (Cosmos 3: captions in the index)."""
-    caption_kind: Literal["txt", "keys", "model-prompts", "jsonl"]
+    caption_kind: Literal["txt", "keys", "model-prompts", "jsonl", "none"]
     outputs: tuple[str, ...]
     """Top-level folders under OUT the job writes (``--fresh`` clears exactly these)."""
     max_seconds: float | None = None
+    view_dirs: tuple[tuple[str, str], ...] = ()
+    """Multiview: (view, folder) in the loader's order; the videos go to ``<video_folder>/<folder>/``."""
 
     @property
     def layout(self) -> Layout:
         return get_layout(self.layout_id)
 
-    def video_path(self, out: Path, name: str) -> Path:
-        return out / self.video_folder / f"{name}.mp4"
+    def video_path(self, out: Path, name: str, view: str | None = None) -> Path:
+        if view is None:
+            return out / self.video_folder / f"{name}.mp4"
+        return out / self.video_folder / dict(self.view_dirs)[view] / f"{name}.mp4"
 
     def write_caption(self, out: Path, name: str, caption: Caption) -> Path | None:
         """Write the caption file of window ``name``; returns it (None when the index holds it)."""
@@ -104,11 +108,12 @@ class LayoutWriter:
 
 
 def writer_for(
-    layout_id: str, experiment: str | None, caption_format: CaptionFormat = "auto"
+    layout_id: str, experiment: str | None, caption_format: CaptionFormat = "auto", *, multiview: bool = False
 ) -> LayoutWriter:
-    """The writer of ``layout_id``; a :class:`UsageError` for layouts not prepared from raw videos."""
+    """The writer of ``layout_id``; a :class:`UsageError` for layouts not prepared from raw videos
+    (the multiview ones unless ``multiview``: the job has a view grouping)."""
     layout = get_layout(layout_id)
-    if layout.views:
+    if layout.views and not multiview:
         raise UsageError(
             f"data prepare cannot build {layout_id} yet: it needs the raw videos grouped per camera "
             f"({', '.join(layout.view_dirs())}) and "
@@ -125,6 +130,20 @@ def writer_for(
         raise UsageError(
             f"--caption-format is for predict25-video2world (text or json); {layout_id} has one format."
         )
+    if layout.views:
+        if caption_format != "auto":
+            raise UsageError(f"--caption-format is for predict25-video2world; {layout_id} has one format.")
+        views = tuple(zip(layout.views, layout.view_dirs(), strict=True))
+        folders = tuple(dict.fromkeys(vs.folder for vs in layout.videos))
+        if layout.captions is not None:  # the HDMap rig: the front-wide camera's caption
+            src = layout.captions.sources[0]
+            top = src.folder.split("/")[0]
+            path = f"{src.folder}/{{name}}{src.ext}"
+            return LayoutWriter(
+                layout_id, layout.video.folder, path, "keys", (*folders, top), view_dirs=views
+            )
+        extra = (layout.embeddings.clip_folder, layout.embeddings.prefix_folder) if layout.embeddings else ()
+        return LayoutWriter(layout_id, layout.video.folder, None, "none", (*folders, *extra), view_dirs=views)
     if layout.format == "vision-jsonl":
         return LayoutWriter(layout_id, "train/videos", None, "jsonl", ("train",), max_seconds=MAX_DURATION_S)
     if layout_id == "transfer25-singleview":
