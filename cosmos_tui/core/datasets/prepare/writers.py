@@ -8,10 +8,14 @@
   ``train/video_dataset_file.jsonl`` (``vision_path`` relative to ``train/``, a ``caption_json``
   and the dense ``caption``), written once every window is known.
 
+- ``transfer25-multiview-hdmap`` / ``predict1-waymo`` (only when the job has a view grouping,
+  ``views.py``): ``videos/<view folder>/<name>.mp4`` per camera; the HDMap rig's caption at
+  ``captions/ftheta_camera_front_wide_120fov/<name>.json``; controls and T5 embeddings come from
+  the job's per-window steps.
+
 The JSON and text formats are those the synthesizer writes (``synth.caption_object``,
-``synth_cosmos3.vision_record``): one writer per format. The multiview layouts need per-camera
-grouping (``views.py``) and LeRobot sets are recorded episodes with actions, so they are refused
-here with the reason.
+``synth_cosmos3.vision_record``): one writer per format. LeRobot sets are recorded episodes with
+actions, so they are refused here with the reason.
 """
 
 from __future__ import annotations
