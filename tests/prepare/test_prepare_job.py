@@ -196,3 +196,18 @@ def test_cli_exit_codes_and_json(raw_src: Path, captions_jsonl: Path, tmp_path: 
     assert r.exit_code == 1 and "too short" in r.output and "invalid" in r.output
     r = runner.invoke(app, ["data", "prepare", str(raw_src), str(tmp_path / "a" / "b"), *ARGS])
     assert r.exit_code == 1 and "--parents" in r.output
+
+
+def test_second_job_on_the_same_out_refused(raw_src: Path, tmp_path: Path):
+    import fcntl
+
+    out = tmp_path / "out"
+    (out / JOB_DIR).mkdir(parents=True)
+    fd = os.open(out / JOB_DIR / "lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a running job holds it
+        with pytest.raises(UserError, match="another data prepare is writing"):
+            prepare(raw_src, out, _opts())
+    finally:
+        os.close(fd)
+    assert prepare(raw_src, out, _opts()).ok  # the lock is gone with its holder

@@ -22,18 +22,26 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cosmos_tui.core.containment import safe_rmtree, safe_unlink
+from cosmos_tui.core.containment import contained, safe_rmtree, safe_unlink
 from cosmos_tui.core.datasets import paint
 from cosmos_tui.core.datasets.layouts import Layout, get_layout, min_frames_for
 from cosmos_tui.core.datasets.prepare.caption_command import CaptionCommand, CaptionFailed
 from cosmos_tui.core.datasets.prepare.clips import ClipCutter, ClipSettings, Dropped, Fit, Window
-from cosmos_tui.core.datasets.prepare.sources import Caption, GroupViews, SourceClip, check_roots, gather
+from cosmos_tui.core.datasets.prepare.sources import (
+    Caption,
+    GroupViews,
+    SourceClip,
+    Sources,
+    check_roots,
+    gather,
+)
 from cosmos_tui.core.datasets.prepare.writers import CaptionFormat, LayoutWriter, writer_for
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.safeio import CONFIG_CAP, RECORD_CAP, read_bytes_capped, read_text_capped
@@ -484,15 +492,51 @@ def prepare(
     )
     if out_r.exists() and not out_r.is_dir():
         raise UserError(f"{out} exists and is not a folder; pick another OUT.")
-    record = _settings_record(opts, frames, size, src_r)
-    fingerprint = _fingerprint(record)
-    job_file = out_r / JOB_FILE
-    existing = _read_json(job_file, CONFIG_CAP, "prepare job record") if job_file.is_file() else None
-    if existing is None and out_r.is_dir() and any(out_r.iterdir()):
+    args = (src_r, out_r, out, opts, writer, settings, command, fresh, progress, validate_result, started)
+    if dry_run:
+        return _prepare(*args, dry_run=True)
+    _refuse_foreign(out_r, out)  # before anything is created there
+    out_r.mkdir(parents=True, exist_ok=True)
+    with _locked(out_r, out):
+        return _prepare(*args, dry_run=False)
+
+
+def _refuse_foreign(out_r: Path, out: Path) -> None:
+    """A :class:`UserError` for an OUT that holds files but no prepare job (only the job folder,
+    left by a run killed before it wrote its record, counts as empty)."""
+    if (
+        out_r.is_dir()
+        and not (out_r / JOB_FILE).is_file()
+        and any(e.name != JOB_DIR for e in out_r.iterdir())
+    ):
         raise UserError(
             f"{out} is not empty and holds no data-prepare job; pick an empty or new OUT so nothing "
             "of yours is overwritten."
         )
+
+
+def _prepare(
+    src_r: Path,
+    out_r: Path,
+    out: Path,
+    opts: PrepareOptions,
+    writer: LayoutWriter,
+    settings: ClipSettings,
+    command: CaptionCommand | None,
+    fresh: bool,
+    progress: Progress | None,
+    validate_result: bool,
+    started: float,
+    *,
+    dry_run: bool,
+) -> PrepareResult:
+    frames, size = settings.frames, settings.size
+    record = _settings_record(opts, frames, size, src_r)
+    fingerprint = _fingerprint(record)
+    job_file = out_r / JOB_FILE
+    existing = _read_json(job_file, CONFIG_CAP, "prepare job record") if job_file.is_file() else None
+    if existing is None:
+        _refuse_foreign(out_r, out)
     if existing is not None and existing.get("fingerprint") != fingerprint and not fresh:
         raise UsageError(
             f"{out} holds a data-prepare job with other settings "
@@ -501,7 +545,7 @@ def prepare(
         )
     sources = gather(src_r, opts.captions_file, opts.group_views, get_layout(opts.layout))
     if existing is not None and fresh and not dry_run:
-        for top in (*writer.outputs, *_layout_outputs(existing), JOB_DIR):
+        for top in (*writer.outputs, *_layout_outputs(existing), JOB_FILE, DONE_DIR):  # the lock stays
             safe_rmtree(out_r / top, out_r, what=_OWNED)
         existing = None
     done = _done_markers(out_r) if existing is not None and not (fresh and dry_run) else {}
@@ -523,7 +567,66 @@ def prepare(
             plan=plan,
         )
 
-    out_r.mkdir(parents=True, exist_ok=True)
+    return _run_job(
+        src_r,
+        out_r,
+        opts,
+        writer,
+        settings,
+        command,
+        record,
+        fingerprint,
+        existing,
+        sources,
+        done,
+        progress,
+        validate_result,
+        started,
+    )
+
+
+@contextmanager
+def _locked(out_r: Path, out: Path) -> Iterator[None]:
+    """Hold ``OUT/.cosmos-tui-prepare/lock`` (``flock``: the kernel frees it when the process dies,
+    so a kill -9 leaves no stale lock); a second job on the same OUT is refused."""
+    import fcntl  # deferred: POSIX only
+
+    folder = out_r / JOB_DIR
+    contained(folder, out_r, what=_OWNED)
+    folder.mkdir(exist_ok=True)
+    path = folder / "lock"
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(
+                f"another data prepare is writing {out} now; wait for it to finish (or stop it), "
+                "then run this command again."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_job(
+    src_r: Path,
+    out_r: Path,
+    opts: PrepareOptions,
+    writer: LayoutWriter,
+    settings: ClipSettings,
+    command: CaptionCommand | None,
+    record: dict[str, Any],
+    fingerprint: str,
+    existing: dict[str, Any] | None,
+    sources: Sources,
+    done: dict[str, dict[str, Any]],
+    progress: Progress | None,
+    validate_result: bool,
+    started: float,
+) -> PrepareResult:
+    job_file = out_r / JOB_FILE
     job = {
         "version": VERSION,
         "fingerprint": fingerprint,
@@ -559,8 +662,8 @@ def prepare(
         out_r,
         opts.layout,
         opts.experiment,
-        frames,
-        size,
+        settings.frames,
+        settings.size,
         total,
         clips,
         dropped,
