@@ -126,6 +126,8 @@ def test_cosmos3_vision_jsonl(tmp_path: Path):
     assert (w["start_frame"], w["end_frame"], w["caption"]) == (0, 60, "Plain text.")
     assert w["caption_json"]["temporal_caption"] == "Plain text."
     assert records[1]["t2w_windows"][0]["caption_json"] == {"temporal_caption": "Structured.", "subjects": []}
+    with pytest.raises(UsageError, match="too few for Cosmos 3"):
+        prepare(src, tmp_path / "o2", PrepareOptions("cosmos3-vision-jsonl", frames=10))
 
 
 def test_predict25_experiment_frames_and_forced_json(tmp_path: Path):

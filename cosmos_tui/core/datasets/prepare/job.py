@@ -43,6 +43,7 @@ from cosmos_tui.core.datasets.prepare.sources import (
     gather,
 )
 from cosmos_tui.core.datasets.prepare.writers import CaptionFormat, LayoutWriter, writer_for
+from cosmos_tui.core.datasets.vision_jsonl import MIN_WINDOW_FRAMES
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.safeio import CONFIG_CAP, RECORD_CAP, read_bytes_capped, read_text_capped
 
@@ -407,6 +408,11 @@ def _resolve(opts: PrepareOptions) -> tuple[Layout, LayoutWriter, int, tuple[int
     multiview = bool(layout.views) and opts.group_views is not None
     writer = writer_for(opts.layout, opts.experiment, opts.caption_format, multiview=multiview)
     frames = min_frames_for(layout, opts.experiment, opts.frames)
+    if layout.format == "vision-jsonl" and frames < MIN_WINDOW_FRAMES:
+        raise UsageError(
+            f"--frames {frames} is too few for Cosmos 3: the loader drops windows shorter than "
+            f"{MIN_WINDOW_FRAMES} frames; pass --frames {MIN_WINDOW_FRAMES} or more."
+        )
     size = opts.size if opts.size is not None else layout.resolution_for(opts.experiment)
     if size is not None:
         h, w = size
