@@ -211,3 +211,40 @@ def test_second_job_on_the_same_out_refused(raw_src: Path, tmp_path: Path):
     finally:
         os.close(fd)
     assert prepare(raw_src, out, _opts()).ok  # the lock is gone with its holder
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path):
+    src = tmp_path / "src"
+    for i in range(16):
+        clip(src / f"c{i:02d}.mp4", 60, size=(120, 180), seed=i)
+        (src / f"c{i:02d}.txt").write_text(f"clip {i}")
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "cosmos_tui", "data", "prepare", str(src), str(out), *ARGS, "--jobs", "2"]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    done = out / JOB_DIR / "done"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(done.glob("*.json")) if done.is_dir() else []) < 2:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+    _, stderr = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the job finished before the interrupt")
+    assert proc.returncode == 130, stderr
+    assert "run the same command again to resume" in stderr and "Traceback" not in stderr
+    assert [p for p in out.rglob("*.tmp")] == []
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "done by an earlier run" in again.stdout
+
+
+def test_names_that_collide_get_their_digest(tmp_path: Path):
+    src = tmp_path / "src"
+    for name in ("a b.mp4", "a-b.mp4", "a.b.mp4.mp4"):
+        clip(src / name, FRAMES)
+        (src / name).with_suffix(".txt").write_text(name)
+    out = tmp_path / "out"
+    result = prepare(src, out, _opts())
+    assert result.ok and result.clips == 3
+    stems = sorted(p.stem for p in (out / "videos").glob("*.mp4"))
+    assert len(set(stems)) == 3 and all(".mp4" not in s and s.startswith("a-b") for s in stems)
