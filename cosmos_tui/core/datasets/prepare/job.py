@@ -10,7 +10,7 @@ starts over, clearing only the folders the job writes). SRC is only ever read.
 
 Clips are prepared in worker processes (``jobs``, default: the CPU count), each decoding and
 encoding with one thread. Per-window hooks (``extra_steps``, e.g. controls or embeddings) run in
-the worker after a window's video and caption are written.
+the worker after a window's video and caption are written (``worker.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import json
 import multiprocessing
 import os
 import re
-import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -32,15 +31,25 @@ from typing import TYPE_CHECKING, Any
 from cosmos_tui.core.containment import contained, safe_rmtree, safe_unlink
 from cosmos_tui.core.datasets import paint
 from cosmos_tui.core.datasets.layouts import Layout, get_layout, min_frames_for
-from cosmos_tui.core.datasets.prepare.caption_command import CaptionCommand, CaptionFailed
-from cosmos_tui.core.datasets.prepare.clips import ClipCutter, ClipSettings, Dropped, Fit, Window
+from cosmos_tui.core.datasets.prepare.caption_command import CaptionCommand
+from cosmos_tui.core.datasets.prepare.clips import ClipCutter, ClipSettings, Dropped, Fit
 from cosmos_tui.core.datasets.prepare.sources import (
-    Caption,
     GroupViews,
     SourceClip,
     Sources,
     check_roots,
     gather,
+)
+from cosmos_tui.core.datasets.prepare.worker import (
+    ClipStep,
+    ItemResult,
+    PreparedWindow,
+    StepFailed,
+    WorkerContext,
+    caption_missing,
+    init_worker,
+    prepare_clip,
+    run_item,
 )
 from cosmos_tui.core.datasets.prepare.writers import CaptionFormat, LayoutWriter, writer_for
 from cosmos_tui.core.datasets.vision_jsonl import MIN_WINDOW_FRAMES
@@ -50,6 +59,17 @@ from cosmos_tui.core.safeio import CONFIG_CAP, RECORD_CAP, read_bytes_capped, re
 if TYPE_CHECKING:
     from cosmos_tui.core.datasets.findings import Report
 
+__all__ = [
+    "ClipStep",
+    "GroupViews",
+    "Interrupted",
+    "PrepareOptions",
+    "PrepareResult",
+    "PreparedWindow",
+    "StepFailed",
+    "prepare",
+]
+
 JOB_DIR = ".cosmos-tui-prepare"
 JOB_FILE = f"{JOB_DIR}/job.json"
 DONE_DIR = f"{JOB_DIR}/done"
@@ -57,33 +77,6 @@ VERSION = 1
 _OWNED = "the output folder"
 
 
-@dataclass(frozen=True)
-class PreparedWindow:
-    """What a per-window step gets: one window written under ``out``."""
-
-    name: str
-    """The clip name in the layout (``<slug>_<nnn>``)."""
-    window: Window
-    source: Path
-    source_rel: str
-    caption: Caption | None
-    out: Path
-    layout_id: str
-    experiment: str | None
-    views: dict[str | None, Window] = field(default_factory=dict)
-    """Every view's window (multiview: view name -> window; single view: ``{None: window}``)."""
-
-
-class StepFailed(Exception):
-    """Raised by a step to drop its window; the message is the reason."""
-
-
-ClipStep = Callable[[PreparedWindow], Iterable[Path] | None]
-"""A per-window hook (a module-level function, so it reaches the worker processes), run after the
-window's video and caption are written. It may write files under ``out`` (through
-``paint.put``/``paint.write_mp4`` with ``root=out``, named ``<name>.<ext>`` so a resume sweeps a
-half-done clip's) and returns them; :class:`StepFailed` drops the window. An optional ``provides``
-attribute names the video folders it fills (``("depth",)``)."""
 Progress = Callable[[int, int, float], None]
 """``progress(done, total, elapsed_s)`` after each source video, from the calling thread."""
 
@@ -111,22 +104,6 @@ class PrepareOptions:
     jobs: int | None = None
     extra_steps: tuple[ClipStep, ...] = ()
     group_views: GroupViews | None = None
-
-
-@dataclass
-class ItemResult:
-    """What one source video gave."""
-
-    rel: str
-    slug: str
-    windows: list[dict[str, Any]] = field(default_factory=list)
-    """``{"name", "start", "frames", "fps", "size", "files"}`` of each window kept."""
-    records: list[dict[str, Any]] = field(default_factory=list)
-    """Index records (Cosmos 3)."""
-    dropped: list[list[str]] = field(default_factory=list)
-    """``[what, reason]``: the source (nothing kept) or one window of it."""
-    note: str | None = None
-    elapsed_s: float = 0.0
 
 
 @dataclass
@@ -174,151 +151,6 @@ class Interrupted(UserError):
     """Ctrl-C: the job stopped cleanly and resumes with the same command."""
 
     exit_code = 130
-
-
-# ---------------------------------------------------------------- the worker side
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    out: Path
-    writer: LayoutWriter
-    settings: ClipSettings
-    command: CaptionCommand | None
-    steps: tuple[ClipStep, ...]
-    layout_id: str
-    experiment: str | None
-
-
-_CTX: _Ctx | None = None
-
-
-def _init_worker(ctx: _Ctx) -> None:
-    global _CTX
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _CTX = ctx
-
-
-def _remove(paths: Iterable[Path], out: Path) -> None:
-    for p in paths:
-        safe_unlink(p, out, what=_OWNED)
-
-
-def _run_item(clip: SourceClip) -> ItemResult:
-    assert _CTX is not None
-    return prepare_clip(clip, _CTX)
-
-
-NO_CAPTION = "no caption: give a .txt beside it, a --captions file entry, or --caption-command"
-
-
-def _caption_missing(clip: SourceClip, has_command: bool) -> str | None:
-    if clip.caption_problem:
-        return f"no caption: {clip.caption_problem}"
-    if clip.caption is None and not has_command:
-        return NO_CAPTION
-    return None
-
-
-def _cut(clip: SourceClip, ctx: _Ctx, res: ItemResult) -> list[dict[str | None, Window]]:
-    """Phase one: every view's windows (single view: the view ``None``); the other views of a
-    multiview clip are cut where its first view's windows are. Only windows every view has are
-    kept (the others' files removed, each said); :class:`Dropped` when none is left."""
-    w, out = ctx.writer, ctx.out
-    views: dict[str | None, Path] = dict(clip.views) if clip.views else {None: clip.path}
-    order = list(views)
-
-    def target(view: str | None) -> Callable[[int], Path]:
-        return lambda i: w.video_path(out, f"{clip.slug}_{i:03d}", view)
-
-    cutters = {v: ClipCutter(p, ctx.settings, target(v), out) for v, p in views.items()}
-    for v, cutter in cutters.items():
-        try:
-            cutter.check()  # unreadable, too short, wrong aspect: said before any caption problem
-        except Dropped as e:
-            raise Dropped(f"{v}: {e}" if v else str(e)) from None
-    rates = {v: c.info.fps for v, c in cutters.items() if c.info is not None}
-    if w.layout.fps_must_match and len({round(r, 3) for r in rates.values()}) > 1:
-        raise Dropped(
-            "views differ in frame rate (" + ", ".join(f"{v} {r:g}" for v, r in rates.items()) + ")"
-        )
-    problem = _caption_missing(clip, ctx.command is not None)
-    if problem:
-        raise Dropped(problem)
-    got: dict[str | None, dict[int, Window]] = {}
-    for v in order:
-        cutter = cutters[v]
-        if v != order[0]:
-            cutter.starts = tuple((i, win.start) for i, win in got[order[0]].items())
-        try:
-            got[v] = {win.index: win for win in cutter.windows()}
-        except Dropped as e:
-            if v == order[0]:
-                raise Dropped(f"{v}: {e}" if v else str(e)) from None
-            got[v] = {}
-        if cutter.note:
-            res.note = f"{v}: {cutter.note}" if v else cutter.note
-    complete = []
-    for i in got[order[0]]:
-        short = [v for v in order if i not in got[v]]
-        if short:
-            _remove((got[v][i].path for v in order if i in got[v]), out)
-            res.dropped.append(
-                [f"{clip.rel} window {i}", f"view(s) {', '.join(map(str, short))} end before it"]
-            )
-        else:
-            complete.append({v: got[v][i] for v in order})
-    if not complete:
-        raise Dropped("no window is whole in every view")
-    return complete
-
-
-def prepare_clip(clip: SourceClip, ctx: _Ctx) -> ItemResult:
-    """Cut, encode and caption one source video, or one multiview clip (in a worker process)."""
-    started = time.perf_counter()
-    res = ItemResult(clip.rel, clip.slug)
-    w = ctx.writer
-    try:
-        windows = _cut(clip, ctx, res)
-    except Dropped as e:
-        res.dropped.append([clip.rel, str(e)])
-        windows = []
-    for views in windows:  # phase two: caption, index record and the per-window steps
-        window = next(iter(views.values()))
-        name = f"{clip.slug}_{window.index:03d}"
-        files = [v.path for v in views.values()]
-        try:
-            caption = clip.caption
-            if caption is None:
-                assert ctx.command is not None
-                caption = Caption(ctx.command.run(window.path, clip.path), None, "command")
-            cap = w.write_caption(ctx.out, name, caption)
-            if cap is not None:
-                files.append(cap)
-            record = w.record(name, window, caption)
-            here = PreparedWindow(
-                name, window, clip.path, clip.rel, caption, ctx.out, ctx.layout_id, ctx.experiment, views
-            )
-            for step in ctx.steps:
-                files.extend(step(here) or ())
-        except (CaptionFailed, StepFailed) as e:
-            _remove(files, ctx.out)
-            res.dropped.append([f"{clip.rel} window {window.index}", str(e)])
-            continue
-        if record is not None:
-            res.records.append(record)
-        res.windows.append(
-            {
-                "name": name,
-                "start": window.start,
-                "frames": window.frames,
-                "fps": window.fps,
-                "size": list(window.size),
-                "files": [os.path.relpath(f, ctx.out) for f in files],
-            }
-        )
-    res.elapsed_s = time.perf_counter() - started
-    return res
 
 
 # ---------------------------------------------------------------- the job side
@@ -451,7 +283,7 @@ def _plan(
         cutter = ClipCutter(clip.path, settings, lambda i: out, out)
         try:
             info = cutter.check()
-            problem = _caption_missing(clip, has_command)
+            problem = caption_missing(clip, has_command)
             if problem:
                 raise Dropped(problem)
             n = info.frames // settings.frames if info.frames else 1
@@ -644,7 +476,7 @@ def _run_job(
     paint.put(job_file, json.dumps(job, indent=2) + "\n", out_r)
     todo = [c for c in sources.clips if c.slug not in done]
     _sweep(out_r, writer, {c.slug for c in todo})
-    ctx = _Ctx(out_r, writer, settings, command, opts.extra_steps, opts.layout, opts.experiment)
+    ctx = WorkerContext(out_r, writer, settings, command, opts.extra_steps, opts.layout, opts.experiment)
     resumed = len(sources.clips) - len(todo)
     total = len(sources.clips)
 
@@ -692,7 +524,7 @@ def _layout_outputs(job: dict[str, Any]) -> tuple[str, ...]:
 
 def _run_all(
     todo: list[SourceClip],
-    ctx: _Ctx,
+    ctx: WorkerContext,
     jobs: int | None,
     finished: Callable[[ItemResult], None],
     total: int,
@@ -708,13 +540,13 @@ def _run_all(
         return
     # spawn: no fork of a process that may run threads (the TUI); each worker imports PyAV once
     pool = ProcessPoolExecutor(
-        n, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(ctx,)
+        n, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker, initargs=(ctx,)
     )
     queue = iter(todo)
     running: dict[Future[ItemResult], SourceClip] = {}
     try:
         for clip in queue:
-            running[pool.submit(_run_item, clip)] = clip
+            running[pool.submit(run_item, clip)] = clip
             if len(running) >= 2 * n:
                 break
         while running:
@@ -733,7 +565,7 @@ def _run_all(
                 finished(res)
                 nxt = next(queue, None)
                 if nxt is not None:
-                    running[pool.submit(_run_item, nxt)] = nxt
+                    running[pool.submit(run_item, nxt)] = nxt
     except KeyboardInterrupt:
         pool.shutdown(wait=True, cancel_futures=True)
         raise _interrupted(ctx.out, None, total) from None
