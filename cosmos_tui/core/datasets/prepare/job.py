@@ -214,20 +214,22 @@ def _done_markers(out: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-_WINDOW_NAME = re.compile(r"^(?P<slug>.+)_\d{3,}\.(mp4|txt|json)$")
+_WINDOW_NAME = re.compile(r"^(?P<slug>.+)_\d{3,}\.[A-Za-z0-9]+$")
+"""``<slug>_<nnn>.<ext>``: a window's video, caption, control or embedding."""
 
 
 def _sweep(out: Path, writer: LayoutWriter, unfinished: set[str]) -> int:
-    """Remove temp files and the outputs of unfinished clips (an earlier run's, killed mid-clip)."""
+    """Remove temp files (``.<name>.tmp``, also the job folder's) and the outputs of unfinished
+    clips (an earlier run's, killed mid-clip)."""
     removed = 0
-    for top in writer.outputs:
+    for top in (*writer.outputs, JOB_DIR):
         base = out / top
-        if not base.is_dir():
+        if not base.is_dir() or base.is_symlink():
             continue
         for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
             dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
             for name in filenames:
-                m = _WINDOW_NAME.match(name)
+                m = _WINDOW_NAME.match(name) if top != JOB_DIR else None
                 stale = name.startswith(".") and name.endswith(".tmp")
                 if stale or (m and m.group("slug") in unfinished):
                     safe_unlink(Path(dirpath) / name, out, what=_OWNED)
