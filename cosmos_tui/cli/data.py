@@ -378,7 +378,9 @@ def prepare_cmd(
         "auto", "--caption-format", help="predict25-video2world: text (metas/) or json (captions/)."
     ),
     crf: int = typer.Option(18, "--crf", help="libx264 quality (lower is better and bigger)."),
-    jobs: int | None = typer.Option(None, "--jobs", "-j", help="Worker processes (default: CPU count)."),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", help="Worker processes (default: the cores this process may use)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be written; write nothing."),
     fresh: bool = typer.Option(
         False, "--fresh", help="Start OUT's earlier prepare job over (clears only the folders it wrote)."

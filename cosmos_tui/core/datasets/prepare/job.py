@@ -532,7 +532,11 @@ def _run_all(
     total: int,
     already: int,
 ) -> None:
-    n = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+    if jobs is None:
+        from cosmos_tui.core.preflight import cpu_cores  # deferred: only the count is needed
+
+        jobs = cpu_cores()  # the affinity mask a container or Slurm sets, not the host's cores
+    n = max(1, min(jobs, len(todo) or 1))
     if n == 1:
         try:
             for clip in todo:
