@@ -162,3 +162,35 @@ def test_layouts_not_prepared_say_why(raw_src: Path, tmp_path: Path, layout, exp
     with pytest.raises(UsageError, match=match):
         prepare(raw_src, tmp_path / "out", PrepareOptions(layout, experiment=experiment))
     assert not (tmp_path / "out").exists()
+
+
+def test_portrait_phone_clip_is_turned_upright(tmp_path: Path):
+    import subprocess
+
+    import imageio_ffmpeg
+    import numpy as np
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    src = tmp_path / "src"
+    stored = clip(tmp_path / "stored.mp4", 12)  # 72x128, landscape as stored
+    src.mkdir()
+    rotated = src / "phone.mp4"  # shown upright as 128x72 (display matrix: 90 degrees)
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-display_rotation", "90", "-i", str(stored), "-c", "copy", str(rotated)],
+        check=True,
+    )
+    (src / "phone.txt").write_text("A phone held upright.")
+    out = tmp_path / "out"
+    result = prepare(src, out, PrepareOptions("predict25-video2world", frames=FRAMES, size=(96, 64), jobs=1))
+    assert result.ok and result.clips == 1 and result.dropped == []  # portrait into portrait: no crop loss
+    ref = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(rotated), "-frames:v", "1", "-vf", "scale=64:-2,crop=64:96",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    with av.open(str(out / "videos" / "phone_000.mp4")) as c:
+        ours = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert ours.shape == (96, 64, 3)
+    assert (
+        np.abs(ours.astype(int) - np.frombuffer(ref, np.uint8).reshape(ours.shape)).mean() < 8
+    )  # as ffmpeg shows it

@@ -12,7 +12,7 @@ the source's frame rate.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -72,6 +72,20 @@ def crop_loss(src: tuple[int, int], dst: tuple[int, int]) -> float:
     return 1.0 - min(a / b, b / a)
 
 
+def _quarter_turns(path: Path) -> int:
+    """How many quarter turns (counter-clockwise, as FFmpeg's autorotate) show ``path`` upright:
+    its first frame's display matrix, 0 when it has none or cannot be decoded."""
+    import av  # deferred: av (PyAV), only when a video is read or written
+
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(container.streams.video[0]), None)
+            rotation = int(getattr(frame, "rotation", 0) or 0)
+    except (av.error.FFmpegError, OSError, StopIteration, IndexError):
+        return 0
+    return round(rotation / 90) % 4
+
+
 def _even(n: int) -> int:
     return max(2, n - n % 2)
 
@@ -96,6 +110,8 @@ class ClipCutter:
     longest_shot: int = 0
     note: str | None = None
     """A problem met after some windows were written (kept), e.g. a decode error near the end."""
+    turns: int = 0
+    """Quarter turns counter-clockwise that show the stored frames upright (the display matrix)."""
 
     def check(self) -> VideoInfo:
         """Probe the clip; :class:`Dropped` when it is unreadable, too short or of the wrong aspect."""
@@ -106,6 +122,9 @@ class ClipCutter:
             raise Dropped(f"unreadable: {e}") from None
         if info.width < 2 or info.height < 2:
             raise Dropped(f"unreadable: frame size {info.width}x{info.height}")
+        self.turns = _quarter_turns(self.path)
+        if self.turns % 2:  # a phone's portrait clip: stored sideways, shown upright
+            info = replace(info, width=info.height, height=info.width)
         if info.fps <= 0:
             raise Dropped("unreadable: the container states no frame rate")
         if info.frames and info.frames < s.frames:
@@ -165,9 +184,12 @@ class ClipCutter:
                     if plan is not None and filled == 0 and self.frames_read < plan[written][1]:
                         self.frames_read += 1  # before the next planned window: not even scaled
                         continue
+                    ow, oh = (sh, sw) if self.turns % 2 else (sw, sh)  # scaled as stored, then turned
                     img = scaler.reformat(
-                        frame, width=sw, height=sh, format="rgb24", interpolation=interpolation
+                        frame, width=ow, height=oh, format="rgb24", interpolation=interpolation
                     ).to_ndarray()
+                    if self.turns:
+                        img = np.rot90(img, self.turns)
                     n = self.frames_read
                     self.frames_read += 1
                     view = img[top : top + h, left : left + w] if s.fit == "crop" else None
