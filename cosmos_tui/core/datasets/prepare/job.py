@@ -8,7 +8,8 @@ counts as done: the same command again sweeps the temp files and the outputs of 
 clips, skips the finished ones and goes on. Other settings on the same OUT are refused (``fresh``
 starts over, clearing only the folders the job writes). SRC is only ever read.
 
-Clips are prepared in worker processes (``jobs``, default: the CPU count), each decoding and
+Clips are prepared in worker processes (``jobs``, default: the cores this process may use), each
+decoding and
 encoding with one thread. Per-window hooks (``extra_steps``, e.g. controls or embeddings) run in
 the worker after a window's video and caption are written (``worker.py``).
 """
@@ -482,15 +483,18 @@ def _run_job(
     resumed = len(sources.clips) - len(todo)
     total = len(sources.clips)
 
+    count = [resumed]
+
     def finished(res: ItemResult) -> None:
         paint.put(out_r / DONE_DIR / f"{res.slug}.json", json.dumps(asdict(res)) + "\n", out_r)
         done[res.slug] = asdict(res)
+        count[0] += 1
         if progress is not None:
-            progress(len(done), total, time.perf_counter() - started)
+            progress(count[0], total, time.perf_counter() - started)
 
     if progress is not None:
         progress(resumed, total, 0.0)
-    _run_all(todo, ctx, opts.jobs, finished, total, len(done))
+    _run_all(todo, ctx, opts.jobs, finished, lambda: count[0], total)
 
     results = [done[c.slug] for c in sources.clips if c.slug in done]
     writer.finish(out_r, [r for res in results for r in res["records"]])
@@ -529,9 +533,11 @@ def _run_all(
     ctx: WorkerContext,
     jobs: int | None,
     finished: Callable[[ItemResult], None],
+    done: Callable[[], int],
     total: int,
-    already: int,
 ) -> None:
+    """Prepare ``todo`` in ``jobs`` worker processes (inline for one), calling ``finished`` in this
+    thread as each is done; Ctrl-C stops after the clips in hand (:class:`Interrupted`)."""
     if jobs is None:
         from cosmos_tui.core.preflight import cpu_cores  # deferred: only the count is needed
 
@@ -540,9 +546,13 @@ def _run_all(
     if n == 1:
         try:
             for clip in todo:
-                finished(prepare_clip(clip, ctx))
+                try:
+                    res = prepare_clip(clip, ctx)
+                except OSError as e:
+                    raise _write_failed(clip, e) from None
+                finished(res)
         except KeyboardInterrupt:
-            raise _interrupted(ctx.out, None, total) from None
+            raise _interrupted(ctx.out, done(), total) from None
         return
     # spawn: no fork of a process that may run threads (the TUI); each worker imports PyAV once
     pool = ProcessPoolExecutor(
@@ -564,24 +574,27 @@ def _run_all(
                 except UserError:
                     raise
                 except OSError as e:
-                    raise UserError(
-                        f"writing {clip.rel}'s clips failed ({e.strerror or e}); fix it and run the same "
-                        "command again to resume."
-                    ) from None
+                    raise _write_failed(clip, e) from None
                 finished(res)
                 nxt = next(queue, None)
                 if nxt is not None:
                     running[pool.submit(run_item, nxt)] = nxt
     except KeyboardInterrupt:
         pool.shutdown(wait=True, cancel_futures=True)
-        raise _interrupted(ctx.out, None, total) from None
+        raise _interrupted(ctx.out, done(), total) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _interrupted(out: Path, done: int | None, total: int) -> Interrupted:
-    n = len(_done_markers(out)) if done is None else done
+def _write_failed(clip: SourceClip, e: OSError) -> UserError:
+    return UserError(
+        f"preparing {clip.rel} failed ({e.strerror or e}); fix it (disk space? permissions?) and run "
+        "the same command again to resume."
+    )
+
+
+def _interrupted(out: Path, done: int, total: int) -> Interrupted:
     return Interrupted(
-        f"stopped: {n} of {total} source videos are done and kept in {out}; run the same command "
+        f"stopped: {done} of {total} source videos are done and kept in {out}; run the same command "
         "again to resume where it stopped."
     )
