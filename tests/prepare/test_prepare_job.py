@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FRAMES, SIZE, clip, tree_hash
+from prepare_helpers import FRAMES, SIZE, clip, tree_hash
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app

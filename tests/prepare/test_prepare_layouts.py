@@ -7,7 +7,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import FRAMES, SIZE, clip
+from prepare_helpers import FRAMES, SIZE, clip
 
 from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare
 from cosmos_tui.core.datasets.vision_jsonl import JSONL

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FRAMES, SIZE, clip
+from prepare_helpers import FRAMES, SIZE, clip
 
 from cosmos_tui.core.datasets import paint
 from cosmos_tui.core.datasets.layouts import HDMAP_CAMERAS, Layout

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE
+from prepare_helpers import HOSTILE
 
 from cosmos_tui.core.datasets.prepare.sources import gather, slug_of
 from cosmos_tui.core.errors import UserError
