@@ -42,6 +42,11 @@ def copy_as_control(w: PreparedWindow) -> list[Path]:
 copy_as_control.provides = ("control_input_hdmap_bbox",)  # type: ignore[attr-defined]
 
 
+def list_windows(out: Path, windows: list[dict]) -> None:
+    """A once-per-job step: what it is given, written where a test can read it."""
+    paint.put(out / "windows.json", json.dumps(sorted(w["name"] for w in windows)), out)
+
+
 def test_hdmap_from_grouped_views(tmp_path: Path):
     src = tmp_path / "src"
     for cam in HDMAP_CAMERAS:
@@ -54,7 +59,7 @@ def test_hdmap_from_grouped_views(tmp_path: Path):
     out = tmp_path / "out"
     opts = PrepareOptions(
         LAYOUT, frames=FRAMES, size=SIZE, captions_file=caps, jobs=1,
-        extra_steps=(copy_as_control,), group_views=by_folder,
+        extra_steps=(copy_as_control,), finish_steps=(list_windows,), group_views=by_folder,
     )  # fmt: skip
     result = prepare(src, out, opts)
     assert result.report is not None and result.report.ok, [
@@ -68,6 +73,7 @@ def test_hdmap_from_grouped_views(tmp_path: Path):
     for cam in HDMAP_CAMERAS:
         assert (out / "videos" / f"ftheta_{cam}" / "sceneA_000.mp4").is_file()
         assert not (out / "videos" / f"ftheta_{cam}" / "sceneA_001.mp4").exists()
+    assert json.loads((out / "windows.json").read_text()) == ["sceneA_000"]
     cap = out / "captions" / "ftheta_camera_front_wide_120fov" / "sceneA_000.json"
     assert json.loads(cap.read_text()) == {"caption": "Seven cameras on a street."}
 

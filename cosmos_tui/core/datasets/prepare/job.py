@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClipStep",
+    "FinishStep",
     "GroupViews",
     "Interrupted",
     "PrepareOptions",
@@ -78,6 +79,11 @@ VERSION = 1
 _OWNED = "the output folder"
 
 
+FinishStep = Callable[[Path, list[dict[str, Any]]], None]
+"""A once-per-job hook, run in this process after every clip is done and before validation, with
+OUT and every window kept (``{"name", "start", "frames", "fps", "size", "files"}``): what a whole
+set needs once (Predict1's per-view prefix embeddings under ``cache/``). It writes under OUT only
+(``paint.put`` with ``root=out``) and runs again on every resume, so it must be idempotent."""
 Progress = Callable[[int, int, float], None]
 """``progress(done, total, elapsed_s)`` after each source video, from the calling thread."""
 
@@ -104,6 +110,7 @@ class PrepareOptions:
     preset: str = "veryfast"
     jobs: int | None = None
     extra_steps: tuple[ClipStep, ...] = ()
+    finish_steps: tuple[FinishStep, ...] = ()
     group_views: GroupViews | None = None
 
 
@@ -180,7 +187,7 @@ def _settings_record(
         "caption_format": opts.caption_format,
         "crf": opts.crf,
         "preset": opts.preset,
-        "steps": [getattr(s, "__qualname__", repr(s)) for s in opts.extra_steps],
+        "steps": [getattr(s, "__qualname__", repr(s)) for s in (*opts.extra_steps, *opts.finish_steps)],
         "group_views": getattr(opts.group_views, "__qualname__", None),
     }
 
@@ -257,7 +264,7 @@ def _resolve(opts: PrepareOptions) -> tuple[Layout, LayoutWriter, int, tuple[int
         raise UsageError(f"--max-crop must be from 0 to below 1, not {opts.max_crop:g}.")
     if opts.max_windows is not None and opts.max_windows < 1:
         raise UsageError(f"--windows-per-clip must be at least 1, not {opts.max_windows}.")
-    provided = {f for s in opts.extra_steps for f in getattr(s, "provides", ())}
+    provided = {f for s in (*opts.extra_steps, *opts.finish_steps) for f in getattr(s, "provides", ())}
     for vs in layout.videos[1:]:
         if layout.set_needed(vs, opts.experiment) and vs.folder not in provided:
             raise UsageError(
@@ -498,6 +505,9 @@ def _run_job(
 
     results = [done[c.slug] for c in sources.clips if c.slug in done]
     writer.finish(out_r, [r for res in results for r in res["records"]])
+    kept = [w for res in results for w in res["windows"]]
+    for step in opts.finish_steps:
+        step(out_r, kept)
     clips = sum(len(r["windows"]) for r in results)
     dropped = [*sources.dropped, *((d[0], d[1]) for r in results for d in r["dropped"])]
     job.update(status="complete", finished=time.time(), clips=clips, dropped=dropped, skipped=sources.skipped)
