@@ -120,7 +120,7 @@ def _run_validate(
 
 
 data_app = typer.Typer(
-    help="Datasets: validate a dataset against the loader, synthesize one.",
+    help="Datasets: validate a dataset against the loader, prepare one from raw videos, synthesize one.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -318,3 +318,145 @@ def synth_cmd(
     else:
         out.print(shown(path))
         err.print(f"wrote {clips} {layout} clip(s) of {frames} frames at {size} in {elapsed:.2f}s")
+
+
+def _prepare_progress(enabled: bool) -> Callable[[int, int, float], None] | None:
+    """A progress line on stderr every 5 s (and at the end): done/total, clips per second, ETA."""
+    if not enabled:
+        return None
+    state = {"last": 0.0, "first": None}
+
+    def progress(done: int, total: int, elapsed: float) -> None:
+        if state["first"] is None:
+            state["first"] = done  # finished by an earlier run: not in the rate
+            return
+        now = time.monotonic()
+        if done < total and now - state["last"] < 5.0:
+            return
+        state["last"] = now
+        new = done - state["first"]
+        rate = new / elapsed if elapsed > 0 else 0.0
+        eta = f", ETA {(total - done) / rate:.0f}s" if rate > 0 and done < total else ""
+        err.print(f"prepared {done}/{total} source videos ({rate:.2f}/s{eta})")
+
+    return progress
+
+
+@data_app.command("prepare")
+def prepare_cmd(
+    src: Path = typer.Argument(..., help="Folder of raw videos (.mp4 .mov .mkv .webm .avi); only read."),
+    out: Path = typer.Argument(..., help="Folder to write the dataset into (new, empty, or this job's)."),
+    layout: str = typer.Option(..., "--layout", "-l", help="Layout id (see `data layouts`)."),
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="Cut windows of this experiment's frames, at its resolution."
+    ),
+    frames: int | None = typer.Option(None, "--frames", help="Frames per window (overrides --experiment)."),
+    size: str | None = typer.Option(
+        None, "--size", help="Output HxW (default: the experiment's resolution)."
+    ),
+    fit: str = typer.Option("crop", "--fit", help="crop (centre-crop to the aspect) or pad (letterbox)."),
+    max_crop: float = typer.Option(
+        0.25, "--max-crop", help="With --fit crop: drop clips whose crop loses more of the picture."
+    ),
+    scene_threshold: float = typer.Option(
+        30.0, "--scene-threshold", help="Mean frame difference (0-255) that counts as a scene cut."
+    ),
+    no_scene_cuts: bool = typer.Option(False, "--no-scene-cuts", help="Do not look for scene cuts."),
+    windows: int | None = typer.Option(
+        None, "--windows-per-clip", help="Most windows taken from one video (default: all)."
+    ),
+    captions: Path | None = typer.Option(
+        None, "--captions", help="CSV (path,caption) or JSONL ({path, caption}); paths relative to SRC."
+    ),
+    caption_command: str | None = typer.Option(
+        None,
+        "--caption-command",
+        help="Your captioner for clips without a caption, e.g. 'my-cap {clip}'; stdout is the caption.",
+    ),
+    caption_timeout: float = typer.Option(120.0, "--caption-timeout", help="Seconds per caption command."),
+    caption_format: str = typer.Option(
+        "auto", "--caption-format", help="predict25-video2world: text (metas/) or json (captions/)."
+    ),
+    crf: int = typer.Option(18, "--crf", help="libx264 quality (lower is better and bigger)."),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", help="Worker processes (default: the cores this process may use)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be written; write nothing."),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Start OUT's earlier prepare job over (clears only the folders it wrote)."
+    ),
+    parents: bool = typer.Option(False, "--parents", help="Also create missing folders above OUT."),
+    json_: bool = JsonOption,
+) -> None:
+    """Turn raw videos (and your captions) into LAYOUT's dataset, then validate it. Resumable: run
+    the same command again after a crash or Ctrl-C. Exit 0 valid, 1 invalid, 2 usage error."""
+    from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: PyAV users
+
+    if fit not in ("crop", "pad"):
+        raise UsageError(f"--fit must be crop or pad, not {fit!r}.")
+    if caption_format not in ("auto", "text", "json"):
+        raise UsageError(f"--caption-format must be text or json, not {caption_format!r}.")
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}.")
+    if not 0 <= crf <= 51:
+        raise UsageError(f"--crf must be 0-51, not {crf}.")
+    opts = PrepareOptions(
+        layout=layout,
+        experiment=experiment,
+        frames=frames,
+        size=_parse_size(size) if size else None,
+        fit=fit,  # type: ignore[arg-type]
+        max_crop=max_crop,
+        scene_threshold=None if no_scene_cuts else scene_threshold,
+        max_windows=windows,
+        captions_file=captions,
+        caption_command=caption_command,
+        caption_timeout=caption_timeout,
+        caption_format=caption_format,  # type: ignore[arg-type]
+        crf=crf,
+        jobs=jobs,
+    )
+    get_layout(layout)
+    if not parents and not dry_run:
+        refuse_missing_parents(out)
+    result = prepare(src, out, opts, dry_run=dry_run, fresh=fresh, progress=_prepare_progress(not json_))
+    if json_:
+        data = to_jsonable(result)
+        data["ok"] = result.ok if not dry_run else None
+        if result.report is not None:
+            data["report"] = _report_json(result.report)
+        emit_json(data)
+    else:
+        _print_prepare(result, frames is not None)
+    if not dry_run and not result.ok:
+        raise typer.Exit(1)
+
+
+def _print_prepare(result: Any, frames_given: bool) -> None:
+    size = "x".join(map(str, result.size)) if result.size else "source size"
+    what = f"{result.layout}, {result.frames} frames a clip at {size}"
+    if result.dry_run:
+        for item in result.plan:
+            if item.reason:
+                out.print(f"drop  {shown(item.rel)}: {shown(item.reason)}")
+            else:
+                state = " (done)" if item.done else ""
+                out.print(f"write {shown(item.rel)}: up to {item.windows} clip(s){state}")
+                for f in item.files:
+                    out.print(f"        {shown(f)}")
+        out.print(
+            f"dry run ({what}): {result.sources} source video(s) would give up to {result.clips} clip(s), "
+            f"{len(result.dropped)} dropped; nothing was written"
+        )
+        return
+    for rel, reason in result.dropped:
+        err.print(f"[yellow]dropped[/yellow] {shown(rel)}: {shown(reason)}")
+    for rel, reason in result.skipped:
+        err.print(f"skipped {shown(rel)}: {shown(reason)}")
+    resumed = f" ({result.resumed} done by an earlier run)" if result.resumed else ""
+    out.print(
+        f"prepared {result.clips} clip(s) from {result.sources} source video(s){resumed} into "
+        f"{shown(str(result.out))} ({what}) in {result.elapsed_s:.1f}s; {len(result.dropped)} dropped"
+    )
+    if result.report is not None:
+        _print_report(result.report, frames_given)

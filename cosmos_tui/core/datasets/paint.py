@@ -5,6 +5,7 @@ writing, and small files written inside the dataset folder only. Shared by every
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,19 @@ def render_frames(scene: dict[str, Any], view: int, frames: int, size: tuple[int
     return out
 
 
-def write_mp4(path: Path, frames: Any, fps: int, *, root: Path | None = None) -> None:
+def write_mp4(
+    path: Path,
+    frames: Any,
+    fps: int | Fraction,
+    *,
+    root: Path | None = None,
+    preset: str = "ultrafast",
+    crf: int = 26,
+) -> None:
     """Encode ``(T, H, W, 3)`` uint8 RGB frames as H.264 yuv420p mp4 at ``path`` (via a temp file);
-    with ``root``, refuse a ``path`` that resolves outside it (see :mod:`~cosmos_tui.core.containment`)."""
+    with ``root``, refuse a ``path`` that resolves outside it (see :mod:`~cosmos_tui.core.containment`).
+    ``fps`` may be a fraction (29.97 is ``Fraction(30000, 1001)``); ``preset`` and ``crf`` are
+    libx264's (the synthesizer's patterns need little; ``data prepare`` passes its own)."""
     import av  # deferred: av (PyAV), only when a video is read or written
 
     if root is not None:
@@ -95,7 +106,7 @@ def write_mp4(path: Path, frames: Any, fps: int, *, root: Path | None = None) ->
     tmp = path.with_name(f".{path.name}.tmp")
     _, h, w, _ = frames.shape
     with av.open(str(tmp), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "26"})
+        stream = container.add_stream("libx264", rate=fps, options={"preset": preset, "crf": str(crf)})
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = 1
         for image in frames:

@@ -21,17 +21,21 @@ from cosmos_tui.core.datasets.layouts import CaptionSource, Layout, VideoSet, ge
 from cosmos_tui.core.datasets.synth_cosmos3 import synthesize_lerobot_v3, synthesize_vision_jsonl
 from cosmos_tui.core.errors import UsageError, UserError
 
-__all__ = ["synthesize"]
+__all__ = ["caption_object", "synthesize"]
 
 _DEFAULT_FRAMES_FPS = {"vision-jsonl": (61, 24), "lerobot-v3": (24, 10)}
 """Per layout format, the fewest ``frames`` and the ``fps`` a synthesized set gets by default
 (folder layouts: 16 and 10): Cosmos 3's vision loader drops windows under 61 frames."""
 
 
-def _caption_object(src: CaptionSource, text: str) -> dict[str, Any]:
-    """A JSON caption in the schema the loader reads."""
+def caption_object(
+    src: CaptionSource, text: str, *, model: str = "synth", prompts: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A JSON caption in the schema the loader reads. ``model-prompts`` (Predict2.5): ``{model:
+    {"long", "short", "medium"}}``, each ``text`` unless ``prompts`` gives it."""
     if src.json_schema == "model-prompts":
-        return {"synth": {"long": text, "short": text, "medium": text}}
+        given = prompts or {}
+        return {model: {k: given.get(k) or text for k in ("long", "short", "medium")}}
     return {src.json_keys[0] if src.json_keys else "caption": text}
 
 
@@ -139,7 +143,7 @@ def synthesize(
         for name, scene in zip(names, scenes, strict=True):
             text = paint.caption_of(scene)
             if src.ext == ".json":
-                paint.put(folder / f"{name}.json", json.dumps(_caption_object(src, text)) + "\n", root)
+                paint.put(folder / f"{name}.json", json.dumps(caption_object(src, text)) + "\n", root)
             else:
                 paint.put(folder / f"{name}.txt", text + "\n", root)
 

@@ -17,9 +17,43 @@ from cosmos_tui.core.datasets.vision_jsonl import JSONL, MIN_WINDOW_FRAMES
 from cosmos_tui.core.errors import UsageError
 
 
+def aspect_ratio(h: int, w: int) -> str:
+    """The ``aspect_ratio`` field of a structured caption (``"16,9"``, ``"4,3"``, ...)."""
+    return "16,9" if w / h >= 1.55 else "4,3" if w / h >= 1.16 else "1,1" if w / h >= 0.88 else "3,4"
+
+
+def vision_record(
+    uuid: str,
+    vision_path: str,
+    *,
+    frames: int,
+    fps: float,
+    size: tuple[int, int],
+    caption: str,
+    caption_json: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One line of ``video_dataset_file.jsonl``: a clip with one window spanning all its frames,
+    the structured ``caption_json`` (when given) and the dense ``caption`` backup."""
+    h, w = size
+    window: dict[str, Any] = {"start_frame": 0, "end_frame": frames - 1, "temporal_interval": 1}
+    if caption_json is not None:
+        window["caption_json"] = caption_json
+    window["caption"] = caption
+    return {
+        "uuid": uuid,
+        "duration": round(frames / fps, 3),
+        "width": w,
+        "height": h,
+        "vision_path": vision_path,
+        "nb_frames": frames,
+        "framerate": round(fps, 3) if fps != int(fps) else int(fps),
+        "t2w_windows": [window],
+    }
+
+
 def _caption_json(scene: dict[str, Any], h: int, w: int, seconds: float, fps: int) -> dict[str, Any]:
     """A structured caption in the fields of cosmos-framework's ``StructuredCaption``."""
-    ratio = "16,9" if w / h >= 1.55 else "4,3" if w / h >= 1.16 else "1,1" if w / h >= 0.88 else "3,4"
+    ratio = aspect_ratio(h, w)
     return {
         "subjects": [
             {
@@ -82,24 +116,15 @@ def synthesize_vision_jsonl(
     seconds = frames / fps
     lines = []
     for name, scene in zip(names, scenes, strict=True):
-        record = {
-            "uuid": name,
-            "duration": round(seconds, 3),
-            "width": w,
-            "height": h,
-            "vision_path": f"videos/{name}.mp4",
-            "nb_frames": frames,
-            "framerate": fps,
-            "t2w_windows": [
-                {
-                    "start_frame": 0,
-                    "end_frame": frames - 1,
-                    "temporal_interval": 1,
-                    "caption_json": _caption_json(scene, h, w, seconds, fps),
-                    "caption": paint.caption_of(scene),
-                }
-            ],
-        }
+        record = vision_record(
+            name,
+            f"videos/{name}.mp4",
+            frames=frames,
+            fps=fps,
+            size=(h, w),
+            caption=paint.caption_of(scene),
+            caption_json=_caption_json(scene, h, w, seconds, fps),
+        )
         lines.append(json.dumps(record, ensure_ascii=False))
     paint.put(root / JSONL, "\n".join(lines) + "\n", root)
     meta = {"layout": "cosmos3-vision-jsonl", "clips": clips, "frames": frames, "size": [h, w], "fps": fps}
