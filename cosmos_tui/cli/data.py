@@ -386,11 +386,33 @@ def prepare_cmd(
         False, "--fresh", help="Start OUT's earlier prepare job over (clears only the folders it wrote)."
     ),
     parents: bool = typer.Option(False, "--parents", help="Also create missing folders above OUT."),
+    views_rule: str | None = typer.Option(
+        None, "--views-rule", help="Multiview: how SRC names a clip's cameras, e.g. '{clip}/{view}.mp4'."
+    ),
+    views_map: Path | None = typer.Option(
+        None, "--views-map", help="Multiview: a CSV (clip,view,path) or JSON mapping instead of a rule."
+    ),
+    control: list[str] = typer.Option(
+        [],
+        "--control",
+        help="Transfer2.5 controls (repeatable): edge[=STRENGTH] (Canny, computed here), "
+        "depth|seg|vis='TOOL {input} {output}', or depth|seg=upstream (the --repo checkout's script).",
+    ),
+    repo: Path | None = typer.Option(
+        None, "--repo", help="A cosmos-transfer2.5 checkout, for KIND=upstream."
+    ),
+    control_timeout: float = typer.Option(3600.0, "--control-timeout", help="Seconds per control command."),
+    t5_model: str | None = typer.Option(
+        None, "--t5-model", help="Predict1: the local google-t5/t5-11b folder the T5 embeddings come from."
+    ),
+    t5_device: str = typer.Option("auto", "--t5-device", help="auto, cuda or cpu, for the T5 encoder."),
+    t5_batch: int = typer.Option(16, "--t5-batch", help="Captions encoded at a time."),
     json_: bool = JsonOption,
 ) -> None:
     """Turn raw videos (and your captions) into LAYOUT's dataset, then validate it. Resumable: run
     the same command again after a crash or Ctrl-C. Exit 0 valid, 1 invalid, 2 usage error."""
     from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: PyAV users
+    from cosmos_tui.core.datasets.prepare.steps import StepRequest, build_steps  # deferred: as above
 
     if fit not in ("crop", "pad"):
         raise UsageError(f"--fit must be crop or pad, not {fit!r}.")
@@ -400,6 +422,26 @@ def prepare_cmd(
         raise UsageError(f"--jobs must be at least 1, not {jobs}.")
     if not 0 <= crf <= 51:
         raise UsageError(f"--crf must be 0-51, not {crf}.")
+    if t5_batch < 1:
+        raise UsageError(f"--t5-batch must be at least 1, not {t5_batch}.")
+    get_layout(layout)
+    asked: dict[str, str] = {}
+    for item in control:
+        kind, _, value = item.partition("=")
+        if kind in asked:
+            raise UsageError(f"--control {kind} is given twice; give each control once.")
+        asked[kind] = value
+    request = StepRequest(
+        views_rule=views_rule,
+        views_map=views_map,
+        controls=asked,
+        repo=repo,
+        control_timeout=control_timeout,
+        t5_model=t5_model,
+        t5_device=t5_device,
+        t5_batch=t5_batch,
+    )
+    extra_steps, finish_steps, group = build_steps(layout, src, request)
     opts = PrepareOptions(
         layout=layout,
         experiment=experiment,
@@ -415,8 +457,10 @@ def prepare_cmd(
         caption_format=caption_format,  # type: ignore[arg-type]
         crf=crf,
         jobs=jobs,
+        extra_steps=extra_steps,
+        finish_steps=finish_steps,
+        group_views=group,
     )
-    get_layout(layout)
     if not parents and not dry_run:
         refuse_missing_parents(out)
     result = prepare(src, out, opts, dry_run=dry_run, fresh=fresh, progress=_prepare_progress(not json_))

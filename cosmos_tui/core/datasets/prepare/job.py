@@ -81,7 +81,7 @@ _OWNED = "the output folder"
 
 FinishStep = Callable[[Path, list[dict[str, Any]]], None]
 """A once-per-job hook, run in this process after every clip is done and before validation, with
-OUT and every window kept (``{"name", "start", "frames", "fps", "size", "files"}``): what a whole
+OUT and every window kept (``{"name", "start", "frames", "fps", "size", "files", "caption"}``): what a whole
 set needs once (Predict1's per-view prefix embeddings under ``cache/``). It writes under OUT only
 (``paint.put`` with ``root=out``) and runs again on every resume, so it must be idempotent."""
 Progress = Callable[[int, int, float], None]

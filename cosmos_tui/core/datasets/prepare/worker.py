@@ -59,7 +59,7 @@ class ItemResult:
     rel: str
     slug: str
     windows: list[dict[str, Any]] = field(default_factory=list)
-    """``{"name", "start", "frames", "fps", "size", "files"}`` of each window kept."""
+    """``{"name", "start", "frames", "fps", "size", "files", "caption"}`` of each window kept."""
     records: list[dict[str, Any]] = field(default_factory=list)
     """Index records (Cosmos 3)."""
     dropped: list[list[str]] = field(default_factory=list)
@@ -206,6 +206,7 @@ def prepare_clip(clip: SourceClip, ctx: WorkerContext) -> ItemResult:
                 "fps": window.fps,
                 "size": list(window.size),
                 "files": [os.path.relpath(f, ctx.out) for f in files],
+                "caption": caption.text,  # what a once-per-job step (T5 embeddings) encodes
             }
         )
     res.elapsed_s = time.perf_counter() - started
