@@ -251,12 +251,17 @@ def write_clip_embeddings(
             todo.append((path, text))
     if todo:
         enc = encoder or T5Encoder(model_dir, device, dim=spec.dim)
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
-            arrays = enc.encode([t for _, t in chunk], batch_size=batch_size, max_len=spec.max_len)
-            for (path, _), array in zip(chunk, arrays, strict=True):
-                _write(path, [array], root)
-                report.written.append(path)
+        by_text: dict[str, list[Path]] = {}  # one caption for several views is encoded once
+        for path, text in todo:
+            by_text.setdefault(text, []).append(path)
+        texts = list(by_text)
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            arrays = enc.encode(chunk, batch_size=batch_size, max_len=spec.max_len)
+            for text, array in zip(chunk, arrays, strict=True):
+                for path in by_text[text]:
+                    _write(path, [array], root)
+                    report.written.append(path)
     return report
 
 
