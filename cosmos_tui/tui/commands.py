@@ -108,6 +108,12 @@ def data_command(verb: str, root: str, layout: str, experiment: str | None = Non
     return cli("data", verb, root, "--layout", layout, *(("--experiment", experiment) if experiment else ()))
 
 
+def prepare_command(src: str, out: str, layout: str, experiment: str | None = None) -> str:
+    """``cosmos-tui data prepare SRC OUT --layout ID [--experiment NAME]``."""
+    extra = ("--experiment", experiment) if experiment else ()
+    return cli("data", "prepare", src, out, "--layout", layout, *extra)
+
+
 def run_with_sets(name: str, sets: list[str] | tuple[str, ...] = ()) -> str:
     """``cosmos-tui run NAME --set ...``: what the wizard's form launches."""
     argv: list[str] = ["run", name]

@@ -51,6 +51,7 @@ from cosmos_tui.core.runs.lifecycle import prepare as prepare_launch
 if TYPE_CHECKING:
     from cosmos_tui.core.catalog import ModelSpec
     from cosmos_tui.core.datasets.findings import Report
+    from cosmos_tui.core.datasets.prepare.job import PrepareResult
     from cosmos_tui.core.hub.fetch import DownloadProgress
     from cosmos_tui.core.hub.plan import DownloadPlan
     from cosmos_tui.core.presets import Preset
@@ -229,6 +230,30 @@ def synthesize(root: str, layout: str, experiment: str | None) -> None:
         synth(Path(root).expanduser(), layout, experiment=experiment)
     except OSError as e:  # read-only or unwritable folder: one sentence, no crash
         raise UserError(describe_os_error(e, doing="write")) from None
+
+
+def prepare_dataset(
+    src: str,
+    out: str,
+    layout: str,
+    experiment: str | None,
+    progress: Callable[[int, int, float], None],
+    stop: Callable[[], bool],
+) -> PrepareResult:
+    """``data prepare SRC OUT --layout ID [--experiment NAME]`` (resumable: the same call again
+    goes on where a stop or a crash left it), ending in the validator's report. A layout that needs
+    more than the wizard asks (camera grouping, controls, T5 weights) is a :class:`UserError`
+    naming what to pass the command."""
+    from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: PyAV users
+    from cosmos_tui.core.datasets.prepare.steps import StepRequest, build_steps  # deferred: as above
+
+    source, target = Path(src).expanduser(), Path(out).expanduser()
+    try:
+        steps, finish, group = build_steps(layout, source, StepRequest())
+        opts = PrepareOptions(layout, experiment, extra_steps=steps, finish_steps=finish, group_views=group)
+        return prepare(source, target, opts, progress=progress, stop=stop)
+    except OSError as e:  # SRC or OUT cannot be read or written: one sentence, no crash
+        raise UserError(describe_os_error(e, doing="prepare the dataset")) from None
 
 
 def missing_folders(root: str) -> tuple[str, ...]:

@@ -57,7 +57,7 @@ def test_frames_override_and_unknown_experiment() -> None:
 
 
 def test_builtin_frame_needs_match_the_engine() -> None:
-    """The engine's experiments set dataloader_train.dataset.num_frames; ours must agree."""
+    """The engine's experiments set dataloader_train.dataset.num_frames and video_size; ours must agree."""
     experiments = pytest.importorskip("cosmos_engine.experiments").EXPERIMENTS
     family_layout = {
         "s2mv_": "predict1-waymo",
@@ -68,6 +68,8 @@ def test_builtin_frame_needs_match_the_engine() -> None:
         layout = next(v for k, v in family_layout.items() if name.startswith(k))
         engine_frames = node["dataloader_train"]["dataset"]["num_frames"]
         assert min_frames_for(get_layout(layout), name) == engine_frames, name
+        engine_size = tuple(node["dataloader_train"]["dataset"]["video_size"])
+        assert get_layout(layout).resolution_for(name) == engine_size, name  # what data prepare writes
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))

@@ -237,6 +237,14 @@ class Layout:
 # Builtin engine (cosmos_engine) experiments: frames per sample by size, as engine/experiments.py sets
 # dataloader_train.dataset.num_frames (a test keeps the two in step; --frames overrides).
 BUILTIN_FRAMES = {"tiny": 8, "small": 16}
+BUILTIN_SIZES = {"tiny": (64, 96), "small": (128, 192)}
+"""(H, W) of ``dataloader_train.dataset.video_size`` by size (the 2B ones train at the upstream
+experiment's resolution, each layout's default); what ``data prepare`` writes for them."""
+
+
+def _builtin_sizes(family: str) -> dict[str, tuple[int, int]]:
+    return {f"{family}{size}": hw for size, hw in BUILTIN_SIZES.items()}
+
 BUILTIN_PREFIXES = ("s2mv_", "transfer_singleview_", "transfer_multiview_hdmap_")
 
 
@@ -268,6 +276,7 @@ LAYOUTS: dict[str, Layout] = {
                 "s2mv_*_2b": 56,
             },
             resolution=(576, 1024),
+            resolutions=_builtin_sizes("s2mv_*_"),
             notes=(
                 "Windows of num_frames consecutive frames; a shorter clip yields no samples.",
                 "Only t5_xxl/pinhole_front is read unless load_mv_emb=True.",
@@ -319,6 +328,7 @@ LAYOUTS: dict[str, Layout] = {
                 "transfer_singleview_*_2b": 92,
             },
             resolution=(704, 1280),
+            resolutions=_builtin_sizes("transfer_singleview_*_"),
             fps_range=(10, 60),
             notes=(
                 "edge and vis controls are computed on the fly; depth and seg are mp4 files.",
@@ -355,6 +365,7 @@ LAYOUTS: dict[str, Layout] = {
                 "transfer_multiview_hdmap_2b": 28,
             },
             resolution=(720, 1280),
+            resolutions=_builtin_sizes("transfer_multiview_hdmap_"),
             notes=("A missing video or control file raises FileNotFoundError in the loader.",),
             fps_must_match=True,
             clip_list="caption-stems",

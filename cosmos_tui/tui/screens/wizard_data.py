@@ -1,8 +1,11 @@
 """Wizard step 3: the dataset folder, its layout (detected or chosen), and a validation that runs
-in a worker with progress and ends in a findings table (severity, count, example, fix)."""
+in a worker with progress and ends in a findings table (severity, count, example, fix). The
+folder can also be made here: from a folder of raw videos (``data prepare``, a resumable job with
+progress, ETA and a Stop button, which ends in the same validation) or as a synthetic set."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -39,6 +42,24 @@ class ValidationDone(Message):
 
 
 @dataclass(eq=False)
+class PrepareProgress(Message):
+    """Source videos prepared so far."""
+
+    done: int
+    total: int
+    elapsed_s: float
+
+
+@dataclass(eq=False)
+class PrepareDone(Message):
+    """What the prepare job did (``None`` with ``error`` when it stopped or could not run)."""
+
+    result: object | None = None
+    error: str = ""
+    prepared_for: tuple | None = None
+
+
+@dataclass(eq=False)
 class LayoutDetected(Message):
     """The layout the folder looks like (``None``: not recognised)."""
 
@@ -56,6 +77,7 @@ class DataStep(Vertical):
         self._model_id: str | None = None
         self.elsewhere = False
         """The dataset is on the machine that will run (the hub step's 'another machine')."""
+        self._stop_prepare = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield Label("3 · Data", classes="step-title")
@@ -73,7 +95,16 @@ class DataStep(Vertical):
                 compact=True,
             )
         with Horizontal(classes="row"):
+            yield Label("Raw videos")
+            yield Input(
+                placeholder="optional: a folder of .mp4/.mov/.mkv to prepare into Folder",
+                id="data-src",
+                compact=True,
+            )
+        with Horizontal(classes="row"):
             yield Button("Validate", id="data-validate", variant="primary", compact=True)
+            yield Button("Prepare from raw videos", id="data-prepare", compact=True)
+            yield Button("Stop", id="data-prepare-stop", variant="warning", compact=True)
             yield Button("Make a synthetic set here", id="data-synth", compact=True)
         yield ProgressBar(id="data-progress", show_eta=False)
         yield DataTable(id="findings-table", cursor_type="row")
@@ -84,6 +115,7 @@ class DataStep(Vertical):
             "severity", "finding", "count", "example", "fix"
         )
         self.query_one("#data-progress").display = False
+        self.query_one("#data-prepare-stop").display = False
 
     def enter(self, model, experiment: str | None, *, elsewhere: bool = False) -> None:
         """Show this step for ``model``; its layout is preselected. A report made for another
@@ -217,6 +249,89 @@ class DataStep(Vertical):
             f"{verdict}: {r.clips} clips, {r.videos} videos, {r.embeddings} embeddings, "
             f"{r.min_frames} frames needed · {r.elapsed_s:.1f} s\n[dim]{self._cli()}[/dim]"
         )
+
+    @property
+    def source(self) -> str:
+        """The raw-videos folder typed in."""
+        return self.query_one("#data-src", Input).value.strip()
+
+    def _prepare_cli(self) -> str:
+        line = commands.prepare_command(
+            self.source or "SRC", self.data_root or "OUT", self.layout_id or "ID", self.experiment
+        )
+        return markup_safe("$ " + line)
+
+    @on(Button.Pressed, "#data-prepare")
+    def _prepare(self) -> None:
+        if not self.source or not self.data_root or not self.layout_id:
+            self.notify(
+                "Give the raw videos, the Folder to write the dataset into, and a layout first.",
+                severity="warning",
+            )
+            return
+        self._stop_prepare.clear()
+        self.query_one("#data-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#data-progress").display = True
+        self.query_one("#data-prepare-stop").display = True
+        self.query_one("#data-prepare").disabled = True
+        self.query_one("#data-summary", Static).update(
+            f"Preparing {markup_safe(self.layout_id)} clips from the raw videos…\n"
+            f"[dim]{self._prepare_cli()}[/dim]"
+        )
+        self.prepare(self.source, self.data_root, self.layout_id, self.experiment)
+
+    @on(Button.Pressed, "#data-prepare-stop")
+    def _stop(self) -> None:
+        self._stop_prepare.set()
+        self.query_one("#data-summary", Static).update("Stopping after the videos in hand…")
+
+    @work(thread=True, exclusive=True, group="data-validate", name="data prepare")
+    def prepare(self, src: str, out: str, layout: str, experiment: str | None) -> None:
+        """Run (or resume) the prepare job, posting progress; it ends in the validator's report."""
+        try:
+            result = wizard_backend.prepare_dataset(
+                src,
+                out,
+                layout,
+                experiment,
+                lambda done, total, elapsed: self.post_message(PrepareProgress(done, total, elapsed)),
+                self._stop_prepare.is_set,
+            )
+        except UserError as e:
+            self.post_message(PrepareDone(error=str(e)))
+            return
+        self.post_message(PrepareDone(result, prepared_for=(out, layout, experiment)))
+
+    def on_prepare_progress(self, message: PrepareProgress) -> None:
+        self.query_one("#data-progress", ProgressBar).update(total=message.total or 1, progress=message.done)
+        left = message.total - message.done
+        if message.done and message.elapsed_s > 0 and left > 0:
+            eta = left * message.elapsed_s / message.done
+            summary = self.query_one("#data-summary", Static)
+            summary.update(
+                f"Prepared {message.done}/{message.total} raw videos · about {eta:.0f} s left\n"
+                f"[dim]{self._prepare_cli()}[/dim]"
+            )
+
+    def on_prepare_done(self, message: PrepareDone) -> None:
+        self.query_one("#data-prepare-stop").display = False
+        self.query_one("#data-prepare").disabled = False
+        self.query_one("#data-progress").display = False
+        if message.error:
+            self.query_one("#data-summary", Static).update(
+                f"[red]{markup_safe(message.error)}[/red]\n[dim]{self._prepare_cli()}[/dim]"
+            )
+            return
+        r = message.result
+        dropped = "; ".join(f"{printable(what)}: {printable(why)}" for what, why in r.dropped[:3])
+        more = f" (+{len(r.dropped) - 3} more)" if len(r.dropped) > 3 else ""
+        self.notify(
+            f"Prepared {r.clips} clip(s) from {r.sources} video(s); {len(r.dropped)} dropped"
+            + (f": {markup_safe(dropped)}{more}" if dropped else ""),
+            timeout=10,
+        )
+        if r.report is not None:  # the same table and verdict as a validation of the folder
+            self.post_message(ValidationDone(r.report, validated_for=message.prepared_for))
 
     @on(Button.Pressed, "#data-synth")
     def _synth(self) -> None:

@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -319,8 +320,10 @@ def prepare(
     fresh: bool = False,
     progress: Progress | None = None,
     validate_result: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> PrepareResult:
-    """Run (or resume) the job that prepares SRC into OUT; see the module docstring."""
+    """Run (or resume) the job that prepares SRC into OUT; see the module docstring. ``stop``
+    (asked after each source video) ends it the way Ctrl-C does, for a caller in another thread."""
     started = time.perf_counter()
     _, writer, frames, size = _resolve(opts)
     command = (
@@ -346,7 +349,7 @@ def prepare(
     _refuse_foreign(out_r, out)  # before anything is created there
     out_r.mkdir(parents=True, exist_ok=True)
     with _locked(out_r, out):
-        return _prepare(*args, dry_run=False)
+        return _prepare(*args, dry_run=False, stop=stop)
 
 
 def _refuse_foreign(out_r: Path, out: Path) -> None:
@@ -377,6 +380,7 @@ def _prepare(
     started: float,
     *,
     dry_run: bool,
+    stop: Callable[[], bool] | None = None,
 ) -> PrepareResult:
     frames, size = settings.frames, settings.size
     record = _settings_record(opts, frames, size, src_r)
@@ -430,6 +434,7 @@ def _prepare(
         progress,
         validate_result,
         started,
+        stop,
     )
 
 
@@ -473,6 +478,7 @@ def _run_job(
     progress: Progress | None,
     validate_result: bool,
     started: float,
+    stop: Callable[[], bool] | None = None,
 ) -> PrepareResult:
     job_file = out_r / JOB_FILE
     job = {
@@ -501,7 +507,7 @@ def _run_job(
 
     if progress is not None:
         progress(resumed, total, 0.0)
-    _run_all(todo, ctx, opts.jobs, finished, lambda: count[0], total)
+    _run_all(todo, ctx, opts.jobs, finished, lambda: count[0], total, stop)
 
     results = [done[c.slug] for c in sources.clips if c.slug in done]
     writer.finish(out_r, [r for res in results for r in res["records"]])
@@ -545,9 +551,16 @@ def _run_all(
     finished: Callable[[ItemResult], None],
     done: Callable[[], int],
     total: int,
+    stop: Callable[[], bool] | None = None,
 ) -> None:
     """Prepare ``todo`` in ``jobs`` worker processes (inline for one), calling ``finished`` in this
-    thread as each is done; Ctrl-C stops after the clips in hand (:class:`Interrupted`)."""
+    thread as each is done; Ctrl-C (or ``stop()`` turning true) stops after the clips in hand
+    (:class:`Interrupted`)."""
+
+    def check() -> None:
+        if stop is not None and stop():
+            raise KeyboardInterrupt
+
     if jobs is None:
         from cosmos_tui.core.preflight import cpu_cores  # deferred: only the count is needed
 
@@ -561,10 +574,12 @@ def _run_all(
                 except OSError as e:
                     raise _write_failed(clip, e) from None
                 finished(res)
+                check()
         except KeyboardInterrupt:
             raise _interrupted(ctx.out, done(), total) from None
         return
     # spawn: no fork of a process that may run threads (the TUI); each worker imports PyAV once
+    _start_resource_tracker()
     pool = ProcessPoolExecutor(
         n, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker, initargs=(ctx,)
     )
@@ -586,6 +601,7 @@ def _run_all(
                 except OSError as e:
                     raise _write_failed(clip, e) from None
                 finished(res)
+                check()
                 nxt = next(queue, None)
                 if nxt is not None:
                     running[pool.submit(run_item, nxt)] = nxt
@@ -594,6 +610,27 @@ def _run_all(
         raise _interrupted(ctx.out, done(), total) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with a stderr it can pass on. Under a TUI
+    ``sys.stderr`` is a capture whose ``fileno()`` is -1 (Textual's), and the tracker's spawn then
+    fails with "bad value(s) in fds_to_keep"; there it gets /dev/null (it only warns of leaks)."""
+    from multiprocessing import resource_tracker  # deferred: only when worker processes start
+
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (OSError, ValueError, AttributeError):
+        usable = False
+    if usable:
+        return
+    saved = sys.stderr
+    with open(os.devnull, "w") as sink:
+        sys.stderr = sink
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = saved
 
 
 def _write_failed(clip: SourceClip, e: OSError) -> UserError:
