@@ -79,6 +79,7 @@ def main() -> None:
             "ref_losses": ref_losses,
             "losses": losses,
             "tokens_per_rank": seen[0],
+            "same_names": sorted(grads) == sorted(ref_grads),
             "grad_err": errs,
             "grad_scale": scale,
         }
