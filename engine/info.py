@@ -20,15 +20,16 @@ from cosmos_engine.errors import EngineError
 from cosmos_engine.experiments import EXPERIMENTS
 
 
-def describe(overrides: list[str], ranks: int = 1) -> dict[str, Any]:
+def describe(overrides: list[str], ranks: int | None = None) -> dict[str, Any]:
     """Parameter count and shape facts of the composed experiment, built on the meta device, and
-    its parallelism on ``ranks`` ranks."""
+    its parallelism on ``ranks`` ranks (default: the fewest it runs on, one context-parallel group)."""
     import torch
     from cosmos_engine.errors import ConfigError
     from cosmos_engine.model import VideoDiT, count_params, flops_per_sample
 
     cfg = compose_config(overrides)
     cp = cfg.parallel.context_parallel_size
+    ranks = cp if ranks is None else ranks
     if ranks < 1 or ranks % cp:
         raise ConfigError(
             f"parallel.context_parallel_size={cp} must divide the number of ranks (--ranks {ranks}); "
@@ -71,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the experiment names")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
-        "--ranks", type=int, default=1, help="ranks to describe the parallelism for (default 1)"
+        "--ranks",
+        type=int,
+        default=None,
+        help="ranks to describe the parallelism for (default: parallel.context_parallel_size)",
     )
     args, extra = parser.parse_known_args(args_in[:cut])
     overrides = [*extra, *args_in[cut + 1 :]]

@@ -54,7 +54,15 @@ def _job(root: Path, name: str) -> Path:
 def test_training_job_with_context_parallel_matches_one_rank_saves_and_resumes(
     tmp_path: Path, waymo_data: Path
 ) -> None:
-    common = [*TINY, f"dataloader_train.dataset.dataset_dir={waymo_data}", "checkpoint.save_iter=2"]
+    common = [
+        *TINY,
+        f"dataloader_train.dataset.dataset_dir={waymo_data}",
+        "checkpoint.save_iter=2",
+        "trainer.activation_checkpointing=true",  # the recompute repeats the all-to-alls
+        "trainer.val_every=2",  # the held-out loss runs the EMA copy split too
+        "dataloader_train.dataset.val_clips=1",
+        "trainer.val_samples=2",
+    ]
     env = engine_env(tmp_path)
     ref = run(python_cmd([*common, "job.name=ref", "trainer.max_iter=4"]), env)
     assert ref.returncode == 0, ref.stderr[-3000:]
@@ -77,6 +85,8 @@ def test_training_job_with_context_parallel_matches_one_rank_saves_and_resumes(
         assert got[it]["grad_norm"] == pytest.approx(want[it]["grad_norm"], rel=1e-3), it
         assert (got[it]["world_size"], got[it]["context_parallel_size"]) == (2, 2)
         assert got[it]["sample_counter"] == want[it]["sample_counter"] == it  # one sample per step
+        if it % 2 == 0:
+            assert got[it]["val_loss"] == pytest.approx(want[it]["val_loss"], rel=1e-4), it
     assert want[4]["loss"] != want[1]["loss"]  # it trains
 
 
@@ -129,6 +139,8 @@ def test_info_reports_dp_by_cp(tmp_path: Path) -> None:
     assert facts["parallelism"] == "dp 2 x cp 4"
     assert (facts["data_parallel_size"], facts["context_parallel_size"]) == (2, 4)
     assert facts["tokens_per_rank"] * 4 == facts["tokens_per_sample"]
+    alone = subprocess.run([*cmd[:3], "--json", "--", *args], capture_output=True, text=True)
+    assert alone.returncode == 0 and json.loads(alone.stdout)["parallelism"] == "dp 1 x cp 4"
     cmd[cmd.index("8")] = "6"
     bad = subprocess.run([*cmd, *args], capture_output=True, text=True, env=engine_env(tmp_path))
     assert bad.returncode == 2 and bad.stderr.startswith("error: parallel.context_parallel_size=4")
