@@ -135,7 +135,10 @@ class Attention(nn.Module):
         b, n, d = x.shape
         q = self.q_norm(self.q(x).view(b, n, self.heads, -1))
         k, v = self.kv(x).view(b, n, 2, self.heads, -1).unbind(2)
-        qkv = seq_to_heads(torch.stack([q, self.k_norm(k), v]), self.cp_group)  # 3 b N H/P hd
+        # in the projections' dtype (bf16 under autocast, where SDPA would cast the fp32 norms to it
+        # anyway): half the bytes of the all-to-all
+        qkv = torch.stack([t.to(v.dtype) for t in (q, self.k_norm(k), v)])
+        qkv = seq_to_heads(qkv, self.cp_group)  # 3 b N H/P hd
         q, k, v = (t.transpose(1, 2) for t in qkv.unbind(0))
         y = F.scaled_dot_product_attention(q, k, v)
         return self.out(heads_to_seq(y.transpose(1, 2), self.cp_group).reshape(b, n, d))
