@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cosmos_engine.info import main as info_main
 from engine_runs import TINY, TORCHRUN, engine_env, metrics, python_cmd, run, torchrun_cmd
 
 pytestmark = pytest.mark.slow
@@ -64,10 +64,12 @@ def test_training_job_with_context_parallel_matches_one_rank_saves_and_resumes(
         "trainer.val_samples=2",
     ]
     env = engine_env(tmp_path)
-    ref = run(python_cmd([*common, "job.name=ref", "trainer.max_iter=4"]), env)
-    assert ref.returncode == 0, ref.stderr[-3000:]
+    ref_cmd = python_cmd([*common, "job.name=ref", "trainer.max_iter=4"])
+    ref = subprocess.Popen(ref_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cp = [*common, "job.name=cp", "parallel.context_parallel_size=2"]
     first = run(torchrun_cmd([*cp, "trainer.max_iter=2"]), env)
+    _, ref_err = ref.communicate(timeout=120)
+    assert ref.returncode == 0, ref_err[-3000:]
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Distributed parallelism mode: fsdp2 + context parallel (dp 1 x cp 2)" in first.stdout
     resumed = run(torchrun_cmd([*cp, "trainer.max_iter=4"]), env)
@@ -130,17 +132,15 @@ def test_a_size_that_does_not_divide_torchrun_ranks_fails_on_every_rank(
     assert not (_job(tmp_path, "s2mv_text2world_tiny") / "metrics.jsonl").exists()
 
 
-def test_info_reports_dp_by_cp(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "cosmos_engine.info", "--json", "--ranks", "8", "--"]
+def test_info_reports_dp_by_cp(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["experiment=s2mv_text2world_2b", "parallel.context_parallel_size=4"]
-    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, env=engine_env(tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    facts = json.loads(proc.stdout)
+    assert info_main(["--json", "--ranks", "8", "--", *args]) == 0
+    facts = json.loads(capsys.readouterr().out)
     assert facts["parallelism"] == "dp 2 x cp 4"
     assert (facts["data_parallel_size"], facts["context_parallel_size"]) == (2, 4)
     assert facts["tokens_per_rank"] * 4 == facts["tokens_per_sample"]
-    alone = subprocess.run([*cmd[:3], "--json", "--", *args], capture_output=True, text=True)
-    assert alone.returncode == 0 and json.loads(alone.stdout)["parallelism"] == "dp 1 x cp 4"
-    cmd[cmd.index("8")] = "6"
-    bad = subprocess.run([*cmd, *args], capture_output=True, text=True, env=engine_env(tmp_path))
-    assert bad.returncode == 2 and bad.stderr.startswith("error: parallel.context_parallel_size=4")
+    assert info_main(["--json", "--", *args]) == 0  # what the TUI asks: one cp group
+    assert json.loads(capsys.readouterr().out)["parallelism"] == "dp 1 x cp 4"
+    assert info_main(["--json", "--ranks", "6", "--", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: parallel.context_parallel_size=4 must divide the number of ranks")
