@@ -130,6 +130,10 @@ class Trainer:
         from cosmos_engine.schedule import lr_lambda
         from cosmos_engine.tracking import IterSpeed, Tracker, peak_flops
 
+        if d.cp_size != cfg.parallel.context_parallel_size:  # a caller that made no mesh (benchmarks)
+            from cosmos_engine.parallel import context_parallel
+
+            d = context_parallel(d, cfg.parallel.context_parallel_size)
         self.cfg, self.d, self.rank = cfg, d, rank
         self.log = engine_log.get()
         self.job_dir = cfg.job.path_local
