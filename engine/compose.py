@@ -152,6 +152,7 @@ def _validate(cfg: Config) -> None:
         "model.depth": cfg.model.depth,
         "model.heads": cfg.model.heads,
         "model.ema.every_n": cfg.model.ema.every_n,
+        "parallel.context_parallel_size": cfg.parallel.context_parallel_size,
         "trainer.activation_checkpointing_every": cfg.trainer.activation_checkpointing_every,
     }
     if cfg.trainer.sample_every < 0:
@@ -191,6 +192,12 @@ def _validate(cfg: Config) -> None:
             f"dataloader_train.dataset.num_frames={ds.num_frames} and video_size={list(ds.video_size)} "
             f"must be multiples of model.patch_size={list(cfg.model.patch_size)}."
         )
+    cp = cfg.parallel.context_parallel_size
+    if cfg.model.heads % cp:
+        raise ConfigError(
+            f"parallel.context_parallel_size={cp} must divide model.heads={cfg.model.heads} "
+            "(each rank attends with a share of the heads); choose a divisor of it."
+        )
     if ds.sample_n_views > len(ds.view_keys) or ds.sample_n_views == 0:
         raise ConfigError(
             f"dataloader_train.dataset.sample_n_views={ds.sample_n_views} must be -1 or between 1 and "
@@ -203,6 +210,12 @@ def _validate(cfg: Config) -> None:
     if cfg.model.task == "video2world" and n_views(cfg) < 2:
         raise ConfigError(
             "model.task=video2world conditions on the first view, so it needs sample_n_views >= 2."
+        )
+    tokens = n_views(cfg) * (ds.num_frames // pt) * (ds.video_size[0] // ph) * (ds.video_size[1] // pw)
+    if tokens % cp:
+        raise ConfigError(
+            f"parallel.context_parallel_size={cp} must divide the {tokens} tokens per sample "
+            "(views x frames x height x width in patches); change the size or the clip shape."
         )
 
 

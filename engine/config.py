@@ -242,6 +242,17 @@ class SchedulerConfig:
 
 
 @dataclass
+class ParallelConfig:
+    """How the ranks split the work beyond FSDP2's sharding of the weights."""
+
+    context_parallel_size: int = 1
+    """Ranks that share one sample, each holding a slice of its token sequence (Ulysses: an
+    all-to-all over heads around every self-attention). It must divide the number of ranks, the
+    attention heads and the tokens per sample; the ranks form a (data parallel x context parallel)
+    grid, neighbours sharing a sample. 1: every rank trains samples of its own."""
+
+
+@dataclass
 class Config:
     """The whole job; Hydra composes overrides on top of it."""
 
@@ -252,6 +263,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
     experiment: str = ""
     """Name of the experiment this config was composed from (set by compose)."""
 

@@ -1,9 +1,10 @@
 """Describe experiments without training.
 
-``python -m cosmos_engine.info [--list] [--json] [-- experiment=NAME k=v ...]``
+``python -m cosmos_engine.info [--list] [--json] [--ranks N] [-- experiment=NAME k=v ...]``
 
 Builds the experiment's network on the meta device (no memory, works for the 2B shape on any
-machine) and prints its parameter count, tokens per sample and training FLOPs per sample.
+machine) and prints its parameter count, tokens per sample and training FLOPs per sample, and how
+``--ranks N`` ranks would split the work (data parallel x context parallel, tokens per rank).
 ``--list`` prints every registered experiment name. The ``--`` is optional here.
 """
 
@@ -19,12 +20,21 @@ from cosmos_engine.errors import EngineError
 from cosmos_engine.experiments import EXPERIMENTS
 
 
-def describe(overrides: list[str]) -> dict[str, Any]:
-    """Parameter count and shape facts of the composed experiment, built on the meta device."""
+def describe(overrides: list[str], ranks: int | None = None) -> dict[str, Any]:
+    """Parameter count and shape facts of the composed experiment, built on the meta device, and
+    its parallelism on ``ranks`` ranks (default: the fewest it runs on, one context-parallel group)."""
     import torch
+    from cosmos_engine.errors import ConfigError
     from cosmos_engine.model import VideoDiT, count_params, flops_per_sample
 
     cfg = compose_config(overrides)
+    cp = cfg.parallel.context_parallel_size
+    ranks = cp if ranks is None else ranks
+    if ranks < 1 or ranks % cp:
+        raise ConfigError(
+            f"parallel.context_parallel_size={cp} must divide the number of ranks (--ranks {ranks}); "
+            f"give a multiple of {cp}."
+        )
     with torch.device("meta"):
         net = VideoDiT(cfg.model)
     ds = cfg.dataloader_train.dataset
@@ -43,6 +53,11 @@ def describe(overrides: list[str]) -> dict[str, Any]:
         "num_frames": ds.num_frames,
         "video_size": list(ds.video_size),
         "tokens_per_sample": tokens,
+        "ranks": ranks,
+        "data_parallel_size": ranks // cp,
+        "context_parallel_size": cp,
+        "parallelism": f"dp {ranks // cp} x cp {cp}",
+        "tokens_per_rank": tokens // cp,
         "train_flops_per_sample": flops_per_sample(
             cfg.model, views, ds.num_frames, list(ds.video_size), ds.max_text_len
         ),
@@ -56,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cosmos_engine.info", description=__doc__)
     parser.add_argument("--list", action="store_true", help="list the experiment names")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--ranks",
+        type=int,
+        default=None,
+        help="ranks to describe the parallelism for (default: parallel.context_parallel_size)",
+    )
     args, extra = parser.parse_known_args(args_in[:cut])
     overrides = [*extra, *args_in[cut + 1 :]]
     if args.list:
@@ -63,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(names) if args.json else "\n".join(names))
         return 0
     try:
-        facts = describe(overrides)
+        facts = describe(overrides, args.ranks)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

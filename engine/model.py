@@ -7,6 +7,9 @@ self-attention over all tokens of the sample (``scaled_dot_product_attention``),
 to the text embeddings (``L x 1024``), and an MLP, each modulated by the timestep through AdaLN
 (shift, scale, gate), optionally with the low-rank AdaLN-LoRA used by Cosmos' 2B models.
 The network predicts the rectified-flow velocity for every pixel.
+
+With context parallelism (:meth:`VideoDiT.set_context_parallel`) each rank of a group runs the
+blocks on its slice of the tokens; :mod:`cosmos_engine.parallel` has the collectives.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from cosmos_engine.config import ModelConfig
+from cosmos_engine.parallel import gather_sequence, heads_to_seq, seq_to_heads, split_sequence
 from torch import nn
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
@@ -103,11 +107,15 @@ class Attention(nn.Module):
         self.out = nn.Linear(hidden, hidden)
         self.q_norm = nn.RMSNorm(hidden // heads, eps=1e-6)
         self.k_norm = nn.RMSNorm(hidden // heads, eps=1e-6)
+        self.cp_group: Any = None
+        """Context parallelism (self-attention only): ``x`` is this rank's slice of the sequence."""
 
     def forward(
         self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         b, n, d = x.shape
+        if self.cp_group is not None and context is None:
+            return self._forward_ulysses(x)
         src = x if context is None else context
         q = self.q_norm(self.q(x).view(b, n, self.heads, -1))
         k, v = self.kv(src).view(b, src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
@@ -120,6 +128,20 @@ class Attention(nn.Module):
         q = q.view(b * c, n // c, self.heads, -1).transpose(1, 2)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.out(y.transpose(1, 2).reshape(b, n, d))
+
+    def _forward_ulysses(self, x: torch.Tensor) -> torch.Tensor:
+        """Self-attention over the whole sequence from this rank's slice: an all-to-all gives each
+        rank every token of its share of the heads, another one gives the tokens back."""
+        b, n, d = x.shape
+        q = self.q_norm(self.q(x).view(b, n, self.heads, -1))
+        k, v = self.kv(x).view(b, n, 2, self.heads, -1).unbind(2)
+        # in the projections' dtype (bf16 under autocast, where SDPA would cast the fp32 norms to it
+        # anyway): half the bytes of the all-to-all
+        qkv = torch.stack([t.to(v.dtype) for t in (q, self.k_norm(k), v)])
+        qkv = seq_to_heads(qkv, self.cp_group)  # 3 b N H/P hd
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(0))
+        y = F.scaled_dot_product_attention(q, k, v)
+        return self.out(heads_to_seq(y.transpose(1, 2), self.cp_group).reshape(b, n, d))
 
 
 CROSS_CHUNK_TOKENS = 2048
@@ -207,6 +229,15 @@ class VideoDiT(nn.Module):
         self.final = nn.Linear(cfg.hidden, self.patch_dim_out)
         self.activation_checkpointing = 0
         """Recompute the activations of one block in every this many in backward (0: none)."""
+        self.cp_group: Any = None
+        """The context-parallel group whose ranks share each sample (None: no sequence split)."""
+
+    def set_context_parallel(self, group: Any) -> None:
+        """Split every sample's tokens over the ranks of ``group`` (None: run unsplit); every rank
+        of it must be given the same batch, noise and flow times."""
+        self.cp_group = group
+        for block in self.blocks:
+            block.self_attn.cp_group = group
 
     def set_recompute(self, every: int, mode: str = "") -> None:
         """Recompute one block in every ``every`` whole in backward (0: none), and in the other
@@ -281,6 +312,9 @@ class VideoDiT(nn.Module):
         pt, ph, pw = self.cfg.patch_size
         tokens = tokens + self._positions(v, tt // pt, h // ph, w // pw, view_ids).to(tokens.dtype)
         temb = self.t_embed(sinusoid(t * 1000.0, 256).to(tokens.dtype))
+        group = self.cp_group
+        if group is not None:  # every rank embedded the whole sample; it keeps its slice
+            tokens = split_sequence(tokens, group)
         every = self.activation_checkpointing
         for i, block in enumerate(self.blocks):
             if every and self.training and i % every == 0:
@@ -291,6 +325,8 @@ class VideoDiT(nn.Module):
                 tokens = block(tokens, temb, text, text_mask)
         shift, scale = self.final_adaln(temb)
         out = self.final(self.final_norm(tokens) * (1 + scale) + shift)
+        if group is not None:
+            out = gather_sequence(out, group)
         return self._unpatchify(out, (b, v, tt, c, h, w))
 
 

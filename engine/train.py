@@ -59,7 +59,7 @@ def train(cfg: Config, rank: int) -> int:
     """Run (or resume) the job described by ``cfg``; returns the exit code."""
     import torch.distributed as dist
     from cosmos_engine.datasets import ClipDataset
-    from cosmos_engine.parallel import init_distributed
+    from cosmos_engine.parallel import context_parallel, init_distributed
 
     ds_cfg = cfg.dataloader_train.dataset
     dataset = ClipDataset(ds_cfg, seed=cfg.trainer.seed, text_dim=cfg.model.text_dim, verbose=rank == 0)
@@ -71,6 +71,7 @@ def train(cfg: Config, rank: int) -> int:
 
     d = init_distributed()
     try:
+        d = context_parallel(d, cfg.parallel.context_parallel_size)
         return _run(cfg, rank, d, dataset, val_dataset)
     finally:
         # The sharded model's reference cycles still hold the process group; freed at interpreter
@@ -94,6 +95,8 @@ def _run(cfg: Config, rank: int, d: Any, dataset: Any, val_dataset: Any = None) 
         _write_config(cfg, job_dir)
         log.info(f"Job directory: {job_dir}")
         mode = "fsdp2" if d.world_size > 1 else "none (one rank, nothing to shard)"
+        if d.cp_size > 1:
+            mode = f"fsdp2 + context parallel (dp {d.dp_size} x cp {d.cp_size})"
         log.info(f"Distributed parallelism mode: {mode} ({d.world_size} ranks, {d.device.type})")
     trainer = Trainer(cfg, d, rank, dataset, val_dataset)
     if rank == 0:

@@ -45,6 +45,10 @@ def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any
         net = VideoDiT(cfg.model)
         net.init_weights()
     net_ema = copy.deepcopy(net) if cfg.model.ema.enabled else None
+    if d.cp_size > 1:  # after the copy: a process group does not deep-copy
+        for one in (net, net_ema):
+            if one is not None:
+                one.set_context_parallel(d.cp_group)
     model = DiffusionModel(net, net_ema)
     found = [ckpt.latest_iteration(ckpt_dir) if rank == 0 else None]
     dist.broadcast_object_list(found, src=0)  # every rank resumes from what rank 0 found
@@ -126,6 +130,10 @@ class Trainer:
         from cosmos_engine.schedule import lr_lambda
         from cosmos_engine.tracking import IterSpeed, Tracker, peak_flops
 
+        if d.cp_size != cfg.parallel.context_parallel_size:  # a caller that made no mesh (benchmarks)
+            from cosmos_engine.parallel import context_parallel
+
+            d = context_parallel(d, cfg.parallel.context_parallel_size)
         self.cfg, self.d, self.rank = cfg, d, rank
         self.log = engine_log.get()
         self.job_dir = cfg.job.path_local
@@ -141,8 +149,8 @@ class Trainer:
             batch_size=self.bsz,
             num_workers=cfg.dataloader_train.num_workers,
             pin_memory=cfg.dataloader_train.pin_memory and d.device.type == "cuda",
-            rank=d.rank,
-            world_size=d.world_size,
+            rank=d.dp_rank,  # the ranks of a context-parallel group read the same samples
+            world_size=d.dp_size,
             seed=cfg.trainer.seed,
             start_sample=self.start * self.accum * self.bsz,
         )
@@ -167,8 +175,8 @@ class Trainer:
                 val_dataset,
                 samples=cfg.trainer.val_samples,
                 seed=cfg.trainer.seed,
-                rank=d.rank,
-                world_size=d.world_size,
+                rank=d.dp_rank,
+                world_size=d.dp_size,
             )
         streamed_alone = cfg.model.ema.offload and d.device.type == "cuda" and d.world_size == 1
         self.val_weights = "ema" if cfg.model.ema.enabled and not streamed_alone else "reg"
@@ -226,7 +234,7 @@ class Trainer:
         for micro in range(self.accum):
             batch = {k: v.to(d.device, non_blocking=True) for k, v in next(self.batches).items()}
             gen = torch.Generator(device=d.device).manual_seed(
-                ((cfg.trainer.seed * 1_000_003 + iteration) * 1009 + micro) * 8191 + d.rank
+                ((cfg.trainer.seed * 1_000_003 + iteration) * 1009 + micro) * 8191 + d.dp_rank
             )
             if d.world_size > 1:
                 self.net.set_requires_gradient_sync(micro == self.accum - 1)
@@ -308,7 +316,7 @@ class Trainer:
         norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
         elapsed = time.time() - self.window_start
         sec = elapsed / self.window_iters
-        samples = self.bsz * self.accum * d.world_size / sec
+        samples = self.bsz * self.accum * d.dp_size / sec
         mfu = self.flops_per_sample * samples / (self.peak * d.world_size) if self.peak else None
         val: dict[str, Any] = {}
         if self.val_due(iteration):  # timed apart from the steps: s/iter stays the training pace
@@ -334,9 +342,10 @@ class Trainer:
                     "tokens_per_s": samples * self.tokens_per_sample,
                     "mfu": mfu,
                     "peak_mem_gb": peak_memory_gb(d.device),
-                    "sample_counter": iteration * self.bsz * self.accum * d.world_size,
+                    "sample_counter": iteration * self.bsz * self.accum * d.dp_size,
                     "device": self.device_name,
                     "world_size": d.world_size,
+                    "context_parallel_size": d.cp_size,
                     **val,
                     "time": time.time(),
                 }
