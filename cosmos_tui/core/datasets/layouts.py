@@ -245,6 +245,7 @@ experiment's resolution, each layout's default); what ``data prepare`` writes fo
 def _builtin_sizes(family: str) -> dict[str, tuple[int, int]]:
     return {f"{family}{size}": hw for size, hw in BUILTIN_SIZES.items()}
 
+
 BUILTIN_PREFIXES = ("s2mv_", "transfer_singleview_", "transfer_multiview_hdmap_")
 
 
