@@ -188,8 +188,14 @@ def test_what_the_script_cannot_serve_is_one_sentence_before_anything_runs(tmp_p
     job, _, _ = make_world(tmp_path, "cosmos-transfer2.5")
     prompts = tmp_path / "p.txt"
     prompts.write_text("ok\t0\tclip0\n")
-    with pytest.raises(UserError, match="needs the prompt text"):
+    with pytest.raises(UserError, match="needs the prompt text") as caught:
         _plan(job, (SampleRequest(None, 0, None),))
+    assert caught.value.exit_code == 2 and "pass --prompts FILE" in caught.value.message
+    captionless = tmp_path / "captionless.tsv"
+    captionless.write_text("ok\t0\n\t1\tclip0\n")
+    result = runner.invoke(app, ["samples", "new", str(job), "--prompts", str(captionless), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert f"prompts file {captionless} line 2: no prompt" in result.output.replace("\n", "")
     with pytest.raises(UserError, match="has no video"):
         _plan(job, (SampleRequest("x", 0, "nosuchclip"),))
     with pytest.raises(UserError, match="--base is not supported"):

@@ -377,7 +377,7 @@ def p1_sample_plan(job_dir: Path, request: SampleArgs, kind: str) -> InferencePl
     for seed, indices in by_seed.items():
         rows = [
             {
-                "prompt": prompt_text(request.requests[i].prompt, kind),
+                "prompt": prompt_text(request.requests[i].prompt, kind, request.requests[i].origin),
                 **P1_VIEW_PROMPTS,
                 "view_condition_input": str(clip_video(ctx, request.requests[i].clip)),
             }
