@@ -63,6 +63,10 @@ class InferenceCall:
     """``(path, text)`` of each input file the script reads, written before it runs."""
     videos: tuple[tuple[int, Path], ...] = ()
     """``(sample index, mp4 the script writes for it)``."""
+    views: tuple[tuple[int, Path], ...] = ()
+    """``(sample index, mp4 with all its views in each frame)`` where the script writes one beside
+    :attr:`videos` (Predict1's ``<i>_grid.mp4``): what the index names for playing and the contact
+    sheet is drawn from; a sample not here uses its video."""
 
     def shell(self) -> str:
         """The call as a person would paste it (``cd``, ``export``s, the command, every word quoted)."""
