@@ -59,3 +59,23 @@ def test_a_sheet_is_never_written_outside_the_samples_folder(tmp_path: Path) -> 
     with pytest.raises(UserError):
         write_contact_sheet(video, tmp_path / "out" / "s.png", tmp_path / "out")
     assert not (tmp_path / "victim.png").exists()
+
+
+def test_the_samples_job_skips_a_sheet_it_cannot_make_and_says_why(tmp_path: Path, capsys) -> None:
+    """An undecodable mp4 or a link planted at the sheet's name: no sheet, one log line, and the
+    job goes on to write its index (the sample still counts)."""
+    from cosmos_tui.core.sampling.upstream import _sheet
+
+    out = tmp_path / "out"
+    (out / "seed0").mkdir(parents=True)
+    (out / "seed0" / "0.mp4").write_bytes(b"not a video")
+    assert _sheet(out / "seed0" / "0.mp4", out / "000_seed0.png", out) is None
+    _mp4(out / "1.mp4")
+    (out / "001_seed1.png").symlink_to(tmp_path / "victim.png")
+    assert _sheet(out / "1.mp4", out / "001_seed1.png", out) is None
+    assert not (tmp_path / "victim.png").exists()
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith("no contact sheet for seed0/0.mp4: 0.mp4 cannot be decoded")
+    assert said[1].startswith("no contact sheet for 1.mp4: refusing to touch")
+    _mp4(out / "2.mp4")
+    assert _sheet(out / "2.mp4", out / "002_seed2.png", out) == "002_seed2.png"

@@ -58,7 +58,7 @@ def _sheet(video: Path, png: Path, out: Path) -> str | None:
     with one line in the log saying why not (a sample without a sheet is still a sample)."""
     try:
         write_contact_sheet(video, png, out)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, UserError) as e:  # UserError: a link planted at the sheet's name
         print(f"no contact sheet for {video.relative_to(out)}: {e}", flush=True)
         return None
     return png.name
