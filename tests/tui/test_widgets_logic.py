@@ -76,7 +76,7 @@ def test_the_legend_fits_by_closer_spacing_then_short_names_then_a_second_line()
     styles = ["grey42", "green", "cyan"]
     short = loss_short_names("train loss", names[0])
     plain = [[t.plain for t in legend_lines(names, styles, w, short, 2)] for w in (60, 50, 30, 12)]
-    assert plain[0] == ["■ reference NVIDIA H200 x8  ■ train loss  ■ val loss"]
+    assert plain[0] == ["■ reference NVIDIA H200 x8  ■ train loss  ■ val loss  "]
     assert plain[1] == ["■ reference NVIDIA H200 x8 ■ train loss ■ val loss"]
     assert plain[2] == ["■ ref x8 ■ loss ■ val"]
     assert plain[3] == ["■ ref x8", "■ loss ■ val"]  # wrapped between entries, none cut

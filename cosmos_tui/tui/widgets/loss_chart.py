@@ -127,6 +127,8 @@ def legend_lines(
     for use_short, gap in ((False, "  "), (False, " "), (True, " ")):
         whole = line(entries(use_short), gap)
         if whole.cell_len <= width:
+            if gap == "  " and whole.cell_len + 2 <= width:
+                whole.append(gap)  # as the legend always ended (the snapshots' text)
             return [whole]
     lines: list[list[tuple[str, str]]] = [[]]
     for item in entries(True):
