@@ -80,7 +80,7 @@ def sheet_frames(path: Path, count: int = SHEET_FRAMES) -> list[Any]:
 
 def tile(frames: list[Any], columns: int = SHEET_COLUMNS, gap: int = GAP) -> Any:
     """``frames`` (same size) laid out ``columns`` to a row with ``gap`` black pixels between."""
-    import numpy as np
+    import numpy as np  # deferred: numpy, only when a sheet is drawn
 
     h, w, c = frames[0].shape
     cols = min(columns, len(frames))
@@ -95,7 +95,7 @@ def tile(frames: list[Any], columns: int = SHEET_COLUMNS, gap: int = GAP) -> Any
 def png_bytes(image: Any) -> bytes:
     """One ``(H, W, 3)`` uint8 RGB image as PNG (PyAV's ``png`` encoder)."""
     import av  # deferred: av (PyAV), only when a video is read or written
-    import numpy as np
+    import numpy as np  # deferred: numpy, only when a sheet is drawn
 
     h, w, _ = image.shape
     codec = av.CodecContext.create("png", "w")
