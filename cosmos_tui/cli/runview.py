@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from cosmos_tui.cli.common import info, shown
 from cosmos_tui.core.monitor.logline import shown_line
-from cosmos_tui.core.monitor.watchdog import flag_badge
+from cosmos_tui.core.monitor.watchdog import flag_badges
 from cosmos_tui.core.runs import follow, get_run
 from cosmos_tui.core.runs.jobs import resume_lineage
 from cosmos_tui.core.runs.ownership import iteration_range
@@ -71,7 +71,7 @@ def status_text(record: RunRecord, *, badges: bool = False) -> str:
         text += " [bold red]STALLED[/bold red]"
     flags = health.get("flags") or []
     if flags and badges:
-        text += " [yellow]" + escape(" ".join(dict.fromkeys(flag_badge(f) for f in flags))) + "[/yellow]"
+        text += " [yellow]" + escape(" ".join(flag_badges(flags))) + "[/yellow]"
     elif flags:
         text += " [yellow]" + escape("; ".join(flags)) + "[/yellow]"
     return text

@@ -43,7 +43,7 @@ from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.monitor.notify import Notifier, NotifyConfig
 from cosmos_tui.core.monitor.runmonitor import RunMonitor, RunSnapshot
 from cosmos_tui.core.monitor.samples import latest_line
-from cosmos_tui.core.monitor.watchdog import MonitorEvent
+from cosmos_tui.core.monitor.watchdog import MonitorEvent, run_badges
 from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import Preset
@@ -285,25 +285,13 @@ class Backend:
     def _row(self, record: Any, snap: RunSnapshot) -> RunRow:
         health, progress = snap.health, snap.progress
         status = record.status
-        killed = record.exit_code in (-9, 137)
         crashed = status in ("failed", "lost") or bool(progress.nonfinite)
-        badges = []
-        if health.state == "stalled":
-            badges.append("STALL")
-        if progress.nonfinite:
-            badges.append("NaN")
-        if snap.unstable:
-            badges.append("UNSTABLE")
-        if killed:
-            badges.append("OOM-KILL")
-        if any(f.startswith("low disk") for f in health.flags):
-            badges.append("LOW-DISK")
-        if snap.procs is not None and snap.procs.host.warning:
-            badges.append("HOST-MEM")
-        if any(f.startswith(("slow:", "CPU fallback")) for f in health.flags):
-            badges.append("SLOW")
-        if status in ("failed", "lost") and not killed:
-            badges.append("CRASH")
+        badges = run_badges(
+            health.flags,
+            stalled=health.state == "stalled",
+            exit_code=record.exit_code,
+            failed=status in ("failed", "lost"),
+        )
         return RunRow(
             id=record.id,
             status=status,
@@ -318,7 +306,7 @@ class Backend:
             reason=record.reason,
             stalled=health.state == "stalled",
             crashed=crashed,
-            badges=tuple(badges),
+            badges=badges,
         )
 
     def run_view(self, run_id: str) -> RunView:

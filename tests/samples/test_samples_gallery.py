@@ -75,3 +75,30 @@ def test_running_samples_jobs_of_this_job_are_listed(tmp_path: Path) -> None:
     for n, (where, status) in enumerate([(job, "running"), (other, "running"), (job, "finished")]):
         write_sample_record(where, f"20260101-00000{n}-job-abcd", status)
     assert [j.id for j in job_samples(job).running] == ["20260101-000000-job-abcd"]
+
+
+def test_a_video_in_a_subfolder_counts_only_through_plain_folders(tmp_path: Path) -> None:
+    """Upstream scripts write into subfolders (Predict1: ``seed0/0_grid.mp4``); a linked folder on
+    the way, ``..`` or too deep a path is not taken."""
+    job = tmp_path / "job"
+    folder = write_sample_set(job, 4, GREEN, prompts=("p",))
+    (folder / "seed0").mkdir()
+    (folder / "seed0" / "0_grid.mp4").write_bytes(b"mp4")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.mp4").write_bytes(b"not yours")
+    (folder / "linked").symlink_to(outside)
+    (folder / "a" / "b" / "c").mkdir(parents=True)
+    (folder / "a" / "b" / "c" / "d.mp4").write_bytes(b"deep")
+    index = json.loads((folder / "index.json").read_text())
+    names = [
+        "seed0/0_grid.mp4",
+        "linked/x.mp4",
+        "seed0/../seed0/0_grid.mp4",
+        "a/b/c/d.mp4",
+        "seed0//0_grid.mp4",
+    ]
+    index["samples"] = [{"prompt": "p", "seed": n, "video": name} for n, name in enumerate(names)]
+    (folder / "index.json").write_text(json.dumps(index))
+    mp4s = [s.mp4 for s in job_samples(job).sets[0].samples]
+    assert mp4s == [folder / "seed0" / "0_grid.mp4", None, None, None, None]

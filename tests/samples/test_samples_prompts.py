@@ -110,3 +110,34 @@ def test_only_the_builtin_engine_samples_yet(tmp_path: Path) -> None:
     assert argvs.pop("builtin")[1:4] == ["-m", "cosmos_engine.generate", "--job"]
     assert set(argvs.values()) == {None}
     assert all(get_adapter(k).compare_base_argv(tmp_path, [], tmp_path) is None for k in argvs)
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b"good\n\xff\xfebad\n", "line 2: byte 0xff at column 1 is not UTF-8"),
+        (b"good\r\nok\r\ncaf\xc3\n", "line 3: byte 0xc3 at column 4 is not UTF-8"),
+        (b"good\na\x0cb\tx\n", "line 2: the prompt holds control characters"),  # not split at \f
+        (b"good\n\n# c\nx\t1\t../up\n", "line 4: the clip '../up' is not a clip name"),
+    ],
+)
+def test_every_bad_line_is_a_usage_error_in_core_and_cli(tmp_path: Path, raw: bytes, said: str) -> None:
+    """Bad bytes and bad fields alike: exit 2, one sentence naming the file and the editor's line."""
+    path = tmp_path / "p.tsv"
+    path.write_bytes(raw)
+    with pytest.raises(UserError) as caught:
+        read_prompts(path, (0,))
+    assert caught.value.exit_code == 2 and said in caught.value.message and str(path) in caught.value.message
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / "config.yaml").write_text("experiment: x\n")
+    result = runner.invoke(app, ["samples", str(tmp_path / "job"), "--prompts", str(path), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_bom_and_crlf_are_read_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "p.tsv"
+    path.write_bytes(b"\xef\xbb\xbfa road\t4\r\nrain\r\n")
+    assert read_prompts(path, (0,)) == (SampleRequest("a road", 4, None), SampleRequest("rain", 0, None))
+    assert read_prompts(path, (0,))[1].origin == f"prompts file {path} line 2"

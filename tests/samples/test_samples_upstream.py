@@ -34,6 +34,7 @@ from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.sampling.gallery import job_samples
 from cosmos_tui.core.sampling.jobs import plan_samples, start_samples, wait_sample_job
 from cosmos_tui.core.sampling.prompts import SampleRequest
 
@@ -63,6 +64,14 @@ def _video(path: Path) -> None:
     from support.replay_engine.inference import _mp4
 
     _mp4(path)
+
+
+def _png_pixels(path: Path):
+    """A PNG's pixels, decoded by PyAV."""
+    import av
+
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="rgb24")
 
 
 def make_world(tmp_path: Path, kind: str) -> tuple[Path, Path, Path]:
@@ -167,6 +176,22 @@ def test_a_samples_job_runs_the_inference_script_end_to_end(tmp_path: Path, kind
     for sample in index["samples"]:
         assert (out / sample["video"]).stat().st_size > 0
     assert index["engine"] == kind and index["checkpoint"]["iteration"] == 10
+    assert index["steps"] == 7 and index["started_at"] > 0
+    # every mp4 got a contact sheet; Predict1's shows its 2x3 view grid (three 32-px views wide)
+    tile_w, tile_h = (96, 64) if kind == "cosmos-predict1" else (32, 32)
+    for n, sample in enumerate(index["samples"]):
+        assert sample["contact_sheet"] == f"{n:03d}_seed{sample['seed']}.png"
+        sheet = _png_pixels(out / sample["contact_sheet"])
+        assert sheet.shape == (tile_h, 4 * tile_w + 3 * 2, 3)  # the 4 frames in one row, 2-px gaps
+        firsts = [int(sheet[2, k * (tile_w + 2) + 2, 0]) for k in range(4)]
+        assert all(abs(a - b) <= 12 for a, b in zip(firsts, [0, 40, 80, 120], strict=True)), firsts
+    # and the Samples screen's reader (the one index reader) sees them like builtin samples
+    (found,) = job_samples(job).sets
+    assert [(s.prompt, s.seed) for s in found.samples] == [(HOSTILE, 0), ("line one", 1)]
+    assert all(s.png is not None and s.mp4 is not None and s.mp4.is_file() for s in found.samples)
+    if kind == "cosmos-predict1":
+        assert found.samples[0].mp4 == out / "seed0" / "0_grid.mp4"
+        assert index["samples"][0]["script_video"] == "seed0/0.mp4"
     assert not Path("/tmp/pwned_by_prompt").exists()
     recorded = [call for p in out.rglob("replay_inference.json") for call in json.loads(p.read_text())]
     inputs = [row for r in recorded for row in r["inputs"]]
@@ -188,8 +213,14 @@ def test_what_the_script_cannot_serve_is_one_sentence_before_anything_runs(tmp_p
     job, _, _ = make_world(tmp_path, "cosmos-transfer2.5")
     prompts = tmp_path / "p.txt"
     prompts.write_text("ok\t0\tclip0\n")
-    with pytest.raises(UserError, match="needs the prompt text"):
+    with pytest.raises(UserError, match="needs the prompt text") as caught:
         _plan(job, (SampleRequest(None, 0, None),))
+    assert caught.value.exit_code == 2 and "pass --prompts FILE" in caught.value.message
+    captionless = tmp_path / "captionless.tsv"
+    captionless.write_text("ok\t0\n\t1\tclip0\n")
+    result = runner.invoke(app, ["samples", "new", str(job), "--prompts", str(captionless), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert f"prompts file {captionless} line 2: no prompt" in result.output.replace("\n", "")
     with pytest.raises(UserError, match="has no video"):
         _plan(job, (SampleRequest("x", 0, "nosuchclip"),))
     with pytest.raises(UserError, match="--base is not supported"):

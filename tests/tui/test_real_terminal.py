@@ -154,3 +154,59 @@ def test_runs_dashboard_help_and_back_read_whole_in_tmux(
     assert fits(screen)
     term.send("q")
     term.wait_for("[exited 0]", 30)
+
+
+def _with_val_loss_and_reference(record, tmp_path: Path) -> None:
+    """Give ``record``'s run a held-out loss every third iteration and a preset whose reference
+    was measured on its device (8x H200): the loss chart then draws three curves."""
+    import dataclasses
+    import json
+
+    from cosmos_tui.core import reference
+    from cosmos_tui.core.runs import registry
+
+    metrics = Path(record.job_dir) / "metrics.jsonl"
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    lines = [
+        {
+            **m,
+            "device": "NVIDIA H200",
+            "world_size": 8,
+            **({"val_loss": 2.0} if m["iteration"] % 3 == 0 else {}),
+        }
+        for m in lines
+    ]
+    metrics.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    preset = tmp_path / "mine.toml"
+    preset.write_text("")
+    measured = reference.Measurement(
+        device="NVIDIA H200", world_size=8, sec_per_iter=0.4, loss=((1, 2.5), (40, 1.0))
+    )
+    path = reference.reference_path(preset)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(reference.References("mine", (measured,)).to_json()))
+    registry.write(dataclasses.replace(record, preset_path=str(preset)))
+
+
+@pytest.mark.timeout(120)
+def test_the_loss_charts_legend_reads_whole_at_80x24_in_tmux(
+    isolated_home: Path, term: Tmux, tmp_path: Path
+) -> None:
+    """The dashboard's loss chart at the smallest size, with its three curves: every legend
+    entry (reference, loss, val loss) is on screen, in the chart's box, none cut."""
+    from tui_world import RUN_OK, write_run
+
+    record = write_run(RUN_OK, status="finished", iters=40, max_iter=40, exit_code=0, checkpoints=(20, 40))
+    _with_val_loss_and_reference(record, tmp_path)
+    term.width, term.height = 80, 24
+    term.start(APP, _env(isolated_home))
+    term.wait_for(lambda s: RUN_OK in s, 60)
+    term.send("Enter")
+    legend = "■ ref x8 ■ loss ■ val"
+    screen = term.wait_for(lambda s: "FINISHED" in s and legend in s, 30)
+    (row,) = [line for line in screen.splitlines() if legend in line]
+    box = row[row.index(legend) + len(legend) :]
+    assert box.lstrip(" ").startswith("│"), row  # the whole legend, then the box's own edge
+    assert all(len(line) <= 80 for line in screen.splitlines())
+    term.send("q")
+    term.wait_for("[exited 0]", 30)

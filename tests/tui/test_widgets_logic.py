@@ -67,3 +67,18 @@ def test_run_header_shows_tokens_layout_steps_and_samples() -> None:
     plain = RunView(row=RunRow(id="r2", status="running"))
     header.view = plain
     assert "tokens/s" not in header.render().plain and "steps" not in header.render().plain
+
+
+def test_the_legend_fits_by_closer_spacing_then_short_names_then_a_second_line() -> None:
+    from cosmos_tui.tui.widgets.loss_chart import legend_lines, loss_short_names
+
+    names = ["reference NVIDIA H200 x8", "train loss", "val loss"]
+    styles = ["grey42", "green", "cyan"]
+    short = loss_short_names("train loss", names[0])
+    plain = [[t.plain for t in legend_lines(names, styles, w, short, 2)] for w in (60, 50, 30, 12)]
+    assert plain[0] == ["■ reference NVIDIA H200 x8  ■ train loss  ■ val loss  "]
+    assert plain[1] == ["■ reference NVIDIA H200 x8 ■ train loss ■ val loss"]
+    assert plain[2] == ["■ ref x8 ■ loss ■ val"]
+    assert plain[3] == ["■ ref x8", "■ loss ■ val"]  # wrapped between entries, none cut
+    assert [t.plain for t in legend_lines(names, styles, 12, short, 1)] == ["■ ref x8 ■ …"]
+    assert loss_short_names("train loss", "") == {"reference": "ref", "train loss": "loss", "val loss": "val"}

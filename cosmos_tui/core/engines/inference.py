@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cosmos_tui.core import shell
 from cosmos_tui.core.engines.conversion import ConversionPlan, plan_dcp_conversion
-from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.errors import UsageError, UserError
 
 INFERENCE_WEIGHTS = "model_ema_bf16.pt"
 """The file of a converted DCP checkpoint (one of :data:`DCP_OUTPUTS`) that the Transfer2.5 and
@@ -63,6 +63,10 @@ class InferenceCall:
     """``(path, text)`` of each input file the script reads, written before it runs."""
     videos: tuple[tuple[int, Path], ...] = ()
     """``(sample index, mp4 the script writes for it)``."""
+    views: tuple[tuple[int, Path], ...] = ()
+    """``(sample index, mp4 with all its views in each frame)`` where the script writes one beside
+    :attr:`videos` (Predict1's ``<i>_grid.mp4``): what the index names for playing and the contact
+    sheet is drawn from; a sample not here uses its video."""
 
     def shell(self) -> str:
         """The call as a person would paste it (``cd``, ``export``s, the command, every word quoted)."""
@@ -150,12 +154,18 @@ def checkpoint_step(job_dir: Path, iteration: int | None, kind: str) -> Path:
     return job_dir / "checkpoints" / f"iter_{iteration:09d}"
 
 
-def prompt_text(prompt: str | None, kind: str) -> str:
-    """The prompt of one sample; a :class:`UserError` without one (the upstream scripts read no
-    dataset caption)."""
+def prompt_text(prompt: str | None, kind: str, origin: str | None = None) -> str:
+    """The prompt of one sample; a :class:`UsageError` without one (the upstream scripts read no
+    dataset caption), naming the prompts file line it came from (``origin``)."""
     if prompt is None:
-        raise UserError(
-            f"{kind}'s inference script needs the prompt text; give every line of --prompts a prompt"
+        if origin is None:
+            raise UsageError(
+                f"{kind}'s inference script needs the prompt text (it reads no dataset caption); "
+                "pass --prompts FILE with a prompt on every line"
+            )
+        raise UsageError(
+            f"{origin}: no prompt, and {kind}'s inference script needs the text (it reads no dataset "
+            "caption); write a prompt before the first tab"
         )
     return prompt
 

@@ -357,7 +357,8 @@ def p1_sample_plan(job_dir: Path, request: SampleArgs, kind: str) -> InferencePl
     script takes one ``--seed``) ``python video2world_view_extend_multiview.py ... --batch_input_path
     SEED.jsonl --video_save_folder OUT/seedS --seed S --num_steps N``: each JSONL line holds the six
     view prompts and ``view_condition_input`` (the clip's front view), and line ``i`` lands at
-    ``OUT/seedS/<i>.mp4``."""
+    ``OUT/seedS/<i>.mp4`` (the views one after another in time) and ``<i>_grid.mp4`` (the six
+    views in a 2x3 grid, each frame; what the index plays and the contact sheet shows)."""
     ctx = request.context
     if ctx is None:
         return None
@@ -377,7 +378,7 @@ def p1_sample_plan(job_dir: Path, request: SampleArgs, kind: str) -> InferencePl
     for seed, indices in by_seed.items():
         rows = [
             {
-                "prompt": prompt_text(request.requests[i].prompt, kind),
+                "prompt": prompt_text(request.requests[i].prompt, kind, request.requests[i].origin),
                 **P1_VIEW_PROMPTS,
                 "view_condition_input": str(clip_video(ctx, request.requests[i].clip)),
             }
@@ -390,5 +391,7 @@ def p1_sample_plan(job_dir: Path, request: SampleArgs, kind: str) -> InferencePl
         argv += ["--batch_input_path", str(spec), "--video_save_folder", str(folder)]
         argv += ["--seed", str(seed), "--num_steps", str(request.steps)]
         videos = tuple((i, folder / f"{n}.mp4") for n, i in enumerate(indices))
-        calls.append(InferenceCall(tuple(argv), ctx.checkout, env, ((spec, spec_jsonl(rows)),), videos))
+        grids = tuple((i, folder / f"{n}_grid.mp4") for n, i in enumerate(indices))
+        inputs = ((spec, spec_jsonl(rows)),)
+        calls.append(InferenceCall(tuple(argv), ctx.checkout, env, inputs, videos, grids))
     return InferencePlan(dest.parent, None if placed else placement, tuple(calls))

@@ -226,7 +226,7 @@ class Predict25Adapter(UpstreamAdapter):
             for i in indices:
                 req = request.requests[i]
                 samples[sample_name(i, seed)] = {
-                    "prompt": prompt_text(req.prompt, self.kind),
+                    "prompt": prompt_text(req.prompt, self.kind, req.origin),
                     "input_path": str(clip_video(ctx, req.clip)),
                 }
             params = {"inference_type": "video2world", "samples": samples, "seed": seed}

@@ -187,7 +187,7 @@ class Transfer25Adapter(UpstreamAdapter):
             name = sample_name(i, req.seed)
             entry = {
                 "name": name,
-                "prompt": prompt_text(req.prompt, self.kind),
+                "prompt": prompt_text(req.prompt, self.kind, req.origin),
                 "seed": req.seed,
                 "video_path": str(clip_video(ctx, req.clip)),
                 "num_steps": request.steps,

@@ -10,6 +10,7 @@ sees "stalled" once, not every poll.
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -91,6 +92,27 @@ def flag_badge(flag: str) -> str:
     if "'Unstable loss'" in flag:
         return "UNSTABLE"
     return "HOST-MEM"
+
+
+def flag_badges(flags: Iterable[str]) -> tuple[str, ...]:
+    """The badges of health flags, in the flags' order, each once (``SLOW LOW-DISK``)."""
+    return tuple(dict.fromkeys(flag_badge(f) for f in flags))
+
+
+def run_badges(
+    flags: Iterable[str], *, stalled: bool = False, exit_code: int | None = None, failed: bool = False
+) -> tuple[str, ...]:
+    """Every badge of a run, as the runs screen and ``runs list`` show them: ``STALL`` while
+    ``stalled``, the :func:`flag_badges`, ``OOM-KILL`` for an exit by SIGKILL (-9 or 137) and
+    ``CRASH`` for any other ``failed`` end."""
+    killed = exit_code in (-signal.SIGKILL, 128 + signal.SIGKILL)
+    badges = ["STALL"] if stalled else []
+    badges += flag_badges(flags)
+    if killed:
+        badges.append("OOM-KILL")
+    elif failed:
+        badges.append("CRASH")
+    return tuple(badges)
 
 
 @dataclass(frozen=True)

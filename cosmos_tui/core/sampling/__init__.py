@@ -1,5 +1,6 @@
 """Samples from a job's checkpoints: the prompts file, the samples job (its own recorded,
-stoppable process), the sets drawn (``gallery``) and the check that exported weights differ from
+stoppable process), the contact sheets of upstream scripts' videos (``sheets``), the sets drawn
+(``gallery``) and the check that exported weights differ from
 the base.
 
 Public API::
@@ -12,4 +13,5 @@ Public API::
     stop_sample_job(id_or_prefix) -> SampleJob
     compare_with_base(job_dir, files) -> list[ExportCheck]
     job_samples(job_dir) -> JobSamples      (gallery: the sets drawn, the samples jobs drawing)
+    write_contact_sheet(video, png, root)   (sheets: frames spread over a clip, one PNG)
 """

@@ -1,13 +1,15 @@
 """The samples a job holds: ``samples/base/`` and ``samples/iter_%09d/``, each read from its
 ``index.json`` (the one reader of that file), and the samples jobs drawing more for it now.
 
-An index is what ``cosmos_engine.generate`` writes: meta (``checkpoint``, ``steps``, ``ema``,
-``device``, ``started_at``) and ``samples``, each with ``prompt``, ``seed``, ``clip``, ``video``
-(``NNN_seedS.mp4``) and ``contact_sheet`` (``NNN_seedS.png``). The job folder is not trusted: the
-listing is bounded and follows no symlink, an index is read with a size cap, and a file it names
-counts only when it is a plain name of a regular file in the same folder (not a link, no ``/``,
-no ``..``). A damaged index is reported for its folder, never raised, so one bad set does not hide
-the others.
+An index is what ``cosmos_engine.generate`` writes, and what the upstream samples job
+(:mod:`~cosmos_tui.core.sampling.upstream`) writes in the same schema: meta (``engine``,
+``checkpoint``, ``steps``, ``ema``, ``device``, ``started_at``) and ``samples``, each with
+``prompt``, ``seed``, ``clip``, ``video`` (``NNN_seedS.mp4``; an upstream script's own name, maybe
+in a subfolder such as ``seed0/0_grid.mp4``) and ``contact_sheet`` (``NNN_seedS.png``). The job
+folder is not trusted: the listing is bounded and follows no symlink, an index is read with a size
+cap, and a file it names counts only when it is a regular file below the set's folder reached
+through plain folders (no link on the way, no ``..``, at most :data:`MAX_DEPTH` parts). A damaged
+index is reported for its folder, never raised, so one bad set does not hide the others.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ MAX_SETS = 10_000
 """Entries of ``samples/`` looked at, at most."""
 MAX_SAMPLES = 1_000
 """Samples read from one index, at most (the engine draws no more per invocation)."""
+MAX_DEPTH = 3
+"""Path parts a file named by an index has at most (Predict1's videos sit in ``seedS/``)."""
 _LABEL = re.compile(r"base|iter_(?P<iteration>\d{9})")
 
 
@@ -97,11 +101,20 @@ class JobSamples:
 
 
 def _file(folder: Path, name: Any) -> Path | None:
-    """``folder/name`` when ``name`` is a plain file name of a regular file there (no link)."""
-    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
+    """``folder/name`` when ``name`` is a relative path of at most :data:`MAX_DEPTH` plain names
+    (no ``..``, no ``\\``, no empty part) to a regular file, with no link anywhere on the way."""
+    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
         return None
-    path = folder / name
+    parts = name.split("/")
+    if len(parts) > MAX_DEPTH or any(p in ("", ".", "..") for p in parts):
+        return None
+    path = folder
     try:
+        for part in parts[:-1]:
+            path = path / part
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return None
+        path = path / parts[-1]
         return path if stat.S_ISREG(os.lstat(path).st_mode) else None
     except OSError:
         return None

@@ -2,20 +2,23 @@
 
 Each line is ``prompt<TAB>seed<TAB>clip``; the seed and the clip are optional, and an empty prompt
 means the clip's own caption. A line without a seed is drawn once per ``--seeds`` seed. Blank lines
-and lines starting with ``#`` are skipped. The file is read bounded (a regular file of at most
-:data:`PROMPTS_CAP`; ``/dev/zero`` or a FIFO is refused before anything is read), and a bad line is
-one sentence naming the file and the line.
+and lines starting with ``#`` are skipped. Lines end at ``\n`` only (a trailing ``\r`` is dropped),
+so line numbers are an editor's; a form feed or other separator inside a line is a control
+character. The file is read bounded (a regular file of at most :data:`PROMPTS_CAP`; ``/dev/zero``
+or a FIFO is refused before anything is read), and every bad line (a malformed field, bytes that
+are not UTF-8) is a :class:`~cosmos_tui.core.errors.UsageError` (exit 2): one sentence naming the
+file, the line and what is wrong.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cosmos_tui.core.errors import UsageError, UserError
-from cosmos_tui.core.safeio import MiB, describe_decode_error, read_text_capped
+from cosmos_tui.core.safeio import MiB, read_bytes_capped
 
 PROMPTS_CAP = 1 * MiB
 """The largest prompts file read."""
@@ -35,6 +38,8 @@ class SampleRequest:
     seed: int
     clip: str | None
     """The dataset clip it is conditioned on (``None``: the first clip)."""
+    origin: str | None = field(default=None, compare=False)
+    """Where it was asked for (``prompts file P line N``), for messages; not sent to the engine."""
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -68,17 +73,28 @@ def parse_prompt_line(path: Path, number: int, line: str, seeds: tuple[int, ...]
     if clip and not _CLIP.fullmatch(clip):
         raise _line_error(path, number, f"the clip {clip[:40]!r} is not a clip name (letters, digits, . _ -)")
     line_seeds = (int(seed_text),) if seed_text else seeds
-    return [SampleRequest(prompt or None, s, clip or None) for s in line_seeds]
+    origin = f"prompts file {path} line {number}"
+    return [SampleRequest(prompt or None, s, clip or None, origin) for s in line_seeds]
+
+
+def _decoded(path: Path, number: int, raw: bytes) -> str:
+    """Line ``number`` as text; a :class:`UsageError` naming the first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _line_error(
+            path,
+            number,
+            f"byte 0x{raw[e.start]:02x} at column {e.start + 1} is not UTF-8 (save the file as UTF-8)",
+        ) from None
 
 
 def read_prompts(path: Path, seeds: tuple[int, ...]) -> tuple[SampleRequest, ...]:
     """The samples a prompts file asks for (see the module docs)."""
-    try:
-        text = read_text_capped(path, PROMPTS_CAP, what="prompts file")
-    except UnicodeDecodeError as e:
-        raise UserError(describe_decode_error(e, path, what="prompts file")) from None
+    data = read_bytes_capped(path, PROMPTS_CAP, what="prompts file").removeprefix(b"\xef\xbb\xbf")
     out: list[SampleRequest] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        line = _decoded(path, number, raw.removesuffix(b"\r"))
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         out.extend(parse_prompt_line(path, number, line, seeds))
@@ -96,4 +112,5 @@ def default_requests(seeds: tuple[int, ...]) -> tuple[SampleRequest, ...]:
 
 def requests_json(requests: tuple[SampleRequest, ...]) -> str:
     """The samples as the engine reads them (a JSON list of ``{prompt, seed, clip}``)."""
-    return json.dumps([asdict(r) for r in requests], indent=1) + "\n"
+    rows = [{"prompt": r.prompt, "seed": r.seed, "clip": r.clip} for r in requests]
+    return json.dumps(rows, indent=1) + "\n"

@@ -6,8 +6,11 @@
 [--overwrite]`` (what the upstream adapters' ``sample_argv`` renders; the supervisor runs it with
 its output in the samples job's ``console.log``): converts the checkpoint when the plan says so,
 writes the script's input files into ``OUT/inputs/``, runs each call (argv, no shell) from the
-checkout, then writes ``OUT/index.json`` naming each sample's mp4. Exit 0 when every sample's
-video is there, 1 otherwise (one line saying what is missing).
+checkout, then draws each sample's contact sheet (``OUT/NNN_seedS.png``,
+:mod:`~cosmos_tui.core.sampling.sheets`) and writes ``OUT/index.json`` in the builtin sampler's
+schema (meta ``engine``, ``checkpoint``, ``steps``, ``started_at``; per sample ``prompt``, ``seed``,
+``clip``, ``video`` relative to ``OUT``, ``contact_sheet``). Exit 0 when every sample's video is
+there, 1 otherwise (one line saying what is missing).
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.containment import contained, write_contained
 from cosmos_tui.core.engines.base import SampleArgs
 from cosmos_tui.core.engines.conversion import ConvertRequest
-from cosmos_tui.core.engines.inference import InferencePlan, SampleContext
+from cosmos_tui.core.engines.inference import InferencePlan, SampleContext, sample_name
 from cosmos_tui.core.engines.registry import get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.safeio import RECORD_CAP, read_text_capped
 from cosmos_tui.core.sampling.prompts import SampleRequest
+from cosmos_tui.core.sampling.sheets import write_contact_sheet
 
 INDEX_FILE = "index.json"
 
@@ -49,23 +53,38 @@ def _convert(kind: str, job_dir: Path, iteration: int, context: SampleContext, o
     adapter.convert(found, request)
 
 
+def _sheet(video: Path, png: Path, out: Path) -> str | None:
+    """The contact sheet of ``video`` written to ``png`` (its name for the index), or ``None``
+    with one line in the log saying why not (a sample without a sheet is still a sample)."""
+    try:
+        write_contact_sheet(video, png, out)
+    except (ValueError, OSError, UserError) as e:  # UserError: a link planted at the sheet's name
+        print(f"no contact sheet for {video.relative_to(out)}: {e}", flush=True)
+        return None
+    return png.name
+
+
 def _index(plan: InferencePlan, requests: tuple[SampleRequest, ...], out: Path, meta: dict) -> list[str]:
-    """Write ``index.json``; returns the samples whose video the script did not write."""
+    """Write each sample's contact sheet (``NNN_seedS.png``) and ``index.json`` in the builtin
+    sampler's schema; returns the samples whose video the script did not write."""
     entries, missing = [], []
     for call in plan.calls:
+        views = dict(call.views)
         for i, video in call.videos:
             req = requests[i]
-            if not video.is_file():
-                missing.append(video.name)
-            entries.append(
-                {
-                    "prompt": req.prompt,
-                    "seed": req.seed,
-                    "clip": req.clip,
-                    "video": str(video.relative_to(out)) if video.is_file() else None,
-                    "contact_sheet": None,
-                }
-            )
+            shown = views.get(i, video)
+            if not shown.is_file():
+                shown = video
+            entry: dict[str, object] = {"prompt": req.prompt, "seed": req.seed, "clip": req.clip}
+            if video.is_file():
+                entry["video"] = str(shown.relative_to(out))
+                entry["contact_sheet"] = _sheet(shown, out / f"{sample_name(i, req.seed)}.png", out)
+                if shown != video:
+                    entry["script_video"] = str(video.relative_to(out))
+            else:
+                missing.append(str(video.relative_to(out)))
+                entry.update(video=None, contact_sheet=None)
+            entries.append(entry)
     text = json.dumps({**meta, "samples": entries}, indent=2) + "\n"
     write_contained(out / INDEX_FILE, text, out, what="the samples folder")
     return missing
@@ -111,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {
         "engine": args.kind,
         "experiment": args.experiment,
-        "checkpoint": {"iteration": args.iter, "path": str(plan.weights)},
+        "checkpoint": {"kind": "iteration", "iteration": args.iter, "path": str(plan.weights)},
         "steps": args.steps,
         "commands": plan.shell().splitlines(),
         "started_at": started,

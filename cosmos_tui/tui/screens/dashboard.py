@@ -50,6 +50,7 @@ from cosmos_tui.tui.widgets.loss_chart import (
     chart_points,
     chart_title,
     loss_series,
+    loss_short_names,
     next_metric,
 )
 from cosmos_tui.tui.widgets.run_header import RunHeader
@@ -247,12 +248,13 @@ class DashboardScreen(LogPanelActions, Screen):
             return
         points = chart_points(self.metric, view.losses, self._metrics(), smooth=self.smooth)
         chart = self.query_one("#loss-chart", LossChart)
-        series, chart.curve_styles = {view.row.id: points}, {}
+        series, chart.curve_styles, chart.curve_short = {view.row.id: points}, {}, {}
         if self.metric == "loss":  # the held-out loss and the dimmed reference beside it
             val = view.metrics.get("val_loss", ())
             series, chart.curve_styles = loss_series(
                 "train loss", points, val, view.reference, view.reference_label
             )
+            chart.curve_short = loss_short_names("train loss", view.reference_label)
         chart.series = series
         self.query_one("#loss-box").border_title = chart_title(self.metric, self.smooth)
 

@@ -105,10 +105,48 @@ MIN_CHART_ROWS = 5
 a middle, min) and the x range."""
 
 
+def legend_lines(
+    names: Sequence[str], styles: Sequence[str], width: int, short: dict[str, str], max_lines: int = 1
+) -> list[Text]:
+    """The legend in ``width`` columns: the names with two spaces between, else one, else their
+    ``short`` names; what still does not fit wraps between entries onto up to ``max_lines``
+    lines, and only then is cut (with an ellipsis)."""
+
+    def entries(use_short: bool) -> list[tuple[str, str]]:
+        return [(short.get(n, n) if use_short else n, st) for n, st in zip(names, styles, strict=True)]
+
+    def line(items: list[tuple[str, str]], gap: str) -> Text:
+        text = Text(no_wrap=True, overflow="crop")
+        for k, (name, style) in enumerate(items):
+            if k:
+                text.append(gap)
+            text.append("■ ", style=style)
+            text.append(name)
+        return text
+
+    for use_short, gap in ((False, "  "), (False, " "), (True, " ")):
+        whole = line(entries(use_short), gap)
+        if whole.cell_len <= width:
+            if gap == "  " and whole.cell_len + 2 <= width:
+                whole.append(gap)  # as the legend always ended (the snapshots' text)
+            return [whole]
+    lines: list[list[tuple[str, str]]] = [[]]
+    for item in entries(True):
+        if lines[-1] and line([*lines[-1], item], " ").cell_len > width and len(lines) < max_lines:
+            lines.append([])
+        lines[-1].append(item)
+    out = [line(items, " ") for items in lines]
+    for text in out:
+        text.truncate(max(1, width), overflow="ellipsis")
+    return out
+
+
 class LossChart(Widget):
     """Loss over iterations for one run, or several runs in different colours (with a legend);
     a single curve gets a label line only when :attr:`label` is set (a second chart says what it
-    draws). The legend or label is one line, cut to the width, never wrapped over the chart."""
+    draws). The label is one line, cut to the width; the legend fits the width (one space between
+    entries, then the curves' :attr:`curve_short` names) and wraps onto a second line only when
+    even that does not fit and the chart keeps :data:`MIN_CHART_ROWS` rows."""
 
     series: reactive[dict[str, tuple[tuple[int, float], ...]]] = reactive(dict, layout=False)
     """Curves by name; each a sequence of ``(iteration, loss)``."""
@@ -119,6 +157,9 @@ class LossChart(Widget):
         self.label = label
         self.curve_styles: dict[str, str] = {}
         """A curve's own style by name (set before :attr:`series`); the rest take the palette."""
+        self.curve_short: dict[str, str] = {}
+        """A curve's short legend name by name (set before :attr:`series`), used when the legend
+        does not fit the width otherwise."""
 
     def render(self) -> Text:
         width, height = self.content_size
@@ -126,16 +167,16 @@ class LossChart(Widget):
         legend = len(series) > 1
         if not legend and self.label is None:
             return render_chart(series, width, height, empty=self.empty, styles=self.curve_styles)
-        chart = render_chart(series, width, height - 1, empty=self.empty, styles=self.curve_styles)
-        line = Text(no_wrap=True, overflow="crop")
         if legend:
-            for name, style in zip(series, series_style(series, self.curve_styles), strict=True):
-                line.append("■ ", style=style)
-                line.append(f"{name}  ")
+            styles = series_style(series, self.curve_styles)
+            spare = 2 if height - 2 >= MIN_CHART_ROWS - 1 else 1
+            lines = legend_lines(list(series), styles, max(1, width), self.curve_short, spare)
         else:
-            line.append(str(self.label), style="bold")
-        line.truncate(max(1, width), overflow="ellipsis")
-        text = Text("\n", no_wrap=True, overflow="crop").join([line, chart])
+            label = Text(str(self.label), style="bold", no_wrap=True, overflow="crop")
+            label.truncate(max(1, width), overflow="ellipsis")
+            lines = [label]
+        chart = render_chart(series, width, height - len(lines), empty=self.empty, styles=self.curve_styles)
+        text = Text("\n", no_wrap=True, overflow="crop").join([*lines, chart])
         text.no_wrap, text.overflow = True, "crop"
         return text
 
@@ -192,6 +233,14 @@ def loss_series(
     if val_loss:
         series["val loss"] = val_loss
     return series, styles
+
+
+def loss_short_names(name: str, reference_label: str) -> dict[str, str]:
+    """The loss chart's legend names where the whole ones do not fit (an 80-column dashboard):
+    ``ref x8`` for the reference (always of the run's own device), ``loss``, ``val``."""
+    ranks = reference_label.rsplit(" ", 1)[-1] if reference_label else ""
+    ref = f"ref {ranks}" if ranks.startswith("x") else "ref"
+    return {reference_label or "reference": ref, name: "loss", "val loss": "val"}
 
 
 def chart_points(

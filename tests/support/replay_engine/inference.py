@@ -12,16 +12,20 @@ import sys
 from pathlib import Path
 
 
-def _mp4(path: Path, frames: int = 4) -> None:
+def _mp4(path: Path, frames: int = 4, width: int = 32, height: int = 32) -> None:
+    """Frame ``t`` is grey ``40 * t`` (mod 200), and each 32-pixel column band of a wider frame is
+    ``+10`` (mod 50) brighter than the one before (a grid's views tell apart)."""
     import av
     import numpy as np
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mpeg4", rate=8)
-        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for t in range(frames):
-            img = np.full((32, 32, 3), 40 * t, dtype=np.uint8)
+            img = np.full((height, width, 3), (40 * t) % 200, dtype=np.uint8)
+            for band in range(width // 32):
+                img[:, band * 32 : (band + 1) * 32] += (10 * band) % 50
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
@@ -89,7 +93,9 @@ def predict25(argv: list[str]) -> None:
 
 def predict1(argv: list[str]) -> None:
     """``video2world_view_extend_multiview.py`` of cosmos-predict1 (49e02cd), batch mode: line ``i``
-    of ``--batch_input_path`` lands at ``<video_save_folder>/<i>.mp4``."""
+    of ``--batch_input_path`` lands at ``<video_save_folder>/<i>.mp4`` (the views one after another
+    in time), ``<i>_grid.mp4`` (the views 2x3 in each frame, twice as high, three times as wide) and
+    ``<i>.txt`` (the prompts)."""
     p = argparse.ArgumentParser()
     p.add_argument("--checkpoint_dir", default="checkpoints")
     p.add_argument(
@@ -111,7 +117,9 @@ def predict1(argv: list[str]) -> None:
     out = Path(args.video_save_folder)
     for i, row in enumerate(rows):
         _need_file(row["view_condition_input"], "view_condition_input")
-        _mp4(out / f"{i}.mp4")
+        _mp4(out / f"{i}.mp4", frames=6 * 4)  # the six views one after another in time
+        _mp4(out / f"{i}_grid.mp4", width=3 * 32, height=2 * 32)  # the views in a 2x3 grid
+        (out / f"{i}.txt").write_text(row["prompt"] + "\n")
     _record(out, argv, rows)
 
 
