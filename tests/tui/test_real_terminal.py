@@ -64,9 +64,10 @@ def test_wizard_launch_resize_stop_and_reattach_in_tmux(isolated_home: Path, ter
     assert "no Hugging Face weights" in term.wait_for("2 · Hugging Face")
     term.send("C-Right")
     term.wait_for("3 · Data")
-    # The folder field has the focus; Tab x3 reaches "Make a synthetic set here".
+    # The folder field has the focus; Tab x5 (Layout, Raw videos, Validate, Prepare from raw
+    # videos) reaches "Make a synthetic set here".
     term.type(str(isolated_home / "data"))
-    term.send("Tab", "Tab", "Tab", "Enter")
+    term.send("Tab", "Tab", "Tab", "Tab", "Tab", "Enter")
     screen = term.wait_for("valid:", 90)
     assert "4 clips" in screen
     assert f"Folder          {isolated_home / 'data'}" in screen  # the label beside its field
