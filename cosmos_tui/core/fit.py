@@ -1,0 +1,507 @@
+"""Before launch: will the run fit, how long will it take, how much disk and money.
+
+For the builtin engine :func:`run_probe` starts the engine's own probe (``python -m
+cosmos_engine.fit``, through torchrun over the run's ``nproc_per_node`` ranks on GPUs or CPU/gloo)
+with a time limit, in a session of its own: on timeout, Ctrl-C or SIGTERM the whole process tree
+is killed; when this process is killed with SIGKILL, torchrun gets SIGTERM from the kernel
+(``PR_SET_PDEATHSIG``) and every rank's watchdog sees this pid gone and exits. :func:`assess`
+turns the probe's figures into a verdict against the memory NVML reports per GPU (CPU runs: the
+host's memory, shared by the ranks), the changes that would make it fit, cheapest first (each
+derived from the measured figures and the H100 measurements in the README, or measured by
+re-probing with ``try_fixes``), the ETA to ``trainer.max_iter``, the disk the checkpoints will
+take (the preflight forecast) and the cost at a price per GPU-hour. Upstream engines get the
+requirements table (:mod:`cosmos_tui.core.fit_requirements`) instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cosmos_tui.core.engines.base import get_adapter
+from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.fit_requirements import judge, requirement_for
+from cosmos_tui.core.machine_fit import detect_gpus
+from cosmos_tui.core.paths import state_root
+from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.units import human_bytes
+
+DEFAULT_TIMEOUT_S = 300.0
+HEADROOM = 1.10
+"""A run fits when its measured peak x this stays within the memory: the allocator's fragmentation,
+the CUDA context and the data loader's buffers are not in the probe's peak."""
+WATCH_ENV = "COSMOS_FIT_WATCH_PID"
+CACHE_DIR = "fit-cache"
+
+# Derivation factors, from the README's H100 measurements of the 2B shape at 16,384 tokens
+# (bare compiled step 0.735 s, 76.3 GB; engine rows with recompute, checkpointing, offload).
+GELU_SAVES, GELU_COST = 0.17, 0.011
+"""``trainer.recompute=gelu``: 7.5 GB of ~45 GB of activations, 0.743 vs 0.735 s."""
+ELEMENTWISE_SAVES, ELEMENTWISE_COST = 0.55, 0.034
+"""``trainer.recompute=elementwise``: 25 GB of ~45 GB, 0.760 vs 0.735 s."""
+AC_FULL_COST = 0.30
+"""Checkpointing every block: 1.035 vs 0.797 s with one block in 7 (~+5%): about +30% in all."""
+AC_SAVES = 0.9
+"""Share of a checkpointed block's activations freed (its input stays)."""
+OFFLOAD_COST = 0.10
+"""``model.ema.offload=true``: 0.826 vs 0.752 s."""
+STATE_BYTES_PER_PARAM = 16
+"""fp32 weights, gradients and AdamW's two moments, per parameter (sharded over the ranks)."""
+EMA_BYTES_PER_PARAM = 4
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One change that may make the run fit."""
+
+    label: str
+    overrides: tuple[str, ...]
+    """``--set`` items that make the change."""
+    peak_bytes: int
+    """Peak memory per rank with the change."""
+    fits: bool
+    step_cost: float
+    """Extra step time as a fraction (0.05: 5% slower; negative: faster)."""
+    source: str
+    """``measured`` (re-probed) or ``derived`` (from the measured figures)."""
+    note: str = ""
+
+
+@dataclass
+class FitReport:
+    """Everything ``cosmos-tui fit`` says."""
+
+    preset: str
+    engine: str
+    method: str
+    """``probe`` (builtin engine) or ``requirements`` (the table)."""
+    fits: bool
+    summary: str
+    """One sentence."""
+    probe: dict[str, Any] | None = None
+    budget_bytes: int | None = None
+    """Memory per rank the peak is compared with."""
+    budget_source: str = ""
+    need_bytes: int | None = None
+    fixes: list[Fix] = field(default_factory=list)
+    fixes_source: str = ""
+    eta_s: float | None = None
+    iterations_left: int | None = None
+    gpu_hours: float | None = None
+    price: float | None = None
+    currency: str = "USD"
+    cost: float | None = None
+    disk: str = ""
+    disk_level: str = ""
+    requirement: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+# ----- the probe process ------------------------------------------------------------------------
+def probe_overrides(preset: Preset) -> list[str]:
+    """The engine overrides training gets (the dataset folder aside: the probe reads no data)."""
+    adapter = get_adapter(preset.engine.kind)
+    args = adapter.module_args(preset)
+    cut = args.index("--") + 1 if "--" in args else 0
+    return [a for a in args[cut:] if not a.startswith(adapter.dataset_dir_key + "=")]
+
+
+def probe_argv(preset: Preset, extra: list[str] | None = None) -> list[str]:
+    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m cosmos_engine.fit --json -- ...``."""
+    nproc = preset.launch.nproc_per_node
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "cosmos_engine.fit",
+        "--json",
+        "--",
+        *probe_overrides(preset),
+        *(extra or []),
+    ]
+
+
+def config_hash(preset: Preset, extra: list[str] | None = None) -> str:
+    """What the probe's result depends on: the overrides and the ranks."""
+    key = json.dumps([probe_overrides(preset), extra or [], preset.launch.nproc_per_node, preset.model.id])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _pdeathsig() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` (a probe this process started), every process below it and its session's group."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [*root.children(recursive=True), root]
+    except psutil.Error:
+        procs = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    psutil.wait_procs(procs, timeout=5)
+
+
+class ProbeFailed(Exception):
+    """The probe did not produce figures (timeout, crash, a refused config)."""
+
+
+def run_probe(preset: Preset, timeout_s: float = DEFAULT_TIMEOUT_S, extra: list[str] | None = None) -> dict[str, Any]:
+    """The probe's JSON for ``preset`` (with ``extra`` overrides), or :class:`ProbeFailed`."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.update(preset.env.extra)
+    env[WATCH_ENV] = str(os.getpid())
+    env.pop("IMAGINAIRE_OUTPUT_ROOT", None)  # the probe makes its own
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            probe_argv(preset, extra),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_pdeathsig,  # noqa: PLW1509 (no threads of ours hold locks the child needs)
+        )
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+
+            def on_term(signum: int, frame: Any) -> None:
+                kill_tree(proc.pid)
+                raise KeyboardInterrupt
+
+            previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            code = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)
+            raise ProbeFailed(
+                f"the probe did not finish in {timeout_s:g} s and was stopped; raise --timeout"
+            ) from None
+        except BaseException:
+            kill_tree(proc.pid)
+            raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        kill_tree(proc.pid)  # a rank torchrun left behind
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                return json.loads(line)
+    lines = [ln for ln in stderr.splitlines() if "error:" in ln] or stderr.strip().splitlines()[-1:] or [""]
+    raise ProbeFailed(f"the probe exited {code}: {lines[0].strip()[:300]}")
+
+
+# ----- the cache --------------------------------------------------------------------------------
+def cache_path(preset: Preset) -> Path:
+    return state_root() / CACHE_DIR / f"{config_hash(preset)}.json"
+
+
+def save_cached(preset: Preset, report: FitReport) -> None:
+    """Keep the report for the preflight row (same config hash)."""
+    path = cache_path(preset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"time": time.time(), **report.to_json()}))
+    tmp.replace(path)
+
+
+def load_cached(preset: Preset) -> dict[str, Any] | None:
+    """The last probe report for this config, if any."""
+    try:
+        data = json.loads(cache_path(preset).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# ----- the verdict -------------------------------------------------------------------------------
+def budget(probe: dict[str, Any], memory_gb: float | None) -> tuple[int, str, int]:
+    """``(bytes per rank, where it comes from, ranks that share it)``."""
+    world = int(probe.get("world_size") or 1)
+    cpu = probe.get("memory_kind") == "cpu_rss_growth"
+    if memory_gb is not None:
+        total = int(memory_gb * 1e9)
+        if cpu:
+            return total // world, f"--memory-gb {memory_gb:g} (host, shared by {world} rank(s))", world
+        return total, f"--memory-gb {memory_gb:g} per GPU", 1
+    if cpu:
+        import psutil
+
+        total = psutil.virtual_memory().total
+        base = sum(int(r.get("peak_rss_bytes", 0)) - int(r.get("peak_mem_bytes", 0)) for r in probe["ranks"])
+        return max(0, total - base) // world, f"host memory {human_bytes(total)} shared by {world} CPU rank(s)", world
+    gpus = detect_gpus()[:world]
+    if not gpus:
+        raise UsageError("the probe ran on GPUs but NVML reports none; pass --memory-gb")
+    low = min(gpus, key=lambda g: g.memory_gb)
+    return int(low.memory_gb * 2**30), f"{low.name} {low.memory_gb:.1f} GiB (NVML)", 1
+
+
+def derive_fixes(probe: dict[str, Any], per_rank: int, on_gpu: bool, gpus_here: int) -> list[Fix]:
+    """Changes that may make the run fit, from the probe's figures (see the factors above)."""
+    shape = probe["shape"]
+    world = int(probe.get("world_size") or 1)
+    params = int(probe.get("params") or 0)
+    peak = int(probe["peak_mem_bytes"])
+    states = STATE_BYTES_PER_PARAM * params // world
+    ema = EMA_BYTES_PER_PARAM * params // world if shape.get("ema") else 0
+    act = max(0, peak - states - ema)
+    fits = lambda b: b * HEADROOM <= per_rank  # noqa: E731
+    fixes: list[Fix] = []
+
+    def add(label: str, sets: list[str], new_peak: float, cost: float, note: str = "") -> None:
+        fixes.append(Fix(label, tuple(sets), int(new_peak), fits(new_peak), cost, "derived", note))
+
+    if not shape.get("recompute"):
+        add("recompute the MLP's GELU in backward", ["trainer.recompute=gelu"], peak - GELU_SAVES * act, GELU_COST)
+    if shape.get("recompute") != "elementwise":
+        saved = ELEMENTWISE_SAVES - (GELU_SAVES if shape.get("recompute") == "gelu" else 0)
+        add(
+            "keep only matmul and attention outputs",
+            ["trainer.recompute=elementwise"],
+            peak - saved * act,
+            ELEMENTWISE_COST - (GELU_COST if shape.get("recompute") == "gelu" else 0),
+        )
+    if on_gpu and shape.get("ema") and not shape.get("ema_offload"):
+        add("keep the EMA in pinned host memory", ["model.ema.offload=true"], peak - ema, OFFLOAD_COST)
+    if not shape.get("activation_checkpointing_every"):
+        chosen = 1
+        for n in (7, 5, 3, 2, 1):
+            if fits(peak - AC_SAVES * act / n):
+                chosen = n
+                break
+        add(
+            f"checkpoint one block in {chosen}" if chosen > 1 else "checkpoint every block",
+            ["trainer.activation_checkpointing=true", f"trainer.activation_checkpointing_every={chosen}"],
+            peak - AC_SAVES * act / chosen,
+            AC_FULL_COST / chosen,
+        )
+    bsz = int(shape.get("batch_size") or 1)
+    if bsz > 1:
+        half = bsz // 2
+        accum = int(shape.get("grad_accum_iter") or 1) * 2
+        add(
+            f"batch {half} x {accum} accumulated micro-batches (same samples per step)",
+            [f"dataloader_train.batch_size={half}", f"trainer.grad_accum_iter={accum}"],
+            peak - act * (1 - half / bsz),
+            0.05,
+            "a smaller micro-batch uses the GPU less well: the cost is a guess",
+        )
+    if on_gpu and states + ema > 0:  # CPU ranks share one host: more of them split it further
+        for more in (2, 4, 8, 16, 32, 64):
+            if more <= world:
+                continue
+            new = (states + ema) * world / more + act
+            if fits(new) or more == 64:
+                note = "FSDP2 shards weights, gradients, AdamW and EMA over more ranks; activations stay"
+                if on_gpu and more > gpus_here:
+                    note += f" (this machine has {gpus_here} GPU(s): more nodes)"
+                add(f"{more} ranks instead of {world}", [f"launch.nproc_per_node={more}"], new, 0.0, note)
+                break
+    frames = int(shape.get("num_frames") or 0)
+    if frames > 1 and act > 0:
+        room = per_rank / HEADROOM - (peak - act)
+        if room > 0:
+            new_frames = max(1, int(frames * room / act))
+            if 0 < new_frames < frames:
+                add(
+                    f"{new_frames} frames instead of {frames} (a smaller shape: trains something else)",
+                    [f"dataloader_train.dataset.num_frames={new_frames}"],
+                    peak - act * (1 - new_frames / frames),
+                    new_frames / frames - 1,
+                    "activations and step time scale with the tokens per sample",
+                )
+    # Cheapest first among those that fit; the ones that do not fit alone after them.
+    order = {"smaller": 2, "ranks": 1}
+    fixes.sort(key=lambda f: (not f.fits, next((v for k, v in order.items() if k in f.label), 0), f.step_cost))
+    return fixes
+
+
+def measure_fixes(preset: Preset, fixes: list[Fix], base: dict[str, Any], per_rank: int, timeout_s: float) -> list[Fix]:
+    """Each fix re-probed (those this machine can run: not more ranks than it has)."""
+    from cosmos_tui.core.presets import apply_sets
+
+    measured = []
+    for fix in fixes:
+        try:
+            trial = apply_sets(preset, list(fix.overrides))
+            if trial.launch.nproc_per_node != preset.launch.nproc_per_node and not _ranks_available(trial):
+                measured.append(fix)
+                continue
+            got = run_probe(trial, timeout_s)
+        except (ProbeFailed, UsageError) as e:
+            measured.append(Fix(fix.label, fix.overrides, fix.peak_bytes, False, fix.step_cost, "measured", str(e)))
+            continue
+        if not got.get("ok"):
+            measured.append(Fix(fix.label, fix.overrides, 0, False, 0.0, "measured", f"probe: {got.get('error')}"))
+            continue
+        peak = int(got["peak_mem_bytes"])
+        cost = got["step_s"] / base["step_s"] - 1
+        measured.append(Fix(fix.label, fix.overrides, peak, peak * HEADROOM <= per_rank, cost, "measured"))
+    measured.sort(key=lambda f: (not f.fits, "smaller" in f.label, f.step_cost))
+    return measured
+
+
+def _ranks_available(preset: Preset) -> bool:
+    gpus = detect_gpus()
+    n = preset.launch.nproc_per_node
+    return n <= len(gpus) if gpus else n <= (os.cpu_count() or 1)
+
+
+def _eta(preset: Preset, step_s: float | None, report: FitReport, price: float | None, currency: str) -> None:
+    """ETA to ``max_iter``, GPU-hours and cost, and the disk forecast, into ``report``."""
+    from cosmos_tui.core import preflight
+    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
+
+    adapter = get_adapter(preset.engine.kind)
+    try:
+        job_dir = adapter.job_dir(preset, dict(os.environ))
+    except Exception:
+        job_dir = None
+    report.price, report.currency = price, currency
+    check = preflight.check_disk_forecast(preset, job_dir)
+    report.disk, report.disk_level = check.message, check.level
+    settings = preflight.job_settings(preset, job_dir)
+    if not settings.max_iter or step_s is None:
+        return
+    done = 0
+    if job_dir is not None and (job_dir / "checkpoints").is_dir():
+        done = max((c.iteration for c in scan_checkpoints(job_dir / "checkpoints") if c.complete), default=0)
+    report.iterations_left = max(0, settings.max_iter - done)
+    report.eta_s = step_s * report.iterations_left
+    gpus = preset.launch.nproc_per_node * preset.launch.nnodes if detect_gpus() else 0
+    if gpus:
+        report.gpu_hours = report.eta_s / 3600 * gpus
+        if price is not None:
+            report.cost = report.gpu_hours * price
+    elif price is not None:
+        report.notes.append("no GPU here: the CPU run's GPU-hours and cost are 0")
+
+
+def assess(
+    preset: Preset,
+    name: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    memory_gb: float | None = None,
+    try_fixes: bool = False,
+    price: float | None = None,
+    currency: str = "USD",
+) -> FitReport:
+    """The whole answer for ``preset``: a probe (builtin) or the requirements table (upstream)."""
+    kind = preset.engine.kind
+    if kind != "builtin":
+        req = requirement_for(preset)
+        if req is None:
+            return FitReport(name, kind, "requirements", False, f"no requirement known for {preset.model.id}")
+        verdict = judge(req, detect_gpus(), preset.launch.nnodes)
+        report = FitReport(name, kind, "requirements", verdict.fits, verdict.message, requirement=req.model_dump())
+        if req.gpu_memory_gb and req.gpus:
+            step = None
+            report.notes.append("no ETA: upstream publishes no step time; the dashboard measures it live")
+            _eta(preset, step, report, price, currency)
+        return report
+    try:
+        probe = run_probe(preset, timeout_s)
+    except ProbeFailed as e:
+        return FitReport(name, kind, "probe", False, f"the probe failed: {e}")
+    report = FitReport(name, kind, "probe", False, "", probe=probe)
+    if preset.launch.nnodes > 1:
+        report.notes.append(
+            f"probed one node ({preset.launch.nproc_per_node} ranks) of {preset.launch.nnodes}: sharded over "
+            "fewer ranks than the run, so memory is an upper bound"
+        )
+    if not probe.get("ok"):
+        shape = probe.get("shape", {})
+        report.summary = (
+            f"does not fit: the probe ran out of memory ({probe.get('error')}) at "
+            f"{shape.get('views')} view(s) x {shape.get('num_frames')} frames x {shape.get('video_size')}, "
+            f"batch {shape.get('batch_size')} over {shape.get('world_size')} rank(s)"
+        )
+        return report
+    per_rank, source, _sharing = budget(probe, memory_gb)
+    on_gpu = probe.get("memory_kind") != "cpu_rss_growth"
+    peak = int(probe["peak_mem_bytes"])
+    report.budget_bytes, report.budget_source, report.need_bytes = per_rank, source, int(peak * HEADROOM)
+    report.fits = peak * HEADROOM <= per_rank
+    what = "GPU" if on_gpu else "CPU rank (resident memory growth)"
+    if report.fits:
+        report.summary = (
+            f"fits: peak {human_bytes(peak)} per {what} (+{HEADROOM - 1:.0%} headroom) of {human_bytes(per_rank)}"
+        )
+    else:
+        short = int(peak * HEADROOM - per_rank)
+        report.summary = (
+            f"does not fit: peak {human_bytes(peak)} per {what} (+{HEADROOM - 1:.0%} headroom) is "
+            f"{human_bytes(short)} over {human_bytes(per_rank)}"
+        )
+        fixes = derive_fixes(probe, per_rank, on_gpu, len(detect_gpus()))
+        if try_fixes:
+            report.fixes = measure_fixes(preset, fixes, probe, per_rank, timeout_s)
+            report.fixes_source = "measured: each change re-probed on this machine"
+        else:
+            report.fixes = fixes
+            report.fixes_source = (
+                "derived from this probe's peak and parameter count with the README's H100 measurements "
+                "(2B, 16,384 tokens)" + ("; on CPU, not measured: pass --try-fixes to re-probe each" if not on_gpu else "")
+            )
+    _eta(preset, float(probe["step_s"]), report, price, currency)
+    report.notes.append(
+        "step time is the probe's second step on synthetic batches: no data loading, logging or saves"
+    )
+    return report
+
+
+def hours(seconds: float) -> str:
+    """``3 h 20 min`` / ``12 min`` / ``40 s``."""
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    if seconds >= 60:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{seconds:.0f} s"
+
+
+def one_line(report: FitReport | dict[str, Any]) -> str:
+    """The verdict, ETA and cost in one line (the Launch step, the preflight row)."""
+    r = report.to_json() if isinstance(report, FitReport) else report
+    parts = [r["summary"]]
+    if r.get("eta_s") is not None:
+        parts.append(f"ETA {hours(r['eta_s'])} for {r['iterations_left']:,} iterations")
+    if r.get("gpu_hours") is not None:
+        parts.append(f"{r['gpu_hours']:.1f} GPU-hours")
+    if r.get("cost") is not None:
+        parts.append(f"~{r['cost']:.2f} {r.get('currency', 'USD')}")
+    return "; ".join(parts)
