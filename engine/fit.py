@@ -1,6 +1,7 @@
 """Will a run fit? Two real training steps at the run's shape, on synthetic batches.
 
-``[torchrun --standalone --nproc_per_node=N] python -m cosmos_engine.fit [--json] [--steps 2] -- experiment=NAME k=v ...``
+``[torchrun --standalone --nproc_per_node=N] python -m cosmos_engine.fit [--json] [--steps 2]
+-- experiment=NAME k=v ...``
 
 Composes the config exactly as ``cosmos_engine.train`` does (the same overrides), builds the model
 with the run's options (FSDP2 over the ranks, EMA, recompute, activation checkpointing, compile),
@@ -145,6 +146,7 @@ def shape_of(cfg: Any, views: int, world: int) -> dict[str, Any]:
         "experiment": cfg.experiment,
         "views": views,
         "num_frames": ds.num_frames,
+        "patch_t": cfg.model.patch_size[0],
         "video_size": list(ds.video_size),
         "batch_size": cfg.dataloader_train.batch_size,
         "grad_accum_iter": cfg.trainer.grad_accum_iter,
@@ -175,7 +177,10 @@ def probe(overrides: list[str], steps: int) -> dict[str, Any]:
     d = init_distributed()
     cuda = d.device.type == "cuda"
     rss0 = _rss_bytes()
-    record: dict[str, Any] = {"rank": d.rank, "device": torch.cuda.get_device_name(d.device) if cuda else "cpu"}
+    record: dict[str, Any] = {
+        "rank": d.rank,
+        "device": torch.cuda.get_device_name(d.device) if cuda else "cpu",
+    }
     trainer = None
     result: dict[str, Any] = {"shape": shape_of(cfg, views, d.world_size)}
     try:
@@ -215,7 +220,9 @@ def probe(overrides: list[str], steps: int) -> dict[str, Any]:
             torch.cuda.empty_cache()
     if cuda and record["error"] is None:
         peak = peak_flops(d.device)
-        record["peak_flops"], record["peak_source"] = (peak, "listed") if peak else (_matmul_peak(d.device), "measured")
+        record["peak_flops"], record["peak_source"] = (
+            (peak, "listed") if peak else (_matmul_peak(d.device), "measured")
+        )
     gathered: list[Any] = [None] * d.world_size
     dist.all_gather_object(gathered, record)
     if d.rank != 0:

@@ -124,7 +124,8 @@ def probe_overrides(preset: Preset) -> list[str]:
 
 
 def probe_argv(preset: Preset, extra: list[str] | None = None) -> list[str]:
-    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m cosmos_engine.fit --json -- ...``."""
+    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m cosmos_engine.fit
+    --json -- OVERRIDES``."""
     nproc = preset.launch.nproc_per_node
     return [
         sys.executable,
@@ -173,7 +174,9 @@ class ProbeFailed(Exception):
     """The probe did not produce figures (timeout, crash, a refused config)."""
 
 
-def run_probe(preset: Preset, timeout_s: float = DEFAULT_TIMEOUT_S, extra: list[str] | None = None) -> dict[str, Any]:
+def run_probe(
+    preset: Preset, timeout_s: float = DEFAULT_TIMEOUT_S, extra: list[str] | None = None
+) -> dict[str, Any]:
     """The probe's JSON for ``preset`` (with ``extra`` overrides), or :class:`ProbeFailed`."""
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")
@@ -188,7 +191,7 @@ def run_probe(preset: Preset, timeout_s: float = DEFAULT_TIMEOUT_S, extra: list[
             stderr=err,
             env=env,
             start_new_session=True,
-            preexec_fn=_pdeathsig,  # noqa: PLW1509 (no threads of ours hold locks the child needs)
+            preexec_fn=_pdeathsig,
         )
         previous = None
         if threading.current_thread() is threading.main_thread():
@@ -262,7 +265,11 @@ def budget(probe: dict[str, Any], memory_gb: float | None) -> tuple[int, str, in
 
         total = psutil.virtual_memory().total
         base = sum(int(r.get("peak_rss_bytes", 0)) - int(r.get("peak_mem_bytes", 0)) for r in probe["ranks"])
-        return max(0, total - base) // world, f"host memory {human_bytes(total)} shared by {world} CPU rank(s)", world
+        return (
+            max(0, total - base) // world,
+            f"host memory {human_bytes(total)} shared by {world} CPU rank(s)",
+            world,
+        )
     gpus = detect_gpus()[:world]
     if not gpus:
         raise UsageError("the probe ran on GPUs but NVML reports none; pass --memory-gb")
@@ -286,7 +293,12 @@ def derive_fixes(probe: dict[str, Any], per_rank: int, on_gpu: bool, gpus_here: 
         fixes.append(Fix(label, tuple(sets), int(new_peak), fits(new_peak), cost, "derived", note))
 
     if not shape.get("recompute"):
-        add("recompute the MLP's GELU in backward", ["trainer.recompute=gelu"], peak - GELU_SAVES * act, GELU_COST)
+        add(
+            "recompute the MLP's GELU in backward",
+            ["trainer.recompute=gelu"],
+            peak - GELU_SAVES * act,
+            GELU_COST,
+        )
     if shape.get("recompute") != "elementwise":
         saved = ELEMENTWISE_SAVES - (GELU_SAVES if shape.get("recompute") == "gelu" else 0)
         add(
@@ -335,7 +347,8 @@ def derive_fixes(probe: dict[str, Any], per_rank: int, on_gpu: bool, gpus_here: 
     if frames > 1 and act > 0:
         room = per_rank / HEADROOM - (peak - act)
         if room > 0:
-            new_frames = max(1, int(frames * room / act))
+            step = int(shape.get("patch_t") or 1)
+            new_frames = int(frames * room / act) // step * step
             if 0 < new_frames < frames:
                 add(
                     f"{new_frames} frames instead of {frames} (a smaller shape: trains something else)",
@@ -346,11 +359,15 @@ def derive_fixes(probe: dict[str, Any], per_rank: int, on_gpu: bool, gpus_here: 
                 )
     # Cheapest first among those that fit; the ones that do not fit alone after them.
     order = {"smaller": 2, "ranks": 1}
-    fixes.sort(key=lambda f: (not f.fits, next((v for k, v in order.items() if k in f.label), 0), f.step_cost))
+    fixes.sort(
+        key=lambda f: (not f.fits, next((v for k, v in order.items() if k in f.label), 0), f.step_cost)
+    )
     return fixes
 
 
-def measure_fixes(preset: Preset, fixes: list[Fix], base: dict[str, Any], per_rank: int, timeout_s: float) -> list[Fix]:
+def measure_fixes(
+    preset: Preset, fixes: list[Fix], base: dict[str, Any], per_rank: int, timeout_s: float
+) -> list[Fix]:
     """Each fix re-probed (those this machine can run: not more ranks than it has)."""
     from cosmos_tui.core.presets import apply_sets
 
@@ -363,10 +380,14 @@ def measure_fixes(preset: Preset, fixes: list[Fix], base: dict[str, Any], per_ra
                 continue
             got = run_probe(trial, timeout_s)
         except (ProbeFailed, UsageError) as e:
-            measured.append(Fix(fix.label, fix.overrides, fix.peak_bytes, False, fix.step_cost, "measured", str(e)))
+            measured.append(
+                Fix(fix.label, fix.overrides, fix.peak_bytes, False, fix.step_cost, "measured", str(e))
+            )
             continue
         if not got.get("ok"):
-            measured.append(Fix(fix.label, fix.overrides, 0, False, 0.0, "measured", f"probe: {got.get('error')}"))
+            measured.append(
+                Fix(fix.label, fix.overrides, 0, False, 0.0, "measured", f"probe: {got.get('error')}")
+            )
             continue
         peak = int(got["peak_mem_bytes"])
         cost = got["step_s"] / base["step_s"] - 1
@@ -427,8 +448,10 @@ def assess(
         req = requirement_for(preset)
         if req is None:
             return FitReport(name, kind, "requirements", False, f"no requirement known for {preset.model.id}")
-        verdict = judge(req, detect_gpus(), preset.launch.nnodes)
-        report = FitReport(name, kind, "requirements", verdict.fits, verdict.message, requirement=req.model_dump())
+        verdict = judge(req, detect_gpus(), preset.launch.nnodes, preset.model.id)
+        report = FitReport(
+            name, kind, "requirements", verdict.fits, verdict.message, requirement=req.model_dump()
+        )
         if req.gpu_memory_gb and req.gpus:
             step = None
             report.notes.append("no ETA: upstream publishes no step time; the dashboard measures it live")
@@ -460,7 +483,8 @@ def assess(
     what = "GPU" if on_gpu else "CPU rank (resident memory growth)"
     if report.fits:
         report.summary = (
-            f"fits: peak {human_bytes(peak)} per {what} (+{HEADROOM - 1:.0%} headroom) of {human_bytes(per_rank)}"
+            f"fits: peak {human_bytes(peak)} per {what} (+{HEADROOM - 1:.0%} headroom) "
+            f"of {human_bytes(per_rank)}"
         )
     else:
         short = int(peak * HEADROOM - per_rank)
@@ -476,7 +500,8 @@ def assess(
             report.fixes = fixes
             report.fixes_source = (
                 "derived from this probe's peak and parameter count with the README's H100 measurements "
-                "(2B, 16,384 tokens)" + ("; on CPU, not measured: pass --try-fixes to re-probe each" if not on_gpu else "")
+                "(2B, 16,384 tokens)"
+                + ("; on CPU, not measured: pass --try-fixes to re-probe each" if not on_gpu else "")
             )
     _eta(preset, float(probe["step_s"]), report, price, currency)
     report.notes.append(
@@ -505,3 +530,21 @@ def one_line(report: FitReport | dict[str, Any]) -> str:
     if r.get("cost") is not None:
         parts.append(f"~{r['cost']:.2f} {r.get('currency', 'USD')}")
     return "; ".join(parts)
+
+
+def cost_so_far(duration_s: float | None, gpus: int, on_cpu: bool) -> str | None:
+    """``2.4 GPU-hours, ~6.00 USD`` for a run that has used ``gpus`` GPUs for ``duration_s``, at the
+    ``[cost]`` price of config.toml (``None``: no price set, no duration, a CPU run, or a damaged file)."""
+    from cosmos_tui.core.errors import UserError
+    from cosmos_tui.core.notify_config import load_gpu_hour_price
+
+    if duration_s is None or on_cpu or gpus <= 0:
+        return None
+    try:
+        price, currency = load_gpu_hour_price()
+    except UserError:
+        return None
+    if price is None:
+        return None
+    gpu_hours = duration_s / 3600 * gpus
+    return f"{gpu_hours:.1f} GPU-hours, ~{gpu_hours * price:.2f} {currency}"

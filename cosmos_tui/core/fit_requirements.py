@@ -93,7 +93,8 @@ def requirement_for(preset: Preset) -> Requirement | None:
         mode=mode,
         gpus=need.min_gpus,
         gpu_memory_gb=need.gpu_memory_gb,
-        source=f"cosmos_tui/core/catalog.toml compute of {spec.id}" + (f" ({need.notes})" if need.notes else ""),
+        source=f"cosmos_tui/core/catalog.toml compute of {spec.id}"
+        + (f" ({need.notes})" if need.notes else ""),
     )
 
 
@@ -115,8 +116,8 @@ def _have(gpus: tuple[Gpu, ...]) -> str:
     return f"{len(gpus)} x {per}"
 
 
-def judge(req: Requirement, gpus: tuple[Gpu, ...], nodes: int = 1) -> RequirementVerdict:
-    """Whether ``gpus`` (on each of ``nodes`` nodes) meet ``req``."""
+def judge(req: Requirement, gpus: tuple[Gpu, ...], nodes: int = 1, model_id: str = "") -> RequirementVerdict:
+    """Whether ``gpus`` (on each of ``nodes`` nodes) meet ``req`` (for the model ``model_id``)."""
     total = len(gpus) * max(1, nodes)
     enough = [g for g in gpus if not req.gpu_memory_gb or g.memory_gb + 0.5 >= req.gpu_memory_gb * GB_SLACK]
     fits = total >= req.gpus and len(enough) == len(gpus) and (bool(gpus) or req.gpus == 0)
@@ -125,7 +126,8 @@ def judge(req: Requirement, gpus: tuple[Gpu, ...], nodes: int = 1) -> Requiremen
     shape = ", ".join(x for x in (f"{req.frames} frames" if req.frames else "", req.resolution) if x)
     advice = f"; upstream suggests: {req.suggest}" if req.suggest and not fits else ""
     message = (
-        f"{req.model} {req.mode} post-training{f' at {shape}' if shape else ''} needs {req.need}; "
+        f"{model_id or req.model} {req.mode} post-training{f' at {shape}' if shape else ''} "
+        f"needs {req.need}; "
         f"{where}: {verdict}{advice} (source: {req.source})"
     )
     return RequirementVerdict(fits, message, req)
