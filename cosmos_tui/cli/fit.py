@@ -9,7 +9,10 @@ import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, out, shown
 from cosmos_tui.cli.preset import SetOption, load_with_sets
+from cosmos_tui.core import fit as core_fit
 from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.notify_config import load_gpu_hour_price
+from cosmos_tui.core.units import human_bytes
 
 
 def fit(
@@ -32,10 +35,6 @@ def fit(
 ) -> None:
     """Probe the run (builtin engine: two real training steps at its shape; upstream: the
     requirements table) and say whether it fits, what makes it fit, the ETA, disk and cost."""
-    from cosmos_tui.core import fit as core_fit
-    from cosmos_tui.core.notify_config import load_gpu_hour_price
-    from cosmos_tui.core.units import human_bytes
-
     if not preset.strip():
         raise UsageError("name a preset: cosmos-tui fit PRESET (see cosmos-tui preset list)")
     p, _path = load_with_sets(preset, sets)

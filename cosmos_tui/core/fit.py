@@ -17,34 +17,36 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import json
-import math
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+import psutil
+
+from cosmos_tui.core import preflight
+from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.engines.base import get_adapter
-from cosmos_tui.core.errors import UsageError
+from cosmos_tui.core.errors import UsageError, UserError
+from cosmos_tui.core.fit_cache import config_hash, hours, load_cached, one_line, probe_overrides, save_cached
 from cosmos_tui.core.fit_requirements import judge, requirement_for
 from cosmos_tui.core.machine_fit import detect_gpus
-from cosmos_tui.core.paths import state_root
-from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.notify_config import load_gpu_hour_price
+from cosmos_tui.core.presets import Preset, apply_sets
 from cosmos_tui.core.units import human_bytes
+
+__all__ = ["FitReport", "Fix", "assess", "config_hash", "hours", "load_cached", "one_line", "save_cached"]
 
 DEFAULT_TIMEOUT_S = 300.0
 HEADROOM = 1.10
 """A run fits when its measured peak x this stays within the memory: the allocator's fragmentation,
 the CUDA context and the data loader's buffers are not in the probe's peak."""
 WATCH_ENV = "COSMOS_FIT_WATCH_PID"
-CACHE_DIR = "fit-cache"
 
 # Derivation factors, from the README's H100 measurements of the 2B shape at 16,384 tokens
 # (bare compiled step 0.735 s, 76.3 GB; engine rows with recompute, checkpointing, offload).
@@ -115,14 +117,6 @@ class FitReport:
 
 
 # ----- the probe process ------------------------------------------------------------------------
-def probe_overrides(preset: Preset) -> list[str]:
-    """The engine overrides training gets (the dataset folder aside: the probe reads no data)."""
-    adapter = get_adapter(preset.engine.kind)
-    args = adapter.module_args(preset)
-    cut = args.index("--") + 1 if "--" in args else 0
-    return [a for a in args[cut:] if not a.startswith(adapter.dataset_dir_key + "=")]
-
-
 def probe_argv(preset: Preset, extra: list[str] | None = None) -> list[str]:
     """``python -m torch.distributed.run --standalone --nproc_per_node=N -m cosmos_engine.fit
     --json -- OVERRIDES``."""
@@ -142,12 +136,6 @@ def probe_argv(preset: Preset, extra: list[str] | None = None) -> list[str]:
     ]
 
 
-def config_hash(preset: Preset, extra: list[str] | None = None) -> str:
-    """What the probe's result depends on: the overrides and the ranks."""
-    key = json.dumps([probe_overrides(preset), extra or [], preset.launch.nproc_per_node, preset.model.id])
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
 def _pdeathsig() -> None:  # runs in the child between fork and exec
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -155,8 +143,6 @@ def _pdeathsig() -> None:  # runs in the child between fork and exec
 
 def kill_tree(pid: int) -> None:
     """SIGKILL ``pid`` (a probe this process started), every process below it and its session's group."""
-    import psutil
-
     try:
         root = psutil.Process(pid)
         procs = [*root.children(recursive=True), root]
@@ -227,29 +213,6 @@ def run_probe(
     raise ProbeFailed(f"the probe exited {code}: {lines[0].strip()[:300]}")
 
 
-# ----- the cache --------------------------------------------------------------------------------
-def cache_path(preset: Preset) -> Path:
-    return state_root() / CACHE_DIR / f"{config_hash(preset)}.json"
-
-
-def save_cached(preset: Preset, report: FitReport) -> None:
-    """Keep the report for the preflight row (same config hash)."""
-    path = cache_path(preset)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"time": time.time(), **report.to_json()}))
-    tmp.replace(path)
-
-
-def load_cached(preset: Preset) -> dict[str, Any] | None:
-    """The last probe report for this config, if any."""
-    try:
-        data = json.loads(cache_path(preset).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 # ----- the verdict -------------------------------------------------------------------------------
 def budget(probe: dict[str, Any], memory_gb: float | None) -> tuple[int, str, int]:
     """``(bytes per rank, where it comes from, ranks that share it)``."""
@@ -261,8 +224,6 @@ def budget(probe: dict[str, Any], memory_gb: float | None) -> tuple[int, str, in
             return total // world, f"--memory-gb {memory_gb:g} (host, shared by {world} rank(s))", world
         return total, f"--memory-gb {memory_gb:g} per GPU", 1
     if cpu:
-        import psutil
-
         total = psutil.virtual_memory().total
         base = sum(int(r.get("peak_rss_bytes", 0)) - int(r.get("peak_mem_bytes", 0)) for r in probe["ranks"])
         return (
@@ -369,8 +330,6 @@ def measure_fixes(
     preset: Preset, fixes: list[Fix], base: dict[str, Any], per_rank: int, timeout_s: float
 ) -> list[Fix]:
     """Each fix re-probed (those this machine can run: not more ranks than it has)."""
-    from cosmos_tui.core.presets import apply_sets
-
     measured = []
     for fix in fixes:
         try:
@@ -404,9 +363,6 @@ def _ranks_available(preset: Preset) -> bool:
 
 def _eta(preset: Preset, step_s: float | None, report: FitReport, price: float | None, currency: str) -> None:
     """ETA to ``max_iter``, GPU-hours and cost, and the disk forecast, into ``report``."""
-    from cosmos_tui.core import preflight
-    from cosmos_tui.core.checkpoints.scan import scan_checkpoints
-
     adapter = get_adapter(preset.engine.kind)
     try:
         job_dir = adapter.job_dir(preset, dict(os.environ))
@@ -510,34 +466,9 @@ def assess(
     return report
 
 
-def hours(seconds: float) -> str:
-    """``3 h 20 min`` / ``12 min`` / ``40 s``."""
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
-    if seconds >= 60:
-        return f"{math.ceil(seconds / 60)} min"
-    return f"{seconds:.0f} s"
-
-
-def one_line(report: FitReport | dict[str, Any]) -> str:
-    """The verdict, ETA and cost in one line (the Launch step, the preflight row)."""
-    r = report.to_json() if isinstance(report, FitReport) else report
-    parts = [r["summary"]]
-    if r.get("eta_s") is not None:
-        parts.append(f"ETA {hours(r['eta_s'])} for {r['iterations_left']:,} iterations")
-    if r.get("gpu_hours") is not None:
-        parts.append(f"{r['gpu_hours']:.1f} GPU-hours")
-    if r.get("cost") is not None:
-        parts.append(f"~{r['cost']:.2f} {r.get('currency', 'USD')}")
-    return "; ".join(parts)
-
-
 def cost_so_far(duration_s: float | None, gpus: int, on_cpu: bool) -> str | None:
     """``2.4 GPU-hours, ~6.00 USD`` for a run that has used ``gpus`` GPUs for ``duration_s``, at the
     ``[cost]`` price of config.toml (``None``: no price set, no duration, a CPU run, or a damaged file)."""
-    from cosmos_tui.core.errors import UserError
-    from cosmos_tui.core.notify_config import load_gpu_hour_price
-
     if duration_s is None or on_cpu or gpus <= 0:
         return None
     try:

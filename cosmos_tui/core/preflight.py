@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cosmos_tui.core import jobconfig
+from cosmos_tui.core import fit_cache, jobconfig
 from cosmos_tui.core.checkpoints.job_forecast import forecast_job
 from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.datasets.layouts import detect_layout, get_layout
 from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fit_requirements import judge, requirement_for
 from cosmos_tui.core.launch import port_is_free
+from cosmos_tui.core.machine_fit import detect_gpus
 from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.units import human_bytes
@@ -379,25 +381,20 @@ def check_fit(preset: Preset) -> Check:
     """Will it fit, cheaply: for upstream engines the requirements table against the GPUs NVML
     reports; for the builtin engine the last ``cosmos-tui fit`` probe of the same config (the probe
     itself takes seconds to minutes, so preflight never runs it)."""
-    from cosmos_tui.core import fit
-
     if preset.engine.kind != "builtin":
-        from cosmos_tui.core.fit_requirements import judge, requirement_for
-        from cosmos_tui.core.machine_fit import detect_gpus
-
         req = requirement_for(preset)
         if req is None:
             return Check("fit", "ok", f"no requirement known for {preset.model.id}")
         verdict = judge(req, detect_gpus(), preset.launch.nnodes, preset.model.id)
         return Check("fit", "ok" if verdict.fits else "warn", verdict.message)
-    cached = fit.load_cached(preset)
+    cached = fit_cache.load_cached(preset)
     if cached is None:
         return Check(
             "fit",
             "ok",
             "not probed yet: `cosmos-tui fit PRESET` (same --set) measures memory, step time, ETA and cost",
         )
-    return Check("fit", "ok" if cached.get("fits") else "warn", f"last probe: {fit.one_line(cached)}")
+    return Check("fit", "ok" if cached.get("fits") else "warn", f"last probe: {fit_cache.one_line(cached)}")
 
 
 def run_checks(preset: Preset, spec: LaunchSpec | None = None, job_dir: Path | None = None) -> list[Check]:

@@ -96,9 +96,7 @@ def test_the_lora_preset_gets_the_lora_row() -> None:
 
 
 def test_preflight_says_it_for_upstream_on_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    import cosmos_tui.core.machine_fit as machine_fit
-
-    monkeypatch.setattr(machine_fit, "detect_gpus", lambda: (RTX,))
+    monkeypatch.setattr(preflight, "detect_gpus", lambda: (RTX,))
     check = preflight.check_fit(load_preset(resolve_preset("predict1-s2mv-text2world")))
     assert check.name == "fit" and check.level == "warn"
     assert "needs 8 x 80 GB; this machine has 1 x 24 GB: will not fit" in check.message
