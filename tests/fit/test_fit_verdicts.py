@@ -195,3 +195,14 @@ def test_dashboard_cost_so_far() -> None:
     (state_root() / "config.toml").write_text("[cost]\ngpu_hour_price = 3\n")
     assert fit.cost_so_far(7200, 8, on_cpu=False) == "16.0 GPU-hours, ~48.00 USD"
     assert fit.cost_so_far(7200, 2, on_cpu=True) is None
+
+
+def test_the_dashboard_header_shows_the_cost_line() -> None:
+    from cosmos_tui.tui.state import RunRow, RunView
+    from cosmos_tui.tui.widgets.run_header import RunHeader
+
+    header = RunHeader()
+    header.show(RunView(row=RunRow(id="r1", status="running"), cost="16.0 GPU-hours, ~48.00 USD"))
+    assert "cost 16.0 GPU-hours, ~48.00 USD" in header.render().plain
+    header.show(RunView(row=RunRow(id="r1", status="running")))
+    assert "cost" not in header.render().plain
