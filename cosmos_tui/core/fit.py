@@ -326,10 +326,52 @@ def derive_fixes(probe: dict[str, Any], per_rank: int, on_gpu: bool, gpus_here: 
     return fixes
 
 
+def oom_candidates(shape: dict[str, Any]) -> list[Fix]:
+    """What to re-probe when the run itself ran out of memory (no peak to derive from)."""
+    out = []
+    if not shape.get("recompute"):
+        out.append(
+            Fix(
+                "recompute the MLP's GELU in backward",
+                ("trainer.recompute=gelu",),
+                0,
+                False,
+                GELU_COST,
+                "derived",
+            )
+        )
+    if shape.get("recompute") != "elementwise":
+        out.append(
+            Fix(
+                "keep only matmul and attention outputs",
+                ("trainer.recompute=elementwise",),
+                0,
+                False,
+                0.0,
+                "derived",
+            )
+        )
+    if shape.get("ema") and not shape.get("ema_offload"):
+        out.append(
+            Fix("keep the EMA in pinned host memory", ("model.ema.offload=true",), 0, False, 0.0, "derived")
+        )
+    if not shape.get("activation_checkpointing_every"):
+        sets = ("trainer.activation_checkpointing=true", "trainer.activation_checkpointing_every=1")
+        out.append(Fix("checkpoint every block", sets, 0, False, AC_FULL_COST, "derived"))
+    return out
+
+
 def measure_fixes(
-    preset: Preset, fixes: list[Fix], base: dict[str, Any], per_rank: int, timeout_s: float
+    preset: Preset,
+    fixes: list[Fix],
+    base: dict[str, Any] | None,
+    per_rank: int | None,
+    timeout_s: float,
+    memory_gb: float | None = None,
 ) -> list[Fix]:
-    """Each fix re-probed (those this machine can run: not more ranks than it has)."""
+    """Each fix re-probed (those this machine can run: not more ranks than it has); ``base`` is the
+    run's own probe (``None`` when it ran out of memory: no step to compare with), ``per_rank`` its
+    memory per rank (``None``: from each trial, as :func:`budget` finds it)."""
     measured = []
     for fix in fixes:
         try:
@@ -349,8 +391,10 @@ def measure_fixes(
             )
             continue
         peak = int(got["peak_mem_bytes"])
-        cost = got["step_s"] / base["step_s"] - 1
-        measured.append(Fix(fix.label, fix.overrides, peak, peak * HEADROOM <= per_rank, cost, "measured"))
+        limit = per_rank if per_rank is not None else budget(got, memory_gb)[0]
+        cost = got["step_s"] / base["step_s"] - 1 if base else 0.0
+        note = "" if base else f"step {got['step_s']:.3f} s (the run itself has no step to compare with)"
+        measured.append(Fix(fix.label, fix.overrides, peak, peak * HEADROOM <= limit, cost, "measured", note))
     measured.sort(key=lambda f: (not f.fits, "smaller" in f.label, f.step_cost))
     return measured
 
@@ -430,6 +474,13 @@ def assess(
             f"{shape.get('views')} view(s) x {shape.get('num_frames')} frames x {shape.get('video_size')}, "
             f"batch {shape.get('batch_size')} over {shape.get('world_size')} rank(s)"
         )
+        if try_fixes:
+            report.fixes = measure_fixes(preset, oom_candidates(shape), None, None, timeout_s, memory_gb)
+            report.fixes_source = (
+                "measured: each change re-probed on this machine (the run itself ran out of memory)"
+            )
+        else:
+            report.notes.append("pass --try-fixes to re-probe with recompute, checkpointing and EMA offload")
         return report
     per_rank, source, _sharing = budget(probe, memory_gb)
     on_gpu = probe.get("memory_kind") != "cpu_rss_growth"

@@ -206,3 +206,24 @@ def test_the_dashboard_header_shows_the_cost_line() -> None:
     assert "cost 16.0 GPU-hours, ~48.00 USD" in header.render().plain
     header.show(RunView(row=RunRow(id="r1", status="running")))
     assert "cost" not in header.render().plain
+
+
+def test_an_oom_probe_with_try_fixes_reprobes_each_change(
+    monkeypatch: pytest.MonkeyPatch, eight_h100: None
+) -> None:
+    oom = {"shape": _gpu_probe(1)["shape"], "ok": False, "error": "OOM", "world_size": 8, "ranks": []}
+    tried: list[list[str]] = []
+
+    def probe(preset, timeout_s=0, extra=None):  # the run OOMs; with gelu recompute it fits
+        overrides = preset.experiment.overrides
+        tried.append(list(overrides))
+        if "trainer.recompute=gelu" in overrides:
+            return _gpu_probe(70.0)
+        return oom
+
+    monkeypatch.setattr(fit, "run_probe", probe)
+    report = fit.assess(load_preset(resolve_preset(TWO_B)), TWO_B, try_fixes=True)
+    assert not report.fits and report.fixes_source.startswith("measured")
+    assert len(tried) == 1 + 4  # the run, then gelu, elementwise, EMA offload, checkpointing
+    assert report.fixes[0].overrides == ("trainer.recompute=gelu",) and report.fixes[0].fits
+    assert all(not f.fits for f in report.fixes[1:])
