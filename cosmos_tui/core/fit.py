@@ -432,6 +432,41 @@ def _eta(preset: Preset, step_s: float | None, report: FitReport, price: float |
         report.notes.append("no GPU here: the CPU run's GPU-hours and cost are 0")
 
 
+HOST_SHARE = 0.8
+"""The probe is not started on CPU when its build would take more than this share of free memory."""
+
+
+def probe_refusal(preset: Preset) -> str | None:
+    """Why the probe would not run here, in one sentence saying what to do (``None``: it can).
+
+    More ranks than GPUs cannot start; on a machine without GPUs, a shape whose full-size build on
+    every CPU rank would not fit in host memory is refused before it starts (a 2B model on 8 CPU
+    ranks would need ~125 GB), from the engine's own meta-device parameter count."""
+    nproc = preset.launch.nproc_per_node
+    gpus = detect_gpus()
+    if gpus:
+        if nproc > len(gpus):
+            return (
+                f"launch.nproc_per_node is {nproc} but this machine has {len(gpus)} GPU(s); probe with "
+                f"--set launch.nproc_per_node={len(gpus)} (FSDP2 over fewer GPUs: a higher peak per GPU)"
+            )
+        return None
+    found = get_adapter(preset.engine.kind).param_count(preset)
+    if not isinstance(found, tuple):
+        return None  # the probe will say what is wrong
+    params, with_ema = found
+    # every rank builds the whole network and its EMA copy in fp32 before FSDP2 shards them
+    need = (4 * with_ema + STATE_BYTES_PER_PARAM * params // nproc) * nproc
+    free = psutil.virtual_memory().available
+    if need > HOST_SHARE * free:
+        return (
+            f"on this machine's CPU, {nproc} rank(s) building the {params:,}-parameter model would need "
+            f"~{human_bytes(need)} of host memory and {human_bytes(free)} is free; run `cosmos-tui fit` on "
+            "the GPU machine, or probe a smaller shape (--set experiment=..._tiny)"
+        )
+    return None
+
+
 def assess(
     preset: Preset,
     name: str,
@@ -457,6 +492,9 @@ def assess(
             report.notes.append("no ETA: upstream publishes no step time; the dashboard measures it live")
             _eta(preset, step, report, price, currency)
         return report
+    refusal = probe_refusal(preset)
+    if refusal:
+        return FitReport(name, kind, "probe", False, f"not probed: {refusal}")
     try:
         probe = run_probe(preset, timeout_s)
     except ProbeFailed as e:

@@ -21,6 +21,8 @@ from cosmos_tui.cli.app import app
 from cosmos_tui.core import fit
 from cosmos_tui.core.presets import load_preset, resolve_preset
 
+pytestmark = pytest.mark.slow  # real torchrun (each 4-17 s on an idle 2-core machine)
+
 TINY = "builtin-tiny-cpu"
 MARK = "COSMOS_FIT_TEST_MARK"
 
@@ -74,6 +76,38 @@ def test_a_probe_past_its_time_limit_is_killed_with_its_ranks(mark: str) -> None
         fit.run_probe(preset, timeout_s=4)
     assert time.monotonic() - began < 15
     assert _gone(mark, 5) == []
+
+
+def _cli_with_probe_running() -> subprocess.Popen:
+    """``cosmos-tui fit`` of the tiny preset, returned once both probe ranks are up."""
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "cosmos_tui.cli.app", "fit", TINY, "--timeout", "120"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    mark = os.environ[MARK]
+    deadline = time.monotonic() + 30
+    ranks: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(ranks) < 2:
+        time.sleep(0.3)
+        ranks = [p for p in _marked(mark) if "cosmos_engine.fit" in " ".join(p.cmdline())]
+        ranks = [p for p in ranks if "torch.distributed.run" not in " ".join(p.cmdline())]
+    if len(ranks) < 2:
+        cli.kill()
+        pytest.fail("the probe's ranks never started")
+    return cli
+
+
+def test_sigterm_of_the_cli_kills_the_probe_tree(mark: str) -> None:
+    cli = _cli_with_probe_running()
+    try:
+        os.kill(cli.pid, signal.SIGTERM)
+        assert cli.wait(timeout=10) != 0
+        assert _gone(mark, 3) == []
+    finally:
+        if cli.poll() is None:
+            cli.kill()
 
 
 def test_sigkill_of_the_cli_leaves_no_probe_process(mark: str, tmp_path) -> None:

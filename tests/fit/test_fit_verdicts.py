@@ -227,3 +227,23 @@ def test_an_oom_probe_with_try_fixes_reprobes_each_change(
     assert len(tried) == 1 + 4  # the run, then gelu, elementwise, EMA offload, checkpointing
     assert report.fixes[0].overrides == ("trainer.recompute=gelu",) and report.fixes[0].fits
     assert all(not f.fits for f in report.fixes[1:])
+
+
+def test_a_2b_probe_on_cpu_ranks_is_refused_before_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(fit, "detect_gpus", lambda: ())
+    monkeypatch.setattr(fit.psutil, "virtual_memory", lambda: SimpleNamespace(available=16e9, total=32e9))
+    monkeypatch.setattr(fit, "run_probe", lambda *a, **k: pytest.fail("the probe must not start"))
+    result = CliRunner().invoke(app, ["fit", TWO_B])
+    assert result.exit_code == 1
+    assert "not probed: on this machine's CPU, 8 rank(s) building the 1,936,638,976-parameter model" in (
+        result.stdout
+    )
+
+
+def test_more_ranks_than_gpus_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fit, "detect_gpus", lambda: (H100,))
+    monkeypatch.setattr(fit, "run_probe", lambda *a, **k: pytest.fail("the probe must not start"))
+    report = fit.assess(load_preset(resolve_preset(TWO_B)), TWO_B)
+    assert not report.fits and "--set launch.nproc_per_node=1" in report.summary
