@@ -22,11 +22,13 @@ command that asked for it, even one killed with SIGKILL.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -37,6 +39,8 @@ from cosmos_engine.errors import EngineError
 
 WATCH_ENV = "COSMOS_FIT_WATCH_PID"
 """A pid whose death ends the probe (the manager's own)."""
+SCRATCH_ENV = "COSMOS_FIT_SCRATCH"
+"""A folder the manager owns (and removes) for the probe's job folders; else a temporary one."""
 
 PROBE_OVERRIDES = [
     "job.wandb_mode=disabled",
@@ -54,8 +58,9 @@ PROBE_OVERRIDES = [
 (none of them changes the step's memory; initial weights are random at the same shapes)."""
 
 
-def _watchdog(interval_s: float = 0.25) -> None:
-    """End this process when its parent or the watched pid is gone (reparented, or no such pid)."""
+def _watchdog(scratch: str, interval_s: float = 0.25) -> None:
+    """End this process when its parent or the watched pid is gone (reparented, or no such pid),
+    removing its ``scratch`` folder first."""
     parent = os.getppid()
     watched = int(os.environ.get(WATCH_ENV, "0") or 0)
 
@@ -72,9 +77,19 @@ def _watchdog(interval_s: float = 0.25) -> None:
         while True:
             time.sleep(interval_s)
             if os.getppid() != parent or (watched and not alive(watched)):
+                _remove(scratch)
                 os._exit(137)
 
     threading.Thread(target=loop, name="fit-watchdog", daemon=True).start()
+
+
+def _remove(scratch: str) -> None:
+    """Remove this rank's scratch folder, and the manager's folder above it once it is empty."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    parent = os.environ.get(SCRATCH_ENV)
+    if parent and os.path.dirname(scratch) == parent:
+        with contextlib.suppress(OSError):
+            os.rmdir(parent)  # only when empty: the last rank out (the manager was killed)
 
 
 def _rss_bytes() -> int:
@@ -267,9 +282,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1:
         print("error: --steps must be at least 1", file=sys.stderr)
         return 2
-    _watchdog()
     rank = int(os.environ.get("RANK", "0"))
-    scratch = tempfile.mkdtemp(prefix="cosmos-fit-")
+    parent = os.environ.get(SCRATCH_ENV)
+    if parent and os.path.isdir(parent):
+        scratch = tempfile.mkdtemp(prefix=f"rank{rank}-", dir=parent)
+    else:
+        scratch = tempfile.mkdtemp(prefix="cosmos-fit-")
+    _watchdog(scratch)
+
+    def on_term(signum: int, frame: Any) -> None:  # torchrun tears the ranks down with SIGTERM
+        _remove(scratch)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
     os.environ["IMAGINAIRE_OUTPUT_ROOT"] = scratch  # the probe's job folder, never the run's
     try:
         result = probe(overrides, args.steps)

@@ -47,6 +47,7 @@ HEADROOM = 1.10
 """A run fits when its measured peak x this stays within the memory: the allocator's fragmentation,
 the CUDA context and the data loader's buffers are not in the probe's peak."""
 WATCH_ENV = "COSMOS_FIT_WATCH_PID"
+SCRATCH_ENV = "COSMOS_FIT_SCRATCH"
 
 # Derivation factors, from the README's H100 measurements of the 2B shape at 16,384 tokens
 # (bare compiled step 0.735 s, 76.3 GB; engine rows with recompute, checkpointing, offload).
@@ -168,8 +169,13 @@ def run_probe(
     env.setdefault("OMP_NUM_THREADS", "1")
     env.update(preset.env.extra)
     env[WATCH_ENV] = str(os.getpid())
-    env.pop("IMAGINAIRE_OUTPUT_ROOT", None)  # the probe makes its own
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    env.pop("IMAGINAIRE_OUTPUT_ROOT", None)  # the probe makes its own, under the scratch folder
+    with (
+        tempfile.TemporaryDirectory(prefix="cosmos-fit-") as scratch,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        env[SCRATCH_ENV] = scratch
         proc = subprocess.Popen(
             probe_argv(preset, extra),
             stdin=subprocess.DEVNULL,
