@@ -447,7 +447,7 @@ def probe_refusal(preset: Preset) -> str | None:
 
     More ranks than GPUs cannot start; on a machine without GPUs, a shape whose full-size build on
     every CPU rank would not fit in host memory is refused before it starts (a 2B model on 8 CPU
-    ranks would need ~125 GB), from the engine's own meta-device parameter count."""
+    ranks would need ~144 GiB), from the engine's own meta-device parameter count."""
     nproc = preset.launch.nproc_per_node
     gpus = detect_gpus()
     if gpus:
@@ -493,10 +493,8 @@ def assess(
         report = FitReport(
             name, kind, "requirements", verdict.fits, verdict.message, requirement=req.model_dump()
         )
-        if req.gpu_memory_gb and req.gpus:
-            step = None
-            report.notes.append("no ETA: upstream publishes no step time; the dashboard measures it live")
-            _eta(preset, step, report, price, currency)
+        report.notes.append("no ETA or cost: upstream publishes no step time; the dashboard measures it live")
+        _eta(preset, None, report, price, currency)  # the disk forecast
         return report
     refusal = probe_refusal(preset)
     if refusal:

@@ -247,3 +247,18 @@ def test_more_ranks_than_gpus_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(fit, "run_probe", lambda *a, **k: pytest.fail("the probe must not start"))
     report = fit.assess(load_preset(resolve_preset(TWO_B)), TWO_B)
     assert not report.fits and "--set launch.nproc_per_node=1" in report.summary
+
+
+def test_every_h200_command_names_a_real_preset_and_real_options() -> None:
+    import shlex
+
+    import typer.main
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for row in load_requirements():
+        first = shlex.split(row.h200_command.split("&&")[0], comments=True)
+        assert first[0] == "cosmos-tui" and first[1] in ("run", "fit"), row.h200_command
+        resolve_preset(first[2])
+        known = {o for p in commands[first[1]].params for o in p.opts}
+        flags = [w for w in first[3:] if w.startswith("--")]
+        assert set(flags) <= known, (row.h200_command, set(flags) - known)
