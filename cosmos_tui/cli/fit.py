@@ -20,7 +20,10 @@ def fit(
     sets: list[str] = SetOption,
     json: bool = JsonOption,
     price: float | None = typer.Option(
-        None, "--price", min=0, help="Price of one GPU-hour (default: [cost] gpu_hour_price in config.toml)."
+        None,
+        "--price",
+        min=0,
+        help="Price of one GPU-hour (default: gpu_hour_price of the cost table in config.toml).",
     ),
     timeout: float = typer.Option(300.0, "--timeout", min=1, help="Seconds the probe may run."),
     try_fixes: bool = typer.Option(
