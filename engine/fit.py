@@ -58,9 +58,9 @@ PROBE_OVERRIDES = [
 (none of them changes the step's memory; initial weights are random at the same shapes)."""
 
 
-def _watchdog(scratch: str, interval_s: float = 0.25) -> None:
+def _watchdog(cleanup: Any, interval_s: float = 0.25) -> None:
     """End this process when its parent or the watched pid is gone (reparented, or no such pid),
-    removing its ``scratch`` folder first."""
+    calling ``cleanup()`` first."""
     parent = os.getppid()
     watched = int(os.environ.get(WATCH_ENV, "0") or 0)
 
@@ -77,19 +77,21 @@ def _watchdog(scratch: str, interval_s: float = 0.25) -> None:
         while True:
             time.sleep(interval_s)
             if os.getppid() != parent or (watched and not alive(watched)):
-                _remove(scratch)
+                cleanup()
                 os._exit(137)
 
     threading.Thread(target=loop, name="fit-watchdog", daemon=True).start()
 
 
-def _remove(scratch: str) -> None:
-    """Remove this rank's scratch folder, and the manager's folder above it once it is empty."""
-    shutil.rmtree(scratch, ignore_errors=True)
+def _remove(scratch: str | None) -> None:
+    """Remove this rank's scratch folder (if made yet), and the manager's folder above it once it is
+    empty (the last rank out, when the manager was killed and cannot)."""
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
     parent = os.environ.get(SCRATCH_ENV)
-    if parent and os.path.dirname(scratch) == parent:
+    if parent:
         with contextlib.suppress(OSError):
-            os.rmdir(parent)  # only when empty: the last rank out (the manager was killed)
+            os.rmdir(parent)  # only when empty
 
 
 def _rss_bytes() -> int:
@@ -283,18 +285,24 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --steps must be at least 1", file=sys.stderr)
         return 2
     rank = int(os.environ.get("RANK", "0"))
+    made: list[str] = []  # the cleanups are in place before anything is created
+
+    def cleanup() -> None:
+        _remove(made[0] if made else None)
+
+    def on_term(signum: int, frame: Any) -> None:  # torchrun tears the ranks down with SIGTERM
+        cleanup()
+        os._exit(128 + signum)
+
+    _watchdog(cleanup)
+    signal.signal(signal.SIGTERM, on_term)
     parent = os.environ.get(SCRATCH_ENV)
-    if parent and os.path.isdir(parent):
+    if parent:  # named (not made) by the manager: whoever comes first makes it
+        os.makedirs(parent, mode=0o700, exist_ok=True)
         scratch = tempfile.mkdtemp(prefix=f"rank{rank}-", dir=parent)
     else:
         scratch = tempfile.mkdtemp(prefix="cosmos-fit-")
-    _watchdog(scratch)
-
-    def on_term(signum: int, frame: Any) -> None:  # torchrun tears the ranks down with SIGTERM
-        _remove(scratch)
-        os._exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_term)
+    made.append(scratch)
     os.environ["IMAGINAIRE_OUTPUT_ROOT"] = scratch  # the probe's job folder, never the run's
     try:
         result = probe(overrides, args.steps)

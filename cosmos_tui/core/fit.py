@@ -19,11 +19,13 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -170,12 +172,10 @@ def run_probe(
     env.update(preset.env.extra)
     env[WATCH_ENV] = str(os.getpid())
     env.pop("IMAGINAIRE_OUTPUT_ROOT", None)  # the probe makes its own, under the scratch folder
-    with (
-        tempfile.TemporaryDirectory(prefix="cosmos-fit-") as scratch,
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-    ):
-        env[SCRATCH_ENV] = scratch
+    # Named here, made by the first rank: a manager killed before any rank starts leaves nothing.
+    scratch = os.path.join(tempfile.gettempdir(), f"cosmos-fit-{uuid.uuid4().hex}")
+    env[SCRATCH_ENV] = scratch
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             probe_argv(preset, extra),
             stdin=subprocess.DEVNULL,
@@ -197,16 +197,19 @@ def run_probe(
             code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             kill_tree(proc.pid)
+            shutil.rmtree(scratch, ignore_errors=True)
             raise ProbeFailed(
                 f"the probe did not finish in {timeout_s:g} s and was stopped; raise --timeout"
             ) from None
         except BaseException:
             kill_tree(proc.pid)
+            shutil.rmtree(scratch, ignore_errors=True)
             raise
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         kill_tree(proc.pid)  # a rank torchrun left behind
+        shutil.rmtree(scratch, ignore_errors=True)
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode(errors="replace")
