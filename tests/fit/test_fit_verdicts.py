@@ -262,3 +262,9 @@ def test_every_h200_command_names_a_real_preset_and_real_options() -> None:
         known = {o for p in commands[first[1]].params for o in p.opts}
         flags = [w for w in first[3:] if w.startswith("--")]
         assert set(flags) <= known, (row.h200_command, set(flags) - known)
+
+
+def test_the_launch_preflight_carries_the_fit_row() -> None:
+    checks = preflight.run_checks(load_preset(resolve_preset("builtin-tiny-cpu")))
+    [row] = [c for c in checks if c.name == "fit"]
+    assert row.level == "ok" and "not probed yet: `cosmos-tui fit PRESET`" in row.message
