@@ -1,5 +1,5 @@
 """The user's settings file, ``$COSMOS_TUI_HOME/config.toml``: how cosmos-tui tells a person that
-something happened to a run.
+something happened to a run, and what a GPU-hour costs.
 
 Format (every key optional; a missing file means the defaults)::
 
@@ -11,6 +11,10 @@ Format (every key optional; a missing file means the defaults)::
                "https://hooks.example.com/cosmos"]
     events = ["finished", "stopped", "crashed", "stalled", "low_disk"]   # the default set
     timeout_s = 10                   # how long the command may run (default: 10)
+
+    [cost]
+    gpu_hour_price = 2.5             # price of one GPU-hour: `cosmos-tui fit`, the Launch step and
+    currency = "USD"                 # the dashboard show the expected and the running cost
 
 ``events`` may name ``finished``, ``stopped`` (a stop someone asked for), ``crashed``,
 ``stalled``, ``recovered``, ``unstable_loss``, ``low_disk`` and ``host_memory``. The JSON on
@@ -70,12 +74,22 @@ class NotifySection(BaseModel):
         return value
 
 
+class CostSection(BaseModel):
+    """The ``[cost]`` table: what a GPU-hour costs (none: no cost is shown)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gpu_hour_price: float | None = Field(None, ge=0, description="Price of one GPU-hour.")
+    currency: str = Field("USD", min_length=1, max_length=8, description="Shown after the price.")
+
+
 class UserConfig(BaseModel):
     """The whole ``config.toml``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     notify: NotifySection = Field(default_factory=NotifySection, description="Notifications.")
+    cost: CostSection = Field(default_factory=CostSection, description="Price per GPU-hour.")
 
 
 def config_path() -> Path:
@@ -105,7 +119,9 @@ def load_user_config(path: Path | None = None) -> UserConfig:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "(top level)"
         if first["type"] == "extra_forbidden":
-            allowed = ", ".join(NotifySection.model_fields) if key.startswith("notify.") else "[notify]"
+            sections = {"notify.": NotifySection, "cost.": CostSection}
+            section = next((s for p, s in sections.items() if key.startswith(p)), None)
+            allowed = ", ".join(section.model_fields) if section else "[notify], [cost]"
             raise UserError(f"{path}: unknown key {key}; allowed: {allowed}") from None
         msg = first["msg"].removeprefix("Value error, ")
         raise UserError(f"{path}: {key} {msg}" if "must" in msg else f"{path}: {key}: {msg}") from None
@@ -120,3 +136,9 @@ def load_notify_config(path: Path | None = None) -> NotifyConfig:
         events=frozenset(section.events),
         timeout_s=section.timeout_s,
     )
+
+
+def load_gpu_hour_price(path: Path | None = None) -> tuple[float | None, str]:
+    """``[cost] gpu_hour_price`` and its currency (``None`` when not set)."""
+    section = load_user_config(path).cost
+    return section.gpu_hour_price, section.currency

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cosmos_tui.core import jobconfig
+from cosmos_tui.core import fit_cache, jobconfig
 from cosmos_tui.core.checkpoints.job_forecast import forecast_job
 from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.datasets.layouts import detect_layout, get_layout
 from cosmos_tui.core.engines.base import LaunchSpec, get_adapter
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fit_requirements import judge, requirement_for
 from cosmos_tui.core.launch import port_is_free
+from cosmos_tui.core.machine_fit import detect_gpus
 from cosmos_tui.core.monitor.gpus import default_sampler
 from cosmos_tui.core.presets import Preset
 from cosmos_tui.core.units import human_bytes
@@ -42,7 +44,7 @@ class Check:
 
     name: str
     """Short name: ``preset``, ``engine``, ``dryrun``, ``dataset``, ``port``, ``output``, ``disk``,
-    ``forecast``, ``gpus``, ``resume``."""
+    ``forecast``, ``gpus``, ``fit``, ``resume``."""
     level: Level
     """``ok``, ``warn`` or ``fail``."""
     message: str
@@ -375,6 +377,26 @@ def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:
     return Check("forecast", level, f"{result.message.rstrip('.')} (checkpoint size {source}).")
 
 
+def check_fit(preset: Preset) -> Check:
+    """Will it fit, cheaply: for upstream engines the requirements table against the GPUs NVML
+    reports; for the builtin engine the last ``cosmos-tui fit`` probe of the same config (the probe
+    itself takes seconds to minutes, so preflight never runs it)."""
+    if preset.engine.kind != "builtin":
+        req = requirement_for(preset)
+        if req is None:
+            return Check("fit", "ok", f"no requirement known for {preset.model.id}")
+        verdict = judge(req, detect_gpus(), preset.launch.nnodes, preset.model.id)
+        return Check("fit", "ok" if verdict.fits else "warn", verdict.message)
+    cached = fit_cache.load_cached(preset)
+    if cached is None:
+        return Check(
+            "fit",
+            "ok",
+            "not probed yet: `cosmos-tui fit PRESET` (same --set) measures memory, step time, ETA and cost",
+        )
+    return Check("fit", "ok" if cached.get("fits") else "warn", f"last probe: {fit_cache.one_line(cached)}")
+
+
 def run_checks(preset: Preset, spec: LaunchSpec | None = None, job_dir: Path | None = None) -> list[Check]:
     """Every preflight check for launching ``preset`` (``spec`` and ``job_dir`` as resolved)."""
     job_dir = job_dir if job_dir is not None else (spec.job_dir if spec else None)
@@ -385,4 +407,5 @@ def run_checks(preset: Preset, spec: LaunchSpec | None = None, job_dir: Path | N
     checks += check_output(job_dir)
     checks.append(check_disk_forecast(preset, job_dir))
     checks.append(check_gpus(preset))
+    checks.append(check_fit(preset))
     return checks

@@ -35,6 +35,7 @@ from cosmos_tui.core.checkpoints.pins import set_pinned
 from cosmos_tui.core.checkpoints.scan import CheckpointInfo, scan_checkpoints
 from cosmos_tui.core.checkpoints.verify import verify_checkpoint
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.fit import cost_so_far
 from cosmos_tui.core.fserrors import describe_os_error
 from cosmos_tui.core.monitor import logjump, logsearch
 from cosmos_tui.core.monitor.claims import assigned_devices, record_roots
@@ -359,6 +360,7 @@ class Backend:
             parallelism=self._parallelism(record),
             samples=latest_line(engine_view.samples(record)),
             steps=tuple((st.name, st.status) for st in record.steps),
+            cost=cost_so_far(record.duration, record.world_size, progress.device == "cpu"),
         )
 
     def _parallelism(self, record: RunRecord) -> str | None:

@@ -128,6 +128,8 @@ class RunView:
     """The sample images the engine drew, in one line (``None``: none)."""
     steps: tuple[tuple[str, str], ...] = ()
     """The pipeline's ``(step, status)`` pairs (empty for an engine that only trains)."""
+    cost: str | None = None
+    """GPU-hours and cost so far at config.toml's ``[cost]`` price (``None``: no price, CPU run)."""
 
 
 @dataclass(frozen=True)

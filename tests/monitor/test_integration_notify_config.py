@@ -39,7 +39,7 @@ def test_a_full_section() -> None:
         ("[notify]\ncommand = []\n", "notify.command must name a program"),
         ('[notify]\ncommand = ["curl", ""]\n', "non-empty strings"),
         ("[notify]\nbel = true\n", "unknown key notify.bel; allowed: bell, command, events, timeout_s"),
-        ("[notfy]\nbell = true\n", "unknown key notfy; allowed: [notify]"),
+        ("[notfy]\nbell = true\n", "unknown key notfy; allowed: [notify], [cost]"),
         ('[notify]\nevents = ["done"]\n', "notify.events"),
         ('[notify]\nbell = "loud"\n', "notify.bell"),
         ("[notify\n", "is not valid TOML"),

@@ -78,6 +78,9 @@ class RunHeader(Widget):
             text.append(" > ".join(f"{name} {status}" for name, status in v.steps))
         if v.samples:
             text.append(f"  samples {v.samples}", style="dim")
+        if v.cost:
+            text.append("  cost ", style="dim")
+            text.append(v.cost)
         if v.disk_message:
             text.append("  disk ", style="dim")
             text.append(v.disk_message, style=DISK_STYLE.get(v.disk_verdict or "unknown", ""))
