@@ -1,5 +1,5 @@
 """The user's settings file, ``$COSMOS_TUI_HOME/config.toml``: how cosmos-tui tells a person that
-something happened to a run.
+something happened to a run, and how much of the machine the run queue may use.
 
 Format (every key optional; a missing file means the defaults)::
 
@@ -11,6 +11,10 @@ Format (every key optional; a missing file means the defaults)::
                "https://hooks.example.com/cosmos"]
     events = ["finished", "stopped", "crashed", "stalled", "low_disk"]   # the default set
     timeout_s = 10                   # how long the command may run (default: 10)
+
+    [queue]
+    slots = 1                        # CPU machines: runs at once (each takes --slots; default 1)
+    foreign_memory_fraction = 0.05   # a GPU is busy when another program holds more than this
 
 ``events`` may name ``finished``, ``stopped`` (a stop someone asked for), ``crashed``,
 ``stalled``, ``recovered``, ``unstable_loss``, ``low_disk`` and ``host_memory``. The JSON on
@@ -70,12 +74,30 @@ class NotifySection(BaseModel):
         return value
 
 
+class QueueSection(BaseModel):
+    """The ``[queue]`` table: what the run queue (:mod:`cosmos_tui.core.queue`) may use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slots: int = Field(
+        1, ge=1, le=1024, description="Slots of a machine without GPUs: queued runs take --slots each."
+    )
+    foreign_memory_fraction: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="A GPU counts as busy when processes that are not our runs hold more than this "
+        "fraction of its memory (NVML).",
+    )
+
+
 class UserConfig(BaseModel):
     """The whole ``config.toml``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     notify: NotifySection = Field(default_factory=NotifySection, description="Notifications.")
+    queue: QueueSection = Field(default_factory=QueueSection, description="The run queue.")
 
 
 def config_path() -> Path:
@@ -105,7 +127,12 @@ def load_user_config(path: Path | None = None) -> UserConfig:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "(top level)"
         if first["type"] == "extra_forbidden":
-            allowed = ", ".join(NotifySection.model_fields) if key.startswith("notify.") else "[notify]"
+            if key.startswith("notify."):
+                allowed = ", ".join(NotifySection.model_fields)
+            elif key.startswith("queue."):
+                allowed = ", ".join(QueueSection.model_fields)
+            else:
+                allowed = "[notify], [queue]"
             raise UserError(f"{path}: unknown key {key}; allowed: {allowed}") from None
         msg = first["msg"].removeprefix("Value error, ")
         raise UserError(f"{path}: {key} {msg}" if "must" in msg else f"{path}: {key}: {msg}") from None
