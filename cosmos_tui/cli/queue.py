@@ -60,6 +60,9 @@ def add(
     target: str | None = TargetOption,
     resume: bool = ResumeOption,
     fresh: bool = FreshOption,
+    force: bool = typer.Option(
+        False, "--force", help="Launch even if a preflight check fails (as run --force)."
+    ),
     json: bool = JsonOption,
 ) -> None:
     """Queue a run of PRESET: it starts, as `cosmos-tui run PRESET --set ...` would (same preflight
@@ -75,6 +78,7 @@ def add(
         slots=slots,
         priority=priority,
         existing=existing,  # type: ignore[arg-type]
+        force=force,
     )
     started = ensure_dispatcher()
     if json:

@@ -34,12 +34,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.gpus import GpuSampler, default_sampler
 from cosmos_tui.core.notify_config import load_user_config
-from cosmos_tui.core.presets import preset_from_dict
+from cosmos_tui.core.presets import SECRET_NAME, preset_from_dict
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue.gpuset import visible_devices
 from cosmos_tui.core.queue.resources import Machine, fit, request_of, survey
@@ -153,6 +155,22 @@ def choose(entries: list[QueueEntry], machine: Machine) -> tuple[QueueEntry, tup
     return None
 
 
+@contextmanager
+def _environment(environ: dict[str, str]) -> Iterator[None]:
+    """This process's environment as the queuing shell had it (secret names kept from ours) while
+    a run is prepared and launched: the supervisor and the engine inherit it."""
+    saved = dict(os.environ)
+    if environ:
+        keep = {k: v for k, v in saved.items() if SECRET_NAME.search(k)}
+        os.environ.clear()
+        os.environ.update({**environ, **keep})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def start(entry: QueueEntry, gpus: tuple[int, ...], me: ProcRef | None) -> QueueEntry:
     """Claim, launch and record ``entry`` (the three steps of the module doc)."""
     _kill_point("before-claim")
@@ -171,14 +189,16 @@ def start(entry: QueueEntry, gpus: tuple[int, ...], me: ProcRef | None) -> Queue
         if gpus:
             preset = preset.model_copy(deep=True)
             preset.env.extra = {**preset.env.extra, "CUDA_VISIBLE_DEVICES": visible_devices(gpus)}
-        prepared = prepare(preset, existing=claimed.existing)
-        record = launch_prepared(
-            prepared,
-            base=preset,
-            preset_path=claimed.preset_path,
-            sets=claimed.sets,
-            queue_entry=claimed.id,
-        )
+        with _environment(claimed.environ):
+            prepared = prepare(preset, existing=claimed.existing)
+            record = launch_prepared(
+                prepared,
+                base=preset,
+                preset_path=claimed.preset_path,
+                sets=claimed.sets,
+                force=claimed.force,
+                queue_entry=claimed.id,
+            )
     except Exception as e:
         why = e.message if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
         made = _records_by_entry().get(claimed.id)

@@ -10,13 +10,14 @@ not ``launch.nproc_per_node``, more slots than the machine has, and a preset tha
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.monitor.gpus import GpuSampler, default_sampler
 from cosmos_tui.core.notify_config import load_user_config
-from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
+from cosmos_tui.core.presets import SECRET_NAME, Preset, apply_sets, load_preset, resolve_preset
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue.gpuset import parse_gpus
 from cosmos_tui.core.queue.store import Existing, QueueEntry
@@ -26,6 +27,12 @@ SLURM_REFUSAL = (
     "`cosmos-tui run PRESET --target slurm` (sbatch puts it in Slurm's queue, which waits for free "
     "nodes), or queue it here with --set launch.target=local"
 )
+
+
+def caller_environ() -> dict[str, str]:
+    """This process's environment without secret-looking names (tokens, keys, passwords): what a
+    queue entry keeps so its run starts as if launched from here."""
+    return {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
 
 
 def machine_gpus(sampler: GpuSampler | None = None) -> tuple[int, ...]:
@@ -110,6 +117,7 @@ def enqueue(
     label: str | None = None,
     max_parallel: int | None = None,
     machine: tuple[int, ...] | None = None,
+    force: bool = False,
 ) -> QueueEntry:
     """Check and write one entry (the caller starts the dispatcher)."""
     here = machine_gpus() if machine is None else machine
@@ -125,6 +133,8 @@ def enqueue(
         preset_path=str(preset_path) if preset_path else None,
         sets=tuple(sets),
         existing=existing,
+        force=force,
+        environ=caller_environ(),
         priority=priority,
         gpus=gpus,
         slots=slots,

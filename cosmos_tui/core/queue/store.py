@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +51,11 @@ class QueueEntry:
     """The ``--set`` items (recorded in the run as given)."""
     existing: Existing = "ask"
     """What the launch does with a job folder that holds checkpoints (``--resume``/``--fresh``)."""
+    force: bool = False
+    """Launch even if a non-job preflight check fails (``--force``, as ``run --force``)."""
+    environ: dict[str, str] = field(default_factory=dict)
+    """The environment of the shell that queued it, secret-looking names left out: the run
+    starts in it (over the dispatcher's own, which supplies the secrets), as if started there."""
     priority: int = 0
     """Higher starts first."""
     order: int = 0

@@ -1,0 +1,157 @@
+"""The queue and sweep commands without starting runs: the queue is paused (or the request is
+refused), so these take seconds. Order, priority, move, cancel, pause, refusals, sweep expansion
+and hostile grid values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from queue_helpers import add_paused, cli, cli_err, tiny_sets
+
+from cosmos_tui.core.queue import dispatch, store
+from cosmos_tui.core.queue.gpuset import parse_gpus
+from cosmos_tui.core.queue.resources import Machine
+from cosmos_tui.core.runs import list_runs
+
+
+@pytest.fixture(autouse=True)
+def paused_queue() -> None:
+    store.set_paused(True)
+
+
+def _order() -> list[str]:
+    return [e["id"] for e in json.loads(cli("queue", "list", "--json"))["entries"]]
+
+
+def test_priority_and_move_and_cancel_set_the_order(queue_data: Path) -> None:
+    a = add_paused(queue_data, "qa")
+    b = add_paused(queue_data, "qb")
+    c = add_paused(queue_data, "qc", "--priority", "5")
+    assert _order() == [c, a, b]
+    cli("queue", "move", b, "--before", c)
+    assert _order() == [b, c, a]
+    listed = json.loads(cli("queue", "list", "--json"))["entries"]
+    assert [e["position"] for e in listed] == [1, 2, 3] and listed[0]["priority"] == 5
+    assert all(e["wait"] == "queue paused" for e in listed)
+    cli("queue", "cancel", c)
+    assert _order() == [b, a]
+    assert store.read(c).state == "cancelled"
+    assert "already cancelled" in cli_err("queue", "cancel", c, code=1)
+    assert "not waiting" in cli_err("queue", "move", c, "--before", a, code=1)
+    assert list_runs() == []  # paused: nothing started
+
+
+def test_pause_resume_flag_and_a_paused_dispatcher_exits_without_starting(queue_data: Path) -> None:
+    entry = add_paused(queue_data, "qp")
+    proc = dispatch_proc()
+    assert proc.wait(timeout=30) == 0
+    assert store.read(entry).state == "queued" and list_runs() == []
+    cli("queue", "resume")
+    assert not store.paused()
+    cli("queue", "pause")
+    assert store.paused()
+
+
+def dispatch_proc():
+    from queue_helpers import dispatcher
+
+    return dispatcher()
+
+
+def test_slurm_multinode_and_gpu_requests_on_a_cpu_machine_are_refused(queue_data: Path) -> None:
+    sets = tiny_sets(queue_data, "qs")
+    msg = cli_err("queue", "add", "builtin-demo", *sets, "--target", "slurm", code=2)
+    assert "Slurm runs are not queued by cosmos-tui" in msg and "--target slurm" in msg
+    msg = cli_err("queue", "add", "builtin-demo", *sets, "--set", "launch.target=slurm", code=2)
+    assert "Slurm queues them itself" in msg
+    msg = cli_err("queue", "add", "builtin-demo", *sets, "--gpus", "0-3", code=2)
+    assert "no GPUs NVML can see" in msg and "--slots" in msg
+    msg = cli_err("queue", "add", "builtin-demo", *sets, "--slots", "2", code=2)
+    assert "has 1 slot(s)" in msg
+    assert "expected GPU indices" in cli_err("queue", "add", "builtin-demo", *sets, "--gpus", "0;rm", code=2)
+    assert store.entry_ids() == []
+
+
+def test_slots_come_from_config_toml(queue_data: Path, isolated_home: Path) -> None:
+    (isolated_home / "state" / "config.toml").write_text("[queue]\nslots = 3\n")
+    entry = add_paused(queue_data, "qslots", "--slots", "2")
+    assert store.read(entry).slots == 2
+    (isolated_home / "state" / "config.toml").write_text("[queue]\nslotz = 3\n")
+    assert "unknown key queue.slotz" in cli_err("queue", "list", code=1)
+
+
+def test_gpu_sets_parse() -> None:
+    assert parse_gpus("0-3", 4).devices == (0, 1, 2, 3)
+    assert parse_gpus("0,2", 2).devices == (0, 2)
+    assert parse_gpus("any", 2).text() == "any:2" and parse_gpus("any:3", 1).count == 3
+    assert parse_gpus("4", 1).text() == "4"
+
+
+def _entry(eid: str, order: int, gpus: str | None, nproc: int = 1, **kw) -> store.QueueEntry:
+    return store.QueueEntry(
+        id=eid, preset={"launch": {"nproc_per_node": nproc}}, order=order, gpus=gpus, **kw
+    )
+
+
+def test_choose_reserves_what_an_earlier_entry_waits_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispatch, "list_runs", lambda reconcile=False: [])
+    machine = Machine((0, 1, 2, 3), 1, frozenset({0}), frozenset({3}), 0)
+    big = _entry("q-1", 1, "0-1", 2)  # waits: GPU 0 is ours, busy
+    small = _entry("q-2", 2, "1")  # would fit, but GPU 1 is reserved for the earlier entry
+    other = _entry("q-3", 3, "any")  # GPU 2 is free and nobody before waits for it
+    picked = dispatch.choose([big, small, other], machine)
+    assert picked is not None and picked[0].id == "q-3" and picked[1] == (2,)
+    foreign = _entry("q-4", 0, "3")  # GPU 3: another program holds its memory
+    assert dispatch.choose([foreign], machine) is None
+
+
+def test_sweep_expands_to_distinct_job_names_and_show_lists_them(queue_data: Path) -> None:
+    sets = tiny_sets(queue_data, "sw")
+    out = cli(
+        "sweep",
+        "builtin-demo",
+        *sets,
+        "--grid",
+        "optimizer.lr=1e-4,3e-4",
+        "--grid",
+        "model.dim=16,32",
+        "--max-parallel",
+        "1",
+        "--json",
+    )
+    data = json.loads(out)
+    entries = data["entries"]
+    assert len(entries) == 4
+    names = [next(s for s in e["sets"] if s.startswith("job.name=")) for e in entries[::-1]]
+    names = [e["sets"][-1] for e in entries]
+    assert len(set(names)) == 4 and all(n.startswith("job.name=sw-lr") for n in names), names
+    assert {e["label"] for e in entries} == {
+        f"optimizer.lr={a} model.dim={b}" for a in ("1e-4", "3e-4") for b in ("16", "32")
+    }
+    assert all(e["sweep"] == data["sweep"] and e["max_parallel"] == 1 for e in entries)
+    shown = json.loads(cli("sweep", "show", data["sweep"], "--json"))
+    assert [p["entry"] for p in shown["points"]] == [e["id"] for e in entries]
+    assert all(p["state"] == "queued" and p["final_loss"] is None for p in shown["points"])
+    table = cli("sweep", "show", "latest")
+    assert "optimizer.lr=3e-4 model.dim=32" in table
+    assert data["sweep"] in cli("sweep", "list")
+
+
+@pytest.mark.parametrize("value", ["1e-4\nx", "1e-4;rm -rf ~", "$(touch pwned)", "`id`", "a b", "'q'"])
+def test_hostile_grid_values_are_refused(queue_data: Path, value: str, tmp_path: Path) -> None:
+    msg = cli_err(
+        "sweep", "builtin-demo", *tiny_sets(queue_data, "h"), "--grid", f"optimizer.lr=1,{value}", code=2
+    )
+    assert "may not have" in msg or "not a setting key" in msg
+    assert store.entry_ids() == []
+
+
+def test_grid_keys_are_checked_against_the_preset_schema(queue_data: Path) -> None:
+    sets = tiny_sets(queue_data, "k")
+    assert "job" in cli_err("sweep", "builtin-demo", *sets, "--grid", "job.name=a,b", code=2)
+    msg = cli_err("sweep", "builtin-demo", *sets, "--grid", "launch.nproc_per_node=1,zero", code=1)
+    assert "nproc_per_node" in msg
+    assert "not a setting key" in cli_err("sweep", "builtin-demo", *sets, "--grid", "a;b=1,2", code=2)
+    assert store.entry_ids() == []
