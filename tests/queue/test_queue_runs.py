@@ -1,0 +1,84 @@
+"""The queue with real runs: tiny builtin-engine runs (1 process, 1 iteration) started by a real
+dispatcher process. With one slot they run one after another in queue order, never two at once;
+and the dispatcher killed with SIGKILL at each point of its state machine, then started again,
+leaves every entry started exactly once (asserted on the run records), never twice."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from queue_helpers import add_paused, cli, dispatcher, runs_of, stop_all, wait_exit, wait_runs_done
+
+from cosmos_tui.core.queue import store
+from cosmos_tui.core.queue.dispatch import KILL_AT_ENV
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(autouse=True)
+def paused_queue():
+    store.set_paused(True)
+    yield
+    stop_all()
+
+
+def test_one_slot_runs_them_one_after_another_in_queue_order(queue_data: Path) -> None:
+    a = add_paused(queue_data, "qa")
+    b = add_paused(queue_data, "qb")
+    c = add_paused(queue_data, "qc", "--priority", "5")
+    d = add_paused(queue_data, "qd")
+    cli("queue", "move", b, "--before", a)
+    cli("queue", "cancel", d)
+    store.set_paused(False)
+    proc = dispatcher()
+    assert wait_exit(proc, 120) == 0  # it exits once nothing waits
+    wait_runs_done(60)
+    by_entry = {e: runs_of(e) for e in (a, b, c, d)}
+    assert [len(by_entry[e]) for e in (a, b, c)] == [1, 1, 1] and by_entry[d] == []
+    order = sorted((r for e in (a, b, c) for r in by_entry[e]), key=lambda r: r.created_at)
+    assert [r.queue_entry for r in order] == [c, b, a]
+    assert all(r.status == "finished" for r in order), [(r.status, r.reason) for r in order]
+    for first, second in itertools.pairwise(order):
+        assert first.ended_at is not None and first.ended_at <= second.created_at  # never two at once
+    for e in (a, b, c):
+        entry = store.read(e)
+        assert entry.state == "started" and entry.run_id == by_entry[e][0].id
+    assert store.read(d).state == "cancelled"
+    assert {Path(r.job_dir).name for r in order} == {"qa", "qb", "qc"}
+
+
+@pytest.mark.parametrize("point", ["before-claim", "after-claim", "after-launch"])
+def test_a_dispatcher_killed_at_each_point_starts_every_entry_exactly_once(
+    queue_data: Path, point: str
+) -> None:
+    entry = add_paused(queue_data, f"k-{point}")
+    store.set_paused(False)
+    killed = dispatcher({KILL_AT_ENV: point})
+    assert wait_exit(killed, 60) == -9  # it really died by SIGKILL at that point
+    state = store.read(entry)
+    expected = {"before-claim": "queued", "after-claim": "starting", "after-launch": "starting"}[point]
+    assert state.state == expected
+    assert len(runs_of(entry)) == (1 if point == "after-launch" else 0)
+    again = dispatcher()
+    assert wait_exit(again, 90) == 0
+    made = runs_of(entry)
+    assert len(made) == 1, [r.id for r in made]  # started exactly once, never twice
+    final = store.read(entry)
+    assert final.state == "started" and final.run_id == made[0].id
+    assert final.attempts == (1 if point == "after-claim" else 0)
+    # a third dispatcher finds nothing to do and starts nothing more
+    assert wait_exit(dispatcher(), 30) == 0
+    assert len(runs_of(entry)) == 1
+
+
+def test_two_dispatchers_at_once_start_each_entry_once(queue_data: Path, isolated_home: Path) -> None:
+    (isolated_home / "state" / "config.toml").write_text("[queue]\nslots = 2\n")  # both at once
+    entries = [add_paused(queue_data, f"two{n}") for n in range(2)]
+    store.set_paused(False)
+    procs = [dispatcher(), dispatcher()]
+    codes = [wait_exit(p, 120) for p in procs]
+    assert codes == [0, 0]
+    wait_runs_done(60)
+    assert [len(runs_of(e)) for e in entries] == [1, 1]
