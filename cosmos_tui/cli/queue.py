@@ -20,9 +20,9 @@ from cosmos_tui.cli.tables import Col, print_table
 from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue import sweep as sweeps
-from cosmos_tui.core.queue.dispatch import ensure_dispatcher, machine_now, reconcile, running_dispatcher
+from cosmos_tui.core.queue.dispatch import ensure_dispatcher, reconcile, running_dispatcher
 from cosmos_tui.core.queue.enqueue import enqueue, load_for_queue, machine_gpus
-from cosmos_tui.core.queue.resources import fit, request_of, wait_reason
+from cosmos_tui.core.queue.view import queue_rows
 
 queue_app = typer.Typer(
     help="The run queue: runs that wait until their GPU set (or CPU slots) is free, then start as "
@@ -88,28 +88,6 @@ def add(
     _started_note(started)
 
 
-def _rows(json: bool) -> list[dict]:
-    entries = reconcile()
-    waiting = store.in_order(entries)
-    machine = machine_now(entries) if waiting else None
-    has_gpus = bool(machine and machine.gpus)
-    rows = []
-    position = {e.id: n for n, e in enumerate(waiting, start=1)}
-    for e in [*waiting, *sorted((x for x in entries if not x.waiting), key=lambda x: x.updated_at)]:
-        why = ""
-        if e.state == "queued" and machine is not None:
-            request = request_of(e, has_gpus)
-            free = list(machine.free_gpus)
-            if store.paused():
-                why = "queue paused"
-            elif fit(request, free, machine.free_slots, e.slots) is None:
-                why = wait_reason(request, machine, e.slots)
-            else:
-                why = "ready"
-        rows.append({**e.to_dict(), "position": position.get(e.id), "wait": why})
-    return rows
-
-
 @queue_app.command("list")
 def list_(
     all_: bool = typer.Option(
@@ -118,7 +96,9 @@ def list_(
     json: bool = JsonOption,
 ) -> None:
     """Waiting entries in the order they start (position, priority, what each waits for)."""
-    rows = _rows(json)
+    rows = [
+        {**r.entry.to_dict(), "position": r.position, "wait": r.wait} for r in queue_rows(include_done=True)
+    ]
     for problem in store.damaged():
         err.print(f"[yellow]warn[/yellow] {shown(problem)}")
     if not all_:
