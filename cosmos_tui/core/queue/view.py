@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cosmos_tui.core.monitor.gpus import GpuSampler
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue.dispatch import machine_now, reconcile
 from cosmos_tui.core.queue.resources import fit, request_of, wait_reason
@@ -27,11 +28,12 @@ class QueueRow:
         return self.entry.gpus or f"{self.entry.slots} slot(s)"
 
 
-def queue_rows(*, include_done: bool = False) -> list[QueueRow]:
-    """Waiting entries in start order (then, with ``include_done``, the rest by last change)."""
+def queue_rows(*, include_done: bool = False, sampler: GpuSampler | None = None) -> list[QueueRow]:
+    """Waiting entries in start order (then, with ``include_done``, the rest by last change);
+    ``sampler``: the NVML sampler to ask (default: the process-wide one)."""
     entries = reconcile()
     waiting = store.in_order(entries)
-    machine = machine_now(entries) if any(e.state == "queued" for e in waiting) else None
+    machine = machine_now(entries, sampler) if any(e.state == "queued" for e in waiting) else None
     paused = store.paused()
     rows = []
     for n, e in enumerate(waiting, start=1):
