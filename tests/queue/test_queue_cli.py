@@ -155,3 +155,47 @@ def test_grid_keys_are_checked_against_the_preset_schema(queue_data: Path) -> No
     assert "nproc_per_node" in msg
     assert "not a setting key" in cli_err("sweep", "builtin-demo", *sets, "--grid", "a;b=1,2", code=2)
     assert store.entry_ids() == []
+
+
+def test_survey_counts_foreign_memory_and_our_runs_gpus() -> None:
+    from support.fake_nvml import FakeNvml, fake_device
+
+    from cosmos_tui.core.monitor.gpus import GpuSampler
+    from cosmos_tui.core.queue.resources import survey
+    from cosmos_tui.core.runs.record import ProcRef, RunRecord
+
+    gib = 1 << 30
+    nvml = FakeNvml(
+        devices=[
+            fake_device(0, mem_total=80 * gib, processes=[(4242, 20 * gib)]),  # someone else's job
+            fake_device(1, mem_total=80 * gib, processes=[(777, 30 * gib)]),  # our run's rank
+            fake_device(2, mem_total=80 * gib, processes=[(5151, 1 * gib)]),  # a small foreign process
+            fake_device(3, mem_total=80 * gib),
+        ]
+    )
+    ours = RunRecord(
+        id="r1",
+        run_dir=Path("/nonexistent"),
+        preset={"launch": {"nproc_per_node": 1}},
+        status="running",
+        env={"CUDA_VISIBLE_DEVICES": "1"},
+        procs=(ProcRef(777, None, "rank"),),
+    )
+    machine = survey([ours], [], slots=1, foreign_fraction=0.05, sampler=GpuSampler(nvml))
+    assert machine.gpus == (0, 1, 2, 3)
+    assert machine.foreign_gpus == {0}  # 25% of GPU 0; GPU 2's 1.25% is under the threshold
+    assert machine.held_gpus == {1}  # our run's memory never counts as foreign
+    assert machine.free_gpus == (2, 3)
+
+
+def test_the_readme_queue_block_is_a_valid_config(tmp_path: Path) -> None:
+    import re
+
+    from cosmos_tui.core.notify_config import load_user_config
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [block] = [
+        b for b in re.findall(r"^```toml\n(.*?)^```", readme, flags=re.S | re.M) if b.startswith("[queue]")
+    ]
+    (tmp_path / "config.toml").write_text(block)
+    assert load_user_config(tmp_path / "config.toml").queue.slots == 2
