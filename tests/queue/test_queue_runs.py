@@ -82,3 +82,21 @@ def test_two_dispatchers_at_once_start_each_entry_once(queue_data: Path, isolate
     assert codes == [0, 0]
     wait_runs_done(60)
     assert [len(runs_of(e)) for e in entries] == [1, 1]
+
+
+def test_a_gpu_entry_starts_with_cuda_visible_devices_set_to_its_gpus(queue_data: Path) -> None:
+    """The GPU branch of a start, on this CPU machine: the entry given GPU 1 launches an ordinary
+    run whose environment and preset snapshot carry CUDA_VISIBLE_DEVICES=1 (torch on CPU ignores
+    it), and the entry records what it was assigned."""
+    from cosmos_tui.core.queue import dispatch
+    from cosmos_tui.core.runs import procs
+
+    entry_id = add_paused(queue_data, "qgpu")
+    me = procs.ref_of(__import__("os").getpid(), "dispatcher")
+    done = dispatch.start(store.read(entry_id), (1,), me)
+    assert done.state == "started" and done.assigned == (1,)
+    [run] = runs_of(entry_id)
+    assert run.id == done.run_id and run.env.get("CUDA_VISIBLE_DEVICES") == "1"
+    assert run.preset["env"]["extra"]["CUDA_VISIBLE_DEVICES"] == "1"
+    [final] = [r for r in wait_runs_done(60) if r.id == run.id]
+    assert final.status == "finished", final.reason
