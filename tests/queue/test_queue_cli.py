@@ -167,10 +167,11 @@ def test_survey_counts_foreign_memory_and_our_runs_gpus() -> None:
     gib = 1 << 30
     nvml = FakeNvml(
         devices=[
-            fake_device(0, mem_total=80 * gib, processes=[(4242, 20 * gib)]),  # someone else's job
-            fake_device(1, mem_total=80 * gib, processes=[(777, 30 * gib)]),  # our run's rank
-            fake_device(2, mem_total=80 * gib, processes=[(5151, 1 * gib)]),  # a small foreign process
-            fake_device(3, mem_total=80 * gib),
+            fake_device(0, mem_used=20 * gib, processes=[(4242, 20 * gib)]),  # someone else's job
+            fake_device(1, mem_used=30 * gib, processes=[(777, 30 * gib)]),  # our run's rank
+            fake_device(2, mem_used=1 * gib, processes=[(5151, 1 * gib)]),  # a small foreign process
+            fake_device(3, mem_used=0),
+            fake_device(4, mem_used=9 * gib),  # NVML lists no process (a container): 11% is in use
         ]
     )
     ours = RunRecord(
@@ -182,8 +183,8 @@ def test_survey_counts_foreign_memory_and_our_runs_gpus() -> None:
         procs=(ProcRef(777, None, "rank"),),
     )
     machine = survey([ours], [], slots=1, foreign_fraction=0.05, sampler=GpuSampler(nvml))
-    assert machine.gpus == (0, 1, 2, 3)
-    assert machine.foreign_gpus == {0}  # 25% of GPU 0; GPU 2's 1.25% is under the threshold
+    assert machine.gpus == (0, 1, 2, 3, 4)
+    assert machine.foreign_gpus == {0, 4}  # 25% of GPU 0; GPU 2's 1.25% is under the threshold
     assert machine.held_gpus == {1}  # our run's memory never counts as foreign
     assert machine.free_gpus == (2, 3)
 

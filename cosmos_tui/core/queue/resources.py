@@ -4,7 +4,8 @@ A GPU is held while one of our active runs was given it (a queued run: the GPUs 
 assigned; any other run: its ``CUDA_VISIBLE_DEVICES``, else GPUs ``0..nproc_per_node-1``, where
 torchrun's local ranks land) or an entry is being started on it. Where NVML is present, a GPU on
 which processes that are not ours hold more than ``[queue] foreign_memory_fraction`` of its memory
-counts as busy too. Without GPUs the unit is slots: ``[queue] slots`` in ``config.toml`` (default
+counts as busy too (what others hold: the processes NVML lists that are not ours, or, where it
+lists none, as in many containers, the device's used memory less our processes'). Without GPUs the unit is slots: ``[queue] slots`` in ``config.toml`` (default
 1); a queued run takes its entry's ``slots``, any other active run of ours takes 1.
 """
 
@@ -93,7 +94,11 @@ def survey(
             ours = _our_pids(active)
             for d in snap.devices:
                 total = d.mem_total_bytes or 0
-                used = sum(p.used_memory_bytes or 0 for p in d.processes if p.pid not in ours)
+                listed = sum(p.used_memory_bytes or 0 for p in d.processes if p.pid not in ours)
+                mine = sum(p.used_memory_bytes or 0 for p in d.processes if p.pid in ours)
+                # In a container NVML often lists no process (other pid namespace): the device's
+                # used memory, less what our runs' processes hold, then tells what others use.
+                used = max(listed, (d.mem_used_bytes or 0) - mine)
                 if total and used > foreign_fraction * total:
                     foreign.add(d.index)
     held: set[int] = set()
