@@ -107,6 +107,17 @@ def test_choose_reserves_what_an_earlier_entry_waits_for(monkeypatch: pytest.Mon
     assert dispatch.choose([foreign], machine) is None
 
 
+def test_max_parallel_holds_back_a_sweep_but_not_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispatch, "list_runs", lambda reconcile=False: [])
+    machine = Machine((), 4, frozenset(), frozenset(), 0)
+    running = _entry("q-1", 1, None, sweep="sw", max_parallel=1, state="starting")
+    held = _entry("q-2", 2, None, sweep="sw", max_parallel=1)
+    free = _entry("q-3", 3, None)
+    picked = dispatch.choose([running, held, free], machine)
+    assert picked is not None and picked[0].id == "q-3"
+    assert dispatch.choose([held], machine) is not None  # alone, its sweep has room
+
+
 def test_sweep_expands_to_distinct_job_names_and_show_lists_them(queue_data: Path) -> None:
     sets = tiny_sets(queue_data, "sw")
     out = cli(

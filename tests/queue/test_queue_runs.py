@@ -6,10 +6,11 @@ leaves every entry started exactly once (asserted on the run records), never twi
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
-from queue_helpers import add_paused, cli, dispatcher, runs_of, stop_all, wait_exit, wait_runs_done
+from queue_helpers import add_paused, cli, dispatcher, runs_of, stop_all, tiny_sets, wait_exit, wait_runs_done
 
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue.dispatch import KILL_AT_ENV
@@ -73,15 +74,27 @@ def test_a_dispatcher_killed_at_each_point_starts_every_entry_exactly_once(
     assert len(runs_of(entry)) == 1
 
 
-def test_two_dispatchers_at_once_start_each_entry_once(queue_data: Path, isolated_home: Path) -> None:
+def test_a_sweep_started_by_two_dispatchers_at_once_runs_each_point_once_and_show_compares_them(
+    queue_data: Path, isolated_home: Path
+) -> None:
     (isolated_home / "state" / "config.toml").write_text("[queue]\nslots = 2\n")  # both at once
-    entries = [add_paused(queue_data, f"two{n}") for n in range(2)]
+    out = cli(
+        "sweep", "builtin-demo", *tiny_sets(queue_data, "sw"), "--grid", "optimizer.lr=1e-4,3e-4", "--json"
+    )
+    data = json.loads(out)
+    entries = [e["id"] for e in data["entries"]]
     store.set_paused(False)
     procs = [dispatcher(), dispatcher()]
-    codes = [wait_exit(p, 120) for p in procs]
-    assert codes == [0, 0]
+    assert [wait_exit(p, 120) for p in procs] == [0, 0]
     wait_runs_done(60)
     assert [len(runs_of(e)) for e in entries] == [1, 1]
+    shown = json.loads(cli("sweep", "show", data["sweep"], "--json"))["points"]
+    assert [p["label"] for p in shown] == ["optimizer.lr=1e-4", "optimizer.lr=3e-4"]
+    assert {Path(p["job_dir"]).name for p in shown} == {"sw-lr1e-4", "sw-lr3e-4"}
+    for p in shown:
+        assert p["status"] == "finished" and p["final_loss"] is not None and p["best_loss"] is not None
+        assert p["sec_per_iter"] is not None and p["best_loss"] <= p["final_loss"]
+    assert "optimizer.lr=3e-4" in cli("sweep", "show", data["sweep"])
 
 
 def test_a_gpu_entry_starts_with_cuda_visible_devices_set_to_its_gpus(queue_data: Path) -> None:

@@ -64,6 +64,11 @@ def _kill_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _log(message: str) -> None:
+    """One line in ``queue/dispatcher.log`` (the dispatcher's stdout)."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", flush=True)
+
+
 def _me() -> ProcRef | None:
     return procs.ref_of(os.getpid(), "dispatcher")
 
@@ -202,6 +207,7 @@ def start(entry: QueueEntry, gpus: tuple[int, ...], me: ProcRef | None) -> Queue
     except Exception as e:
         why = e.message if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
         made = _records_by_entry().get(claimed.id)
+        _log(f"{claimed.id} did not start: {why}")
         return store.update(
             claimed.id,
             lambda cur: cur.replace(
@@ -212,7 +218,9 @@ def start(entry: QueueEntry, gpus: tuple[int, ...], me: ProcRef | None) -> Queue
             ),
         )
     _kill_point("after-launch")
-    return store.update(claimed.id, lambda cur: cur.replace(state="started", run_id=record.id, claimant=None))
+    done = store.update(claimed.id, lambda cur: cur.replace(state="started", run_id=record.id, claimant=None))
+    _log(f"started {claimed.id} as run {record.id}" + (f" on GPUs {visible_devices(gpus)}" if gpus else ""))
+    return done
 
 
 def run_forever(poll_s: float = POLL_S) -> int:

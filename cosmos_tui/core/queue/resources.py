@@ -5,8 +5,9 @@ assigned; any other run: its ``CUDA_VISIBLE_DEVICES``, else GPUs ``0..nproc_per_
 torchrun's local ranks land) or an entry is being started on it. Where NVML is present, a GPU on
 which processes that are not ours hold more than ``[queue] foreign_memory_fraction`` of its memory
 counts as busy too (what others hold: the processes NVML lists that are not ours, or, where it
-lists none, as in many containers, the device's used memory less our processes'). Without GPUs the unit is slots: ``[queue] slots`` in ``config.toml`` (default
-1); a queued run takes its entry's ``slots``, any other active run of ours takes 1.
+lists none, as in many containers, the device's used memory less our processes'). Without GPUs
+the unit is slots: ``[queue] slots`` in ``config.toml`` (default 1); a queued run takes its
+entry's ``slots``, any other active run of ours takes 1.
 """
 
 from __future__ import annotations
