@@ -211,3 +211,33 @@ def test_the_readme_queue_block_is_a_valid_config(tmp_path: Path) -> None:
     ]
     (tmp_path / "config.toml").write_text(block)
     assert load_user_config(tmp_path / "config.toml").queue.slots == 2
+
+
+def test_entries_are_private_and_keep_no_secret_names(
+    queue_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
+    monkeypatch.setenv("MY_SETTING", "kept")
+    entry = add_paused(queue_data, "priv")
+    path = store.entries_dir() / f"{entry}.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    text = path.read_text()
+    assert "hf_secret_value" not in text and "HF_TOKEN" not in text
+    assert store.read(entry).environ["MY_SETTING"] == "kept"
+
+
+def test_damaged_or_planted_entry_files_are_named_and_skipped(queue_data: Path, tmp_path: Path) -> None:
+    good = add_paused(queue_data, "good")
+    entries = store.entries_dir()
+    (entries / "q-bad.json").write_text("{not json")
+    (entries / "q-list.json").write_text("[1, 2]")
+    secret = tmp_path / "elsewhere.json"
+    secret.write_text("{}")
+    (entries / "q-link.json").symlink_to(secret)
+    listed = json.loads(cli("queue", "list", "--json"))["entries"]
+    assert [e["id"] for e in listed] == [good]
+    result = cli_err("queue", "list", code=0)
+    assert "q-bad.json cannot be read" in result and "q-list.json holds a JSON list" in result
+    assert "q-link.json" in result
+    assert "no queue entry" in cli_err("queue", "cancel", "../../runs/x", code=1)  # ids only
+    assert "no queue entry" in cli_err("queue", "cancel", "q-nope", code=1)

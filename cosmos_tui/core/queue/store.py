@@ -163,7 +163,8 @@ def read(entry_id: str) -> QueueEntry:
 def write(entry: QueueEntry) -> QueueEntry:
     """Replace the entry's file (caller holds its lock, or the entry is new)."""
     entry = entry.replace(updated_at=time.time())
-    write_atomic(_path(entry.id), json.dumps(entry.to_dict(), indent=2) + "\n")
+    # 0600: an entry holds the environment of the shell that queued it (secret names left out)
+    write_atomic(_path(entry.id), json.dumps(entry.to_dict(), indent=2) + "\n", mode=0o600)
     return entry
 
 

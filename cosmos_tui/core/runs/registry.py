@@ -45,11 +45,16 @@ def flocked(path: Path, *, follow_symlinks: bool = True) -> Iterator[None]:
         os.close(fd)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
     """Replace ``path`` with ``text`` whole: temp file beside it, fsync, ``os.replace``, fsync of
-    the folder (the run records and the queue entries are written this way)."""
+    the folder (the run records and the queue entries are written this way). ``mode``: the new
+    file's permissions from its creation on (default: the umask's)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    fd = os.open(tmp, flags, 0o666 if mode is None else mode)
+    if mode is not None:
+        os.fchmod(fd, mode)  # an old temp file left by a dead writer keeps its own mode otherwise
+    with open(fd, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
