@@ -14,6 +14,7 @@ from cosmos_tui.cli.common import (
     info,
     out,
     shown,
+    warn,
 )
 from cosmos_tui.cli.preset import SetOption
 from cosmos_tui.cli.tables import Col, print_table
@@ -21,7 +22,7 @@ from cosmos_tui.core.errors import UsageError
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue import sweep as sweeps
 from cosmos_tui.core.queue.dispatch import ensure_dispatcher, reconcile, running_dispatcher
-from cosmos_tui.core.queue.enqueue import enqueue, load_for_queue, machine_gpus
+from cosmos_tui.core.queue.enqueue import enqueue, load_for_queue, machine_gpus, same_job_waiting
 from cosmos_tui.core.queue.view import queue_rows
 
 queue_app = typer.Typer(
@@ -85,6 +86,11 @@ def add(
         emit_json(entry.to_dict())
         return
     err.print(f"queued [bold]{entry.id}[/bold] ({shown(entry.gpus or f'{entry.slots} slot(s)')})")
+    for other in same_job_waiting(entry):
+        warn(
+            f"{other} waits for the same job folder; when its turn comes this one finds that job "
+            "busy or holding checkpoints (and fails unless queued with --resume or --fresh)"
+        )
     _started_note(started)
 
 
@@ -197,6 +203,8 @@ def sweep(
     """`sweep PRESET --grid optimizer.lr=1e-4,3e-4 --grid KEY=V1,V2`: queue one run per point of
     the grid, each under its own job name. `sweep show ID`: their final and best loss, held-out
     loss and s/iter side by side. `sweep list`: the sweeps."""
+    if preset in ("show", "list") and (grids or sets or dry_run):
+        raise UsageError(f"`sweep {preset}` takes no --grid, --set or --dry-run")
     if preset == "show":
         _show(sweep_id or "latest", json)
         return

@@ -241,3 +241,10 @@ def test_damaged_or_planted_entry_files_are_named_and_skipped(queue_data: Path, 
     assert "q-link.json" in result
     assert "no queue entry" in cli_err("queue", "cancel", "../../runs/x", code=1)  # ids only
     assert "no queue entry" in cli_err("queue", "cancel", "q-nope", code=1)
+
+
+def test_a_second_entry_on_the_same_job_is_warned_about(queue_data: Path) -> None:
+    first = add_paused(queue_data, "same")
+    msg = cli_err("queue", "add", "builtin-demo", *tiny_sets(queue_data, "same"), code=0)
+    assert f"{first} waits for the same job folder" in msg
+    assert "same job" not in cli_err("queue", "add", "builtin-demo", *tiny_sets(queue_data, "other"), code=0)

@@ -143,3 +143,24 @@ def enqueue(
         max_parallel=max_parallel,
     )
     return store.add(entry)
+
+
+def same_job_waiting(entry: QueueEntry) -> list[str]:
+    """Ids of other waiting entries that would write the same job folder as ``entry`` (same
+    engine, output root and job name, as far as the preset says)."""
+    from cosmos_tui.core.presets import preset_from_dict
+    from cosmos_tui.core.queue.sweep import base_job_name
+
+    def key(e: QueueEntry) -> tuple[str, str | None, str] | None:
+        try:
+            p = preset_from_dict(e.preset, source=f"queue entry {e.id}")
+        except UserError:
+            return None
+        return (p.engine.kind, p.env.output_root, base_job_name(p))
+
+    mine = key(entry)
+    return [
+        e.id
+        for e in store.list_entries()
+        if e.waiting and e.id != entry.id and mine is not None and key(e) == mine
+    ]
