@@ -248,3 +248,17 @@ def test_a_second_entry_on_the_same_job_is_warned_about(queue_data: Path) -> Non
     msg = cli_err("queue", "add", "builtin-demo", *tiny_sets(queue_data, "same"), code=0)
     assert f"{first} waits for the same job folder" in msg
     assert "same job" not in cli_err("queue", "add", "builtin-demo", *tiny_sets(queue_data, "other"), code=0)
+
+
+def test_a_dispatcher_facing_a_damaged_config_stops_and_says_why(
+    queue_data: Path, isolated_home: Path
+) -> None:
+    from queue_helpers import dispatcher
+
+    entry = add_paused(queue_data, "cfg")
+    (isolated_home / "state" / "config.toml").write_text("[queue]\nslots = 0\n")
+    store.set_paused(False)
+    proc = dispatcher()
+    assert proc.wait(timeout=30) == 1
+    assert store.read(entry).state == "queued" and list_runs() == []
+    assert "queue.slots" in cli_err("queue", "list", code=1)

@@ -233,7 +233,11 @@ def run_forever(poll_s: float = POLL_S) -> int:
         waiting = [e for e in entries if e.state == "queued"]
         if not waiting:
             return 0
-        picked = choose(entries, machine_now(entries))
+        try:
+            picked = choose(entries, machine_now(entries))
+        except UserError as e:  # config.toml damaged, the state folder unreadable: say so, stop
+            _log(f"stopped: {e.message}; `cosmos-tui queue list` says the same, fix it and queue again")
+            return 1
         if picked is None:
             time.sleep(poll_s)
             continue
@@ -293,19 +297,30 @@ def ensure_dispatcher() -> bool:
     return True
 
 
+def _something_waits() -> bool:
+    return not store.paused() and any(e.state == "queued" for e in store.list_entries())
+
+
 def main() -> int:
-    """Entry point: take the instance lock (exit 0 at once when another holds it), then loop."""
-    fd = try_lock()
-    if fd is None:
-        return 0
-    me = _me()
-    os.ftruncate(fd, 0)
-    os.write(fd, json.dumps({"pid": os.getpid(), "create_time": me.create_time if me else None}).encode())
+    """Entry point: take the instance lock (exit 0 at once when another holds it), then loop.
+
+    Before exiting it drops the lock and looks once more: an entry queued while it decided to
+    exit found the lock held (so no new dispatcher was started for it) and is picked up here."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a logout's hang-up never ends it
-    try:
-        return run_forever()
-    finally:
-        os.close(fd)
+    me = _me()
+    code = 0
+    while True:
+        fd = try_lock()
+        if fd is None:
+            return code  # another dispatcher has the queue
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "create_time": me.create_time if me else None}).encode())
+        try:
+            code = run_forever()
+        finally:
+            os.close(fd)  # closing drops the flock
+        if code != 0 or not _something_waits():
+            return code
 
 
 if __name__ == "__main__":
