@@ -23,6 +23,7 @@ from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue import sweep as sweeps
 from cosmos_tui.core.queue.dispatch import ensure_dispatcher, reconcile, running_dispatcher
 from cosmos_tui.core.queue.enqueue import enqueue, load_for_queue, machine_gpus, same_job_waiting
+from cosmos_tui.core.queue.store import QueueEntry
 from cosmos_tui.core.queue.view import queue_rows
 
 queue_app = typer.Typer(
@@ -42,6 +43,14 @@ SlotsOption = typer.Option(
 )
 PriorityOption = typer.Option(0, "--priority", help="Higher starts first (default 0).")
 TargetOption = typer.Option(None, "--target", help="local (queued here) or slurm (refused: Slurm queues it).")
+
+
+def _public(entry: QueueEntry) -> dict:
+    """The entry as ``--json`` prints it: without the queuing shell's environment (it is kept in
+    the entry's 0600 file; printing it would put every variable on stdout)."""
+    data = entry.to_dict()
+    data["environ"] = f"{len(entry.environ)} variables (kept in the entry file)"
+    return data
 
 
 def _started_note(started: bool) -> None:
@@ -83,7 +92,7 @@ def add(
     )
     started = ensure_dispatcher()
     if json:
-        emit_json(entry.to_dict())
+        emit_json(_public(entry))
         return
     err.print(f"queued [bold]{entry.id}[/bold] ({shown(entry.gpus or f'{entry.slots} slot(s)')})")
     for other in same_job_waiting(entry):
@@ -103,7 +112,7 @@ def list_(
 ) -> None:
     """Waiting entries in the order they start (position, priority, what each waits for)."""
     rows = [
-        {**r.entry.to_dict(), "position": r.position, "wait": r.wait} for r in queue_rows(include_done=True)
+        {**_public(r.entry), "position": r.position, "wait": r.wait} for r in queue_rows(include_done=True)
     ]
     for problem in store.damaged():
         err.print(f"[yellow]warn[/yellow] {shown(problem)}")
@@ -249,7 +258,7 @@ def sweep(
     ]
     started = ensure_dispatcher()
     if json:
-        emit_json({"sweep": sid, "entries": [e.to_dict() for e in entries]})
+        emit_json({"sweep": sid, "entries": [_public(e) for e in entries]})
         return
     err.print(f"sweep [bold]{sid}[/bold]: queued {len(entries)} run(s)")
     for e, p in zip(entries, points, strict=True):
