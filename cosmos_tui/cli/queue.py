@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
 
 from cosmos_tui.cli.common import (
@@ -236,8 +238,6 @@ def sweep(
             for p in points:
                 out.print(f"{shown(p.job_name)}  {shown(p.label)}")
         return
-    import time
-
     sid = sweeps.new_sweep_id(time.time())
     here = machine_gpus()
     entries = [

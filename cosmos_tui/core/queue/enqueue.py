@@ -17,10 +17,18 @@ from pathlib import Path
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.monitor.gpus import GpuSampler, default_sampler
 from cosmos_tui.core.notify_config import load_user_config
-from cosmos_tui.core.presets import SECRET_NAME, Preset, apply_sets, load_preset, resolve_preset
+from cosmos_tui.core.presets import (
+    SECRET_NAME,
+    Preset,
+    apply_sets,
+    load_preset,
+    preset_from_dict,
+    resolve_preset,
+)
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue.gpuset import parse_gpus
 from cosmos_tui.core.queue.store import Existing, QueueEntry
+from cosmos_tui.core.queue.sweep import base_job_name
 
 SLURM_REFUSAL = (
     "Slurm runs are not queued by cosmos-tui: Slurm queues them itself. Submit it with "
@@ -148,8 +156,6 @@ def enqueue(
 def same_job_waiting(entry: QueueEntry) -> list[str]:
     """Ids of other waiting entries that would write the same job folder as ``entry`` (same
     engine, output root and job name, as far as the preset says)."""
-    from cosmos_tui.core.presets import preset_from_dict
-    from cosmos_tui.core.queue.sweep import base_job_name
 
     def key(e: QueueEntry) -> tuple[str, str | None, str] | None:
         try:

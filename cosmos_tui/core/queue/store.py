@@ -147,7 +147,7 @@ def read(entry_id: str) -> QueueEntry:
     if not isinstance(data, dict):
         raise UserError(f"{path} holds a JSON {type(data).__name__}, not a queue entry; {fix}")
     names = {f.name for f in dataclasses.fields(QueueEntry)}
-    import pydantic  # deferred with the adapter
+    import pydantic  # deferred: pydantic, only when an entry is validated
 
     try:
         entry = _adapter().validate_python({k: v for k, v in data.items() if k in names})
