@@ -14,7 +14,22 @@ import typer
 from typer.core import TyperGroup
 
 from cosmos_tui import __version__
-from cosmos_tui.cli import ckpt, data, demo, doctor, fit, gpus, hf, jobs, models, preset, run, runs, samples
+from cosmos_tui.cli import (
+    ckpt,
+    data,
+    demo,
+    doctor,
+    fit,
+    gpus,
+    hf,
+    jobs,
+    models,
+    preset,
+    queue,
+    run,
+    runs,
+    samples,
+)
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
@@ -105,6 +120,8 @@ app.add_typer(preset.preset_app, name="preset")
 app.command("fit")(fit.fit)
 app.command("run")(run.run)
 app.add_typer(runs.runs_app, name="runs")
+app.add_typer(queue.queue_app, name="queue")
+app.command("sweep")(queue.sweep)
 app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(ckpt.ckpt_app, name="ckpt")
 app.add_typer(samples.samples_app, name="samples")

@@ -1,5 +1,6 @@
 """The user's settings file, ``$COSMOS_TUI_HOME/config.toml``: how cosmos-tui tells a person that
-something happened to a run, and what a GPU-hour costs.
+something happened to a run, what a GPU-hour costs, and how much of the machine the run
+queue may use.
 
 Format (every key optional; a missing file means the defaults)::
 
@@ -15,6 +16,10 @@ Format (every key optional; a missing file means the defaults)::
     [cost]
     gpu_hour_price = 2.5             # price of one GPU-hour: `cosmos-tui fit`, the Launch step and
     currency = "USD"                 # the dashboard show the expected and the running cost
+
+    [queue]
+    slots = 1                        # CPU machines: runs at once (each takes --slots; default 1)
+    foreign_memory_fraction = 0.05   # a GPU is busy when another program holds more than this
 
 ``events`` may name ``finished``, ``stopped`` (a stop someone asked for), ``crashed``,
 ``stalled``, ``recovered``, ``unstable_loss``, ``low_disk`` and ``host_memory``. The JSON on
@@ -83,6 +88,23 @@ class CostSection(BaseModel):
     currency: str = Field("USD", min_length=1, max_length=8, description="Shown after the price.")
 
 
+class QueueSection(BaseModel):
+    """The ``[queue]`` table: what the run queue (:mod:`cosmos_tui.core.queue`) may use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slots: int = Field(
+        1, ge=1, le=1024, description="Slots of a machine without GPUs: queued runs take --slots each."
+    )
+    foreign_memory_fraction: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="A GPU counts as busy when processes that are not our runs hold more than this "
+        "fraction of its memory (NVML).",
+    )
+
+
 class UserConfig(BaseModel):
     """The whole ``config.toml``."""
 
@@ -90,6 +112,7 @@ class UserConfig(BaseModel):
 
     notify: NotifySection = Field(default_factory=NotifySection, description="Notifications.")
     cost: CostSection = Field(default_factory=CostSection, description="Price per GPU-hour.")
+    queue: QueueSection = Field(default_factory=QueueSection, description="The run queue.")
 
 
 def config_path() -> Path:
@@ -119,9 +142,9 @@ def load_user_config(path: Path | None = None) -> UserConfig:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "(top level)"
         if first["type"] == "extra_forbidden":
-            sections = {"notify.": NotifySection, "cost.": CostSection}
+            sections = {"notify.": NotifySection, "cost.": CostSection, "queue.": QueueSection}
             section = next((s for p, s in sections.items() if key.startswith(p)), None)
-            allowed = ", ".join(section.model_fields) if section else "[notify], [cost]"
+            allowed = ", ".join(section.model_fields) if section else "[notify], [cost], [queue]"
             raise UserError(f"{path}: unknown key {key}; allowed: {allowed}") from None
         msg = first["msg"].removeprefix("Value error, ")
         raise UserError(f"{path}: {key} {msg}" if "must" in msg else f"{path}: {key}: {msg}") from None

@@ -53,6 +53,7 @@ class CosmosApp(App):
         if self.backend.announce is None:
             self.backend.announce = self.announce_from_thread
         self.run_worker(self._read_settings, thread=True, name="settings", group="settings")
+        self.run_worker(self._start_queue, thread=True, name="queue start", group="settings")
         self.push_screen(RunsScreen())
         if self.initial_run_id:
             self.open_run(self.initial_run_id)
@@ -64,6 +65,13 @@ class CosmosApp(App):
             self.call_from_thread(
                 self.notify, self.backend.config_error, title="config.toml", severity="warning", timeout=15
             )
+
+    def _start_queue(self) -> None:
+        """Any UI start starts the queue's dispatcher when entries wait and none runs."""
+        try:
+            self.backend.ensure_dispatcher()
+        except (UserError, OSError):
+            pass  # the Queue screen says what is wrong with the queue
 
     def announce_from_thread(self, events: Sequence, bell: bool) -> None:
         """Show watchdog events (finish, crash, stall, low disk) as toasts, with the terminal bell

@@ -48,6 +48,10 @@ from cosmos_tui.core.monitor.watchdog import MonitorEvent, run_badges
 from cosmos_tui.core.notify_config import load_notify_config
 from cosmos_tui.core.overrides import as_int, override_value
 from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.queue import store as queue_store
+from cosmos_tui.core.queue.dispatch import ensure_dispatcher
+from cosmos_tui.core.queue.sweep import show as sweep_show
+from cosmos_tui.core.queue.view import queue_rows
 from cosmos_tui.core.runs import (
     engine_view,
     get_run,
@@ -68,7 +72,7 @@ from cosmos_tui.core.sampling.gallery import JobSamples, job_samples
 from cosmos_tui.core.sampling.jobs import SampleJob, plan_samples, resolve_job_dir, start_samples
 from cosmos_tui.core.sampling.prompts import default_requests
 from cosmos_tui.core.units import human_bytes
-from cosmos_tui.tui.state import CheckpointRow, JobRunRow, JobView, RunRow, RunView
+from cosmos_tui.tui.state import CheckpointRow, JobRunRow, JobView, QueueItem, RunRow, RunView
 
 Clock = Callable[[], float]
 Announce = Callable[[Sequence[MonitorEvent], bool], None]
@@ -278,10 +282,79 @@ class Backend:
         return watch, snap
 
     def list_runs(self) -> list[RunRow]:
-        """Rows for the runs screen, newest first (core reconciles every record with reality)."""
+        """Rows for the runs screen: entries waiting in the queue first (status ``queued``, their
+        position and what they wait for as flags), then runs newest first (core reconciles every
+        record with reality)."""
 
         records = sorted(list_runs(), key=lambda r: r.id, reverse=True)
-        return [self._row(r, self._snapshot(r)[1]) for r in records]
+        waiting = [
+            RunRow(
+                id=q.id,
+                status="queued",
+                experiment=q.what,
+                job=q.job,
+                started=q.created,
+                reason=q.detail,
+                badges=(f"#{q.position}", q.needs, q.detail),
+            )
+            for q in self.queue_items()
+            if q.position is not None
+        ]
+        return [*waiting, *(self._row(r, self._snapshot(r)[1]) for r in records)]
+
+    # -- the run queue -------------------------------------------------------------------------
+
+    def queue_items(self, *, include_done: bool = False) -> list[QueueItem]:
+        """The queue in start order (see :func:`cosmos_tui.core.queue.view.queue_rows`)."""
+        items = []
+        for row in queue_rows(include_done=include_done, sampler=self.gpu_sampler):
+            e = row.entry
+            job = next((s.split("=", 1)[1] for s in reversed(e.sets) if s.startswith("job.name=")), "")
+            detail = row.wait or (f"run {e.run_id}" if e.run_id else e.reason or "")
+            items.append(
+                QueueItem(
+                    id=e.id,
+                    state=e.state,
+                    position=row.position,
+                    priority=e.priority,
+                    needs=row.needs,
+                    what=e.preset_ref + (f" [{e.label}]" if e.label else ""),
+                    detail=detail,
+                    sweep=e.sweep,
+                    job=job,
+                    created=e.created_at,
+                )
+            )
+        return items
+
+    def queue_paused(self) -> bool:
+        """Whether the queue starts nothing new."""
+        return queue_store.paused()
+
+    def queue_cancel(self, entry_id: str) -> str:
+        """Cancel a queued entry; what happened."""
+        return f"Cancelled {queue_store.cancel(entry_id).id}."
+
+    def queue_move(self, entry_id: str, before: str) -> str:
+        """Put ``entry_id`` just before ``before``; what happened."""
+        queue_store.move_before(entry_id, before)
+        return f"Moved {entry_id} before {before}."
+
+    def queue_set_paused(self, on: bool) -> str:
+        """Pause or resume the queue (resuming starts the dispatcher); what happened."""
+        queue_store.set_paused(on)
+        if on:
+            return "Queue paused: nothing new starts (running runs go on)."
+        ensure_dispatcher()
+        return "Queue resumed."
+
+    def ensure_dispatcher(self) -> bool:
+        """Start the queue's dispatcher if something waits and none runs (any UI start does)."""
+        return ensure_dispatcher()
+
+    def sweep_series(self, sweep_id: str) -> dict[str, tuple[tuple[int, float], ...]]:
+        """Each started point's loss curve, by its grid label (the sweep overlay)."""
+        return {row.label or row.entry.id: row.losses for row in sweep_show(sweep_id) if row.losses}
 
     def _row(self, record: Any, snap: RunSnapshot) -> RunRow:
         health, progress = snap.health, snap.progress

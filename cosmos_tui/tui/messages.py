@@ -17,7 +17,7 @@ from cosmos_tui.core.monitor.logjump import LogContext
 from cosmos_tui.core.monitor.logline import LogLine
 from cosmos_tui.core.sampling.gallery import JobSamples
 from cosmos_tui.tui.backend import ExportTarget, LogHit, LogSearch, PruneProposal
-from cosmos_tui.tui.state import RunRow, RunView
+from cosmos_tui.tui.state import QueueItem, RunRow, RunView
 
 
 class _Snapshot(Message):
@@ -32,6 +32,14 @@ class RunsUpdated(_Snapshot):
     """The list of runs was read."""
 
     rows: tuple[RunRow, ...]
+
+
+@dataclass(eq=False)
+class QueueUpdated(_Snapshot):
+    """The queue was read."""
+
+    items: tuple[QueueItem, ...]
+    paused: bool
 
 
 @dataclass(eq=False)

@@ -34,6 +34,32 @@ class CheckpointRow:
 
 
 @dataclass(frozen=True)
+class QueueItem:
+    """One queue entry as the Queue screen lists it."""
+
+    id: str
+    """Entry id (``cosmos-tui queue cancel ID``)."""
+    state: str
+    """``queued``, ``starting``, ``started``, ``cancelled`` or ``failed``."""
+    position: int | None
+    """1 for the next to start; ``None`` once not waiting."""
+    priority: int
+    """Higher starts first."""
+    needs: str
+    """GPUs or slots it asks for."""
+    what: str
+    """The preset, with the sweep point when it has one."""
+    detail: str
+    """What it waits for, the run it became, or why it failed."""
+    sweep: str | None = None
+    """Its sweep, if any."""
+    job: str = ""
+    """Its job name (the ``job.name`` it sets), when it sets one."""
+    created: float = 0.0
+    """When it was queued."""
+
+
+@dataclass(frozen=True)
 class RunRow:
     """One run as the runs screen lists it."""
 

@@ -18,11 +18,13 @@ from cosmos_tui.tui.screens.dashboard import DashboardScreen
 from cosmos_tui.tui.screens.dialogs import ConfirmDialog
 from cosmos_tui.tui.screens.help import HELP
 from cosmos_tui.tui.screens.job import JobScreen
+from cosmos_tui.tui.screens.queue import QueueScreen
 from cosmos_tui.tui.screens.runs import RunsScreen
 from cosmos_tui.tui.screens.samples import SamplesScreen
 
 SECTIONS = {
     "Runs (home)": RunsScreen,
+    "Queue": QueueScreen,
     "Job": JobScreen,
     "Dashboard": DashboardScreen,
     "Samples": SamplesScreen,

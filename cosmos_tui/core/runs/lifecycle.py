@@ -215,11 +215,13 @@ def launch_prepared(
     origin: str = "run",
     parent: str | None = None,
     notes: Iterable[str] = (),
+    queue_entry: str | None = None,
 ) -> RunRecord:
     """Create the run record and spawn its supervisor; returns at once (the run goes on alone).
 
     Refuses when a preflight check fails, unless ``force``. ``base`` is the preset to snapshot
     (the effective one without the auto-picked port); it defaults to ``prepared.preset``.
+    ``queue_entry`` names the queue entry this launch serves (written into the record).
     """
     bad = preflight.failed(list(prepared.checks))
     job_bad = [c for c in bad if c.name == "job"]
@@ -282,6 +284,7 @@ def launch_prepared(
             node_rank=preset.launch.node_rank if multinode else None,
             nnodes=preset.launch.nnodes,
             steps=pipeline,
+            queue_entry=queue_entry,
             **ownership.start_fields(job_dir, expected, prepared.resume_writer),
         )
         registry.create(record)

@@ -151,6 +151,9 @@ class RunRecord:
     slurm_segments: tuple[str, ...] = ()
     """Earlier Slurm job ids of this run: segments that saved an emergency checkpoint and handed
     the job to a dependent segment (the current one is :attr:`slurm_job_id`)."""
+    queue_entry: str | None = None
+    """The queue entry that started this run (``cosmos-tui queue``/``sweep``), so a dispatcher
+    killed between launch and bookkeeping finds the run it made instead of starting another."""
     schema: int = SCHEMA
     """Record format version."""
 

@@ -45,9 +45,16 @@ def flocked(path: Path, *, follow_symlinks: bool = True) -> Iterator[None]:
         os.close(fd)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``text`` whole: temp file beside it, fsync, ``os.replace``, fsync of
+    the folder (the run records and the queue entries are written this way). ``mode``: the new
+    file's permissions from its creation on (default: the umask's)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    fd = os.open(tmp, flags, 0o666 if mode is None else mode)
+    if mode is not None:
+        os.fchmod(fd, mode)  # an old temp file left by a dead writer keeps its own mode otherwise
+    with open(fd, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
@@ -58,6 +65,9 @@ def _write_atomic(path: Path, text: str) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+_write_atomic = write_atomic  # the name the benchmarks use
 
 
 def read(run_dir: Path) -> RunRecord:
@@ -103,7 +113,7 @@ def read_or_unreadable(run_dir: Path) -> RunRecord:
 
 def write(record: RunRecord) -> None:
     """Replace ``run.json`` with ``record`` (caller holds the lock, or the run is new)."""
-    _write_atomic(record.run_dir / RECORD_FILE, record.to_json())
+    write_atomic(record.run_dir / RECORD_FILE, record.to_json())
 
 
 def update(run_dir: Path, change: Callable[[RunRecord], RunRecord | None]) -> RunRecord:

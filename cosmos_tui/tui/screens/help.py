@@ -22,6 +22,7 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `space` | select a run to compare | |
 | `c` | compare loss of the selected runs | |
 | `j` | the run's job: every run on it, lineage, the whole curve | `cosmos-tui jobs show ID` |
+| `Q` | the run queue (its entries show here as `queued`, place and wait) | `cosmos-tui queue list` |
 | `/` | filter by id, experiment, job, model or status (`escape` clears) | |
 | `s` | sort: started, status, iteration | |
 | `d` | delete the run's record and logs (asks first) | `cosmos-tui runs rm ID --yes` |
@@ -29,6 +30,17 @@ run, launch it, and watch it. Everything here has a headless command; each scree
 | `R` | rerun: a new run, same preset and overrides (asks first) | `cosmos-tui runs rerun ID` |
 | `r` | refresh now | `cosmos-tui runs list` |
 | `y` | show the equivalent commands | |
+
+## Queue
+| key | does | command |
+|---|---|---|
+| `shift+up` / `shift+down` | move the entry earlier / later | `cosmos-tui queue move ID --before ID` |
+| `x` | cancel the entry | `cosmos-tui queue cancel ID` |
+| `p` | pause the queue (running runs go on), or resume it | `cosmos-tui queue pause` |
+| `o` | overlay the loss curves of the entry's sweep | `cosmos-tui sweep show ID` |
+| `a` | also list entries that started, failed or were cancelled | `cosmos-tui queue list --all` |
+| `r` | refresh now | `cosmos-tui queue list` |
+| `escape` | back | |
 
 ## Job
 | key | does | command |

@@ -60,6 +60,7 @@ class RunsScreen(Screen):
         Binding("space", "mark", "Select", show=False),
         Binding("c", "compare", "Compare"),
         Binding("j", "job", "Job"),
+        Binding("Q", "queue", "Queue", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort", show=False),
         Binding("d", "delete", "Delete"),
@@ -153,14 +154,26 @@ class RunsScreen(Screen):
 
     def action_open(self) -> None:
         run_id = self.query_one(RunsTable).current_id
-        if run_id:
+        if run_id and self._queued(run_id):
+            self.action_queue()
+        elif run_id:
             self.app.open_run(run_id)  # type: ignore[attr-defined]
+
+    def _queued(self, row_id: str) -> bool:
+        """Whether the row is a queue entry waiting to start (not a run yet)."""
+        return any(r.id == row_id and r.status == "queued" for r in self.rows)
+
+    def action_queue(self) -> None:
+        """The Queue screen: reorder, cancel, pause; a sweep's curves."""
+        from cosmos_tui.tui.screens.queue import QueueScreen  # deferred: only when opened
+
+        self.app.push_screen(QueueScreen())
 
     def action_job(self) -> None:
         """The job of the highlighted run: every run on it, with lineage and the whole curve."""
 
         run_id = self.query_one(RunsTable).current_id
-        if run_id:
+        if run_id and not self._queued(run_id):
             self.app.push_screen(JobScreen(run_id))
 
     def action_mark(self) -> None:
@@ -208,7 +221,11 @@ class RunsScreen(Screen):
 
     def _ask_delete(self, *, outputs: bool) -> None:
         run_id = self.query_one(RunsTable).current_id
-        if run_id:
+        if run_id and self._queued(run_id):
+            self.notify(
+                "a queued entry is not a run yet: cancel it on the Queue screen (Q)", severity="warning"
+            )
+        elif run_id:
             self.plan_delete(run_id, outputs)
 
     @work(thread=True, exclusive=True, group="runs-plan", name="removal planner")
@@ -245,7 +262,7 @@ class RunsScreen(Screen):
 
     def action_rerun(self) -> None:
         run_id = self.query_one(RunsTable).current_id
-        if run_id:
+        if run_id and not self._queued(run_id):
             self.ask_rerun(run_id)
 
     @work(thread=True, exclusive=True, group="runs-plan", name="rerun check")

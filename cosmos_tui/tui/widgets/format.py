@@ -5,6 +5,7 @@ from __future__ import annotations
 from cosmos_tui.core.units import human_bytes
 
 STATUS_STYLE = {
+    "queued": "cyan",
     "created": "dim",
     "starting": "cyan",
     "running": "bold green",

@@ -21,7 +21,8 @@ def flags(row: RunRow) -> Text:
     for badge in row.badges:
         if text:
             text.append(" ")
-        text.append(badge, style=BADGE_STYLE.get(badge, "bold red"))
+        queued = row.status == "queued"  # its position and what it waits for, not alarms
+        text.append(badge, style="cyan" if queued else BADGE_STYLE.get(badge, "bold red"))
     return text
 
 
