@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from cosmos_tui import __version__
-from cosmos_tui.cli import ckpt, data, demo, doctor, gpus, hf, jobs, models, preset, run, runs, samples
+from cosmos_tui.cli import ckpt, data, demo, doctor, gpus, hf, jobs, models, preset, run, runs, samples, web
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.fserrors import describe_os_error
@@ -109,6 +109,7 @@ app.add_typer(ckpt.ckpt_app, name="ckpt")
 app.add_typer(samples.samples_app, name="samples")
 app.command("gpus")(gpus.gpus)
 app.command("doctor")(doctor.doctor)
+app.command("web")(web.web)
 
 
 def main(argv: list[str] | None = None) -> int:
