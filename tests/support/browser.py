@@ -30,7 +30,10 @@ READ_ROWS = """
 const t = window.__textualTerminal && window.__textualTerminal.terminal;
 if (!t) return null;
 const b = t.buffer.active, rows = [];
-for (let i = 0; i < t.rows; i++) { const l = b.getLine(b.viewportY + i); rows.push(l ? l.translateToString(true) : ""); }
+for (let i = 0; i < t.rows; i++) {
+  const line = b.getLine(b.viewportY + i);
+  rows.push(line ? line.translateToString(true) : "");
+}
 return rows.join("\\n");
 """
 
@@ -57,7 +60,12 @@ class Browser:
 
         options = webdriver.ChromeOptions()
         options.binary_location = chromium
-        for arg in ("--headless=new", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}"):
+        for arg in (
+            "--headless=new",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            f"--window-size={width},{height}",
+        ):
             options.add_argument(arg)
         if os.geteuid() == 0:
             options.add_argument("--no-sandbox")  # Chromium refuses to sandbox as root (CI containers)
