@@ -1,0 +1,91 @@
+"""`cosmos-tui web` in a real browser: headless Chromium (the distribution's package) through
+Selenium. With the token the page shows the runs list with the run and Enter opens its dashboard;
+without it the app never appears; Ctrl-C stops the server and every app process it started, and
+a run started before goes on."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from selenium.webdriver.common.keys import Keys
+from support.browser import Browser
+from support.runs import wait_run
+from tui_world import RUN_OK, write_run
+from web_helpers import WebServer
+
+from cosmos_tui.core.engines.base import LaunchSpec
+from cosmos_tui.core.presets import Preset
+from cosmos_tui.core.runs import get_run, launch_prepared, procs, stop_run
+from cosmos_tui.core.runs.targets import Prepared
+
+
+def _row_whole(screen: str) -> bool:
+    return any(RUN_OK in line and "40/40" in line for line in screen.splitlines())
+
+
+@pytest.mark.timeout(60)
+def test_with_the_token_the_runs_list_shows_the_run_and_enter_opens_its_dashboard(
+    tmp_path: Path, browser: Browser
+) -> None:
+    write_run(RUN_OK, status="finished", iters=40, max_iter=40, exit_code=0, checkpoints=(10, 20, 30, 40))
+    web = WebServer(tmp_path)  # after the run is written: the app reads the same state root
+    try:
+        browser.open(web.url)
+        assert "token=" not in browser.driver.current_url  # the redirect took it out of the address bar
+        browser.wait_for(_row_whole, 40)
+        browser.press(Keys.ENTER)
+        browser.wait_for(lambda s: "FINISHED" in s and "iter 40/40" in s, 30)
+        browser.press(Keys.ESCAPE)
+        browser.wait_for(lambda s: "1 run" in s and RUN_OK in s, 20)
+        # A second tab is a second app process; closing the page ends its process.
+        assert len(web.app_processes()) == 1
+        browser.driver.get("about:blank")
+        web.wait_apps(0)
+    finally:
+        web.close()
+
+
+@pytest.mark.timeout(60)
+def test_without_the_token_the_app_never_appears(web: WebServer, browser: Browser) -> None:
+    for url in (f"{web.base}/", f"{web.base}/?token=wrong-one", f"{web.base}/?token={web.token[:-2]}"):
+        browser.open(url)
+        time.sleep(1.0)
+        html = browser.html()
+        assert "needs its token" in html
+        assert "textual-terminal" not in html and browser.screen() == ""
+    assert web.app_processes() == []
+
+
+def _sleeper_run(tmp_path: Path) -> str:
+    """A real run (record, supervisor in its own session, a child printing steps) that lasts."""
+    code = "import time; [(print(f'step {i}', flush=True), time.sleep(0.1)) for i in range(3000)]"
+    spec = LaunchSpec(argv=(sys.executable, "-c", code), cwd=tmp_path, python=sys.executable)
+    return launch_prepared(Prepared(Preset(), spec, tmp_path / "job", "adapter", ())).id
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_stops_the_server_and_its_apps_and_the_run_goes_on(tmp_path: Path, browser: Browser) -> None:
+    run_id = _sleeper_run(tmp_path)
+    record = wait_run(run_id, lambda r: r.status == "running" and r.agent is not None, 30)
+    web = WebServer(tmp_path)
+    try:
+        browser.open(web.url)
+        browser.wait_for(run_id, 40)  # the run, running, in the browser's runs list
+        (app,) = web.wait_apps(1)
+        group = [app, *app.children(recursive=True)]
+        assert web.ctrl_c(20) == 0
+        _gone, alive = psutil.wait_procs(group, timeout=10)
+        assert not alive, f"app processes left after Ctrl-C: {alive}"
+        assert "stopping: 1 app process(es)" in web.stderr()
+    finally:
+        web.close()
+    steps = record.console_log.read_text().count("step ")
+    time.sleep(1.0)
+    after = get_run(run_id)
+    assert after.status == "running" and procs.alive(after.agent) and procs.alive(after.supervisor)
+    assert record.console_log.read_text().count("step ") > steps  # still printing
+    stop_run(run_id)
