@@ -103,6 +103,8 @@ class AppProcess(AppService):
             if not await self._wait(TERM_GRACE_S):
                 self._signal_group(signal.SIGKILL)
                 await self._wait(TERM_GRACE_S)
+        if self._stdin is not None and self.exited():
+            self._stdin.close()  # its pipe: the process's transport closes once all are
 
 
 class WebServer(Server):

@@ -5,6 +5,7 @@ a run started before goes on."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -68,7 +69,10 @@ def _sleeper_run(tmp_path: Path) -> str:
 
 
 @pytest.mark.timeout(60)
-def test_ctrl_c_stops_the_server_and_its_apps_and_the_run_goes_on(tmp_path: Path, browser: Browser) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_the_server_and_its_apps_and_the_run_goes_on(
+    tmp_path: Path, browser: Browser, sig: signal.Signals
+) -> None:
     run_id = _sleeper_run(tmp_path)
     record = wait_run(run_id, lambda r: r.status == "running" and r.agent is not None, 30)
     web = WebServer(tmp_path)
@@ -77,7 +81,7 @@ def test_ctrl_c_stops_the_server_and_its_apps_and_the_run_goes_on(tmp_path: Path
         browser.wait_for(run_id, 40)  # the run, running, in the browser's runs list
         (app,) = web.wait_apps(1)
         group = [app, *app.children(recursive=True)]
-        assert web.ctrl_c(20) == 0
+        assert web.ctrl_c(20, sig) == 0
         _gone, alive = psutil.wait_procs(group, timeout=10)
         assert not alive, f"app processes left after Ctrl-C: {alive}"
         assert "stopping: 1 app process(es)" in web.stderr()

@@ -77,9 +77,10 @@ class WebServer:
                 raise AssertionError(f"{len(apps)} app processes, not {count}")
             time.sleep(0.1)
 
-    def ctrl_c(self, timeout: float = 30.0) -> int:
-        """SIGINT to its process group, as Ctrl-C in its terminal; its exit code."""
-        os.killpg(self.proc.pid, signal.SIGINT)
+    def ctrl_c(self, timeout: float = 30.0, sig: signal.Signals = signal.SIGINT) -> int:
+        """SIGINT to its process group, as Ctrl-C in its terminal (or ``sig``: SIGTERM, as a
+        service manager stops it); its exit code."""
+        os.killpg(self.proc.pid, sig)
         return self.proc.wait(timeout)
 
     def close(self) -> None:
