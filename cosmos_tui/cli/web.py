@@ -37,6 +37,6 @@ def web(
 
     env_token = web_gate.token_from_env()  # popped either way: nothing started below inherits it
     secret, chosen = web_gate.choose_token(host, token if token is not None else env_token, token_file)
-    from cosmos_tui.tui.web import serve
+    from cosmos_tui.tui.web import serve  # deferred: textual-serve and Textual, after the checks
 
     serve(host, port, secret, chosen=chosen)
