@@ -93,3 +93,45 @@ def test_ctrl_c_stops_the_server_and_its_apps_and_the_run_goes_on(
     assert after.status == "running" and procs.alive(after.agent) and procs.alive(after.supervisor)
     assert record.console_log.read_text().count("step ") > steps  # still printing
     stop_run(run_id)
+
+
+EVIL = """<!doctype html><title>waiting</title><script>
+const results = [];
+const ws = new WebSocket("ws://127.0.0.1:PORT/ws?width=80&height=24");
+ws.onopen = () => { results.push("ws-open"); document.title = results.join(" "); };
+ws.onclose = () => { results.push("ws-refused"); document.title = results.join(" "); };
+fetch("http://127.0.0.1:PORT/", {credentials: "include"})
+  .then(r => r.text()).then(t => results.push(t.includes("textual-terminal") ? "read-app" : "read-other"))
+  .catch(() => results.push("fetch-blocked"))
+  .finally(() => { document.title = results.join(" "); });
+</script>"""
+
+
+@pytest.mark.timeout(60)
+def test_another_sites_page_in_the_same_browser_cannot_open_the_app(
+    tmp_path: Path, web: WebServer, browser: Browser
+) -> None:
+    """A page on another port of the same host is *same-site* (ports do not count), so the browser
+    sends it the cookie: the websocket's Origin check is what refuses it."""
+    import http.server
+    import threading
+
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "evil" / "index.html").write_text(EVIL.replace("PORT", str(web.port)))
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path / "evil"))  # noqa: E731
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        browser.open(web.url)  # the person's own tab: the browser now holds the cookie
+        browser.wait_for("cosmos-tui", 40)
+        browser.open(f"http://127.0.0.1:{evil.server_address[1]}/index.html")
+        web.wait_apps(0)  # the app tab is gone
+        deadline = time.monotonic() + 20
+        while "ws-" not in (title := browser.driver.title) or ("fetch" not in title and "read" not in title):
+            assert time.monotonic() < deadline, title
+            time.sleep(0.2)
+        assert "ws-refused" in title and "ws-open" not in title
+        assert "read-app" not in title  # CORS keeps the page's answer from it
+        assert web.app_processes() == []
+    finally:
+        evil.shutdown()
