@@ -40,9 +40,8 @@ from cosmos_tui.core.errors import UsageError
 from cosmos_tui.tui import web_gate
 from cosmos_tui.tui.widgets import sample_image
 
-APP_ARGV = (sys.executable, "-m", "cosmos_tui.tui")
-"""What each browser tab runs: the TUI itself (``python -m cosmos_tui.tui`` skips the CLI's
-"needs a terminal" check, as its terminal is the browser)."""
+APP_ARGV = (sys.executable, "-m", "cosmos_tui.tui.web_tab")
+"""What each browser tab runs: the TUI itself, ending when this server is gone (:mod:`web_tab`)."""
 QUIT_GRACE_S = 3.0
 """How long an app process has to quit when asked before its process group gets SIGTERM."""
 TERM_GRACE_S = 2.0

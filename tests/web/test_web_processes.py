@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from test_web_gate import _cookie, _upgrade
+from web_helpers import WebServer
 
 from cosmos_tui.tui import web
 from cosmos_tui.tui.web import AppProcess
@@ -23,7 +25,10 @@ signal.signal(signal.SIGTERM, signal.SIG_IGN)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"
 kid = subprocess.Popen([sys.executable, "-c", deaf])
-own = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+own = subprocess.Popen(  # as a run's supervisor: its own session, none of the app's pipes
+    [sys.executable, "-c", "import time; time.sleep(120)"],
+    start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)
 open(sys.argv[1], "w").write(f"{kid.pid} {own.pid}")
 sys.stdout.write("__GANGLION__\\n"); sys.stdout.flush()
 time.sleep(120)
@@ -62,3 +67,22 @@ async def test_an_app_that_ignores_quit_and_sigterm_is_killed_with_its_group(
     assert not alive, "a child in the app's group outlived it"
     assert own.is_running() and own.status() != psutil.STATUS_ZOMBIE  # its own session: left alone
     own.kill()
+    await asyncio.sleep(0.2)  # the loop closes the ended process's transport
+
+
+@pytest.mark.timeout(60)
+def test_an_app_process_ends_itself_when_the_server_is_killed(web: WebServer) -> None:
+    """SIGKILL leaves the server no chance to stop its apps: each notices its parent is gone."""
+    import http.client
+
+    cookie = _cookie(web)
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    conn.request("GET", "/ws?width=80&height=24", headers=_upgrade(cookie))
+    assert conn.getresponse().status == 101
+    (app,) = web.wait_apps(1)
+    time.sleep(2.0)  # the app is up (its parent watch running)
+    web.proc.kill()
+    web.proc.wait(10)
+    _gone, alive = psutil.wait_procs([app], timeout=20)
+    assert not alive, "an app process outlived its killed server"
+    conn.close()
