@@ -29,9 +29,11 @@ def web(
 ) -> None:
     """Serve the TUI to a browser: runs list, wizard, dashboards, one app process per tab.
 
-    Prints the address to open, with a fresh random token that every request must carry. From
-    your laptop: ssh -L 8765:127.0.0.1:8765 HOST, then open the printed address. Ctrl-C stops
-    the server and every app process it started; runs go on.
+    Prints the address to open, with a fresh random token that every request must carry.
+
+    From your laptop: ssh -L 8765:127.0.0.1:8765 HOST, then open the printed address.
+
+    Ctrl-C stops the server and every app process it started; runs go on.
     """
     from cosmos_tui.tui import web_gate  # deferred: aiohttp, textual-serve, Textual
 

@@ -193,8 +193,9 @@ class WebServer(Server):
             try:
                 await site.start()
             except OSError as e:
+                why = os.strerror(e.errno) if e.errno else str(e)
                 raise UsageError(
-                    f"cannot listen on {self.host}:{self.port}: {e.strerror}; "
+                    f"cannot listen on {self.host}:{self.port}: {why.lower()}; "
                     "pick another --port (or stop what holds it)"
                 ) from None
             port = int(runner.addresses[0][1])

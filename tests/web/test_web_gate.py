@@ -207,3 +207,17 @@ def _token_kept_out(web: WebServer, *, printed: bool) -> None:
     assert "tab opened" in log and "tab closed" in log  # the log is there, and says things
     assert web.token not in log and "wrong-guess" not in log
     assert web.stdout().count(web.token) == (1 if printed else 0)  # a chosen token is never printed
+
+
+@pytest.mark.timeout(60)
+def test_a_port_in_use_is_one_sentence_and_exit_2() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = _web_cli("--port", str(port))
+    assert res.returncode == 2 and res.stdout == ""
+    want = f"cannot listen on 127.0.0.1:{port}: address already in use; pick another --port"
+    assert res.stderr.startswith(f"error: {want}") and res.stderr.count("\n") == 1
