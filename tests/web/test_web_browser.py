@@ -29,7 +29,7 @@ def _row_whole(screen: str) -> bool:
 
 
 @pytest.mark.timeout(60)
-def test_with_the_token_the_runs_list_shows_the_run_and_enter_opens_its_dashboard(
+def test_with_the_token_the_runs_list_shows_the_run_enter_opens_its_dashboard_n_the_wizard(
     tmp_path: Path, browser: Browser
 ) -> None:
     write_run(RUN_OK, status="finished", iters=40, max_iter=40, exit_code=0, checkpoints=(10, 20, 30, 40))
@@ -41,6 +41,12 @@ def test_with_the_token_the_runs_list_shows_the_run_and_enter_opens_its_dashboar
         browser.press(Keys.ENTER)
         browser.wait_for(lambda s: "FINISHED" in s and "iter 40/40" in s, 30)
         browser.press(Keys.ESCAPE)
+        browser.wait_for(lambda s: "1 run" in s and RUN_OK in s, 20)
+        browser.press("n")  # the new-run wizard, reading the catalog
+        browser.wait_for(lambda s: "1 · Model" in s and "builtin-s2mv-tiny" in s, 30)
+        browser.press(Keys.ESCAPE)
+        browser.wait_for("Leave the new-run wizard?", 20)
+        browser.press("y")
         browser.wait_for(lambda s: "1 run" in s and RUN_OK in s, 20)
         # A second tab is a second app process; closing the page ends its process.
         assert len(web.app_processes()) == 1
