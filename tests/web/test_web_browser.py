@@ -5,6 +5,7 @@ a run started before goes on."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -141,3 +142,41 @@ def test_another_sites_page_in_the_same_browser_cannot_open_the_app(
         assert web.app_processes() == []
     finally:
         evil.shutdown()
+
+
+CELL_COLOURS = """
+const t = window.__textualTerminal.terminal, b = t.buffer.active, seen = {};
+for (let y = 0; y < t.rows; y++) {
+  const line = b.getLine(b.viewportY + y);
+  for (let x = 0; x < t.cols; x++) {
+    const c = line.getCell(x);
+    if (c && c.getChars() === arguments[0] && c.isFgRGB()) {
+      seen[c.getFgColor()] = (seen[c.getFgColor()] || 0) + 1;
+    }
+  }
+}
+return seen;
+"""
+
+
+@pytest.mark.timeout(60)
+def test_sample_images_draw_as_coloured_half_blocks_in_the_browser(tmp_path: Path, browser: Browser) -> None:
+    from support.sample_sets import write_sample_set
+
+    record = write_run(RUN_OK, status="finished", iters=40, max_iter=40, exit_code=0, checkpoints=(40,))
+    write_sample_set(Path(record.job_dir), None, (1.0, -1.0, -1.0), size=(32, 48))  # red, a white square
+    web = WebServer(tmp_path)
+    try:
+        browser.open(web.url)
+        browser.wait_for(_row_whole, 40)
+        browser.press(Keys.ENTER)
+        browser.wait_for("FINISHED", 30)
+        browser.press("S")
+        screen = browser.wait_for(lambda s: "base" in s and "▀" in s, 30)
+        colours = {int(k): v for k, v in browser.driver.execute_script(CELL_COLOURS, "▀").items()}
+        red = sum(n for rgb, n in colours.items() if rgb >> 16 > 200 and (rgb >> 8) & 255 < 60)
+        assert red >= 20, (colours, screen)  # the image's red pixels, drawn by xterm.js
+        if shot := os.environ.get("COSMOS_TUI_WEB_SCREENSHOT"):
+            browser.driver.save_screenshot(shot)  # to look at it
+    finally:
+        web.close()
