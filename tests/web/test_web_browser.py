@@ -160,7 +160,9 @@ return seen;
 
 
 @pytest.mark.timeout(60)
-def test_sample_images_draw_as_coloured_half_blocks_in_the_browser(tmp_path: Path, browser: Browser) -> None:
+def test_sample_images_draw_as_half_blocks_and_play_opens_the_mp4_in_a_tab(
+    tmp_path: Path, browser: Browser
+) -> None:
     from support.sample_sets import write_sample_set
 
     record = write_run(RUN_OK, status="finished", iters=40, max_iter=40, exit_code=0, checkpoints=(40,))
@@ -178,5 +180,15 @@ def test_sample_images_draw_as_coloured_half_blocks_in_the_browser(tmp_path: Pat
         assert red >= 20, (colours, screen)  # the image's red pixels, drawn by xterm.js
         if shot := os.environ.get("COSMOS_TUI_WEB_SCREENSHOT"):
             browser.driver.save_screenshot(shot)  # to look at it
+        # Play: the browser is the player; the mp4 opens in a new tab, through the token gate.
+        browser.press("p")
+        browser.wait_for("to your browser", 20)
+        deadline = time.monotonic() + 20
+        while len(browser.driver.window_handles) < 2:
+            assert time.monotonic() < deadline, "no tab opened for the mp4"
+            time.sleep(0.2)
+        browser.driver.switch_to.window(browser.driver.window_handles[-1])
+        assert "/download/" in browser.driver.current_url
+        assert browser.driver.execute_script("return document.contentType") == "video/mp4"
     finally:
         web.close()
