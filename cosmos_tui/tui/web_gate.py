@@ -173,6 +173,8 @@ class TokenGate:
         answer = await handler(request)
         if not answer.prepared:
             answer.headers.update(SECURITY_HEADERS)
+            if request.path.startswith("/static/"):  # the same for every tab: let the browser keep it
+                answer.headers["Cache-Control"] = "private, max-age=3600"
         return answer
 
 
