@@ -210,21 +210,21 @@ class WebServer(Server):
                 loop.remove_signal_handler(sig)
 
 
-class _Redact(logging.Filter):
+class _RedactingFormatter(logging.Formatter):
+    """A log line with the token (and any ``token=`` value) taken out, tracebacks included."""
+
     def __init__(self, redact: Callable[[str], str]) -> None:
-        super().__init__()
+        super().__init__("cosmos-tui web: %(message)s")
         self.redact = redact
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.redact(record.getMessage()), None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
 
 
 def _logging(token: str) -> None:
     """Log lines (ours, aiohttp's, textual-serve's) to stderr, each stripped of the token."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("cosmos-tui web: %(message)s"))
-    handler.addFilter(_Redact(web_gate.redacting(token)))
+    handler.setFormatter(_RedactingFormatter(web_gate.redacting(token)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

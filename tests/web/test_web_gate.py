@@ -221,3 +221,25 @@ def test_a_port_in_use_is_one_sentence_and_exit_2() -> None:
     assert res.returncode == 2 and res.stdout == ""
     want = f"cannot listen on 127.0.0.1:{port}: address already in use; pick another --port"
     assert res.stderr.startswith(f"error: {want}") and res.stderr.count("\n") == 1
+
+
+def test_a_log_line_and_its_traceback_never_show_the_token(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from cosmos_tui.tui import web
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    token = "the-secret-token-0123456789abcdef"
+    try:
+        web._logging(token)
+        try:
+            raise ValueError(f"bad request GET /?token={token}")
+        except ValueError:
+            logging.getLogger("aiohttp.server").exception("Error handling %s", f"/ws?token={token}&x=1")
+        logging.getLogger("textual-serve").warning("a guess: /?token=guess-123")
+    finally:
+        root.handlers[:], root.level = saved
+    err = capsys.readouterr().err
+    assert "Error handling /ws?token=<redacted>&x=1" in err and "ValueError: bad request" in err
+    assert token not in err and "guess-123" not in err
