@@ -155,7 +155,8 @@ class TokenGate:
             if not self.matches(request.query.get("token")):
                 return _refused(401, UNAUTHORIZED)
             query = {k: v for k, v in request.query.items() if k != "token"}
-            location = str(request.rel_url.with_query(query))
+            # The same path without the token, never "//host/…" (a redirect to another site).
+            location = str(request.rel_url.with_path("/" + request.path.lstrip("/")).with_query(query))
             response = web.Response(status=302, headers={**SECURITY_HEADERS, "Location": location})
             response.set_cookie(
                 name,

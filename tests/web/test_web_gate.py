@@ -69,6 +69,8 @@ def test_the_token_sets_a_strict_cookie_and_leaves_the_address(web: WebServer) -
     response = _get(web, f"/?token={web.token}&fontsize=14")
     assert response.status == 302
     assert response.getheader("Location") == "/?fontsize=14"  # the token leaves the address bar
+    elsewhere = _get(web, f"//evil.example/?token={web.token}")
+    assert elsewhere.getheader("Location") == "/evil.example/"  # a path here, never another site
     cookie = response.getheader("Set-Cookie")
     assert cookie.startswith(f"cosmos_tui_web_{web.port}={web.token};")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
