@@ -34,7 +34,11 @@ class WebServer:
                 env=env if env is not None else dict(os.environ),
                 start_new_session=True,
             )
-        self.port, printed = self._address()
+        try:
+            self.port, printed = self._address()
+        except BaseException:
+            self.close()  # a server that printed no address still goes
+            raise
         self.token = token or printed
         self.base = f"http://127.0.0.1:{self.port}"
 
