@@ -29,6 +29,7 @@ from cosmos_tui.cli import (
     run,
     runs,
     samples,
+    web,
 )
 from cosmos_tui.core.display import printable
 from cosmos_tui.core.errors import UserError
@@ -127,6 +128,7 @@ app.add_typer(ckpt.ckpt_app, name="ckpt")
 app.add_typer(samples.samples_app, name="samples")
 app.command("gpus")(gpus.gpus)
 app.command("doctor")(doctor.doctor)
+app.command("web")(web.web)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """A job's samples: one prompt and seed over the course of training, side by side (the base
 weights first, then each sampled checkpoint), its contact sheets drawn in the terminal, and
-"play" opening a sample's mp4 in the user's own player."""
+"play" opening a sample's mp4 in the user's own player (in a browser, in a new tab)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from cosmos_tui.core.containment import resolved
 from cosmos_tui.core.display import markup_safe, printable
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.player import Opened, open_file
@@ -190,7 +191,16 @@ class SamplesScreen(Screen):
         if sample is None or sample.mp4 is None:
             status.update("This checkpoint has no video for this prompt and seed.")
             return
-        status.update(self.opener(sample.mp4).message)
+        status.update(self._to_browser(sample.mp4) if self.app.is_web else self.opener(sample.mp4).message)
+
+    def _to_browser(self, mp4: Path) -> str:
+        """In a browser (``cosmos-tui web``) the player is the browser: the mp4 goes to it through
+        Textual's file delivery and opens in a new tab (a player on the GPU machine shows nobody)."""
+        real = resolved(mp4)
+        if not real.is_file():
+            return f"{printable(str(real))} is not there any more; draw the samples again."
+        self.app.deliver_binary(real, open_method="browser", mime_type="video/mp4")
+        return f"Sent {printable(real.name)} to your browser: it opens in a new tab (allow pop-ups if not)."
 
     def action_new_samples(self) -> None:
         """Sample the latest checkpoint (and the base weights when they were never sampled)."""
