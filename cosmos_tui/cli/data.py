@@ -396,7 +396,8 @@ def prepare_cmd(
         [],
         "--control",
         help="Transfer2.5 controls (repeatable): edge[=STRENGTH] (Canny, computed here), "
-        "depth|seg|vis='TOOL {input} {output}', or depth|seg=upstream (the --repo checkout's script).",
+        "depth|seg|vis='TOOL {input} {output}', depth|seg=upstream (the --repo checkout's script), "
+        "or for the HDMap rig hdmap='RENDERER {view} {clip} {start} {frames} {output}' (per camera).",
     ),
     repo: Path | None = typer.Option(
         None, "--repo", help="A cosmos-transfer2.5 checkout, for KIND=upstream."

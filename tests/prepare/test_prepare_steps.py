@@ -111,3 +111,50 @@ def test_steps_a_layout_cannot_take_are_usage_errors(
     assert res.exit_code == 2, res.output
     assert message in res.output and "Traceback" not in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_hdmap_rig_from_a_camera_rule_with_a_per_camera_renderer(tmp_path: Path) -> None:
+    """The HDMap rig: seven cameras grouped by a rule, each camera's control from the person's
+    renderer (here the stand-in tool, which re-encodes the camera's window), validated."""
+    from cosmos_tui.core.datasets.layouts import HDMAP_CAMERAS
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    for cam in HDMAP_CAMERAS:
+        clip(src / "scene1" / f"{cam}.mp4", 10, seed=len(cam))
+    (src / "caps.csv").write_text("path,caption\nscene1,seven cameras on a street\n")
+    render = shlex.join(tool_command("copy"))  # the stand-in renders from the camera's window
+    no_output = runner.invoke(
+        app,
+        [
+            "data",
+            "prepare",
+            str(src),
+            str(out),
+            "--layout",
+            "transfer25-multiview-hdmap",
+            "--views-rule",
+            "{clip}/{view}.mp4",
+            "--control",
+            "hdmap=render {view}",
+        ],
+    )
+    assert no_output.exit_code == 2 and "lacks {output}" in no_output.output and not out.exists()
+    argv = ["data", "prepare", str(src), str(out), "--layout", "transfer25-multiview-hdmap", "--frames", "8"]
+    argv += ["--size", "64x96", "--views-rule", "{clip}/{view}.mp4", "--captions", str(src / "caps.csv")]
+    res = runner.invoke(app, [*argv, "--control", f"hdmap={render}", "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    for cam in HDMAP_CAMERAS:
+        assert _frames(out / "control_input_hdmap_bbox" / f"ftheta_{cam}" / "scene1_000.mp4") == 8
+        assert _frames(out / "videos" / f"ftheta_{cam}" / "scene1_000.mp4") == 8
+    assert "valid" in res.output
+
+
+def test_placeholders_fill_in_one_pass() -> None:
+    """A value holding another placeholder's text (a clip named '{output}') is never replaced again."""
+    from cosmos_tui.core.datasets.prepare.controls import fill_template
+
+    argv = fill_template(
+        ["tool", "{input}", "--cam={view}", "{output}"],
+        {"input": "/x/{output}.mp4", "output": "/o.mp4", "view": "front"},
+    )
+    assert argv == ["tool", "/x/{output}.mp4", "--cam=front", "/o.mp4"]

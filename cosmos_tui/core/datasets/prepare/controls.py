@@ -29,6 +29,7 @@ leaves a half file under the name the loader opens.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -45,8 +46,9 @@ from cosmos_tui.core.datasets.probe import ProbeError, probe_video
 from cosmos_tui.core.errors import UsageError, UserError
 
 ControlKind = Literal["edge", "depth", "seg", "vis"]
-COMMAND_KINDS: tuple[str, ...] = ("depth", "seg", "vis")
-"""Controls that come from a command (a model run per clip), not from code here."""
+COMMAND_KINDS: tuple[str, ...] = ("depth", "seg", "vis", "hdmap")
+"""Controls that come from a command (a model run per clip, or for ``hdmap`` the person's own
+renderer of their HD map and boxes, per camera), not from code here."""
 
 EDGE_THRESHOLDS: dict[str, tuple[int, int]] = {
     "very_low": (20, 50),
@@ -64,10 +66,12 @@ EDGE_TRAINING_DRAW: tuple[tuple[int, int], tuple[int, int]] = ((20, 100), (50, 1
 
 CONTROL_FOLDERS: dict[str, dict[str, str]] = {
     "transfer25-singleview": {"depth": "depth", "seg": "seg", "edge": "edge", "vis": "vis"},
+    "transfer25-multiview-hdmap": {"hdmap": "control_input_hdmap_bbox"},
 }
 """Layout id -> control kind -> folder under the dataset root (``<folder>/<clip>.mp4``).
 ``depth`` and ``seg`` are ``CTRL_TYPE_INFO``'s folders, which training reads; ``edge`` and ``vis``
-are ours (training computes them on the fly; inference takes them as ``control_path``)."""
+are ours (training computes them on the fly; inference takes them as ``control_path``). The
+HDMap rig's ``control_input_hdmap_bbox/<camera folder>/<clip>.mp4`` is what its loader opens."""
 
 TRAINING_READS: frozenset[str] = frozenset({"depth", "seg"})
 """Control kinds the Transfer2.5 single-view training loader reads from files."""
@@ -102,7 +106,7 @@ SEG_PROMPT = "person, car, vehicle, building, tree, road, sky"
 """The prompt upstream's single-view post-training doc passes sam2_pipeline.py
 (docs/post-training_singleview.md)."""
 
-PLACEHOLDERS = ("{input}", "{output}", "{scratch}", "{prompt}")
+PLACEHOLDERS = ("{input}", "{output}", "{scratch}", "{prompt}", "{view}", "{clip}", "{start}", "{frames}")
 _CODE_FLAGS = frozenset({"-c", "-e", "--command", "--eval", "-Command"})
 """Flags after which shells and interpreters (sh, bash, python, perl, node, pwsh) take code."""
 _TAIL = 800  # characters of a failed tool's output shown in the error
@@ -213,7 +217,15 @@ def _edge_stream(container: Any, rate: Fraction, width: int, height: int) -> Any
     return stream
 
 
-def parse_template(command_template: str | Sequence[str]) -> list[str]:
+def required_placeholders(kind: str) -> tuple[str, ...]:
+    """What a ``kind`` command must name: the clip and the mp4 to write (an HDMap renderer draws
+    from your map, not the video: ``{output}`` only)."""
+    return ("{output}",) if kind == "hdmap" else ("{input}", "{output}")
+
+
+def parse_template(
+    command_template: str | Sequence[str], required: tuple[str, ...] = ("{input}", "{output}")
+) -> list[str]:
     """The argv template of a control command: a string is split as a shell would (``shlex``,
     nothing expanded, never run through a shell); it must name ``{input}`` and ``{output}``, and
     not inside the code of ``sh -c`` / ``python -c`` (a file name there would be run as code)."""
@@ -229,7 +241,7 @@ def parse_template(command_template: str | Sequence[str]) -> list[str]:
             "The control command is empty; give one such as 'mytool --in {input} --out {output}'."
         )
     joined = "\0".join(argv)
-    missing = [p for p in ("{input}", "{output}") if p not in joined]
+    missing = [p for p in required if p not in joined]
     if missing:
         raise UsageError(
             f"The control command {shlex.join(argv)!r} lacks {' and '.join(missing)}; "
@@ -250,12 +262,11 @@ def parse_template(command_template: str | Sequence[str]) -> list[str]:
 def fill_template(argv: Sequence[str], values: dict[str, str]) -> list[str]:
     """``argv`` with each placeholder replaced inside each element (a value never splits or joins
     elements, whatever it holds); unknown ``{...}`` text is left as it is."""
-    out = []
-    for arg in argv:
-        for key, value in values.items():
-            arg = arg.replace("{" + key + "}", value)
-        out.append(arg)
-    return out
+    pattern = re.compile("|".join(re.escape("{" + key + "}") for key in values)) if values else None
+    if pattern is None:
+        return list(argv)
+    # one pass: a value that itself holds '{output}' (a clip so named) is never replaced again
+    return [pattern.sub(lambda m: values[m.group(0)[1:-1]], arg) for arg in argv]
 
 
 def upstream_command(
@@ -288,8 +299,10 @@ def command_control(
     root: str | Path | None = None,
     cwd: str | Path | None = None,
     env: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
 ) -> ControlResult:
     """Run a ``kind`` control command on ``clip_mp4`` and keep its mp4 as ``out_mp4``.
+    ``values`` fills further placeholders (``{view}``, ``{clip}``, ``{start}``, ``{frames}``).
 
     ``command_template`` (a string split with ``shlex``, or an argv list) names ``{input}`` (the
     clip, absolute) and ``{output}`` (an absolute temp ``.mp4`` path beside ``out_mp4``); it may
@@ -301,7 +314,7 @@ def command_control(
     """
     if kind not in COMMAND_KINDS:
         raise UsageError(f"'{kind}' is not a command control; use one of: {', '.join(COMMAND_KINDS)}.")
-    argv_t = parse_template(command_template)
+    argv_t = parse_template(command_template, required_placeholders(kind))
     clip, out = Path(clip_mp4).absolute(), Path(out_mp4).absolute()
     try:
         info = probe_video(clip, deep=True)
@@ -310,7 +323,9 @@ def command_control(
     want = info.best_frames
     tmp = _tmp_beside(out, Path(root) if root is not None else None)
     with tempfile.TemporaryDirectory(prefix=f"cosmos-tui-{kind}-") as scratch:
-        argv = fill_template(argv_t, {"input": str(clip), "output": str(tmp), "scratch": scratch})
+        argv = fill_template(
+            argv_t, {**(values or {}), "input": str(clip), "output": str(tmp), "scratch": scratch}
+        )
         log = Path(scratch) / "output.log"
         try:
             code = _run(argv, log, timeout, cwd, env)

@@ -89,6 +89,52 @@ class CommandStep:
 
 
 @dataclass(frozen=True)
+class CameraCommandStep:
+    """A multiview layout's ``kind`` control per camera (the HDMap rig's renders of your HD map
+    and boxes): the command runs once per camera with ``{input}`` that camera's window, ``{view}``
+    the camera, ``{clip}`` the source clip id, ``{start}``/``{frames}`` its frame range, and its mp4
+    is kept at ``<folder>/<camera folder>/<name>.mp4``."""
+
+    kind: str
+    template: tuple[str, ...]
+    folder: str
+    view_folder: str
+    timeout: float = 3600.0
+    cwd: str | None = None
+
+    @property
+    def provides(self) -> tuple[str, ...]:
+        return (self.folder,)
+
+    def __call__(self, w: PreparedWindow) -> list[Path]:
+        written = []
+        for view, window in w.views.items():
+            out = w.out / self.folder / self.view_folder.format(view=view) / f"{w.name}.mp4"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            values = {
+                "view": str(view),
+                "clip": w.source_rel,
+                "start": str(window.start),
+                "frames": str(window.frames),
+            }
+            try:
+                controls.command_control(
+                    self.kind,
+                    list(self.template),
+                    window.path,
+                    out,
+                    self.timeout,
+                    root=w.out,
+                    cwd=self.cwd,
+                    values=values,
+                )
+            except UserError as e:
+                raise StepFailed(f"{view}: {e}") from None
+            written.append(out)
+        return written
+
+
+@dataclass(frozen=True)
 class T5Step:
     """Once per job, in this process (the encoder is loaded once): every window's caption into
     ``t5_xxl/<view>/<name>.pkl`` for each view (the loader reads the front view's, the others
@@ -182,8 +228,15 @@ def build_steps(
             template = controls.upstream_command(kind, req.repo, python)
             cwd = str(req.repo)
         else:
-            template = controls.parse_template(value)
-        steps.append(CommandStep(kind, tuple(template), folders[kind], req.control_timeout, cwd))
+            template = controls.parse_template(value, controls.required_placeholders(kind))
+        if layout.views:
+            steps.append(
+                CameraCommandStep(
+                    kind, tuple(template), folders[kind], layout.view_folder, req.control_timeout, cwd
+                )
+            )
+        else:
+            steps.append(CommandStep(kind, tuple(template), folders[kind], req.control_timeout, cwd))
     finish: list[FinishStep] = []
     if layout.embeddings is not None:
         model = t5.locate_t5(req.t5_model) if req.t5_model is not None else None
