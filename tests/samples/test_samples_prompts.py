@@ -86,7 +86,7 @@ def test_cli_refusals_are_one_line(tmp_path: Path) -> None:
         (["samples", str(tmp_path)], "is not a job folder (no config.yaml"),
         (["samples", str(tmp_path), "--seeds", "x"], "--seeds must be"),
         (["samples", str(tmp_path), "--prompts", "/dev/zero"], "character device"),
-        (["samples", "stop", "nope"], "no single samples job 'nope'"),
+        (["samples", "stop", "nope"], "no samples job 'nope'"),
     ]
     for argv, said in cases:
         result = runner.invoke(app, argv)

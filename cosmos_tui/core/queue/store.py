@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.idmatch import match_id
 from cosmos_tui.core.paths import state_root
 from cosmos_tui.core.runs.record import ProcRef
 from cosmos_tui.core.runs.registry import flocked, write_atomic
@@ -234,15 +235,14 @@ def add(entry: QueueEntry) -> QueueEntry:
 
 def resolve(ref: str) -> str:
     """The entry id for an id or a unique prefix/substring of one."""
-    ids = entry_ids()
-    if ref in ids:
-        return ref
-    matches = [i for i in ids if i.startswith(ref)] or [i for i in ids if ref in i]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise UserError(f"'{ref}' matches {len(matches)} queue entries ({', '.join(matches[:5])}); give more")
-    raise UserError(f"no queue entry '{ref}'; `cosmos-tui queue list` shows them")
+    return match_id(
+        ref,
+        entry_ids(),
+        what="queue entry",
+        plural="queue entries",
+        listing="cosmos-tui queue list",
+        latest=False,
+    )
 
 
 def move_before(entry_id: str, other_id: str) -> QueueEntry:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
+from cosmos_tui.core.idmatch import match_id
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset, apply_sets, job_name_problem
 from cosmos_tui.core.queue import store
@@ -216,17 +217,13 @@ def sweep_ids() -> list[str]:
 
 def resolve_sweep(ref: str) -> str:
     """The sweep id for an id, a unique prefix or substring, or ``latest``."""
-    ids = sweep_ids()
-    if ref in ("latest", "last") and ids:
-        return ids[-1]
-    if ref in ids:
-        return ref
-    matches = [i for i in ids if i.startswith(ref)] or [i for i in ids if ref in i]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise UserError(f"'{ref}' matches {len(matches)} sweeps ({', '.join(matches[:5])}); give more")
-    raise UserError(f"no sweep '{ref}'" + (f"; sweeps: {', '.join(ids[-5:])}" if ids else "; none yet"))
+    return match_id(
+        ref,
+        sweep_ids(),
+        what="sweep",
+        listing="cosmos-tui sweep list",
+        none_yet="start one with `cosmos-tui sweep`",
+    )
 
 
 def show(sweep_id: str) -> list[SweepRow]:

@@ -9,7 +9,6 @@ a UI and the supervisor updating the same run at once never lose an update.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fcntl
 import json
 import os
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cosmos_tui.core.errors import UserError
+from cosmos_tui.core.idmatch import match_id
 from cosmos_tui.core.paths import runs_root
 from cosmos_tui.core.runs.record import RECORD_FILE, RunRecord, unreadable
 from cosmos_tui.core.safeio import RECORD_CAP, read_text_capped
@@ -161,22 +161,13 @@ def run_ids() -> list[str]:
 
 def resolve_id(run_id_or_prefix: str) -> str:
     """The full id for an id, a unique prefix, a unique substring, or ``latest``/``last``."""
-    ids = run_ids()
-    if run_id_or_prefix in ("latest", "last") and ids:
-        return ids[-1]
-    if run_id_or_prefix in ids:
-        return run_id_or_prefix
-    matches = [i for i in ids if i.startswith(run_id_or_prefix)] or [i for i in ids if run_id_or_prefix in i]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
-        raise UserError(f"'{run_id_or_prefix}' matches {len(matches)} runs ({shown}); give more of the id")
-    if not ids:
-        raise UserError(f"no run '{run_id_or_prefix}': no runs yet; start one with `cosmos-tui run`")
-    close = difflib.get_close_matches(run_id_or_prefix, ids, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `cosmos-tui runs list` shows them"
-    raise UserError(f"no run '{run_id_or_prefix}'{hint}")
+    return match_id(
+        run_id_or_prefix,
+        run_ids(),
+        what="run",
+        listing="cosmos-tui runs list",
+        none_yet="start one with `cosmos-tui run`",
+    )
 
 
 def age(record: RunRecord) -> float:

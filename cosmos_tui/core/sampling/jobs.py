@@ -36,6 +36,7 @@ from cosmos_tui.core.engines.base import SampleArgs
 from cosmos_tui.core.engines.inference import SampleContext
 from cosmos_tui.core.engines.registry import DEFAULT_KIND, get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
+from cosmos_tui.core.idmatch import match_id
 from cosmos_tui.core.monitor.samples import IterationSamples, list_samples
 from cosmos_tui.core.paths import samples_root
 from cosmos_tui.core.runs import list_runs, procs
@@ -185,15 +186,15 @@ def list_sample_jobs() -> list[SampleJob]:
 
 
 def get_sample_job(ref: str) -> SampleJob:
-    """A samples job by id, unique prefix or ``latest``."""
-    ids = _ids()
-    if ref in ("latest", "last") and ids:
-        ref = ids[-1]
-    matches = [i for i in ids if i == ref] or [i for i in ids if i.startswith(ref)]
-    if len(matches) != 1:
-        what = "no samples jobs yet" if not ids else f"{len(matches)} samples jobs match"
-        raise UserError(f"no single samples job '{ref}' ({what}); `cosmos-tui samples list` shows them.")
-    return reconcile(read_job(samples_root() / matches[0]))
+    """A samples job by id, unique prefix or part, or ``latest``."""
+    found = match_id(
+        ref,
+        _ids(),
+        what="samples job",
+        listing="cosmos-tui samples list",
+        none_yet="start one with `cosmos-tui samples RUN`",
+    )
+    return reconcile(read_job(samples_root() / found))
 
 
 def is_drawing(job: SampleJob) -> bool:

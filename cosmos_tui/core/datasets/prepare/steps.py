@@ -63,60 +63,35 @@ class EdgeStep:
 
 @dataclass(frozen=True)
 class CommandStep:
-    """Each window's ``kind`` control from a command (``{input}``, ``{output}``, ``{scratch}``),
-    kept at ``<folder>/<name>.mp4``; a failure drops the window with the command's reason."""
+    """Each window's ``kind`` control from a command, kept at ``<folder>/<name>.mp4``; with
+    ``view_folder`` (a multiview layout: the HDMap rig's renders of your map and boxes) once per
+    camera, kept at ``<folder>/<camera folder>/<name>.mp4``. Placeholders: ``{input}`` (the window,
+    that camera's), ``{output}``, ``{scratch}``, ``{view}``, ``{clip}`` (the source clip id),
+    ``{start}`` and ``{frames}`` (its source frame range). A failure drops the window with the
+    command's reason."""
 
     kind: str
     template: tuple[str, ...]
     folder: str
     timeout: float = 3600.0
     cwd: str | None = None
+    view_folder: str | None = None
 
     @property
     def provides(self) -> tuple[str, ...]:
         return (self.folder,)
 
     def __call__(self, w: PreparedWindow) -> list[Path]:
-        out = w.out / self.folder / f"{w.name}.mp4"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            controls.command_control(
-                self.kind, list(self.template), w.window.path, out, self.timeout, root=w.out, cwd=self.cwd
-            )
-        except UserError as e:
-            raise StepFailed(str(e)) from None
-        return [out]
-
-
-@dataclass(frozen=True)
-class CameraCommandStep:
-    """A multiview layout's ``kind`` control per camera (the HDMap rig's renders of your HD map
-    and boxes): the command runs once per camera with ``{input}`` that camera's window, ``{view}``
-    the camera, ``{clip}`` the source clip id, ``{start}``/``{frames}`` its frame range, and its mp4
-    is kept at ``<folder>/<camera folder>/<name>.mp4``."""
-
-    kind: str
-    template: tuple[str, ...]
-    folder: str
-    view_folder: str
-    timeout: float = 3600.0
-    cwd: str | None = None
-
-    @property
-    def provides(self) -> tuple[str, ...]:
-        return (self.folder,)
-
-    def __call__(self, w: PreparedWindow) -> list[Path]:
+        cameras = w.views.items() if self.view_folder is not None else [(None, w.window)]
         written = []
-        for view, window in w.views.items():
-            out = w.out / self.folder / self.view_folder.format(view=view) / f"{w.name}.mp4"
+        for view, window in cameras:
+            where = w.out / self.folder
+            if self.view_folder is not None:
+                where = where / self.view_folder.format(view=view)
+            out = where / f"{w.name}.mp4"
             out.parent.mkdir(parents=True, exist_ok=True)
-            values = {
-                "view": str(view),
-                "clip": w.source_rel,
-                "start": str(window.start),
-                "frames": str(window.frames),
-            }
+            values = {"view": str(view or ""), "clip": w.source_rel}
+            values.update(start=str(window.start), frames=str(window.frames))
             try:
                 controls.command_control(
                     self.kind,
@@ -129,7 +104,7 @@ class CameraCommandStep:
                     values=values,
                 )
             except UserError as e:
-                raise StepFailed(f"{view}: {e}") from None
+                raise StepFailed(f"{view}: {e}" if view else str(e)) from None
             written.append(out)
         return written
 
@@ -229,14 +204,8 @@ def build_steps(
             cwd = str(req.repo)
         else:
             template = controls.parse_template(value, controls.required_placeholders(kind))
-        if layout.views:
-            steps.append(
-                CameraCommandStep(
-                    kind, tuple(template), folders[kind], layout.view_folder, req.control_timeout, cwd
-                )
-            )
-        else:
-            steps.append(CommandStep(kind, tuple(template), folders[kind], req.control_timeout, cwd))
+        view_folder = layout.view_folder if layout.views else None
+        steps.append(CommandStep(kind, tuple(template), folders[kind], req.control_timeout, cwd, view_folder))
     finish: list[FinishStep] = []
     if layout.embeddings is not None:
         model = t5.locate_t5(req.t5_model) if req.t5_model is not None else None
