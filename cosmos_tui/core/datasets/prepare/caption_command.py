@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_tui.core.datasets.caption_text import text_problem
+from cosmos_tui.core.datasets.prepare.controls import fill_template
 from cosmos_tui.core.errors import UsageError
 
 _OUT_CAP = 1 << 20
@@ -56,7 +57,7 @@ class CaptionCommand:
 
     def run(self, clip: Path, src: Path) -> str:
         """The caption of ``clip`` (a prepared window of ``src``); :class:`CaptionFailed` otherwise."""
-        argv = [a.replace("{clip}", os.fspath(clip)).replace("{src}", os.fspath(src)) for a in self.argv]
+        argv = fill_template(self.argv, {"clip": os.fspath(clip), "src": os.fspath(src)})
         try:
             done = subprocess.run(  # an argv list, never a shell
                 argv,
