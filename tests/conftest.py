@@ -22,3 +22,20 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.delenv(secret, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
     return home
+
+
+@pytest.fixture
+def term(tmp_path: Path):
+    """A real terminal (tmux, 120x36) for the tests that drive the app or a shell through one;
+    skipped without tmux unless ``COSMOS_TUI_REQUIRE_TMUX=1`` (``.ci/run`` installs it)."""
+    import shutil
+
+    from support.tmux import Tmux
+
+    if shutil.which("tmux") is None:
+        if os.environ.get("COSMOS_TUI_REQUIRE_TMUX") == "1":
+            pytest.fail("COSMOS_TUI_REQUIRE_TMUX=1 but tmux is not installed")
+        pytest.skip("tmux is not installed (.ci/run installs it)")
+    t = Tmux(tmp_path, width=120, height=36)
+    yield t
+    t.close()

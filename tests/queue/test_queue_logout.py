@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,15 +21,9 @@ from cosmos_tui.core.queue import store
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-@pytest.fixture
-def term(tmp_path: Path):
-    if shutil.which("tmux") is None:
-        if os.environ.get("COSMOS_TUI_REQUIRE_TMUX") == "1":
-            pytest.fail("COSMOS_TUI_REQUIRE_TMUX=1 but tmux is not installed")
-        pytest.skip("tmux is not installed (.ci/run installs it)")
-    t = Tmux(tmp_path, width=120, height=36)
-    yield t
-    t.close()
+@pytest.fixture(autouse=True)
+def stop_what_runs():
+    yield
     stop_all()
 
 

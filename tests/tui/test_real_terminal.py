@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -37,17 +36,6 @@ def test_without_a_terminal_the_app_says_so_and_exits_2(isolated_home: Path) -> 
     assert res.returncode == 2
     assert res.stdout == ""  # nothing drawn into the pipe
     assert "needs a terminal" in res.stderr and "cosmos-tui --help" in res.stderr
-
-
-@pytest.fixture
-def term(tmp_path: Path):
-    if shutil.which("tmux") is None:
-        if os.environ.get("COSMOS_TUI_REQUIRE_TMUX") == "1":
-            pytest.fail("COSMOS_TUI_REQUIRE_TMUX=1 but tmux is not installed")
-        pytest.skip("tmux is not installed (.ci/run installs it)")
-    t = Tmux(tmp_path, width=120, height=36)
-    yield t
-    t.close()
 
 
 @pytest.mark.slow
