@@ -224,7 +224,14 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path):
     argv = [sys.executable, "-m", "cosmos_tui", "data", "prepare", str(src), str(out), *ARGS, "--jobs", "2"]
     argv += ["--caption-command", slow]
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # as a terminal's foreground job: a suite started in the background (`nohup ... &`) hands
+        # its children SIGINT ignored, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     done = out / JOB_DIR / "done"
     deadline = time.monotonic() + 60
