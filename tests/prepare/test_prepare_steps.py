@@ -158,3 +158,20 @@ def test_placeholders_fill_in_one_pass() -> None:
         {"input": "/x/{output}.mp4", "output": "/o.mp4", "view": "front"},
     )
     assert argv == ["tool", "/x/{output}.mp4", "--cam=front", "/o.mp4"]
+
+
+def test_a_missing_library_is_said_before_any_clip_is_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without OpenCV (or transformers) the command stops at once with how to install it, exit 2,
+    nothing written: not one dropped window per clip."""
+    import sys as _sys
+
+    src = tmp_path / "src"
+    clip(src / "a.mp4", 10)
+    (src / "a.txt").write_text("a")
+    monkeypatch.setitem(_sys.modules, "cv2", None)  # import cv2 -> ImportError
+    argv = ["data", "prepare", str(src), str(tmp_path / "out"), "--layout", "transfer25-singleview"]
+    res = runner.invoke(app, [*argv, "--control", "edge"])
+    assert res.exit_code == 2 and "install cosmos-tui[prepare]" in res.output, res.output
+    assert not (tmp_path / "out").exists()

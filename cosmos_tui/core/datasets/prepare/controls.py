@@ -133,6 +133,11 @@ def _cv2() -> Any:
     return cv2
 
 
+def require_cv2() -> None:
+    """A :class:`UsageError` saying how to install OpenCV when it is missing."""
+    _cv2()
+
+
 def _tmp_beside(out_mp4: Path, root: Path | None) -> Path:
     """The temp file an output is built in: beside it, hidden, ending in ``.mp4`` (tools pick the
     container from the extension), inside ``root`` when given; a leftover is removed first."""

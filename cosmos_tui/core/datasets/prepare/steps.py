@@ -187,6 +187,7 @@ def build_steps(
             if strength not in controls.EDGE_THRESHOLDS:
                 known = ", ".join(controls.EDGE_THRESHOLDS)
                 raise UsageError(f"Unknown edge strength '{value}'; use one of: {known}.")
+            controls.require_cv2()  # before any clip: a missing library is not a per-clip failure
             steps.append(EdgeStep(strength, folders[kind]))
             continue
         if not value:
@@ -214,6 +215,7 @@ def build_steps(
                 f"{layout_id} needs T5 text embeddings: pass --t5-model DIR (the google-t5/t5-11b "
                 f"folder; '{t5.T5_MODEL_HINT}' fetches it)."
             )
+        t5.require_transformers()  # before any clip, not once they are all cut
         finish.append(T5Step(model, layout.views, req.t5_device, req.t5_batch))
     elif req.t5_model is not None:
         raise UsageError(f"{layout_id} reads captions, not T5 embeddings; drop --t5-model.")

@@ -93,6 +93,17 @@ def locate_t5(model_dir: str | Path | None = None, checkpoint_dir: str | Path | 
     return str(folder)
 
 
+def require_transformers() -> None:
+    """A :class:`UsageError` saying how to install transformers when it is missing."""
+    import importlib.util  # deferred: only when embeddings are asked for
+
+    if importlib.util.find_spec("transformers") is None:
+        raise UsageError(
+            "T5 embeddings need transformers, which is not installed; install cosmos-tui[prepare] "
+            "(pip install 'cosmos-tui[prepare]')."
+        )
+
+
 class T5Encoder:
     """A T5 encoder and its tokenizer, loaded once from local files (``transformers``).
 
