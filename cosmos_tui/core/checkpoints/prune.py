@@ -110,6 +110,7 @@ def plan_prune(
     if keep_every is not None and keep_every < 1:
         raise UsageError("--keep-every must be a positive number of iterations.")
     readers = checkpoints_in_use() if in_use is None else in_use
+    leases = {folder: leased_iterations(folder) for folder in {c.path.parent for c in checkpoints}}
     problems = {id(c): verify(c) for c in checkpoints if c.complete}
     verified = [c for c in checkpoints if c.complete and problems[id(c)] is None]
     recent = {id(c) for c in verified[-keep_last:]}
@@ -123,7 +124,7 @@ def plan_prune(
             keep, why = True, "pinned"
         elif resolved(c.path) in readers:
             keep, why = True, f"read by samples job {readers[resolved(c.path)]}"
-        elif (reader := _lease_holder(c)) is not None:
+        elif (reader := leases[c.path.parent].get(c.iteration)) is not None:
             keep, why = True, f"read by process {reader}"
         elif is_being_written(c, now=now):
             keep, why = True, "being written"
