@@ -2,9 +2,10 @@
 
 The step that saves only queues device-to-host copies (on a side CUDA stream, into pinned host
 buffers reused from save to save; :meth:`AsyncCheckpointer.prepare` allocates them in a
-background thread early in the run, so that even the first save does not wait ~30 s for
-pinning); the next forward and backward run beside them, and the optimizer step waits for the
-copies on the GPU (``before_update``), never on the host.
+background thread early in the run, and copies the state into them once there, so that even the
+first save neither waits ~30 s for pinning nor pays the first use of the buffers); the next
+forward and backward run beside them, and the optimizer step waits for the copies on the GPU
+(``before_update``), never on the host.
 A background thread then writes the four parts with ``torch.distributed.checkpoint`` over its own
 gloo process group (DCP's planning collectives must not interleave with the training loop's), and
 rank 0 renames the ``.partial`` folder and moves the pointer only after every rank wrote every part:
@@ -115,9 +116,17 @@ class AsyncCheckpointer:
 
         def allocate() -> None:
             try:
-                self.host = _pinned(_create_cpu_state_dict(shapes, pin_memory=True))
+                host = _pinned(_create_cpu_state_dict(shapes, pin_memory=True))
             except Exception:  # e.g. too little memory to pin: the first save allocates as before
                 self.host = None
+                return
+            # One throwaway copy into the fresh buffers, here in the background, so that the first
+            # save's copies find them already used by the copy engine (as every later save does);
+            # the values are overwritten by the save
+            with torch.cuda.stream(self.stream):
+                _stage(shapes, host, non_blocking=True)
+            self.stream.synchronize()
+            self.host = host
 
         self.preparing = threading.Thread(target=allocate, name="dcp-pin", daemon=True)
         self.preparing.start()

@@ -18,6 +18,7 @@ from typing import Any
 from cosmos_engine.config import Config
 from cosmos_engine.errors import ConfigError
 from cosmos_engine.experiments import EXPERIMENTS
+from cosmos_engine.memory_budget import parse_budget
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -28,7 +29,7 @@ _CHOICES = {
     "dataloader_train.dataset.control_type": ("", "edge", "vis", "depth", "seg", "hdmap"),
     "model.task": ("text2world", "video2world", "control"),
     "scheduler.kind": ("cosine", "linear", "constant"),
-    "trainer.recompute": ("", "gelu", "elementwise"),
+    "trainer.recompute": ("", "gelu", "elementwise", "attention"),
 }
 
 
@@ -155,6 +156,8 @@ def _validate(cfg: Config) -> None:
         "parallel.context_parallel_size": cfg.parallel.context_parallel_size,
         "trainer.activation_checkpointing_every": cfg.trainer.activation_checkpointing_every,
     }
+    if cfg.trainer.memory_budget:
+        parse_budget(cfg.trainer.memory_budget)
     if cfg.trainer.sample_every < 0:
         raise ConfigError(
             f"trainer.sample_every must be 0 (never) or positive; got {cfg.trainer.sample_every}."

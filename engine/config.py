@@ -78,7 +78,16 @@ class TrainerConfig:
     ``gelu``: the MLP's activation (7.5 GB of the 2B model's activations at 16,384 tokens for ~1% of
     a step on an H100 when compiled: the recompute is fused into the GELU backward);
     ``elementwise``: all but the outputs of matmuls and attention (norms, AdaLN modulation, GELU,
-    bf16 weight casts: 25 GB there, ~2% of a step); empty: nothing."""
+    bf16 weight casts: 25 GB there, ~2% of a step); ``attention``: all but the self-attention's
+    outputs (the block's input and one ``n x hidden`` tensor kept: for long sequences, where the
+    quadratic attention is most of the work and the recomputed matmuls are cheap); empty: nothing."""
+    memory_budget: str = ""
+    """``auto``: choose the memory policy (``recompute`` and activation checkpointing of one block in
+    N) at launch: the cheapest in recomputed FLOPs whose peak, from each policy's activation bytes
+    measured on one block at the run's width on the GPU, fits the GPU's memory; or a number of GB
+    to fit in instead of the whole GPU. The choice and why are logged, and it replaces the configured
+    policy. Empty: use the configured policy. On CPU there is no device memory to budget: the
+    configured policy stays."""
     fused_update: bool = True
     """On a GPU with Triton: AdamW and the EMA update in one kernel pass over the weights and their
     state (:mod:`cosmos_engine.fused_update`); ``false``: ``torch.optim.AdamW`` then a separate EMA lerp."""

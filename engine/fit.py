@@ -175,6 +175,7 @@ def shape_of(cfg: Any, views: int, world: int) -> dict[str, Any]:
         "ema": cfg.model.ema.enabled,
         "ema_offload": cfg.model.ema.offload,
         "compile": cfg.trainer.compile,
+        "memory_budget": cfg.trainer.memory_budget,
     }
 
 
@@ -204,6 +205,7 @@ def probe(overrides: list[str], steps: int) -> dict[str, Any]:
         if cuda:
             torch.cuda.reset_peak_memory_stats(d.device)
         trainer = Trainer(cfg, d, d.rank, SyntheticClips(cfg, views))
+        result["shape"] = shape_of(cfg, views, d.world_size)  # with trainer.memory_budget's choice
         times = []
         for i in range(1, steps + 1):
             t0 = time.perf_counter()

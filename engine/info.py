@@ -61,7 +61,34 @@ def describe(overrides: list[str], ranks: int | None = None) -> dict[str, Any]:
         "train_flops_per_sample": flops_per_sample(
             cfg.model, views, ds.num_frames, list(ds.video_size), ds.max_text_len
         ),
+        "memory_policy": memory_policy(cfg, count_params(net), ranks),
     }
+
+
+def memory_policy(cfg: Any, params: int, ranks: int) -> str:
+    """The memory policy a launch would use: the configured one, or ``trainer.memory_budget``'s
+    choice when this machine has a GPU to measure one block on (the launch measures its own)."""
+    import torch
+    from cosmos_engine import memory_budget
+    from cosmos_engine.model import Block
+
+    configured = memory_budget.Policy(
+        cfg.trainer.activation_checkpointing_every if cfg.trainer.activation_checkpointing else 0,
+        cfg.trainer.recompute,
+    )
+    if not cfg.trainer.memory_budget:
+        return configured.label
+    if not torch.cuda.is_available():
+        return (
+            f"trainer.memory_budget={cfg.trainer.memory_budget}: chosen on the GPU at launch "
+            f"(no GPU here; on CPU the configured one stays: {configured.label})"
+        )
+    device = torch.device("cuda", torch.cuda.current_device())
+    with torch.device(device):
+        block = Block(cfg.model)
+    choice = memory_budget.choose_for(cfg, block, params, device, ranks)
+    assert choice is not None
+    return f"{choice.policy.label} (trainer.memory_budget={cfg.trainer.memory_budget}: {choice.reason})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,9 +57,25 @@ def _gelu(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> CheckpointPolicy:
     return CheckpointPolicy.PREFER_RECOMPUTE if recompute else CheckpointPolicy.PREFER_SAVE
 
 
+_ATTENTION = {
+    op
+    for op in _EXPENSIVE
+    if "attention" in str(op)  # the fused self-attention kernels, whatever the backend picks
+}
+
+
+def _attention(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> CheckpointPolicy:
+    # self-attention only: its keys are as long as its queries (the text's 512 are not); the
+    # cross-attention, projections, MLP and elementwise ops are recomputed
+    if op in _ATTENTION and args[1].shape[-2] == args[0].shape[-2]:
+        return CheckpointPolicy.MUST_SAVE
+    return CheckpointPolicy.PREFER_RECOMPUTE
+
+
 RECOMPUTE = {
     "gelu": functools.partial(create_selective_checkpoint_contexts, _gelu),
     "elementwise": functools.partial(create_selective_checkpoint_contexts, _elementwise),
+    "attention": functools.partial(create_selective_checkpoint_contexts, _attention),
 }
 """``trainer.recompute`` modes: the selective-checkpoint context of each."""
 
@@ -335,23 +351,29 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def block_flops(cfg: ModelConfig, n: int, text_len: int) -> dict[str, float]:
+    """Forward matmul FLOPs of one block at ``n`` tokens: ``attention`` (the self-attention's scores
+    and values, quadratic in ``n``) and ``linear`` (projections, cross-attention, MLP)."""
+    h = cfg.hidden
+    inner = int(h * cfg.mlp_ratio)
+    linear = (
+        2 * n * (h * h + 2 * h * h + h * h)  # self-attn projections
+        + 2 * n * (2 * h * h)
+        + 2 * text_len * 2 * cfg.text_dim * h  # cross-attn q/out and k/v
+        + 2 * 2 * n * text_len * h
+        + 2 * n * 2 * h * inner  # MLP
+    )
+    return {"attention": 2.0 * 2 * n * n * h, "linear": float(linear)}
+
+
 def flops_per_sample(
     cfg: ModelConfig, n_views: int, num_frames: int, size: list[int], text_len: int
 ) -> float:
     """Training FLOPs for one sample (forward + backward = 3x forward), matmuls only."""
     pt, ph, pw = cfg.patch_size
     n = n_views * (num_frames // pt) * (size[0] // ph) * (size[1] // pw)
-    h = cfg.hidden
-    inner = int(h * cfg.mlp_ratio)
-    per_block = (
-        2 * n * (h * h + 2 * h * h + h * h)  # self-attn projections
-        + 2 * 2 * n * n * h  # self-attn scores and values
-        + 2 * n * (2 * h * h)
-        + 2 * text_len * 2 * cfg.text_dim * h  # cross-attn q/out and k/v
-        + 2 * 2 * n * text_len * h
-        + 2 * n * 2 * h * inner  # MLP
-    )
-    fwd = cfg.depth * per_block + 2 * n * h * (
+    per_block = sum(block_flops(cfg, n, text_len).values())
+    fwd = cfg.depth * per_block + 2 * n * cfg.hidden * (
         (cfg.in_channels + 1) * pt * ph * pw + cfg.in_channels * pt * ph * pw
     )
     return 3.0 * fwd

@@ -58,6 +58,8 @@ def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any
         ckpt.load_consolidated(load_path, model, cfg.model.ema.enabled)
         if rank == 0:
             log.info(f"Loaded consolidated checkpoint {load_path}")
+    if cfg.trainer.memory_budget:
+        _choose_memory_policy(cfg, net, d, rank)
     net.set_recompute(ac_every(cfg), cfg.trainer.recompute)
     if cfg.trainer.compile:
         for block in net.blocks:
@@ -94,6 +96,30 @@ def build(cfg: Config, d: Any, rank: int, ckpt_dir: Path) -> tuple[Any, Any, Any
         if rank == 0:
             log.info(f"Loaded {', '.join(parts)} from {step_dir}")
     return net, model, opt, start
+
+
+def _choose_memory_policy(cfg: Config, net: Any, d: Any, rank: int) -> None:
+    """``trainer.memory_budget``: rank 0's choice (measured on its GPU) for every rank, logged."""
+    from cosmos_engine import memory_budget
+    from cosmos_engine.model import count_params
+
+    log = engine_log.get()
+    picked = [None]
+    if rank == 0:
+        choice = memory_budget.choose_for(cfg, net.blocks[0], count_params(net), d.device, d.world_size)
+        picked = [None if choice is None else (choice.policy, choice.fits, choice.reason)]
+        if choice is None:
+            log.info(
+                f"Memory policy: trainer.memory_budget={cfg.trainer.memory_budget} has no device memory to "
+                f"budget on {d.device.type}; keeping the configured one"
+            )
+        else:
+            say = log.info if choice.fits else log.warning
+            budget = cfg.trainer.memory_budget
+            say(f"Memory policy (trainer.memory_budget={budget}): {choice.policy.label}: {choice.reason}")
+    dist.broadcast_object_list(picked, src=0)
+    if picked[0] is not None:
+        memory_budget.apply(cfg, picked[0][0])
 
 
 def ac_every(cfg: Config) -> int:

@@ -47,6 +47,13 @@ REPO = HERE.parents[1]
 
 
 _INSTALLED = importlib.util.find_spec("cosmos_engine") is not None
+LONG = {
+    32768: ["compile_elementwise", "compile_attention"],
+    65536: ["compile_attention", "compile_ac"],
+    131072: ["compile_attention"],
+}
+"""``--long``: the long shapes and the memory policies that fit them on one H200 (the bare model
+at the same policy is the anchor: ``vs policy``)."""
 
 
 def _env() -> dict[str, str]:
@@ -205,20 +212,33 @@ def table(results: dict[str, Any]) -> str:
         )
     lines.append("")
     head = (
-        f"{'what':<8} {'tokens':>6} {'variant':<15} {'step s':>7} {'tokens/s':>9} {'MFU':>6} "
-        f"{'mem GB':>7} {'vs bare':>8}"
+        f"{'what':<8} {'tokens':>6} {'variant':<21} {'step s':>7} {'tokens/s':>9} {'MFU':>6} "
+        f"{'mem GB':>7} {'vs bare':>8} {'vs policy':>9}"
     )
     lines += [head, "-" * len(head)]
+    fits = []
     for row in results["runs"]:
         if row.get("error"):
-            lines.append(f"{row['mode']:<8} {row['tokens']:>6} {row['variant']:<15} {row['error'][:60]}")
+            lines.append(f"{row['mode']:<8} {row['tokens']:>6} {row['variant']:<21} {row['error'][:60]}")
             continue
-        ratio = row.get("vs_bare")
+        ratio, same = row.get("vs_bare"), row.get("vs_bare_policy")
         lines.append(
-            f"{row['mode']:<8} {row['tokens']:>6} {row['variant']:<15} {row['step_s']:>7.3f} "
+            f"{row['mode']:<8} {row['tokens']:>6} {row['variant']:<21} {row['step_s']:>7.3f} "
             f"{row['tokens_per_s']:>9,.0f} {row['mfu'] * 100:>5.1f}% {row['peak_mem_gb']:>7.1f} "
-            f"{_fmt(ratio, '>7.3f') + 'x' if ratio else '       -'}"
+            f"{_fmt(ratio, '>7.3f') + 'x' if ratio else '       -'} "
+            f"{_fmt(same, '>8.3f') + 'x' if same else '        -'}"
+            + (f"  ({row['policy']})" if row.get("policy") else "")
         )
+        if row["mode"] == "fit" and "peak_error" in row:
+            fits.append(row)
+    if fits:
+        lines += ["", "fit probe (2 steps, synthetic batches) vs the engine's real run at the same options:"]
+        for row in fits:
+            lines.append(
+                f"  {row['tokens']:>6} {row['variant']:<21} peak {row['peak_mem_gb']:.1f} GB "
+                f"({row['peak_error'] * 100:+.1f}%), s/iter {row['step_s']:.3f} "
+                f"({row['step_error'] * 100:+.1f}%)"
+            )
     ck = results.get("ckpt")
     if ck and not ck.get("error"):
         gb = ck["bytes"] / 1e9
@@ -226,7 +246,10 @@ def table(results: dict[str, Any]) -> str:
             "",
             f"checkpoint (full training state {gb:.1f} GB, step {ck['step_s']:.3f} s): "
             f"async save blocks {ck['async_first_blocking_s']:.2f} s the first time / "
-            f"{ck['async_warm_blocking_s']:.2f} s later (host buffers pinned in the background "
+            f"{ck['async_warm_blocking_s']:.2f} s later (the save call itself "
+            f"{_fmt(ck.get('async_first_queued_s'), '.2f')} / "
+            f"{_fmt(ck.get('async_warm_queued_s'), '.2f')} s; "
+            "host buffers pinned in the background "
             f"meanwhile: {ck['pin_steps_during']} steps at {_fmt(ck['pin_step_s_during'], '.3f')} s); "
             f"background write {ck['async_warm_write_s']:.1f} s "
             f"({gb / ck['async_warm_write_s']:.2f} GB/s); sync save {ck['sync_save_s']:.1f} s "
@@ -266,6 +289,17 @@ def main() -> int:
     parser.add_argument("--sac-every", type=int, default=3, help="compile_sac checkpoints one block in N")
     parser.add_argument("--scaling-variant", default="compile")
     parser.add_argument("--scaling-tokens", type=int, default=8192)
+    parser.add_argument("--shapes", default="8192,16384", help="tokens per sample of the standard rows")
+    parser.add_argument("--variants", default="", help="comma-separated variants instead of each shape's")
+    parser.add_argument("--long", action="store_true", help=f"also the long shapes: {LONG}")
+    parser.add_argument("--long-steps", type=int, default=3, help="timed steps at 32,768 tokens and more")
+    parser.add_argument("--long-warmup", type=int, default=2)
+    parser.add_argument(
+        "--fit", action="store_true", help="the fit probe's prediction beside each engine row"
+    )
+    parser.add_argument("--no-ckpt", action="store_true", help="skip the checkpoint timings")
+    parser.add_argument("--modes", default="bare,engine", help="which of bare,engine to run per variant")
+    parser.add_argument("--no-disk", action="store_true", help="skip the disk bandwidth")
     args = parser.parse_args()
     import torch
 
@@ -279,7 +313,9 @@ def main() -> int:
         print("error: no CUDA device; run with --cpu-smoke on a machine without GPUs.", file=sys.stderr)
         return 1
     experiment = "s2mv_text2world_tiny" if smoke else "s2mv_text2world_2b"
-    shapes = [64] if smoke else [8192, 16384]
+    shapes = [64] if smoke else [int(t) for t in args.shapes.split(",") if t]
+    if args.long and not smoke:
+        shapes += [t for t in LONG if t not in shapes]
     results: dict[str, Any] = {
         "device": "cpu" if smoke else torch.cuda.get_device_name(0),
         "gpus": 0 if smoke else torch.cuda.device_count(),
@@ -293,7 +329,7 @@ def main() -> int:
     if not smoke and not args.scaling:
         results["d2h_gbs"] = copy_bandwidth(to_host=True)
         results["h2d_gbs"] = copy_bandwidth(to_host=False)
-    if not args.scaling:
+    if not args.scaling and not args.no_disk:
         results.update(disk_bandwidth(work / "disk", 1 if smoke else args.disk_gib))
 
     sys.path[:0] = [str(REPO)]
@@ -349,13 +385,18 @@ def main() -> int:
         plan = []
         for tokens in shapes:
             variants = (
-                ["eager", "ac", "elementwise"]
+                ["eager", "ac", "elementwise", "attention"]
                 if smoke
-                else ["eager", "compile", "compile_gelu", "compile_elementwise", "compile_sac", "compile_ac"]
+                else LONG.get(tokens)
+                or ["eager", "compile", "compile_gelu", "compile_elementwise", "compile_sac", "compile_ac"]
             )
+            if args.variants:
+                variants = args.variants.split(",")
             for variant in variants:
-                plan += [("bare", tokens, variant), ("engine", tokens, variant)]
-            if not smoke:  # the bare model has no EMA to offload: compared with bare compile
+                plan += [(mode, tokens, variant) for mode in args.modes.split(",")]
+                if args.fit:
+                    plan.append(("fit", tokens, variant))
+            if not smoke and not args.variants and tokens not in LONG:  # no EMA in the bare model
                 plan.append(("engine", tokens, "compile_offload"))
         for mode, tokens, variant in plan:
             name = f"{mode}_{tokens}_{variant}"
@@ -363,13 +404,18 @@ def main() -> int:
                 continue
             flops, tok = flops_and_tokens(tokens, experiment)
             argv = [mode, "--tokens", str(tokens), "--variant", variant, "--sac-every", str(args.sac_every)]
-            argv += common
+            if tokens >= 32768 and not smoke:
+                argv += ["--experiment", experiment, "--steps", str(args.long_steps)]
+                argv += ["--warmup", str(args.long_warmup), "--workers", "8"]
+            else:
+                argv += common
             if args.profile:
                 argv += ["--profile", str(out_dir / f"{name}.prof.txt")]
             if mode == "engine":
                 argv += ["--data", str(data)]
-            row = _finish(run_measure(argv, work, name, timeout), flops, tok, peak)
-            shown = f"{variant}/{args.sac_every}" if variant.endswith("sac") else variant
+            limit = timeout * max(1, tokens // 16384) if not smoke else timeout
+            row = _finish(run_measure(argv, work, name, limit), flops, tok, peak)
+            shown = f"{variant}/{args.sac_every}" if "sac" in variant else variant
             row.update(mode=mode, tokens=tokens, variant=shown, flops_per_sample=flops)
             anchor = "compile" if variant.startswith("compile") else "eager"
             bare = next(
@@ -385,9 +431,16 @@ def main() -> int:
             )
             if mode == "engine" and bare and not row.get("error"):
                 row["vs_bare"] = row["tokens_per_s"] / bare["tokens_per_s"]
+            same = _row(results, "bare", tokens, shown)
+            if mode == "engine" and same and not row.get("error"):
+                row["vs_bare_policy"] = row["tokens_per_s"] / same["tokens_per_s"]
+            real = _row(results, "engine", tokens, shown)
+            if mode == "fit" and real and not row.get("error"):
+                row["peak_error"] = row["peak_mem_gb"] / real["peak_mem_gb"] - 1
+                row["step_error"] = row["step_s"] / real["step_s"] - 1
             results["runs"].append(row)
             save()
-        if not keep or "ckpt" in keep:
+        if (not keep or "ckpt" in keep) and not args.no_ckpt:
             results["ckpt"] = run_measure(
                 ["ckpt", "--tokens", str(shapes[0]), "--variant", "eager", "--data", str(data), *common],
                 work,
@@ -405,6 +458,18 @@ def main() -> int:
     save()
     print(table(results))
     return 0
+
+
+def _row(results: dict[str, Any], mode: str, tokens: int, variant: str) -> dict[str, Any] | None:
+    """The measured (error-free) row of ``mode`` at ``tokens`` and ``variant``, if any."""
+    return next(
+        (
+            r
+            for r in results["runs"]
+            if (r["mode"], r["tokens"], r["variant"]) == (mode, tokens, variant) and not r.get("error")
+        ),
+        None,
+    )
 
 
 def _shapes(tokens: list[int]) -> list[tuple[int, int, list[int]]]:

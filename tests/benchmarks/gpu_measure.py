@@ -35,6 +35,9 @@ from typing import Any
 SHAPES = {  # tokens per sample -> (views, frames, [height, width]); patch 4x16x16 as the 2B experiments
     8192: (2, 16, [512, 512]),
     16384: (2, 32, [512, 512]),
+    32768: (2, 64, [512, 512]),
+    65536: (2, 128, [512, 512]),
+    131072: (2, 256, [512, 512]),
     64: (2, 8, [64, 64]),  # --cpu-smoke (with the tiny model)
 }
 
@@ -45,17 +48,24 @@ VARIANTS = {
     "compile": ["trainer.compile=true"],
     "ac": [AC],
     "elementwise": ["trainer.recompute=elementwise"],
+    "attention": ["trainer.recompute=attention"],
     "compile_gelu": ["trainer.compile=true", "trainer.recompute=gelu"],
     "compile_elementwise": ["trainer.compile=true", "trainer.recompute=elementwise"],
     "compile_sac": ["trainer.compile=true", AC],
     "compile_ac": ["trainer.compile=true", AC],
     "compile_offload": ["trainer.compile=true", "model.ema.offload=true"],
+    "compile_attention": ["trainer.compile=true", "trainer.recompute=attention"],
+    "compile_sac_attention": ["trainer.compile=true", AC, "trainer.recompute=attention"],
+    "compile_auto": ["trainer.compile=true", "trainer.memory_budget=auto"],
 }
 """Each variant's overrides (after activation checkpointing off, no recompute, EMA on the GPU).
-``compile_gelu``/``compile_elementwise``: each block recomputes its GELU / all but its matmul and
-attention outputs in backward (``trainer.recompute``); ``compile_sac``: one block in every
-``--sac-every`` recomputed whole; ``compile_offload``: the EMA weights in pinned host memory
-(``model.ema.offload``)."""
+``compile_gelu``/``compile_elementwise``/``compile_attention``: each block recomputes its GELU /
+all but its matmul and attention outputs / all but its self-attention's output in backward
+(``trainer.recompute``); ``compile_sac``: one block in every ``--sac-every`` recomputed whole
+(``compile_sac_attention``: the others recompute all but the self-attention);
+``compile_offload``: the EMA weights in pinned host memory (``model.ema.offload``);
+``compile_auto``: ``trainer.memory_budget=auto`` picks the policy (the bare model applies the same
+choice, measured the same way, so both run the same policy)."""
 
 
 def overrides(args: argparse.Namespace, world: int) -> list[str]:
@@ -70,7 +80,7 @@ def overrides(args: argparse.Namespace, world: int) -> list[str]:
         "trainer.activation_checkpointing=false",
         "trainer.recompute=",
         "model.ema.offload=false",
-        f"trainer.activation_checkpointing_every={args.sac_every if args.variant.endswith('sac') else 1}",
+        f"trainer.activation_checkpointing_every={args.sac_every if 'sac' in args.variant else 1}",
         *VARIANTS[args.variant],
         "trainer.fsdp_reshard_after_forward=false",  # 2+ GPUs: memory allows, no gather in backward
         f"trainer.max_iter={args.warmup + args.steps + 1000}",
@@ -148,9 +158,10 @@ def _profile(device: Any, first: int, run_one: Any, steps: int = 2) -> None:
 def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
     """The plain-module anchor (see the module docstring)."""
     import torch
+    from cosmos_engine import memory_budget
     from cosmos_engine.compose import compose_config
     from cosmos_engine.flow import flow_loss
-    from cosmos_engine.model import VideoDiT
+    from cosmos_engine.model import VideoDiT, count_params
     from cosmos_engine.trainer import ac_every
 
     cfg = compose_config(overrides(args, 1))
@@ -161,6 +172,12 @@ def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
     with torch.device(device):
         net = VideoDiT(cfg.model)
         net.init_weights()
+    policy = None
+    if cfg.trainer.memory_budget:  # the engine's own choice for this shape, measured the same way
+        choice = memory_budget.choose_for(cfg, net.blocks[0], count_params(net), device, 1)
+        if choice is not None:
+            memory_budget.apply(cfg, choice.policy)
+            policy = choice.policy.label
     net.set_recompute(ac_every(cfg), cfg.trainer.recompute)
     if cfg.trainer.compile:
         for block in net.blocks:
@@ -184,7 +201,8 @@ def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    return _timed(device, args.warmup, args.steps, run_one)
+    result = _timed(device, args.warmup, args.steps, run_one)
+    return {**result, "policy": policy} if policy else result
 
 
 def _engine(args: argparse.Namespace) -> tuple[Any, Any, Any]:
@@ -214,6 +232,11 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
     try:
         result = _timed(d.device, args.warmup, args.steps, lambda i: trainer.iteration(i + 1, _NoSignals()))
         result["world_size"] = d.world_size
+        if cfg.trainer.memory_budget:
+            from cosmos_engine.memory_budget import Policy
+
+            every = cfg.trainer.activation_checkpointing_every if cfg.trainer.activation_checkpointing else 0
+            result["policy"] = Policy(every, cfg.trainer.recompute).label
         result["logging_iter"] = cfg.trainer.logging_iter
         result["num_workers"] = cfg.dataloader_train.num_workers
         return result
@@ -286,6 +309,7 @@ def measure_ckpt(args: argparse.Namespace) -> dict[str, Any]:
             t1 = time.perf_counter()
             trainer.finish_saves()
             out[f"{label}_blocking_s"] = with_save - base
+            out[f"{label}_queued_s"] = queued
             out[f"{label}_write_s"] = trainer.async_saver.last_write_s
             out[f"{label}_steps_during_write"] = len(during)
             out[f"{label}_step_s_during_write"] = statistics.mean(during) if during else None
@@ -311,10 +335,25 @@ def measure_ckpt(args: argparse.Namespace) -> dict[str, Any]:
         _teardown()
 
 
+def measure_fit(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``cosmos-tui fit`` predicts for this run: the engine's fit probe (``cosmos_engine.fit``,
+    two steps on synthetic batches of the run's shape) with this measurement's overrides."""
+    from cosmos_engine.fit import probe
+
+    try:
+        result = probe(overrides(args, int(os.environ.get("WORLD_SIZE", "1"))), 2)
+    finally:
+        _teardown()
+    if not result.get("ok"):
+        return {"error": result.get("error") or "probe failed"}
+    rank0 = result["ranks"][0]
+    return {"step_s": result["step_s"], "peak_mem_gb": rank0["peak_mem_bytes"] / 1e9, "probe": result}
+
+
 def main() -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["bare", "engine", "ckpt"])
+    parser.add_argument("mode", choices=["bare", "engine", "ckpt", "fit"])
     parser.add_argument("--tokens", type=int, default=8192, choices=sorted(SHAPES))
     parser.add_argument("--variant", default="eager", choices=sorted(VARIANTS))
     parser.add_argument("--sac-every", type=int, default=3, help="compile_sac: one block in every N")
@@ -334,7 +373,9 @@ def main() -> int:
     record: dict[str, Any] = {"mode": args.mode, "tokens": args.tokens, "variant": args.variant}
     t0 = time.perf_counter()
     try:
-        fn = {"bare": measure_bare, "engine": measure_engine, "ckpt": measure_ckpt}[args.mode]
+        fn = {"bare": measure_bare, "engine": measure_engine, "ckpt": measure_ckpt, "fit": measure_fit}[
+            args.mode
+        ]
         record.update(fn(args))
     except torch.OutOfMemoryError:
         record["error"] = "OOM"

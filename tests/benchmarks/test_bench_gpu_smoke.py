@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 
 def test_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(HERE / "bench_gpu.py"), "--cpu-smoke", "--out", str(tmp_path)],
+        [sys.executable, str(HERE / "bench_gpu.py"), "--cpu-smoke", "--fit", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -28,12 +28,14 @@ def test_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "bench_gpu.json").read_text())
     rows = {(r["mode"], r["variant"]): r for r in results["runs"]}
-    modes = [(m, v) for v in ("eager", "ac", "elementwise") for m in ("bare", "engine")]
+    variants = ("eager", "ac", "elementwise", "attention")
+    modes = [(m, v) for v in variants for m in ("bare", "engine", "fit")]
     assert sorted(rows) == sorted(modes)
     for row in rows.values():
         assert "error" not in row, row
         assert row["step_s"] > 0 and row["tokens_per_s"] > 0
-    assert all(rows["engine", v]["vs_bare"] > 0 for v in ("eager", "ac", "elementwise"))
+    assert all(rows["engine", v]["vs_bare"] > 0 and rows["engine", v]["vs_bare_policy"] > 0 for v in variants)
+    assert all(rows["fit", v]["step_error"] > -1 for v in variants)  # the probe's s/iter beside the run's
     ckpt = results["ckpt"]
     assert "error" not in ckpt and ckpt["complete"] and ckpt["load_s"] > 0
     assert "engine" in (tmp_path / "bench_gpu.txt").read_text()

@@ -177,7 +177,7 @@ def test_activation_checkpointing_of_one_block_in_n_gives_the_same_gradients(mon
 def test_recomputing_in_backward_gives_the_same_gradients() -> None:
     cfg = compose_config(["experiment=s2mv_text2world_tiny", *SMALL, "model.depth=4"])
     runs = []
-    for every, mode in ((0, ""), (0, "gelu"), (0, "elementwise"), (3, "elementwise")):
+    for every, mode in ((0, ""), (0, "gelu"), (0, "elementwise"), (0, "attention"), (3, "elementwise")):
         torch.manual_seed(0)
         net = VideoDiT(cfg.model)
         net.init_weights()
@@ -208,7 +208,7 @@ def _saved_bytes(block: torch.nn.Module, x: torch.Tensor, *rest: torch.Tensor) -
 
 def test_recompute_modes_keep_fewer_activations() -> None:
     """Compiled, as on GPU: ``gelu`` drops the MLP's activation (4 widths), ``elementwise`` keeps
-    the matmul and attention outputs alone."""
+    the matmul and attention outputs alone, ``attention`` the self-attention's output alone."""
     cfg = compose_config(["experiment=s2mv_text2world_tiny", "model.hidden=128", "model.heads=2"])
     from cosmos_engine.model import Block
 
@@ -217,7 +217,7 @@ def test_recompute_modes_keep_fewer_activations() -> None:
     x = torch.randn(1, n, hidden, requires_grad=True)
     rest = (torch.randn(1, hidden), torch.randn(1, 8, 1024), torch.arange(8)[None] < 5)
     saved = {}
-    for mode in ("", "gelu", "elementwise"):
+    for mode in ("", "gelu", "elementwise", "attention"):
         block = Block(cfg.model)
         block.recompute = mode
         compiled = torch.compile(block, backend="aot_eager", fullgraph=True)
@@ -229,6 +229,10 @@ def test_recompute_modes_keep_fewer_activations() -> None:
     # the MLP's two layers (4 + 1), both attention outputs (2); the text's keys and values
     assert saved["elementwise"] <= 13 * width + 2 * 8 * 1024 * 4 * 2, saved
     assert saved["elementwise"] < 0.6 * saved[""], saved
+    # kept: the self-attention's output and its log-sum-exp (the input is the caller's), and the
+    # region's other inputs (the text, the timestep embedding): no matmul output
+    text = 8 * 1024 * 4
+    assert width < saved["attention"] <= width + text + 8 * 1024, saved
 
 
 def test_cross_attention_in_query_chunks_gives_the_same_result(monkeypatch) -> None:
