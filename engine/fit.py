@@ -9,7 +9,9 @@ and runs ``--steps`` real optimizer steps (:meth:`cosmos_engine.trainer.Trainer.
 random batches of the run's shape: no dataset is read, no checkpoint is written, nothing lands in
 the run's job folder (the probe's job folder is a temporary one, removed at exit). Rank 0 prints
 one JSON object: per-rank peak memory (``torch.cuda.max_memory_allocated`` on GPU; on CPU the
-growth of the process's resident memory, ``memory_kind`` says which), the last step's time,
+growth of the process's resident memory, ``memory_kind`` says which), the last step's time
+less the time its synthetic batch took to make (``batch_s``: a real run's loader workers make
+batches beside the step),
 tokens/s, MFU (against the listed bf16 peak of the GPU, else a measured bf16 matmul; ``null`` on
 CPU) and the parameter count. A CUDA out-of-memory error is reported (``"ok": false``,
 ``"error": "OOM"`` with the attempted shape), not raised.
@@ -133,6 +135,32 @@ class _NoSignals:
     save = False
 
 
+class FetchTimer:
+    """The trainer's batch iterator, timing each ``next``: the probe makes its batches on the
+    training thread (no workers), which a real run's loader workers do beside the step, so the
+    probe's step time leaves that time out. On an H200 the probe's steps with it were 0.22 s
+    (8,192 tokens) to 0.95 s (65,536) longer than the real run's, 12-53% of a step."""
+
+    def __init__(self, batches: Any) -> None:
+        self.batches = batches
+        self.spent = 0.0
+
+    def __iter__(self) -> FetchTimer:
+        return self
+
+    def __next__(self) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return next(self.batches)
+        finally:
+            self.spent += time.perf_counter() - t0
+
+    def take(self) -> float:
+        """Seconds spent fetching since the last call."""
+        spent, self.spent = self.spent, 0.0
+        return spent
+
+
 def _matmul_peak(device: Any) -> float | None:
     """A measured bf16 matmul rate (FLOP/s) on ``device``: a lower bound of its peak."""
     import torch
@@ -154,6 +182,18 @@ def _matmul_peak(device: Any) -> float | None:
     del a, b
     torch.cuda.empty_cache()
     return rate
+
+
+def recompute_costs(cfg: Any, tokens: int) -> dict[str, float]:
+    """Each ``trainer.recompute`` mode's and whole-block checkpointing's recomputed share of the
+    step at this shape (:func:`cosmos_engine.memory_budget.cost`): what the fixes quote."""
+    from cosmos_engine import memory_budget as mb
+    from cosmos_engine.model import block_flops
+
+    flops = block_flops(cfg.model, tokens, cfg.dataloader_train.dataset.max_text_len)
+    depth = cfg.model.depth
+    costs = {mode: mb.cost(mb.Policy(0, mode), depth, flops) for mode in mb.MODES if mode}
+    return {**costs, "whole": mb.cost(mb.Policy(1, ""), depth, flops)}
 
 
 def shape_of(cfg: Any, views: int, world: int) -> dict[str, Any]:
@@ -206,13 +246,15 @@ def probe(overrides: list[str], steps: int) -> dict[str, Any]:
             torch.cuda.reset_peak_memory_stats(d.device)
         trainer = Trainer(cfg, d, d.rank, SyntheticClips(cfg, views))
         result["shape"] = shape_of(cfg, views, d.world_size)  # with trainer.memory_budget's choice
-        times = []
+        fetch = trainer.batches = FetchTimer(trainer.batches)
+        times, fetched = [], []
         for i in range(1, steps + 1):
             t0 = time.perf_counter()
             trainer.iteration(i, _NoSignals())
             if cuda:
                 torch.cuda.synchronize(d.device)
-            times.append(time.perf_counter() - t0)
+            fetched.append(fetch.take())
+            times.append(time.perf_counter() - t0 - fetched[-1])
         if cuda:
             record["peak_mem_bytes"] = torch.cuda.max_memory_allocated(d.device)
             record["peak_reserved_bytes"] = torch.cuda.max_memory_reserved(d.device)
@@ -222,11 +264,13 @@ def probe(overrides: list[str], steps: int) -> dict[str, Any]:
             record["peak_rss_bytes"] = peak
         record["step_s"] = times[-1]
         record["first_step_s"] = times[0]
+        record["batch_s"] = fetched[-1]
         record["error"] = None
         result.update(
             params=count_params(trainer.net),
             tokens_per_sample=trainer.tokens_per_sample,
             flops_per_sample=trainer.flops_per_sample,
+            recompute_costs=recompute_costs(cfg, trainer.tokens_per_sample // d.cp_size),
         )
     except torch.OutOfMemoryError:
         record["error"] = "OOM"

@@ -204,7 +204,7 @@ def table(results: dict[str, Any]) -> str:
         f"device: {results['device']}  torch {results['torch']}  "
         f"bf16 matmul peak {results['peak_tflops']:.0f} TFLOP/s{peaks}",
     ]
-    if "d2h_gbs" in results:
+    if "d2h_gbs" in results and "disk_write_gbs" in results:
         lines.append(
             f"pinned copies D2H {results['d2h_gbs']:.1f} / H2D {results.get('h2d_gbs', 0):.1f} GB/s; "
             f"disk write {results['disk_write_gbs']:.2f} GB/s, "

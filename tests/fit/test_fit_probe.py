@@ -170,3 +170,22 @@ def test_the_engine_probe_alone_writes_nothing_to_the_output_root(tmp_path) -> N
     assert not (tmp_path / "out").exists()  # the probe's job folder was its own, and is gone
     bad = subprocess.run([*argv, "trainer.bogus=1"], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown config key 'trainer.bogus'" in bad.stderr
+
+
+def test_the_probe_step_leaves_out_the_time_its_synthetic_batch_took(tmp_path) -> None:
+    """A real run's loader workers make batches beside the step; the probe makes them on the
+    training thread, so its step time must not count them (on an H200 it did: +12% to +53%)."""
+    slow = (
+        "import sys, time\n"
+        "import cosmos_engine.fit as fit\n"
+        "make = fit.SyntheticClips.__getitem__\n"
+        "fit.SyntheticClips.__getitem__ = lambda self, i: (time.sleep(0.6), make(self, i))[1]\n"
+        "sys.exit(fit.main(['--json', '--steps', '2', '--', 'experiment=s2mv_text2world_tiny']))\n"
+    )
+    env = {**os.environ, "IMAGINAIRE_OUTPUT_ROOT": str(tmp_path / "out"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", slow], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    rank = probe["ranks"][0]
+    assert rank["batch_s"] >= 0.6
+    assert probe["step_s"] < 0.5, probe  # a tiny CPU step is milliseconds; the 0.6 s sleep is left out

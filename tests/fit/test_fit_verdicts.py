@@ -224,7 +224,7 @@ def test_an_oom_probe_with_try_fixes_reprobes_each_change(
     monkeypatch.setattr(fit, "run_probe", probe)
     report = fit.assess(load_preset(resolve_preset(TWO_B)), TWO_B, try_fixes=True)
     assert not report.fits and report.fixes_source.startswith("measured")
-    assert len(tried) == 1 + 4  # the run, then gelu, elementwise, EMA offload, checkpointing
+    assert len(tried) == 1 + 5  # the run, then gelu, elementwise, attention, EMA offload, checkpointing
     assert report.fixes[0].overrides == ("trainer.recompute=gelu",) and report.fixes[0].fits
     assert all(not f.fits for f in report.fixes[1:])
 
@@ -268,3 +268,21 @@ def test_the_launch_preflight_carries_the_fit_row() -> None:
     checks = preflight.run_checks(load_preset(resolve_preset("builtin-tiny-cpu")))
     [row] = [c for c in checks if c.name == "fit"]
     assert row.level == "ok" and "not probed yet: `cosmos-tui fit PRESET`" in row.message
+
+
+def test_the_attention_fix_quotes_the_probes_cost_for_its_shape() -> None:
+    """At a long shape the engine reports recomputing the matmuls as a few percent of the step, so
+    keeping only the self-attention's output ranks before checkpointing whole blocks."""
+    from cosmos_tui.core.fit_fixes import derive_fixes
+
+    probe = {**_gpu_probe(120.0, world=1), "recompute_costs": {"attention": 0.045, "whole": 0.333}}
+    fixes = {f.overrides[0]: f for f in derive_fixes(probe, int(79.6e9), on_gpu=True, gpus_here=1)}
+    attention = fixes["trainer.recompute=attention"]
+    assert attention.step_cost == 0.045
+    whole = fixes["trainer.activation_checkpointing=true"]
+    assert attention.peak_bytes < int(120e9) and attention.step_cost < whole.step_cost
+    order = [f.overrides[0] for f in derive_fixes(probe, int(79.6e9), on_gpu=True, gpus_here=1)]
+    if attention.fits and whole.fits:
+        assert order.index("trainer.recompute=attention") < order.index(
+            "trainer.activation_checkpointing=true"
+        )
