@@ -244,7 +244,7 @@ def prepare_dataset(
     goes on where a stop or a crash left it), ending in the validator's report. A layout that needs
     more than the wizard asks (camera grouping, controls, T5 weights) is a :class:`UserError`
     naming what to pass the command."""
-    from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: PyAV users
+    from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: multiprocessing
     from cosmos_tui.core.datasets.prepare.steps import StepRequest, build_steps  # deferred: as above
 
     source, target = Path(src).expanduser(), Path(out).expanduser()

@@ -13,6 +13,7 @@ from typing import Any
 
 from cosmos_tui.core.containment import resolved
 from cosmos_tui.core.datasets import paint
+from cosmos_tui.core.datasets.lerobot_v3 import CODEBASE_VERSION, LIBERO_CAMERAS
 from cosmos_tui.core.datasets.vision_jsonl import JSONL, MIN_WINDOW_FRAMES
 from cosmos_tui.core.errors import UsageError
 
@@ -144,11 +145,6 @@ def synthesize_lerobot_v3(
     """Write a valid ``lerobot-v3`` set (LIBERO's cameras and columns) under ``root``."""
     import pyarrow as pa  # deferred: pyarrow, only for LeRobot datasets
     import pyarrow.parquet as pq  # deferred: pyarrow, only for LeRobot datasets
-
-    from cosmos_tui.core.datasets.lerobot_v3 import (
-        CODEBASE_VERSION,
-        LIBERO_CAMERAS,
-    )  # deferred: pyarrow users
 
     h, w = size
     if episodes < 1 or frames < 17 or fps < 1:

@@ -27,6 +27,7 @@ from cosmos_tui.core.presets import Preset, apply_sets, job_name_problem
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue.store import QueueEntry
 from cosmos_tui.core.runs import ownership, registry
+from cosmos_tui.core.runs.lifecycle import reconcile
 from cosmos_tui.core.runs.record import RunRecord
 
 _KEY = re.compile(r"^[+~]{0,2}[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*$")
@@ -181,8 +182,6 @@ def row_of(entry: QueueEntry) -> SweepRow:
     record = None
     if entry.run_id:
         try:
-            from cosmos_tui.core.runs.lifecycle import reconcile  # deferred: the run layer
-
             record = reconcile(registry.read(registry.run_dir_for(entry.run_id)))
         except UserError:
             record = None
