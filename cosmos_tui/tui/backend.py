@@ -309,7 +309,7 @@ class Backend:
         items = []
         for row in queue_rows(include_done=include_done, sampler=self.gpu_sampler):
             e = row.entry
-            job = next((s.split("=", 1)[1] for s in reversed(e.sets) if s.startswith("job.name=")), "")
+            job = override_value(e.sets, "job.name") or ""
             detail = row.wait or (f"run {e.run_id}" if e.run_id else e.reason or "")
             items.append(
                 QueueItem(
