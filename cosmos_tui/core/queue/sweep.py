@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
@@ -146,21 +145,8 @@ class SweepRow:
 
 
 def _metrics(record: RunRecord) -> list[dict]:
-    if not record.job_dir:
-        return []
-    path = Path(record.job_dir) / ownership.METRICS_FILE
-    piece = ownership.run_slice(record)
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        return []
-    start = piece.metrics_start if piece is not None else 0
-    end = size if piece is None or piece.metrics_end is None else min(piece.metrics_end, size)
-    start = max(start, end - METRICS_READ_CAP)
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(max(0, end - start))
     out = []
+    data = ownership.metrics_bytes(record, cap=METRICS_READ_CAP)
     for line in data.decode("utf-8", "replace").splitlines():
         try:
             item = json.loads(line)
