@@ -103,8 +103,8 @@ class FitReport:
 
 # ----- the probe process ------------------------------------------------------------------------
 def probe_argv(preset: Preset, extra: list[str] | None = None) -> list[str]:
-    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m cosmos_engine.fit
-    --json -- OVERRIDES``."""
+    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m FIT_MODULE --json --
+    OVERRIDES`` (the adapter's ``fit_module``: ``cosmos_engine.fit`` for the builtin engine)."""
     nproc = preset.launch.nproc_per_node
     return [
         sys.executable,
@@ -113,7 +113,7 @@ def probe_argv(preset: Preset, extra: list[str] | None = None) -> list[str]:
         "--standalone",
         f"--nproc_per_node={nproc}",
         "-m",
-        "cosmos_engine.fit",
+        str(get_adapter(preset.engine.kind).fit_module),
         "--json",
         "--",
         *probe_overrides(preset),
@@ -347,7 +347,7 @@ def assess(
 ) -> FitReport:
     """The whole answer for ``preset``: a probe (builtin) or the requirements table (upstream)."""
     kind = preset.engine.kind
-    if kind != "builtin":
+    if get_adapter(kind).fit_module is None:
         req = requirement_for(preset)
         if req is None:
             return FitReport(name, kind, "requirements", False, f"no requirement known for {preset.model.id}")

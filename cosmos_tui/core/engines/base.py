@@ -177,6 +177,10 @@ class EngineAdapter(ABC):
     this Python environment."""
     in_this_environment: ClassVar[bool] = False
     """Whether the engine runs on this environment's packages (its torch is ours)."""
+    fit_module: ClassVar[str | None] = None
+    """The engine's fit probe (``python -m MODULE --json -- OVERRIDES`` under torchrun: two real
+    steps at the run's shape, one JSON line of memory and step time), which ``cosmos-tui fit`` and
+    the preflight ``fit`` row read; ``None``: they judge by the published requirements instead."""
     cpu_fallback: ClassVar[str | None] = None
     """With no GPU visible: ``None`` when the engine needs GPUs, else what it does instead, a
     sentence with ``{nproc}`` for the number of processes."""
