@@ -42,6 +42,20 @@ class NodeRole:
 
 
 @dataclass(frozen=True)
+class SetupCheck:
+    """One line of ``doctor``: what was checked, the verdict, and how to fix a failure."""
+
+    name: str
+    """Short label: ``uv``, ``cuda``, ``python``."""
+    ok: bool | None
+    """``True`` passes, ``False`` fails, ``None`` could not be checked here (no GPU, say)."""
+    detail: str
+    """What was found, in one sentence."""
+    fix: str = ""
+    """What to do when it fails (empty when it passes)."""
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     """Exactly what runs: ``argv`` as documented (starting with ``torchrun``), its folder and the
     environment variables it adds to the caller's environment."""
@@ -352,6 +366,11 @@ class EngineAdapter(ABC):
         with the command (cosmos-framework: the recipe TOML); ``None`` when there is none or it
         cannot be read."""
         return None
+
+    def setup_checks(self, repo: Path) -> tuple[SetupCheck, ...]:
+        """What a checkout of this engine at ``repo`` needs from the machine beyond its package
+        importing (``doctor``); empty when ``repo`` is not this engine's or it needs nothing more."""
+        return ()
 
     def engine_version(self, preset: Preset) -> str | None:
         """The engine's version (or upstream commit), for the run record; ``None`` when unknown."""
