@@ -1,12 +1,13 @@
-"""Runs for tests: one poll loop for every test that launches real runs, and one way to write a
-record of a run that has ended, as the supervisor leaves it (no torchrun)."""
+"""Runs for tests: one poll loop for every test that launches real runs, one teardown that stops
+what a failed test left running, and one way to write a record of a run that has ended, as the
+supervisor leaves it (no torchrun)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from cosmos_tui.core.runs import RunRecord, get_run, registry
+from cosmos_tui.core.runs import RunRecord, get_run, list_runs, registry, stop_run
 
 
 def wait_run(
@@ -29,6 +30,16 @@ def wait_run(
             status = f"run {run_id} is {record.status}: {record.reason}"
             raise AssertionError(f"timed out after {timeout:.0f} s; {status}\n{tail}{extra}")
         time.sleep(0.1)
+
+
+def stop_leftovers() -> None:
+    """Stop every run of this state root that is still active (teardown after a failed test)."""
+    for record in list_runs():
+        if record.active:
+            try:
+                stop_run(record.id, timeout=20)
+            except Exception:
+                pass
 
 
 def add_ended_run(run_id: str, status: str = "finished", **fields: object) -> RunRecord:
