@@ -11,7 +11,6 @@ anything is queued. Values are plain words, numbers and paths: anything else (a 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.idmatch import match_id
+from cosmos_tui.core.monitor.metrics import IterSample, parse_jsonl_record
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset, apply_sets, job_name_problem
 from cosmos_tui.core.queue import store
@@ -144,23 +144,10 @@ class SweepRow:
     """``(iteration, loss)`` of the run, for the curve overlay."""
 
 
-def _metrics(record: RunRecord) -> list[dict]:
-    out = []
-    data = ownership.metrics_bytes(record, cap=METRICS_READ_CAP)
-    for line in data.decode("utf-8", "replace").splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            out.append(item)
-    return out
-
-
-def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+def _samples(record: RunRecord) -> list[IterSample]:
+    """The run's own ``metrics.jsonl`` lines (its last :data:`METRICS_READ_CAP` bytes), parsed."""
+    lines = ownership.metrics_bytes(record, cap=METRICS_READ_CAP).decode("utf-8", "replace").splitlines()
+    return [s for s in map(parse_jsonl_record, lines) if s is not None]
 
 
 def row_of(entry: QueueEntry) -> SweepRow:
@@ -174,14 +161,12 @@ def row_of(entry: QueueEntry) -> SweepRow:
     losses: list[tuple[int, float]] = []
     vals: list[float] = []
     secs: list[float] = []
-    for item in _metrics(record) if record is not None else []:
-        loss, it = _num(item.get("loss")), item.get("iteration")
-        if loss is not None and isinstance(it, int):
-            losses.append((it, loss))
-        if (v := _num(item.get("val_loss"))) is not None:
-            vals.append(v)
-        if (s := _num(item.get("sec_per_iter"))) is not None:
-            secs.append(s)
+    for sample in _samples(record) if record is not None else []:
+        losses.append((sample.iteration, sample.loss))
+        if sample.rates.val_loss is not None:
+            vals.append(sample.rates.val_loss)
+        if sample.sec_per_iter is not None:
+            secs.append(sample.sec_per_iter)
     finite = [v for _, v in losses if v == v and abs(v) != float("inf")]
     return SweepRow(
         label=entry.label or "",
