@@ -412,7 +412,7 @@ def prepare_cmd(
 ) -> None:
     """Turn raw videos (and your captions) into LAYOUT's dataset, then validate it. Resumable: run
     the same command again after a crash or Ctrl-C. Exit 0 valid, 1 invalid, 2 usage error."""
-    from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: PyAV users
+    from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: multiprocessing
     from cosmos_tui.core.datasets.prepare.steps import StepRequest, build_steps  # deferred: as above
 
     if fit not in ("crop", "pad"):

@@ -1,6 +1,6 @@
 """`cosmos-tui doctor`: this machine (Python, torch, GPUs, disk) and each upstream checkout
-(version, git commit, its Python, whether its package imports); for a cosmos-framework checkout
-also uv, the CUDA dependency group against the driver, and the Python it requires."""
+(version, git commit, its Python, whether its package imports) and what else its engine needs from
+the machine, as the engine's adapter checks it (``setup_checks``: uv, CUDA and Python for Cosmos 3)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from pathlib import Path
 import typer
 
 from cosmos_tui.cli.common import JsonOption, emit_json, out, shown
-from cosmos_tui.core.engines.checkout import inspect_checkout
-from cosmos_tui.core.engines.framework_setup import framework_setup, is_framework_checkout
+from cosmos_tui.core.engines.checkout import inspect_checkout, setup_checks
 from cosmos_tui.core.engines.registry import get_adapter
 from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.paths import state_root
@@ -75,11 +74,7 @@ def doctor(
         inspect_checkout(path, kind=kind, python=python, check_imports=imports)
         for path, kind, python in targets
     ]
-    setups = {
-        str(c.repo): framework_setup(c.repo)
-        for c in checkouts
-        if c.exists and (c.kind == "cosmos-framework" or is_framework_checkout(c.repo))
-    }
+    setups = {str(c.repo): checks for c in checkouts if c.exists and (checks := setup_checks(c.repo))}
     machine = _machine()
     if json_:
         emit_json({"machine": machine, "checkouts": checkouts, "framework_setup": setups})

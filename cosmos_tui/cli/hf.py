@@ -50,12 +50,13 @@ def _model_and_checkout(model_id: str | None, repo: Path | None, preset_name: st
             f"{model.engine}; drop MODEL or pick a preset of {model.engine}"
         )
     source = "--repo"
-    if repo is None and preset is not None and preset.engine.repo and model.engine != "builtin":
+    from_checkout = get_adapter(model.engine).runs_from_checkout
+    if repo is None and preset is not None and preset.engine.repo and from_checkout:
         repo, source = get_adapter(model.engine).repo(preset), f"engine.repo of preset {preset_name}"
     if repo is None:
         return model, None
-    if model.engine == "builtin":
-        raise UserError(f"{model.id} runs on the builtin engine, which has no checkout; drop --repo")
+    if not from_checkout:
+        raise UserError(f"{model.id} runs on the {model.engine} engine, which has no checkout; drop --repo")
     repo = repo.expanduser().resolve()
     if not repo.is_dir():
         what = "is a file, not a folder" if repo.exists() else "does not exist"

@@ -103,8 +103,8 @@ class FitReport:
 
 # ----- the probe process ------------------------------------------------------------------------
 def probe_argv(preset: Preset, extra: list[str] | None = None) -> list[str]:
-    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m cosmos_engine.fit
-    --json -- OVERRIDES``."""
+    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m FIT_MODULE --json --
+    OVERRIDES`` (the adapter's ``fit_module``: ``cosmos_engine.fit`` for the builtin engine)."""
     nproc = preset.launch.nproc_per_node
     return [
         sys.executable,
@@ -113,7 +113,7 @@ def probe_argv(preset: Preset, extra: list[str] | None = None) -> list[str]:
         "--standalone",
         f"--nproc_per_node={nproc}",
         "-m",
-        "cosmos_engine.fit",
+        str(get_adapter(preset.engine.kind).fit_module),
         "--json",
         "--",
         *probe_overrides(preset),
@@ -347,17 +347,8 @@ def assess(
 ) -> FitReport:
     """The whole answer for ``preset``: a probe (builtin) or the requirements table (upstream)."""
     kind = preset.engine.kind
-    if kind != "builtin":
-        req = requirement_for(preset)
-        if req is None:
-            return FitReport(name, kind, "requirements", False, f"no requirement known for {preset.model.id}")
-        verdict = judge(req, detect_gpus(), preset.launch.nnodes, preset.model.id)
-        report = FitReport(
-            name, kind, "requirements", verdict.fits, verdict.message, requirement=req.model_dump()
-        )
-        report.notes.append("no ETA or cost: upstream publishes no step time; the dashboard measures it live")
-        _eta(preset, None, report, price, currency)  # the disk forecast
-        return report
+    if get_adapter(kind).fit_module is None:
+        return _requirements_report(preset, name, price, currency)
     refusal = probe_refusal(preset)
     if refusal:
         return FitReport(name, kind, "probe", False, f"not probed: {refusal}")
@@ -372,19 +363,7 @@ def assess(
             "fewer ranks than the run, so memory is an upper bound"
         )
     if not probe.get("ok"):
-        shape = probe.get("shape", {})
-        report.summary = (
-            f"does not fit: the probe ran out of memory ({probe.get('error')}) at "
-            f"{shape.get('views')} view(s) x {shape.get('num_frames')} frames x {shape.get('video_size')}, "
-            f"batch {shape.get('batch_size')} over {shape.get('world_size')} rank(s)"
-        )
-        if try_fixes:
-            report.fixes = measure_fixes(preset, oom_candidates(shape), None, None, timeout_s, memory_gb)
-            report.fixes_source = (
-                "measured: each change re-probed on this machine (the run itself ran out of memory)"
-            )
-        else:
-            report.notes.append("pass --try-fixes to re-probe with recompute, checkpointing and EMA offload")
+        _out_of_memory(report, preset, probe, try_fixes, timeout_s, memory_gb)
         return report
     per_rank, source, _sharing = budget(probe, memory_gb)
     on_gpu = probe.get("memory_kind") != "cpu_rss_growth"
@@ -419,6 +398,46 @@ def assess(
         "step time is the probe's second step on synthetic batches: no data loading, logging or saves"
     )
     return report
+
+
+def _requirements_report(preset: Preset, name: str, price: float | None, currency: str) -> FitReport:
+    """An engine with no probe: its published requirements against this machine's GPUs, and the
+    disk forecast (no ETA or cost: there is no step time to go on)."""
+    kind = preset.engine.kind
+    req = requirement_for(preset)
+    if req is None:
+        return FitReport(name, kind, "requirements", False, f"no requirement known for {preset.model.id}")
+    verdict = judge(req, detect_gpus(), preset.launch.nnodes, preset.model.id)
+    report = FitReport(
+        name, kind, "requirements", verdict.fits, verdict.message, requirement=req.model_dump()
+    )
+    report.notes.append("no ETA or cost: upstream publishes no step time; the dashboard measures it live")
+    _eta(preset, None, report, price, currency)  # the disk forecast
+    return report
+
+
+def _out_of_memory(
+    report: FitReport,
+    preset: Preset,
+    probe: dict[str, Any],
+    try_fixes: bool,
+    timeout_s: float,
+    memory_gb: float | None,
+) -> None:
+    """The verdict when the probe itself ran out of memory, with re-probed fixes if asked."""
+    shape = probe.get("shape", {})
+    report.summary = (
+        f"does not fit: the probe ran out of memory ({probe.get('error')}) at "
+        f"{shape.get('views')} view(s) x {shape.get('num_frames')} frames x {shape.get('video_size')}, "
+        f"batch {shape.get('batch_size')} over {shape.get('world_size')} rank(s)"
+    )
+    if try_fixes:
+        report.fixes = measure_fixes(preset, oom_candidates(shape), None, None, timeout_s, memory_gb)
+        report.fixes_source = (
+            "measured: each change re-probed on this machine (the run itself ran out of memory)"
+        )
+    else:
+        report.notes.append("pass --try-fixes to re-probe with recompute, checkpointing and EMA offload")
 
 
 def cost_so_far(duration_s: float | None, gpus: int, on_cpu: bool) -> str | None:

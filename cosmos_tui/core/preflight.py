@@ -381,7 +381,7 @@ def check_fit(preset: Preset) -> Check:
     """Will it fit, cheaply: for upstream engines the requirements table against the GPUs NVML
     reports; for the builtin engine the last ``cosmos-tui fit`` probe of the same config (the probe
     itself takes seconds to minutes, so preflight never runs it)."""
-    if preset.engine.kind != "builtin":
+    if get_adapter(preset.engine.kind).fit_module is None:
         req = requirement_for(preset)
         if req is None:
             return Check("fit", "ok", f"no requirement known for {preset.model.id}")

@@ -1,6 +1,6 @@
 """What the TUI's run screens (runs list, dashboard, job view) read from ``core`` and ask of it:
 run records, the per-run :class:`RunMonitor`, the shared :class:`GpuSampler`, the disk forecast
-(core's :func:`~cosmos_tui.core.checkpoints.job_forecast.forecast_job`) and the dashboard's
+(core's :func:`~cosmos_tui.core.runs.disk_forecast.forecast_run`) and the dashboard's
 actions (stop, save, resume, checkpoint export and prune), turned into the immutable snapshots of
 :mod:`cosmos_tui.tui.state`. The new-run wizard reaches core through
 :mod:`cosmos_tui.tui.wizard_backend`.
@@ -309,7 +309,7 @@ class Backend:
         items = []
         for row in queue_rows(include_done=include_done, sampler=self.gpu_sampler):
             e = row.entry
-            job = next((s.split("=", 1)[1] for s in reversed(e.sets) if s.startswith("job.name=")), "")
+            job = override_value(e.sets, "job.name") or ""
             detail = row.wait or (f"run {e.run_id}" if e.run_id else e.reason or "")
             items.append(
                 QueueItem(

@@ -5,8 +5,8 @@ the one prepared launch that is previewed and then started.
 The wizard's steps only render what these return and post messages; everything here may block
 (files, network, subprocesses), so the steps call it from thread workers, except the form's
 preset building and command rendering (:func:`build_preset`, :func:`render_command`), which
-read nothing from disk and run as the person types. Core modules are imported inside the
-functions, so importing a screen stays cheap and tests can replace a core function.
+read nothing from disk and run as the person types. The steps reach ``core`` only through this
+module (besides ``core``'s display and error helpers).
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def prepare_dataset(
     goes on where a stop or a crash left it), ending in the validator's report. A layout that needs
     more than the wizard asks (camera grouping, controls, T5 weights) is a :class:`UserError`
     naming what to pass the command."""
-    from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: PyAV users
+    from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: multiprocessing
     from cosmos_tui.core.datasets.prepare.steps import StepRequest, build_steps  # deferred: as above
 
     source, target = Path(src).expanduser(), Path(out).expanduser()

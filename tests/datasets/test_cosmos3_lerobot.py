@@ -117,3 +117,17 @@ def test_libero_all_reads_four_suites_under_the_parent(clean: Path, tmp_path: Pa
     assert report.clips == 6 and all(
         i.startswith("libero_goal/") for i in report.get("lerobot-version").items
     )
+
+
+def test_a_task_the_data_uses_must_be_in_tasks_parquet_with_its_text(root: Path) -> None:
+    tasks = pq.read_table(root / "meta/tasks.parquet")
+    assert tasks.column("task_index").to_pylist() == [0, 1]
+    pq.write_table(tasks.slice(0, 1), root / "meta/tasks.parquet")  # task 1 gone
+    report = _check(root)
+    assert report.get("lerobot-inconsistent").items == ("data: task_index 1 is not in meta/tasks.parquet",)
+    pq.write_table(tasks.drop_columns(["task"]), root / "meta/tasks.parquet")
+    report = _check(root)
+    assert report.get("lerobot-bad-parquet").items == (
+        "meta/tasks.parquet: no task text (column or index 'task')",
+    )
+    assert "lerobot-inconsistent" not in report.ids()

@@ -10,11 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from support.runs import stop_leftovers
 from typer.testing import CliRunner
 
 from cosmos_tui.cli.app import app
 from cosmos_tui.core.queue import store
-from cosmos_tui.core.runs import list_runs, stop_run
+from cosmos_tui.core.runs import list_runs
 from cosmos_tui.core.runs.record import RunRecord
 
 
@@ -88,9 +89,4 @@ def runs_of(entry_id: str) -> list[RunRecord]:
 def stop_all() -> None:
     """Teardown: pause the queue and stop what still runs."""
     store.set_paused(True)
-    for record in list_runs():
-        if record.active:
-            try:
-                stop_run(record.id, timeout=20)
-            except Exception:
-                pass
+    stop_leftovers()

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from queue_helpers import add_paused, cli, cli_err, tiny_sets
+from support.runs import add_ended_run
 
-from cosmos_tui.core.queue import dispatch, store
+from cosmos_tui.core.queue import dispatch, store, sweep
 from cosmos_tui.core.queue.gpuset import parse_gpus
 from cosmos_tui.core.queue.resources import Machine
+from cosmos_tui.core.queue.store import QueueEntry
 from cosmos_tui.core.runs import list_runs
 
 
@@ -262,3 +264,20 @@ def test_a_dispatcher_facing_a_damaged_config_stops_and_says_why(
     assert proc.wait(timeout=30) == 1
     assert store.read(entry).state == "queued" and list_runs() == []
     assert "queue.slots" in cli_err("queue", "list", code=1)
+
+
+def test_a_sweep_row_reads_its_run_s_share_of_the_metrics(tmp_path: Path) -> None:
+    """Final and best loss, the last held-out loss and the mean s/iter of the run's own lines
+    (another run's earlier lines and a torn last line are not its)."""
+    earlier = json.dumps({"iteration": 9, "loss": 0.1, "sec_per_iter": 9.0}) + "\n"
+    own = [
+        {"iteration": 1, "loss": 2.0, "sec_per_iter": 1.0},
+        {"iteration": 2, "loss": 1.0, "sec_per_iter": 3.0, "val_loss": 1.5},
+        {"iteration": 3, "loss": 1.25, "sec_per_iter": 2.0},
+    ]
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text(earlier + "".join(json.dumps(m) + "\n" for m in own) + '{"iteration": 4, "lo')
+    add_ended_run("20260101-000000-sweep-abcd", job_dir=str(tmp_path), metrics_offset=len(earlier))
+    row = sweep.row_of(QueueEntry(id="e1", preset={}, run_id="20260101-000000-sweep-abcd", label="lr=1"))
+    assert (row.final_loss, row.best_loss, row.val_loss, row.sec_per_iter) == (1.25, 1.0, 1.5, 2.0)
+    assert row.losses == ((1, 2.0), (2, 1.0), (3, 1.25)) and row.label == "lr=1"

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support.runs import stop_leftovers as stop_leftovers  # re-exported for the tests
 
 from cosmos_tui.core.checkpoints.scan import scan_checkpoints
 from cosmos_tui.core.presets import Preset, apply_sets, load_preset, resolve_preset
@@ -64,18 +65,6 @@ def launch(
     with _ENV_LOCK, fault_env(fault, markers, **extra):
         prepared = prepare(base, dryrun=False)
         return launch_prepared(prepared, base=base, sets=sets, force=force)
-
-
-def stop_leftovers() -> None:
-    """Stop every run of this state root that is still active (teardown after a failed test)."""
-    from cosmos_tui.core.runs import list_runs, stop_run
-
-    for record in list_runs():
-        if record.active:
-            try:
-                stop_run(record.id, timeout=20)
-            except Exception:
-                pass
 
 
 def wait_file(path: Path, timeout: float = 90.0) -> str:

@@ -19,7 +19,7 @@ from cosmos_tui.core.errors import UserError
 from cosmos_tui.core.monitor.runmonitor import RunMonitor
 from cosmos_tui.core.runs import joblock, list_runs, registry
 from cosmos_tui.core.runs.jobs import resume_lineage
-from cosmos_tui.core.runs.ownership import end_fields, monitor_scope
+from cosmos_tui.core.runs.ownership import end_fields, metrics_bytes, monitor_scope, read_range
 from cosmos_tui.core.runs.record import RunRecord
 
 
@@ -227,3 +227,24 @@ def test_lineage_of_a_resume_that_never_trained_says_it_was_only_meant(tmp_path:
     trained = never.replace(last_iteration=25)
     assert resume_lineage(trained) == "resumed run A at iteration 20 (iter_000000020)"
     assert resume_lineage(never.replace(resumed_from=None)) is None
+
+
+def test_a_run_s_metrics_are_its_byte_range_capped_from_the_end(tmp_path: Path) -> None:
+    """The one reader of a run's share of metrics.jsonl (the jobs view, a sweep's rows and the
+    last iteration all take it): the range, clipped to the file, the last ``cap`` bytes only."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(b"0123456789")
+    assert read_range(path, 2, 6, cap=100) == b"2345"
+    assert read_range(path, 2, None, cap=100) == b"23456789"
+    assert read_range(path, 2, 99, cap=3) == b"789"
+    assert read_range(path, 6, 6, cap=100) == b""
+    assert read_range(tmp_path / "missing", 0, None, cap=100) == b""
+    record = RunRecord(
+        id="r1", run_dir=tmp_path / "r1", preset={}, job_dir=str(tmp_path), metrics_offset=4, metrics_end=8
+    )
+    assert metrics_bytes(record, cap=100) == b"4567"
+    assert (
+        metrics_bytes(RunRecord(id="r2", run_dir=tmp_path / "r2", preset={}, job_dir=str(tmp_path)), cap=100)
+        == path.read_bytes()
+    )
+    assert metrics_bytes(RunRecord(id="r3", run_dir=tmp_path / "r3", preset={}), cap=100) == b""

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from support.screens import wait_for_screen
 
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
@@ -83,15 +84,7 @@ class Browser:
         return self.driver.execute_script(READ_ROWS) or ""
 
     def wait_for(self, want: str | Callable[[str], bool], timeout: float = 30.0) -> str:
-        test = want if callable(want) else (lambda screen: want in screen)
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if test(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the browser never showed {want!r}; its terminal shows:\n{screen}")
-            time.sleep(0.2)
+        return wait_for_screen(self.screen, want, timeout, "the browser's terminal")
 
     def press(self, *keys: str) -> None:
         """Type keys into the terminal (Selenium ``Keys`` values or text)."""

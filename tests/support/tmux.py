@@ -6,9 +6,10 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from support.screens import wait_for_screen
 
 
 class Tmux:
@@ -56,15 +57,7 @@ class Tmux:
     def wait_for(self, want: str | Callable[[str], bool], timeout: float = 30.0) -> str:
         """The screen once it shows ``want`` (a text, or a test of the screen); fails with the
         last screen after ``timeout`` seconds."""
-        test = want if callable(want) else (lambda screen: want in screen)
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if test(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the terminal never showed {want!r}; it shows:\n{screen}")
-            time.sleep(0.2)
+        return wait_for_screen(self.screen, want, timeout, "the terminal")
 
     def resize(self, width: int, height: int) -> None:
         """Resize the window (the app gets SIGWINCH, as when a person resizes the terminal)."""

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from helpers import wait_for
+from support.runs import measured_on
 from tui_world import RUN_OK
 
 from cosmos_tui.tui.screens.dashboard import DashboardScreen
@@ -60,35 +61,22 @@ async def test_m_cycles_the_metrics_and_z_smooths(make_app, fixed_runs) -> None:
 async def test_the_loss_chart_draws_the_val_loss_and_the_presets_reference_dimmed(
     make_app, fixed_runs, tmp_path: Path
 ) -> None:
-    import dataclasses
-
     from cosmos_tui.core import reference
-    from cosmos_tui.core.runs import registry
     from cosmos_tui.tui.widgets.loss_chart import REFERENCE_STYLE
 
     ok = next(r for r in fixed_runs if r.id == RUN_OK)
-    metrics = Path(ok.job_dir) / "metrics.jsonl"
-    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
-    lines = [
-        {
-            **m,
-            "device": "cpu",
-            "world_size": 2,
-            **({"val_loss": 2.0 - m["iteration"] / 100} if m["iteration"] % 3 == 0 else {}),
-        }
-        for m in lines
-    ]
-    metrics.write_text("".join(json.dumps(m) + "\n" for m in lines))
-    preset = tmp_path / "mine.toml"
-    preset.write_text("")
     measured = reference.Measurement(device="cpu", world_size=2, sec_per_iter=0.4, loss=((1, 1.5), (10, 0.9)))
     other = reference.Measurement(
         device="NVIDIA H200", world_size=2, sec_per_iter=0.1, loss=((1, 9.0), (10, 8.0))
     )
-    path = reference.reference_path(preset)
-    path.parent.mkdir()
-    path.write_text(json.dumps(reference.References("mine", (other, measured)).to_json()))
-    registry.write(dataclasses.replace(ok, preset_path=str(preset)))
+    lines = measured_on(
+        ok,
+        tmp_path / "mine.toml",
+        device="cpu",
+        world_size=2,
+        val_loss=lambda i: 2.0 - i / 100,
+        references=(other, measured),
+    )
     app = make_app(initial_run_id=RUN_OK)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.polls > 0)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.runs import measured_on
 from support.tmux import Tmux
 
 from cosmos_tui.core.runs.lifecycle import list_runs
@@ -148,33 +149,19 @@ def test_runs_dashboard_help_and_back_read_whole_in_tmux(
 def _with_val_loss_and_reference(record, tmp_path: Path) -> None:
     """Give ``record``'s run a held-out loss every third iteration and a preset whose reference
     was measured on its device (8x H200): the loss chart then draws three curves."""
-    import dataclasses
-    import json
-
     from cosmos_tui.core import reference
-    from cosmos_tui.core.runs import registry
 
-    metrics = Path(record.job_dir) / "metrics.jsonl"
-    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
-    lines = [
-        {
-            **m,
-            "device": "NVIDIA H200",
-            "world_size": 8,
-            **({"val_loss": 2.0} if m["iteration"] % 3 == 0 else {}),
-        }
-        for m in lines
-    ]
-    metrics.write_text("".join(json.dumps(m) + "\n" for m in lines))
-    preset = tmp_path / "mine.toml"
-    preset.write_text("")
     measured = reference.Measurement(
         device="NVIDIA H200", world_size=8, sec_per_iter=0.4, loss=((1, 2.5), (40, 1.0))
     )
-    path = reference.reference_path(preset)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(reference.References("mine", (measured,)).to_json()))
-    registry.write(dataclasses.replace(record, preset_path=str(preset)))
+    measured_on(
+        record,
+        tmp_path / "mine.toml",
+        device="NVIDIA H200",
+        world_size=8,
+        val_loss=lambda i: 2.0,
+        references=(measured,),
+    )
 
 
 @pytest.mark.timeout(120)

@@ -279,16 +279,7 @@ def export_checkpoint(
     ``progress(done_bytes, total_bytes)`` is called after each tensor.
     """
 
-    if not info.complete:
-        raise UserError(
-            f"Checkpoint iteration {info.iteration} is incomplete (its save never finished); "
-            "pick a complete one from `cosmos-tui ckpt list`."
-        )
-    if info.layout == "pt" and ema and not info.has_ema:
-        raise UserError(
-            f"Checkpoint iteration {info.iteration} has no EMA weights (no _ema_model.pt); "
-            "export with --no-ema to get the regular weights in model.pt."
-        )
+    _check_exportable(info, ema)
     started = time.perf_counter()
     shapes, tensors, blobs, reader = _dcp_source(info) if info.layout == "dcp" else _pt_source(info, ema)
     if info.layout == "dcp":
@@ -297,15 +288,7 @@ def export_checkpoint(
         planned = _pt_outputs(list(shapes), ema=ema, dtype=dtype, full=full, fmt=fmt)
     outputs = [_Output(n, k, c) for n, k, c in planned]
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for o in outputs:  # nothing written through a link that leads out of the export folder
-        contained(out_dir / o.name, out_dir, what="the export folder")
-        safe_unlink(out_dir / f".{o.name}.partial", out_dir, what="the export folder")
-    existing = [o.name for o in outputs if os.path.lexists(out_dir / o.name)]
-    if existing and not overwrite:
-        raise UserError(
-            f"{out_dir / existing[0]} already exists; pass --yes to overwrite or pick another --out."
-        )
+    _claim_outputs(out_dir, outputs, overwrite)
 
     extras, skipped = blobs()
     try:
@@ -324,26 +307,7 @@ def export_checkpoint(
                 o.writer = SafetensorsStreamWriter(
                     partial, plan, {"format": "pt", "iteration": str(info.iteration)}
                 )
-        total = sum(o.writer.sizes[dst] for o in outputs for dst in o.writer.sizes)
-        done = 0
-        casts = _CastBuffers()
-        for key, tensor, release in _prefetch(tensors(), PREFETCH):
-            cast_cache: dict[str, Any] = {}
-            for o in outputs:
-                dst = o.keys.get(key)
-                if dst is None:
-                    continue
-                stored = str(tensor.dtype).removeprefix("torch.")
-                target = o.cast.get(stored, stored)
-                if target not in cast_cache:
-                    cast_cache[target] = tensor if target == stored else casts.cast(tensor, target)
-                o.writer.write(dst, cast_cache[target])
-                done += o.writer.sizes[dst]
-            del cast_cache, tensor
-            if release is not None:
-                release()
-            if progress is not None:
-                progress(done, total)
+        _stream(outputs, tensors(), progress)
         for o in outputs:
             o.writer.close()
             (out_dir / f".{o.name}.partial").replace(out_dir / o.name)
@@ -367,6 +331,61 @@ def export_checkpoint(
         seconds=time.perf_counter() - started,
         skipped=tuple(skipped),
     )
+
+
+def _check_exportable(info: CheckpointInfo, ema: bool) -> None:
+    """Refuse a checkpoint whose save never finished, and EMA weights a ``.pt`` one lacks."""
+    if not info.complete:
+        raise UserError(
+            f"Checkpoint iteration {info.iteration} is incomplete (its save never finished); "
+            "pick a complete one from `cosmos-tui ckpt list`."
+        )
+    if info.layout == "pt" and ema and not info.has_ema:
+        raise UserError(
+            f"Checkpoint iteration {info.iteration} has no EMA weights (no _ema_model.pt); "
+            "export with --no-ema to get the regular weights in model.pt."
+        )
+
+
+def _claim_outputs(out_dir: Path, outputs: list[_Output], overwrite: bool) -> None:
+    """Make ``out_dir``, drop stale partial files, and refuse outputs that exist (unless
+    ``overwrite``) or a name whose link leads out of the folder."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for o in outputs:  # nothing written through a link that leads out of the export folder
+        contained(out_dir / o.name, out_dir, what="the export folder")
+        safe_unlink(out_dir / f".{o.name}.partial", out_dir, what="the export folder")
+    existing = [o.name for o in outputs if os.path.lexists(out_dir / o.name)]
+    if existing and not overwrite:
+        raise UserError(
+            f"{out_dir / existing[0]} already exists; pass --yes to overwrite or pick another --out."
+        )
+
+
+def _stream(
+    outputs: list[_Output], tensors: Iterator[Any], progress: Callable[[int, int], None] | None
+) -> None:
+    """Write every tensor into each output that takes it (cast once per target dtype), a few read
+    ahead (:data:`PREFETCH`); ``progress(done_bytes, total_bytes)`` after each."""
+    total = sum(o.writer.sizes[dst] for o in outputs for dst in o.writer.sizes)
+    done = 0
+    casts = _CastBuffers()
+    for key, tensor, release in _prefetch(tensors, PREFETCH):
+        cast_cache: dict[str, Any] = {}
+        for o in outputs:
+            dst = o.keys.get(key)
+            if dst is None:
+                continue
+            stored = str(tensor.dtype).removeprefix("torch.")
+            target = o.cast.get(stored, stored)
+            if target not in cast_cache:
+                cast_cache[target] = tensor if target == stored else casts.cast(tensor, target)
+            o.writer.write(dst, cast_cache[target])
+            done += o.writer.sizes[dst]
+        del cast_cache, tensor
+        if release is not None:
+            release()
+        if progress is not None:
+            progress(done, total)
 
 
 def find_checkpoint(checkpoints: list[CheckpointInfo], iteration: int | None) -> CheckpointInfo:

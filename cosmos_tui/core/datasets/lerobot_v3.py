@@ -127,52 +127,17 @@ def validate_lerobot_v3(
     four LIBERO suites, each validated as a dataset of its own (details start with the suite)."""
     checking = ValidationPass(root, spec.id, experiment, need, deep)
     if experiment == "action_policy_libero_all_nano" and not os.path.lexists(root / "meta" / "info.json"):
-        tally = Tally()
-        clips = videos = 0
-        for suite in LIBERO_SUITES:
-            if not (root / suite).is_dir():
-                tally.add("lerobot-missing-file", f"{suite}/ (a LIBERO suite the recipe reads)")
-                continue
-            sub = validate_lerobot_v3(root / suite, spec, experiment=experiment, need=need, deep=deep)
-            clips, videos = clips + sub.clips, videos + sub.videos
-            for f in sub.findings:
-                for item in f.items:
-                    tally.add(f.id, f"{suite}/{item}")
-        return checking.report(tally, clips=clips, videos=videos)
+        return _validate_suites(root, spec, checking)
     tally = Tally()
     videos = 0
     info = _info(root, tally)
     episodes: list[dict[str, Any]] = []
     if info is not None:
         cams = _cameras(info, experiment, tally)
-        tasks = read_parquet(root / "meta/tasks.parquet", "meta/tasks.parquet", tally, ("task_index",))
-        task_ids: set[int] = set()
-        if tasks is not None:
-            task_ids = {int(x) for x in tasks.column("task_index").to_pylist()}
-            text_col = "task" if "task" in tasks.column_names else "__index_level_0__"
-            if text_col not in tasks.column_names:
-                tally.add("lerobot-bad-parquet", "meta/tasks.parquet: no task text (column or index 'task')")
-        ep_files = sorted((root / "meta/episodes").glob("chunk-*/file-*.parquet"))
-        if not ep_files:
-            tally.add("lerobot-missing-file", "meta/episodes/chunk-*/file-*.parquet")
-        cols = ("episode_index", "length", "dataset_from_index", "dataset_to_index")
-        for path in ep_files:
-            table = read_parquet(path, str(path.relative_to(root)), tally, cols)
-            if table is not None:
-                episodes.extend(table.to_pylist())
-        data_rows: dict[int, int] = {}
-        data_tasks: set[int] = set()
-        data_files = sorted((root / "data").glob("chunk-*/file-*.parquet"))
-        if not data_files:
-            tally.add("lerobot-missing-file", "data/chunk-*/file-*.parquet")
-        for path in data_files:
-            table = read_parquet(path, str(path.relative_to(root)), tally, DATA_COLUMNS)
-            if table is None:
-                continue
-            for ep in table.column("episode_index").to_pylist():
-                data_rows[int(ep)] = data_rows.get(int(ep), 0) + 1
-            data_tasks |= {int(t) for t in table.column("task_index").to_pylist()}
-        for t in sorted(data_tasks - task_ids) if tasks is not None else ():
+        task_ids = _task_ids(root, tally)
+        episodes = _episodes(root, tally)
+        data_files, data_rows, data_tasks = _data_rows(root, tally)
+        for t in sorted(data_tasks - task_ids) if task_ids is not None else ():
             tally.add("lerobot-inconsistent", f"data: task_index {t} is not in meta/tasks.parquet")
         fps = float(info["fps"])
         probed: dict[str, Any] = {}
@@ -228,6 +193,67 @@ def validate_lerobot_v3(
         if episodes and all(ep["length"] < need for ep in episodes):
             tally.add("lerobot-no-samples", f"every episode is shorter than {need} frames")
     return checking.report(tally, clips=len(episodes), videos=videos)
+
+
+def _validate_suites(root: Path, spec: Layout, checking: ValidationPass) -> Report:
+    """The four LIBERO suites under ``root``, each validated as a dataset of its own, in one
+    report (details start with the suite)."""
+    tally = Tally()
+    clips = videos = 0
+    for suite in LIBERO_SUITES:
+        if not (root / suite).is_dir():
+            tally.add("lerobot-missing-file", f"{suite}/ (a LIBERO suite the recipe reads)")
+            continue
+        sub = validate_lerobot_v3(
+            root / suite, spec, experiment=checking.experiment, need=checking.min_frames, deep=checking.deep
+        )
+        clips, videos = clips + sub.clips, videos + sub.videos
+        for f in sub.findings:
+            for item in f.items:
+                tally.add(f.id, f"{suite}/{item}")
+    return checking.report(tally, clips=clips, videos=videos)
+
+
+def _task_ids(root: Path, tally: Tally) -> set[int] | None:
+    """The ``task_index`` values of ``meta/tasks.parquet`` (``None``: it could not be read)."""
+    tasks = read_parquet(root / "meta/tasks.parquet", "meta/tasks.parquet", tally, ("task_index",))
+    if tasks is None:
+        return None
+    text_col = "task" if "task" in tasks.column_names else "__index_level_0__"
+    if text_col not in tasks.column_names:
+        tally.add("lerobot-bad-parquet", "meta/tasks.parquet: no task text (column or index 'task')")
+    return {int(x) for x in tasks.column("task_index").to_pylist()}
+
+
+def _episodes(root: Path, tally: Tally) -> list[dict[str, Any]]:
+    """Every row of ``meta/episodes/chunk-*/file-*.parquet``."""
+    episodes: list[dict[str, Any]] = []
+    ep_files = sorted((root / "meta/episodes").glob("chunk-*/file-*.parquet"))
+    if not ep_files:
+        tally.add("lerobot-missing-file", "meta/episodes/chunk-*/file-*.parquet")
+    cols = ("episode_index", "length", "dataset_from_index", "dataset_to_index")
+    for path in ep_files:
+        table = read_parquet(path, str(path.relative_to(root)), tally, cols)
+        if table is not None:
+            episodes.extend(table.to_pylist())
+    return episodes
+
+
+def _data_rows(root: Path, tally: Tally) -> tuple[list[Path], dict[int, int], set[int]]:
+    """The data files, the rows they hold per episode and the task indexes they use."""
+    data_rows: dict[int, int] = {}
+    data_tasks: set[int] = set()
+    data_files = sorted((root / "data").glob("chunk-*/file-*.parquet"))
+    if not data_files:
+        tally.add("lerobot-missing-file", "data/chunk-*/file-*.parquet")
+    for path in data_files:
+        table = read_parquet(path, str(path.relative_to(root)), tally, DATA_COLUMNS)
+        if table is None:
+            continue
+        for ep in table.column("episode_index").to_pylist():
+            data_rows[int(ep)] = data_rows.get(int(ep), 0) + 1
+        data_tasks |= {int(t) for t in table.column("task_index").to_pylist()}
+    return data_files, data_rows, data_tasks
 
 
 def _probe(root: Path, rel: str, deep: bool, tally: Tally, subject: str) -> Any:

@@ -17,7 +17,15 @@ from typing import Any
 
 from cosmos_tui.core.containment import resolved
 from cosmos_tui.core.datasets import paint
-from cosmos_tui.core.datasets.layouts import CaptionSource, Layout, VideoSet, get_layout, min_frames_for
+from cosmos_tui.core.datasets.layouts import (
+    CaptionSource,
+    CaptionSpec,
+    EmbeddingSpec,
+    Layout,
+    VideoSet,
+    get_layout,
+    min_frames_for,
+)
 from cosmos_tui.core.datasets.synth_cosmos3 import synthesize_lerobot_v3, synthesize_vision_jsonl
 from cosmos_tui.core.errors import UsageError, UserError
 
@@ -79,6 +87,34 @@ def refuse_missing_parents(root: Path) -> None:
         )
 
 
+def _write_captions(captions: CaptionSpec, root: Path, names: list[str], scenes: list[Any]) -> None:
+    """Each clip's caption, in the layout's synthesised caption format (``.json`` or ``.txt``)."""
+    src = captions.sources[captions.synth_source]
+    folder = root / src.folder
+    for name, scene in zip(names, scenes, strict=True):
+        text = paint.caption_of(scene)
+        if src.ext == ".json":
+            paint.put(folder / f"{name}.json", json.dumps(caption_object(src, text)) + "\n", root)
+        else:
+            paint.put(folder / f"{name}.txt", text + "\n", root)
+
+
+def _write_embeddings(
+    emb: EmbeddingSpec, views: tuple[str, ...], root: Path, names: list[str], seed: int
+) -> None:
+    """Per view, the prefix embedding and one T5-shaped embedding pickle per clip."""
+    for vi, view in enumerate(views):
+        prefix = root / emb.prefix_folder / f"{emb.prefix_stem.format(view=view)}{emb.ext}"
+        paint.put(prefix, pickle.dumps(_embedding(seed, f"prefix/{view}", 12 + vi)), root)
+        folder = root / emb.clip_folder / view
+        for ci, name in enumerate(names):
+            paint.put(
+                folder / f"{name}{emb.ext}",
+                pickle.dumps([_embedding(seed, f"{view}/{name}", 16 + ci % 8)]),
+                root,
+            )
+
+
 def synthesize(
     root: Path,
     layout: str,
@@ -138,27 +174,9 @@ def synthesize(
             encode(job)
 
     if spec.captions is not None:
-        src = spec.captions.sources[spec.captions.synth_source]
-        folder = root / src.folder
-        for name, scene in zip(names, scenes, strict=True):
-            text = paint.caption_of(scene)
-            if src.ext == ".json":
-                paint.put(folder / f"{name}.json", json.dumps(caption_object(src, text)) + "\n", root)
-            else:
-                paint.put(folder / f"{name}.txt", text + "\n", root)
-
+        _write_captions(spec.captions, root, names, scenes)
     if spec.embeddings is not None:
-        emb = spec.embeddings
-        for vi, view in enumerate(spec.views):
-            prefix = root / emb.prefix_folder / f"{emb.prefix_stem.format(view=view)}{emb.ext}"
-            paint.put(prefix, pickle.dumps(_embedding(seed, f"prefix/{view}", 12 + vi)), root)
-            folder = root / emb.clip_folder / view
-            for ci, name in enumerate(names):
-                paint.put(
-                    folder / f"{name}{emb.ext}",
-                    pickle.dumps([_embedding(seed, f"{view}/{name}", 16 + ci % 8)]),
-                    root,
-                )
+        _write_embeddings(spec.embeddings, spec.views, root, names, seed)
 
     paint.put(
         root / paint.MARKER,

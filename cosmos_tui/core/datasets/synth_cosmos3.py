@@ -13,6 +13,7 @@ from typing import Any
 
 from cosmos_tui.core.containment import resolved
 from cosmos_tui.core.datasets import paint
+from cosmos_tui.core.datasets.lerobot_v3 import CODEBASE_VERSION, LIBERO_CAMERAS
 from cosmos_tui.core.datasets.vision_jsonl import JSONL, MIN_WINDOW_FRAMES
 from cosmos_tui.core.errors import UsageError
 
@@ -145,11 +146,6 @@ def synthesize_lerobot_v3(
     import pyarrow as pa  # deferred: pyarrow, only for LeRobot datasets
     import pyarrow.parquet as pq  # deferred: pyarrow, only for LeRobot datasets
 
-    from cosmos_tui.core.datasets.lerobot_v3 import (
-        CODEBASE_VERSION,
-        LIBERO_CAMERAS,
-    )  # deferred: pyarrow users
-
     h, w = size
     if episodes < 1 or frames < 17 or fps < 1:
         raise UsageError(
@@ -170,12 +166,47 @@ def synthesize_lerobot_v3(
             root / video_path.format(video_key=key, chunk_index=0, file_index=0), clip, fps, root=root
         )
     total = episodes * frames
+    info = _lerobot_info(episodes, frames, (h, w), fps, video_path)
+    paint.put(root / "meta/info.json", json.dumps(info, indent=2) + "\n", root)
+
+    def parquet(rel: str, columns: dict[str, list[Any]]) -> None:
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table(columns), sink)
+        paint.put(root / rel, sink.getvalue().to_pybytes(), root)
+
+    parquet(
+        "meta/tasks.parquet",
+        {"task": [paint.caption_of(s) for s in scenes], "task_index": list(range(episodes))},
+    )
+    parquet("meta/episodes/chunk-000/file-000.parquet", _episode_columns(scenes, frames, fps))
+    rows = range(total)
+    parquet(
+        "data/chunk-000/file-000.parquet",
+        {
+            "index": list(rows),
+            "episode_index": [r // frames for r in rows],
+            "frame_index": [r % frames for r in rows],
+            "task_index": [r // frames for r in rows],
+            "timestamp": [(r % frames) / fps for r in rows],
+            "action": [[0.01 * ((r % 7) - 3)] * 6 + [1.0] for r in rows],
+        },
+    )
+    meta = {"layout": "lerobot-v3", "clips": episodes, "frames": frames, "size": [h, w], "fps": fps}
+    paint.put(root / paint.MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
+    return root
+
+
+def _lerobot_info(
+    episodes: int, frames: int, size: tuple[int, int], fps: int, video_path: str
+) -> dict[str, Any]:
+    """``meta/info.json`` of a synthetic LIBERO-shaped set: its counts, paths and features."""
+    h, w = size
     feature = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"]}
-    info = {
+    return {
         "codebase_version": CODEBASE_VERSION,
         "robot_type": "synthetic",
         "total_episodes": episodes,
-        "total_frames": total,
+        "total_frames": episodes * frames,
         "total_tasks": episodes,
         "chunks_size": 1000,
         "fps": fps,
@@ -192,17 +223,12 @@ def synthesize_lerobot_v3(
             "timestamp": {"dtype": "float32", "shape": [1], "names": None},
         },
     }
-    paint.put(root / "meta/info.json", json.dumps(info, indent=2) + "\n", root)
 
-    def parquet(rel: str, columns: dict[str, list[Any]]) -> None:
-        sink = pa.BufferOutputStream()
-        pq.write_table(pa.table(columns), sink)
-        paint.put(root / rel, sink.getvalue().to_pybytes(), root)
 
-    parquet(
-        "meta/tasks.parquet",
-        {"task": [paint.caption_of(s) for s in scenes], "task_index": list(range(episodes))},
-    )
+def _episode_columns(scenes: list[Any], frames: int, fps: int) -> dict[str, list[Any]]:
+    """The columns of ``meta/episodes``: one row an episode of ``frames``, every camera's video
+    in file 0 of chunk 0, one after another."""
+    episodes = len(scenes)
     ep: dict[str, list[Any]] = {"episode_index": list(range(episodes)), "length": [frames] * episodes}
     ep["tasks"] = [[paint.caption_of(s)] for s in scenes]
     ep["dataset_from_index"] = [i * frames for i in range(episodes)]
@@ -212,19 +238,4 @@ def synthesize_lerobot_v3(
         ep[f"videos/{key}/chunk_index"] = ep[f"videos/{key}/file_index"] = [0] * episodes
         ep[f"videos/{key}/from_timestamp"] = [i * frames / fps for i in range(episodes)]
         ep[f"videos/{key}/to_timestamp"] = [(i + 1) * frames / fps for i in range(episodes)]
-    parquet("meta/episodes/chunk-000/file-000.parquet", ep)
-    rows = range(total)
-    parquet(
-        "data/chunk-000/file-000.parquet",
-        {
-            "index": list(rows),
-            "episode_index": [r // frames for r in rows],
-            "frame_index": [r % frames for r in rows],
-            "task_index": [r // frames for r in rows],
-            "timestamp": [(r % frames) / fps for r in rows],
-            "action": [[0.01 * ((r % 7) - 3)] * 6 + [1.0] for r in rows],
-        },
-    )
-    meta = {"layout": "lerobot-v3", "clips": episodes, "frames": frames, "size": [h, w], "fps": fps}
-    paint.put(root / paint.MARKER, json.dumps({**meta, "seed": seed}, indent=2) + "\n", root)
-    return root
+    return ep

@@ -460,6 +460,17 @@ def validate(
     clips = _cross_checks(root, spec, experiment, listing, tally)
     resolution = None if is_builtin_experiment(experiment) else spec.resolution_for(experiment)
     job = _Job(root, spec, listing, need, deep, resolution)
+    n_videos, n_emb = _check_clips(job, clips, tally, workers, progress)
+    if spec.captions is not None and tally.counts[STAND_IN]:
+        tally.titles[STAND_IN] = fallback_title(spec.captions, len(tally.subjects[STAND_IN]))
+    return checking.report(tally, clips=len(clips), videos=n_videos, embeddings=n_emb)
+
+
+def _check_clips(
+    job: _Job, clips: list[str], tally: Tally, workers: int | None, progress: Progress | None
+) -> tuple[int, int]:
+    """Check every clip in threads, merging the findings into ``tally`` in clip order; the videos
+    and embeddings read."""
     n_videos = n_emb = done = 0
     total = len(clips)
     # PyAV drops the GIL while it opens and decodes; two threads per core keep the cores busy.
@@ -496,6 +507,4 @@ def validate(
             done += k
             if progress:
                 progress(done, total)
-    if spec.captions is not None and tally.counts[STAND_IN]:
-        tally.titles[STAND_IN] = fallback_title(spec.captions, len(tally.subjects[STAND_IN]))
-    return checking.report(tally, clips=total, videos=n_videos, embeddings=n_emb)
+    return n_videos, n_emb

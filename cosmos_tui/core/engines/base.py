@@ -42,6 +42,20 @@ class NodeRole:
 
 
 @dataclass(frozen=True)
+class SetupCheck:
+    """One line of ``doctor``: what was checked, the verdict, and how to fix a failure."""
+
+    name: str
+    """Short label: ``uv``, ``cuda``, ``python``."""
+    ok: bool | None
+    """``True`` passes, ``False`` fails, ``None`` could not be checked here (no GPU, say)."""
+    detail: str
+    """What was found, in one sentence."""
+    fix: str = ""
+    """What to do when it fails (empty when it passes)."""
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     """Exactly what runs: ``argv`` as documented (starting with ``torchrun``), its folder and the
     environment variables it adds to the caller's environment."""
@@ -177,6 +191,10 @@ class EngineAdapter(ABC):
     this Python environment."""
     in_this_environment: ClassVar[bool] = False
     """Whether the engine runs on this environment's packages (its torch is ours)."""
+    fit_module: ClassVar[str | None] = None
+    """The engine's fit probe (``python -m MODULE --json -- OVERRIDES`` under torchrun: two real
+    steps at the run's shape, one JSON line of memory and step time), which ``cosmos-tui fit`` and
+    the preflight ``fit`` row read; ``None``: they judge by the published requirements instead."""
     cpu_fallback: ClassVar[str | None] = None
     """With no GPU visible: ``None`` when the engine needs GPUs, else what it does instead, a
     sentence with ``{nproc}`` for the number of processes."""
@@ -348,6 +366,11 @@ class EngineAdapter(ABC):
         with the command (cosmos-framework: the recipe TOML); ``None`` when there is none or it
         cannot be read."""
         return None
+
+    def setup_checks(self, repo: Path) -> tuple[SetupCheck, ...]:
+        """What a checkout of this engine at ``repo`` needs from the machine beyond its package
+        importing (``doctor``); empty when ``repo`` is not this engine's or it needs nothing more."""
+        return ()
 
     def engine_version(self, preset: Preset) -> str | None:
         """The engine's version (or upstream commit), for the run record; ``None`` when unknown."""

@@ -24,6 +24,7 @@ class BuiltinAdapter(EngineAdapter):
     kind = "builtin"
     module = "cosmos_engine.train"
     in_this_environment = True
+    fit_module = "cosmos_engine.fit"
     save_request_file = "SAVE_NOW"  # engine/trainer.py polls it at each step boundary
 
     def dryrun_refuses(self, note: str) -> bool:

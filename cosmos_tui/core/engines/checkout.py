@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from cosmos_tui.core.engines.base import SetupCheck
 from cosmos_tui.core.engines.registry import adapters
 
 PythonSource = Literal["given", ".venv", "conda", "none"]
@@ -67,6 +68,15 @@ def detect_kind(repo: Path) -> str | None:
         if (repo / package).is_dir():
             return kind
     return None
+
+
+def setup_checks(repo: Path) -> tuple[SetupCheck, ...]:
+    """What the engine checked out at ``repo`` needs from this machine beyond its package (the
+    first adapter that claims ``repo``, :meth:`~.base.EngineAdapter.setup_checks`); often none."""
+    for adapter in adapters():
+        if checks := adapter.setup_checks(repo):
+            return checks
+    return ()
 
 
 def detect_python(

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from cosmos_tui.core.engines import framework_recipe
-from cosmos_tui.core.engines.base import register
+from cosmos_tui.core.engines.base import SetupCheck, register
 from cosmos_tui.core.engines.framework_pipeline import PARALLEL_KEYS, FrameworkPipeline
+from cosmos_tui.core.engines.framework_setup import framework_setup, is_framework_checkout
 from cosmos_tui.core.engines.revisions import RevisionSet
 from cosmos_tui.core.engines.upstream import UpstreamAdapter
 from cosmos_tui.core.overrides import as_int, override_value
@@ -203,6 +204,11 @@ class FrameworkAdapter(FrameworkPipeline, UpstreamAdapter):
             if value is not None:
                 found.append(f"{section}.{key}={value}")
         return found
+
+    def setup_checks(self, repo: Path) -> tuple[SetupCheck, ...]:
+        """uv, the CUDA dependency group against the driver, and the Python the checkout pins
+        (:mod:`.framework_setup`), for a cosmos-framework checkout."""
+        return tuple(framework_setup(repo)) if is_framework_checkout(repo) else ()
 
     def config_document(self, preset: Preset) -> tuple[Path, str] | None:
         path = self.recipe_path(preset)

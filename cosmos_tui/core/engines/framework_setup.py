@@ -27,6 +27,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosmos_tui.core.engines.base import SetupCheck
 from cosmos_tui.core.safeio import CONFIG_CAP, POINTER_CAP, read_text_capped
 
 PROJECT_NAME = "cosmos-framework"
@@ -39,20 +40,6 @@ Toolkit release notes, "CUDA Toolkit and Corresponding Driver Versions", GA rele
 _GROUP = re.compile(r"^cu(\d+)(\d)(?:-.*)?$")
 _VERSION = re.compile(r"(\d+(?:\.\d+)+)")
 _PIN = re.compile(r"[A-Za-z0-9@._+-]{1,40}")  # what uv accepts in .python-version: 3.13, cpython@3.13
-
-
-@dataclass(frozen=True)
-class SetupCheck:
-    """One line of ``doctor``: what was checked, the verdict, and how to fix a failure."""
-
-    name: str
-    """Short label: ``uv``, ``cuda``, ``python``."""
-    ok: bool | None
-    """``True`` passes, ``False`` fails, ``None`` could not be checked here (no GPU, say)."""
-    detail: str
-    """What was found, in one sentence."""
-    fix: str = ""
-    """What to do when it fails (empty when it passes)."""
 
 
 @dataclass(frozen=True)

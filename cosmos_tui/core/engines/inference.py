@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cosmos_tui.core import shell
+from cosmos_tui.core.datasets.layouts import detect_layout, get_layout
 from cosmos_tui.core.engines.conversion import ConversionPlan, plan_dcp_conversion
 from cosmos_tui.core.errors import UsageError, UserError
 
@@ -108,8 +109,6 @@ def spec_jsonl(rows: Sequence[object]) -> str:
 def clip_video(context: SampleContext, clip: str | None) -> Path:
     """The mp4 of dataset clip ``clip`` (``None``: the first clip, by name) in the job's dataset,
     from the first view for multi-view layouts; a :class:`UserError` when there is none."""
-    from cosmos_tui.core.datasets.layouts import detect_layout, get_layout  # deferred: only when sampling
-
     root = context.data_root
     if root is None or not root.is_dir():
         raise UserError(

@@ -9,12 +9,12 @@ composed config: the ``config.yaml`` that ``--dryrun`` writes when the checkout 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_tui.core.engines.registry import adapter_class
+from cosmos_tui.core.overrides import override_value
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,6 @@ def same_group(project: str, group: str, names: Sequence[str]) -> dict[str, JobN
     return {n: JobName(project, group, n) for n in names}
 
 
-_JOB_OVERRIDE = re.compile(r"^\+{0,2}job\.(project|group|name)=(.*)$")
-
-
 def table_job_name(kind: str, experiment: str, overrides: Sequence[str] = ()) -> JobName | None:
     """The job names from the table of ``kind``'s adapter (its ``job_names``), with
     ``job.project|group|name=`` overrides applied (the last one wins, as in Hydra); ``None`` when
@@ -48,10 +45,10 @@ def table_job_name(kind: str, experiment: str, overrides: Sequence[str] = ()) ->
         "group": base.group if base else None,
         "name": base.name if base else None,
     }
-    for item in overrides:
-        m = _JOB_OVERRIDE.match(item)
-        if m:
-            fields[m.group(1)] = m.group(2).strip("'\"")
+    for part in fields:
+        value = override_value(overrides, f"job.{part}")
+        if value is not None:
+            fields[part] = value.strip("'\"")
     if any(v is None or "${" in v for v in fields.values()):
         return None
     return JobName(fields["project"], fields["group"], fields["name"])  # type: ignore[arg-type]

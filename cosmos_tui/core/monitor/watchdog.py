@@ -10,7 +10,7 @@ sees "stalled" once, not every poll.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -189,6 +189,48 @@ class Watchdog:
         self._nonfinite_seen = 0
         self._unstable_seen = 0
 
+    def _flags(
+        self,
+        event: Callable[[EventKind, str], None],
+        progress: ProgressSnapshot,
+        unstable_lines: tuple[str, ...],
+        disk_free_bytes: int | None,
+        host_warning: str | None,
+        references: References | None,
+    ) -> list[str]:
+        """What is wrong beside the run's state (a NaN loss, 'Unstable loss' lines, low disk, host
+        memory, the pace against the references); ``event`` is told of each the first time."""
+        flags: list[str] = []
+        if progress.nonfinite:
+            flags.append(f"NaN/Inf loss at iteration {progress.last_nonfinite_iteration}")
+            if progress.nonfinite > self._nonfinite_seen:
+                event("unstable_loss", f"loss is NaN/Inf at iteration {progress.last_nonfinite_iteration}")
+            self._nonfinite_seen = progress.nonfinite
+        if unstable_lines:
+            flags.append(f"{len(unstable_lines)} 'Unstable loss' line(s); last: {unstable_lines[-1]}")
+            if len(unstable_lines) > self._unstable_seen:
+                event("unstable_loss", unstable_lines[-1])
+            self._unstable_seen = len(unstable_lines)
+        if disk_free_bytes is not None and disk_free_bytes < self.config.low_disk_bytes:
+            flags.append(f"low disk: {human_bytes(disk_free_bytes)} free")
+            if not self._low_disk:
+                event(
+                    "low_disk",
+                    f"only {human_bytes(disk_free_bytes)} free where the run writes checkpoints",
+                )
+            self._low_disk = True
+        else:
+            self._low_disk = False
+        if host_warning:
+            flags.append(host_warning)
+            if not self._host_warned:
+                event("host_memory", host_warning)
+        self._host_warned = bool(host_warning)
+        pace = pace_flag(progress, references, self.config)
+        if pace:
+            flags.append(pace)
+        return flags
+
     def assess(
         self,
         *,
@@ -215,36 +257,7 @@ class Watchdog:
         def event(kind: EventKind, message: str) -> None:
             events.append(MonitorEvent(kind, message, self.run, wall, progress.iteration))
 
-        flags: list[str] = []
-        if progress.nonfinite:
-            flags.append(f"NaN/Inf loss at iteration {progress.last_nonfinite_iteration}")
-            if progress.nonfinite > self._nonfinite_seen:
-                event("unstable_loss", f"loss is NaN/Inf at iteration {progress.last_nonfinite_iteration}")
-            self._nonfinite_seen = progress.nonfinite
-        if unstable_lines:
-            flags.append(f"{len(unstable_lines)} 'Unstable loss' line(s); last: {unstable_lines[-1]}")
-            if len(unstable_lines) > self._unstable_seen:
-                event("unstable_loss", unstable_lines[-1])
-            self._unstable_seen = len(unstable_lines)
-        if disk_free_bytes is not None and disk_free_bytes < cfg.low_disk_bytes:
-            flags.append(f"low disk: {human_bytes(disk_free_bytes)} free")
-            if not self._low_disk:
-                event(
-                    "low_disk",
-                    f"only {human_bytes(disk_free_bytes)} free where the run writes checkpoints",
-                )
-            self._low_disk = True
-        else:
-            self._low_disk = False
-        if host_warning:
-            flags.append(host_warning)
-            if not self._host_warned:
-                event("host_memory", host_warning)
-        self._host_warned = bool(host_warning)
-        pace = pace_flag(progress, references, cfg)
-        if pace:
-            flags.append(pace)
-
+        flags = self._flags(event, progress, unstable_lines, disk_free_bytes, host_warning, references)
         if exit_code is not None:
             message = describe_exit(exit_code)
             end: State = "stopped" if stopped else ("finished" if exit_code == 0 else "crashed")

@@ -11,22 +11,22 @@ anything is queued. Values are plain words, numbers and paths: anything else (a 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from cosmos_tui.core.engines.base import get_adapter
 from cosmos_tui.core.errors import UsageError, UserError
 from cosmos_tui.core.idmatch import match_id
+from cosmos_tui.core.monitor.metrics import IterSample, parse_jsonl_record
 from cosmos_tui.core.overrides import override_value
 from cosmos_tui.core.presets import Preset, apply_sets, job_name_problem
 from cosmos_tui.core.queue import store
 from cosmos_tui.core.queue.store import QueueEntry
 from cosmos_tui.core.runs import ownership, registry
+from cosmos_tui.core.runs.lifecycle import reconcile
 from cosmos_tui.core.runs.record import RunRecord
 
 _KEY = re.compile(r"^[+~]{0,2}[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*$")
@@ -144,36 +144,10 @@ class SweepRow:
     """``(iteration, loss)`` of the run, for the curve overlay."""
 
 
-def _metrics(record: RunRecord) -> list[dict]:
-    if not record.job_dir:
-        return []
-    path = Path(record.job_dir) / ownership.METRICS_FILE
-    piece = ownership.run_slice(record)
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        return []
-    start = piece.metrics_start if piece is not None else 0
-    end = size if piece is None or piece.metrics_end is None else min(piece.metrics_end, size)
-    start = max(start, end - METRICS_READ_CAP)
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(max(0, end - start))
-    out = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            out.append(item)
-    return out
-
-
-def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+def _samples(record: RunRecord) -> list[IterSample]:
+    """The run's own ``metrics.jsonl`` lines (its last :data:`METRICS_READ_CAP` bytes), parsed."""
+    lines = ownership.metrics_bytes(record, cap=METRICS_READ_CAP).decode("utf-8", "replace").splitlines()
+    return [s for s in map(parse_jsonl_record, lines) if s is not None]
 
 
 def row_of(entry: QueueEntry) -> SweepRow:
@@ -181,22 +155,18 @@ def row_of(entry: QueueEntry) -> SweepRow:
     record = None
     if entry.run_id:
         try:
-            from cosmos_tui.core.runs.lifecycle import reconcile  # deferred: the run layer
-
             record = reconcile(registry.read(registry.run_dir_for(entry.run_id)))
         except UserError:
             record = None
     losses: list[tuple[int, float]] = []
     vals: list[float] = []
     secs: list[float] = []
-    for item in _metrics(record) if record is not None else []:
-        loss, it = _num(item.get("loss")), item.get("iteration")
-        if loss is not None and isinstance(it, int):
-            losses.append((it, loss))
-        if (v := _num(item.get("val_loss"))) is not None:
-            vals.append(v)
-        if (s := _num(item.get("sec_per_iter"))) is not None:
-            secs.append(s)
+    for sample in _samples(record) if record is not None else []:
+        losses.append((sample.iteration, sample.loss))
+        if sample.rates.val_loss is not None:
+            vals.append(sample.rates.val_loss)
+        if sample.sec_per_iter is not None:
+            secs.append(sample.sec_per_iter)
     finite = [v for _, v in losses if v == v and abs(v) != float("inf")]
     return SweepRow(
         label=entry.label or "",

@@ -132,21 +132,10 @@ def get_job(ref: str) -> Job:
 def _samples(record: RunRecord) -> tuple[IterSample, ...]:
     piece = ownership.run_slice(record)
     if piece is not None and record.job_dir:
-        path = Path(record.job_dir) / ownership.METRICS_FILE
-        try:
-            size = os.stat(path).st_size
-        except OSError:
-            size = 0
-        end = size if piece.metrics_end is None else min(piece.metrics_end, size)
-        begin = max(piece.metrics_start, end - MAX_SEGMENT_BYTES)
-        if end > begin:
-            with open(path, "rb") as f:
-                f.seek(begin)
-                data = f.read(end - begin)
-            lines = data.decode("utf-8", "replace").splitlines()
-            found = [s for s in map(parse_jsonl_record, lines) if s is not None]
-            if found:
-                return tuple(found)
+        lines = ownership.metrics_bytes(record, cap=MAX_SEGMENT_BYTES).decode("utf-8", "replace").splitlines()
+        found = [s for s in map(parse_jsonl_record, lines) if s is not None]
+        if found:
+            return tuple(found)
     if piece is None and record.job_dir and (Path(record.job_dir) / ownership.METRICS_FILE).exists():
         return ()  # an old record: its lines cannot be told from other runs'
     try:

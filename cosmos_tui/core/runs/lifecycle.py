@@ -205,6 +205,19 @@ def _versions(preset: Preset) -> dict[str, str | None]:
     }
 
 
+def _refuse_failed(prepared: Prepared, force: bool) -> None:
+    """Refuse a launch whose preflight failed, unless ``force``; a failed ``job`` check always
+    (forcing it would resume silently or share a job)."""
+    bad = preflight.failed(list(prepared.checks))
+    job_bad = [c for c in bad if c.name == "job"]
+    if job_bad:
+        raise UserError(job_bad[0].message)
+    if bad and not force:
+        raise UserError(
+            "preflight failed: " + "; ".join(c.message for c in bad) + " (pass --force to launch anyway)"
+        )
+
+
 def launch_prepared(
     prepared: Prepared,
     *,
@@ -223,14 +236,7 @@ def launch_prepared(
     (the effective one without the auto-picked port); it defaults to ``prepared.preset``.
     ``queue_entry`` names the queue entry this launch serves (written into the record).
     """
-    bad = preflight.failed(list(prepared.checks))
-    job_bad = [c for c in bad if c.name == "job"]
-    if job_bad:  # never overridden by --force: that would resume silently or share a job
-        raise UserError(job_bad[0].message)
-    if bad and not force:
-        raise UserError(
-            "preflight failed: " + "; ".join(c.message for c in bad) + " (pass --force to launch anyway)"
-        )
+    _refuse_failed(prepared, force)
     preset, spec = prepared.preset, prepared.spec
     base = apply_sets(base or preset, prepared.extra_sets) if prepared.extra_sets else base
     sets = (*sets, *prepared.extra_sets)

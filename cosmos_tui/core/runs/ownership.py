@@ -108,6 +108,32 @@ def monitor_scope(record: RunRecord) -> dict[str, Any]:
     return scope
 
 
+def read_range(path: Path, start: int, end: int | None = None, *, cap: int) -> bytes:
+    """Bytes ``[start, end)`` of ``path`` (``end`` ``None`` or past the end: to its size), only
+    the last ``cap`` of them; empty when there are none or the file cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            end = size if end is None else min(end, size)
+            begin = max(start, end - cap)
+            if end <= begin:
+                return b""
+            f.seek(begin)
+            return f.read(end - begin)
+    except OSError:
+        return b""
+
+
+def metrics_bytes(record: RunRecord, *, cap: int) -> bytes:
+    """The run's own lines of its job's ``metrics.jsonl`` (the whole file for a record older than
+    the jobs model), at most the last ``cap`` bytes of them; empty when there are none."""
+    if not record.job_dir:
+        return b""
+    piece = run_slice(record)
+    start, end = (0, None) if piece is None else (piece.metrics_start, piece.metrics_end)
+    return read_range(Path(record.job_dir) / METRICS_FILE, start, end, cap=cap)
+
+
 def owns(record: RunRecord, info: CheckpointInfo) -> bool:
     """Whether ``record`` wrote checkpoint ``info`` (old records: never claimed)."""
     piece = run_slice(record)
@@ -125,16 +151,7 @@ def iteration_range(record: RunRecord) -> tuple[int | None, int | None]:
 
 def _last_iteration_in(path: Path, start: int, end: int) -> int | None:
     """The last ``iteration`` of the JSON lines between byte ``start`` and ``end`` of ``path``."""
-    if end <= start:
-        return None
-    begin = max(start, end - MAX_SCAN_BYTES)
-    try:
-        with open(path, "rb") as f:
-            f.seek(begin)
-            data = f.read(end - begin)
-    except OSError:
-        return None
-    for line in reversed(data.splitlines()):
+    for line in reversed(read_range(path, start, end, cap=MAX_SCAN_BYTES).splitlines()):
         try:
             value = json.loads(line).get("iteration")
         except (ValueError, AttributeError):

@@ -184,6 +184,47 @@ def _sentinel_body(protocol: StopSentinel, srun: str, run_dir: Path | None) -> l
     return lines
 
 
+def _sbatch_head(
+    preset: Preset, name: str, gpus: int | None, output: str, source: str | None, *, sentinel: bool
+) -> list[str]:
+    """The script's first lines: the shebang, what rendered it, and its ``#SBATCH`` options
+    (the person's ``launch.slurm.extra`` last, refused where cosmos-tui manages the option)."""
+    launch, slurm = preset.launch, preset.launch.slurm
+    lead = signal_lead(slurm.time)
+    what = source or "preset"
+    comment = (
+        f"# Rendered by cosmos-tui{f' from {source}' if source else ''}: {launch.nnodes} node(s) x "
+        f"{launch.nproc_per_node} process(es), experiment {preset.experiment.name}."
+    )
+    head = [
+        "#!/bin/bash",
+        shell.check_text(comment, "the preset's path or experiment name"),
+        "# Submit with: sbatch THIS_FILE   (secrets come from your environment: --export=ALL)",
+        shell.sbatch_line("--job-name", name, what="launch.slurm.job_name"),
+        shell.sbatch_line("--nodes", str(launch.nnodes)),
+        shell.sbatch_line("--ntasks-per-node", "1"),
+    ]
+    if gpus:
+        head.append(shell.sbatch_line("--gpus-per-node", str(gpus)))
+    for option, value in (("partition", slurm.partition), ("account", slurm.account), ("time", slurm.time)):
+        if value:
+            head.append(shell.sbatch_line(f"--{option}", value, what=f"launch.slurm.{option}"))
+    head += [
+        shell.sbatch_line("--output", output, what="the job's output file"),
+        shell.sbatch_line("--open-mode", "append"),
+        shell.sbatch_line("--requeue"),
+        shell.sbatch_line("--signal", f"B:SIGUSR1@{lead}" if sentinel else f"TERM@{lead}"),
+        shell.sbatch_line("--export", "ALL"),
+    ]
+    for item in slurm.extra:
+        option, value = shell.parse_sbatch_extra(item, f"{what}: launch.slurm.extra")
+        managed = managed_sbatch_reason(option)
+        if managed:
+            raise UserError(f"{what}: launch.slurm.extra {item!r}: {managed}")
+        head.append(shell.sbatch_line(option, value, what=f"launch.slurm.extra {item!r}"))
+    return head
+
+
 def render_sbatch(
     preset: Preset,
     *,
@@ -209,38 +250,7 @@ def render_sbatch(
     launch, slurm = preset.launch, preset.launch.slurm
     name = _job_name(preset)
     gpus = slurm.gpus_per_node if slurm.gpus_per_node is not None else launch.nproc_per_node
-    lead = signal_lead(slurm.time)
-    what = source or "preset"
-    comment = (
-        f"# Rendered by cosmos-tui{f' from {source}' if source else ''}: {launch.nnodes} node(s) x "
-        f"{launch.nproc_per_node} process(es), experiment {preset.experiment.name}."
-    )
-    head = [
-        "#!/bin/bash",
-        shell.check_text(comment, "the preset's path or experiment name"),
-        "# Submit with: sbatch THIS_FILE   (secrets come from your environment: --export=ALL)",
-        shell.sbatch_line("--job-name", name, what="launch.slurm.job_name"),
-        shell.sbatch_line("--nodes", str(launch.nnodes)),
-        shell.sbatch_line("--ntasks-per-node", "1"),
-    ]
-    if gpus:
-        head.append(shell.sbatch_line("--gpus-per-node", str(gpus)))
-    for option, value in (("partition", slurm.partition), ("account", slurm.account), ("time", slurm.time)):
-        if value:
-            head.append(shell.sbatch_line(f"--{option}", value, what=f"launch.slurm.{option}"))
-    head += [
-        shell.sbatch_line("--output", output, what="the job's output file"),
-        shell.sbatch_line("--open-mode", "append"),
-        shell.sbatch_line("--requeue"),
-        shell.sbatch_line("--signal", f"B:SIGUSR1@{lead}" if adapter.stop_sentinel else f"TERM@{lead}"),
-        shell.sbatch_line("--export", "ALL"),
-    ]
-    for item in slurm.extra:
-        option, value = shell.parse_sbatch_extra(item, f"{what}: launch.slurm.extra")
-        managed = managed_sbatch_reason(option)
-        if managed:
-            raise UserError(f"{what}: launch.slurm.extra {item!r}: {managed}")
-        head.append(shell.sbatch_line(option, value, what=f"launch.slurm.extra {item!r}"))
+    head = _sbatch_head(preset, name, gpus, output, source, sentinel=adapter.stop_sentinel is not None)
     body = ["", "set -uo pipefail", f"cd {shell.quote(str(adapter.cwd(preset)), 'working folder')}"]
     for key, value in {**adapter.env(preset), "PYTHONUNBUFFERED": "1"}.items():
         if SECRET_NAME.search(key):

@@ -54,8 +54,10 @@ from cosmos_tui.core.datasets.prepare.worker import (
     run_item,
 )
 from cosmos_tui.core.datasets.prepare.writers import CaptionFormat, LayoutWriter, writer_for
+from cosmos_tui.core.datasets.validate import validate
 from cosmos_tui.core.datasets.vision_jsonl import MIN_WINDOW_FRAMES
 from cosmos_tui.core.errors import UsageError, UserError
+from cosmos_tui.core.preflight import cpu_cores
 from cosmos_tui.core.safeio import CONFIG_CAP, RECORD_CAP, read_bytes_capped, read_text_capped
 
 if TYPE_CHECKING:
@@ -532,8 +534,6 @@ def _run_job(
         time.perf_counter() - started,
     )
     if validate_result:
-        from cosmos_tui.core.datasets.validate import validate  # deferred: the validator's imports
-
         result.report = validate(out_r, opts.layout, experiment=opts.experiment, min_frames=opts.frames)
     return result
 
@@ -562,8 +562,6 @@ def _run_all(
             raise KeyboardInterrupt
 
     if jobs is None:
-        from cosmos_tui.core.preflight import cpu_cores  # deferred: only the count is needed
-
         jobs = cpu_cores()  # the affinity mask a container or Slurm sets, not the host's cores
     n = max(1, min(jobs, len(todo) or 1))
     if n == 1:

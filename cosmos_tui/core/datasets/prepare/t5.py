@@ -186,6 +186,16 @@ class EmbeddingReport:
     redone: list[Path] = field(default_factory=list)
     """Files that existed but failed the check, so were written again (also in ``written``)."""
 
+    def to_write(self, path: Path, done: bool | None) -> bool:
+        """Whether ``path`` is still to be written, given what :func:`_done` found (``True``: it
+        passed, so it is skipped; ``False``: damaged, so redone; ``None``: not there yet)."""
+        if done:
+            self.skipped.append(path)
+            return False
+        if done is False:
+            self.redone.append(path)
+        return True
+
 
 def clip_path(out_root: Path, view: str, clip: str, spec: EmbeddingSpec = EmbeddingSpec()) -> Path:
     """``<out_root>/t5_xxl/<view>/<clip>.pkl``, the file the loader opens for ``videos/<view>/<clip>.mp4``."""
@@ -253,13 +263,8 @@ def write_clip_embeddings(
             if text is None:
                 raise UsageError(f"Clip '{clip}' has no caption for view '{view}'.")
             path = clip_path(root, view, clip, spec)
-            state = _done(path, "clip", spec, root)
-            if state:
-                report.skipped.append(path)
-                continue
-            if state is False:
-                report.redone.append(path)
-            todo.append((path, text))
+            if report.to_write(path, _done(path, "clip", spec, root)):
+                todo.append((path, text))
     if todo:
         enc = encoder or T5Encoder(model_dir, device, dim=spec.dim)
         by_text: dict[str, list[Path]] = {}  # one caption for several views is encoded once
@@ -301,13 +306,8 @@ def write_prefix_embeddings(
     todo: list[tuple[Path, str]] = []
     for view in views:
         path = prefix_path(root, view, spec)
-        state = _done(path, "prefix", spec, root)
-        if state:
-            report.skipped.append(path)
-            continue
-        if state is False:
-            report.redone.append(path)
-        todo.append((path, prompts[view]))
+        if report.to_write(path, _done(path, "prefix", spec, root)):
+            todo.append((path, prompts[view]))
     if todo:
         enc = encoder or T5Encoder(model_dir, device, dim=spec.dim)
         arrays = enc.encode([t for _, t in todo], max_len=spec.max_len)
