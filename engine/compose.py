@@ -86,6 +86,20 @@ def _register() -> None:
         store.store(group="experiment", package="_global_", name=name, node=node)
 
 
+def _unparsable(overrides: list[str]) -> str:
+    """The first override Hydra's grammar refuses on its own (its error does not always name it)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException:
+            return override
+    return " ".join(overrides)
+
+
 def _hydra_compose(overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize
     from hydra.errors import (
@@ -100,7 +114,7 @@ def _hydra_compose(overrides: list[str]) -> DictConfig:
             return compose(config_name="cosmos_engine_config", overrides=overrides)
     except OverrideParseException as exc:
         bad = re.search(r"Error parsing override '(.*)'", str(exc))
-        what = bad.group(1) if bad else " ".join(overrides)
+        what = bad.group(1) if bad else _unparsable(overrides)
         raise ConfigError(
             f"cannot parse override '{what}'; write key=value, +key=value, ~key or experiment=NAME."
         ) from None

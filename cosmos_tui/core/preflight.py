@@ -371,7 +371,8 @@ def check_disk_forecast(preset: Preset, job_dir: Path | None) -> Check:
     if not done:
         estimate, source = estimate_checkpoint_bytes(preset)
         if estimate is None:
-            return Check("forecast", "ok", f"disk forecast skipped: {source}; the dashboard forecasts live")
+            why = source.rstrip(". ")
+            return Check("forecast", "ok", f"disk forecast skipped: {why}; the dashboard forecasts live")
     result = forecast_job(ckdir, done, settings=settings, checkpoint_bytes=estimate)
     level: Level = {"fail": "fail", "warn": "warn"}.get(result.verdict, "ok")  # type: ignore[assignment]
     return Check("forecast", level, f"{result.message.rstrip('.')} (checkpoint size {source}).")

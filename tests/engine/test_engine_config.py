@@ -58,6 +58,12 @@ def test_overrides_set_add_and_delete(tmp_path: Path, monkeypatch: pytest.Monkey
         ),
         (["trainer.max_iter=abc"], "bad value for 'trainer.max_iter'"),
         (["trainer.max_iter=="], "cannot parse override 'trainer.max_iter=='"),
+        (  # Hydra's own message names no override here: the one it refuses is found and named
+            ["experiment=s2mv_text2world_tiny", "trainer.memory_budget=70;rm -rf /", "trainer.max_iter=3"],
+            "cannot parse override 'trainer.memory_budget=70;rm -rf /';",
+        ),
+        (["trainer.memory_budget=lots"], "trainer.memory_budget must be 'auto', a number of GB"),
+        (["trainer.recompute=attentionx"], "trainer.recompute='attentionx' is not allowed"),
         (["job.wandb_mode=loud"], "job.wandb_mode='loud' is not allowed"),
         (["trainer.recompute=everything"], "trainer.recompute='everything' is not allowed"),
         (["model.hidden=65"], "must be a multiple of model.heads"),
