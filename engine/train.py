@@ -100,6 +100,8 @@ def _run(cfg: Config, rank: int, d: Any, dataset: Any, val_dataset: Any = None) 
         log.info(f"Distributed parallelism mode: {mode} ({d.world_size} ranks, {d.device.type})")
     trainer = Trainer(cfg, d, rank, dataset, val_dataset)
     if rank == 0:
+        if cfg.trainer.memory_budget:  # the policy it chose, as the run trains it
+            _write_config(cfg, job_dir)
         log.info("Starting training...")
     iteration = trainer.start
     try:

@@ -109,3 +109,50 @@ def test_on_cpu_the_configured_policy_stays(waymo_data: Path, tmp_path: Path) ->
     facts = json.loads(subprocess.run(info, capture_output=True, text=True, check=True).stdout)
     assert "chosen on the GPU at launch" in facts["memory_policy"]
     assert "recompute=gelu" in facts["memory_policy"]
+
+
+def test_a_gpu_choice_reaches_every_rank_the_log_and_config_yaml(waymo_data: Path, tmp_path: Path) -> None:
+    """Two gloo ranks with the GPU measurement replaced by a test double (``choose_for`` returns a
+    made-up choice on rank 0): every rank trains with rank 0's policy, the log says it and why, and
+    the job's config.yaml records the policy chosen."""
+    import yaml
+
+    script = tmp_path / "train_with_choice.py"
+    script.write_text(
+        "import sys\n"
+        "from cosmos_engine import memory_budget as mb, train\n"
+        "from cosmos_engine.model import VideoDiT\n"
+        "def fake_choose_for(cfg, block, params, device, world):  # test double of the GPU measurement\n"
+        "    return mb.Choice(mb.Policy(2, 'gelu'), True, 1.0, 2.0, 0.1, 'made up for the test')\n"
+        "mb.choose_for = fake_choose_for\n"
+        "seen = VideoDiT.set_recompute\n"
+        "def spy(self, every, mode=''):\n"
+        "    print(f'SET_RECOMPUTE {every} {mode}', flush=True)\n"
+        "    return seen(self, every, mode)\n"
+        "VideoDiT.set_recompute = spy\n"
+        "sys.exit(train.main(sys.argv[1:]))\n"
+    )
+    from engine_runs import TORCHRUN
+
+    overrides = [
+        *TINY,
+        f"dataloader_train.dataset.dataset_dir={waymo_data}",
+        "trainer.max_iter=1",
+        "checkpoint.save_iter=100",
+        "trainer.memory_budget=auto",
+        "job.name=budget",
+    ]
+    cmd = [TORCHRUN, "--standalone", "--nproc_per_node=2", str(script), "--", *overrides]
+    done = run(cmd, engine_env(tmp_path), timeout=240)
+    logged = done.stdout + done.stderr
+    assert done.returncode == 0, logged[-3000:]
+    assert logged.count("SET_RECOMPUTE 2 gelu") == 2, logged[-3000:]  # both ranks, rank 0's choice
+    assert (
+        "Memory policy (trainer.memory_budget=auto): one block in 2 whole, recompute=gelu in the others: "
+        "made up" in logged
+    )
+    job = next((tmp_path / "cosmos_engine").rglob("budget"))
+    saved = yaml.safe_load((job / "config.yaml").read_text())
+    assert saved["trainer"]["recompute"] == "gelu"
+    assert saved["trainer"]["activation_checkpointing"] is True
+    assert saved["trainer"]["activation_checkpointing_every"] == 2
