@@ -167,31 +167,33 @@ def measure(block: Any, tokens: int, text_len: int, text_dim: int, device: Any) 
 
     hidden = block.norm1.normalized_shape[0]
     n1 = max(256, min(tokens, 4096) // 2)
-    saved_mode, was_training = block.recompute, block.training
+    saved_mode, was_training, group = block.recompute, block.training, block.self_attn.cp_group
     block.train()
+    block.self_attn.cp_group = None  # this rank alone: no collective with ranks that do not measure
     per_token: dict[str, float] = {}
-    text = torch.randn(1, text_len, text_dim, device=device)
-    mask = torch.ones(1, text_len, dtype=torch.bool, device=device)
-    temb = torch.randn(1, hidden, device=device)
     try:
-        for mode in (*MODES, "whole"):
-            block.recompute = "" if mode == "whole" else mode
-            used = []
-            for n in (n1, 2 * n1):
-                x = torch.randn(1, n, hidden, device=device, dtype=torch.bfloat16, requires_grad=True)
-                torch.cuda.synchronize(device)
-                before = torch.cuda.memory_allocated(device)
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    if mode == "whole":
-                        y = checkpoint(block, x, temb, text, mask, use_reentrant=False)
-                    else:
-                        y = block(x, temb, text, mask)
-                torch.cuda.synchronize(device)
-                used.append(torch.cuda.memory_allocated(device) - before)
-                del x, y
-            per_token[mode] = max(0.0, (used[1] - used[0]) / n1)
+        with torch.random.fork_rng(devices=[device]):  # the run's random streams stay as they were
+            text = torch.randn(1, text_len, text_dim, device=device)
+            mask = torch.ones(1, text_len, dtype=torch.bool, device=device)
+            temb = torch.randn(1, hidden, device=device)
+            for mode in (*MODES, "whole"):
+                block.recompute = "" if mode == "whole" else mode
+                used = []
+                for n in (n1, 2 * n1):
+                    x = torch.randn(1, n, hidden, device=device, dtype=torch.bfloat16, requires_grad=True)
+                    torch.cuda.synchronize(device)
+                    before = torch.cuda.memory_allocated(device)
+                    with torch.autocast("cuda", dtype=torch.bfloat16):
+                        if mode == "whole":
+                            y = checkpoint(block, x, temb, text, mask, use_reentrant=False)
+                        else:
+                            y = block(x, temb, text, mask)
+                    torch.cuda.synchronize(device)
+                    used.append(torch.cuda.memory_allocated(device) - before)
+                    del x, y
+                per_token[mode] = max(0.0, (used[1] - used[0]) / n1)
     finally:
-        block.recompute = saved_mode
+        block.recompute, block.self_attn.cp_group = saved_mode, group
         block.train(was_training)
     return Measured(per_token)
 

@@ -104,7 +104,7 @@ def _choose_memory_policy(cfg: Config, net: Any, d: Any, rank: int) -> None:
     from cosmos_engine.model import count_params
 
     log = engine_log.get()
-    picked = [None]
+    picked: list[Any] = [None]
     if rank == 0:
         choice = memory_budget.choose_for(cfg, net.blocks[0], count_params(net), d.device, d.world_size)
         picked = [None if choice is None else (choice.policy, choice.fits, choice.reason)]
