@@ -44,6 +44,7 @@ from cosmos_tui.core.fit_fixes import (
     oom_candidates,
 )
 from cosmos_tui.core.fit_requirements import judge, requirement_for
+from cosmos_tui.core.launch import resolve_job_dir
 from cosmos_tui.core.machine_fit import detect_gpus
 from cosmos_tui.core.notify_config import load_gpu_hour_price
 from cosmos_tui.core.presets import Preset, apply_sets
@@ -304,6 +305,14 @@ HOST_SHARE = 0.8
 """The probe is not started on CPU when its build would take more than this share of free memory."""
 
 
+def refused_config(preset: Preset) -> None:
+    """A :class:`UsageError` when the engine's own dry run refuses the run's config (a bad
+    ``--set``): the probe would die the same way, less clearly and after building the model."""
+    job = resolve_job_dir(preset)
+    if job.note and get_adapter(preset.engine.kind).dryrun_refuses(job.note):
+        raise UsageError(f"{job.note.rstrip('.')}; fix the override or preset it names")
+
+
 def probe_refusal(preset: Preset) -> str | None:
     """Why the probe would not run here, in one sentence saying what to do (``None``: it can).
 
@@ -352,6 +361,7 @@ def assess(
     refusal = probe_refusal(preset)
     if refusal:
         return FitReport(name, kind, "probe", False, f"not probed: {refusal}")
+    refused_config(preset)
     try:
         probe = run_probe(preset, timeout_s)
     except ProbeFailed as e:

@@ -286,3 +286,13 @@ def test_the_attention_fix_quotes_the_probes_cost_for_its_shape() -> None:
         assert order.index("trainer.recompute=attention") < order.index(
             "trainer.activation_checkpointing=true"
         )
+
+
+def test_a_set_the_engine_refuses_is_a_usage_error_before_any_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's own dry run (a real subprocess) refuses the override: exit 2 with its sentence,
+    and no probe starts (it would die the same way after building the model)."""
+    monkeypatch.setattr(fit, "run_probe", lambda *a, **k: pytest.fail("the probe must not start"))
+    result = CliRunner().invoke(app, ["fit", "builtin-tiny-cpu", "--set", "trainer.memory_budget=lots"])
+    assert result.exit_code == 2, result.output
+    assert "trainer.memory_budget must be 'auto', a number of GB" in result.output
+    assert "fix the override or preset it names" in result.output
