@@ -1,10 +1,12 @@
 """Describe experiments without training.
 
-``python -m cosmos_engine.info [--list] [--json] [--ranks N] [-- experiment=NAME k=v ...]``
+``python -m cosmos_engine.info [--list] [--json] [--ranks N] [--no-measure] [-- experiment=NAME k=v ...]``
 
 Builds the experiment's network on the meta device (no memory, works for the 2B shape on any
 machine) and prints its parameter count, tokens per sample and training FLOPs per sample, and how
 ``--ranks N`` ranks would split the work (data parallel x context parallel, tokens per rank).
+With ``trainer.memory_budget`` set, it also shows the memory policy a launch would choose,
+measuring one block on this machine's GPU when there is one (``--no-measure``: never touch the GPU).
 ``--list`` prints every registered experiment name. The ``--`` is optional here.
 """
 
@@ -20,7 +22,7 @@ from cosmos_engine.errors import EngineError
 from cosmos_engine.experiments import EXPERIMENTS
 
 
-def describe(overrides: list[str], ranks: int | None = None) -> dict[str, Any]:
+def describe(overrides: list[str], ranks: int | None = None, measure: bool = True) -> dict[str, Any]:
     """Parameter count and shape facts of the composed experiment, built on the meta device, and
     its parallelism on ``ranks`` ranks (default: the fewest it runs on, one context-parallel group)."""
     import torch
@@ -61,13 +63,14 @@ def describe(overrides: list[str], ranks: int | None = None) -> dict[str, Any]:
         "train_flops_per_sample": flops_per_sample(
             cfg.model, views, ds.num_frames, list(ds.video_size), ds.max_text_len
         ),
-        "memory_policy": memory_policy(cfg, count_params(net), ranks),
+        "memory_policy": memory_policy(cfg, count_params(net), ranks, measure),
     }
 
 
-def memory_policy(cfg: Any, params: int, ranks: int) -> str:
+def memory_policy(cfg: Any, params: int, ranks: int, measure: bool = True) -> str:
     """The memory policy a launch would use: the configured one, or ``trainer.memory_budget``'s
-    choice when this machine has a GPU to measure one block on (the launch measures its own)."""
+    choice when this machine has a GPU to measure one block on and ``measure`` allows it (the
+    launch measures its own)."""
     import torch
     from cosmos_engine import memory_budget
     from cosmos_engine.model import Block
@@ -78,10 +81,11 @@ def memory_policy(cfg: Any, params: int, ranks: int) -> str:
     )
     if not cfg.trainer.memory_budget:
         return configured.label
-    if not torch.cuda.is_available():
+    if not measure or not torch.cuda.is_available():
+        why = "not measured: --no-measure" if not measure else "no GPU here"
         return (
             f"trainer.memory_budget={cfg.trainer.memory_budget}: chosen on the GPU at launch "
-            f"(no GPU here; on CPU the configured one stays: {configured.label})"
+            f"({why}; on CPU the configured one stays: {configured.label})"
         )
     device = torch.device("cuda", torch.cuda.current_device())
     with torch.device(device):
@@ -104,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="ranks to describe the parallelism for (default: parallel.context_parallel_size)",
     )
+    parser.add_argument(
+        "--no-measure",
+        action="store_true",
+        help="with trainer.memory_budget, do not measure a block on this machine's GPU",
+    )
     args, extra = parser.parse_known_args(args_in[:cut])
     overrides = [*extra, *args_in[cut + 1 :]]
     if args.list:
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(names) if args.json else "\n".join(names))
         return 0
     try:
-        facts = describe(overrides, args.ranks)
+        facts = describe(overrides, args.ranks, measure=not args.no_measure)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -109,6 +109,8 @@ def test_on_cpu_the_configured_policy_stays(waymo_data: Path, tmp_path: Path) ->
     facts = json.loads(subprocess.run(info, capture_output=True, text=True, check=True).stdout)
     assert "chosen on the GPU at launch" in facts["memory_policy"]
     assert "recompute=gelu" in facts["memory_policy"]
+    quiet = subprocess.run([*info[:3], "--no-measure", *info[3:]], capture_output=True, text=True, check=True)
+    assert "not measured: --no-measure" in json.loads(quiet.stdout)["memory_policy"]
 
 
 def test_a_gpu_choice_reaches_every_rank_the_log_and_config_yaml(waymo_data: Path, tmp_path: Path) -> None:

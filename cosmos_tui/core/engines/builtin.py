@@ -113,7 +113,7 @@ def _engine_param_count(python: str, cwd: str, args: tuple[str, ...]) -> tuple[i
     """``(params, params_with_ema)`` from the engine's own ``info`` command, or why not."""
     try:
         proc = subprocess.run(
-            [python, "-m", "cosmos_engine.info", "--json", "--", *args],
+            [python, "-m", "cosmos_engine.info", "--json", "--no-measure", "--", *args],  # no GPU use
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,
