@@ -412,6 +412,7 @@ def prepare_cmd(
 ) -> None:
     """Turn raw videos (and your captions) into LAYOUT's dataset, then validate it. Resumable: run
     the same command again after a crash or Ctrl-C. Exit 0 valid, 1 invalid, 2 usage error."""
+    from cosmos_tui.core.datasets.prepare.controls import control_message  # deferred: see job below
     from cosmos_tui.core.datasets.prepare.job import PrepareOptions, prepare  # deferred: multiprocessing
     from cosmos_tui.core.datasets.prepare.steps import StepRequest, build_steps  # deferred: as above
 
@@ -472,12 +473,12 @@ def prepare_cmd(
             data["report"] = _report_json(result.report)
         emit_json(data)
     else:
-        _print_prepare(result, frames is not None)
+        _print_prepare(result, frames is not None, [control_message(kind) for kind in asked])
     if not dry_run and not result.ok:
         raise typer.Exit(1)
 
 
-def _print_prepare(result: Any, frames_given: bool) -> None:
+def _print_prepare(result: Any, frames_given: bool, notes: list[str]) -> None:
     size = "x".join(map(str, result.size)) if result.size else "source size"
     what = f"{result.layout}, {result.frames} frames a clip at {size}"
     if result.dry_run:
@@ -505,3 +506,6 @@ def _print_prepare(result: Any, frames_given: bool) -> None:
     )
     if result.report is not None:
         _print_report(result.report, frames_given)
+    if result.clips:
+        for note in notes:  # who reads each control kind written
+            out.print(f"note: {shown(note)}")

@@ -210,3 +210,4 @@ def test_control_folders_match_the_layouts_control_sets() -> None:
     }
     assert "never reads" in controls.control_message("edge")
     assert "read by Transfer2.5 training" in controls.control_message("depth")
+    assert "control_input_hdmap_bbox/<camera>/<clip>.mp4" in controls.control_message("hdmap")

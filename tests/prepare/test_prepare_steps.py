@@ -56,6 +56,22 @@ def test_transfer_controls_edge_here_and_depth_from_a_command(tmp_path: Path) ->
     assert "strength='high'" in again.output or "--fresh" in again.output
 
 
+def test_the_text_output_says_who_reads_each_control(tmp_path: Path) -> None:
+    """Edge controls are computed by Transfer2.5 training itself (files only for inference);
+    depth is read from its folder: the person is told which, so nobody waits on edges for training."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    clip(src / "a.mp4", 12)
+    (src / "a.txt").write_text("clip a")
+    argv = ["data", "prepare", str(src), str(out), "--layout", "transfer25-singleview", "--frames", "8"]
+    argv += ["--experiment", "transfer2_singleview_posttrain_depth_example", "--size", "64x96", "--jobs", "1"]
+    argv += ["--control", "edge", "--control", f"depth={shlex.join(tool_command('copy'))}"]
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "note: edge controls are computed on the fly by Transfer2.5 training, which never reads" in text
+    assert "note: depth controls are read by Transfer2.5 training (depth/<clip>.mp4)." in text
+
+
 def test_a_failing_control_command_drops_the_window_with_its_reason(tmp_path: Path) -> None:
     src, out = tmp_path / "src", tmp_path / "out"
     clip(src / "a.mp4", 12)

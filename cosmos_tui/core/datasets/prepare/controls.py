@@ -114,6 +114,9 @@ _TAIL = 800  # characters of a failed tool's output shown in the error
 
 def control_message(kind: str) -> str:
     """One sentence on who reads a ``kind`` control, for the CLI to print when it writes them."""
+    if kind == "hdmap":
+        folder = CONTROL_FOLDERS["transfer25-multiview-hdmap"]["hdmap"]
+        return f"hdmap controls are read by Transfer2.5 multiview training ({folder}/<camera>/<clip>.mp4)."
     if kind in TRAINING_READS:
         return f"{kind} controls are read by Transfer2.5 training ({kind}/<clip>.mp4)."
     return (
