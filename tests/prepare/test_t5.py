@@ -59,11 +59,6 @@ def test_truncates_to_max_len(encoder: t5.T5Encoder) -> None:
     assert a.shape == (8, DIM)
 
 
-def test_encode_prompts_function(model_dir: Path) -> None:
-    (a,) = t5.encode_prompts(["a video"], model_dir, device="cpu", batch_size=4)
-    assert a.shape == (3, DIM)
-
-
 def test_clip_and_prefix_files_pass_the_validator(tmp_path: Path, encoder: t5.T5Encoder) -> None:
     clips = {
         "seg_0": "a car is facing forward",

@@ -165,17 +165,6 @@ class T5Encoder:
         return out
 
 
-def encode_prompts(
-    texts: Sequence[str],
-    model_dir: str | Path = T5_REPO_ID,
-    device: str = "auto",
-    batch_size: int = 16,
-    max_len: int = 512,
-) -> list[Any]:
-    """Encode ``texts`` with the T5 encoder at ``model_dir`` (see :meth:`T5Encoder.encode`)."""
-    return T5Encoder(model_dir, device).encode(texts, batch_size=batch_size, max_len=max_len)
-
-
 @dataclass
 class EmbeddingReport:
     """What one writing pass did."""
