@@ -313,7 +313,18 @@ def main() -> int:
         print("error: no CUDA device; run with --cpu-smoke on a machine without GPUs.", file=sys.stderr)
         return 1
     experiment = "s2mv_text2world_tiny" if smoke else "s2mv_text2world_2b"
-    shapes = [64] if smoke else [int(t) for t in args.shapes.split(",") if t]
+    known = {t for t, _ in _known_shapes()}
+    items = [t.strip() for t in args.shapes.split(",") if t.strip()]
+    asked = [int(t) for t in items if t.isdigit()]
+    if not smoke and (
+        (not items and not args.long) or any(not t.isdigit() or int(t) not in known for t in items)
+    ):
+        print(
+            f"error: --shapes takes tokens per sample from {sorted(known)}; got {args.shapes!r}.",
+            file=sys.stderr,
+        )
+        return 2
+    shapes = [64] if smoke else asked
     if args.long and not smoke:
         shapes += [t for t in LONG if t not in shapes]
     results: dict[str, Any] = {
@@ -470,6 +481,13 @@ def _row(results: dict[str, Any], mode: str, tokens: int, variant: str) -> dict[
         ),
         None,
     )
+
+
+def _known_shapes() -> list[tuple[int, Any]]:
+    sys.path.insert(0, str(HERE))
+    from gpu_measure import SHAPES
+
+    return [(t, shape) for t, shape in SHAPES.items() if t >= 8192]
 
 
 def _shapes(tokens: list[int]) -> list[tuple[int, int, list[int]]]:
