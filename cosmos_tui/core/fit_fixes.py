@@ -22,6 +22,17 @@ ATTENTION_SAVES, ATTENTION_COST = 0.95, 0.072
 of the 2B shape on an H200); the cost at 65,536 tokens (the recomputed matmuls' share of the step;
 the probe's ``recompute_costs`` gives it for the run's shape). Measured there: 7.77 s and 54.4 GB
 against 9.36 s and 48.6 GB with every block checkpointed."""
+RECOMPUTE_FIXES: dict[str, tuple[str, float, float]] = {
+    "gelu": ("recompute the MLP's GELU in backward", GELU_SAVES, GELU_COST),
+    "elementwise": ("keep only matmul and attention outputs", ELEMENTWISE_SAVES, ELEMENTWISE_COST),
+    "attention": (
+        "keep only the self-attention's output (recompute the matmuls)",
+        ATTENTION_SAVES,
+        ATTENTION_COST,
+    ),
+}
+"""``trainer.recompute`` mode -> (fix label, share of the activations it frees, step-time cost);
+for ``attention`` the probe's ``recompute_costs`` (counted at the run's shape) replaces the cost."""
 AC_FULL_COST = 0.30
 """Checkpointing every block: 1.035 vs 0.797 s with one block in 7 (~+5%): about +30% in all."""
 AC_SAVES = 0.9
@@ -65,31 +76,11 @@ def derive_fixes(probe: dict[str, Any], per_rank: int, on_gpu: bool, gpus_here: 
     def add(label: str, sets: list[str], new_peak: float, cost: float, note: str = "") -> None:
         fixes.append(Fix(label, tuple(sets), int(new_peak), fits(new_peak), cost, "derived", note))
 
-    if not shape.get("recompute"):
-        add(
-            "recompute the MLP's GELU in backward",
-            ["trainer.recompute=gelu"],
-            peak - GELU_SAVES * act,
-            GELU_COST,
+    for mode, label, share, cost in _recompute_options(probe):
+        note = (
+            "cheapest for long sequences, where attention is most of the step" if mode == "attention" else ""
         )
-    if shape.get("recompute") != "elementwise":
-        saved = ELEMENTWISE_SAVES - (GELU_SAVES if shape.get("recompute") == "gelu" else 0)
-        add(
-            "keep only matmul and attention outputs",
-            ["trainer.recompute=elementwise"],
-            peak - saved * act,
-            ELEMENTWISE_COST - (GELU_COST if shape.get("recompute") == "gelu" else 0),
-        )
-    if shape.get("recompute") != "attention":
-        kept_now = {"gelu": GELU_SAVES, "elementwise": ELEMENTWISE_SAVES}.get(shape.get("recompute") or "", 0)
-        costs = probe.get("recompute_costs") or {}
-        add(
-            "keep only the self-attention's output (recompute the matmuls)",
-            ["trainer.recompute=attention"],
-            peak - act * (ATTENTION_SAVES - kept_now) / (1 - kept_now),
-            costs.get("attention", ATTENTION_COST),
-            "cheapest for long sequences, where attention is most of the step",
-        )
+        add(label, [f"trainer.recompute={mode}"], peak - act * share, cost, note)
     if on_gpu and shape.get("ema") and not shape.get("ema_offload"):
         add("keep the EMA in pinned host memory", ["model.ema.offload=true"], peak - ema, OFFLOAD_COST)
     if not shape.get("activation_checkpointing_every"):
@@ -148,42 +139,27 @@ def derive_fixes(probe: dict[str, Any], per_rank: int, on_gpu: bool, gpus_here: 
     return fixes
 
 
+def _recompute_options(probe: dict[str, Any]) -> list[tuple[str, str, float, float]]:
+    """``(mode, label, share of the measured activations freed, step-time cost)`` of each
+    ``trainer.recompute`` mode that frees more than the run's own (the activations a probe measured
+    already lack what its mode frees); ``attention``'s cost from the probe's count at its shape."""
+    current = probe["shape"].get("recompute") or ""
+    saves_now, cost_now = RECOMPUTE_FIXES.get(current, ("", 0.0, 0.0))[1:]
+    counted = probe.get("recompute_costs") or {}
+    out = []
+    for mode, (label, saves, cost) in RECOMPUTE_FIXES.items():
+        if saves > saves_now:
+            cost = float(counted.get("attention", cost)) if mode == "attention" else cost
+            out.append((mode, label, (saves - saves_now) / (1 - saves_now), cost - cost_now))
+    return out
+
+
 def oom_candidates(shape: dict[str, Any]) -> list[Fix]:
     """What to re-probe when the run itself ran out of memory (no peak to derive from)."""
-    out = []
-    if not shape.get("recompute"):
-        out.append(
-            Fix(
-                "recompute the MLP's GELU in backward",
-                ("trainer.recompute=gelu",),
-                0,
-                False,
-                GELU_COST,
-                "derived",
-            )
-        )
-    if shape.get("recompute") != "elementwise":
-        out.append(
-            Fix(
-                "keep only matmul and attention outputs",
-                ("trainer.recompute=elementwise",),
-                0,
-                False,
-                0.0,
-                "derived",
-            )
-        )
-    if shape.get("recompute") != "attention":
-        out.append(
-            Fix(
-                "keep only the self-attention's output (recompute the matmuls)",
-                ("trainer.recompute=attention",),
-                0,
-                False,
-                ATTENTION_COST,
-                "derived",
-            )
-        )
+    out = [
+        Fix(label, (f"trainer.recompute={mode}",), 0, False, cost, "derived")
+        for mode, label, _share, cost in _recompute_options({"shape": shape})
+    ]
     if shape.get("ema") and not shape.get("ema_offload"):
         out.append(
             Fix("keep the EMA in pinned host memory", ("model.ema.offload=true",), 0, False, 0.0, "derived")

@@ -296,3 +296,21 @@ def test_a_set_the_engine_refuses_is_a_usage_error_before_any_probe(monkeypatch:
     assert result.exit_code == 2, result.output
     assert "trainer.memory_budget must be 'auto', a number of GB" in result.output
     assert "fix the override or preset it names" in result.output
+
+
+def test_recompute_options_start_from_the_runs_own_mode() -> None:
+    """A probe that already recomputes the GELU measured activations without it: elementwise frees
+    the rest of its share of what is left; a run at attention is offered no recompute mode."""
+    from cosmos_tui.core import fit_fixes as ff
+
+    gelu = {"shape": {"recompute": "gelu"}, "recompute_costs": {"attention": 0.02}}
+    options = {mode: (share, cost) for mode, _label, share, cost in ff._recompute_options(gelu)}
+    assert sorted(options) == ["attention", "elementwise"]
+    share, cost = options["elementwise"]
+    assert share == pytest.approx((ff.ELEMENTWISE_SAVES - ff.GELU_SAVES) / (1 - ff.GELU_SAVES))
+    assert cost == pytest.approx(ff.ELEMENTWISE_COST - ff.GELU_COST)
+    assert options["attention"][1] == pytest.approx(0.02 - ff.GELU_COST)  # the probe's count
+    assert ff._recompute_options({"shape": {"recompute": "attention"}}) == []
+    assert [f.overrides for f in ff.oom_candidates({"recompute": "attention"})] == [
+        ("trainer.activation_checkpointing=true", "trainer.activation_checkpointing_every=1")
+    ]
