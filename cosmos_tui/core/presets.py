@@ -558,7 +558,13 @@ def apply_sets(preset: Preset, sets: Iterable[str], *, source: str = "--set") ->
                 node = node.setdefault(p, {})
             node[leaf] = _parse_value(value)
         elif item.startswith("~") or "=" in item:
-            data["experiment"]["overrides"].append(item)
+            overrides = data["experiment"].get("overrides")
+            if not isinstance(overrides, list):  # an earlier item replaced the list
+                raise UserError(
+                    f"{source} {item!r}: experiment.overrides is not a list here (an earlier item set it "
+                    f"to {overrides!r}); add overrides one at a time with experiment.overrides+=ITEM"
+                )
+            overrides.append(item)
         else:
             raise UserError(f"{source} {item!r}: expected `key=value` (for example `trainer.max_iter=100`)")
     return preset_from_dict(data, source=source)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support.waymo import synth_waymo
 from typer.testing import CliRunner
@@ -134,6 +134,7 @@ OVERRIDE = st.one_of(
 
 @FUZZ
 @given(sets=st.lists(OVERRIDE, min_size=1, max_size=4))
+@example(sets=["experiment.overrides=", "="])  # found by this test: an AttributeError traceback
 def test_fuzzed_override_strings(sets: list[str]) -> None:
     try:
         assert isinstance(apply_sets(Preset(), sets), Preset)
