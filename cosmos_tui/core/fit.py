@@ -305,6 +305,12 @@ HOST_SHARE = 0.8
 """The probe is not started on CPU when its build would take more than this share of free memory."""
 
 
+AUTO_NOTE = (
+    "or let the engine pick the cheapest recompute policy that fits at launch: "
+    "--set trainer.memory_budget=auto (it measures one block on the GPU and logs its choice)"
+)
+
+
 def refused_config(preset: Preset) -> None:
     """A :class:`UsageError` when the engine's own dry run refuses the run's config (a bad
     ``--set``): the probe would die the same way, less clearly and after building the model."""
@@ -392,6 +398,8 @@ def assess(
             f"does not fit: peak {human_bytes(peak)} per {what} (+{HEADROOM - 1:.0%} headroom) is "
             f"{human_bytes(short)} over {human_bytes(per_rank)}"
         )
+        if on_gpu and not (probe.get("shape") or {}).get("memory_budget"):
+            report.notes.append(AUTO_NOTE)
         fixes = derive_fixes(probe, per_rank, on_gpu, len(detect_gpus()))
         if try_fixes:
             report.fixes = measure_fixes(preset, fixes, probe, per_rank, timeout_s)
@@ -436,6 +444,8 @@ def _out_of_memory(
 ) -> None:
     """The verdict when the probe itself ran out of memory, with re-probed fixes if asked."""
     shape = probe.get("shape", {})
+    if not shape.get("memory_budget"):
+        report.notes.append(AUTO_NOTE)
     report.summary = (
         f"does not fit: the probe ran out of memory ({probe.get('error')}) at "
         f"{shape.get('views')} view(s) x {shape.get('num_frames')} frames x {shape.get('video_size')}, "

@@ -224,6 +224,7 @@ def test_an_oom_probe_with_try_fixes_reprobes_each_change(
     monkeypatch.setattr(fit, "run_probe", probe)
     report = fit.assess(load_preset(resolve_preset(TWO_B)), TWO_B, try_fixes=True)
     assert not report.fits and report.fixes_source.startswith("measured")
+    assert fit.AUTO_NOTE in report.notes  # the engine can choose at launch instead
     assert len(tried) == 1 + 5  # the run, then gelu, elementwise, attention, EMA offload, checkpointing
     assert report.fixes[0].overrides == ("trainer.recompute=gelu",) and report.fixes[0].fits
     assert all(not f.fits for f in report.fixes[1:])
@@ -314,3 +315,15 @@ def test_recompute_options_start_from_the_runs_own_mode() -> None:
     assert [f.overrides for f in ff.oom_candidates({"recompute": "attention"})] == [
         ("trainer.activation_checkpointing=true", "trainer.activation_checkpointing_every=1")
     ]
+
+
+def test_a_gpu_run_over_its_memory_is_told_the_engine_can_choose(
+    monkeypatch: pytest.MonkeyPatch, eight_h100: None
+) -> None:
+    monkeypatch.setattr(fit, "run_probe", lambda *a, **k: _gpu_probe(95.0))
+    report = fit.assess(load_preset(resolve_preset(TWO_B)), TWO_B)
+    assert not report.fits and fit.AUTO_NOTE in report.notes
+    chosen = _gpu_probe(95.0)
+    chosen["shape"]["memory_budget"] = "auto"  # it already does: not said again
+    monkeypatch.setattr(fit, "run_probe", lambda *a, **k: chosen)
+    assert fit.AUTO_NOTE not in fit.assess(load_preset(resolve_preset(TWO_B)), TWO_B).notes
