@@ -228,12 +228,19 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(
             "model.task=video2world conditions on the first view, so it needs sample_n_views >= 2."
         )
-    tokens = n_views(cfg) * (ds.num_frames // pt) * (ds.video_size[0] // ph) * (ds.video_size[1] // pw)
+    tokens = tokens_per_sample(cfg)
     if tokens % cp:
         raise ConfigError(
             f"parallel.context_parallel_size={cp} must divide the {tokens} tokens per sample "
             "(views x frames x height x width in patches); change the size or the clip shape."
         )
+
+
+def tokens_per_sample(cfg: Config) -> int:
+    """Tokens of one sample: views x frames x height x width, in patches."""
+    ds = cfg.dataloader_train.dataset
+    pt, ph, pw = cfg.model.patch_size
+    return n_views(cfg) * (ds.num_frames // pt) * (ds.video_size[0] // ph) * (ds.video_size[1] // pw)
 
 
 def n_views(cfg: Config) -> int:

@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from cosmos_engine.compose import compose_config, n_views
+from cosmos_engine.compose import compose_config, n_views, tokens_per_sample
 from cosmos_engine.errors import EngineError
 from cosmos_engine.experiments import EXPERIMENTS
 
@@ -40,9 +40,8 @@ def describe(overrides: list[str], ranks: int | None = None, measure: bool = Tru
     with torch.device("meta"):
         net = VideoDiT(cfg.model)
     ds = cfg.dataloader_train.dataset
-    pt, ph, pw = cfg.model.patch_size
     views = n_views(cfg)
-    tokens = views * (ds.num_frames // pt) * (ds.video_size[0] // ph) * (ds.video_size[1] // pw)
+    tokens = tokens_per_sample(cfg)
     return {
         "experiment": cfg.experiment,
         "job": f"{cfg.job.project}/{cfg.job.group}/{cfg.job.name}",

@@ -210,7 +210,7 @@ def choose_for(cfg: Any, block: Any, params: int, device: Any, world: int) -> Ch
     """The policy for this run (``block``: one of its network's, on ``device``; ``params``: the
     network's parameter count), or None when there is no device memory to budget (CPU)."""
     import torch
-    from cosmos_engine.compose import n_views
+    from cosmos_engine.compose import tokens_per_sample
     from cosmos_engine.model import block_flops
 
     budget = parse_budget(cfg.trainer.memory_budget)
@@ -219,9 +219,7 @@ def choose_for(cfg: Any, block: Any, params: int, device: Any, world: int) -> Ch
     if budget is None:
         budget = float(torch.cuda.get_device_properties(device).total_memory)
     ds = cfg.dataloader_train.dataset
-    pt, ph, pw = cfg.model.patch_size
-    tokens = n_views(cfg) * (ds.num_frames // pt) * (ds.video_size[0] // ph) * (ds.video_size[1] // pw)
-    tokens = tokens * cfg.dataloader_train.batch_size // cfg.parallel.context_parallel_size
+    tokens = tokens_per_sample(cfg) * cfg.dataloader_train.batch_size // cfg.parallel.context_parallel_size
     kept = measure(block, tokens, ds.max_text_len, cfg.model.text_dim, device)
     state = state_bytes(params, world, cfg.model.ema.enabled and not cfg.model.ema.offload)
     return choose(

@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 from cosmos_engine import checkpoint as ckpt
 from cosmos_engine import log as engine_log
-from cosmos_engine.compose import n_views
+from cosmos_engine.compose import n_views, tokens_per_sample
 from cosmos_engine.config import Config
 
 
@@ -182,11 +182,8 @@ class Trainer:
         )
         self.batches = iter(self.loader)
         ds = cfg.dataloader_train.dataset
-        pt, ph, pw = cfg.model.patch_size
         views = n_views(cfg)
-        self.tokens_per_sample = (
-            views * (ds.num_frames // pt) * (ds.video_size[0] // ph) * (ds.video_size[1] // pw)
-        )
+        self.tokens_per_sample = tokens_per_sample(cfg)
         self.flops_per_sample = flops_per_sample(
             cfg.model, views, ds.num_frames, list(ds.video_size), ds.max_text_len
         )
