@@ -18,9 +18,10 @@ GELU_SAVES, GELU_COST = 0.17, 0.011
 ELEMENTWISE_SAVES, ELEMENTWISE_COST = 0.55, 0.034
 """``trainer.recompute=elementwise``: 25 GB of ~45 GB, 0.760 vs 0.735 s."""
 ATTENTION_SAVES, ATTENTION_COST = 0.95, 0.072
-"""``trainer.recompute=attention``: kept bytes per token 8 of 176 kB per block (measured on one block
-of the 2B shape on an H200); the cost at 65,536 tokens (the recomputed matmuls' share of the step;
-the probe's ``recompute_costs`` gives it for the run's shape). Measured there: 7.77 s and 54.4 GB
+"""``trainer.recompute=attention``: kept bytes per token about 8 of 176 kB per block (backed out of
+``trainer.memory_budget``'s one-block measurement's predicted peaks for the 2B shape on an H200);
+the cost is the recomputed matmuls' counted share of the step at 65,536 tokens (the probe's
+``recompute_costs`` gives it for the run's shape). Measured there: 7.77 s and 54.4 GB
 against 9.36 s and 48.6 GB with every block checkpointed."""
 RECOMPUTE_FIXES: dict[str, tuple[str, float, float]] = {
     "gelu": ("recompute the MLP's GELU in backward", GELU_SAVES, GELU_COST),
